@@ -1,0 +1,93 @@
+/**
+ * The mesh definition (`meshbox.yaml`): which services run, at which versions, how many
+ * replicas, and how to start them. The Istio rules live beside it in a rules folder.
+ *
+ * Every path in a MeshDefinition is absolute (resolved against the meshbox.yaml folder by the
+ * loader), so the rest of meshbox never guesses a base directory.
+ */
+import type { SourceLocation } from './findings.js';
+
+export interface HealthCheckSpec {
+  /** HTTP path probed on the instance's own port; 2xx/3xx means healthy */
+  path: string;
+  /** milliseconds between probes once the instance is up */
+  intervalMs: number;
+  /** milliseconds before one probe counts as failed */
+  timeoutMs: number;
+  /** consecutive failures before a healthy instance is marked unhealthy */
+  unhealthyThreshold: number;
+}
+
+export interface BuildSpec {
+  /** absolute path of the Docker build context */
+  context: string;
+  /** Dockerfile path relative to the context */
+  dockerfile: string;
+  args: Record<string, string>;
+}
+
+/** A service at one version: one Deployment in Kubernetes terms. */
+export interface WorkloadSpec {
+  service: string;
+  version: string;
+  /** workload name as Istio reports it (`<service>-<version>` unless set) */
+  workload: string;
+  replicas: number;
+  /** argv to start one instance (process runtime; in Docker, the container command if set) */
+  command?: string[];
+  /** absolute working directory for the command */
+  cwd: string;
+  image?: string;
+  build?: BuildSpec;
+  /** user env, merged service-level then version-level */
+  env: Record<string, string>;
+  /** pod labels; always contains `app` and `version` */
+  labels: Record<string, string>;
+  health: HealthCheckSpec;
+  /** milliseconds an instance may take to become healthy */
+  startTimeoutMs: number;
+}
+
+export interface ServiceSpec {
+  name: string;
+  /** the Service port apps use to address it (`callme-service:8080`) */
+  port: number;
+  /** the protocol name of the port, as a Kubernetes Service port name (`http`) */
+  protocol: 'http';
+  workloads: WorkloadSpec[];
+  /** where the service is defined, for findings */
+  location?: SourceLocation;
+}
+
+export interface IngressSpec {
+  /** address the ingress gateway listens on for Gateway servers of port 80 */
+  host: string;
+  port: number;
+  /** workload labels of the gateway proxy, matched by Gateway.spec.selector */
+  labels: Record<string, string>;
+}
+
+export interface MeshDefinition {
+  /** absolute path of meshbox.yaml */
+  file: string;
+  name: string;
+  namespace: string;
+  /** absolute path of the rules folder (may be absent on disk: then no rules) */
+  rulesDir?: string;
+  ingress: IngressSpec;
+  services: ServiceSpec[];
+}
+
+export const DEFAULT_HEALTH: Omit<HealthCheckSpec, 'path'> = {
+  intervalMs: 2000,
+  timeoutMs: 1000,
+  unhealthyThreshold: 3,
+};
+
+export const DEFAULT_INGRESS: IngressSpec = {
+  host: '127.0.0.1',
+  port: 8080,
+  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
+};
+
+export const DEFAULT_START_TIMEOUT_MS = 30_000;

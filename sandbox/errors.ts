@@ -1,0 +1,109 @@
+/**
+ * One error catalog for meshbox (fastify/undici style): every error a user can meet has a
+ * stable code (`MESH_ERR_*`), a message and a hint saying what to do about it.
+ *
+ * Deliberate aborts (an injected connection reset, a fault filter abort) are control flow and do
+ * not use this class: see `ControlledAbort`.
+ */
+const kMeshError = Symbol.for('meshbox.error');
+
+export type MeshErrorCode = keyof typeof catalog;
+
+interface CatalogEntry {
+  message: (...args: string[]) => string;
+  hint: (...args: string[]) => string;
+  /** exit code used by the CLI when this error ends a command */
+  exitCode: number;
+}
+
+const catalog = {
+  MESH_ERR_CONFIG_INVALID: {
+    message: (file) => `configuration in ${file} is invalid`,
+    hint: () => 'fix the findings listed above and run the command again (`meshbox validate` shows them)',
+    exitCode: 1,
+  },
+  MESH_ERR_CONFIG_NOT_FOUND: {
+    message: (file) => `configuration file ${file} does not exist`,
+    hint: () => 'pass --config with the path of a meshbox.yaml, or run `meshbox up` without --config for the sample mesh',
+    exitCode: 1,
+  },
+  MESH_ERR_RULES_NOT_FOUND: {
+    message: (dir) => `rules folder ${dir} does not exist`,
+    hint: () => 'create it, pass --rules with an existing folder, or remove `rules:` from meshbox.yaml',
+    exitCode: 1,
+  },
+  MESH_ERR_PORT_IN_USE: {
+    message: (what, addr) => `${what} cannot listen on ${addr}: the port is already in use`,
+    hint: (_what, addr, flag) => `stop whatever listens on ${addr} (\`ss -ltnp\` shows it) or choose another port with ${flag}`,
+    exitCode: 2,
+  },
+  MESH_ERR_LISTEN: {
+    message: (what, addr, reason) => `${what} cannot listen on ${addr}: ${reason}`,
+    hint: () => 'check that the address is a loopback address this machine has and that you may bind it',
+    exitCode: 2,
+  },
+  MESH_ERR_RUNTIME_UNAVAILABLE: {
+    message: (runtime, reason) => `the ${runtime} runtime is not available: ${reason}`,
+    hint: () => 'use --runtime process, or start the Docker daemon and try again',
+    exitCode: 3,
+  },
+  MESH_ERR_WORKLOAD_START: {
+    message: (instance, reason) => `workload ${instance} could not start: ${reason}`,
+    hint: () => "check the service's command and working directory in meshbox.yaml; its log lines are shown above",
+    exitCode: 4,
+  },
+  MESH_ERR_NOT_READY: {
+    message: (what, seconds) => `${what} did not become healthy within ${seconds}s`,
+    hint: () => 'check the health path in meshbox.yaml and the log lines of the workloads that stayed unhealthy',
+    exitCode: 4,
+  },
+  MESH_ERR_ADMIN_UNREACHABLE: {
+    message: (url, reason) => `no meshbox sandbox answers at ${url} (${reason})`,
+    hint: () => 'start one with `meshbox up`, or pass --admin with the admin address of a running sandbox',
+    exitCode: 1,
+  },
+  MESH_ERR_USAGE: {
+    message: (text) => text,
+    hint: () => 'run the command with --help to see its options',
+    exitCode: 64,
+  },
+  MESH_ERR_INTERNAL: {
+    message: (text) => `internal error: ${text}`,
+    hint: () => 'this is a bug in meshbox; please report it with the command you ran and the output above',
+    exitCode: 70,
+  },
+} satisfies Record<string, CatalogEntry>;
+
+export class MeshError extends Error {
+  readonly code: MeshErrorCode;
+  readonly hint: string;
+  readonly exitCode: number;
+
+  constructor(code: MeshErrorCode, args: string[] = [], options: { hint?: string; cause?: unknown } = {}) {
+    const entry: CatalogEntry = catalog[code];
+    super(entry.message(...args), options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MeshError';
+    this.code = code;
+    this.hint = options.hint ?? entry.hint(...args);
+    this.exitCode = entry.exitCode;
+    Object.defineProperty(this, kMeshError, { value: true });
+  }
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kMeshError] === true;
+  }
+}
+
+/** All codes, for docs and the catalog meta-test. */
+export const meshErrorCodes = Object.keys(catalog) as MeshErrorCode[];
+
+/**
+ * A deliberate abort (injected reset, closed connection): the pipeline destroys the socket
+ * quietly instead of logging a failure (mockttp's AbortError).
+ */
+export class ControlledAbort extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'ControlledAbort';
+  }
+}
