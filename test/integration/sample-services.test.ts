@@ -4,7 +4,7 @@
  * caller's status pass-through, forward-proxy addressing, header propagation, startup and shutdown.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -147,6 +147,22 @@ afterAll(() => killAll());
 async function instanceIdOf(port: number): Promise<string> {
   return JSON.parse((await request(port, '/callme/echo')).body).instance as string;
 }
+
+describe('service folders', () => {
+  it('are self-contained: Node built-ins and their own files only, the same service kit in each', () => {
+    for (const name of SERVICES) {
+      const dir = path.join(ROOT, 'sample-services', name);
+      for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+        const source = readFileSync(path.join(dir, file), 'utf8');
+        for (const [, specifier] of source.matchAll(/^import[^'"]*['"]([^'"]+)['"]/gm)) {
+          expect(specifier, `${name}/${file}`).toMatch(/^(node:|\.\/[a-z-]+\.js$)/);
+        }
+      }
+    }
+    const kit = (name: ServiceName) => readFileSync(path.join(ROOT, 'sample-services', name, 'service-kit.ts'), 'utf8');
+    expect(kit('caller')).toBe(kit('callme'));
+  });
+});
 
 describe('callme-service', () => {
   it('answers ping with the exact reference body as text/plain', async () => {
