@@ -188,7 +188,7 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
         if (this.options.mode === 'open') await this.openLoop();
         else await this.closedLoop();
       }
-      if (this.phase !== 'done') this.phase = 'draining';
+      this.phase = 'draining';
       while (this.pending.size > 0) await Promise.all([...this.pending]);
     } finally {
       clearInterval(ticker);
@@ -270,6 +270,7 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
     if (this.phase === 'warmup' && !warmup) this.phase = 'measuring';
     return new Promise<void>((resolve) => {
       let settled = false;
+      let timedOut = false;
       const req = http.request({
         agent: this.agent,
         host: url.hostname.replace(/^\[|\]$/g, ''),
@@ -279,13 +280,15 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
         headers: this.requestHeaders,
       });
       this.active.add(req);
-      const timer = setTimeout(
-        () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs}ms`), { code: 'timeout' })),
-        Math.max(0, at + timeoutMs - performance.now()),
-      );
+      const timer = setTimeout(() => {
+        timedOut = true;
+        req.destroy(Object.assign(new Error(`no answer within ${timeoutMs}ms`), { code: 'timeout' }));
+      }, Math.max(0, at + timeoutMs - performance.now()));
       const settle = (status: number | undefined, error: string | undefined, label: string | undefined): void => {
         if (settled) return;
         settled = true;
+        // a response cut off by the timeout is a timeout, whatever the socket reports
+        if (timedOut && status === undefined) error = 'timeout';
         clearTimeout(timer);
         this.active.delete(req);
         this.record(at, warmup, status, error, label);

@@ -149,6 +149,13 @@ describe('errors', () => {
     const timedOut = await runLoad({ url: silent.url, concurrency: 4, maxRequests: 4, timeoutMs: 200 });
     expect(timedOut.errorCounts).toEqual({ timeout: 4 });
     expect(performance.now() - started).toBeLessThan(600);
+
+    const trickling = await serve((_req, res) => {
+      res.writeHead(200);
+      res.write('first bytes, then nothing');
+    });
+    const cutOff = await runLoad({ url: trickling.url, concurrency: 2, maxRequests: 2, timeoutMs: 200 });
+    expect(cutOff).toMatchObject({ completed: 0, errors: 2, errorCounts: { timeout: 2 } });
   });
 
   it('refuses targets that are not loopback before sending anything', async () => {
