@@ -20,7 +20,8 @@
  * Environment:
  *   VERSION (required)   the version it reports (`v1`, `v2`); without it the service exits 1
  *   PORT (8080), HOST (127.0.0.1)   where it listens
- *   SEED                 seeds the random errors and delays (reproducible runs); default: random
+ *   SEED                 seeds the random errors and delays (reproducible runs); default:
+ *                        MESHBOX_SEED (set by meshbox), else random
  *   SHUTDOWN_GRACE_MS (5000)        how long in-flight requests may finish after SIGTERM/SIGINT
  *   ACCESS_LOG=off       no per-request log line
  *
@@ -34,7 +35,8 @@ import { readServiceEnv, startService } from './service-kit.js';
 
 const env = readServiceEnv('callme-service');
 const instanceId = randomUUID();
-const random = randomFromEnv(process.env.SEED);
+// SEED wins; under meshbox, MESHBOX_SEED (derived from `meshbox up --seed`) makes a whole run replayable.
+const random = randomFromEnv(process.env.SEED ?? process.env.MESHBOX_SEED);
 
 startService(
   env,
