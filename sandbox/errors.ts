@@ -5,6 +5,8 @@
  * Deliberate aborts (an injected connection reset, a fault filter abort) are control flow and do
  * not use this class: see `ControlledAbort`.
  */
+import type { Finding } from './config/findings.js';
+
 const kMeshError = Symbol.for('meshbox.error');
 
 export type MeshErrorCode = keyof typeof catalog;
@@ -78,18 +80,21 @@ export class MeshError extends Error {
   readonly code: MeshErrorCode;
   readonly hint: string;
   readonly exitCode: number;
+  /** validation findings behind a configuration error, printed before the message */
+  readonly findings: Finding[];
 
-  constructor(code: MeshErrorCode, args: string[] = [], options: { hint?: string; cause?: unknown } = {}) {
+  constructor(code: MeshErrorCode, args: string[] = [], options: { hint?: string; cause?: unknown; findings?: Finding[] } = {}) {
     const entry: CatalogEntry = catalog[code];
     super(entry.message(...args), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'MeshError';
     this.code = code;
     this.hint = options.hint ?? entry.hint(...args);
     this.exitCode = entry.exitCode;
+    this.findings = options.findings ?? [];
     Object.defineProperty(this, kMeshError, { value: true });
   }
 
-  static [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kMeshError] === true;
   }
 }

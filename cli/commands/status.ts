@@ -1,0 +1,68 @@
+/** `meshbox status`: what a running sandbox looks like, from its admin API. */
+import http from 'node:http';
+import { MeshError } from '../../sandbox/errors.js';
+import { listSandboxes, isAlive } from '../../sandbox/runtime/sandbox-state.js';
+import { paint, useColor, type Io } from '../output.js';
+
+export function getJson(url: string, timeoutMs = 3000): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+        } catch {
+          resolve({ status: res.statusCode ?? 0, body: text });
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (e: NodeJS.ErrnoException) => reject(new MeshError('MESH_ERR_ADMIN_UNREACHABLE', [url, e.code ?? e.message])));
+  });
+}
+
+/** the admin URL: the flag, else the only running sandbox, else the default */
+export function resolveAdmin(flag: string | undefined): string {
+  if (flag) return flag.replace(/\/$/, '');
+  const live = listSandboxes().filter((s) => isAlive(s.ownerPid) && s.adminUrl);
+  if (live.length === 1) return live[0]!.adminUrl!;
+  return 'http://127.0.0.1:15000';
+}
+
+interface StatusBody {
+  sandbox: string;
+  config: string;
+  rules?: string;
+  runtime: string;
+  seed: number;
+  ingress: string;
+  admin: string;
+  ready: boolean;
+  snapshotVersion: number;
+  findings: Array<{ severity: string }>;
+  instances: Array<{ id: string; state: string; healthy: boolean; pid?: number; appPort: number; restarts: number; sidecar: { inbound: number; outbound: number } }>;
+}
+
+export async function runStatus(opts: { admin?: string; json?: boolean }, io: Io): Promise<number> {
+  const admin = resolveAdmin(opts.admin);
+  const { body } = await getJson(`${admin}/status`);
+  if (opts.json) {
+    io.out(JSON.stringify(body, null, 2));
+    return 0;
+  }
+  const s = body as StatusBody;
+  const c = paint(useColor());
+  io.out(`sandbox ${c('bold', s.sandbox)}  ${s.ready ? c('green', 'ready') : c('yellow', 'not ready')}  runtime ${s.runtime}  seed ${s.seed}`);
+  io.out(`config  ${s.config}`);
+  io.out(`rules   ${s.rules ?? '(none)'}  snapshot v${s.snapshotVersion}  ${s.findings.filter((f) => f.severity === 'error').length} errors, ${s.findings.filter((f) => f.severity === 'warning').length} warnings`);
+  io.out(`ingress ${s.ingress}   admin ${s.admin}`);
+  io.out('');
+  io.out(`${'INSTANCE'.padEnd(28)} ${'STATE'.padEnd(9)} ${'HEALTH'.padEnd(9)} ${'PID'.padEnd(8)} ${'APP'.padEnd(6)} ${'INBOUND'.padEnd(8)} ${'OUTBOUND'.padEnd(9)} RESTARTS`);
+  for (const i of s.instances) {
+    const health = i.healthy ? c('green', 'healthy'.padEnd(9)) : c('yellow', 'unhealthy'.padEnd(9));
+    io.out(`${i.id.padEnd(28)} ${i.state.padEnd(9)} ${health} ${String(i.pid ?? '-').padEnd(8)} ${String(i.appPort).padEnd(6)} ${String(i.sidecar.inbound).padEnd(8)} ${String(i.sidecar.outbound).padEnd(9)} ${i.restarts}`);
+  }
+  return 0;
+}

@@ -1,0 +1,85 @@
+/**
+ * `meshbox up`: start a sandbox and keep it running until Ctrl-C / SIGTERM, printing lifecycle
+ * events and one line per request (the terminal UI takes over this output when it lands).
+ */
+import { Sandbox, type RuntimeChoice } from '../../sandbox/sandbox.js';
+import { MeshError } from '../../sandbox/errors.js';
+import { EventPrinter } from '../printer.js';
+import { paint, printError, useColor, type Io } from '../output.js';
+
+export interface UpOptions {
+  config?: string;
+  rules?: string;
+  runtime: RuntimeChoice;
+  headless?: boolean;
+  ingressPort?: number;
+  adminPort?: number;
+  seed?: number;
+  accessLog?: string | false;
+  logs?: boolean;
+  readyTimeout?: number;
+}
+
+export async function runUp(opts: UpOptions, io: Io): Promise<number> {
+  const color = useColor();
+  const c = paint(color);
+  const sandbox = new Sandbox({
+    config: opts.config,
+    rules: opts.rules,
+    runtime: opts.runtime,
+    ingressPort: opts.ingressPort,
+    adminPort: opts.adminPort,
+    seed: opts.seed,
+    accessLogDir: opts.accessLog,
+    readyTimeoutMs: opts.readyTimeout,
+  });
+  const printer = new EventPrinter(io, { color, logs: opts.logs });
+  sandbox.onEvent((e) => printer.print(e));
+
+  let exiting: Promise<number> | undefined;
+  const shutdown = (code: number, why: string): Promise<number> => {
+    if (exiting) return exiting;
+    io.out(c('gray', `${why}: stopping the sandbox...`));
+    exiting = sandbox.down().then(() => code);
+    return exiting;
+  };
+  const done = new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        io.err('second signal: exiting now');
+        process.exit(130);
+      }
+      void shutdown(sig === 'SIGINT' ? 0 : 0, sig).then(resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onSignal);
+    process.on('uncaughtException', (err) => {
+      printError(io, err);
+      void shutdown(70, 'internal error').then(resolve);
+    });
+  });
+
+  try {
+    await sandbox.up();
+  } catch (e) {
+    if (e instanceof MeshError && e.code === 'MESH_ERR_NOT_READY') {
+      printError(io, e, color);
+      io.out(c('yellow', 'the sandbox keeps running: fix the workloads and they join the mesh when healthy'));
+    } else {
+      await sandbox.down();
+      return printError(io, e, color);
+    }
+  }
+  const s = sandbox.status();
+  io.out('');
+  io.out(`${c('green', 'meshbox is up')}  sandbox ${s['sandbox']}  runtime ${s['runtime']}  seed ${sandbox.seed}`);
+  io.out(`  ingress  ${sandbox.ingressUrl}   try: curl -H 'Host: caller.example.com' ${sandbox.ingressUrl}/caller/ping`);
+  io.out(`  admin    ${sandbox.adminUrl}   (/ready /metrics /config_dump /clusters /status)`);
+  io.out(`  rules    ${sandbox.rulesDir ?? '(none)'}`);
+  io.out(c('gray', '  Ctrl-C stops everything'));
+  io.out('');
+  return done;
+}

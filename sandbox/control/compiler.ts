@@ -1,0 +1,502 @@
+/**
+ * Snapshot compiler: mesh definition + applied Istio resources + registry -> MeshSnapshot.
+ * Pure: the same inputs always give the same snapshot (except `createdAt`).
+ *
+ * What Istio's pilot does for each proxy, in small:
+ * - sidecars get one virtual host per mesh service (domains: every way to write the host, with
+ *   and without port) routed by the first VirtualService bound to `mesh` for that host, or a
+ *   default route to all of the service's endpoints; VirtualService hosts that are not services
+ *   get their own virtual host; `*` goes to PassthroughCluster (outboundTrafficPolicy ALLOW_ANY);
+ * - `sourceLabels` and match-level `gateways` decide which proxies get a match block;
+ * - the ingress gateway gets the VirtualServices bound to a Gateway whose selector matches its
+ *   labels, for hosts its port-80 HTTP servers cover, and no catch-all (unknown host: 404);
+ * - clusters: `outbound|<port>||<fqdn>` per service, `outbound|<port>|<subset>|<fqdn>` per
+ *   DestinationRule subset (top-level trafficPolicy overridden by the subset's), `inbound|<port>||`
+ *   per sidecar, and PassthroughCluster.
+ */
+import type {
+  DestinationRuleSpec,
+  GatewaySpec,
+  HTTPMatchRequest,
+  HTTPRoute,
+  TrafficPolicy,
+  VirtualServiceSpec,
+} from '../config/istio-types.js';
+import { parseDuration } from '../config/duration.js';
+import type { MeshDefinition } from '../config/mesh-types.js';
+import type { LoadedResource } from '../config/resource.js';
+import { compileRetryPolicy } from '../proxy/upstream/retry-policy.js';
+import { Registry, type Instance } from './registry.js';
+import type {
+  ClusterConfig,
+  EndpointConfig,
+  LbPolicy,
+  ListenerConfig,
+  MeshSnapshot,
+  ProxyConfig,
+  RouteConfig,
+  RouteEntryConfig,
+  ServiceRef,
+  VirtualHostConfig,
+  WeightedClusterConfig,
+  WorkloadMeta,
+} from './snapshot.js';
+
+export const GATEWAY_ID = 'istio-ingressgateway';
+export const GATEWAY_ROUTE_CONFIG = 'gateway/http.80';
+export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export interface CompileInput {
+  version: number;
+  mesh: MeshDefinition;
+  resources: readonly LoadedResource[];
+  instances: readonly Instance[];
+  /** the gateway listener's bound address */
+  ingress: { address: string; port: number };
+}
+
+type VS = LoadedResource<'VirtualService', VirtualServiceSpec>;
+type DR = LoadedResource<'DestinationRule', DestinationRuleSpec>;
+type GW = LoadedResource<'Gateway', GatewaySpec>;
+
+export function fqdn(name: string, namespace: string): string {
+  return `${name}.${namespace}.svc.cluster.local`;
+}
+
+export function workloadMeta(labels: Record<string, string>, workload: string, namespace: string, service: string): WorkloadMeta {
+  return {
+    workload,
+    namespace,
+    app: labels['app'] ?? 'unknown',
+    version: labels['version'] ?? 'unknown',
+    service,
+    canonicalService: labels['service.istio.io/canonical-name'] ?? labels['app.kubernetes.io/name'] ?? labels['app'] ?? workload,
+    canonicalRevision: labels['service.istio.io/canonical-revision'] ?? labels['app.kubernetes.io/version'] ?? labels['version'] ?? 'latest',
+    principal: 'unknown',
+    labels,
+  };
+}
+
+export function gatewayMeta(mesh: MeshDefinition): WorkloadMeta {
+  return { ...workloadMeta(mesh.ingress.labels, GATEWAY_ID, 'istio-system', ''), app: GATEWAY_ID, version: 'unknown' };
+}
+
+function labelsMatch(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+/** Resolves a host as written in a rule (`callme-service`, `callme-service.default`, FQDN). */
+export class HostResolver {
+  private readonly byAlias = new Map<string, ServiceRef>();
+  constructor(readonly services: ServiceRef[]) {
+    for (const s of services) for (const a of [s.name, `${s.name}.${s.namespace}`, `${s.name}.${s.namespace}.svc`, s.fqdn]) this.byAlias.set(a, s);
+  }
+  resolve(host: string): ServiceRef | undefined {
+    return this.byAlias.get(host);
+  }
+}
+
+/** Listeners of the sandbox; ports come from the registry (0 until bound). */
+export function listenersFor(mesh: MeshDefinition, instances: readonly Instance[], ingress: { address: string; port: number }): ListenerConfig[] {
+  const out: ListenerConfig[] = [
+    {
+      name: `${GATEWAY_ID}/http.80`,
+      proxyId: GATEWAY_ID,
+      kind: 'gateway',
+      address: ingress.address,
+      port: ingress.port,
+      routeConfig: GATEWAY_ROUTE_CONFIG,
+      servicePort: 80,
+    },
+  ];
+  const servicePorts = new Map(mesh.services.map((s) => [s.name, s.port]));
+  for (const inst of instances) {
+    out.push({
+      name: `${inst.id}/inbound`,
+      proxyId: inst.id,
+      kind: 'inbound',
+      address: '127.0.0.1',
+      port: inst.sidecar.inbound,
+      inboundCluster: inboundClusterKey(inst),
+      servicePort: servicePorts.get(inst.workload.service) ?? 80,
+    });
+    out.push({
+      name: `${inst.id}/outbound`,
+      proxyId: inst.id,
+      kind: 'outbound',
+      address: '127.0.0.1',
+      port: inst.sidecar.outbound,
+      routeConfig: outboundRouteConfigName(inst),
+    });
+    for (const svc of mesh.services) {
+      out.push({
+        name: `${inst.id}/outbound/${svc.name}`,
+        proxyId: inst.id,
+        kind: 'outbound',
+        address: '127.0.0.1',
+        port: inst.sidecar.services[svc.name] ?? 0,
+        routeConfig: outboundRouteConfigName(inst),
+        boundHost: svc.name,
+        servicePort: svc.port,
+      });
+    }
+  }
+  return out;
+}
+
+function inboundClusterKey(inst: Instance): string {
+  return `${inst.id}|inbound`;
+}
+
+function outboundRouteConfigName(inst: Instance): string {
+  return `outbound/${inst.id}`;
+}
+
+function lbPolicy(tp: TrafficPolicy | undefined): LbPolicy {
+  const simple = tp?.loadBalancer?.simple;
+  if (simple === 'ROUND_ROBIN' || simple === 'RANDOM') return simple;
+  return 'LEAST_REQUEST';
+}
+
+function mergePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined): TrafficPolicy | undefined {
+  if (!top) return subset;
+  if (!subset) return top;
+  return { ...top, ...subset };
+}
+
+function connectTimeout(tp: TrafficPolicy | undefined): number {
+  const d = tp?.connectionPool?.tcp?.connectTimeout;
+  return d ? parseDuration(d) : DEFAULT_CONNECT_TIMEOUT_MS;
+}
+
+function loc(r: LoadedResource, path: Array<string | number>): string {
+  const l = r.locate(path);
+  return `${l.file}:${l.line}:${l.col}`;
+}
+
+export function compile(input: CompileInput): MeshSnapshot {
+  const { mesh, instances } = input;
+  const ns = mesh.namespace;
+  const services: ServiceRef[] = mesh.services.map((s) => ({ name: s.name, namespace: ns, fqdn: fqdn(s.name, ns), port: s.port }));
+  const resolver = new HostResolver(services);
+  const vss = input.resources.filter((r): r is VS => r.kind === 'VirtualService');
+  const drs = input.resources.filter((r): r is DR => r.kind === 'DestinationRule');
+  const gws = input.resources.filter((r): r is GW => r.kind === 'Gateway');
+
+  // ---- proxies
+  const proxies: ProxyConfig[] = [{ id: GATEWAY_ID, kind: 'gateway', meta: gatewayMeta(mesh) }];
+  for (const inst of instances) {
+    proxies.push({ id: inst.id, kind: 'sidecar', meta: workloadMeta(inst.workload.labels, inst.workload.workload, ns, inst.workload.service) });
+  }
+
+  // ---- clusters
+  const clusters: Record<string, ClusterConfig> = {};
+  const endpointOf = (inst: Instance): EndpointConfig => ({
+    id: inst.id,
+    address: '127.0.0.1',
+    port: inst.sidecar.inbound,
+    healthy: Registry.serving(inst),
+    meta: workloadMeta(inst.workload.labels, inst.workload.workload, ns, inst.workload.service),
+  });
+  const drByService = new Map<string, DR>();
+  for (const dr of drs) {
+    const svc = resolver.resolve(dr.spec.host);
+    if (svc && !drByService.has(svc.name)) drByService.set(svc.name, dr);
+  }
+  for (const svc of services) {
+    const members = instances.filter((i) => i.workload.service === svc.name);
+    const dr = drByService.get(svc.name);
+    const top = dr?.spec.trafficPolicy;
+    const name = `outbound|${svc.port}||${svc.fqdn}`;
+    clusters[name] = {
+      key: name,
+      name,
+      kind: 'outbound',
+      service: svc,
+      endpoints: members.map(endpointOf),
+      lb: lbPolicy(top),
+      connectTimeoutMs: connectTimeout(top),
+      trafficPolicy: top,
+      policySource: dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined,
+    };
+    for (const subset of dr?.spec.subsets ?? []) {
+      const policy = mergePolicy(top, subset.trafficPolicy);
+      const sname = `outbound|${svc.port}|${subset.name}|${svc.fqdn}`;
+      clusters[sname] = {
+        key: sname,
+        name: sname,
+        kind: 'outbound',
+        service: svc,
+        subset: subset.name,
+        endpoints: members.filter((m) => labelsMatch(subset.labels, m.workload.labels)).map(endpointOf),
+        lb: lbPolicy(policy),
+        connectTimeoutMs: connectTimeout(policy),
+        trafficPolicy: policy,
+        policySource: `DestinationRule ${dr!.metadata.namespace}/${dr!.metadata.name} subset ${subset.name}`,
+      };
+    }
+  }
+  for (const inst of instances) {
+    const key = inboundClusterKey(inst);
+    const port = mesh.services.find((s) => s.name === inst.workload.service)?.port ?? 80;
+    clusters[key] = {
+      key,
+      name: `inbound|${port}||`,
+      kind: 'inbound',
+      endpoints: [
+        {
+          id: `${inst.id}/app`,
+          address: '127.0.0.1',
+          port: inst.appPort,
+          healthy: true,
+          meta: workloadMeta(inst.workload.labels, inst.workload.workload, ns, inst.workload.service),
+        },
+      ],
+      lb: 'ROUND_ROBIN',
+      connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+    };
+  }
+  clusters[PASSTHROUGH_CLUSTER] = {
+    key: PASSTHROUGH_CLUSTER,
+    name: PASSTHROUGH_CLUSTER,
+    kind: 'passthrough',
+    endpoints: [],
+    lb: 'ROUND_ROBIN',
+    connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+  };
+
+  const routeCompiler = new RouteCompiler(resolver);
+
+  // ---- sidecar route configs (per proxy: sourceLabels make them differ)
+  const routeConfigs: Record<string, RouteConfig> = {};
+  const meshVss = vss.filter((vs) => !vs.spec.gateways || vs.spec.gateways.length === 0 || vs.spec.gateways.includes('mesh'));
+  for (const inst of instances) {
+    const scope: MatchScope = { gateway: 'mesh', labels: inst.workload.labels, namespace: ns };
+    routeConfigs[outboundRouteConfigName(inst)] = {
+      name: outboundRouteConfigName(inst),
+      virtualHosts: sidecarVirtualHosts(meshVss, services, resolver, routeCompiler, scope),
+    };
+  }
+
+  // ---- gateway route config
+  routeConfigs[GATEWAY_ROUTE_CONFIG] = {
+    name: GATEWAY_ROUTE_CONFIG,
+    virtualHosts: gatewayVirtualHosts(gws, vss, mesh, routeCompiler),
+  };
+
+  const listeners = listenersFor(mesh, instances, input.ingress);
+  return {
+    version: input.version,
+    createdAt: new Date().toISOString(),
+    namespace: ns,
+    services,
+    proxies,
+    listeners,
+    routeConfigs,
+    clusters,
+  };
+}
+
+interface MatchScope {
+  /** `mesh` for sidecars, `<ns>/<name>` and `<name>` of the gateway otherwise */
+  gateway: string;
+  gatewayNames?: string[];
+  labels: Record<string, string>;
+  namespace: string;
+}
+
+function serviceDomains(s: ServiceRef): string[] {
+  const names = [s.name, `${s.name}.${s.namespace}`, `${s.name}.${s.namespace}.svc`, s.fqdn];
+  return names.flatMap((n) => [n, `${n}:${s.port}`]);
+}
+
+function sidecarVirtualHosts(
+  vss: VS[],
+  services: ServiceRef[],
+  resolver: HostResolver,
+  rc: RouteCompiler,
+  scope: MatchScope,
+): VirtualHostConfig[] {
+  const out: VirtualHostConfig[] = [];
+  const claimed = new Set<string>();
+  const vsForService = new Map<string, VS>();
+  const extraHosts: Array<{ host: string; vs: VS }> = [];
+  for (const vs of vss) {
+    for (const host of vs.spec.hosts ?? []) {
+      const svc = resolver.resolve(host);
+      if (svc) {
+        if (!vsForService.has(svc.name)) vsForService.set(svc.name, vs);
+      } else if (host !== '*') {
+        extraHosts.push({ host, vs });
+      }
+    }
+  }
+  for (const svc of services) {
+    const vs = vsForService.get(svc.name);
+    const domains = serviceDomains(svc);
+    domains.forEach((d) => claimed.add(d));
+    out.push({
+      name: `${svc.fqdn}:${svc.port}`,
+      domains,
+      routes: vs ? rc.routes(vs, scope) : [rc.defaultRoute(svc)],
+    });
+  }
+  for (const { host, vs } of extraHosts) {
+    if (claimed.has(host)) continue;
+    claimed.add(host);
+    out.push({ name: host, domains: [host], routes: rc.routes(vs, scope) });
+  }
+  out.push({
+    name: 'allow_any',
+    domains: ['*'],
+    routes: [rc.passthroughRoute()],
+  });
+  return out;
+}
+
+/** `*.example.com` covers `a.example.com`; `*` covers everything */
+export function hostCovered(host: string, serverHost: string): boolean {
+  const sh = serverHost.includes('/') ? serverHost.split('/')[1]! : serverHost;
+  if (sh === '*' || sh === host) return true;
+  if (sh.startsWith('*.')) {
+    const suffix = sh.slice(1);
+    if (host.startsWith('*.')) return host.slice(1).endsWith(suffix);
+    return host.endsWith(suffix) && host.length > suffix.length;
+  }
+  return false;
+}
+
+function gatewayVirtualHosts(gws: GW[], vss: VS[], mesh: MeshDefinition, rc: RouteCompiler): VirtualHostConfig[] {
+  const ours = gws.filter((g) => labelsMatch(g.spec.selector, mesh.ingress.labels));
+  const out: VirtualHostConfig[] = [];
+  const seen = new Set<string>();
+  for (const gw of ours) {
+    const servers = (gw.spec.servers ?? []).filter((s) => s.port.number === 80 && ['HTTP', 'HTTP2', 'GRPC'].includes(s.port.protocol.toUpperCase()));
+    if (servers.length === 0) continue;
+    const names = [gw.metadata.name, `${gw.metadata.namespace}/${gw.metadata.name}`];
+    const scope: MatchScope = { gateway: names[1]!, gatewayNames: names, labels: mesh.ingress.labels, namespace: gw.metadata.namespace };
+    for (const vs of vss) {
+      if (!(vs.spec.gateways ?? []).some((g) => names.includes(g) || names.includes(`${vs.metadata.namespace}/${g}`))) continue;
+      for (const host of vs.spec.hosts ?? []) {
+        for (const server of servers) {
+          let domain: string | undefined;
+          if (server.hosts.some((sh) => hostCovered(host, sh))) domain = host;
+          else if (host === '*' || host.startsWith('*.')) domain = server.hosts.map((sh) => (sh.includes('/') ? sh.split('/')[1]! : sh)).find((sh) => hostCovered(sh, host));
+          if (!domain || seen.has(domain)) continue;
+          seen.add(domain);
+          out.push({ name: `${domain}:80`, domains: [domain], routes: rc.routes(vs, scope) });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+class RouteCompiler {
+  constructor(private readonly resolver: HostResolver) {}
+
+  defaultRoute(svc: ServiceRef): RouteEntryConfig {
+    const name = `outbound|${svc.port}||${svc.fqdn}`;
+    return {
+      name: 'default',
+      origin: { resource: `default route of ${svc.name}`, index: -1 },
+      match: [],
+      action: { type: 'route', destinations: [{ clusterKey: name, clusterName: name, host: svc.name, port: svc.port, weight: 100 }] },
+      timeoutMs: null,
+      retry: compileRetryPolicy(undefined, parseDuration),
+    };
+  }
+
+  passthroughRoute(): RouteEntryConfig {
+    return {
+      name: 'allow_any',
+      origin: { resource: 'outboundTrafficPolicy ALLOW_ANY', index: -1 },
+      match: [],
+      action: {
+        type: 'route',
+        destinations: [{ clusterKey: PASSTHROUGH_CLUSTER, clusterName: PASSTHROUGH_CLUSTER, host: PASSTHROUGH_CLUSTER, port: 80, weight: 100 }],
+      },
+      timeoutMs: null,
+      retry: compileRetryPolicy(undefined, parseDuration),
+    };
+  }
+
+  routes(vs: VS, scope: MatchScope): RouteEntryConfig[] {
+    const out: RouteEntryConfig[] = [];
+    (vs.spec.http ?? []).forEach((http, index) => {
+      const entry = this.route(vs, http, index, scope);
+      if (entry) out.push(entry);
+    });
+    return out;
+  }
+
+  private scopedMatches(blocks: HTTPMatchRequest[] | undefined, scope: MatchScope): HTTPMatchRequest[] | undefined {
+    if (!blocks || blocks.length === 0) return [];
+    const kept = blocks.filter((b) => {
+      if (b.sourceLabels && scope.gateway === 'mesh' && !labelsMatch(b.sourceLabels, scope.labels)) return false;
+      if (b.sourceLabels && scope.gateway !== 'mesh') return false;
+      if (b.sourceNamespace && b.sourceNamespace !== scope.namespace) return false;
+      if (b.gateways && b.gateways.length > 0) {
+        const names = scope.gateway === 'mesh' ? ['mesh'] : (scope.gatewayNames ?? []);
+        if (!b.gateways.some((g) => names.includes(g))) return false;
+      }
+      return true;
+    });
+    // every block was for other proxies: this route does not exist for this one
+    if (kept.length === 0) return undefined;
+    return kept.map(({ sourceLabels: _s, sourceNamespace: _n, gateways: _g, ...rest }) => rest);
+  }
+
+  private route(vs: VS, http: HTTPRoute, index: number, scope: MatchScope): RouteEntryConfig | undefined {
+    const match = this.scopedMatches(http.match, scope);
+    if (match === undefined) return undefined;
+    const origin = {
+      resource: `VirtualService ${vs.metadata.namespace}/${vs.metadata.name}`,
+      index,
+      location: loc(vs, ['spec', 'http', index]),
+    };
+    const hasFault = http.fault !== undefined && (http.fault.abort !== undefined || http.fault.delay !== undefined);
+    const base = {
+      name: http.name ?? 'default',
+      origin,
+      match,
+      rewrite: http.rewrite,
+      headers: http.headers,
+      // Istio: timeouts and retries are off on a route with a client-side fault.
+      timeoutMs: !hasFault && http.timeout ? parseDuration(http.timeout) || null : null,
+      retry: hasFault ? { ...compileRetryPolicy(http.retries, parseDuration), attempts: 0 } : compileRetryPolicy(http.retries, parseDuration),
+      fault: hasFault ? http.fault : undefined,
+      corsPolicy: http.corsPolicy,
+    } satisfies Omit<RouteEntryConfig, 'action'>;
+    if (http.redirect) return { ...base, action: { type: 'redirect', redirect: http.redirect } };
+    if (http.directResponse) {
+      return {
+        ...base,
+        action: {
+          type: 'directResponse',
+          status: http.directResponse.status,
+          body: http.directResponse.body?.string,
+          bodyBase64: http.directResponse.body?.bytes,
+        },
+      };
+    }
+    const ds = http.route ?? [];
+    const destinations: WeightedClusterConfig[] = ds.map((d) => {
+      const svc = this.resolver.resolve(d.destination.host);
+      const port = d.destination.port?.number ?? svc?.port ?? 80;
+      const host = svc?.fqdn ?? d.destination.host;
+      const clusterName = `outbound|${port}|${d.destination.subset ?? ''}|${host}`;
+      return {
+        clusterKey: clusterName,
+        clusterName,
+        host: d.destination.host,
+        subset: d.destination.subset,
+        port,
+        weight: d.weight ?? (ds.length === 1 ? 100 : 0),
+        headers: d.headers,
+      };
+    });
+    return { ...base, action: { type: 'route', destinations } };
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The control plane: keeps the applied rules and the registry, compiles a new immutable snapshot
+ * when either changes (changes arriving together are coalesced into one push) and pushes it to
+ * the data plane.
+ */
+import type { LoadedResource } from '../config/resource.js';
+import { resourceKey } from '../config/resource.js';
+import type { Finding } from '../config/findings.js';
+import type { MeshDefinition } from '../config/mesh-types.js';
+import type { EventBus } from '../events.js';
+import type { DataPlane } from '../proxy/data-plane.js';
+import { compile } from './compiler.js';
+import type { Registry } from './registry.js';
+import type { MeshSnapshot } from './snapshot.js';
+
+export class ControlPlane {
+  private version = 0;
+  private resources: readonly LoadedResource[] = [];
+  private snapshot: MeshSnapshot | undefined;
+  private pending: Promise<void> | undefined;
+  private dirty = false;
+  private closed = false;
+
+  constructor(
+    readonly mesh: MeshDefinition,
+    private readonly registry: Registry,
+    private readonly dataPlane: DataPlane,
+    private readonly bus: EventBus,
+    private readonly ingress: { address: string; port: number },
+  ) {
+    registry.on('change', () => this.schedule());
+  }
+
+  get current(): MeshSnapshot | undefined {
+    return this.snapshot;
+  }
+
+  get appliedResources(): readonly LoadedResource[] {
+    return this.resources;
+  }
+
+  /** Replaces the applied rules and pushes them; resolves once the data plane has them. */
+  async setResources(resources: readonly LoadedResource[], warnings: Finding[]): Promise<number> {
+    const before = new Map(this.resources.map((r) => [resourceKey(r), JSON.stringify(r.spec)]));
+    const after = new Map(resources.map((r) => [resourceKey(r), JSON.stringify(r.spec)]));
+    const changed: string[] = [];
+    for (const [k, v] of after) if (before.get(k) !== v) changed.push(before.has(k) ? `changed ${k}` : `added ${k}`);
+    for (const k of before.keys()) if (!after.has(k)) changed.push(`removed ${k}`);
+    this.resources = resources;
+    await this.publish();
+    this.bus.emit({ type: 'mesh:config:applied', time: Date.now(), version: this.version, changed, warnings });
+    return this.version;
+  }
+
+  /** coalesces registry changes arriving together into one push */
+  private schedule(): void {
+    if (this.closed) return;
+    this.dirty = true;
+    if (this.pending) return;
+    this.pending = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      while (this.dirty && !this.closed) {
+        this.dirty = false;
+        await this.push().catch((e: Error) =>
+          this.bus.emit({ type: 'mesh:notice', time: Date.now(), level: 'error', message: `snapshot push failed: ${e.message}` }),
+        );
+      }
+      this.pending = undefined;
+    });
+  }
+
+  /** compiles and pushes now (waiting for any push in progress) */
+  async publish(): Promise<MeshSnapshot> {
+    if (this.pending) await this.pending;
+    await this.push();
+    return this.snapshot!;
+  }
+
+  private async push(): Promise<void> {
+    const snapshot = compile({
+      version: ++this.version,
+      mesh: this.mesh,
+      resources: this.resources,
+      instances: this.registry.all(),
+      ingress: this.ingress,
+    });
+    const ack = await this.dataPlane.apply(snapshot);
+    this.snapshot = snapshot;
+    for (const e of ack.errors) {
+      this.bus.emit({ type: 'mesh:notice', time: Date.now(), level: 'error', message: `listener ${e.listener} on ${e.address}:${e.port}: ${e.message}` });
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Active HTTP health checks, like a kubelet readiness probe: GET the health path on the app's own
+ * port (not through the sidecar). Until the first success an instance is probed every
+ * `startupIntervalMs`; afterwards every `intervalMs`, and `unhealthyThreshold` failures in a row
+ * take it out of load balancing. One success brings it back.
+ */
+import http from 'node:http';
+import type { Registry } from './registry.js';
+
+export interface HealthResult {
+  id: string;
+  healthy: boolean;
+  reason?: string;
+}
+
+export function probe(port: number, path: string, timeoutMs: number): Promise<{ ok: boolean; reason?: string }> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs, headers: { 'user-agent': 'meshbox-health/1' } }, (res) => {
+      res.resume();
+      const code = res.statusCode ?? 0;
+      resolve(code >= 200 && code < 400 ? { ok: true } : { ok: false, reason: `HTTP ${code}` });
+    });
+    req.on('timeout', () => {
+      req.destroy();
+      resolve({ ok: false, reason: `no answer within ${timeoutMs}ms` });
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => resolve({ ok: false, reason: e.code ?? e.message }));
+  });
+}
+
+interface Watch {
+  timer: NodeJS.Timeout | undefined;
+  failures: number;
+  everHealthy: boolean;
+  stopped: boolean;
+}
+
+export class HealthChecker {
+  private readonly watches = new Map<string, Watch>();
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly onChange: (r: HealthResult) => void,
+    private readonly startupIntervalMs = 100,
+  ) {}
+
+  watch(id: string): void {
+    this.unwatch(id);
+    const w: Watch = { timer: undefined, failures: 0, everHealthy: false, stopped: false };
+    this.watches.set(id, w);
+    this.schedule(id, w, this.startupIntervalMs);
+  }
+
+  unwatch(id: string): void {
+    const w = this.watches.get(id);
+    if (!w) return;
+    w.stopped = true;
+    if (w.timer) clearTimeout(w.timer);
+    this.watches.delete(id);
+  }
+
+  stopAll(): void {
+    for (const id of [...this.watches.keys()]) this.unwatch(id);
+  }
+
+  private schedule(id: string, w: Watch, delay: number): void {
+    w.timer = setTimeout(() => void this.check(id, w), delay);
+    w.timer.unref();
+  }
+
+  private async check(id: string, w: Watch): Promise<void> {
+    const inst = this.registry.get(id);
+    if (!inst || w.stopped) return;
+    const h = inst.workload.health;
+    const result = await probe(inst.appPort, h.path, h.timeoutMs);
+    if (w.stopped) return;
+    if (result.ok) {
+      w.failures = 0;
+      if (!inst.healthy) this.onChange({ id, healthy: true });
+      w.everHealthy = true;
+    } else {
+      w.failures++;
+      const threshold = w.everHealthy ? h.unhealthyThreshold : 1;
+      if (inst.healthy && w.failures >= threshold) this.onChange({ id, healthy: false, reason: result.reason });
+    }
+    this.schedule(id, w, w.everHealthy ? h.intervalMs : this.startupIntervalMs);
+  }
+}

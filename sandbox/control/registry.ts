@@ -1,0 +1,76 @@
+/**
+ * The service registry: every workload instance the runtime runs, with its ports and health.
+ * Fed by the runtime (started/exited) and the health checker (healthy/unhealthy); the control
+ * plane recompiles and pushes a snapshot on every change (coalesced).
+ */
+import { EventEmitter } from 'node:events';
+import type { WorkloadSpec } from '../config/mesh-types.js';
+
+export type InstanceState = 'pending' | 'starting' | 'running' | 'exited' | 'stopped';
+
+export interface SidecarPorts {
+  inbound: number;
+  outbound: number;
+  /** per-service outbound listeners: service name -> port */
+  services: Record<string, number>;
+}
+
+export interface Instance {
+  /** `callme-service-v2-1` */
+  id: string;
+  workload: WorkloadSpec;
+  /** 1-based replica number */
+  ordinal: number;
+  /** where the app itself listens */
+  appPort: number;
+  sidecar: SidecarPorts;
+  state: InstanceState;
+  healthy: boolean;
+  /** taken out of load balancing by hand (workload chaos), whatever its health */
+  drained: boolean;
+  pid?: number;
+  restarts: number;
+}
+
+export function instanceId(workload: WorkloadSpec, ordinal: number): string {
+  return `${workload.workload}-${ordinal}`;
+}
+
+export class Registry extends EventEmitter {
+  private readonly instances = new Map<string, Instance>();
+
+  add(instance: Instance): void {
+    this.instances.set(instance.id, instance);
+    this.emit('change', instance.id);
+  }
+
+  remove(id: string): void {
+    if (this.instances.delete(id)) this.emit('change', id);
+  }
+
+  get(id: string): Instance | undefined {
+    return this.instances.get(id);
+  }
+
+  all(): Instance[] {
+    return [...this.instances.values()];
+  }
+
+  update(id: string, patch: Partial<Pick<Instance, 'state' | 'healthy' | 'pid' | 'restarts' | 'drained' | 'sidecar' | 'appPort'>>): void {
+    const inst = this.instances.get(id);
+    if (!inst) return;
+    let changed = false;
+    for (const [k, v] of Object.entries(patch) as Array<[keyof Instance, unknown]>) {
+      if (inst[k] !== v) {
+        (inst as unknown as Record<string, unknown>)[k] = v;
+        changed = true;
+      }
+    }
+    if (changed) this.emit('change', id);
+  }
+
+  /** an endpoint receives mesh traffic when it runs, passes health checks and is not drained */
+  static serving(i: Instance): boolean {
+    return i.state === 'running' && i.healthy && !i.drained;
+  }
+}

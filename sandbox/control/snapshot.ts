@@ -1,0 +1,173 @@
+/**
+ * The data plane's whole configuration at one instant: an immutable, versioned value compiled by
+ * the control plane (./compiler.ts) from the mesh definition, the Istio rules and the endpoint
+ * registry, and pushed to the data plane worker as plain data (structured clone).
+ *
+ *   files -> parse/validate -> MeshConfig --+
+ *   runtime + health checks -> registry ----+-> compile() -> MeshSnapshot (version N) -> worker
+ *
+ * Names follow Envoy: listeners own a route configuration (virtual hosts -> routes); routes point
+ * at clusters; clusters hold endpoints. A request keeps the snapshot it started with until it ends.
+ */
+import type {
+  HTTPMatchRequest,
+  Headers,
+  HTTPRedirect,
+  HTTPRewrite,
+  HTTPFaultInjection,
+  CorsPolicy,
+  TrafficPolicy,
+} from '../config/istio-types.js';
+
+/** Workload identity as Istio's metadata exchange carries it (metric labels). */
+export interface WorkloadMeta {
+  workload: string;
+  namespace: string;
+  app: string;
+  version: string;
+  /** the Kubernetes Service this workload backs (short name) or '' for the gateway */
+  service: string;
+  canonicalService: string;
+  canonicalRevision: string;
+  principal: string;
+  labels: Record<string, string>;
+}
+
+export interface EndpointConfig {
+  /** instance id, e.g. `callme-service-v2-1` */
+  id: string;
+  /** where mesh traffic for this instance goes: its sidecar's inbound listener */
+  address: string;
+  port: number;
+  healthy: boolean;
+  meta: WorkloadMeta;
+}
+
+export type LbPolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST';
+
+export interface ServiceRef {
+  name: string;
+  namespace: string;
+  fqdn: string;
+  port: number;
+}
+
+export interface ClusterConfig {
+  /** unique key in the snapshot (inbound clusters are per proxy) */
+  key: string;
+  /** Envoy/Istio cluster name: `outbound|8080|v2|callme-service.default.svc.cluster.local`, `inbound|8080||` */
+  name: string;
+  kind: 'outbound' | 'inbound' | 'passthrough';
+  service?: ServiceRef;
+  subset?: string;
+  endpoints: EndpointConfig[];
+  lb: LbPolicy;
+  connectTimeoutMs: number;
+  /** the merged DestinationRule policy (top level overridden by the subset's), if any */
+  trafficPolicy?: TrafficPolicy;
+  /** where the policy came from, for explanations: `DestinationRule default/callme-service-destination` */
+  policySource?: string;
+}
+
+export interface RetryPolicyConfig {
+  /** number of retries (max requests = 1 + attempts) */
+  attempts: number;
+  perTryTimeoutMs: number | null;
+  /** Envoy retry_on policies: 5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream, retriable-status-codes, ... */
+  retryOn: string[];
+  retriableStatusCodes: number[];
+  retryIgnorePreviousHosts: boolean;
+  backoffBaseMs: number;
+  /** true when this is Istio's default policy (no `retries` in the VirtualService) */
+  isDefault: boolean;
+}
+
+export interface WeightedClusterConfig {
+  clusterKey: string;
+  clusterName: string;
+  host: string;
+  subset?: string;
+  port: number;
+  weight: number;
+  headers?: Headers;
+}
+
+export interface RouteOrigin {
+  /** `VirtualService default/callme-service-route`, or `default route` for a service without one */
+  resource: string;
+  /** index in `http[]`, -1 for generated routes */
+  index: number;
+  /** file:line:col of the http route, when known */
+  location?: string;
+}
+
+export type RouteAction =
+  | { type: 'route'; destinations: WeightedClusterConfig[] }
+  | { type: 'redirect'; redirect: HTTPRedirect }
+  | { type: 'directResponse'; status: number; body?: string; bodyBase64?: string };
+
+export interface RouteEntryConfig {
+  /** `%ROUTE_NAME%`: the route's name or `default` */
+  name: string;
+  origin: RouteOrigin;
+  /** OR of AND blocks; empty = matches everything. `sourceLabels`/`gateways` already applied. */
+  match: HTTPMatchRequest[];
+  action: RouteAction;
+  rewrite?: HTTPRewrite;
+  headers?: Headers;
+  /** whole-request deadline; null = disabled (Istio's default) */
+  timeoutMs: number | null;
+  retry: RetryPolicyConfig;
+  fault?: HTTPFaultInjection;
+  corsPolicy?: CorsPolicy;
+}
+
+export interface VirtualHostConfig {
+  name: string;
+  /** exact hosts (`callme-service`, `callme-service:8080`), wildcard prefixes (`*.example.com`) or `*` */
+  domains: string[];
+  routes: RouteEntryConfig[];
+}
+
+export interface RouteConfig {
+  name: string;
+  virtualHosts: VirtualHostConfig[];
+}
+
+export type ListenerKind = 'inbound' | 'outbound' | 'gateway';
+
+export interface ListenerConfig {
+  /** unique, stable across snapshots: `<proxyId>/inbound`, `<proxyId>/outbound`, `<proxyId>/outbound/<service>` */
+  name: string;
+  proxyId: string;
+  kind: ListenerKind;
+  address: string;
+  /** 0 = let the OS pick (the worker reports the port it got) */
+  port: number;
+  /** route configuration name (outbound/gateway); inbound listeners use `inboundCluster` */
+  routeConfig?: string;
+  /** for per-service outbound listeners: the destination host, whatever the Host header says */
+  boundHost?: string;
+  /** inbound listeners: the cluster holding the local app */
+  inboundCluster?: string;
+  /** the Service port the listener stands for (inbound: the app's service port) */
+  servicePort?: number;
+}
+
+export interface ProxyConfig {
+  id: string;
+  kind: 'sidecar' | 'gateway';
+  meta: WorkloadMeta;
+}
+
+export interface MeshSnapshot {
+  version: number;
+  createdAt: string;
+  namespace: string;
+  /** the mesh's services (destination metadata, host aliases) */
+  services: ServiceRef[];
+  proxies: ProxyConfig[];
+  listeners: ListenerConfig[];
+  routeConfigs: Record<string, RouteConfig>;
+  clusters: Record<string, ClusterConfig>;
+}

@@ -1,0 +1,180 @@
+/**
+ * The sandbox's event stream: everything the CLI, the TUI, metrics, the access log and chaos
+ * assertions know about the mesh arrives here. Event types are `mesh:<noun>:<verb>`.
+ *
+ * Request events are produced in the data plane worker (one per request per reporting proxy,
+ * as Istio's reporter=source/destination) and delivered in batches; everything else is produced
+ * on the main thread.
+ */
+import { EventEmitter } from 'node:events';
+import type { Finding } from './config/findings.js';
+
+export interface PeerInfo {
+  workload: string;
+  namespace: string;
+  app: string;
+  version: string;
+  principal: string;
+  canonicalService: string;
+  canonicalRevision: string;
+}
+
+export interface DestinationInfo extends PeerInfo {
+  /** FQDN, e.g. `callme-service.default.svc.cluster.local` (or `PassthroughCluster`) */
+  service: string;
+  serviceName: string;
+  serviceNamespace: string;
+  subset?: string;
+}
+
+/** One HTTP request seen by one proxy: the fields of Istio's access log and metric labels. */
+export interface RequestEvent {
+  type: 'mesh:request:end';
+  reporter: 'source' | 'destination';
+  /** proxy id: instance id of a sidecar or `istio-ingressgateway` */
+  proxy: string;
+  listener: 'inbound' | 'outbound' | 'gateway';
+  /** epoch ms */
+  startTime: number;
+  durationMs: number;
+  method: string;
+  /** original path (before any rewrite), with query */
+  path: string;
+  authority: string;
+  protocol: string;
+  requestId: string;
+  userAgent: string;
+  forwardedFor: string;
+  /** 0 when no response was sent */
+  status: number;
+  /** Envoy short flags joined by ',' or '-' */
+  responseFlags: string;
+  responseCodeDetails: string;
+  bytesReceived: number;
+  bytesSent: number;
+  upstreamServiceTimeMs?: number;
+  upstreamHost?: string;
+  upstreamCluster?: string;
+  upstreamTransportFailureReason?: string;
+  downstreamLocalAddress: string;
+  downstreamRemoteAddress: string;
+  routeName?: string;
+  /** upstream attempts made (1 = no retry; 0 = none, e.g. local reply) */
+  attempts: number;
+  source: PeerInfo;
+  destination: DestinationInfo;
+  /** instance id of the endpoint that answered last */
+  endpoint?: string;
+  /** why the request went where it went (route match, weighted pick, retries, faults) */
+  why: string[];
+  /** request headers as received by this proxy (lower-case names) */
+  requestHeaders: Record<string, string>;
+  /** snapshot version the request ran on */
+  snapshotVersion: number;
+}
+
+export interface WorkloadEvent {
+  type:
+    | 'mesh:workload:starting'
+    | 'mesh:workload:started'
+    | 'mesh:workload:healthy'
+    | 'mesh:workload:unhealthy'
+    | 'mesh:workload:exited'
+    | 'mesh:workload:restarting'
+    | 'mesh:workload:stopped';
+  time: number;
+  instance: string;
+  workload: string;
+  service: string;
+  version: string;
+  pid?: number;
+  port?: number;
+  exitCode?: number | null;
+  signal?: string | null;
+  /** for restarting: the back-off before the next start */
+  delayMs?: number;
+  reason?: string;
+}
+
+export interface LogEvent {
+  type: 'mesh:workload:log';
+  time: number;
+  instance: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+export interface ConfigAppliedEvent {
+  type: 'mesh:config:applied';
+  time: number;
+  version: number;
+  /** resources added/changed/removed since the previous version (`VirtualService default/x`) */
+  changed: string[];
+  warnings: Finding[];
+}
+
+export interface ConfigRejectedEvent {
+  type: 'mesh:config:rejected';
+  time: number;
+  findings: Finding[];
+}
+
+export interface ListenerEvent {
+  type: 'mesh:listener:ready';
+  time: number;
+  name: string;
+  address: string;
+  port: number;
+}
+
+export interface SandboxEvent {
+  type: 'mesh:sandbox:starting' | 'mesh:sandbox:ready' | 'mesh:sandbox:stopping' | 'mesh:sandbox:stopped';
+  time: number;
+  message: string;
+}
+
+export interface NoticeEvent {
+  type: 'mesh:notice';
+  time: number;
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  hint?: string;
+}
+
+export type MeshEvent =
+  | RequestEvent
+  | WorkloadEvent
+  | LogEvent
+  | ConfigAppliedEvent
+  | ConfigRejectedEvent
+  | ListenerEvent
+  | SandboxEvent
+  | NoticeEvent;
+
+export type MeshEventType = MeshEvent['type'];
+export type EventOf<T extends MeshEventType> = Extract<MeshEvent, { type: T }>;
+
+/** A typed, synchronous event bus. Subscribers must be cheap: request events arrive at full rate. */
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(100);
+  }
+
+  emit(event: MeshEvent): void {
+    this.emitter.emit(event.type, event);
+    this.emitter.emit('*', event);
+  }
+
+  on<T extends MeshEventType>(type: T, listener: (event: EventOf<T>) => void): () => void {
+    this.emitter.on(type, listener as (e: MeshEvent) => void);
+    return () => this.emitter.off(type, listener as (e: MeshEvent) => void);
+  }
+
+  /** every event, in order */
+  onAny(listener: (event: MeshEvent) => void): () => void {
+    this.emitter.on('*', listener);
+    return () => this.emitter.off('*', listener);
+  }
+}

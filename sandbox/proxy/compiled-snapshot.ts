@@ -1,0 +1,35 @@
+/**
+ * A MeshSnapshot indexed for the request path: listeners, proxies and route tables by name,
+ * services by every host alias. Built once per snapshot in the worker; requests hold the one
+ * they started with, so a swap never changes a request midway.
+ */
+import type { ListenerConfig, MeshSnapshot, ProxyConfig, ServiceRef } from '../control/snapshot.js';
+import { RouteTable } from './routing/route-table.js';
+
+export interface CompiledSnapshot {
+  snapshot: MeshSnapshot;
+  listeners: Map<string, ListenerConfig>;
+  proxies: Map<string, ProxyConfig>;
+  routeTables: Map<string, RouteTable>;
+  /** by service short name */
+  services: Map<string, ServiceRef>;
+  /** by every name a host may be written with: `callme-service`, `callme-service.default`, FQDN */
+  hosts: Map<string, ServiceRef>;
+}
+
+export function hostAliases(s: ServiceRef): string[] {
+  return [s.name, `${s.name}.${s.namespace}`, `${s.name}.${s.namespace}.svc`, s.fqdn];
+}
+
+export function compileSnapshot(snapshot: MeshSnapshot): CompiledSnapshot {
+  const hosts = new Map<string, ServiceRef>();
+  for (const s of snapshot.services) for (const alias of hostAliases(s)) hosts.set(alias, s);
+  return {
+    snapshot,
+    listeners: new Map(snapshot.listeners.map((l) => [l.name, l])),
+    proxies: new Map(snapshot.proxies.map((p) => [p.id, p])),
+    routeTables: new Map(Object.entries(snapshot.routeConfigs).map(([name, rc]) => [name, new RouteTable(rc)])),
+    services: new Map(snapshot.services.map((s) => [s.name, s])),
+    hosts,
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * The data plane: every listener, route table and cluster of the sandbox, in one event loop
+ * (a worker thread in production, see ./data-plane-worker.ts; in-process in tests).
+ *
+ * Applying a snapshot is atomic: the new CompiledSnapshot replaces the old one in a single
+ * assignment; requests already running keep the one they started with.
+ */
+import type { RequestEvent } from '../events.js';
+import type { MeshSnapshot } from '../control/snapshot.js';
+import { Rng } from '../rng.js';
+import { compileSnapshot, type CompiledSnapshot } from './compiled-snapshot.js';
+import { ConnectionManager } from './connection-manager.js';
+import { ListenerManager, type BoundListener, type ListenError } from './listener.js';
+import { ClusterManager } from './upstream/cluster.js';
+
+export interface SnapshotAck {
+  version: number;
+  listeners: BoundListener[];
+  errors: ListenError[];
+}
+
+export interface DataPlaneCoreOptions {
+  seed: number;
+  /** receives request events in batches */
+  emit(events: RequestEvent[]): void;
+  /** how often buffered events are flushed (ms) */
+  flushIntervalMs?: number;
+}
+
+const EMPTY_SNAPSHOT: MeshSnapshot = {
+  version: 0,
+  createdAt: new Date(0).toISOString(),
+  namespace: 'default',
+  services: [],
+  proxies: [],
+  listeners: [],
+  routeConfigs: {},
+  clusters: {},
+};
+
+export class DataPlaneCore {
+  private current: CompiledSnapshot = compileSnapshot(EMPTY_SNAPSHOT);
+  readonly clusters = new ClusterManager();
+  private readonly listeners: ListenerManager;
+  private readonly cm: ConnectionManager;
+  private buffer: RequestEvent[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: DataPlaneCoreOptions) {
+    this.cm = new ConnectionManager({
+      current: () => this.current,
+      clusters: this.clusters,
+      rng: new Rng(opts.seed),
+      emit: (e) => this.buffered(e),
+    });
+    this.listeners = new ListenerManager((name, req, res) => this.cm.handle(name, req, res));
+  }
+
+  get version(): number {
+    return this.current.snapshot.version;
+  }
+
+  /** binds listeners ahead of a snapshot, so the control plane learns their ports */
+  bind(listeners: MeshSnapshot['listeners']): Promise<{ bound: BoundListener[]; errors: ListenError[] }> {
+    return this.listeners.ensure(listeners);
+  }
+
+  async apply(snapshot: MeshSnapshot): Promise<SnapshotAck> {
+    const compiled = compileSnapshot(snapshot);
+    this.clusters.update(snapshot.clusters);
+    this.current = compiled;
+    const { bound, errors } = await this.listeners.reconcile(snapshot.listeners);
+    return { version: snapshot.version, listeners: bound, errors };
+  }
+
+  clustersJson(): unknown {
+    return { version: this.version, clusters: this.clusters.all().map((c) => c.toJSON()) };
+  }
+
+  private buffered(e: RequestEvent): void {
+    this.buffer.push(e);
+    if (this.buffer.length >= 512) this.flush();
+    else this.flushTimer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs ?? 20);
+  }
+
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.opts.emit(batch);
+  }
+
+  async stop(graceMs = 2_000): Promise<void> {
+    await this.listeners.closeAll(graceMs);
+    this.flush();
+    this.clusters.destroy();
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Worker thread entry: runs the DataPlaneCore off the CLI's event loop, so rendering never
+ * stalls traffic and traffic never freezes the UI.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { DataPlaneCore } from './data-plane-core.js';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('data-plane-worker must run in a worker thread');
+
+const init = workerData as WorkerInit;
+const post = (m: FromWorker): void => port.postMessage(m);
+const core = new DataPlaneCore({ seed: init.seed, emit: (events) => post({ type: 'events', events }) });
+
+port.on('message', (msg: ToWorker) => {
+  void (async () => {
+    try {
+      const c = msg.command;
+      let data: unknown;
+      if (c.type === 'bind') data = await core.bind(c.listeners);
+      else if (c.type === 'apply') data = await core.apply(c.snapshot);
+      else if (c.type === 'clusters') data = core.clustersJson();
+      else if (c.type === 'stop') {
+        await core.stop(c.graceMs);
+        data = true;
+      }
+      post({ type: 'reply', id: msg.id, ok: true, data });
+      if (c.type === 'stop') port.close();
+    } catch (e) {
+      post({ type: 'reply', id: msg.id, ok: false, error: (e as Error).stack ?? String(e) });
+    }
+  })();
+});

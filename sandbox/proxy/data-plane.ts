@@ -1,0 +1,122 @@
+/**
+ * The main thread's handle on the data plane. Production runs the DataPlaneCore in a worker
+ * thread; tests may run it in-process (`inProcess: true`) to debug and to avoid a build step.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { RequestEvent } from '../events.js';
+import type { ListenerConfig, MeshSnapshot } from '../control/snapshot.js';
+import { MeshError } from '../errors.js';
+import { DataPlaneCore, type SnapshotAck } from './data-plane-core.js';
+import type { BoundListener, ListenError } from './listener.js';
+import type { DataPlaneCommand, FromWorker, WorkerInit } from './protocol.js';
+
+export interface DataPlaneOptions {
+  seed: number;
+  onEvents(events: RequestEvent[]): void;
+  inProcess?: boolean;
+}
+
+export interface DataPlane {
+  bind(listeners: ListenerConfig[]): Promise<{ bound: BoundListener[]; errors: ListenError[] }>;
+  apply(snapshot: MeshSnapshot): Promise<SnapshotAck>;
+  clusters(): Promise<unknown>;
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** The compiled worker entry; from TypeScript sources (tests) it is the one built into dist/. */
+function workerEntry(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return path.join(path.dirname(here), 'data-plane-worker.js');
+  const root = path.resolve(path.dirname(here), '..', '..');
+  const built = path.join(root, 'dist', 'sandbox', 'proxy', 'data-plane-worker.js');
+  if (!existsSync(built)) {
+    throw new MeshError('MESH_ERR_INTERNAL', [`data plane worker not built (${built})`], { hint: 'run `npm run build` first' });
+  }
+  return built;
+}
+
+class WorkerDataPlane implements DataPlane {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private exited = false;
+
+  constructor(opts: DataPlaneOptions) {
+    const init: WorkerInit = { seed: opts.seed };
+    this.worker = new Worker(workerEntry(), { workerData: init });
+    this.worker.on('message', (m: FromWorker) => {
+      if (m.type === 'events') {
+        opts.onEvents(m.events);
+        return;
+      }
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.data);
+      else p.reject(new MeshError('MESH_ERR_INTERNAL', [`data plane: ${m.error}`]));
+    });
+    const failAll = (reason: string): void => {
+      this.exited = true;
+      for (const p of this.pending.values()) p.reject(new MeshError('MESH_ERR_INTERNAL', [`data plane ${reason}`]));
+      this.pending.clear();
+    };
+    this.worker.on('error', (e) => failAll(`crashed: ${e.stack ?? e.message}`));
+    this.worker.on('exit', (code) => failAll(`exited with code ${code}`));
+  }
+
+  private call<T>(command: DataPlaneCommand): Promise<T> {
+    if (this.exited) return Promise.reject(new MeshError('MESH_ERR_INTERNAL', ['data plane is not running']));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ id, command });
+    });
+  }
+
+  bind(listeners: ListenerConfig[]): Promise<{ bound: BoundListener[]; errors: ListenError[] }> {
+    return this.call({ type: 'bind', listeners });
+  }
+
+  apply(snapshot: MeshSnapshot): Promise<SnapshotAck> {
+    return this.call({ type: 'apply', snapshot });
+  }
+
+  clusters(): Promise<unknown> {
+    return this.call({ type: 'clusters' });
+  }
+
+  async stop(graceMs = 2_000): Promise<void> {
+    if (this.exited) return;
+    try {
+      await this.call({ type: 'stop', graceMs });
+    } finally {
+      await this.worker.terminate();
+    }
+  }
+}
+
+class InProcessDataPlane implements DataPlane {
+  private readonly core: DataPlaneCore;
+  constructor(opts: DataPlaneOptions) {
+    this.core = new DataPlaneCore({ seed: opts.seed, emit: opts.onEvents });
+  }
+  bind(listeners: ListenerConfig[]): Promise<{ bound: BoundListener[]; errors: ListenError[] }> {
+    return this.core.bind(listeners);
+  }
+  apply(snapshot: MeshSnapshot): Promise<SnapshotAck> {
+    return this.core.apply(snapshot);
+  }
+  clusters(): Promise<unknown> {
+    return Promise.resolve(this.core.clustersJson());
+  }
+  stop(graceMs?: number): Promise<void> {
+    return this.core.stop(graceMs);
+  }
+}
+
+export function createDataPlane(opts: DataPlaneOptions): DataPlane {
+  return opts.inProcess ? new InProcessDataPlane(opts) : new WorkerDataPlane(opts);
+}

@@ -1,0 +1,93 @@
+/**
+ * Envoy local replies: responses the proxy generates itself, with Envoy's exact status, body,
+ * response flag and response code details (reference/istio-semantics.md §2.8, §4).
+ */
+export interface LocalReply {
+  status: number;
+  body: string;
+  /** Envoy short response flag, or undefined for none */
+  flag?: string;
+  details: string;
+  headers?: Record<string, string>;
+}
+
+const RESET_PREFIX = 'upstream connect error or disconnect/reset before headers. reset reason: ';
+
+export const localReplies = {
+  noRoute: (): LocalReply => ({ status: 404, body: '', flag: 'NR', details: 'route_not_found' }),
+  clusterNotFound: (): LocalReply => ({ status: 503, body: '', flag: 'NC', details: 'cluster_not_found' }),
+  noHealthyUpstream: (): LocalReply => ({
+    status: 503,
+    body: 'no healthy upstream',
+    flag: 'UH',
+    details: 'no_healthy_upstream',
+  }),
+  connectFailure: (): LocalReply => ({
+    status: 503,
+    body: `${RESET_PREFIX}connection failure`,
+    flag: 'UF',
+    details: 'upstream_reset_before_response_started{connection_failure}',
+  }),
+  connectionTermination: (): LocalReply => ({
+    status: 503,
+    body: `${RESET_PREFIX}connection termination`,
+    flag: 'UC',
+    details: 'upstream_reset_before_response_started{connection_termination}',
+  }),
+  remoteReset: (): LocalReply => ({
+    status: 503,
+    body: `${RESET_PREFIX}remote reset`,
+    flag: 'UR',
+    details: 'upstream_reset_before_response_started{remote_reset}',
+  }),
+  overflow: (): LocalReply => ({
+    status: 503,
+    body: `${RESET_PREFIX}overflow`,
+    flag: 'UO',
+    details: 'upstream_reset_before_response_started{overflow}',
+    headers: { 'x-envoy-overloaded': 'true' },
+  }),
+  routeTimeout: (): LocalReply => ({
+    status: 504,
+    body: 'upstream request timeout',
+    flag: 'UT',
+    details: 'upstream_response_timeout',
+  }),
+  perTryTimeout: (): LocalReply => ({
+    status: 504,
+    body: 'upstream request timeout',
+    flag: 'UT',
+    details: 'upstream_per_try_timeout',
+  }),
+  faultAbort: (status: number): LocalReply => ({
+    status,
+    body: 'fault filter abort',
+    flag: 'FI',
+    details: 'fault_filter_abort',
+  }),
+  payloadTooLarge: (): LocalReply => ({
+    status: 413,
+    body: 'Payload Too Large',
+    details: 'request_payload_too_large',
+  }),
+  directResponse: (status: number, body: string): LocalReply => ({ status, body, details: 'direct_response' }),
+};
+
+/**
+ * Response flags of one request, in the order Envoy prints them (`UF,URX`), or `-` for none.
+ */
+export class ResponseFlags {
+  private readonly flags: string[] = [];
+
+  add(flag: string | undefined): void {
+    if (flag && !this.flags.includes(flag)) this.flags.push(flag);
+  }
+
+  has(flag: string): boolean {
+    return this.flags.includes(flag);
+  }
+
+  toString(): string {
+    return this.flags.length === 0 ? '-' : this.flags.join(',');
+  }
+}

@@ -1,0 +1,20 @@
+/** Messages between the main thread (DataPlane) and the data plane worker. */
+import type { RequestEvent } from '../events.js';
+import type { ListenerConfig, MeshSnapshot } from '../control/snapshot.js';
+
+export type DataPlaneCommand =
+  | { type: 'bind'; listeners: ListenerConfig[] }
+  | { type: 'apply'; snapshot: MeshSnapshot }
+  | { type: 'clusters' }
+  | { type: 'stop'; graceMs: number };
+
+export type ToWorker = { id: number; command: DataPlaneCommand };
+
+export type FromWorker =
+  | { type: 'reply'; id: number; ok: true; data: unknown }
+  | { type: 'reply'; id: number; ok: false; error: string }
+  | { type: 'events'; events: RequestEvent[] };
+
+export interface WorkerInit {
+  seed: number;
+}

@@ -1,0 +1,147 @@
+/**
+ * Per-request state shared by the HTTP connection manager, the filters and the router, and
+ * turned into one RequestEvent when the request ends.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DestinationInfo, PeerInfo, RequestEvent } from '../events.js';
+import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '../control/snapshot.js';
+import { ResponseFlags, type LocalReply } from './local-reply.js';
+
+export const UNKNOWN_PEER: PeerInfo = {
+  workload: 'unknown',
+  namespace: 'unknown',
+  app: 'unknown',
+  version: 'unknown',
+  principal: 'unknown',
+  canonicalService: 'unknown',
+  canonicalRevision: 'latest',
+};
+
+export const UNKNOWN_DESTINATION: DestinationInfo = {
+  ...UNKNOWN_PEER,
+  service: 'unknown',
+  serviceName: 'unknown',
+  serviceNamespace: 'unknown',
+};
+
+export function peerOf(meta: WorkloadMeta): PeerInfo {
+  return {
+    workload: meta.workload,
+    namespace: meta.namespace,
+    app: meta.app,
+    version: meta.version,
+    principal: meta.principal,
+    canonicalService: meta.canonicalService,
+    canonicalRevision: meta.canonicalRevision,
+  };
+}
+
+export class RequestContext {
+  readonly startTime = Date.now();
+  readonly startMono = performance.now();
+  readonly flags = new ResponseFlags();
+  details = 'via_upstream';
+  status = 0;
+  attempts = 0;
+  bytesReceived = 0;
+  bytesSent = 0;
+  upstreamServiceTimeMs: number | undefined;
+  upstreamHost: string | undefined;
+  upstreamCluster: string | undefined;
+  upstreamFailure: string | undefined;
+  endpointId: string | undefined;
+  routeName: string | undefined;
+  source: PeerInfo = UNKNOWN_PEER;
+  destination: DestinationInfo = UNKNOWN_DESTINATION;
+  readonly why: string[] = [];
+  /** set once the response head went out: timeouts can then only reset the stream */
+  responseStarted = false;
+  /** the client went away before the response ended */
+  downstreamClosed = false;
+  private finished = false;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly snapshot: MeshSnapshot,
+    readonly proxy: ProxyConfig,
+    readonly listener: ListenerConfig,
+    readonly requestId: string,
+    /** path as received, before any rewrite */
+    readonly path: string,
+    readonly authority: string,
+  ) {}
+
+  /** Sends an Envoy local reply (text/plain, Envoy's body), unless a response already started. */
+  sendLocalReply(reply: LocalReply, extraHeaders: Record<string, string> = {}): void {
+    this.flags.add(reply.flag);
+    this.details = reply.details;
+    if (this.responseStarted || this.res.headersSent) {
+      this.res.destroy();
+      return;
+    }
+    this.status = reply.status;
+    const body = Buffer.from(reply.body);
+    const headers: Record<string, string | number> = {
+      ...reply.headers,
+      ...extraHeaders,
+      'content-length': body.length,
+      date: new Date().toUTCString(),
+      server: this.serverHeader(),
+    };
+    if (body.length > 0) headers['content-type'] = 'text/plain';
+    this.responseStarted = true;
+    this.res.writeHead(reply.status, headers);
+    this.res.end(body);
+    this.bytesSent += body.length;
+  }
+
+  /** Istio overwrites `server`: `envoy` on outbound sidecars, `istio-envoy` on inbound and gateways */
+  serverHeader(): string {
+    return this.listener.kind === 'outbound' ? 'envoy' : 'istio-envoy';
+  }
+
+  /** Builds the event once; later calls return undefined. */
+  finish(): RequestEvent | undefined {
+    if (this.finished) return undefined;
+    this.finished = true;
+    if (this.downstreamClosed && !this.res.writableFinished) this.flags.add('DC');
+    const req = this.req;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    return {
+      type: 'mesh:request:end',
+      reporter: this.listener.kind === 'inbound' ? 'destination' : 'source',
+      proxy: this.proxy.id,
+      listener: this.listener.kind,
+      startTime: this.startTime,
+      durationMs: Math.round((performance.now() - this.startMono) * 1000) / 1000,
+      method: req.method ?? 'GET',
+      path: this.path,
+      authority: this.authority,
+      protocol: `HTTP/${req.httpVersion}`,
+      requestId: this.requestId,
+      userAgent: headers['user-agent'] ?? '-',
+      forwardedFor: headers['x-forwarded-for'] ?? '-',
+      status: this.status,
+      responseFlags: this.flags.toString(),
+      responseCodeDetails: this.details,
+      bytesReceived: this.bytesReceived,
+      bytesSent: this.bytesSent,
+      upstreamServiceTimeMs: this.upstreamServiceTimeMs,
+      upstreamHost: this.upstreamHost,
+      upstreamCluster: this.upstreamCluster,
+      upstreamTransportFailureReason: this.upstreamFailure,
+      downstreamLocalAddress: `${req.socket.localAddress ?? '-'}:${req.socket.localPort ?? 0}`,
+      downstreamRemoteAddress: `${req.socket.remoteAddress ?? '-'}:${req.socket.remotePort ?? 0}`,
+      routeName: this.routeName,
+      attempts: this.attempts,
+      source: this.source,
+      destination: this.destination,
+      endpoint: this.endpointId,
+      why: this.why,
+      requestHeaders: headers,
+      snapshotVersion: this.snapshot.version,
+    };
+  }
+}

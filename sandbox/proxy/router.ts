@@ -1,0 +1,248 @@
+/**
+ * The router: Envoy's terminal HTTP filter. It owns the route timeout and the retry loop.
+ *
+ *   deadline (route timeout, covers every attempt and back-off; never retried)
+ *     attempt 1 -> cluster.pick() -> UpstreamAttempt (per-try timeout) -> outcome
+ *     retriable and attempts left? -> back-off (jittered) -> attempt 2 on another host ...
+ *     otherwise -> stream the upstream response, or send Envoy's local reply
+ *
+ * A response is committed to the client only once the router has decided not to retry it.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { HeaderOperations } from '../config/istio-types.js';
+import type { Rng } from '../rng.js';
+import { localReplies, type LocalReply } from './local-reply.js';
+import type { RequestContext } from './request-context.js';
+import { applyHeaderOps, type HeaderMap } from './routing/header-ops.js';
+import type { Cluster } from './upstream/cluster.js';
+import type { Endpoint } from './upstream/endpoint.js';
+import type { RetryPolicy } from './upstream/retry-policy.js';
+import { UpstreamAttempt, type AttemptFailure, type AttemptOutcome } from './upstream/upstream-request.js';
+
+export interface ForwardRequest {
+  cluster: Cluster;
+  method: string;
+  path: string;
+  headers: OutgoingHttpHeaders;
+  body: Buffer;
+  retry: RetryPolicy;
+  timeoutMs: number | null;
+  /** response header operations, applied in order (destination's, then route's) */
+  responseHeaderOps: Array<HeaderOperations | undefined>;
+  /** PassthroughCluster: the original destination instead of a load-balanced pick */
+  fixedEndpoint?: Endpoint;
+  /** called with each endpoint picked, so the event names the destination workload */
+  onEndpoint(endpoint: Endpoint): void;
+}
+
+/** hop-by-hop headers never forwarded (RFC 7230 §6.1) */
+export const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade'];
+
+type Timeout = { fired: boolean; promise: Promise<'timeout'>; cancel(): void };
+
+function deadline(ms: number | null): Timeout {
+  if (ms === null) return { fired: false, promise: new Promise<'timeout'>(() => undefined), cancel: () => undefined };
+  let timer: NodeJS.Timeout | undefined;
+  const t: Timeout = {
+    fired: false,
+    promise: new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => {
+        t.fired = true;
+        resolve('timeout');
+      }, ms);
+    }),
+    cancel: () => clearTimeout(timer),
+  };
+  return t;
+}
+
+const sleep = (ms: number): Promise<'slept'> => new Promise((r) => setTimeout(() => r('slept'), ms));
+
+function failureReply(failure: AttemptFailure): LocalReply {
+  if (failure === 'connect-failure') return localReplies.connectFailure();
+  if (failure === 'per-try-timeout') return localReplies.perTryTimeout();
+  return localReplies.connectionTermination();
+}
+
+export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng): Promise<void> {
+  const { cluster, retry } = fr;
+  ctx.upstreamCluster = cluster.name;
+  const overall = deadline(fr.timeoutMs);
+  const tried = new Set<string>();
+  let current: UpstreamAttempt | undefined;
+  let downstreamGone = false;
+  const onClose = (): void => {
+    if (!ctx.res.writableFinished) {
+      downstreamGone = true;
+      ctx.downstreamClosed = true;
+      current?.abort();
+    }
+  };
+  ctx.res.once('close', onClose);
+
+  try {
+    for (let attemptNo = 1; ; attemptNo++) {
+      const endpoint = fr.fixedEndpoint ?? cluster.pick(rng, retry.config.retryIgnorePreviousHosts ? tried : undefined);
+      if (!endpoint) {
+        cluster.noHealthyUpstream++;
+        ctx.why.push(`cluster ${cluster.name}: no healthy endpoint`);
+        ctx.sendLocalReply(localReplies.noHealthyUpstream());
+        return;
+      }
+      tried.add(endpoint.id);
+      fr.onEndpoint(endpoint);
+      ctx.attempts = attemptNo;
+      ctx.upstreamHost = endpoint.address;
+      ctx.endpointId = endpoint.id;
+
+      const outcome = await runAttempt(ctx, fr, endpoint, attemptNo, overall, (a) => (current = a));
+      if (downstreamGone) return;
+      if (outcome === 'timeout') {
+        ctx.why.push(`route timeout ${fr.timeoutMs}ms expired during attempt ${attemptNo}`);
+        ctx.sendLocalReply(localReplies.routeTimeout());
+        return;
+      }
+
+      const retriable =
+        outcome.kind === 'response' ? retry.retriesStatus(outcome.response.statusCode ?? 0) : retry.retriesFailure(outcome.failure);
+      const summary =
+        outcome.kind === 'response'
+          ? `attempt ${attemptNo} to ${endpoint.id}: ${outcome.response.statusCode}`
+          : `attempt ${attemptNo} to ${endpoint.id}: ${outcome.failure} (${outcome.reason})`;
+
+      if (retriable && attemptNo < retry.maxAttempts) {
+        ctx.why.push(`${summary}, retrying (${retry.explain()})`);
+        if (outcome.kind === 'response') outcome.response.resume();
+        else ctx.upstreamFailure = outcome.reason;
+        const wait = retry.backoffMs(attemptNo, rng);
+        const slept = await Promise.race([sleep(wait), overall.promise]);
+        if (downstreamGone) return;
+        if (slept === 'timeout') {
+          ctx.why.push(`route timeout ${fr.timeoutMs}ms expired during back-off`);
+          ctx.sendLocalReply(localReplies.routeTimeout());
+          return;
+        }
+        continue;
+      }
+
+      const exhausted = retriable && retry.config.attempts > 0;
+      if (exhausted) ctx.flags.add('URX');
+      ctx.why.push(exhausted ? `${summary}, retries exhausted` : summary);
+      if (outcome.kind === 'response') {
+        await sendUpstreamResponse(ctx, fr, outcome.response, outcome.serviceTimeMs, overall);
+      } else {
+        ctx.upstreamFailure = outcome.reason;
+        ctx.sendLocalReply(failureReply(outcome.failure));
+      }
+      return;
+    }
+  } finally {
+    overall.cancel();
+    ctx.res.off('close', onClose);
+  }
+}
+
+/** One attempt, raced against the route deadline; a stale pooled connection is re-sent once. */
+async function runAttempt(
+  ctx: RequestContext,
+  fr: ForwardRequest,
+  endpoint: Endpoint,
+  attemptNo: number,
+  overall: Timeout,
+  setCurrent: (a: UpstreamAttempt) => void,
+): Promise<AttemptOutcome | 'timeout'> {
+  const headers: OutgoingHttpHeaders = { ...fr.headers, 'x-envoy-attempt-count': String(attemptNo) };
+  endpoint.active++;
+  endpoint.requests++;
+  try {
+    for (let resend = 0; ; resend++) {
+      const attempt = new UpstreamAttempt({
+        host: endpoint.config.address,
+        port: endpoint.config.port,
+        agent: fr.cluster.agent,
+        method: fr.method,
+        path: fr.path,
+        headers,
+        body: fr.body,
+        perTryTimeoutMs: fr.retry.config.perTryTimeoutMs,
+        connectTimeoutMs: fr.cluster.config.connectTimeoutMs,
+        downstream: ctx.res,
+        downstreamSocket: ctx.req.socket,
+      }).start();
+      setCurrent(attempt);
+      const outcome = await Promise.race([attempt.outcome, overall.promise]);
+      if (outcome === 'timeout') {
+        attempt.abort();
+        endpoint.timeouts++;
+        endpoint.errors++;
+        return outcome;
+      }
+      // A pooled keep-alive connection the upstream closed while idle is not the upstream's
+      // fault: send again on a fresh connection, as a browser would, without counting an attempt.
+      if (outcome.kind === 'failure' && outcome.failure === 'reset' && attempt.reusedSocket && resend === 0) continue;
+      if (outcome.kind === 'response') {
+        const status = outcome.response.statusCode ?? 0;
+        if (status >= 500) endpoint.errors++;
+        else endpoint.success++;
+      } else {
+        endpoint.errors++;
+        if (outcome.failure === 'connect-failure') endpoint.connectFailures++;
+        if (outcome.failure === 'per-try-timeout') endpoint.timeouts++;
+      }
+      return outcome;
+    }
+  } finally {
+    endpoint.active--;
+  }
+}
+
+async function sendUpstreamResponse(
+  ctx: RequestContext,
+  fr: ForwardRequest,
+  upstream: IncomingMessage,
+  serviceTimeMs: number,
+  overall: Timeout,
+): Promise<void> {
+  const headers: HeaderMap = { ...upstream.headers };
+  for (const h of HOP_BY_HOP) delete headers[h];
+  for (const ops of fr.responseHeaderOps) applyHeaderOps(headers, ops);
+  headers['x-envoy-upstream-service-time'] = String(serviceTimeMs);
+  headers['server'] = ctx.serverHeader();
+  ctx.upstreamServiceTimeMs = serviceTimeMs;
+  ctx.status = upstream.statusCode ?? 502;
+  ctx.responseStarted = true;
+  ctx.res.writeHead(ctx.status, headers as OutgoingHttpHeaders);
+  upstream.on('data', (chunk: Buffer) => {
+    ctx.bytesSent += chunk.length;
+  });
+  await new Promise<void>((resolve) => {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      resolve();
+    };
+    // The route timeout still runs while the body streams; Envoy then resets the stream.
+    void overall.promise.then(() => {
+      if (done) return;
+      ctx.flags.add('UT');
+      ctx.details = 'upstream_response_timeout';
+      upstream.destroy();
+      ctx.res.destroy();
+      finish();
+    });
+    upstream.on('error', () => {
+      ctx.flags.add('UC');
+      ctx.res.destroy();
+      finish();
+    });
+    upstream.on('aborted', () => {
+      ctx.flags.add('UC');
+      ctx.res.destroy();
+      finish();
+    });
+    ctx.res.on('close', finish);
+    ctx.res.on('finish', finish);
+    upstream.pipe(ctx.res);
+  });
+}

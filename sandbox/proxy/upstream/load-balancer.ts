@@ -1,0 +1,66 @@
+/**
+ * Load balancers (DestinationRule `trafficPolicy.loadBalancer.simple`). Istio's default since
+ * 1.14 is LEAST_REQUEST, which Envoy implements with equal weights as "power of two choices":
+ * pick two hosts at random, take the one with fewer active requests.
+ *
+ * `exclude` carries the hosts already tried by this request (Envoy's previous-hosts retry
+ * predicate); it is honoured when another host is available, as Envoy retries host selection.
+ */
+import type { LbPolicy } from '../../control/snapshot.js';
+import type { Rng } from '../../rng.js';
+import type { Endpoint } from './endpoint.js';
+
+export interface LoadBalancer {
+  readonly policy: LbPolicy;
+  pick(hosts: readonly Endpoint[], rng: Rng): Endpoint | undefined;
+}
+
+class RoundRobin implements LoadBalancer {
+  readonly policy = 'ROUND_ROBIN' as const;
+  private cursor = 0;
+  pick(hosts: readonly Endpoint[]): Endpoint | undefined {
+    if (hosts.length === 0) return undefined;
+    const h = hosts[this.cursor % hosts.length];
+    this.cursor = (this.cursor + 1) % 1_000_000_007;
+    return h;
+  }
+}
+
+class RandomLb implements LoadBalancer {
+  readonly policy = 'RANDOM' as const;
+  pick(hosts: readonly Endpoint[], rng: Rng): Endpoint | undefined {
+    return hosts.length === 0 ? undefined : hosts[rng.int(hosts.length)];
+  }
+}
+
+class LeastRequest implements LoadBalancer {
+  readonly policy = 'LEAST_REQUEST' as const;
+  pick(hosts: readonly Endpoint[], rng: Rng): Endpoint | undefined {
+    if (hosts.length <= 1) return hosts[0];
+    const i = rng.int(hosts.length);
+    let j = rng.int(hosts.length - 1);
+    if (j >= i) j++;
+    const a = hosts[i]!;
+    const b = hosts[j]!;
+    return b.active < a.active ? b : a;
+  }
+}
+
+export const loadBalancers: Record<LbPolicy, () => LoadBalancer> = {
+  ROUND_ROBIN: () => new RoundRobin(),
+  RANDOM: () => new RandomLb(),
+  LEAST_REQUEST: () => new LeastRequest(),
+};
+
+export function pickHost(
+  lb: LoadBalancer,
+  hosts: readonly Endpoint[],
+  rng: Rng,
+  exclude: ReadonlySet<string> | undefined,
+): Endpoint | undefined {
+  if (exclude && exclude.size > 0) {
+    const fresh = hosts.filter((h) => !exclude.has(h.id));
+    if (fresh.length > 0) return lb.pick(fresh, rng);
+  }
+  return lb.pick(hosts, rng);
+}

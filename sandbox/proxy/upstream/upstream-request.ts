@@ -1,0 +1,149 @@
+/**
+ * One upstream attempt: send the (buffered) request to one endpoint and wait for the response
+ * headers, a failure, or a per-try timeout. The retry loop in ../router.ts decides what to do with
+ * the outcome; it never sees a half-sent response.
+ *
+ * The HTTP/1.1 forwarding itself is http-proxy's `web()` with `selfHandleResponse` (we need the
+ * status before anything reaches the client, to retry) over the cluster's keep-alive Agent.
+ * Each attempt gets its own request shell, so retries never stack listeners on the client's
+ * request, and its own body stream from the buffered body.
+ */
+import { EventEmitter } from 'node:events';
+import type { ClientRequest, IncomingMessage, ServerResponse, Agent, OutgoingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import httpProxy from 'http-proxy';
+
+/** How an attempt failed, in Envoy's retry vocabulary. */
+export type AttemptFailure = 'connect-failure' | 'reset' | 'per-try-timeout';
+
+export type AttemptOutcome =
+  | { kind: 'response'; response: IncomingMessage; serviceTimeMs: number; attempt: UpstreamAttempt }
+  | { kind: 'failure'; failure: AttemptFailure; reason: string; attempt: UpstreamAttempt };
+
+export interface AttemptOptions {
+  host: string;
+  port: number;
+  agent: Agent;
+  method: string;
+  path: string;
+  headers: OutgoingHttpHeaders;
+  body: Buffer;
+  perTryTimeoutMs: number | null;
+  connectTimeoutMs: number;
+  /** the downstream response (http-proxy wants one; we answer it ourselves) */
+  downstream: ServerResponse;
+  downstreamSocket: Socket;
+}
+
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EACCES']);
+
+const proxyServer = httpProxy.createProxyServer({ selfHandleResponse: true, toProxy: true, prependPath: false, xfwd: false });
+proxyServer.on('proxyReq', ((proxyReq: ClientRequest, _req: unknown, _res: unknown, options: { meshAttempt?: UpstreamAttempt }) => {
+  options.meshAttempt?.bind(proxyReq);
+}) as never);
+// Errors are delivered to the per-call callback; this keeps an unexpected one from crashing.
+proxyServer.on('error', () => undefined);
+
+export class UpstreamAttempt {
+  private proxyReq: ClientRequest | undefined;
+  private settled = false;
+  private resolve!: (o: AttemptOutcome) => void;
+  private timers: NodeJS.Timeout[] = [];
+  private startedAt = 0;
+  private connected = false;
+  readonly outcome: Promise<AttemptOutcome>;
+
+  constructor(private readonly opts: AttemptOptions) {
+    this.outcome = new Promise((resolve) => (this.resolve = resolve));
+  }
+
+  start(): this {
+    const o = this.opts;
+    this.startedAt = performance.now();
+    // http-proxy reads method/url/headers from the incoming request; give it a shell per attempt.
+    const shell = Object.assign(new EventEmitter(), {
+      method: o.method,
+      url: o.path,
+      headers: o.headers,
+      httpVersion: '1.1',
+      socket: o.downstreamSocket,
+      connection: o.downstreamSocket,
+    });
+    if (o.perTryTimeoutMs !== null) {
+      this.timers.push(setTimeout(() => this.fail('per-try-timeout', 'per-try timeout'), o.perTryTimeoutMs));
+    }
+    const options = {
+      target: { protocol: 'http:', host: o.host, port: o.port },
+      agent: o.agent,
+      buffer: o.body.length > 0 ? Readable.from([o.body]) : Readable.from([]),
+      meshAttempt: this,
+    };
+    proxyServer.web(shell as never, o.downstream, options as never, (err: NodeJS.ErrnoException) => this.onError(err));
+    return this;
+  }
+
+  /** called by http-proxy's `proxyReq` event once the outgoing request has a socket */
+  bind(proxyReq: ClientRequest): void {
+    this.proxyReq = proxyReq;
+    if (this.settled) {
+      proxyReq.destroy();
+      return;
+    }
+    const socket = proxyReq.socket;
+    if (socket && (proxyReq.reusedSocket || !socket.connecting)) {
+      this.connected = true;
+    } else if (socket) {
+      const timer = setTimeout(() => this.fail('connect-failure', 'connect timeout'), this.opts.connectTimeoutMs);
+      this.timers.push(timer);
+      socket.once('connect', () => {
+        this.connected = true;
+        clearTimeout(timer);
+      });
+    }
+    proxyReq.on('response', (res: IncomingMessage) => {
+      if (this.settled) {
+        res.resume();
+        return;
+      }
+      this.settle({ kind: 'response', response: res, serviceTimeMs: Math.round(performance.now() - this.startedAt), attempt: this });
+    });
+  }
+
+  get wasConnected(): boolean {
+    return this.connected;
+  }
+
+  get reusedSocket(): boolean {
+    return this.proxyReq?.reusedSocket === true;
+  }
+
+  private onError(err: NodeJS.ErrnoException): void {
+    if (this.settled) return;
+    const code = err.code ?? '';
+    if (CONNECT_ERRORS.has(code) || !this.connected) {
+      this.fail('connect-failure', code || err.message);
+    } else {
+      this.fail('reset', code || err.message);
+    }
+  }
+
+  private fail(failure: AttemptFailure, reason: string): void {
+    if (this.settled) return;
+    this.settle({ kind: 'failure', failure, reason, attempt: this });
+    this.abort();
+  }
+
+  private settle(outcome: AttemptOutcome): void {
+    this.settled = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+    this.resolve(outcome);
+  }
+
+  /** abandons the attempt (timeout, client gone): the upstream connection is closed */
+  abort(): void {
+    if (!this.settled) this.settle({ kind: 'failure', failure: 'reset', reason: 'aborted', attempt: this });
+    this.proxyReq?.destroy();
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * On-disk record of running sandboxes, so a sandbox whose meshbox died (kill -9, crash) leaves
+ * nothing behind: the next `meshbox up` finds the record, sees the owner is gone, and stops the
+ * processes it started (checked by the MESHBOX_SANDBOX variable in their environment, so a reused
+ * PID is never killed by mistake).
+ *
+ * Location: $MESHBOX_STATE_DIR, else $XDG_STATE_HOME/meshbox, else ~/.local/state/meshbox.
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface SandboxRecord {
+  id: string;
+  ownerPid: number;
+  startedAt: string;
+  config: string;
+  adminUrl?: string;
+  ingressUrl?: string;
+  /** instance id -> pid (process group leader) */
+  processes: Record<string, number>;
+}
+
+export function stateDir(): string {
+  if (process.env.MESHBOX_STATE_DIR) return process.env.MESHBOX_STATE_DIR;
+  const base = process.env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local', 'state');
+  return path.join(base, 'meshbox');
+}
+
+function recordsDir(): string {
+  return path.join(stateDir(), 'sandboxes');
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** true when /proc says the process carries our sandbox id (Linux); elsewhere trust the pid */
+function belongsTo(pid: number, sandboxId: string): boolean {
+  try {
+    const env = readFileSync(`/proc/${pid}/environ`, 'latin1');
+    return env.split('\0').includes(`MESHBOX_SANDBOX=${sandboxId}`);
+  } catch {
+    return process.platform !== 'linux' && isAlive(pid);
+  }
+}
+
+export class SandboxState {
+  readonly file: string;
+  private record: SandboxRecord;
+
+  constructor(id: string, config: string) {
+    mkdirSync(recordsDir(), { recursive: true });
+    this.file = path.join(recordsDir(), `${id}.json`);
+    this.record = { id, ownerPid: process.pid, startedAt: new Date().toISOString(), config, processes: {} };
+    this.save();
+  }
+
+  set(patch: Partial<Pick<SandboxRecord, 'adminUrl' | 'ingressUrl'>>): void {
+    Object.assign(this.record, patch);
+    this.save();
+  }
+
+  addProcess(instance: string, pid: number): void {
+    this.record.processes[instance] = pid;
+    this.save();
+  }
+
+  removeProcess(instance: string): void {
+    delete this.record.processes[instance];
+    this.save();
+  }
+
+  remove(): void {
+    rmSync(this.file, { force: true });
+  }
+
+  private save(): void {
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.record, null, 2));
+    renameSync(tmp, this.file);
+  }
+}
+
+export function listSandboxes(): SandboxRecord[] {
+  let files: string[] = [];
+  try {
+    files = readdirSync(recordsDir()).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  const out: SandboxRecord[] = [];
+  for (const f of files) {
+    try {
+      out.push(JSON.parse(readFileSync(path.join(recordsDir(), f), 'utf8')) as SandboxRecord);
+    } catch {
+      // a half-written record of a crashed run: nothing to learn from it
+    }
+  }
+  return out;
+}
+
+export interface Reaped {
+  sandbox: string;
+  ownerPid: number;
+  killed: string[];
+}
+
+/** Stops the processes of sandboxes whose meshbox is gone and forgets them. */
+export function reapLeftovers(): Reaped[] {
+  const reaped: Reaped[] = [];
+  for (const rec of listSandboxes()) {
+    if (rec.ownerPid !== process.pid && isAlive(rec.ownerPid)) continue;
+    if (rec.ownerPid === process.pid) continue;
+    const killed: string[] = [];
+    for (const [instance, pid] of Object.entries(rec.processes)) {
+      if (!belongsTo(pid, rec.id)) continue;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          continue;
+        }
+      }
+      killed.push(`${instance} (pid ${pid})`);
+    }
+    rmSync(path.join(recordsDir(), `${rec.id}.json`), { force: true });
+    reaped.push({ sandbox: rec.id, ownerPid: rec.ownerPid, killed });
+  }
+  return reaped;
+}

@@ -1,0 +1,446 @@
+/**
+ * Sandbox: one running mesh. Wires the pieces together and owns their lifecycle.
+ *
+ *   meshbox.yaml ─┐                         ┌─> runtime (processes) ─> apps
+ *   rules/*.yaml ─┴─> control plane ─ push ─┴─> data plane worker: sidecars + ingress gateway
+ *                       ^ registry <─ health checks, exits          │
+ *                       events <────────────── request events ──────┘ ─> metrics, access log, CLI/TUI
+ *
+ * `up()` resolves when every workload is healthy (or throws MESH_ERR_NOT_READY); `down()` stops
+ * everything it started, by PID, and can be called any number of times.
+ */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { loadMeshFile } from './config/mesh-file.js';
+import { validatePaths } from './config/validate.js';
+import type { Finding } from './config/findings.js';
+import { hasErrors } from './config/findings.js';
+import type { MeshDefinition } from './config/mesh-types.js';
+import type { LoadedResource } from './config/resource.js';
+import { AdminServer } from './admin/admin-server.js';
+import { GATEWAY_ID, listenersFor } from './control/compiler.js';
+import { ControlPlane } from './control/control-plane.js';
+import { HealthChecker } from './control/health-checker.js';
+import { instanceId, Registry, type Instance } from './control/registry.js';
+import { MeshError } from './errors.js';
+import { EventBus, type MeshEvent } from './events.js';
+import { packageVersion, sampleMeshFile } from './paths.js';
+import { createDataPlane, type DataPlane } from './proxy/data-plane.js';
+import { randomSeed } from './rng.js';
+import { instanceEnv } from './runtime/contract.js';
+import { allocatePort, releasePort } from './runtime/ports.js';
+import { ProcessRuntime } from './runtime/process-runtime.js';
+import type { Runtime, RuntimeExit } from './runtime/runtime.js';
+import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.js';
+import { AccessLogWriter } from './telemetry/access-log.js';
+import { IstioMetrics } from './telemetry/metrics.js';
+
+export type RuntimeChoice = 'auto' | 'process' | 'docker';
+
+export interface SandboxOptions {
+  /** meshbox.yaml; default: the bundled sample */
+  config?: string;
+  /** rules folder; default: the one meshbox.yaml names */
+  rules?: string;
+  runtime?: RuntimeChoice;
+  ingressHost?: string;
+  ingressPort?: number;
+  adminHost?: string;
+  adminPort?: number;
+  seed?: number;
+  /** folder for per-proxy access logs; false to disable; default: <state>/<sandbox>/access */
+  accessLogDir?: string | false;
+  /** run the data plane on this thread (tests) */
+  inProcessDataPlane?: boolean;
+  /** how long `up()` waits for every workload to be healthy */
+  readyTimeoutMs?: number;
+  bus?: EventBus;
+}
+
+const STOP_GRACE_MS = 5_000;
+const MAX_RESTART_DELAY_MS = 30_000;
+const STABLE_AFTER_MS = 10_000;
+
+interface Supervision {
+  crashes: number;
+  healthySince?: number;
+  timer?: NodeJS.Timeout;
+}
+
+export class Sandbox {
+  readonly bus: EventBus;
+  readonly seed: number;
+  readonly registry = new Registry();
+  readonly metrics: IstioMetrics;
+  id = '';
+  mesh!: MeshDefinition;
+  rulesDir: string | undefined;
+  ruleFindings: Finding[] = [];
+  ingressUrl = '';
+  adminUrl = '';
+  runtime!: Runtime;
+  controlPlane!: ControlPlane;
+  dataPlane!: DataPlane;
+  private health!: HealthChecker;
+  private readonly admin = new AdminServer();
+  private accessLog: AccessLogWriter | undefined;
+  private state: SandboxState | undefined;
+  private readonly supervision = new Map<string, Supervision>();
+  private stopping = false;
+  private started = false;
+  private stopped: Promise<void> | undefined;
+
+  constructor(readonly options: SandboxOptions = {}) {
+    this.bus = options.bus ?? new EventBus();
+    this.seed = options.seed ?? randomSeed();
+    this.metrics = new IstioMetrics(undefined, packageVersion());
+  }
+
+  private notice(level: 'info' | 'warn' | 'error', message: string, hint?: string): void {
+    this.bus.emit({ type: 'mesh:notice', time: Date.now(), level, message, hint });
+  }
+
+  async up(): Promise<void> {
+    this.started = true;
+    const configFile = path.resolve(this.options.config ?? sampleMeshFile());
+    this.bus.emit({ type: 'mesh:sandbox:starting', time: Date.now(), message: `starting ${configFile} (seed ${this.seed})` });
+    if (!existsSync(configFile)) throw new MeshError('MESH_ERR_CONFIG_NOT_FOUND', [configFile]);
+    const loaded = await loadMeshFile(configFile);
+    if (!loaded.mesh || hasErrors(loaded.findings)) {
+      throw new MeshError('MESH_ERR_CONFIG_INVALID', [configFile], { findings: loaded.findings });
+    }
+    const mesh = loaded.mesh;
+    this.mesh = mesh;
+    this.id = `${mesh.name}-${randomBytes(3).toString('hex')}`;
+
+    const resources = await this.loadRules(mesh);
+
+    for (const r of reapLeftovers()) {
+      const what = r.killed.length ? `stopped ${r.killed.join(', ')}` : 'nothing was left running';
+      this.notice('warn', `sandbox ${r.sandbox} was left behind by a meshbox that died (pid ${r.ownerPid}): ${what}`);
+    }
+    this.state = new SandboxState(this.id, configFile);
+    this.runtime = this.selectRuntime();
+    this.runtime.on('log', (l: { id: string; stream: 'stdout' | 'stderr'; line: string }) =>
+      this.bus.emit({ type: 'mesh:workload:log', time: Date.now(), instance: l.id, stream: l.stream, line: l.line }),
+    );
+    this.runtime.on('exit', (e: RuntimeExit) => this.onExit(e));
+
+    if (this.options.accessLogDir !== false) {
+      this.accessLog = new AccessLogWriter(this.options.accessLogDir ?? path.join(stateDir(), this.id, 'access'));
+    }
+    this.bus.on('mesh:request:end', (e) => {
+      this.metrics.observe(e);
+      this.accessLog?.write(e);
+    });
+
+    // Instances and their app ports
+    for (const svc of mesh.services) {
+      for (const w of svc.workloads) {
+        for (let n = 1; n <= w.replicas; n++) {
+          const inst: Instance = {
+            id: instanceId(w, n),
+            workload: w,
+            ordinal: n,
+            appPort: await allocatePort(),
+            sidecar: { inbound: 0, outbound: 0, services: {} },
+            state: 'pending',
+            healthy: false,
+            drained: false,
+            restarts: 0,
+          };
+          this.registry.add(inst);
+        }
+      }
+    }
+
+    // Data plane: bind every listener first, so apps can be told their sidecar ports.
+    this.dataPlane = createDataPlane({
+      seed: this.seed,
+      inProcess: this.options.inProcessDataPlane,
+      onEvents: (events) => {
+        for (const e of events) this.bus.emit(e);
+      },
+    });
+    const ingress = { address: this.options.ingressHost ?? mesh.ingress.host, port: this.options.ingressPort ?? mesh.ingress.port };
+    await this.bindListeners(mesh, ingress);
+
+    this.adminUrl = await this.admin.listen(this.options.adminHost ?? '127.0.0.1', this.options.adminPort ?? 15000);
+    this.installAdminRoutes();
+    this.state.set({ adminUrl: this.adminUrl, ingressUrl: this.ingressUrl });
+
+    this.controlPlane = new ControlPlane(mesh, this.registry, this.dataPlane, this.bus, ingress);
+    this.health = new HealthChecker(this.registry, (r) => this.onHealth(r.id, r.healthy, r.reason));
+    await this.controlPlane.setResources(resources, this.ruleFindings.filter((f) => f.severity === 'warning'));
+
+    await Promise.all(this.registry.all().map((inst) => this.startInstance(inst, true)));
+    this.bus.emit({ type: 'mesh:sandbox:ready', time: Date.now(), message: `ingress ${this.ingressUrl}, admin ${this.adminUrl}` });
+    await this.waitReady(this.options.readyTimeoutMs ?? 30_000);
+  }
+
+  private async loadRules(mesh: MeshDefinition): Promise<readonly LoadedResource[]> {
+    const explicit = this.options.rules !== undefined;
+    const dir = this.options.rules ? path.resolve(this.options.rules) : mesh.rulesDir;
+    this.rulesDir = dir;
+    if (!dir || !existsSync(dir)) {
+      if (explicit) throw new MeshError('MESH_ERR_RULES_NOT_FOUND', [dir ?? '']);
+      this.notice('info', `no rules folder${dir ? ` at ${dir}` : ''}: every service gets Istio's default routing`);
+      return [];
+    }
+    if (!statSync(dir).isDirectory()) throw new MeshError('MESH_ERR_RULES_NOT_FOUND', [dir], { hint: 'pass a folder of Istio YAML files' });
+    const result = await validatePaths([dir], { mesh });
+    this.ruleFindings = result.findings;
+    const errors = result.findings.filter((f) => f.severity === 'error');
+    if (errors.length > 0) {
+      this.bus.emit({ type: 'mesh:config:rejected', time: Date.now(), findings: errors });
+      const skipped = result.files.filter((f) => !f.applied).map((f) => path.relative(process.cwd(), f.file) || f.file);
+      this.notice('error', `not applied (fix the errors above and save again): ${skipped.join(', ')}`);
+    }
+    return result.resources;
+  }
+
+  private selectRuntime(): Runtime {
+    const choice = this.options.runtime ?? 'auto';
+    if (choice === 'docker') {
+      throw new MeshError('MESH_ERR_RUNTIME_UNAVAILABLE', ['docker', 'this meshbox build runs workloads as processes only']);
+    }
+    return new ProcessRuntime();
+  }
+
+  private async bindListeners(mesh: MeshDefinition, ingress: { address: string; port: number }): Promise<void> {
+    const { bound, errors } = await this.dataPlane.bind(listenersFor(mesh, this.registry.all(), ingress));
+    const gatewayError = errors.find((e) => e.listener.startsWith(`${GATEWAY_ID}/`));
+    if (gatewayError) {
+      await this.dataPlane.stop(0);
+      const addr = `${gatewayError.address}:${gatewayError.port}`;
+      if (gatewayError.code === 'EADDRINUSE') throw new MeshError('MESH_ERR_PORT_IN_USE', ['the ingress gateway', addr, '--ingress-port']);
+      throw new MeshError('MESH_ERR_LISTEN', ['the ingress gateway', addr, gatewayError.message]);
+    }
+    if (errors.length > 0) {
+      await this.dataPlane.stop(0);
+      const e = errors[0]!;
+      throw new MeshError('MESH_ERR_LISTEN', [`sidecar listener ${e.listener}`, `${e.address}:${e.port}`, e.message]);
+    }
+    for (const b of bound) {
+      const [proxyId, kind, service] = b.name.split('/');
+      if (proxyId === GATEWAY_ID) {
+        this.ingressUrl = `http://${b.address}:${b.port}`;
+        continue;
+      }
+      const inst = this.registry.get(proxyId!);
+      if (!inst) continue;
+      if (kind === 'inbound') inst.sidecar.inbound = b.port;
+      else if (service) inst.sidecar.services[service] = b.port;
+      else inst.sidecar.outbound = b.port;
+    }
+  }
+
+  private async startInstance(inst: Instance, initial: boolean): Promise<void> {
+    if (this.stopping) return;
+    const base = { time: Date.now(), instance: inst.id, workload: inst.workload.workload, service: inst.workload.service, version: inst.workload.version };
+    this.registry.update(inst.id, { state: 'starting', healthy: false });
+    this.bus.emit({ ...base, type: 'mesh:workload:starting', port: inst.appPort });
+    try {
+      const { pid } = await this.runtime.start({
+        id: inst.id,
+        workload: inst.workload,
+        env: instanceEnv(this.mesh, inst, this.id, this.seed),
+        port: inst.appPort,
+      });
+      if (pid !== undefined) this.state?.addProcess(inst.id, pid);
+      this.registry.update(inst.id, { state: 'running', pid });
+      this.bus.emit({ ...base, time: Date.now(), type: 'mesh:workload:started', pid, port: inst.appPort });
+      this.health.watch(inst.id);
+    } catch (e) {
+      if (initial) throw e;
+      this.registry.update(inst.id, { state: 'exited' });
+      this.scheduleRestart(inst, (e as Error).message);
+    }
+  }
+
+  private onHealth(id: string, healthy: boolean, reason?: string): void {
+    const inst = this.registry.get(id);
+    if (!inst) return;
+    this.registry.update(id, { healthy });
+    const sup = this.supervisionOf(id);
+    if (healthy) sup.healthySince = Date.now();
+    else sup.healthySince = undefined;
+    this.bus.emit({
+      type: healthy ? 'mesh:workload:healthy' : 'mesh:workload:unhealthy',
+      time: Date.now(),
+      instance: id,
+      workload: inst.workload.workload,
+      service: inst.workload.service,
+      version: inst.workload.version,
+      reason,
+    });
+  }
+
+  private supervisionOf(id: string): Supervision {
+    let s = this.supervision.get(id);
+    if (!s) this.supervision.set(id, (s = { crashes: 0 }));
+    return s;
+  }
+
+  private onExit(e: RuntimeExit): void {
+    const inst = this.registry.get(e.id);
+    this.state?.removeProcess(e.id);
+    this.health?.unwatch(e.id);
+    if (!inst) return;
+    this.registry.update(e.id, { state: e.expected ? 'stopped' : 'exited', healthy: false, pid: undefined });
+    this.bus.emit({
+      type: e.expected ? 'mesh:workload:stopped' : 'mesh:workload:exited',
+      time: Date.now(),
+      instance: e.id,
+      workload: inst.workload.workload,
+      service: inst.workload.service,
+      version: inst.workload.version,
+      exitCode: e.code,
+      signal: e.signal,
+    });
+    if (!e.expected && !this.stopping) this.scheduleRestart(inst, e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`);
+  }
+
+  /** crashed instances come back with exponential back-off (0.5 s, 1 s, 2 s ... 30 s) */
+  private scheduleRestart(inst: Instance, reason: string): void {
+    const sup = this.supervisionOf(inst.id);
+    if (sup.healthySince !== undefined && Date.now() - sup.healthySince > STABLE_AFTER_MS) sup.crashes = 0;
+    sup.healthySince = undefined;
+    const delayMs = Math.min(MAX_RESTART_DELAY_MS, 500 * 2 ** sup.crashes);
+    sup.crashes++;
+    this.bus.emit({
+      type: 'mesh:workload:restarting',
+      time: Date.now(),
+      instance: inst.id,
+      workload: inst.workload.workload,
+      service: inst.workload.service,
+      version: inst.workload.version,
+      delayMs,
+      reason,
+    });
+    if (sup.timer) clearTimeout(sup.timer);
+    sup.timer = setTimeout(() => {
+      sup.timer = undefined;
+      this.registry.update(inst.id, { restarts: inst.restarts + 1 });
+      void this.startInstance(inst, false);
+    }, delayMs);
+  }
+
+  /** every instance of every workload with replicas is healthy */
+  isReady(): boolean {
+    const all = this.registry.all();
+    return all.length > 0 && all.every((i) => i.healthy && i.state === 'running');
+  }
+
+  async waitReady(timeoutMs: number): Promise<void> {
+    if (this.isReady()) return;
+    await new Promise<void>((resolve, reject) => {
+      const onChange = (): void => {
+        if (this.isReady()) {
+          cleanup();
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        const waiting = this.registry.all().filter((i) => !i.healthy).map((i) => i.id);
+        reject(new MeshError('MESH_ERR_NOT_READY', [`${waiting.join(', ')}`, String(Math.round(timeoutMs / 1000))]));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.registry.off('change', onChange);
+      };
+      this.registry.on('change', onChange);
+    });
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      sandbox: this.id,
+      config: this.mesh?.file,
+      rules: this.rulesDir,
+      runtime: this.runtime?.name,
+      seed: this.seed,
+      ingress: this.ingressUrl,
+      admin: this.adminUrl,
+      ready: this.isReady(),
+      snapshotVersion: this.controlPlane?.current?.version ?? 0,
+      findings: this.ruleFindings,
+      instances: this.registry.all().map((i) => ({
+        id: i.id,
+        service: i.workload.service,
+        version: i.workload.version,
+        state: i.state,
+        healthy: i.healthy,
+        pid: i.pid,
+        appPort: i.appPort,
+        sidecar: i.sidecar,
+        restarts: i.restarts,
+      })),
+    };
+  }
+
+  private installAdminRoutes(): void {
+    this.admin
+      .route('GET', '/ready', 'LIVE (200) once every workload is healthy, else 503', () => {
+        const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running')).map((i) => `${i.id}: ${i.state}${i.state === 'running' ? ', unhealthy' : ''}`);
+        return this.isReady() ? { body: 'LIVE\n' } : { status: 503, body: `NOT READY\n${waiting.join('\n')}\n` };
+      })
+      .route('GET', '/metrics', 'Istio standard metrics (Prometheus text)', async () => ({ body: await this.metrics.text(), contentType: this.metrics.contentType }))
+      .route('GET', '/stats/prometheus', 'same as /metrics', async () => ({ body: await this.metrics.text(), contentType: this.metrics.contentType }))
+      .route('GET', '/config_dump', 'the active snapshot, its version and the applied rules', () => ({
+        body: {
+          version: this.controlPlane.current?.version ?? 0,
+          snapshot: this.controlPlane.current,
+          rules: this.controlPlane.appliedResources.map((r) => ({
+            kind: r.kind,
+            name: r.metadata.name,
+            namespace: r.metadata.namespace,
+            source: `${r.source.file}:${r.source.line}:${r.source.col}`,
+            spec: r.spec,
+          })),
+          findings: this.ruleFindings,
+        },
+      }))
+      .route('GET', '/clusters', 'clusters and endpoints with health and counters (?format=json)', async (req) => {
+        const data = (await this.dataPlane.clusters()) as { clusters: Array<{ name: string; hosts: Array<Record<string, unknown>> }> };
+        if (req.query.get('format') === 'json') return { body: data };
+        const lines: string[] = [];
+        for (const c of data.clusters) {
+          for (const h of c.hosts) {
+            for (const [k, v] of Object.entries(h)) if (k !== 'address') lines.push(`${c.name}::${String(h['address'])}::${k}::${String(v)}`);
+          }
+        }
+        return { body: `${lines.join('\n')}\n` };
+      })
+      .route('GET', '/status', 'the sandbox at a glance', () => ({ body: this.status() }));
+  }
+
+  /** Stops everything this sandbox started. Safe to call more than once, and after a failed up(). */
+  down(): Promise<void> {
+    this.stopped ??= this.doDown();
+    return this.stopped;
+  }
+
+  private async doDown(): Promise<void> {
+    this.stopping = true;
+    if (!this.started) return;
+    this.bus.emit({ type: 'mesh:sandbox:stopping', time: Date.now(), message: 'stopping workloads and sidecars' });
+    for (const s of this.supervision.values()) if (s.timer) clearTimeout(s.timer);
+    this.health?.stopAll();
+    await this.runtime?.stopAll(STOP_GRACE_MS);
+    this.controlPlane?.close();
+    await this.dataPlane?.stop(1_000).catch(() => undefined);
+    await this.admin.close();
+    await this.accessLog?.close();
+    for (const i of this.registry.all()) releasePort(i.appPort);
+    this.state?.remove();
+    this.bus.emit({ type: 'mesh:sandbox:stopped', time: Date.now(), message: 'stopped' });
+  }
+
+  /** subscribe to every event (the CLI's printer, the TUI's view store) */
+  onEvent(listener: (e: MeshEvent) => void): () => void {
+    return this.bus.onAny(listener);
+  }
+}
