@@ -1,0 +1,50 @@
+/**
+ * Gateway rules beyond the schema, as Istio's validation enforces them: unique port names,
+ * TLS settings on HTTPS/TLS servers, no `targetPort`.
+ */
+import type { Finding } from '../findings.js';
+import { makeFinding } from '../codes.js';
+import type { Locator } from '../schema-findings.js';
+import { isObj, listAt, objAt, strAt } from './guards.js';
+
+export function checkGateway(spec: unknown, locator: Locator): Finding[] {
+  const out: Finding[] = [];
+  if (!isObj(spec)) return out;
+  const names = new Map<string, number>();
+  listAt(spec, 'servers').forEach((server, i) => {
+    const base = ['spec', 'servers', i];
+    const port = objAt(server, 'port');
+    const name = strAt(port, 'name');
+    if (name !== undefined) {
+      const first = names.get(name);
+      if (first !== undefined) {
+        out.push(
+          makeFinding('DUPLICATE_PORT_NAME', `spec.servers[${i}].port.name: port name \`${name}\` is already used by spec.servers[${first}]`, {
+            hint: 'port names must be unique across the servers of a Gateway, e.g. `http-2`',
+            location: locator.locate([...base, 'port', 'name']),
+          }),
+        );
+      } else {
+        names.set(name, i);
+      }
+    }
+    if (port?.['targetPort'] !== undefined) {
+      out.push(
+        makeFinding('UNSUPPORTED_VALUE', `spec.servers[${i}].port.targetPort has no effect on a Gateway (Istio rejects it)`, {
+          hint: 'remove `targetPort`',
+          location: locator.locate([...base, 'port', 'targetPort'], { key: true }),
+        }),
+      );
+    }
+    const protocol = strAt(port, 'protocol')?.toUpperCase();
+    if ((protocol === 'HTTPS' || protocol === 'TLS') && !isObj((server as Record<string, unknown>)['tls'])) {
+      out.push(
+        makeFinding('GATEWAY_TLS_REQUIRED', `spec.servers[${i}]: a ${protocol} server needs \`tls\` settings`, {
+          hint: 'add `tls: {mode: SIMPLE, credentialName: <secret>}` (or PASSTHROUGH), or use protocol HTTP',
+          location: locator.locate([...base, 'port', 'protocol']),
+        }),
+      );
+    }
+  });
+  return out;
+}

@@ -1,0 +1,97 @@
+/**
+ * The stable codes of every finding meshbox's configuration loader and analyzer produce.
+ *
+ * - MB10xx: files and documents (YAML syntax, kinds, apiVersions)
+ * - MB11xx: schema and field validation of Istio resources (what the API server would reject)
+ * - MB20xx: analyzer warnings (what `istioctl analyze` would flag; `istioCode` carries Istio's code)
+ * - MB30xx: meshbox.yaml
+ *
+ * Codes never change meaning once released; new situations get new codes.
+ */
+import type { Finding, Severity } from './findings.js';
+
+export interface FindingCodeInfo {
+  code: string;
+  severity: Severity;
+  /** the matching `istioctl analyze` code, when there is one */
+  istioCode?: string;
+  /** one line for the documentation table */
+  title: string;
+}
+
+export const FINDING_CODES = {
+  YAML_SYNTAX: { code: 'MB1001', severity: 'error', title: 'YAML syntax error' },
+  YAML_DUPLICATE_KEY: { code: 'MB1002', severity: 'error', title: 'the same key appears twice in one mapping' },
+  DOCUMENT_NOT_OBJECT: { code: 'MB1003', severity: 'error', title: 'a YAML document is not a mapping (a bare string or a list)' },
+  DOCUMENT_NO_KIND: { code: 'MB1004', severity: 'error', title: 'a document has no apiVersion or no kind' },
+  UNKNOWN_API_VERSION: { code: 'MB1005', severity: 'error', title: 'a known kind with an apiVersion that does not serve it' },
+  UNKNOWN_KIND: { code: 'MB1006', severity: 'warning', title: 'a kind meshbox does not know: ignored' },
+  KIND_NOT_APPLIED: { code: 'MB1007', severity: 'warning', title: 'an Istio kind recognised but not applied by this meshbox version' },
+  KUBERNETES_KIND_IGNORED: { code: 'MB1008', severity: 'info', title: 'a Kubernetes kind (Deployment, Service, ...): meshbox reads services from meshbox.yaml' },
+  PATH_NOT_FOUND: { code: 'MB1009', severity: 'error', title: 'a rules file or folder does not exist' },
+  FILE_UNREADABLE: { code: 'MB1010', severity: 'error', title: 'a file or folder cannot be read' },
+  YAML_ALIAS: { code: 'MB1011', severity: 'error', title: 'a YAML alias cannot be resolved' },
+  FILE_EMPTY: { code: 'MB1012', severity: 'info', title: 'a rules file holds no document' },
+  FOLDER_EMPTY: { code: 'MB1013', severity: 'info', title: 'a rules folder holds no *.yaml or *.yml file' },
+  MESH_DOCUMENT_IN_RULES: { code: 'MB1014', severity: 'error', title: 'a meshbox.yaml document inside a multi-document rules file' },
+
+  UNKNOWN_FIELD: { code: 'MB1100', severity: 'error', title: 'unknown field (with a did-you-mean hint)' },
+  WRONG_TYPE: { code: 'MB1101', severity: 'error', title: 'a value of the wrong type (string for integer, list for mapping, ...)' },
+  MISSING_FIELD: { code: 'MB1102', severity: 'error', title: 'a required field is missing' },
+  VALUE_NOT_ALLOWED: { code: 'MB1103', severity: 'error', title: 'a value outside the allowed set (enum)' },
+  OUT_OF_RANGE: { code: 'MB1104', severity: 'error', title: 'a number outside its range (weight, percentage, status code, port, ...)' },
+  CONFLICTING_FIELDS: { code: 'MB1105', severity: 'error', title: 'fields that exclude each other are set together (oneof)' },
+  MISSING_ONE_OF: { code: 'MB1106', severity: 'error', title: 'none of a set of alternative fields is set' },
+  INVALID_DURATION: { code: 'MB1107', severity: 'error', title: 'an invalid or too short duration' },
+  INVALID_REGEX: { code: 'MB1108', severity: 'error', title: 'a regular expression that does not compile or uses what RE2 lacks' },
+  EMPTY_VALUE: { code: 'MB1109', severity: 'error', title: 'an empty list, mapping or string where content is required (e.g. `match: [{}]`)' },
+  INVALID_NAME: { code: 'MB1110', severity: 'error', title: 'an invalid name, host or reference format (DNS-1123, ...)' },
+  DEPRECATED_FIELD: { code: 'MB1111', severity: 'warning', title: 'a deprecated field or value: still accepted' },
+  INVALID_RETRY_ON: { code: 'MB1112', severity: 'error', title: 'an unknown `retryOn` policy' },
+  DELEGATE_RULES: { code: 'MB1113', severity: 'error', title: 'a delegate VirtualService (no hosts) that uses what delegates cannot' },
+  DUPLICATE_SUBSET: { code: 'MB1114', severity: 'error', title: 'two subsets with the same name in one DestinationRule' },
+  DUPLICATE_PORT_NAME: { code: 'MB1115', severity: 'error', title: 'two Gateway servers with the same port name' },
+  GATEWAY_TLS_REQUIRED: { code: 'MB1116', severity: 'error', title: 'an HTTPS or TLS Gateway server without `tls` settings' },
+  FIELD_NOT_APPLIED: { code: 'MB1117', severity: 'warning', title: 'a valid field this meshbox version does not apply (tcp/tls routes)' },
+  UNSUPPORTED_VALUE: { code: 'MB1118', severity: 'error', title: 'a value Istio itself rejects (exponentialDelay, targetPort on a Gateway)' },
+  SCHEMA_VIOLATION: { code: 'MB1199', severity: 'error', title: 'any other schema violation' },
+
+  HOST_NOT_FOUND: { code: 'MB2001', severity: 'warning', istioCode: 'IST0101', title: 'a destination host that is not a service of the mesh' },
+  SUBSET_NOT_FOUND: { code: 'MB2002', severity: 'warning', istioCode: 'IST0101', title: 'a destination subset that no DestinationRule defines for its host' },
+  SUBSET_NO_WORKLOADS: { code: 'MB2003', severity: 'warning', istioCode: 'IST0127', title: 'a DestinationRule subset whose labels select no workload' },
+  DESTINATION_RULE_HOST_NOT_FOUND: { code: 'MB2004', severity: 'warning', istioCode: 'IST0101', title: 'a DestinationRule for a host that is not a service of the mesh' },
+  GATEWAY_NOT_FOUND: { code: 'MB2005', severity: 'warning', istioCode: 'IST0101', title: 'a VirtualService bound to a Gateway that does not exist' },
+  HOST_NOT_IN_GATEWAY: { code: 'MB2006', severity: 'warning', istioCode: 'IST0132', title: 'a VirtualService host that its Gateway servers do not cover' },
+  UNREACHABLE_ROUTE: { code: 'MB2007', severity: 'warning', istioCode: 'IST0130', title: 'an HTTP route after a catch-all route: never used' },
+  INEFFECTIVE_MATCH: { code: 'MB2008', severity: 'warning', istioCode: 'IST0131', title: 'a match block identical to an earlier one: never used' },
+  CONFLICTING_VIRTUAL_SERVICES: { code: 'MB2009', severity: 'warning', istioCode: 'IST0109', title: 'two VirtualServices for the same host and gateway: the first wins' },
+  CONFLICTING_DESTINATION_RULES: { code: 'MB2010', severity: 'warning', title: 'two DestinationRules for the same host: merged as Istio does' },
+  ZERO_TOTAL_WEIGHT: { code: 'MB2011', severity: 'warning', title: 'route destinations whose weights are all 0' },
+  DUPLICATE_RESOURCE: { code: 'MB2012', severity: 'warning', title: 'the same kind/namespace/name defined twice: the later replaces the earlier' },
+  DELEGATE_UNUSED: { code: 'MB2013', severity: 'warning', title: 'a VirtualService without hosts that no VirtualService delegates to' },
+  DELEGATE_NOT_FOUND: { code: 'MB2014', severity: 'warning', istioCode: 'IST0101', title: 'a `delegate` naming a VirtualService that does not exist or has hosts' },
+  GATEWAY_SELECTOR_NO_MATCH: { code: 'MB2015', severity: 'warning', istioCode: 'IST0101', title: "a Gateway whose selector matches no gateway proxy (meshbox's ingress labels)" },
+
+  MESH_NOT_FOUND: { code: 'MB3001', severity: 'error', title: 'meshbox.yaml does not exist (MESH_ERR_CONFIG_NOT_FOUND)' },
+  MESH_UNREADABLE: { code: 'MB3002', severity: 'error', title: 'meshbox.yaml cannot be read or holds no mapping' },
+  MESH_NO_START: { code: 'MB3003', severity: 'error', title: 'a service (or version) with neither `command` nor `image`/`build`' },
+  MESH_RESERVED_LABEL: { code: 'MB3004', severity: 'error', title: 'a label meshbox sets itself (`app`, `version`) in `labels`' },
+  MESH_DUPLICATE_WORKLOAD: { code: 'MB3005', severity: 'error', title: 'two versions that end up with the same workload name' },
+} as const satisfies Record<string, FindingCodeInfo>;
+
+export type FindingCodeName = keyof typeof FINDING_CODES;
+
+/** Builds a finding with the severity, code and Istio code of `name`. */
+export function makeFinding(
+  name: FindingCodeName,
+  message: string,
+  extra: Omit<Finding, 'severity' | 'code' | 'message' | 'istioCode'> & { severity?: Finding['severity'] } = {},
+): Finding {
+  const info: FindingCodeInfo = FINDING_CODES[name];
+  const f: Finding = { severity: extra.severity ?? info.severity, code: info.code, message };
+  if (info.istioCode) f.istioCode = info.istioCode;
+  if (extra.hint) f.hint = extra.hint;
+  if (extra.location) f.location = extra.location;
+  if (extra.resource) f.resource = extra.resource;
+  return f;
+}

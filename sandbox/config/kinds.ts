@@ -1,0 +1,66 @@
+/**
+ * What meshbox does with each kind of document found in a rules folder:
+ * - `applied`: VirtualService, DestinationRule, Gateway (networking.istio.io v1/v1beta1/v1alpha3);
+ * - `istio`: other Istio kinds, recognised (apiVersion checked) but not applied: a warning;
+ * - `kubernetes`: Kubernetes kinds (Deployment, Service, ...): info, meshbox.yaml defines services;
+ * - `unknown`: anything else: a warning, never a crash.
+ */
+import { NETWORKING_API_VERSIONS } from './istio-types.js';
+import type { SupportedKind } from './istio-types.js';
+
+export type KindClass =
+  | { class: 'applied'; kind: SupportedKind }
+  | { class: 'istio'; kind: string }
+  | { class: 'gateway-api'; kind: string }
+  | { class: 'kubernetes'; kind: string }
+  | { class: 'unknown'; kind: string }
+  /** a known kind whose apiVersion does not serve it */
+  | { class: 'bad-api-version'; kind: string; expected: readonly string[] };
+
+const NETWORKING = [...NETWORKING_API_VERSIONS];
+const SECURITY = ['security.istio.io/v1', 'security.istio.io/v1beta1'];
+
+const APPLIED: Record<SupportedKind, readonly string[]> = {
+  VirtualService: NETWORKING,
+  DestinationRule: NETWORKING,
+  Gateway: NETWORKING,
+};
+
+/** Istio kinds meshbox recognises but does not apply, with the apiVersions that serve them. */
+export const ISTIO_KINDS: Record<string, readonly string[]> = {
+  ServiceEntry: NETWORKING,
+  Sidecar: NETWORKING,
+  WorkloadEntry: NETWORKING,
+  WorkloadGroup: NETWORKING,
+  EnvoyFilter: ['networking.istio.io/v1alpha3'],
+  ProxyConfig: ['networking.istio.io/v1beta1'],
+  AuthorizationPolicy: SECURITY,
+  PeerAuthentication: SECURITY,
+  RequestAuthentication: SECURITY,
+  Telemetry: ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'],
+  WasmPlugin: ['extensions.istio.io/v1alpha1'],
+  IstioOperator: ['install.istio.io/v1alpha1'],
+};
+
+const GATEWAY_API_GROUP = 'gateway.networking.k8s.io/';
+
+export const KUBERNETES_KINDS = new Set([
+  'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Pod', 'Job', 'CronJob', 'Service', 'Endpoints',
+  'EndpointSlice', 'ConfigMap', 'Secret', 'ServiceAccount', 'Namespace', 'Ingress', 'IngressClass',
+  'NetworkPolicy', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'ClusterRole',
+  'ClusterRoleBinding', 'PersistentVolume', 'PersistentVolumeClaim', 'StorageClass', 'LimitRange',
+  'ResourceQuota', 'CustomResourceDefinition', 'List', 'PriorityClass',
+  'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration',
+]);
+
+export function classifyKind(apiVersion: string, kind: string): KindClass {
+  if (apiVersion.startsWith(GATEWAY_API_GROUP)) return { class: 'gateway-api', kind };
+  if (Object.hasOwn(APPLIED, kind)) {
+    const k = kind as SupportedKind;
+    return APPLIED[k].includes(apiVersion) ? { class: 'applied', kind: k } : { class: 'bad-api-version', kind, expected: APPLIED[k] };
+  }
+  const istio = Object.hasOwn(ISTIO_KINDS, kind) ? ISTIO_KINDS[kind] : undefined;
+  if (istio) return istio.includes(apiVersion) ? { class: 'istio', kind } : { class: 'bad-api-version', kind, expected: istio };
+  if (KUBERNETES_KINDS.has(kind)) return { class: 'kubernetes', kind };
+  return { class: 'unknown', kind };
+}

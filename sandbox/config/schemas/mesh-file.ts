@@ -1,0 +1,103 @@
+/**
+ * JSON Schema of meshbox.yaml (the format is documented in ../mesh-file.ts).
+ */
+import { duration, fmt, int, map, obj, str } from './json-schema.js';
+import type { JsonSchema } from './json-schema.js';
+import { labelMap, portNumber } from './common.js';
+import { hoistSharedSchemas } from './hoist.js';
+
+const scalar = (description: string): JsonSchema => ({ type: ['string', 'number', 'boolean'], description });
+
+const command: JsonSchema = {
+  type: ['string', 'array'],
+  description: 'How to start one instance: a shell command line (run with /bin/sh -c) or an argv list.',
+  minLength: 1,
+  minItems: 1,
+  items: { type: 'string' },
+  examples: ['node main.js', ['java', '-jar', 'app.jar']],
+};
+
+const build: JsonSchema = {
+  type: ['string', 'object'],
+  title: 'Build',
+  description: 'Docker build: a context folder (relative to meshbox.yaml), or {context, dockerfile, args}.',
+  minLength: 1,
+  properties: {
+    context: str('Build context folder, relative to meshbox.yaml.', { minLength: 1 }),
+    dockerfile: str('Dockerfile path relative to the context (default `Dockerfile`).', { minLength: 1 }),
+    args: map(scalar('Build argument value.'), 'Build arguments.'),
+  },
+  required: ['context'],
+  additionalProperties: false,
+};
+
+const health: JsonSchema = {
+  type: ['string', 'object'],
+  title: 'HealthCheck',
+  description: 'Health check of each instance: an HTTP path (`/actuator/health`) or {path, interval, timeout, unhealthyThreshold}. Default path `/`.',
+  pattern: '^/',
+  properties: {
+    path: str('HTTP path probed on the instance; 2xx/3xx is healthy (default `/`).', { pattern: '^/' }),
+    interval: duration('Time between probes (default 2s).', true),
+    timeout: duration('Time before a probe counts as failed (default 1s).', true),
+    unhealthyThreshold: int('Consecutive failures before an instance is unhealthy (default 3).', 1, 100),
+  },
+  additionalProperties: false,
+};
+
+const env = map(scalar('Value; numbers and booleans are converted to strings.'), 'Environment variables of the instances.', fmt('env-name', 'Variable name.'));
+
+const labels = {
+  ...labelMap('Extra pod labels (`app` and `version` are set by meshbox).'),
+  additionalProperties: { type: ['string', 'number', 'boolean'], format: 'label-value', description: 'Label value.' } as JsonSchema,
+};
+
+const workloadFields = {
+  command,
+  cwd: str('Working directory, relative to meshbox.yaml (default: its folder).', { minLength: 1 }),
+  image: str('Docker image (`name:tag`) for the Docker runtime.', { minLength: 1 }),
+  build,
+  env,
+  labels,
+  health,
+  startTimeout: duration('How long an instance may take to become healthy (default 30s).', true),
+  replicas: int('Number of instances (0-50, default 1).', 0, 50),
+};
+
+const version: JsonSchema = obj('Version', 'Per-version overrides: command, cwd, image, build, health, replicas, startTimeout replace; env and labels are merged.', {
+  ...workloadFields,
+  workload: fmt('dns1123-subdomain', 'Workload name as Istio reports it (default `<service>-<version>`).'),
+});
+
+const service: JsonSchema = obj(
+  'Service',
+  'A service: its port, how to start it, and its versions.',
+  {
+    port: portNumber('The Service port apps address it by (`callme-service:8080`).'),
+    ...workloadFields,
+    versions: map(version, 'Versions of the service (`v1`, `v2`, ...), each a workload with the label `version: <name>`. Default: one version `v1`.', fmt('dns1123-label', 'Version name.')),
+  },
+  { required: ['port'] },
+);
+
+export const meshFileSchema: JsonSchema = obj(
+  'MeshFile',
+  'meshbox.yaml: the services of the mesh, their versions and how to start them.',
+  {
+    name: str('Name of the mesh (default: the folder name).', { minLength: 1 }),
+    namespace: fmt('dns1123-label', 'Namespace of the services (default `default`).'),
+    rules: str('Folder of the Istio rules, relative to meshbox.yaml (default `./rules`).', { minLength: 1 }),
+    ingress: obj('Ingress', 'Where the ingress gateway listens.', {
+      host: str('Address to listen on (default 127.0.0.1).', { minLength: 1 }),
+      port: portNumber('Port to listen on (default 8080).'),
+      labels: labelMap('Labels of the gateway proxy, matched by Gateway `selector` (default `istio: ingressgateway`).'),
+    }),
+    services: { ...map(service, 'The services, by name (DNS-1123 label, e.g. `callme-service`).', fmt('dns1123-label', 'Service name.')), minProperties: 1 },
+  },
+  { required: ['services'] },
+);
+
+/** A standalone JSON Schema file for editors (`meshbox.schema.json`). */
+export function meshFileJsonSchema(): JsonSchema {
+  return { $schema: 'http://json-schema.org/draft-07/schema#', $id: 'urn:meshbox:schema:meshbox-yaml', ...hoistSharedSchemas(meshFileSchema) };
+}
