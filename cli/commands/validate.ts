@@ -1,0 +1,106 @@
+/**
+ * `meshbox validate [paths...] [--config meshbox.yaml] [--json]`: checks rules folders, rule
+ * files and a meshbox.yaml like the Kubernetes API server and `istioctl analyze` would, prints
+ * every finding as `file:line:col: severity code: message` with a hint, then a summary line.
+ * Exit code 1 when there is an error, else 0.
+ *
+ * Without paths: `./meshbox.yaml` and its rules folder when present, otherwise the bundled
+ * sample (`sample-services/meshbox.yaml` of the meshbox package).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { validatePaths } from '../../sandbox/config/validate.js';
+import { formatFinding } from '../../sandbox/config/findings.js';
+import type { Finding } from '../../sandbox/config/findings.js';
+import type { RulesLoadResult } from '../../sandbox/config/rules-loader.js';
+import { MeshError } from '../../sandbox/errors.js';
+
+export interface ValidateCommandOptions {
+  /** meshbox.yaml to validate and analyze the rules against */
+  config?: string;
+  /** print the result as JSON */
+  json?: boolean;
+}
+
+export interface CommandIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** The folder of the meshbox package (the one holding its package.json), found from `fromUrl`. */
+export function findPackageRoot(fromUrl: string = import.meta.url): string {
+  let dir = dirname(fileURLToPath(fromUrl));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'meshbox') return dir;
+      } catch {
+        // not a readable package.json: keep looking upwards
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new MeshError('MESH_ERR_INTERNAL', ['cannot find the meshbox package folder (its package.json)']);
+    dir = parent;
+  }
+}
+
+/** Findings without a location first, then by file, line and column. */
+export function sortFindings(findings: readonly Finding[]): Finding[] {
+  return [...findings].sort((a, b) => {
+    if (!a.location || !b.location) return a.location ? 1 : b.location ? -1 : 0;
+    if (a.location.file !== b.location.file) return a.location.file < b.location.file ? -1 : 1;
+    return a.location.line - b.location.line || a.location.col - b.location.col;
+  });
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+export function summarize(result: RulesLoadResult): { files: number; resources: number; errors: number; warnings: number; infos: number; line: string } {
+  const count = (s: Finding['severity']): number => result.findings.filter((f) => f.severity === s).length;
+  const s = { files: result.files.length, resources: result.resources.length, errors: count('error'), warnings: count('warning'), infos: count('info') };
+  const line = `${plural(s.files, 'file')}, ${plural(s.resources, 'resource')}: ${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}${s.infos ? `, ${s.infos} info` : ''}`;
+  return { ...s, line };
+}
+
+async function targets(paths: string[], opts: ValidateCommandOptions, io: CommandIo): Promise<string[]> {
+  if (opts.config) {
+    if (!existsSync(opts.config)) throw new MeshError('MESH_ERR_CONFIG_NOT_FOUND', [opts.config]);
+    return [opts.config, ...paths];
+  }
+  if (paths.length > 0) return paths;
+  if (existsSync('meshbox.yaml')) return ['meshbox.yaml'];
+  const sample = join(findPackageRoot(), 'sample-services', 'meshbox.yaml');
+  io.err(`no meshbox.yaml in ${resolve('.')}: validating the bundled sample ${sample}`);
+  return [sample];
+}
+
+export async function runValidate(paths: string[], opts: ValidateCommandOptions, io: CommandIo): Promise<number> {
+  const result = await validatePaths(await targets(paths, opts, io));
+  const findings = sortFindings(result.findings);
+  const summary = summarize(result);
+  const notApplied = result.files.filter((f) => !f.applied).map((f) => f.file);
+  if (opts.json) {
+    const { line: _line, ...counts } = summary;
+    io.out(
+      JSON.stringify(
+        {
+          ok: summary.errors === 0,
+          summary: counts,
+          files: result.files.map((f) => ({ file: f.file, applied: f.applied, resources: f.resources.length })),
+          findings,
+        },
+        null,
+        2,
+      ),
+    );
+  } else {
+    for (const f of findings) for (const line of formatFinding(f).split('\n')) io.out(line);
+    io.out(summary.line);
+    if (notApplied.length > 0) io.out(`not applied until their errors are fixed: ${notApplied.join(', ')}`);
+  }
+  return summary.errors > 0 ? 1 : 0;
+}

@@ -1,0 +1,161 @@
+/**
+ * A schema-valid meshbox.yaml value -> MeshDefinition: defaults, per-version overrides and
+ * merges, absolute paths, the `app`/`version` labels; plus the checks a schema cannot express
+ * (how to start each workload, reserved labels, unique workload names).
+ */
+import { basename, dirname, resolve } from 'node:path';
+import type { Finding } from './findings.js';
+import { hasErrors } from './findings.js';
+import { makeFinding } from './codes.js';
+import { DEFAULT_HEALTH, DEFAULT_INGRESS, DEFAULT_START_TIMEOUT_MS } from './mesh-types.js';
+import type { BuildSpec, HealthCheckSpec, MeshDefinition, ServiceSpec, WorkloadSpec } from './mesh-types.js';
+import { DEFAULT_NAMESPACE } from './resource.js';
+import type { YamlDocument } from './yaml-source.js';
+import { parseDuration } from './duration.js';
+
+type Scalar = string | number | boolean;
+type BuildValue = string | { context: string; dockerfile?: string; args?: Record<string, Scalar> };
+type HealthValue = string | { path?: string; interval?: string; timeout?: string; unhealthyThreshold?: number };
+
+interface WorkloadValue {
+  command?: string | string[];
+  cwd?: string;
+  image?: string;
+  build?: BuildValue;
+  env?: Record<string, Scalar>;
+  labels?: Record<string, Scalar>;
+  health?: HealthValue;
+  startTimeout?: string;
+  replicas?: number;
+}
+
+interface ServiceValue extends WorkloadValue {
+  port: number;
+  versions?: Record<string, WorkloadValue & { workload?: string }>;
+}
+
+export interface MeshFileValue {
+  name?: string;
+  namespace?: string;
+  rules?: string;
+  ingress?: { host?: string; port?: number; labels?: Record<string, string> };
+  services: Record<string, ServiceValue>;
+}
+
+const RESERVED_LABELS = ['app', 'version'];
+
+function reservedLabelFindings(svc: ServiceValue, base: string[], doc: YamlDocument): Finding[] {
+  const places: Array<{ at: string[]; labels: Record<string, Scalar> | undefined }> = [{ at: base, labels: svc.labels }];
+  for (const [ver, v] of Object.entries(svc.versions ?? {})) places.push({ at: [...base, 'versions', ver], labels: v.labels });
+  const out: Finding[] = [];
+  for (const { at, labels } of places) {
+    for (const reserved of RESERVED_LABELS) {
+      if (!labels || !Object.hasOwn(labels, reserved)) continue;
+      out.push(
+        makeFinding('MESH_RESERVED_LABEL', `${[...at, 'labels'].join('.')}: the label \`${reserved}\` is set by meshbox (\`app: <service>\`, \`version: <version>\`)`, {
+          hint: reserved === 'version' ? 'declare versions under `versions:` instead' : 'the service name is the app label; remove it',
+          location: doc.locate([...at, 'labels', reserved], { key: true }),
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+function strings(values: Record<string, Scalar> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values ?? {})) out[k] = String(v);
+  return out;
+}
+
+function argv(command: string | string[] | undefined): string[] | undefined {
+  if (command === undefined) return undefined;
+  return typeof command === 'string' ? ['/bin/sh', '-c', command] : [...command];
+}
+
+function buildSpec(b: BuildValue | undefined, dir: string): BuildSpec | undefined {
+  if (b === undefined) return undefined;
+  if (typeof b === 'string') return { context: resolve(dir, b), dockerfile: 'Dockerfile', args: {} };
+  return { context: resolve(dir, b.context), dockerfile: b.dockerfile ?? 'Dockerfile', args: strings(b.args) };
+}
+
+function healthSpec(h: HealthValue | undefined): HealthCheckSpec {
+  if (h === undefined) return { path: '/', ...DEFAULT_HEALTH };
+  if (typeof h === 'string') return { path: h, ...DEFAULT_HEALTH };
+  return {
+    path: h.path ?? '/',
+    intervalMs: h.interval ? parseDuration(h.interval) : DEFAULT_HEALTH.intervalMs,
+    timeoutMs: h.timeout ? parseDuration(h.timeout) : DEFAULT_HEALTH.timeoutMs,
+    unhealthyThreshold: h.unhealthyThreshold ?? DEFAULT_HEALTH.unhealthyThreshold,
+  };
+}
+
+export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument): { mesh?: MeshDefinition; findings: Finding[] } {
+  const abs = resolve(file);
+  const dir = dirname(abs);
+  const findings: Finding[] = [];
+  const services: ServiceSpec[] = [];
+  const workloadNames = new Map<string, string>();
+
+  for (const [name, svc] of Object.entries(value.services)) {
+    const base = ['services', name];
+    findings.push(...reservedLabelFindings(svc, base, doc));
+    const versions: Array<[string, WorkloadValue & { workload?: string }]> = svc.versions ? Object.entries(svc.versions) : [['v1', {}]];
+    const workloads: WorkloadSpec[] = [];
+    for (const [ver, v] of versions) {
+      const command = argv(v.command ?? svc.command);
+      const image = v.image ?? svc.image;
+      const build = buildSpec(v.build ?? svc.build, dir);
+      if (!command && !image && !build) {
+        const at = svc.versions ? [...base, 'versions', ver] : base;
+        findings.push(
+          makeFinding('MESH_NO_START', `${at.join('.')}: no \`command\`, \`image\` or \`build\`: meshbox does not know how to start ${name} ${ver}`, {
+            hint: 'add `command: <how to start it>` (process runtime) or `image:`/`build:` (Docker runtime) to the service or to this version',
+            location: doc.locate(at, { key: true }),
+          }),
+        );
+      }
+      const workload = v.workload ?? `${name}-${ver}`;
+      const other = workloadNames.get(workload);
+      if (other !== undefined) {
+        findings.push(
+          makeFinding('MESH_DUPLICATE_WORKLOAD', `workload name \`${workload}\` of ${name} ${ver} is also the workload of ${other}`, {
+            hint: 'rename a service or version, or set `workload:` on one of the versions',
+            location: doc.locate(svc.versions ? [...base, 'versions', ver] : base, { key: true }),
+          }),
+        );
+      }
+      workloadNames.set(workload, `${name} ${ver}`);
+      const spec: WorkloadSpec = {
+        service: name,
+        version: ver,
+        workload,
+        replicas: v.replicas ?? svc.replicas ?? 1,
+        cwd: resolve(dir, v.cwd ?? svc.cwd ?? '.'),
+        env: { ...strings(svc.env), ...strings(v.env) },
+        labels: { ...strings(svc.labels), ...strings(v.labels), app: name, version: ver },
+        health: healthSpec(v.health ?? svc.health),
+        startTimeoutMs: (v.startTimeout ?? svc.startTimeout) !== undefined ? parseDuration((v.startTimeout ?? svc.startTimeout)!) : DEFAULT_START_TIMEOUT_MS,
+      };
+      if (command) spec.command = command;
+      if (image) spec.image = image;
+      if (build) spec.build = build;
+      workloads.push(spec);
+    }
+    services.push({ name, port: svc.port, protocol: 'http', workloads, location: doc.locate(base, { key: true }) });
+  }
+  if (hasErrors(findings)) return { findings };
+  const mesh: MeshDefinition = {
+    file: abs,
+    name: value.name ?? basename(dir),
+    namespace: value.namespace ?? DEFAULT_NAMESPACE,
+    rulesDir: resolve(dir, value.rules ?? './rules'),
+    ingress: {
+      host: value.ingress?.host ?? DEFAULT_INGRESS.host,
+      port: value.ingress?.port ?? DEFAULT_INGRESS.port,
+      labels: { ...(value.ingress?.labels ?? DEFAULT_INGRESS.labels) },
+    },
+    services,
+  };
+  return { mesh, findings };
+}

@@ -1,0 +1,105 @@
+/**
+ * meshbox.yaml: the mesh definition. Which services run, at which versions, how many replicas,
+ * and how to start them; the Istio rules live beside it in a rules folder.
+ *
+ * ```yaml
+ * name: sample               # optional, default: the name of the folder holding meshbox.yaml
+ * namespace: default         # optional, default `default`; short hosts in rules expand with it
+ * rules: ./rules             # optional, default ./rules; relative to this file
+ * ingress:                   # optional: where the ingress gateway listens
+ *   host: 127.0.0.1          #   default 127.0.0.1
+ *   port: 8080               #   default 8080 (serves Gateway servers of port 80)
+ *   labels: { istio: ingressgateway }   # default; matched by Gateway `selector`
+ * services:
+ *   callme-service:          # the service name, a DNS-1123 label (lowercase, digits, `-`)
+ *     port: 8080             # required: the Service port apps address (callme-service:8080)
+ *     command: node main.js  # a shell command line (run with /bin/sh -c) or an argv list
+ *                            #   [node, main.js]; required unless image or build is given
+ *     cwd: ./callme          # optional, relative to meshbox.yaml, default its folder
+ *     image: name:tag        # optional: image for the Docker runtime
+ *     build: ./callme        # optional: Docker build context, or {context, dockerfile, args}
+ *     env: { KEY: value }    # strings, numbers or booleans (converted to strings)
+ *     labels: { team: x }    # optional extra pod labels; `app` and `version` are set by meshbox
+ *     health: /actuator/health   # a path, or {path, interval: 2s, timeout: 1s,
+ *                                #   unhealthyThreshold: 3}; default path `/`
+ *     startTimeout: 30s      # how long an instance may take to become healthy (default 30s)
+ *     replicas: 1            # 0-50, default 1: instances of each version without its own
+ *     versions:              # optional; default one version `v1`
+ *       v1: { replicas: 1, env: { VERSION: v1 } }
+ *       v2: { replicas: 2, env: { VERSION: v2 } }
+ * ```
+ *
+ * A version overrides `command`, `cwd`, `image`, `build`, `health`, `startTimeout`, `replicas`
+ * (and `workload`, its workload name, default `<service>-<version>`) and merges `env` and
+ * `labels` over the service's. Every workload carries the labels `app: <service>` and
+ * `version: <version>`. All paths in the resulting MeshDefinition are absolute.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Finding } from './findings.js';
+import { hasErrors } from './findings.js';
+import { makeFinding } from './codes.js';
+import type { MeshDefinition } from './mesh-types.js';
+import { parseYaml } from './yaml-source.js';
+import type { YamlDocument } from './yaml-source.js';
+import { meshFileSchema } from './schemas/mesh-file.js';
+import { validateAgainst } from './schema-validator.js';
+import { schemaErrorsToFindings } from './schema-findings.js';
+import { buildMesh } from './mesh-builder.js';
+import type { MeshFileValue } from './mesh-builder.js';
+import { isObj } from './checks/guards.js';
+
+export interface MeshLoadResult {
+  mesh?: MeshDefinition;
+  findings: Finding[];
+}
+
+/** True for a document that is a mesh definition: a mapping with `services:` and no `apiVersion`. */
+export function looksLikeMeshDocument(value: unknown): boolean {
+  return isObj(value) && !('apiVersion' in value) && 'services' in value;
+}
+
+/** Reads and validates a meshbox.yaml; a missing file is an MB3001 finding. */
+export async function loadMeshFile(path: string): Promise<MeshLoadResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = typeof err === 'object' && err !== null && 'code' in err ? (err as { code: unknown }).code : undefined;
+    if (code === 'ENOENT') {
+      return { findings: [makeFinding('MESH_NOT_FOUND', `${path} does not exist`, { hint: 'create a meshbox.yaml (see `meshbox validate` on the sample) or give the path of one with --config' })] };
+    }
+    return { findings: [makeFinding('MESH_UNREADABLE', `${path} cannot be read: ${err instanceof Error ? err.message : String(err)}`, { hint: 'check the path and its permissions' })] };
+  }
+  return parseMeshText(text, path);
+}
+
+/** Validates meshbox.yaml text (pure; paths resolve against the folder of `file`). */
+export function parseMeshText(text: string, file: string): MeshLoadResult {
+  const parsed = parseYaml(text, file);
+  const findings = [...parsed.findings];
+  if (hasErrors(findings)) return { findings };
+  if (parsed.documents.length !== 1) {
+    const where = parsed.documents[1]?.start ?? { file, line: 1, col: 1 };
+    findings.push(
+      makeFinding('MESH_UNREADABLE', parsed.documents.length === 0 ? `${file} is empty` : `${file} holds ${parsed.documents.length} documents; a mesh definition is one`, {
+        hint: 'write one mapping with `services:` (see the format in the README)',
+        location: where,
+      }),
+    );
+    return { findings };
+  }
+  return parseMeshDocument(parsed.documents[0]!, file);
+}
+
+/** Validates one parsed meshbox.yaml document and builds the MeshDefinition. */
+export function parseMeshDocument(doc: YamlDocument, file: string): MeshLoadResult {
+  const value = doc.value;
+  if (!isObj(value)) {
+    return { findings: [makeFinding('MESH_UNREADABLE', `${file} is not a mapping`, { hint: 'write `key: value` lines, starting with `services:`', location: doc.start })] };
+  }
+  const findings = schemaErrorsToFindings(validateAgainst(meshFileSchema, value), value, doc);
+  if (hasErrors(findings)) return { findings };
+  const built = buildMesh(value as unknown as MeshFileValue, file, doc);
+  findings.push(...built.findings);
+  return hasErrors(findings) || !built.mesh ? { findings } : { mesh: built.mesh, findings };
+}
