@@ -37,7 +37,8 @@ export function toCamelCase(word: string): string {
 
 /**
  * The candidate closest to `word`, or undefined when nothing is close enough to be a plausible
- * typo (at most a third of the word's length in edits, and never more than 3).
+ * typo (at most a third of the word's length in edits, and never more than 3). A candidate that
+ * merely continues the word (`FROM_REQUEST` -> `FROM_REQUEST_PORT`) also counts.
  */
 export function closestMatch(word: string, candidates: Iterable<string>): string | undefined {
   const list = [...candidates];
@@ -45,6 +46,10 @@ export function closestMatch(word: string, candidates: Iterable<string>): string
   const camel = toCamelCase(word);
   for (const c of list) {
     if (c === camel || c.toLowerCase() === lower || c.toLowerCase() === camel.toLowerCase()) return c;
+  }
+  if (lower.length >= 4) {
+    const extended = list.filter((c) => c.toLowerCase().startsWith(lower)).sort((a, b) => a.length - b.length)[0];
+    if (extended) return extended;
   }
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;

@@ -103,7 +103,7 @@ function typeHint(expected: string[], data: unknown, schema: JsonSchema | undefi
   if (expected.includes('boolean') && typeof data === 'string') return 'write `true` or `false` without quotes';
   if (expected.includes('array') && data !== null && typeof data !== 'object') return 'write a list: one `- item` per line, or `[a, b]`';
   if (expected.includes('array') && data !== null && typeof data === 'object') return 'write a list: start each entry with `- `';
-  if (expected.includes('object') && Array.isArray(data)) return 'remove the `- `: this is a mapping of `key: value` lines, not a list';
+  if (expected.includes('object') && Array.isArray(data)) return 'write `key: value` lines here, not a list (no `- ` or `[...]`)';
   if (expected.includes('object')) return 'write nested `key: value` lines indented under this key';
   return 'change the value to the expected type';
 }

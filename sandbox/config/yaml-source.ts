@@ -219,7 +219,8 @@ function locateIn(
   const keyOffset = f.keyNode?.range?.[0];
   const node = f.node as Node | null;
   const valueOffset = node?.range?.[0];
-  if (keyOffset !== undefined && (wantKey || !f.found || valueOffset === undefined || isMap(node) || isSeq(node))) {
+  const emptyValue = isScalar(node) && node.value === null;
+  if (keyOffset !== undefined && (wantKey || !f.found || valueOffset === undefined || emptyValue || isMap(node) || isSeq(node))) {
     return at(keyOffset);
   }
   if (valueOffset !== undefined) return at(valueOffset);
