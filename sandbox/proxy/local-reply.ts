@@ -73,21 +73,32 @@ export const localReplies = {
   directResponse: (status: number, body: string): LocalReply => ({ status, body, details: 'direct_response' }),
 };
 
+/** Envoy's response flags in the order it prints them (its flag bit order). */
+export const RESPONSE_FLAG_ORDER = [
+  'LH', 'UH', 'UT', 'LR', 'UR', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'UAEX', 'RLSE', 'DC', 'URX', 'SI', 'IH',
+  'DPE', 'UMSDR', 'RFCF', 'NFCF', 'DT', 'UPE', 'NC', 'OM', 'DF', 'DO', 'DR',
+];
+
 /**
- * Response flags of one request, in the order Envoy prints them (`UF,URX`), or `-` for none.
+ * Response flags of one request, printed as Envoy does (`UF,URX`), or `-` for none.
  */
 export class ResponseFlags {
-  private readonly flags: string[] = [];
+  private readonly flags = new Set<string>();
 
   add(flag: string | undefined): void {
-    if (flag && !this.flags.includes(flag)) this.flags.push(flag);
+    if (flag) this.flags.add(flag);
   }
 
   has(flag: string): boolean {
-    return this.flags.includes(flag);
+    return this.flags.has(flag);
   }
 
   toString(): string {
-    return this.flags.length === 0 ? '-' : this.flags.join(',');
+    if (this.flags.size === 0) return '-';
+    const rank = (f: string): number => {
+      const i = RESPONSE_FLAG_ORDER.indexOf(f);
+      return i === -1 ? RESPONSE_FLAG_ORDER.length : i;
+    };
+    return [...this.flags].sort((a, b) => rank(a) - rank(b)).join(',');
   }
 }

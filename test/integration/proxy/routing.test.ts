@@ -226,7 +226,7 @@ ${extra}`;
   });
 
   it('the route timeout answers 504 "upstream request timeout" (UT) and is not retried', async () => {
-    await h.rules(vs('      timeout: 0.2s\n      retries: { attempts: 3, retryOn: 5xx,reset }\n'));
+    await h.rules(vs('      timeout: 0.2s\n      retries: { attempts: 3, retryOn: "5xx,reset" }\n'));
     const started = Date.now();
     const r = await h.request({ from: client, host: 'backend', path: '/delay/1000', headers: { 'x-request-id': 'ut-1' } });
     expect(r.status).toBe(504);
@@ -242,7 +242,7 @@ ${extra}`;
     await h.rules(vs('      retries: { attempts: 2, perTryTimeout: 0.1s, retryOn: reset }\n'));
     const r = await h.request({ from: client, host: 'backend', path: '/delay/400', headers: { 'x-request-id': 'ptt-1' } });
     expect(r.status).toBe(504);
-    const src = (await h.eventsFor('ptt-1', 1)).find((e) => e.reporter === 'source')!;
+    const src = (await h.eventsFor('ptt-1', 4)).find((e) => e.reporter === 'source')!;
     expect(src.attempts).toBe(3);
     expect(src.responseFlags).toBe('UT,URX');
     expect(src.responseCodeDetails).toBe('upstream_per_try_timeout');

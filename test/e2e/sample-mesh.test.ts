@@ -1,0 +1,152 @@
+/**
+ * The sample mesh end to end, as a new user runs it: `meshbox up` (process runtime), requests
+ * through the ingress gateway, metrics, Ctrl-C.
+ */
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runLoad } from '../../sandbox/chaos/load-generator.js';
+import { isAlive } from '../../sandbox/runtime/sandbox-state.js';
+import { isPortOpen } from '../../sandbox/runtime/ports.js';
+import { httpGet, interrupt, runCli, startCli, waitForHttp, type CliRun } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
+
+const HOST = { host: 'caller.example.com' };
+
+describe('meshbox up with the sample mesh', () => {
+  let run: CliRun;
+  let ingress = '';
+  let admin = '';
+  let stateDir = '';
+
+  beforeAll(async () => {
+    const [ip, ap] = [await freePort(), await freePort()];
+    ingress = `http://127.0.0.1:${ip}`;
+    admin = `http://127.0.0.1:${ap}`;
+    stateDir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-state-'));
+    run = startCli(['up', '--headless', '--ingress-port', String(ip), '--admin-port', String(ap), '--seed', '42', '--no-logs'], { MESHBOX_STATE_DIR: stateDir });
+    await run.waitFor('meshbox is up', 45_000);
+    await waitForHttp(`${admin}/ready`);
+  });
+
+  afterAll(async () => {
+    if (run) await interrupt(run);
+  });
+
+  it('answers through the mesh: ingress -> caller -> callme', async () => {
+    const r = await httpGet(`${ingress}/caller/ping`, HOST);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatch(/^I'm caller-service v1\. Calling\.\.\. I'm callme-service v[12]$/);
+    expect(r.headers['x-envoy-upstream-service-time']).toBeDefined();
+  });
+
+  it('sends 80% ± 4 of 1000 requests to callme v2', async () => {
+    const result = await runLoad({
+      url: `${ingress}/caller/ping`,
+      headers: HOST,
+      concurrency: 8,
+      maxRequests: 1000,
+      durationMs: 60_000,
+      classify: (_res, body) => (body.endsWith('v2') ? 'v2' : body.endsWith('v1') ? 'v1' : 'other'),
+    });
+    expect(result.completed).toBe(1000);
+    const v2 = (result.classCounts['v2'] ?? 0) / result.completed;
+    expect(v2).toBeGreaterThan(0.76);
+    expect(v2).toBeLessThan(0.84);
+  });
+
+  it('retries turn callme’s ~50% 504s into mostly successes', async () => {
+    const result = await runLoad({ url: `${ingress}/caller/ping-with-random-error`, headers: HOST, concurrency: 4, maxRequests: 400, durationMs: 60_000 });
+    const ok = (result.statusCounts['200'] ?? 0) / result.completed;
+    // four attempts each failing with p=0.5: ~94% succeed
+    expect(ok).toBeGreaterThan(0.85);
+  });
+
+  it('slow callme calls hit the 0.5 s route timeout: 504 upstream request timeout', async () => {
+    const result = await runLoad({
+      url: `${ingress}/caller/ping-with-random-delay`,
+      headers: HOST,
+      concurrency: 10,
+      maxRequests: 60,
+      durationMs: 60_000,
+      classify: (res, body) => `${res.statusCode} ${body}`,
+    });
+    const timeouts = result.classCounts["504 I'm caller-service v1. Calling... upstream request timeout"] ?? 0;
+    // delays are uniform in 0-3 s, so ~83% exceed 0.5 s
+    expect(timeouts / result.completed).toBeGreaterThan(0.6);
+    expect(result.statusCounts['200'] ?? 0).toBeGreaterThan(0);
+  });
+
+  it('exports Istio metrics from both reporters with workload labels', async () => {
+    const text = (await httpGet(`${admin}/metrics`)).body;
+    expect(text).toMatch(/istio_requests_total\{reporter="source",source_workload="caller-service-v1",[^}]*destination_workload="callme-service-v2",[^}]*destination_app="callme-service",destination_version="v2",destination_service="callme-service\.default\.svc\.cluster\.local"[^}]*response_code="200"/);
+    expect(text).toMatch(/istio_requests_total\{reporter="destination",source_workload="caller-service-v1",[^}]*destination_workload="callme-service-v1"/);
+    expect(text).toMatch(/istio_requests_total\{reporter="source",source_workload="istio-ingressgateway",[^}]*destination_workload="caller-service-v1"/);
+    expect(text).toMatch(/response_flags="URX"|response_flags="UT"/);
+  });
+
+  it('status, config_dump and clusters describe the running mesh', async () => {
+    const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { instances: Array<{ id: string; healthy: boolean }> };
+    expect(status.instances.map((i) => i.id).sort()).toEqual(['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-2']);
+    expect(status.instances.every((i) => i.healthy)).toBe(true);
+    const dump = JSON.parse((await httpGet(`${admin}/config_dump`)).body) as { version: number; rules: Array<{ name: string }> };
+    expect(dump.version).toBeGreaterThan(0);
+    expect(dump.rules.map((r) => r.name)).toContain('callme-service-route');
+    const clusters = (await httpGet(`${admin}/clusters`)).body;
+    expect(clusters).toContain('outbound|8080|v2|callme-service.default.svc.cluster.local::127.0.0.1:');
+    const cli = await runCli(['status', '--admin', admin]);
+    expect(cli.code).toBe(0);
+    expect(cli.output).toContain('callme-service-v2-2');
+  });
+
+  it('Ctrl-C stops every process and frees every port', async () => {
+    const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { instances: Array<{ pid: number; appPort: number; sidecar: { inbound: number } }> };
+    const code = await interrupt(run);
+    expect(code).toBe(0);
+    for (const i of status.instances) {
+      expect(isAlive(i.pid)).toBe(false);
+      expect(await isPortOpen(i.appPort)).toBe(false);
+      expect(await isPortOpen(i.sidecar.inbound)).toBe(false);
+    }
+    expect(await isPortOpen(Number(new URL(ingress).port))).toBe(false);
+    expect(await isPortOpen(Number(new URL(admin).port))).toBe(false);
+    // the on-disk record used to clean up after a crash is gone too
+    expect(readdirSync(path.join(stateDir, 'sandboxes')).filter((f) => f.endsWith('.json'))).toEqual([]);
+  });
+});
+
+describe('meshbox up with bad input', () => {
+  it('reports a config error with its location and starts nothing', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-bad-'));
+    const file = path.join(dir, 'meshbox.yaml');
+    writeFileSync(file, 'services:\n  web:\n    port: 8080\n    comand: [node, x.js]\n');
+    const r = await runCli(['up', '--headless', '--config', file, '--ingress-port', String(await freePort()), '--admin-port', String(await freePort())]);
+    expect(r.code).toBe(1);
+    expect(r.output).toContain(`${file}:4:5`);
+    expect(r.output).toMatch(/comand/);
+    expect(r.output).toContain('MESH_ERR_CONFIG_INVALID');
+  });
+
+  it('says which port is in use and which flag changes it', async () => {
+    const net = await import('node:net');
+    const blocker = net.createServer();
+    const port = await freePort();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
+    try {
+      const r = await runCli(['up', '--headless', '--ingress-port', String(port), '--admin-port', String(await freePort())]);
+      expect(r.code).toBe(2);
+      expect(r.output).toContain(`the ingress gateway cannot listen on 127.0.0.1:${port}: the port is already in use`);
+      expect(r.output).toContain('--ingress-port');
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('a missing config file is one clear message', async () => {
+    const r = await runCli(['up', '--config', '/nonexistent/meshbox.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.output).toContain('MESH_ERR_CONFIG_NOT_FOUND');
+    expect(r.output).not.toMatch(/at .*\.js:\d+/);
+  });
+});
