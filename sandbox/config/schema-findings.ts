@@ -154,7 +154,8 @@ function convert(e: ErrorObject, root: unknown, locator: Locator): Finding {
     }
     case 'type': {
       const expected = ([] as string[]).concat((e.params as { type: string | string[] }).type);
-      const wanted = expected.map((t) => TYPE_NAMES[t] ?? t).join(' or ');
+      const names = expected.map((t) => (expected.length > 1 && t === 'boolean' ? 'a boolean' : (TYPE_NAMES[t] ?? t)));
+      const wanted = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : names[0]!;
       const at = locator.locate(path);
       if (data === null || data === undefined) return mk('WRONG_TYPE', `${where} has no value: expected ${wanted}`, 'give it a value, or remove the key', at);
       return mk('WRONG_TYPE', `${where} must be ${wanted}, got ${describe(data)}`, typeHint(expected, data, parent), at);
