@@ -29,9 +29,11 @@ interface WorkloadValue {
   replicas?: number;
 }
 
+type VersionValue = WorkloadValue & { workload?: string };
+
 interface ServiceValue extends WorkloadValue {
   port: number;
-  versions?: Record<string, WorkloadValue & { workload?: string }>;
+  versions?: Record<string, VersionValue>;
 }
 
 export interface MeshFileValue {
@@ -90,6 +92,29 @@ function healthSpec(h: HealthValue | undefined): HealthCheckSpec {
   };
 }
 
+/** One workload: the version's settings over the service's (env and labels merged). */
+function workloadSpec(service: string, version: string, svc: ServiceValue, v: VersionValue, dir: string): WorkloadSpec {
+  const startTimeout = v.startTimeout ?? svc.startTimeout;
+  const spec: WorkloadSpec = {
+    service,
+    version,
+    workload: v.workload ?? `${service}-${version}`,
+    replicas: v.replicas ?? svc.replicas ?? 1,
+    cwd: resolve(dir, v.cwd ?? svc.cwd ?? '.'),
+    env: { ...strings(svc.env), ...strings(v.env) },
+    labels: { ...strings(svc.labels), ...strings(v.labels), app: service, version },
+    health: healthSpec(v.health ?? svc.health),
+    startTimeoutMs: startTimeout !== undefined ? parseDuration(startTimeout) : DEFAULT_START_TIMEOUT_MS,
+  };
+  const command = argv(v.command ?? svc.command);
+  const image = v.image ?? svc.image;
+  const build = buildSpec(v.build ?? svc.build, dir);
+  if (command) spec.command = command;
+  if (image) spec.image = image;
+  if (build) spec.build = build;
+  return spec;
+}
+
 export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument): { mesh?: MeshDefinition; findings: Finding[] } {
   const abs = resolve(file);
   const dir = dirname(abs);
@@ -100,14 +125,12 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
   for (const [name, svc] of Object.entries(value.services)) {
     const base = ['services', name];
     findings.push(...reservedLabelFindings(svc, base, doc));
-    const versions: Array<[string, WorkloadValue & { workload?: string }]> = svc.versions ? Object.entries(svc.versions) : [['v1', {}]];
+    const versions: Array<[string, VersionValue]> = svc.versions ? Object.entries(svc.versions) : [['v1', {}]];
     const workloads: WorkloadSpec[] = [];
     for (const [ver, v] of versions) {
-      const command = argv(v.command ?? svc.command);
-      const image = v.image ?? svc.image;
-      const build = buildSpec(v.build ?? svc.build, dir);
-      if (!command && !image && !build) {
-        const at = svc.versions ? [...base, 'versions', ver] : base;
+      const spec = workloadSpec(name, ver, svc, v, dir);
+      const at = svc.versions ? [...base, 'versions', ver] : base;
+      if (!spec.command && !spec.image && !spec.build) {
         findings.push(
           makeFinding('MESH_NO_START', `${at.join('.')}: no \`command\`, \`image\` or \`build\`: meshbox does not know how to start ${name} ${ver}`, {
             hint: 'add `command: <how to start it>` (process runtime) or `image:`/`build:` (Docker runtime) to the service or to this version',
@@ -115,31 +138,16 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
           }),
         );
       }
-      const workload = v.workload ?? `${name}-${ver}`;
-      const other = workloadNames.get(workload);
+      const other = workloadNames.get(spec.workload);
       if (other !== undefined) {
         findings.push(
-          makeFinding('MESH_DUPLICATE_WORKLOAD', `workload name \`${workload}\` of ${name} ${ver} is also the workload of ${other}`, {
+          makeFinding('MESH_DUPLICATE_WORKLOAD', `workload name \`${spec.workload}\` of ${name} ${ver} is also the workload of ${other}`, {
             hint: 'rename a service or version, or set `workload:` on one of the versions',
-            location: doc.locate(svc.versions ? [...base, 'versions', ver] : base, { key: true }),
+            location: doc.locate(at, { key: true }),
           }),
         );
       }
-      workloadNames.set(workload, `${name} ${ver}`);
-      const spec: WorkloadSpec = {
-        service: name,
-        version: ver,
-        workload,
-        replicas: v.replicas ?? svc.replicas ?? 1,
-        cwd: resolve(dir, v.cwd ?? svc.cwd ?? '.'),
-        env: { ...strings(svc.env), ...strings(v.env) },
-        labels: { ...strings(svc.labels), ...strings(v.labels), app: name, version: ver },
-        health: healthSpec(v.health ?? svc.health),
-        startTimeoutMs: (v.startTimeout ?? svc.startTimeout) !== undefined ? parseDuration((v.startTimeout ?? svc.startTimeout)!) : DEFAULT_START_TIMEOUT_MS,
-      };
-      if (command) spec.command = command;
-      if (image) spec.image = image;
-      if (build) spec.build = build;
+      workloadNames.set(spec.workload, `${name} ${ver}`);
       workloads.push(spec);
     }
     services.push({ name, port: svc.port, protocol: 'http', workloads, location: doc.locate(base, { key: true }) });

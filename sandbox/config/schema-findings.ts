@@ -165,7 +165,7 @@ function convert(e: ErrorObject, root: unknown, locator: Locator): Finding {
       const allowed = e.keyword === 'enum' ? ((e.params as { allowedValues: unknown[] }).allowedValues ?? []) : [(e.params as { allowedValue: unknown }).allowedValue];
       const words = allowed.map(String);
       const guess = typeof data === 'string' ? closestMatch(data, words) : undefined;
-      const hint = guess ? `did you mean \`${guess}\`?` : `use one of ${listWords(words)}`;
+      const hint = guess ? `did you mean \`${guess}\`?` : 'write one of the listed values exactly (they are case-sensitive)';
       return mk('VALUE_NOT_ALLOWED', `${where} must be one of ${listWords(words)}, got ${describe(data)}`, hint, locator.locate(path));
     }
     case 'minimum':
