@@ -7,14 +7,14 @@
  * Without paths: `./meshbox.yaml` and its rules folder when present, otherwise the bundled
  * sample (`sample-services/meshbox.yaml` of the meshbox package).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { validatePaths } from '../../sandbox/config/validate.js';
 import { formatFinding } from '../../sandbox/config/findings.js';
 import type { Finding } from '../../sandbox/config/findings.js';
 import type { RulesLoadResult } from '../../sandbox/config/rules-loader.js';
 import { MeshError } from '../../sandbox/errors.js';
+import { sampleMeshFile } from '../../sandbox/paths.js';
 
 export interface ValidateCommandOptions {
   /** meshbox.yaml to validate and analyze the rules against */
@@ -26,24 +26,6 @@ export interface ValidateCommandOptions {
 export interface CommandIo {
   out: (line: string) => void;
   err: (line: string) => void;
-}
-
-/** The folder of the meshbox package (the one holding its package.json), found from `fromUrl`. */
-export function findPackageRoot(fromUrl: string = import.meta.url): string {
-  let dir = dirname(fileURLToPath(fromUrl));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'meshbox') return dir;
-      } catch {
-        // not a readable package.json: keep looking upwards
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new MeshError('MESH_ERR_INTERNAL', ['cannot find the meshbox package folder (its package.json)']);
-    dir = parent;
-  }
 }
 
 /** Findings without a location first, then by file, line and column. */
@@ -73,7 +55,7 @@ async function targets(paths: string[], opts: ValidateCommandOptions, io: Comman
   }
   if (paths.length > 0) return paths;
   if (existsSync('meshbox.yaml')) return ['meshbox.yaml'];
-  const sample = join(findPackageRoot(), 'sample-services', 'meshbox.yaml');
+  const sample = sampleMeshFile();
   io.err(`no meshbox.yaml in ${resolve('.')}: validating the bundled sample ${sample}`);
   return [sample];
 }
