@@ -199,14 +199,17 @@ export function compile(input: CompileInput): MeshSnapshot {
     healthy: Registry.serving(inst),
     meta: workloadMeta(inst.workload.labels, inst.workload.workload, ns, inst.workload.service),
   });
-  const drByService = new Map<string, DR>();
+  // Several DestinationRules for one host: Istio merges their subsets and keeps the first
+  // one's top-level trafficPolicy (the analyzer warns about it).
+  const drByService = new Map<string, DR[]>();
   for (const dr of drs) {
     const svc = resolver.resolve(dr.spec.host);
-    if (svc && !drByService.has(svc.name)) drByService.set(svc.name, dr);
+    if (svc) drByService.set(svc.name, [...(drByService.get(svc.name) ?? []), dr]);
   }
   for (const svc of services) {
     const members = instances.filter((i) => i.workload.service === svc.name);
-    const dr = drByService.get(svc.name);
+    const rules = drByService.get(svc.name) ?? [];
+    const dr = rules[0];
     const top = dr?.spec.trafficPolicy;
     const name = `outbound|${svc.port}||${svc.fqdn}`;
     clusters[name] = {
@@ -220,21 +223,26 @@ export function compile(input: CompileInput): MeshSnapshot {
       trafficPolicy: top,
       policySource: dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined,
     };
-    for (const subset of dr?.spec.subsets ?? []) {
-      const policy = mergePolicy(top, subset.trafficPolicy);
-      const sname = `outbound|${svc.port}|${subset.name}|${svc.fqdn}`;
-      clusters[sname] = {
-        key: sname,
-        name: sname,
-        kind: 'outbound',
-        service: svc,
-        subset: subset.name,
-        endpoints: members.filter((m) => labelsMatch(subset.labels, m.workload.labels)).map(endpointOf),
-        lb: lbPolicy(policy),
-        connectTimeoutMs: connectTimeout(policy),
-        trafficPolicy: policy,
-        policySource: `DestinationRule ${dr!.metadata.namespace}/${dr!.metadata.name} subset ${subset.name}`,
-      };
+    const seenSubsets = new Set<string>();
+    for (const owner of rules) {
+      for (const subset of owner.spec.subsets ?? []) {
+        if (seenSubsets.has(subset.name)) continue;
+        seenSubsets.add(subset.name);
+        const policy = mergePolicy(top, subset.trafficPolicy);
+        const sname = `outbound|${svc.port}|${subset.name}|${svc.fqdn}`;
+        clusters[sname] = {
+          key: sname,
+          name: sname,
+          kind: 'outbound',
+          service: svc,
+          subset: subset.name,
+          endpoints: members.filter((m) => labelsMatch(subset.labels, m.workload.labels)).map(endpointOf),
+          lb: lbPolicy(policy),
+          connectTimeoutMs: connectTimeout(policy),
+          trafficPolicy: policy,
+          policySource: `DestinationRule ${owner.metadata.namespace}/${owner.metadata.name} subset ${subset.name}`,
+        };
+      }
     }
   }
   for (const inst of instances) {

@@ -27,24 +27,43 @@ export function formatAccessLog(e: RequestEvent): string {
   );
 }
 
+/** Lines are buffered per proxy and written in one go every FLUSH_MS (one write, not one per line). */
+const FLUSH_MS = 100;
+
 export class AccessLogWriter {
   private readonly streams = new Map<string, WriteStream>();
+  private readonly pending = new Map<string, string[]>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
   }
 
   write(e: RequestEvent): void {
-    let s = this.streams.get(e.proxy);
-    if (!s) {
-      s = createWriteStream(path.join(this.dir, `${e.proxy}.log`), { flags: 'a' });
-      s.on('error', () => undefined);
-      this.streams.set(e.proxy, s);
+    let lines = this.pending.get(e.proxy);
+    if (!lines) this.pending.set(e.proxy, (lines = []));
+    lines.push(formatAccessLog(e));
+    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const [proxy, lines] of this.pending) {
+      if (lines.length === 0) continue;
+      let s = this.streams.get(proxy);
+      if (!s) {
+        s = createWriteStream(path.join(this.dir, `${proxy}.log`), { flags: 'a' });
+        s.on('error', () => undefined);
+        this.streams.set(proxy, s);
+      }
+      s.write(`${lines.join('\n')}\n`);
     }
-    s.write(`${formatAccessLog(e)}\n`);
+    this.pending.clear();
   }
 
   close(): Promise<void> {
+    this.flush();
     const all = [...this.streams.values()];
     this.streams.clear();
     return Promise.all(all.map((s) => new Promise<void>((r) => s.end(r)))).then(() => undefined);

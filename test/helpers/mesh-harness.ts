@@ -98,7 +98,7 @@ export async function startHarness(services: ServiceDef[], seed = 1): Promise<Ha
     events.push(e);
     metrics.observe(e);
   });
-  const dataPlane = createDataPlane({ seed, inProcess: true, onEvents: (es) => es.forEach((e) => bus.emit(e)) });
+  const dataPlane = createDataPlane({ seed, inProcess: process.env.MESHBOX_TEST_WORKER !== '1', onEvents: (es) => es.forEach((e) => bus.emit(e)) });
   const { bound, errors } = await dataPlane.bind(listenersFor(mesh, registry.all(), { address: '127.0.0.1', port: 0 }));
   if (errors.length) throw new Error(JSON.stringify(errors));
   let ingressPort = 0;

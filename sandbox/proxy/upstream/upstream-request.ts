@@ -6,12 +6,11 @@
  * The HTTP/1.1 forwarding itself is http-proxy's `web()` with `selfHandleResponse` (we need the
  * status before anything reaches the client, to retry) over the cluster's keep-alive Agent.
  * Each attempt gets its own request shell, so retries never stack listeners on the client's
- * request, and its own body stream from the buffered body.
+ * request, and the buffered body is written in one piece.
  */
 import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage, ServerResponse, Agent, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 
 /** How an attempt failed, in Envoy's retry vocabulary. */
@@ -76,7 +75,8 @@ export class UpstreamAttempt {
     const options = {
       target: { protocol: 'http:', host: o.host, port: o.port },
       agent: o.agent,
-      buffer: o.body.length > 0 ? Readable.from([o.body]) : Readable.from([]),
+      // http-proxy only calls `buffer.pipe(proxyReq)`: hand it the buffered body in one write.
+      buffer: { pipe: (dest: ClientRequest) => dest.end(o.body.length > 0 ? o.body : undefined) },
       meshAttempt: this,
     };
     proxyServer.web(shell as never, o.downstream, options as never, (err: NodeJS.ErrnoException) => this.onError(err));
