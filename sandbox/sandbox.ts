@@ -21,22 +21,21 @@ import type { LoadedResource } from './config/resource.js';
 import { AdminServer } from './admin/admin-server.js';
 import { GATEWAY_ID, listenersFor } from './control/compiler.js';
 import { ControlPlane } from './control/control-plane.js';
-import { HealthChecker } from './control/health-checker.js';
 import { instanceId, Registry, type Instance } from './control/registry.js';
+import { WorkloadManager } from './control/workload-manager.js';
 import { MeshError } from './errors.js';
 import { EventBus, type MeshEvent } from './events.js';
 import { packageVersion, sampleMeshFile } from './paths.js';
 import { createDataPlane, type DataPlane } from './proxy/data-plane.js';
 import { randomSeed } from './rng.js';
-import { instanceEnv } from './runtime/contract.js';
 import { allocatePort, releasePort } from './runtime/ports.js';
-import { ProcessRuntime } from './runtime/process-runtime.js';
-import type { Runtime, RuntimeExit } from './runtime/runtime.js';
+import type { Runtime } from './runtime/runtime.js';
+import { selectRuntime, type RuntimeChoice } from './runtime/select-runtime.js';
 import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.js';
 import { AccessLogWriter } from './telemetry/access-log.js';
 import { IstioMetrics } from './telemetry/metrics.js';
 
-export type RuntimeChoice = 'auto' | 'process' | 'docker';
+export type { RuntimeChoice } from './runtime/select-runtime.js';
 
 export interface SandboxOptions {
   /** meshbox.yaml; default: the bundled sample */
@@ -58,15 +57,6 @@ export interface SandboxOptions {
   bus?: EventBus;
 }
 
-const STOP_GRACE_MS = 5_000;
-const MAX_RESTART_DELAY_MS = 30_000;
-const STABLE_AFTER_MS = 10_000;
-
-interface Supervision {
-  crashes: number;
-  healthySince?: number;
-  timer?: NodeJS.Timeout;
-}
 
 export class Sandbox {
   readonly bus: EventBus;
@@ -82,12 +72,10 @@ export class Sandbox {
   runtime!: Runtime;
   controlPlane!: ControlPlane;
   dataPlane!: DataPlane;
-  private health!: HealthChecker;
+  workloads!: WorkloadManager;
   private readonly admin = new AdminServer();
   private accessLog: AccessLogWriter | undefined;
   private state: SandboxState | undefined;
-  private readonly supervision = new Map<string, Supervision>();
-  private stopping = false;
   private started = false;
   private stopped: Promise<void> | undefined;
 
@@ -121,11 +109,10 @@ export class Sandbox {
       this.notice('warn', `sandbox ${r.sandbox} was left behind by a meshbox that died (pid ${r.ownerPid}): ${what}`);
     }
     this.state = new SandboxState(this.id, configFile);
-    this.runtime = this.selectRuntime();
-    this.runtime.on('log', (l: { id: string; stream: 'stdout' | 'stderr'; line: string }) =>
-      this.bus.emit({ type: 'mesh:workload:log', time: Date.now(), instance: l.id, stream: l.stream, line: l.line }),
-    );
-    this.runtime.on('exit', (e: RuntimeExit) => this.onExit(e));
+    const selected = await selectRuntime(this.options.runtime ?? 'auto');
+    this.runtime = selected.runtime;
+    if (selected.notice) this.notice('info', selected.notice);
+    this.workloads = new WorkloadManager({ registry: this.registry, runtime: this.runtime, bus: this.bus, mesh, sandboxId: this.id, seed: this.seed, state: this.state });
 
     if (this.options.accessLogDir !== false) {
       this.accessLog = new AccessLogWriter(this.options.accessLogDir ?? path.join(stateDir(), this.id, 'access'));
@@ -171,10 +158,9 @@ export class Sandbox {
     this.state.set({ adminUrl: this.adminUrl, ingressUrl: this.ingressUrl });
 
     this.controlPlane = new ControlPlane(mesh, this.registry, this.dataPlane, this.bus, ingress);
-    this.health = new HealthChecker(this.registry, (r) => this.onHealth(r.id, r.healthy, r.reason));
     await this.controlPlane.setResources(resources, this.ruleFindings.filter((f) => f.severity === 'warning'));
 
-    await Promise.all(this.registry.all().map((inst) => this.startInstance(inst, true)));
+    await this.workloads.startAll();
     this.bus.emit({ type: 'mesh:sandbox:ready', time: Date.now(), message: `ingress ${this.ingressUrl}, admin ${this.adminUrl}` });
     await this.waitReady(this.options.readyTimeoutMs ?? 30_000);
   }
@@ -198,14 +184,6 @@ export class Sandbox {
       this.notice('error', `not applied (fix the errors above and save again): ${skipped.join(', ')}`);
     }
     return result.resources;
-  }
-
-  private selectRuntime(): Runtime {
-    const choice = this.options.runtime ?? 'auto';
-    if (choice === 'docker') {
-      throw new MeshError('MESH_ERR_RUNTIME_UNAVAILABLE', ['docker', 'this meshbox build runs workloads as processes only']);
-    }
-    return new ProcessRuntime();
   }
 
   private async bindListeners(mesh: MeshDefinition, ingress: { address: string; port: number }): Promise<void> {
@@ -234,97 +212,6 @@ export class Sandbox {
       else if (service) inst.sidecar.services[service] = b.port;
       else inst.sidecar.outbound = b.port;
     }
-  }
-
-  private async startInstance(inst: Instance, initial: boolean): Promise<void> {
-    if (this.stopping) return;
-    const base = { time: Date.now(), instance: inst.id, workload: inst.workload.workload, service: inst.workload.service, version: inst.workload.version };
-    this.registry.update(inst.id, { state: 'starting', healthy: false });
-    this.bus.emit({ ...base, type: 'mesh:workload:starting', port: inst.appPort });
-    try {
-      const { pid } = await this.runtime.start({
-        id: inst.id,
-        workload: inst.workload,
-        env: instanceEnv(this.mesh, inst, this.id, this.seed),
-        port: inst.appPort,
-      });
-      if (pid !== undefined) this.state?.addProcess(inst.id, pid);
-      this.registry.update(inst.id, { state: 'running', pid });
-      this.bus.emit({ ...base, time: Date.now(), type: 'mesh:workload:started', pid, port: inst.appPort });
-      this.health.watch(inst.id);
-    } catch (e) {
-      if (initial) throw e;
-      this.registry.update(inst.id, { state: 'exited' });
-      this.scheduleRestart(inst, (e as Error).message);
-    }
-  }
-
-  private onHealth(id: string, healthy: boolean, reason?: string): void {
-    const inst = this.registry.get(id);
-    if (!inst) return;
-    this.registry.update(id, { healthy });
-    const sup = this.supervisionOf(id);
-    if (healthy) sup.healthySince = Date.now();
-    else sup.healthySince = undefined;
-    this.bus.emit({
-      type: healthy ? 'mesh:workload:healthy' : 'mesh:workload:unhealthy',
-      time: Date.now(),
-      instance: id,
-      workload: inst.workload.workload,
-      service: inst.workload.service,
-      version: inst.workload.version,
-      reason,
-    });
-  }
-
-  private supervisionOf(id: string): Supervision {
-    let s = this.supervision.get(id);
-    if (!s) this.supervision.set(id, (s = { crashes: 0 }));
-    return s;
-  }
-
-  private onExit(e: RuntimeExit): void {
-    const inst = this.registry.get(e.id);
-    this.state?.removeProcess(e.id);
-    this.health?.unwatch(e.id);
-    if (!inst) return;
-    this.registry.update(e.id, { state: e.expected ? 'stopped' : 'exited', healthy: false, pid: undefined });
-    this.bus.emit({
-      type: e.expected ? 'mesh:workload:stopped' : 'mesh:workload:exited',
-      time: Date.now(),
-      instance: e.id,
-      workload: inst.workload.workload,
-      service: inst.workload.service,
-      version: inst.workload.version,
-      exitCode: e.code,
-      signal: e.signal,
-    });
-    if (!e.expected && !this.stopping) this.scheduleRestart(inst, e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`);
-  }
-
-  /** crashed instances come back with exponential back-off (0.5 s, 1 s, 2 s ... 30 s) */
-  private scheduleRestart(inst: Instance, reason: string): void {
-    const sup = this.supervisionOf(inst.id);
-    if (sup.healthySince !== undefined && Date.now() - sup.healthySince > STABLE_AFTER_MS) sup.crashes = 0;
-    sup.healthySince = undefined;
-    const delayMs = Math.min(MAX_RESTART_DELAY_MS, 500 * 2 ** sup.crashes);
-    sup.crashes++;
-    this.bus.emit({
-      type: 'mesh:workload:restarting',
-      time: Date.now(),
-      instance: inst.id,
-      workload: inst.workload.workload,
-      service: inst.workload.service,
-      version: inst.workload.version,
-      delayMs,
-      reason,
-    });
-    if (sup.timer) clearTimeout(sup.timer);
-    sup.timer = setTimeout(() => {
-      sup.timer = undefined;
-      this.registry.update(inst.id, { restarts: inst.restarts + 1 });
-      void this.startInstance(inst, false);
-    }, delayMs);
   }
 
   /** every instance of every workload with replicas is healthy */
@@ -424,12 +311,9 @@ export class Sandbox {
   }
 
   private async doDown(): Promise<void> {
-    this.stopping = true;
     if (!this.started) return;
     this.bus.emit({ type: 'mesh:sandbox:stopping', time: Date.now(), message: 'stopping workloads and sidecars' });
-    for (const s of this.supervision.values()) if (s.timer) clearTimeout(s.timer);
-    this.health?.stopAll();
-    await this.runtime?.stopAll(STOP_GRACE_MS);
+    await this.workloads?.stopAll();
     this.controlPlane?.close();
     await this.dataPlane?.stop(1_000).catch(() => undefined);
     await this.admin.close();
