@@ -8,6 +8,9 @@ import { printError, stdio } from './output.js';
 import { runUp } from './commands/up.js';
 import { runValidate } from './commands/validate.js';
 import { runStatus } from './commands/status.js';
+import { runFaultAdd, runFaultList, runFaultRemove, type FaultAddOptions } from './commands/fault.js';
+import { runWorkloadAction, runWorkloadList } from './commands/workload.js';
+import { WORKLOAD_ACTIONS } from '../sandbox/admin/chaos-routes.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -19,6 +22,16 @@ function integer(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
   return n;
+}
+
+function number(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
+  return n;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 function seconds(value: string): number {
@@ -91,6 +104,74 @@ export function buildProgram(): Command {
     .option('--admin <url>', 'admin API of the sandbox (default: the running one, else http://127.0.0.1:15000)')
     .option('--json', 'print the raw status as JSON', false)
     .action((o: { admin?: string; json: boolean }) => run(() => runStatus(o, stdio)));
+
+  const fault = program.command('fault').description('runtime faults on a running sandbox (on top of the rule files)');
+  fault
+    .command('add')
+    .description('inject a fault into a service (or one subset): HTTP faults at its inbound sidecar, or Toxiproxy toxics on connections to it')
+    .argument('<service>', 'destination service, e.g. callme-service')
+    .option('--subset <name>', 'only this subset (DestinationRule subset or version)')
+    .option('--source <workload>', 'only requests from this workload (e.g. caller-service-v1)')
+    .option('--name <name>', 'name of the fault (default: generated)')
+    .option('--abort <status>', 'answer this HTTP status instead of the app', integer)
+    .option('--abort-body <text>', 'body of the abort (default: fault filter abort)')
+    .option('--abort-header <k=v>', 'header on the abort (repeatable)', collect)
+    .option('--delay <duration>', 'delay requests, e.g. 200ms')
+    .addOption(new Option('--reset <phase>', 'reset the connection before the response or in the middle of it').choices(['request', 'response']))
+    .option('--slow-body <bytesPerSecond>', 'trickle response bodies', integer)
+    .option('--percent <n>', 'share of matching requests affected, 0-100 (default 100)', number)
+    .option('--path <prefix>', 'only requests whose path starts with this')
+    .option('--method <method>', 'only this method')
+    .option('--header <k=v>', 'only requests with this header value (repeatable)', collect)
+    .addOption(new Option('--toxic <type>', 'network toxic (Toxiproxy)').choices(['latency', 'bandwidth', 'slow_close', 'timeout', 'reset_peer', 'slicer', 'limit_data']))
+    .addOption(new Option('--stream <stream>', 'toxic direction: upstream (requests) or downstream (answers, default)').choices(['upstream', 'downstream']))
+    .option('--toxicity <p>', 'probability 0-1 that a connection gets the toxic (default 1)', number)
+    .option('--attr <k=v>', 'toxic attribute, e.g. latency=100 (repeatable)', collect)
+    .option('--ttl <duration>', 'remove the fault automatically after this long, e.g. 30s')
+    .option('--admin <url>', 'admin API of the sandbox')
+    .option('--json', 'print the fault as JSON', false)
+    .action((service: string, o: FaultAddOptions) => run(() => runFaultAdd(service, o, stdio)));
+  fault
+    .command('ls')
+    .description('list active faults')
+    .option('--admin <url>', 'admin API of the sandbox')
+    .option('--json', 'print JSON', false)
+    .action((o: { admin?: string; json: boolean }) => run(() => runFaultList(o, stdio)));
+  fault
+    .command('rm')
+    .description('remove runtime faults by name, or all of them')
+    .argument('[names...]', 'fault names (see `meshbox fault ls`)')
+    .option('--all', 'remove every runtime fault', false)
+    .option('--admin <url>', 'admin API of the sandbox')
+    .action((names: string[], o: { admin?: string; all: boolean }) => run(() => runFaultRemove(names, o, stdio)));
+
+  const workload = program.command('workload').description('workload chaos on a running sandbox');
+  for (const action of WORKLOAD_ACTIONS) {
+    const cmd = workload
+      .command(action)
+      .description(
+        {
+          kill: 'send a signal (default SIGKILL); meshbox restarts the instance with back-off',
+          stop: 'stop gracefully; it stays stopped until `start`',
+          start: 'start a stopped instance',
+          restart: 'stop then start',
+          pause: 'freeze the instance (SIGSTOP / docker pause): connections hang',
+          resume: 'thaw a paused instance',
+          drain: 'take the endpoint out of the registry (it keeps running)',
+          undrain: 'put a drained endpoint back',
+        }[action],
+      )
+      .argument('<instance>', 'instance id, e.g. callme-service-v2-1 (see `meshbox workload ls`)')
+      .option('--admin <url>', 'admin API of the sandbox');
+    if (action === 'kill') cmd.option('--signal <signal>', 'signal to send', 'SIGKILL');
+    cmd.action((instance: string, o: { admin?: string; signal?: string }) => run(() => runWorkloadAction(action, instance, o, stdio)));
+  }
+  workload
+    .command('ls')
+    .description('list instances')
+    .option('--admin <url>', 'admin API of the sandbox')
+    .option('--json', 'print JSON', false)
+    .action((o: { admin?: string; json: boolean }) => run(() => runWorkloadList(o, stdio)));
 
   return program;
 }

@@ -102,6 +102,18 @@ export class EventPrinter {
         this.io.out(`${c('gray', time(e.time))} ${c(col, e.message)}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
         return;
       }
+      case 'mesh:fault:added':
+        this.io.out(`${c('gray', time(e.time))} ${c('magenta', `fault ${e.name} added`)}: ${e.summary}`);
+        return;
+      case 'mesh:fault:removed':
+        this.io.out(`${c('gray', time(e.time))} fault ${e.name} removed (${e.reason ?? 'deleted'})`);
+        return;
+      case 'mesh:outlier:ejected':
+        this.io.out(`${c('gray', time(e.time))} ${c('yellow', `${e.endpoint} ejected`)} from ${e.cluster} for ${((e.ejectionMs ?? 0) / 1000).toFixed(1)}s: ${e.reason}`);
+        return;
+      case 'mesh:outlier:returned':
+        this.io.out(`${c('gray', time(e.time))} ${e.endpoint} back in ${e.cluster}`);
+        return;
       default:
         this.io.out(`${c('gray', time(e.time))} ${c('bold', e.message)}`);
     }

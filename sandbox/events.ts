@@ -141,6 +141,31 @@ export interface NoticeEvent {
   hint?: string;
 }
 
+export interface FaultEvent {
+  type: 'mesh:fault:added' | 'mesh:fault:removed';
+  time: number;
+  name: string;
+  origin: 'runtime' | 'file';
+  /** what the fault does, in one line */
+  summary: string;
+  /** removed: why */
+  reason?: 'deleted' | 'expired' | 'cleared' | 'replaced';
+}
+
+/** Outlier detection ejected a host or let it back (reported by the data plane). */
+export interface OutlierEvent {
+  type: 'mesh:outlier:ejected' | 'mesh:outlier:returned';
+  time: number;
+  cluster: string;
+  endpoint: string;
+  /** why it was ejected (e.g. `5 consecutive 5xx`) */
+  reason?: string;
+  /** how long it stays out */
+  ejectionMs?: number;
+  /** how many times this host has been ejected */
+  ejections?: number;
+}
+
 export type MeshEvent =
   | RequestEvent
   | WorkloadEvent
@@ -149,7 +174,9 @@ export type MeshEvent =
   | ConfigRejectedEvent
   | ListenerEvent
   | SandboxEvent
-  | NoticeEvent;
+  | NoticeEvent
+  | FaultEvent
+  | OutlierEvent;
 
 export type MeshEventType = MeshEvent['type'];
 export type EventOf<T extends MeshEventType> = Extract<MeshEvent, { type: T }>;

@@ -19,7 +19,9 @@ import { hasErrors } from './config/findings.js';
 import type { MeshDefinition } from './config/mesh-types.js';
 import type { LoadedResource } from './config/resource.js';
 import { AdminServer } from './admin/admin-server.js';
-import { GATEWAY_ID, listenersFor } from './control/compiler.js';
+import { installChaosRoutes } from './admin/chaos-routes.js';
+import { FaultStore } from './faults/fault-store.js';
+import { fileFaults, GATEWAY_ID, listenersFor } from './control/compiler.js';
 import { ControlPlane } from './control/control-plane.js';
 import { instanceId, Registry, type Instance } from './control/registry.js';
 import { WorkloadManager } from './control/workload-manager.js';
@@ -63,6 +65,8 @@ export class Sandbox {
   readonly seed: number;
   readonly registry = new Registry();
   readonly metrics: IstioMetrics;
+  /** runtime faults, layered on the rule files' */
+  readonly faults: FaultStore;
   id = '';
   mesh!: MeshDefinition;
   rulesDir: string | undefined;
@@ -83,6 +87,11 @@ export class Sandbox {
     this.bus = options.bus ?? new EventBus();
     this.seed = options.seed ?? randomSeed();
     this.metrics = new IstioMetrics(undefined, packageVersion());
+    this.faults = new FaultStore(
+      this.bus,
+      () => fileFaults(this.controlPlane?.appliedResources ?? []),
+      () => this.faultTargets(),
+    );
   }
 
   private notice(level: 'info' | 'warn' | 'error', message: string, hint?: string): void {
@@ -155,9 +164,13 @@ export class Sandbox {
 
     this.adminUrl = await this.admin.listen(this.options.adminHost ?? '127.0.0.1', this.options.adminPort ?? 15000);
     this.installAdminRoutes();
+    installChaosRoutes(this.admin, { faults: this.faults, workloads: () => this.workloads, registry: this.registry });
     this.state.set({ adminUrl: this.adminUrl, ingressUrl: this.ingressUrl });
 
     this.controlPlane = new ControlPlane(mesh, this.registry, this.dataPlane, this.bus, ingress);
+    this.faults.onChange(() => {
+      void this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()).catch((e: Error) => this.notice('error', `faults not applied: ${e.message}`));
+    });
     await this.controlPlane.setResources(resources, this.ruleFindings.filter((f) => f.severity === 'warning'));
 
     await this.workloads.startAll();
@@ -212,6 +225,16 @@ export class Sandbox {
       else if (service) inst.sidecar.services[service] = b.port;
       else inst.sidecar.outbound = b.port;
     }
+  }
+
+  /** service -> the names its instances can be selected by (version labels and DestinationRule subsets) */
+  private faultTargets(): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>();
+    for (const svc of this.mesh?.services ?? []) out.set(svc.name, new Set(svc.workloads.map((w) => w.labels['version'] ?? w.version)));
+    for (const c of Object.values(this.controlPlane?.current?.clusters ?? {})) {
+      if (c.service && c.subset) out.get(c.service.name)?.add(c.subset);
+    }
+    return out;
   }
 
   /** every instance of every workload with replicas is healthy */
@@ -313,6 +336,7 @@ export class Sandbox {
   private async doDown(): Promise<void> {
     if (!this.started) return;
     this.bus.emit({ type: 'mesh:sandbox:stopping', time: Date.now(), message: 'stopping workloads and sidecars' });
+    this.faults.close();
     await this.workloads?.stopAll();
     this.controlPlane?.close();
     await this.dataPlane?.stop(1_000).catch(() => undefined);

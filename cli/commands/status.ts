@@ -1,35 +1,6 @@
 /** `meshbox status`: what a running sandbox looks like, from its admin API. */
-import http from 'node:http';
-import { MeshError } from '../../sandbox/errors.js';
-import { listSandboxes, isAlive } from '../../sandbox/runtime/sandbox-state.js';
+import { adminRequest, resolveAdmin } from '../admin-client.js';
 import { paint, useColor, type Io } from '../output.js';
-
-export function getJson(url: string, timeoutMs = 3000): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
-        } catch {
-          resolve({ status: res.statusCode ?? 0, body: text });
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (e: NodeJS.ErrnoException) => reject(new MeshError('MESH_ERR_ADMIN_UNREACHABLE', [url, e.code ?? e.message])));
-  });
-}
-
-/** the admin URL: the flag, else the only running sandbox, else the default */
-export function resolveAdmin(flag: string | undefined): string {
-  if (flag) return flag.replace(/\/$/, '');
-  const live = listSandboxes().filter((s) => isAlive(s.ownerPid) && s.adminUrl);
-  if (live.length === 1) return live[0]!.adminUrl!;
-  return 'http://127.0.0.1:15000';
-}
 
 interface StatusBody {
   sandbox: string;
@@ -47,7 +18,7 @@ interface StatusBody {
 
 export async function runStatus(opts: { admin?: string; json?: boolean }, io: Io): Promise<number> {
   const admin = resolveAdmin(opts.admin);
-  const { body } = await getJson(`${admin}/status`);
+  const { body } = await adminRequest(`${admin}/status`);
   if (opts.json) {
     io.out(JSON.stringify(body, null, 2));
     return 0;

@@ -30,6 +30,7 @@ const KIND_CHECKS: Record<SupportedKind, (spec: unknown, locator: Locator) => Fi
   VirtualService: checkVirtualService,
   DestinationRule: checkDestinationRule,
   Gateway: checkGateway,
+  Fault: () => [],
 };
 
 const NOT_APPLIED_HINTS: Record<string, string> = {

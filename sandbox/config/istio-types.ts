@@ -5,6 +5,7 @@
  *
  * Durations stay strings here (`"0.5s"`); `parseDuration` in ./duration.ts converts them.
  */
+import type { FaultSpec } from '../faults/fault-spec.js';
 
 export interface ObjectMeta {
   name: string;
@@ -241,14 +242,18 @@ export interface GatewaySpec {
   selector?: Record<string, string>;
 }
 
-/** The kinds meshbox applies today, keyed by kind. */
+/** The kinds meshbox applies today, keyed by kind (`Fault` is meshbox's own, sandbox/faults). */
 export interface IstioSpecs {
   VirtualService: VirtualServiceSpec;
   DestinationRule: DestinationRuleSpec;
   Gateway: GatewaySpec;
+  Fault: FaultSpec;
 }
 
 export type SupportedKind = keyof IstioSpecs;
+
+/** apiVersions of meshbox's own kinds */
+export const MESHBOX_API_VERSIONS = ['meshbox.dev/v1alpha1'] as const;
 
 export const NETWORKING_API_VERSIONS = [
   'networking.istio.io/v1',

@@ -1,11 +1,12 @@
 /**
  * What meshbox does with each kind of document found in a rules folder:
- * - `applied`: VirtualService, DestinationRule, Gateway (networking.istio.io v1/v1beta1/v1alpha3);
+ * - `applied`: VirtualService, DestinationRule, Gateway (networking.istio.io v1/v1beta1/v1alpha3),
+ *   and meshbox's own Fault (meshbox.dev/v1alpha1);
  * - `istio`: other Istio kinds, recognised (apiVersion checked) but not applied: a warning;
  * - `kubernetes`: Kubernetes kinds (Deployment, Service, ...): info, meshbox.yaml defines services;
  * - `unknown`: anything else: a warning, never a crash.
  */
-import { NETWORKING_API_VERSIONS } from './istio-types.js';
+import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS } from './istio-types.js';
 import type { SupportedKind } from './istio-types.js';
 
 export type KindClass =
@@ -24,6 +25,7 @@ const APPLIED: Record<SupportedKind, readonly string[]> = {
   VirtualService: NETWORKING,
   DestinationRule: NETWORKING,
   Gateway: NETWORKING,
+  Fault: [...MESHBOX_API_VERSIONS],
 };
 
 /** Istio kinds meshbox recognises but does not apply, with the apiVersions that serve them. */

@@ -25,10 +25,13 @@ import type {
 import { parseDuration } from '../config/duration.js';
 import type { MeshDefinition } from '../config/mesh-types.js';
 import type { LoadedResource } from '../config/resource.js';
+import type { FaultRecord, FaultSpec } from '../faults/fault-spec.js';
+import { describeFault } from '../faults/describe-fault.js';
 import { compileRetryPolicy } from '../proxy/upstream/retry-policy.js';
 import { Registry, type Instance } from './registry.js';
 import type {
   ClusterConfig,
+  CompiledFault,
   EndpointConfig,
   LbPolicy,
   ListenerConfig,
@@ -54,6 +57,21 @@ export interface CompileInput {
   instances: readonly Instance[];
   /** the gateway listener's bound address */
   ingress: { address: string; port: number };
+  /** runtime faults (faults from rule files come with `resources`) */
+  runtimeFaults?: readonly FaultRecord[];
+}
+
+/** Fault resources of the rule files as records (with their location). */
+export function fileFaults(resources: readonly LoadedResource[]): FaultRecord[] {
+  return resources
+    .filter((r): r is LoadedResource<'Fault', FaultSpec> => r.kind === 'Fault')
+    .map((r) => ({
+      name: r.metadata.name,
+      spec: { ...r.spec, name: r.metadata.name },
+      origin: 'file' as const,
+      source: `${r.source.file}:${r.source.line}:${r.source.col}`,
+      createdAt: 0,
+    }));
 }
 
 type VS = LoadedResource<'VirtualService', VirtualServiceSpec>;
@@ -293,6 +311,18 @@ export function compile(input: CompileInput): MeshSnapshot {
     virtualHosts: gatewayVirtualHosts(gws, vss, mesh, routeCompiler),
   };
 
+  // ---- faults: each resolved to the instances it hits
+  const faults: CompiledFault[] = [];
+  for (const f of [...fileFaults(input.resources), ...(input.runtimeFaults ?? [])]) {
+    if ((f.spec as { disabled?: boolean }).disabled) continue;
+    const { service, subset, source } = f.spec.target;
+    const subsetLabels = subset
+      ? ((drByService.get(service) ?? []).flatMap((d) => d.spec.subsets ?? []).find((s) => s.name === subset)?.labels ?? { version: subset })
+      : {};
+    const endpoints = instances.filter((i) => i.workload.service === service && labelsMatch(subsetLabels, i.workload.labels)).map((i) => i.id);
+    faults.push({ name: f.name, summary: describeFault(f.spec), source, endpoints, match: f.spec.match, http: f.spec.http, toxics: f.spec.toxics });
+  }
+
   const listeners = listenersFor(mesh, instances, input.ingress);
   return {
     version: input.version,
@@ -303,6 +333,7 @@ export function compile(input: CompileInput): MeshSnapshot {
     listeners,
     routeConfigs,
     clusters,
+    faults,
   };
 }
 

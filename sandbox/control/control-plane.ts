@@ -4,6 +4,7 @@
  * the data plane.
  */
 import type { LoadedResource } from '../config/resource.js';
+import type { FaultRecord } from '../faults/fault-spec.js';
 import { resourceKey } from '../config/resource.js';
 import type { Finding } from '../config/findings.js';
 import type { MeshDefinition } from '../config/mesh-types.js';
@@ -16,6 +17,7 @@ import type { MeshSnapshot } from './snapshot.js';
 export class ControlPlane {
   private version = 0;
   private resources: readonly LoadedResource[] = [];
+  private runtimeFaults: readonly FaultRecord[] = [];
   private snapshot: MeshSnapshot | undefined;
   private pending: Promise<void> | undefined;
   private dirty = false;
@@ -52,6 +54,12 @@ export class ControlPlane {
     return this.version;
   }
 
+  /** Replaces the runtime faults (layered on the rule files' faults) and pushes them. */
+  async setRuntimeFaults(faults: readonly FaultRecord[]): Promise<void> {
+    this.runtimeFaults = faults;
+    await this.publish();
+  }
+
   /** coalesces registry changes arriving together into one push */
   private schedule(): void {
     if (this.closed) return;
@@ -82,6 +90,7 @@ export class ControlPlane {
       resources: this.resources,
       instances: this.registry.all(),
       ingress: this.ingress,
+      runtimeFaults: this.runtimeFaults,
     });
     const ack = await this.dataPlane.apply(snapshot);
     this.snapshot = snapshot;

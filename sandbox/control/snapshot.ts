@@ -9,6 +9,7 @@
  * Names follow Envoy: listeners own a route configuration (virtual hosts -> routes); routes point
  * at clusters; clusters hold endpoints. A request keeps the snapshot it started with until it ends.
  */
+import type { FaultMatch, HttpFaultSpec, ToxicSpec } from '../faults/fault-spec.js';
 import type {
   HTTPMatchRequest,
   Headers,
@@ -160,6 +161,19 @@ export interface ProxyConfig {
   meta: WorkloadMeta;
 }
 
+/** A meshbox fault resolved to the instances it hits. */
+export interface CompiledFault {
+  name: string;
+  summary: string;
+  /** only requests from this source workload */
+  source?: string;
+  /** instance ids of the targeted endpoints */
+  endpoints: string[];
+  match?: FaultMatch;
+  http?: HttpFaultSpec;
+  toxics?: ToxicSpec[];
+}
+
 export interface MeshSnapshot {
   version: number;
   createdAt: string;
@@ -170,4 +184,5 @@ export interface MeshSnapshot {
   listeners: ListenerConfig[];
   routeConfigs: Record<string, RouteConfig>;
   clusters: Record<string, ClusterConfig>;
+  faults: CompiledFault[];
 }

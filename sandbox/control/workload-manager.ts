@@ -132,6 +132,18 @@ export class WorkloadManager {
     await this.o.runtime.resume(id);
   }
 
+  /** takes the instance out of load balancing (it keeps running), or puts it back */
+  drain(id: string, drained = true): void {
+    const inst = this.instance(id);
+    this.o.registry.update(id, { drained });
+    this.o.bus.emit({
+      type: 'mesh:notice',
+      time: Date.now(),
+      level: 'info',
+      message: `${inst.id} ${drained ? 'taken out of' : 'put back into'} the registry`,
+    });
+  }
+
   private onHealth(id: string, healthy: boolean, reason?: string): void {
     const inst = this.o.registry.get(id);
     if (!inst) return;

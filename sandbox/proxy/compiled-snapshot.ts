@@ -3,7 +3,7 @@
  * services by every host alias. Built once per snapshot in the worker; requests hold the one
  * they started with, so a swap never changes a request midway.
  */
-import type { ListenerConfig, MeshSnapshot, ProxyConfig, ServiceRef } from '../control/snapshot.js';
+import type { CompiledFault, ListenerConfig, MeshSnapshot, ProxyConfig, ServiceRef } from '../control/snapshot.js';
 import { RouteTable } from './routing/route-table.js';
 
 export interface CompiledSnapshot {
@@ -15,6 +15,8 @@ export interface CompiledSnapshot {
   services: Map<string, ServiceRef>;
   /** by every name a host may be written with: `callme-service`, `callme-service.default`, FQDN */
   hosts: Map<string, ServiceRef>;
+  /** meshbox HTTP faults by the instance id whose inbound sidecar applies them */
+  httpFaults: Map<string, CompiledFault[]>;
 }
 
 export function hostAliases(s: ServiceRef): string[] {
@@ -24,7 +26,13 @@ export function hostAliases(s: ServiceRef): string[] {
 export function compileSnapshot(snapshot: MeshSnapshot): CompiledSnapshot {
   const hosts = new Map<string, ServiceRef>();
   for (const s of snapshot.services) for (const alias of hostAliases(s)) hosts.set(alias, s);
+  const httpFaults = new Map<string, CompiledFault[]>();
+  for (const f of snapshot.faults) {
+    if (!f.http) continue;
+    for (const id of f.endpoints) httpFaults.set(id, [...(httpFaults.get(id) ?? []), f]);
+  }
   return {
+    httpFaults,
     snapshot,
     listeners: new Map(snapshot.listeners.map((l) => [l.name, l])),
     proxies: new Map(snapshot.proxies.map((p) => [p.id, p])),

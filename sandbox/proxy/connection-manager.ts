@@ -15,6 +15,7 @@ import type { ListenerConfig, ProxyConfig, RouteEntryConfig } from '../control/s
 import type { Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
 import { decideFault } from './filters/fault-filter.js';
+import { decideInboundFaults } from './filters/mesh-fault-filter.js';
 import { localReplies } from './local-reply.js';
 import { RequestContext, peerOf, UNKNOWN_DESTINATION } from './request-context.js';
 import { forward, HOP_BY_HOP } from './router.js';
@@ -146,7 +147,7 @@ export class ConnectionManager {
     return headers;
   }
 
-  private inbound(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, body: Buffer): Promise<void> {
+  private async inbound(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, body: Buffer): Promise<void> {
     const peerId = ctx.req.headers[PEER_HEADER];
     const peer = typeof peerId === 'string' ? snap.proxies.get(peerId) : undefined;
     if (peer) ctx.source = peerOf(peer.meta);
@@ -160,10 +161,33 @@ export class ConnectionManager {
     const cluster = listener.inboundCluster ? this.deps.clusters.get(listener.inboundCluster) : undefined;
     if (!cluster) {
       ctx.sendLocalReply(localReplies.clusterNotFound());
-      return Promise.resolve();
+      return;
     }
     ctx.routeName = 'default';
     ctx.why.push(`inbound to ${proxy.id}: local app via ${cluster.name}`);
+    const faults = decideInboundFaults(snap.httpFaults.get(proxy.id), { method: ctx.req.method ?? 'GET', path: ctx.path, headers: ctx.req.headers }, ctx.source.workload, this.deps.rng);
+    if (faults) {
+      ctx.why.push(...faults.why);
+      if (faults.delayMs > 0) {
+        ctx.flags.add('DI');
+        await new Promise((r) => setTimeout(r, faults.delayMs));
+        if (ctx.res.destroyed) {
+          ctx.downstreamClosed = true;
+          return;
+        }
+      }
+      if (faults.abort) {
+        ctx.sendLocalReply(faults.abort);
+        return;
+      }
+      if (faults.resetRequest) {
+        ctx.flags.add('FI');
+        ctx.details = 'fault_filter_reset';
+        ctx.req.socket.resetAndDestroy();
+        return;
+      }
+      if (faults.response.reset || faults.response.slowBodyBps) ctx.flags.add('FI');
+    }
     const headers = this.baseHeaders(ctx, body);
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = 'http';
     return forward(
@@ -177,6 +201,7 @@ export class ConnectionManager {
         retry: NO_RETRY,
         timeoutMs: null,
         responseHeaderOps: [],
+        responseFault: faults?.response,
         onEndpoint: () => undefined,
       },
       this.deps.rng,

@@ -36,6 +36,7 @@ const EMPTY_SNAPSHOT: MeshSnapshot = {
   listeners: [],
   routeConfigs: {},
   clusters: {},
+  faults: [],
 };
 
 export class DataPlaneCore {

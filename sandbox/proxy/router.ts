@@ -12,6 +12,7 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { HeaderOperations } from '../config/istio-types.js';
 import type { Rng } from '../rng.js';
 import { localReplies, type LocalReply } from './local-reply.js';
+import type { ResponseFault } from './filters/mesh-fault-filter.js';
 import type { RequestContext } from './request-context.js';
 import { applyHeaderOps, type HeaderMap } from './routing/header-ops.js';
 import type { Cluster } from './upstream/cluster.js';
@@ -29,6 +30,8 @@ export interface ForwardRequest {
   timeoutMs: number | null;
   /** response header operations, applied in order (destination's, then route's) */
   responseHeaderOps: Array<HeaderOperations | undefined>;
+  /** meshbox response faults (reset mid-response, slow body) decided by the inbound fault filter */
+  responseFault?: ResponseFault;
   /** PassthroughCluster: the original destination instead of a load-balanced pick */
   fixedEndpoint?: Endpoint;
   /** called with each endpoint picked, so the event names the destination workload */
@@ -212,6 +215,8 @@ async function sendUpstreamResponse(
   ctx.status = upstream.statusCode ?? 502;
   ctx.responseStarted = true;
   ctx.res.writeHead(ctx.status, headers as OutgoingHttpHeaders);
+  const fault = fr.responseFault;
+  if (fault?.reset) return resetMidResponse(ctx, upstream);
   upstream.on('data', (chunk: Buffer) => {
     ctx.bytesSent += chunk.length;
   });
@@ -243,6 +248,72 @@ async function sendUpstreamResponse(
     });
     ctx.res.on('close', finish);
     ctx.res.on('finish', finish);
-    upstream.pipe(ctx.res);
+    if (fault?.slowBodyBps) trickle(upstream, ctx, fault.slowBodyBps);
+    else upstream.pipe(ctx.res);
+  });
+}
+
+/** Fault: send the head and part of the body, then reset the connection (TCP RST). */
+function resetMidResponse(ctx: RequestContext, upstream: IncomingMessage): Promise<void> {
+  ctx.details = 'fault_filter_reset';
+  return new Promise<void>((resolve) => {
+    const cut = (chunk?: Buffer): void => {
+      upstream.removeAllListeners('data');
+      upstream.removeAllListeners('end');
+      const part = chunk && chunk.length > 1 ? chunk.subarray(0, Math.floor(chunk.length / 2)) : undefined;
+      const reset = (): void => {
+        ctx.res.socket?.resetAndDestroy();
+        upstream.destroy();
+        resolve();
+      };
+      if (part) {
+        ctx.bytesSent += part.length;
+        ctx.res.write(part, reset);
+      } else {
+        ctx.res.flushHeaders();
+        setImmediate(reset);
+      }
+    };
+    upstream.once('data', (c: Buffer) => cut(c));
+    upstream.once('end', () => cut());
+    upstream.once('error', () => cut());
+  });
+}
+
+/** Fault: pass the body on at `bps` bytes per second, in 100 ms slices. */
+function trickle(upstream: IncomingMessage, ctx: RequestContext, bps: number): void {
+  const slice = Math.max(1, Math.floor(bps / 10));
+  const queue: Buffer[] = [];
+  let ended = false;
+  let timer: NodeJS.Timeout | undefined;
+  const pump = (): void => {
+    timer = undefined;
+    let budget = slice;
+    while (budget > 0 && queue.length > 0) {
+      const head = queue[0]!;
+      const n = Math.min(budget, head.length);
+      ctx.res.write(head.subarray(0, n));
+      budget -= n;
+      if (n === head.length) queue.shift();
+      else queue[0] = head.subarray(n);
+    }
+    if (queue.length > 0) timer = setTimeout(pump, 100);
+    else if (ended) ctx.res.end();
+    else upstream.resume();
+  };
+  upstream.removeAllListeners('data');
+  upstream.on('data', (c: Buffer) => {
+    ctx.bytesSent += c.length;
+    queue.push(c);
+    upstream.pause();
+    timer ??= setTimeout(pump, 100);
+  });
+  upstream.on('end', () => {
+    ended = true;
+    timer ??= setTimeout(pump, 0);
+  });
+  ctx.res.once('close', () => {
+    if (timer) clearTimeout(timer);
+    upstream.destroy();
   });
 }

@@ -2,7 +2,7 @@
  * Whole-document schemas (apiVersion, kind, metadata, spec) of the kinds meshbox applies, as
  * `kubectl apply` would check them, and their export as standalone JSON Schema files.
  */
-import { NETWORKING_API_VERSIONS } from '../istio-types.js';
+import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS } from '../istio-types.js';
 import type { SupportedKind } from '../istio-types.js';
 import { fmt, map, obj, str } from './json-schema.js';
 import type { JsonSchema } from './json-schema.js';
@@ -11,6 +11,7 @@ import { hoistSharedSchemas } from './hoist.js';
 import { virtualServiceSpec } from './virtual-service.js';
 import { destinationRuleSpec } from './destination-rule.js';
 import { gatewaySpec } from './gateway.js';
+import { faultSpecSchema } from './fault.js';
 
 const setByKubernetes = (what: string): JsonSchema => ({ description: `${what}; set by Kubernetes, ignored by meshbox.` });
 
@@ -40,12 +41,14 @@ export const SPEC_SCHEMAS: Record<SupportedKind, JsonSchema> = {
   VirtualService: virtualServiceSpec,
   DestinationRule: destinationRuleSpec,
   Gateway: gatewaySpec,
+  Fault: faultSpecSchema,
 };
 
 const KIND_DESCRIPTIONS: Record<SupportedKind, string> = {
   VirtualService: 'Istio VirtualService: how requests to a host are routed (matches, weights, retries, timeouts, faults).',
   DestinationRule: 'Istio DestinationRule: subsets and traffic policies of a destination (load balancing, circuit breaking).',
   Gateway: 'Istio Gateway: the hosts and ports the ingress gateway serves.',
+  Fault: "meshbox Fault: HTTP faults Istio lacks and Toxiproxy's network toxics, on a service or subset.",
 };
 
 const built = new Map<SupportedKind, JsonSchema>();
@@ -65,7 +68,10 @@ function buildResourceSchema(kind: SupportedKind): JsonSchema {
     kind,
     KIND_DESCRIPTIONS[kind],
     {
-      apiVersion: { type: 'string', enum: [...NETWORKING_API_VERSIONS], description: 'API version: networking.istio.io/v1 (or v1beta1, v1alpha3).' },
+      apiVersion:
+        kind === 'Fault'
+          ? { type: 'string', enum: [...MESHBOX_API_VERSIONS], description: 'API version: meshbox.dev/v1alpha1.' }
+          : { type: 'string', enum: [...NETWORKING_API_VERSIONS], description: 'API version: networking.istio.io/v1 (or v1beta1, v1alpha3).' },
       kind: { type: 'string', const: kind, description: 'The kind of the resource.' },
       metadata: objectMeta,
       spec: SPEC_SCHEMAS[kind],

@@ -1,0 +1,57 @@
+/**
+ * A small client for a running sandbox's admin API (what `status`, `fault` and `workload` use).
+ */
+import http from 'node:http';
+import { MeshError } from '../sandbox/errors.js';
+import { isAlive, listSandboxes } from '../sandbox/runtime/sandbox-state.js';
+
+export interface AdminReply {
+  status: number;
+  body: unknown;
+}
+
+export function adminRequest(url: string, method = 'GET', body?: unknown, timeoutMs = 10_000): Promise<AdminReply> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = http.request(
+      url,
+      {
+        method,
+        timeout: timeoutMs,
+        agent: false,
+        headers: { 'user-agent': 'meshbox-cli', ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+          } catch {
+            resolve({ status: res.statusCode ?? 0, body: text });
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (e: NodeJS.ErrnoException) => reject(new MeshError('MESH_ERR_ADMIN_UNREACHABLE', [url, e.code ?? e.message])));
+    req.end(payload);
+  });
+}
+
+/** the admin URL: the flag, else the only running sandbox, else the default */
+export function resolveAdmin(flag: string | undefined): string {
+  if (flag) return flag.replace(/\/$/, '');
+  const live = listSandboxes().filter((s) => isAlive(s.ownerPid) && s.adminUrl);
+  if (live.length === 1) return live[0]!.adminUrl!;
+  return 'http://127.0.0.1:15000';
+}
+
+/** throws the sandbox's own error message (with its hint) for a non-2xx answer */
+export function expectOk(reply: AdminReply): unknown {
+  if (reply.status >= 200 && reply.status < 300) return reply.body;
+  const b = reply.body as { error?: string; hint?: string } | string;
+  const message = typeof b === 'string' ? b.trim() : (b.error ?? `HTTP ${reply.status}`);
+  throw new MeshError('MESH_ERR_USAGE', [message], typeof b === 'object' && b.hint ? { hint: b.hint } : {});
+}
