@@ -5,7 +5,7 @@
  * Applying a snapshot is atomic: the new CompiledSnapshot replaces the old one in a single
  * assignment; requests already running keep the one they started with.
  */
-import type { RequestEvent } from '../events.js';
+import type { MeshEvent } from '../events.js';
 import type { MeshSnapshot } from '../control/snapshot.js';
 import { Rng } from '../rng.js';
 import { compileSnapshot, type CompiledSnapshot } from './compiled-snapshot.js';
@@ -22,7 +22,7 @@ export interface SnapshotAck {
 export interface DataPlaneCoreOptions {
   seed: number;
   /** receives request events in batches */
-  emit(events: RequestEvent[]): void;
+  emit(events: MeshEvent[]): void;
   /** how often buffered events are flushed (ms) */
   flushIntervalMs?: number;
 }
@@ -41,13 +41,14 @@ const EMPTY_SNAPSHOT: MeshSnapshot = {
 
 export class DataPlaneCore {
   private current: CompiledSnapshot = compileSnapshot(EMPTY_SNAPSHOT);
-  readonly clusters = new ClusterManager();
+  readonly clusters: ClusterManager;
   private readonly listeners: ListenerManager;
   private readonly cm: ConnectionManager;
-  private buffer: RequestEvent[] = [];
+  private buffer: MeshEvent[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: DataPlaneCoreOptions) {
+    this.clusters = new ClusterManager((e) => this.buffered(e));
     this.cm = new ConnectionManager({
       current: () => this.current,
       clusters: this.clusters,
@@ -78,7 +79,7 @@ export class DataPlaneCore {
     return { version: this.version, clusters: this.clusters.all().map((c) => c.toJSON()) };
   }
 
-  private buffered(e: RequestEvent): void {
+  private buffered(e: MeshEvent): void {
     this.buffer.push(e);
     if (this.buffer.length >= 512) this.flush();
     else this.flushTimer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs ?? 20);

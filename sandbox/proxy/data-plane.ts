@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { RequestEvent } from '../events.js';
+import type { MeshEvent } from '../events.js';
 import type { ListenerConfig, MeshSnapshot } from '../control/snapshot.js';
 import { MeshError } from '../errors.js';
 import { DataPlaneCore, type SnapshotAck } from './data-plane-core.js';
@@ -15,7 +15,7 @@ import type { DataPlaneCommand, FromWorker, WorkerInit } from './protocol.js';
 
 export interface DataPlaneOptions {
   seed: number;
-  onEvents(events: RequestEvent[]): void;
+  onEvents(events: MeshEvent[]): void;
   inProcess?: boolean;
 }
 

@@ -1,5 +1,5 @@
 /** Messages between the main thread (DataPlane) and the data plane worker. */
-import type { RequestEvent } from '../events.js';
+import type { MeshEvent } from '../events.js';
 import type { ListenerConfig, MeshSnapshot } from '../control/snapshot.js';
 
 export type DataPlaneCommand =
@@ -13,7 +13,7 @@ export type ToWorker = { id: number; command: DataPlaneCommand };
 export type FromWorker =
   | { type: 'reply'; id: number; ok: true; data: unknown }
   | { type: 'reply'; id: number; ok: false; error: string }
-  | { type: 'events'; events: RequestEvent[] };
+  | { type: 'events'; events: MeshEvent[] };
 
 export interface WorkerInit {
   seed: number;

@@ -17,6 +17,7 @@ import type { RequestContext } from './request-context.js';
 import { applyHeaderOps, type HeaderMap } from './routing/header-ops.js';
 import type { Cluster } from './upstream/cluster.js';
 import type { Endpoint } from './upstream/endpoint.js';
+import { classifyStatus } from './upstream/outlier-detector.js';
 import type { RetryPolicy } from './upstream/retry-policy.js';
 import { UpstreamAttempt, type AttemptFailure, type AttemptOutcome } from './upstream/upstream-request.js';
 
@@ -69,11 +70,13 @@ function failureReply(failure: AttemptFailure): LocalReply {
 
 export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng): Promise<void> {
   const { cluster, retry } = fr;
+  const breaker = cluster.breaker;
   ctx.upstreamCluster = cluster.name;
   const overall = deadline(fr.timeoutMs);
   const tried = new Set<string>();
   let current: UpstreamAttempt | undefined;
   let downstreamGone = false;
+  let retrying = false;
   const onClose = (): void => {
     if (!ctx.res.writableFinished) {
       downstreamGone = true;
@@ -82,13 +85,17 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
     }
   };
   ctx.res.once('close', onClose);
+  const endRetry = (): void => {
+    if (retrying) breaker.retryDone();
+    retrying = false;
+  };
 
   try {
     for (let attemptNo = 1; ; attemptNo++) {
       const endpoint = fr.fixedEndpoint ?? cluster.pick(rng, retry.config.retryIgnorePreviousHosts ? tried : undefined);
       if (!endpoint) {
         cluster.noHealthyUpstream++;
-        ctx.why.push(`cluster ${cluster.name}: no healthy endpoint`);
+        ctx.why.push(`cluster ${cluster.name}: no healthy endpoint${cluster.hosts().some((h) => cluster.isEjected(h)) ? ' (outlier detection ejected the others)' : ''}`);
         ctx.sendLocalReply(localReplies.noHealthyUpstream());
         return;
       }
@@ -98,11 +105,41 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
       ctx.upstreamHost = endpoint.address;
       ctx.endpointId = endpoint.id;
 
+      // Circuit breaking: a connection (HTTP/1.1: one per request in flight) or a queue slot.
+      const admission = await breaker.admit(overall.promise);
+      if (admission === 'timeout' || downstreamGone) {
+        endRetry();
+        if (downstreamGone) return;
+        ctx.why.push(`route timeout ${fr.timeoutMs}ms expired waiting for a connection (circuit breaker queue)`);
+        ctx.sendLocalReply(localReplies.routeTimeout());
+        return;
+      }
+      if (admission === 'overflow') {
+        endRetry();
+        ctx.why.push(`cluster ${cluster.name}: circuit breaker overflow (${breaker.active} in flight, ${breaker.pending} pending)`);
+        ctx.sendLocalReply(localReplies.overflow());
+        return;
+      }
+
+      let released = false;
+      const release = (): void => {
+        if (!released) breaker.release();
+        released = true;
+      };
       const outcome = await runAttempt(ctx, fr, endpoint, attemptNo, overall, (a) => (current = a));
-      if (downstreamGone) return;
+      endRetry();
       if (outcome === 'timeout') {
+        release();
+        cluster.record(endpoint, 'local-failure');
+        if (downstreamGone) return;
         ctx.why.push(`route timeout ${fr.timeoutMs}ms expired during attempt ${attemptNo}`);
         ctx.sendLocalReply(localReplies.routeTimeout());
+        return;
+      }
+      cluster.record(endpoint, outcome.kind === 'response' ? classifyStatus(outcome.response.statusCode ?? 0) : 'local-failure');
+      if (downstreamGone) {
+        if (outcome.kind === 'response') outcome.response.resume();
+        release();
         return;
       }
 
@@ -113,10 +150,14 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
           ? `attempt ${attemptNo} to ${endpoint.id}: ${outcome.response.statusCode}`
           : `attempt ${attemptNo} to ${endpoint.id}: ${outcome.failure} (${outcome.reason})`;
 
-      if (retriable && attemptNo < retry.maxAttempts) {
+      if (retriable && attemptNo < retry.maxAttempts && !breaker.tryRetry()) {
+        ctx.why.push(`${summary}, not retried: the cluster's maxRetries budget is in use (retry overflow)`);
+      } else if (retriable && attemptNo < retry.maxAttempts) {
+        retrying = true;
         ctx.why.push(`${summary}, retrying (${retry.explain()})`);
         if (outcome.kind === 'response') outcome.response.resume();
         else ctx.upstreamFailure = outcome.reason;
+        release();
         const wait = retry.backoffMs(attemptNo, rng);
         const slept = await Promise.race([sleep(wait), overall.promise]);
         if (downstreamGone) return;
@@ -128,18 +169,23 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
         continue;
       }
 
-      const exhausted = retriable && retry.config.attempts > 0;
+      const exhausted = retriable && retry.config.attempts > 0 && attemptNo >= retry.maxAttempts;
       if (exhausted) ctx.flags.add('URX');
       ctx.why.push(exhausted ? `${summary}, retries exhausted` : summary);
       if (outcome.kind === 'response') {
+        outcome.response.once('close', release);
+        outcome.response.once('end', release);
         await sendUpstreamResponse(ctx, fr, outcome.response, outcome.serviceTimeMs, overall);
+        release();
       } else {
+        release();
         ctx.upstreamFailure = outcome.reason;
         ctx.sendLocalReply(failureReply(outcome.failure));
       }
       return;
     }
   } finally {
+    endRetry();
     overall.cancel();
     ctx.res.off('close', onClose);
   }
@@ -169,6 +215,8 @@ async function runAttempt(
         body: fr.body,
         perTryTimeoutMs: fr.retry.config.perTryTimeoutMs,
         connectTimeoutMs: fr.cluster.config.connectTimeoutMs,
+        maxRequestsPerConnection: fr.cluster.breaker.limits.maxRequestsPerConnection,
+        onNewConnection: () => endpoint.connections++,
         downstream: ctx.res,
         downstreamSocket: ctx.req.socket,
       }).start();

@@ -12,6 +12,7 @@ import { Registry, type Instance } from '../../sandbox/control/registry.js';
 import { EventBus, type RequestEvent } from '../../sandbox/events.js';
 import { createDataPlane, type DataPlane } from '../../sandbox/proxy/data-plane.js';
 import { IstioMetrics } from '../../sandbox/telemetry/metrics.js';
+import type { FaultSpec } from '../../sandbox/faults/fault-spec.js';
 import { startFakeApp, type FakeApp } from './fake-app.js';
 
 export interface ServiceDef {
@@ -63,6 +64,8 @@ export interface Harness {
   instance(id: string): Instance;
   /** applies inline YAML rules (throws on validation errors) */
   rules(yaml: string): Promise<void>;
+  /** replaces the runtime faults */
+  faults(specs: FaultSpec[]): Promise<void>;
   /** an HTTP request through `from`'s outbound listener (Host-routed), or through the ingress */
   request(opts: { from?: string; host: string; path?: string; method?: string; headers?: Record<string, string>; body?: string }): Promise<Reply>;
   /** waits until the request events for one request id have arrived */
@@ -133,6 +136,9 @@ export async function startHarness(services: ServiceDef[], seed = 1): Promise<Ha
       const errs = res.findings.filter((f) => f.severity === 'error');
       if (errs.length) throw new Error(errs.map((f) => f.message).join('\n'));
       await controlPlane.setResources(res.resources, []);
+    },
+    async faults(specs) {
+      await controlPlane.setRuntimeFaults(specs.map((spec, i) => ({ name: spec.name ?? `fault-${i}`, spec, origin: 'runtime' as const, createdAt: Date.now() })));
     },
     request(o) {
       const port = o.from ? registry.get(o.from)!.sidecar.outbound : ingressPort;

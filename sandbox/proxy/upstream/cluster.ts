@@ -1,26 +1,36 @@
 /**
  * Cluster: a set of upstream endpoints (a service, or one subset of it) with its load balancer,
- * its keep-alive connection pool and its counters. Envoy's `outbound|8080|v2|<fqdn>`.
+ * its circuit breaker, its outlier detector, its keep-alive connection pool and its counters.
+ * Envoy's `outbound|8080|v2|<fqdn>`.
  *
  * Clusters live in the ClusterManager across snapshots: a new snapshot updates a cluster's
- * config and endpoint list in place, so counters, LB state and pooled connections survive rule
- * reloads, and requests in flight keep their Endpoint objects.
+ * config and endpoint list in place, so counters, LB state, breaker and ejection state and
+ * pooled connections survive rule reloads, and requests in flight keep their Endpoint objects.
  */
 import http from 'node:http';
 import type { ClusterConfig } from '../../control/snapshot.js';
+import type { OutlierEvent } from '../../events.js';
 import type { Rng } from '../../rng.js';
+import { CircuitBreaker, limitsFromPool } from './circuit-breaker.js';
 import { Endpoint } from './endpoint.js';
 import { loadBalancers, pickHost, type LoadBalancer } from './load-balancer.js';
+import { OutlierDetector, outlierConfig, type AttemptResult, type EjectionNotice } from './outlier-detector.js';
+
+export type ClusterEventSink = (e: OutlierEvent) => void;
 
 export class Cluster {
   readonly agent: http.Agent;
+  readonly breaker = new CircuitBreaker();
   private lb: LoadBalancer;
   private endpoints = new Map<string, Endpoint>();
-  private healthyHosts: Endpoint[] = [];
+  private outlier: OutlierDetector | undefined;
   /** requests that found no healthy host */
   noHealthyUpstream = 0;
 
-  constructor(public config: ClusterConfig) {
+  constructor(
+    public config: ClusterConfig,
+    private readonly emit: ClusterEventSink = () => undefined,
+  ) {
     this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
     this.lb = loadBalancers[config.lb]();
     this.update(config);
@@ -44,28 +54,63 @@ export class Cluster {
       }
     }
     this.endpoints = next;
-    this.refreshHealthy();
+    this.breaker.update(limitsFromPool(config.trafficPolicy?.connectionPool));
+    const od = outlierConfig(config.trafficPolicy?.outlierDetection);
+    if (!od) {
+      this.outlier?.stop();
+      this.outlier = undefined;
+    } else if (this.outlier) {
+      this.outlier.update(od);
+    } else {
+      this.outlier = new OutlierDetector(od, () => this.hosts(), (n) => this.onEjection(n));
+    }
   }
 
-  refreshHealthy(): void {
-    this.healthyHosts = [...this.endpoints.values()].filter((e) => e.healthy);
+  private onEjection(n: EjectionNotice): void {
+    this.emit({
+      type: n.ejected ? 'mesh:outlier:ejected' : 'mesh:outlier:returned',
+      time: Date.now(),
+      cluster: this.config.name,
+      endpoint: n.endpoint,
+      reason: n.reason,
+      ejectionMs: n.ejectionMs,
+      ejections: n.ejections,
+    });
   }
 
   hosts(): Endpoint[] {
     return [...this.endpoints.values()];
   }
 
-  /** a healthy host, preferring ones this request has not tried; undefined when none is healthy */
+  isEjected(e: Endpoint): boolean {
+    return this.outlier?.isEjected(e) ?? false;
+  }
+
+  /**
+   * A host for one attempt: healthy (health checks) and not ejected (outlier detection),
+   * preferring hosts this request has not tried; in panic mode (minHealthPercent) any host.
+   * Undefined when none is available: 503 UH.
+   */
   pick(rng: Rng, exclude?: ReadonlySet<string>): Endpoint | undefined {
-    return pickHost(this.lb, this.healthyHosts, rng, exclude);
+    const all = this.hosts();
+    const available = all.filter((e) => e.healthy && !this.isEjected(e));
+    const pool = this.outlier?.panic(available.length, all.length) ? all : available;
+    return pickHost(this.lb, pool, rng, exclude);
+  }
+
+  /** feeds outlier detection with one attempt's result */
+  record(e: Endpoint, result: AttemptResult): void {
+    this.outlier?.record(e, result);
   }
 
   /** closes idle pooled connections; requests in flight keep theirs until they end */
   retire(): void {
+    this.outlier?.stop();
     for (const sockets of Object.values(this.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
   }
 
   destroy(): void {
+    this.outlier?.stop();
     this.agent.destroy();
   }
 
@@ -76,7 +121,14 @@ export class Cluster {
       lb: this.config.lb,
       policy: this.config.policySource,
       no_healthy_upstream: this.noHealthyUpstream,
-      hosts: this.hosts().map((h) => h.toJSON()),
+      circuit_breakers: this.breaker.toJSON(),
+      outlier_detection: this.outlier ? { ...this.outlier.config } : undefined,
+      hosts: this.hosts().map((h) => ({
+        ...h.toJSON(),
+        ejected: this.isEjected(h),
+        health_flags: [!h.healthy ? '/failed_active_hc' : '', this.isEjected(h) ? '/failed_outlier_check' : ''].filter(Boolean).join('') || 'healthy',
+        times_ejected: this.outlier?.ejectionsOf(h) ?? 0,
+      })),
     };
   }
 }
@@ -84,11 +136,13 @@ export class Cluster {
 export class ClusterManager {
   private readonly clusters = new Map<string, Cluster>();
 
+  constructor(private readonly emit: ClusterEventSink = () => undefined) {}
+
   update(configs: Record<string, ClusterConfig>): void {
     for (const [key, config] of Object.entries(configs)) {
       const existing = this.clusters.get(key);
       if (existing) existing.update(config);
-      else this.clusters.set(key, new Cluster(config));
+      else this.clusters.set(key, new Cluster(config, this.emit));
     }
     for (const [key, cluster] of this.clusters) {
       if (!(key in configs)) {

@@ -12,6 +12,8 @@ export class Endpoint {
   errors = 0;
   connectFailures = 0;
   timeouts = 0;
+  /** connections opened to this host */
+  connections = 0;
 
   constructor(public config: EndpointConfig) {}
 
@@ -37,6 +39,7 @@ export class Endpoint {
       rq_total: this.requests,
       rq_success: this.success,
       rq_error: this.errors,
+      cx_total: this.connections,
       cx_connect_fail: this.connectFailures,
       rq_timeout: this.timeouts,
     };

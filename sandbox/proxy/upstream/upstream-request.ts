@@ -30,6 +30,10 @@ export interface AttemptOptions {
   body: Buffer;
   perTryTimeoutMs: number | null;
   connectTimeoutMs: number;
+  /** close the connection after this many requests (0 = never; DestinationRule maxRequestsPerConnection) */
+  maxRequestsPerConnection?: number;
+  /** called once when the attempt opened a new connection (not a pooled one) */
+  onNewConnection?: () => void;
   /** the downstream response (http-proxy wants one; we answer it ourselves) */
   downstream: ServerResponse;
   downstreamSocket: Socket;
@@ -91,6 +95,14 @@ export class UpstreamAttempt {
       return;
     }
     const socket = proxyReq.socket;
+    if (!proxyReq.reusedSocket) this.opts.onNewConnection?.();
+    const limit = this.opts.maxRequestsPerConnection ?? 0;
+    if (socket && limit > 0) {
+      const counted = socket as typeof socket & { meshRequests?: number };
+      counted.meshRequests = (counted.meshRequests ?? 0) + 1;
+      // the last request this connection may carry: Node closes it when the response ends
+      if (counted.meshRequests >= limit) proxyReq.shouldKeepAlive = false;
+    }
     if (socket && (proxyReq.reusedSocket || !socket.connecting)) {
       this.connected = true;
     } else if (socket) {
