@@ -12,6 +12,7 @@ import { compileSnapshot, type CompiledSnapshot } from './compiled-snapshot.js';
 import { ConnectionManager } from './connection-manager.js';
 import { ListenerManager, type BoundListener, type ListenError } from './listener.js';
 import { ClusterManager } from './upstream/cluster.js';
+import { ToxicManager } from './toxics/toxic-manager.js';
 
 export interface SnapshotAck {
   version: number;
@@ -44,15 +45,18 @@ export class DataPlaneCore {
   readonly clusters: ClusterManager;
   private readonly listeners: ListenerManager;
   private readonly cm: ConnectionManager;
+  private readonly toxics: ToxicManager;
   private buffer: MeshEvent[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: DataPlaneCoreOptions) {
     this.clusters = new ClusterManager((e) => this.buffered(e));
+    const rng = new Rng(opts.seed);
+    this.toxics = new ToxicManager(rng.fork(1));
     this.cm = new ConnectionManager({
       current: () => this.current,
       clusters: this.clusters,
-      rng: new Rng(opts.seed),
+      rng,
       emit: (e) => this.buffered(e),
     });
     this.listeners = new ListenerManager((name, req, res) => this.cm.handle(name, req, res));
@@ -68,15 +72,17 @@ export class DataPlaneCore {
   }
 
   async apply(snapshot: MeshSnapshot): Promise<SnapshotAck> {
-    const compiled = compileSnapshot(snapshot);
-    this.clusters.update(snapshot.clusters);
+    // endpoints with network toxics are reached through their ToxicProxy
+    const effective = await this.toxics.apply(snapshot);
+    const compiled = compileSnapshot(effective);
+    this.clusters.update(effective.clusters);
     this.current = compiled;
     const { bound, errors } = await this.listeners.reconcile(snapshot.listeners);
     return { version: snapshot.version, listeners: bound, errors };
   }
 
   clustersJson(): unknown {
-    return { version: this.version, clusters: this.clusters.all().map((c) => c.toJSON()) };
+    return { version: this.version, clusters: this.clusters.all().map((c) => c.toJSON()), toxicProxies: this.toxics.describe() };
   }
 
   private buffered(e: MeshEvent): void {
@@ -96,6 +102,7 @@ export class DataPlaneCore {
 
   async stop(graceMs = 2_000): Promise<void> {
     await this.listeners.closeAll(graceMs);
+    await this.toxics.closeAll();
     this.flush();
     this.clusters.destroy();
   }
