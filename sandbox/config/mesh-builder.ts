@@ -8,7 +8,7 @@ import type { Finding } from './findings.js';
 import { hasErrors } from './findings.js';
 import { makeFinding } from './codes.js';
 import { DEFAULT_HEALTH, DEFAULT_INGRESS, DEFAULT_START_TIMEOUT_MS } from './mesh-types.js';
-import type { BuildSpec, HealthCheckSpec, MeshDefinition, ServiceSpec, WorkloadSpec } from './mesh-types.js';
+import type { BuildSpec, HealthCheckSpec, MeshDefinition, ServiceSpec, WatchSpec, WorkloadSpec } from './mesh-types.js';
 import { DEFAULT_NAMESPACE } from './resource.js';
 import type { YamlDocument } from './yaml-source.js';
 import { parseDuration } from './duration.js';
@@ -31,8 +31,16 @@ interface WorkloadValue {
 
 type VersionValue = WorkloadValue & { workload?: string };
 
+interface WatchValue {
+  paths: string[];
+  ignore?: string[];
+  action?: 'restart' | 'rebuild';
+  build?: string | string[];
+}
+
 interface ServiceValue extends WorkloadValue {
   port: number;
+  watch?: WatchValue;
   versions?: Record<string, VersionValue>;
 }
 
@@ -90,6 +98,20 @@ function healthSpec(h: HealthValue | undefined): HealthCheckSpec {
     timeoutMs: h.timeout ? parseDuration(h.timeout) : DEFAULT_HEALTH.timeoutMs,
     unhealthyThreshold: h.unhealthyThreshold ?? DEFAULT_HEALTH.unhealthyThreshold,
   };
+}
+
+/** `watch:` with absolute paths; an ignore pattern without `/` matches a name anywhere. */
+function watchSpec(w: WatchValue | undefined, svc: ServiceValue, dir: string): WatchSpec | undefined {
+  if (w === undefined) return undefined;
+  const build = argv(w.build);
+  const spec: WatchSpec = {
+    paths: w.paths.map((p) => resolve(dir, p)),
+    ignore: (w.ignore ?? []).map((g) => resolve(dir, g.includes('/') ? g : `**/${g}`)),
+    action: w.action ?? (build ? 'rebuild' : 'restart'),
+    cwd: resolve(dir, svc.cwd ?? '.'),
+  };
+  if (build && spec.action === 'rebuild') spec.build = build;
+  return spec;
 }
 
 /** One workload: the version's settings over the service's (env and labels merged). */
@@ -150,7 +172,10 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
       workloadNames.set(spec.workload, `${name} ${ver}`);
       workloads.push(spec);
     }
-    services.push({ name, port: svc.port, protocol: 'http', workloads, location: doc.locate(base, { key: true }) });
+    const service: ServiceSpec = { name, port: svc.port, protocol: 'http', workloads, location: doc.locate(base, { key: true }) };
+    const watch = watchSpec(svc.watch, svc, dir);
+    if (watch) service.watch = watch;
+    services.push(service);
   }
   if (hasErrors(findings)) return { findings };
   const mesh: MeshDefinition = {

@@ -24,6 +24,13 @@
  *                                #   unhealthyThreshold: 3}; default path `/`
  *     startTimeout: 30s      # how long an instance may take to become healthy (default 30s)
  *     replicas: 1            # 0-50, default 1: instances of each version without its own
+ *     watch:                 # optional: hot reload of the service's own code (see below)
+ *       paths: [callme]      # files, folders (all below them) or globs with *, **, ?, {a,b},
+ *                            #   relative to this file; e.g. 'callme/*.ts'
+ *       ignore: ['*.test.ts'] # globs; one without `/` matches a file or folder name anywhere
+ *       action: rebuild      # rebuild (run `build`, then restart) or restart; default: rebuild
+ *                            #   when `build` is set, else restart
+ *       build: npm run build # shell command line or argv list, run in the service's cwd
  *     versions:              # optional; default one version `v1`
  *       v1: { replicas: 1, env: { VERSION: v1 } }
  *       v2: { replicas: 2, env: { VERSION: v2 } }
@@ -33,6 +40,16 @@
  * (and `workload`, its workload name, default `<service>-<version>`) and merges `env` and
  * `labels` over the service's. Every workload carries the labels `app: <service>` and
  * `version: <version>`. All paths in the resulting MeshDefinition are absolute.
+ *
+ * `watch` (service level, applies to all its versions): while `meshbox up` runs, a change to a
+ * matching file (editor temp files, `node_modules` and `.git` are always ignored) runs `build`
+ * once and then restarts only this service's instances. A workload with two or more replicas is
+ * restarted rolling, one instance at a time: a new instance becomes healthy before an old one is
+ * drained and stopped, so no request fails. A workload with one replica is restarted in place and
+ * requests for it wait (up to 10 s, and never past their route timeout) until it is healthy again
+ * instead of failing. A failed build restarts nothing: the running instances keep serving.
+ * Changes arriving during a build or restart are coalesced into one more round. The paths the
+ * build writes must not be watched (put them in `ignore`), or every build triggers the next one.
  */
 import { readFile } from 'node:fs/promises';
 import type { Finding } from './findings.js';

@@ -48,6 +48,23 @@ export interface WorkloadSpec {
   startTimeoutMs: number;
 }
 
+/**
+ * Hot reload of a service's own code (`watch:` in meshbox.yaml): when a file matching `paths`
+ * (and no `ignore` pattern) changes, meshbox runs `build` (action `rebuild`) and restarts only
+ * this service's instances, rolling when a workload has two or more replicas.
+ */
+export interface WatchSpec {
+  /** absolute paths or glob patterns (`**`, `*`, `?`, `{a,b}`, `[a-z]`); a folder means everything under it */
+  paths: string[];
+  /** absolute glob patterns of paths whose changes are ignored */
+  ignore: string[];
+  action: 'restart' | 'rebuild';
+  /** argv of the build command, run in `cwd` before restarting (action `rebuild` only) */
+  build?: string[];
+  /** absolute folder the build runs in: the service's `cwd` */
+  cwd: string;
+}
+
 export interface ServiceSpec {
   name: string;
   /** the Service port apps use to address it (`callme-service:8080`) */
@@ -55,6 +72,8 @@ export interface ServiceSpec {
   /** the protocol name of the port, as a Kubernetes Service port name (`http`) */
   protocol: 'http';
   workloads: WorkloadSpec[];
+  /** restart (or rebuild) on source changes; absent: the service's code is not watched */
+  watch?: WatchSpec;
   /** where the service is defined, for findings */
   location?: SourceLocation;
 }

@@ -1,7 +1,7 @@
 /**
  * JSON Schema of meshbox.yaml (the format is documented in ../mesh-file.ts).
  */
-import { duration, fmt, int, map, obj, str } from './json-schema.js';
+import { duration, fmt, int, map, obj, oneOfValues, str, strings } from './json-schema.js';
 import type { JsonSchema } from './json-schema.js';
 import { labelMap, portNumber } from './common.js';
 import { hoistSharedSchemas } from './hoist.js';
@@ -45,6 +45,18 @@ const health: JsonSchema = {
   additionalProperties: false,
 };
 
+const watch: JsonSchema = obj(
+  'Watch',
+  "Hot reload of the service's code: restart (or rebuild, then restart) only this service when files matching `paths` change.",
+  {
+    paths: strings('Files, folders or glob patterns (`**`, `*`, `?`, `{a,b}`), relative to meshbox.yaml; a folder means everything under it.', str('Path or glob pattern.', { minLength: 1 }), { minItems: 1 }),
+    ignore: strings('Glob patterns of paths whose changes are ignored, relative to meshbox.yaml; a pattern without `/` matches a file or folder name anywhere (`*.test.ts`).', str('Glob pattern.', { minLength: 1 })),
+    action: oneOfValues(['restart', 'rebuild'], '`rebuild`: run `build`, then restart; `restart`: restart only. Default: `rebuild` when `build` is set, else `restart`.'),
+    build: { ...command, description: 'Build command run (in the service `cwd`) before the restart: a shell command line or an argv list, e.g. `npm run build`.' },
+  },
+  { required: ['paths'] },
+);
+
 const env = map(scalar('Value; numbers and booleans are converted to strings.'), 'Environment variables of the instances.', fmt('env-name', 'Variable name.'));
 
 const labels = {
@@ -75,6 +87,7 @@ const service: JsonSchema = obj(
   {
     port: portNumber('The Service port apps address it by (`callme-service:8080`).'),
     ...workloadFields,
+    watch,
     versions: map(version, 'Versions of the service (`v1`, `v2`, ...), each a workload with the label `version: <name>`. Default: one version `v1`.', fmt('dns1123-label', 'Version name.')),
   },
   { required: ['port'] },
