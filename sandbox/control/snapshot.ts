@@ -68,6 +68,12 @@ export interface ClusterConfig {
   trafficPolicy?: TrafficPolicy;
   /** where the policy came from, for explanations: `DestinationRule default/callme-service-destination` */
   policySource?: string;
+  /**
+   * Set while meshbox restarts instances of this cluster on purpose (hot reload): a request that
+   * finds no healthy endpoint waits up to this long (and never past its route timeout) for one to
+   * come back, instead of answering 503 UH at once.
+   */
+  awaitEndpointsMs?: number;
 }
 
 export interface RetryPolicyConfig {

@@ -92,7 +92,16 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
 
   try {
     for (let attemptNo = 1; ; attemptNo++) {
-      const endpoint = fr.fixedEndpoint ?? cluster.pick(rng, retry.config.retryIgnorePreviousHosts ? tried : undefined);
+      let endpoint = fr.fixedEndpoint ?? cluster.pick(rng, retry.config.retryIgnorePreviousHosts ? tried : undefined);
+      if (!endpoint && cluster.config.awaitEndpointsMs) {
+        endpoint = await awaitEndpoint(ctx, cluster, () => cluster.pick(rng, retry.config.retryIgnorePreviousHosts ? tried : undefined), overall);
+        if (downstreamGone) return;
+        if (!endpoint && overall.fired) {
+          ctx.why.push(`route timeout ${fr.timeoutMs}ms expired waiting for an endpoint of ${cluster.name} (meshbox is restarting it)`);
+          ctx.sendLocalReply(localReplies.routeTimeout());
+          return;
+        }
+      }
       if (!endpoint) {
         cluster.noHealthyUpstream++;
         ctx.why.push(`cluster ${cluster.name}: no healthy endpoint${cluster.hosts().some((h) => cluster.isEjected(h)) ? ' (outlier detection ejected the others)' : ''}`);
@@ -188,6 +197,28 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
     endRetry();
     overall.cancel();
     ctx.res.off('close', onClose);
+  }
+}
+
+/**
+ * Hot reload: meshbox is restarting the instances of this cluster (`awaitEndpointsMs` is set),
+ * so a request that finds no healthy endpoint waits for one to come back, up to that long and
+ * never past the route deadline, instead of answering 503 UH at once.
+ */
+async function awaitEndpoint(ctx: RequestContext, cluster: Cluster, pick: () => Endpoint | undefined, overall: Timeout): Promise<Endpoint | undefined> {
+  const started = Date.now();
+  const until = started + (cluster.config.awaitEndpointsMs ?? 0);
+  const closed = new Promise<'closed'>((resolve) => ctx.res.once('close', () => resolve('closed')));
+  for (;;) {
+    const left = until - Date.now();
+    if (left <= 0 || !cluster.config.awaitEndpointsMs || overall.fired || ctx.res.destroyed) return undefined;
+    const woke = await Promise.race([cluster.endpointsChanged(left), overall.promise, closed]);
+    if (woke === 'timeout' || woke === 'closed') return undefined;
+    const endpoint = pick();
+    if (endpoint) {
+      ctx.why.push(`waited ${Date.now() - started}ms for an endpoint of ${cluster.name}: meshbox was restarting its instances`);
+      return endpoint;
+    }
   }
 }
 

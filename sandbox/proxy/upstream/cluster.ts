@@ -26,6 +26,8 @@ export class Cluster {
   private outlier: OutlierDetector | undefined;
   /** requests that found no healthy host */
   noHealthyUpstream = 0;
+  /** requests waiting for an endpoint while meshbox restarts this cluster's instances (hot reload) */
+  private readonly endpointWaiters = new Set<() => void>();
 
   constructor(
     public config: ClusterConfig,
@@ -64,6 +66,24 @@ export class Cluster {
     } else {
       this.outlier = new OutlierDetector(od, () => this.hosts(), (n) => this.onEjection(n));
     }
+    this.wakeEndpointWaiters();
+  }
+
+  /** resolves at the next update of this cluster (endpoints, health, config) or after `ms` */
+  endpointsChanged(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.endpointWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.endpointWaiters.add(done);
+    });
+  }
+
+  private wakeEndpointWaiters(): void {
+    for (const wake of [...this.endpointWaiters]) wake();
   }
 
   private onEjection(n: EjectionNotice): void {
@@ -106,6 +126,7 @@ export class Cluster {
   /** closes idle pooled connections; requests in flight keep theirs until they end */
   retire(): void {
     this.outlier?.stop();
+    this.wakeEndpointWaiters();
     for (const sockets of Object.values(this.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
   }
 
