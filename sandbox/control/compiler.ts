@@ -32,6 +32,7 @@ import { Registry, type Instance } from './registry.js';
 import type {
   ClusterConfig,
   CompiledFault,
+  HashPolicy,
   EndpointConfig,
   LbPolicy,
   ListenerConfig,
@@ -46,9 +47,17 @@ import type {
 } from './snapshot.js';
 
 export const GATEWAY_ID = 'istio-ingressgateway';
+/**
+ * VirtualService annotation: `"true"` makes the route's `fault` act per upstream attempt, like
+ * the upstream misbehaving: the route's timeout and retries stay on, a delay counts against them
+ * and an abort is retried per `retryOn` (Istio turns them off and never retries an abort).
+ */
+export const FAULT_AS_UPSTREAM_ANNOTATION = 'meshbox.dev/fault-as-upstream';
 export const GATEWAY_ROUTE_CONFIG = 'gateway/http.80';
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** how long a request waits for an endpoint of a cluster whose instances meshbox is restarting */
+export const RESTART_WAIT_MS = 10_000;
 
 export interface CompileInput {
   version: number;
@@ -171,7 +180,20 @@ function outboundRouteConfigName(inst: Instance): string {
   return `outbound/${inst.id}`;
 }
 
+function hashPolicy(tp: TrafficPolicy | undefined): HashPolicy | undefined {
+  const ch = tp?.loadBalancer?.consistentHash;
+  if (!ch) return undefined;
+  return {
+    header: ch.httpHeaderName?.toLowerCase(),
+    cookie: ch.httpCookie ? { name: ch.httpCookie.name, path: ch.httpCookie.path, ttlMs: ch.httpCookie.ttl ? parseDuration(ch.httpCookie.ttl) : undefined } : undefined,
+    sourceIp: ch.useSourceIp,
+    queryParameter: ch.httpQueryParameterName,
+    ringSize: ch.ringHash?.minimumRingSize ?? ch.minimumRingSize ?? 1024,
+  };
+}
+
 function lbPolicy(tp: TrafficPolicy | undefined): LbPolicy {
+  if (tp?.loadBalancer?.consistentHash) return 'RING_HASH';
   const simple = tp?.loadBalancer?.simple;
   if (simple === 'ROUND_ROBIN' || simple === 'RANDOM') return simple;
   return 'LEAST_REQUEST';
@@ -186,6 +208,11 @@ function mergePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | und
 function connectTimeout(tp: TrafficPolicy | undefined): number {
   const d = tp?.connectionPool?.tcp?.connectTimeout;
   return d ? parseDuration(d) : DEFAULT_CONNECT_TIMEOUT_MS;
+}
+
+/** hot reload: while meshbox restarts a cluster's instances, requests wait for one instead of 503 UH */
+function awaitWhileRestarting(members: readonly Instance[]): Pick<ClusterConfig, 'awaitEndpointsMs'> {
+  return members.some((m) => m.restarting) ? { awaitEndpointsMs: RESTART_WAIT_MS } : {};
 }
 
 function loc(r: LoadedResource, path: Array<string | number>): string {
@@ -236,7 +263,9 @@ export function compile(input: CompileInput): MeshSnapshot {
       kind: 'outbound',
       service: svc,
       endpoints: members.map(endpointOf),
+      ...awaitWhileRestarting(members),
       lb: lbPolicy(top),
+      hashPolicy: hashPolicy(top),
       connectTimeoutMs: connectTimeout(top),
       trafficPolicy: top,
       policySource: dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined,
@@ -255,7 +284,9 @@ export function compile(input: CompileInput): MeshSnapshot {
           service: svc,
           subset: subset.name,
           endpoints: members.filter((m) => labelsMatch(subset.labels, m.workload.labels)).map(endpointOf),
+          ...awaitWhileRestarting(members.filter((m) => labelsMatch(subset.labels, m.workload.labels))),
           lb: lbPolicy(policy),
+          hashPolicy: hashPolicy(policy),
           connectTimeoutMs: connectTimeout(policy),
           trafficPolicy: policy,
           policySource: `DestinationRule ${owner.metadata.namespace}/${owner.metadata.name} subset ${subset.name}`,
@@ -496,6 +527,10 @@ class RouteCompiler {
       location: loc(vs, ['spec', 'http', index]),
     };
     const hasFault = http.fault !== undefined && (http.fault.abort !== undefined || http.fault.delay !== undefined);
+    // meshbox extension (an annotation, so the file still applies to a cluster): the fault acts
+    // like the upstream misbehaving, so timeouts and retries stay on and see it
+    const asUpstream = hasFault && vs.metadata.annotations?.[FAULT_AS_UPSTREAM_ANNOTATION] === 'true';
+    const faultOff = hasFault && !asUpstream;
     const base = {
       name: http.name ?? 'default',
       origin,
@@ -503,9 +538,11 @@ class RouteCompiler {
       rewrite: http.rewrite,
       headers: http.headers,
       // Istio: timeouts and retries are off on a route with a client-side fault.
-      timeoutMs: !hasFault && http.timeout ? parseDuration(http.timeout) || null : null,
-      retry: hasFault ? { ...compileRetryPolicy(http.retries, parseDuration), attempts: 0 } : compileRetryPolicy(http.retries, parseDuration),
+      // Istio: a route with a client-side fault has its timeout and retries off
+      timeoutMs: !faultOff && http.timeout ? parseDuration(http.timeout) || null : null,
+      retry: faultOff ? { ...compileRetryPolicy(http.retries, parseDuration), attempts: 0 } : compileRetryPolicy(http.retries, parseDuration),
       fault: hasFault ? http.fault : undefined,
+      faultMode: asUpstream ? 'upstream' : 'istio',
       corsPolicy: http.corsPolicy,
     } satisfies Omit<RouteEntryConfig, 'action'>;
     if (http.redirect) return { ...base, action: { type: 'redirect', redirect: http.redirect } };

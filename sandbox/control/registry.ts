@@ -30,6 +30,11 @@ export interface Instance {
   drained: boolean;
   pid?: number;
   restarts: number;
+  /**
+   * meshbox is restarting this instance on purpose (hot reload of its code or meshbox.yaml): while
+   * it is the only one left, requests for its clusters wait for it instead of failing
+   */
+  restarting?: boolean;
 }
 
 export function instanceId(workload: WorkloadSpec, ordinal: number): string {
@@ -56,7 +61,7 @@ export class Registry extends EventEmitter {
     return [...this.instances.values()];
   }
 
-  update(id: string, patch: Partial<Pick<Instance, 'state' | 'healthy' | 'pid' | 'restarts' | 'drained' | 'sidecar' | 'appPort'>>): void {
+  update(id: string, patch: Partial<Pick<Instance, 'state' | 'healthy' | 'pid' | 'restarts' | 'drained' | 'sidecar' | 'appPort' | 'workload' | 'restarting'>>): void {
     const inst = this.instances.get(id);
     if (!inst) return;
     let changed = false;

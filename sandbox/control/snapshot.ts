@@ -44,7 +44,16 @@ export interface EndpointConfig {
   meta: WorkloadMeta;
 }
 
-export type LbPolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST';
+export type LbPolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST' | 'RING_HASH';
+
+/** DestinationRule `loadBalancer.consistentHash`: where the hash key comes from */
+export interface HashPolicy {
+  header?: string;
+  cookie?: { name: string; path?: string; ttlMs?: number };
+  sourceIp?: boolean;
+  queryParameter?: string;
+  ringSize: number;
+}
 
 export interface ServiceRef {
   name: string;
@@ -63,6 +72,8 @@ export interface ClusterConfig {
   subset?: string;
   endpoints: EndpointConfig[];
   lb: LbPolicy;
+  /** set when lb is RING_HASH */
+  hashPolicy?: HashPolicy;
   connectTimeoutMs: number;
   /** the merged DestinationRule policy (top level overridden by the subset's), if any */
   trafficPolicy?: TrafficPolicy;
@@ -126,6 +137,8 @@ export interface RouteEntryConfig {
   timeoutMs: number | null;
   retry: RetryPolicyConfig;
   fault?: HTTPFaultInjection;
+  /** `istio`: before the router (never retried); `upstream`: per attempt (meshbox annotation) */
+  faultMode?: 'istio' | 'upstream';
   corsPolicy?: CorsPolicy;
 }
 

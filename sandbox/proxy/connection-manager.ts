@@ -263,7 +263,7 @@ export class ConnectionManager {
       subset: dest.subset,
     };
 
-    if (route.fault) {
+    if (route.fault && route.faultMode !== 'upstream') {
       const decision = decideFault(route.fault, this.deps.rng, parseDuration);
       ctx.why.push(...decision.why);
       if (decision.delayMs > 0) {
@@ -288,6 +288,35 @@ export class ConnectionManager {
       return;
     }
     await this.toCluster(ctx, route, selection, dest.headers, cluster, body, isGateway);
+  }
+
+  /**
+   * The consistent-hash key (DestinationRule `consistentHash`): a header, a cookie (generated,
+   * with Set-Cookie, when absent and a ttl is given, as Envoy does), the source address (on a
+   * sidecar: the calling instance, since every app shares loopback) or a query parameter.
+   */
+  private hashKey(ctx: RequestContext, cluster: Cluster, isGateway: boolean): { key?: string; setCookie?: string } | undefined {
+    const hp = cluster.config.hashPolicy;
+    if (!hp) return undefined;
+    if (hp.header) {
+      const v = ctx.req.headers[hp.header];
+      return { key: v === undefined ? undefined : String(v) };
+    }
+    if (hp.cookie) {
+      const v = cookieValue(ctx.req.headers.cookie, hp.cookie.name);
+      if (v !== undefined) return { key: v };
+      if (hp.cookie.ttlMs === undefined) return {};
+      const fresh = randomUUID();
+      const attrs = [`${hp.cookie.name}=${fresh}`, `Path=${hp.cookie.path ?? '/'}`, `Max-Age=${Math.round(hp.cookie.ttlMs / 1000)}`, 'HttpOnly'];
+      return { key: fresh, setCookie: attrs.join('; ') };
+    }
+    if (hp.sourceIp) return { key: isGateway ? (ctx.req.socket.remoteAddress ?? '') : ctx.proxy.id };
+    if (hp.queryParameter) {
+      const q = ctx.path.indexOf('?');
+      const v = q >= 0 ? new URLSearchParams(ctx.path.slice(q + 1)).get(hp.queryParameter) : null;
+      return { key: v ?? undefined };
+    }
+    return undefined;
   }
 
   private toCluster(
@@ -323,6 +352,7 @@ export class ConnectionManager {
     applyHeaderOps(headers, destHeaders?.request);
     applyHeaderOps(headers, route.headers?.request);
     const retry = new RetryPolicy(route.retry);
+    const hash = this.hashKey(ctx, cluster, isGateway);
     if (cluster.config.kind === 'passthrough') ctx.why.push(`no service for ${authority}: passthrough to the original destination`);
     return forward(
       ctx,
@@ -334,7 +364,9 @@ export class ConnectionManager {
         body,
         retry,
         timeoutMs: route.timeoutMs,
-        responseHeaderOps: [destHeaders?.response, route.headers?.response],
+        responseHeaderOps: [destHeaders?.response, route.headers?.response, hash?.setCookie ? { add: { 'set-cookie': hash.setCookie } } : undefined],
+        hashKey: hash?.key,
+        attemptFault: route.fault && route.faultMode === 'upstream' ? route.fault : undefined,
         fixedEndpoint: cluster.config.kind === 'passthrough' ? passthroughEndpoint(authority) : undefined,
         onEndpoint: (ep) => {
           if (cluster.config.kind === 'passthrough') return;
@@ -350,6 +382,14 @@ export class ConnectionManager {
       this.deps.rng,
     );
   }
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return undefined;
 }
 
 function passthroughEndpoint(authority: string): Endpoint {

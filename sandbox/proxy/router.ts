@@ -9,7 +9,10 @@
  * A response is committed to the client only once the router has decided not to retry it.
  */
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import type { HeaderOperations } from '../config/istio-types.js';
+import { Readable } from 'node:stream';
+import type { HeaderOperations, HTTPFaultInjection } from '../config/istio-types.js';
+import { parseDuration } from '../config/duration.js';
+import { decideFault } from './filters/fault-filter.js';
 import type { Rng } from '../rng.js';
 import { localReplies, type LocalReply } from './local-reply.js';
 import type { ResponseFault } from './filters/mesh-fault-filter.js';
@@ -33,6 +36,10 @@ export interface ForwardRequest {
   responseHeaderOps: Array<HeaderOperations | undefined>;
   /** meshbox response faults (reset mid-response, slow body) decided by the inbound fault filter */
   responseFault?: ResponseFault;
+  /** a VirtualService fault applied per attempt (meshbox's fault-as-upstream annotation) */
+  attemptFault?: HTTPFaultInjection;
+  /** consistent-hash key of this request (DestinationRule consistentHash) */
+  hashKey?: string;
   /** PassthroughCluster: the original destination instead of a load-balanced pick */
   fixedEndpoint?: Endpoint;
   /** called with each endpoint picked, so the event names the destination workload */
@@ -92,9 +99,9 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
 
   try {
     for (let attemptNo = 1; ; attemptNo++) {
-      let endpoint = fr.fixedEndpoint ?? cluster.pick(rng, retry.config.retryIgnorePreviousHosts ? tried : undefined);
+      let endpoint = fr.fixedEndpoint ?? cluster.pick(rng, retry.config.retryIgnorePreviousHosts ? tried : undefined, fr.hashKey);
       if (!endpoint && cluster.config.awaitEndpointsMs) {
-        endpoint = await awaitEndpoint(ctx, cluster, () => cluster.pick(rng, retry.config.retryIgnorePreviousHosts ? tried : undefined), overall);
+        endpoint = await awaitEndpoint(ctx, cluster, () => cluster.pick(rng, retry.config.retryIgnorePreviousHosts ? tried : undefined, fr.hashKey), overall);
         if (downstreamGone) return;
         if (!endpoint && overall.fired) {
           ctx.why.push(`route timeout ${fr.timeoutMs}ms expired waiting for an endpoint of ${cluster.name} (meshbox is restarting it)`);
@@ -135,7 +142,7 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
         if (!released) breaker.release();
         released = true;
       };
-      const outcome = await runAttempt(ctx, fr, endpoint, attemptNo, overall, (a) => (current = a));
+      const outcome = await runAttempt(ctx, fr, endpoint, attemptNo, overall, (a) => (current = a), rng);
       endRetry();
       if (outcome === 'timeout') {
         release();
@@ -230,11 +237,16 @@ async function runAttempt(
   attemptNo: number,
   overall: Timeout,
   setCurrent: (a: UpstreamAttempt) => void,
+  rng: Rng,
 ): Promise<AttemptOutcome | 'timeout'> {
   const headers: OutgoingHttpHeaders = { ...fr.headers, 'x-envoy-attempt-count': String(attemptNo) };
   endpoint.active++;
   endpoint.requests++;
   try {
+    if (fr.attemptFault) {
+      const injected = await attemptFault(ctx, fr, attemptNo, overall, rng);
+      if (injected) return injected;
+    }
     for (let resend = 0; ; resend++) {
       const attempt = new UpstreamAttempt({
         host: endpoint.config.address,
@@ -276,6 +288,33 @@ async function runAttempt(
   } finally {
     endpoint.active--;
   }
+}
+
+/**
+ * A VirtualService fault in fault-as-upstream mode: sampled per attempt; the delay runs inside
+ * the attempt (per-try and route timeouts see it), an abort looks like the upstream's answer.
+ */
+async function attemptFault(ctx: RequestContext, fr: ForwardRequest, attemptNo: number, overall: Timeout, rng: Rng): Promise<AttemptOutcome | 'timeout' | undefined> {
+  const decision = decideFault(fr.attemptFault!, rng, parseDuration);
+  ctx.why.push(...decision.why.map((w) => `attempt ${attemptNo}: ${w}`));
+  if (decision.delayMs > 0) {
+    ctx.flags.add('DI');
+    const perTry = fr.retry.config.perTryTimeoutMs;
+    const limit = perTry !== null && perTry < decision.delayMs ? perTry : decision.delayMs;
+    const r = await Promise.race([sleep(limit), overall.promise]);
+    if (r === 'timeout') return 'timeout';
+    if (limit < decision.delayMs) {
+      return { kind: 'failure', failure: 'per-try-timeout', reason: 'per-try timeout (injected delay)' };
+    }
+  }
+  if (!decision.abort) return undefined;
+  ctx.flags.add('FI');
+  const body = Buffer.from(decision.abort.body);
+  const response = Object.assign(Readable.from([body]), {
+    statusCode: decision.abort.status,
+    headers: { 'content-type': 'text/plain', 'content-length': String(body.length), ...decision.abort.headers },
+  }) as unknown as IncomingMessage;
+  return { kind: 'response', response, serviceTimeMs: 0 };
 }
 
 async function sendUpstreamResponse(

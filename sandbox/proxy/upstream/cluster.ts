@@ -34,7 +34,7 @@ export class Cluster {
     private readonly emit: ClusterEventSink = () => undefined,
   ) {
     this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
-    this.lb = loadBalancers[config.lb]();
+    this.lb = loadBalancers[config.lb](config.hashPolicy?.ringSize);
     this.update(config);
   }
 
@@ -43,7 +43,9 @@ export class Cluster {
   }
 
   update(config: ClusterConfig): void {
-    if (config.lb !== this.lb.policy) this.lb = loadBalancers[config.lb]();
+    if (config.lb !== this.lb.policy || config.hashPolicy?.ringSize !== this.config.hashPolicy?.ringSize) {
+      this.lb = loadBalancers[config.lb](config.hashPolicy?.ringSize);
+    }
     this.config = config;
     const next = new Map<string, Endpoint>();
     for (const ec of config.endpoints) {
@@ -111,11 +113,11 @@ export class Cluster {
    * preferring hosts this request has not tried; in panic mode (minHealthPercent) any host.
    * Undefined when none is available: 503 UH.
    */
-  pick(rng: Rng, exclude?: ReadonlySet<string>): Endpoint | undefined {
+  pick(rng: Rng, exclude?: ReadonlySet<string>, hashKey?: string): Endpoint | undefined {
     const all = this.hosts();
     const available = all.filter((e) => e.healthy && !this.isEjected(e));
     const pool = this.outlier?.panic(available.length, all.length) ? all : available;
-    return pickHost(this.lb, pool, rng, exclude);
+    return pickHost(this.lb, pool, rng, exclude, hashKey);
   }
 
   /** feeds outlier detection with one attempt's result */

@@ -9,10 +9,12 @@
 import type { LbPolicy } from '../../control/snapshot.js';
 import type { Rng } from '../../rng.js';
 import type { Endpoint } from './endpoint.js';
+import { HashRing } from './ring-hash.js';
 
 export interface LoadBalancer {
   readonly policy: LbPolicy;
-  pick(hosts: readonly Endpoint[], rng: Rng): Endpoint | undefined;
+  /** `hashKey`: the request's consistent-hash key (RING_HASH only) */
+  pick(hosts: readonly Endpoint[], rng: Rng, hashKey?: string): Endpoint | undefined;
 }
 
 class RoundRobin implements LoadBalancer {
@@ -46,10 +48,23 @@ class LeastRequest implements LoadBalancer {
   }
 }
 
-export const loadBalancers: Record<LbPolicy, () => LoadBalancer> = {
+class RingHash implements LoadBalancer {
+  readonly policy = 'RING_HASH' as const;
+  private readonly ring: HashRing;
+  constructor(ringSize: number) {
+    this.ring = new HashRing(ringSize);
+  }
+  pick(hosts: readonly Endpoint[], rng: Rng, hashKey?: string): Endpoint | undefined {
+    if (hashKey === undefined) return hosts.length === 0 ? undefined : hosts[rng.int(hosts.length)];
+    return this.ring.pick(hosts, hashKey);
+  }
+}
+
+export const loadBalancers: Record<LbPolicy, (ringSize?: number) => LoadBalancer> = {
   ROUND_ROBIN: () => new RoundRobin(),
   RANDOM: () => new RandomLb(),
   LEAST_REQUEST: () => new LeastRequest(),
+  RING_HASH: (ringSize = 1024) => new RingHash(ringSize),
 };
 
 export function pickHost(
@@ -57,10 +72,12 @@ export function pickHost(
   hosts: readonly Endpoint[],
   rng: Rng,
   exclude: ReadonlySet<string> | undefined,
+  hashKey?: string,
 ): Endpoint | undefined {
+  // a consistent-hash pick sticks to its host; retries may still move on (Envoy rehashes)
   if (exclude && exclude.size > 0) {
     const fresh = hosts.filter((h) => !exclude.has(h.id));
-    if (fresh.length > 0) return lb.pick(fresh, rng);
+    if (fresh.length > 0) return lb.pick(fresh, rng, hashKey);
   }
-  return lb.pick(hosts, rng);
+  return lb.pick(hosts, rng, hashKey);
 }

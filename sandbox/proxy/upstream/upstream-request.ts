@@ -17,8 +17,8 @@ import httpProxy from 'http-proxy';
 export type AttemptFailure = 'connect-failure' | 'reset' | 'per-try-timeout';
 
 export type AttemptOutcome =
-  | { kind: 'response'; response: IncomingMessage; serviceTimeMs: number; attempt: UpstreamAttempt }
-  | { kind: 'failure'; failure: AttemptFailure; reason: string; attempt: UpstreamAttempt };
+  | { kind: 'response'; response: IncomingMessage; serviceTimeMs: number }
+  | { kind: 'failure'; failure: AttemptFailure; reason: string };
 
 export interface AttemptOptions {
   host: string;
@@ -118,7 +118,7 @@ export class UpstreamAttempt {
         res.resume();
         return;
       }
-      this.settle({ kind: 'response', response: res, serviceTimeMs: Math.round(performance.now() - this.startedAt), attempt: this });
+      this.settle({ kind: 'response', response: res, serviceTimeMs: Math.round(performance.now() - this.startedAt) });
     });
   }
 
@@ -142,7 +142,7 @@ export class UpstreamAttempt {
 
   private fail(failure: AttemptFailure, reason: string): void {
     if (this.settled) return;
-    this.settle({ kind: 'failure', failure, reason, attempt: this });
+    this.settle({ kind: 'failure', failure, reason });
     this.abort();
   }
 
@@ -155,7 +155,7 @@ export class UpstreamAttempt {
 
   /** abandons the attempt (timeout, client gone): the upstream connection is closed */
   abort(): void {
-    if (!this.settled) this.settle({ kind: 'failure', failure: 'reset', reason: 'aborted', attempt: this });
+    if (!this.settled) this.settle({ kind: 'failure', failure: 'reset', reason: 'aborted' });
     this.proxyReq?.destroy();
   }
 }

@@ -233,3 +233,91 @@ describe("meshbox HTTP faults (at the destination's inbound sidecar)", () => {
     expect((await h.request({ from: client, host: 'backend', path: '/x' })).status).toBe(500);
   });
 });
+
+describe('consistent hashing (DestinationRule consistentHash)', () => {
+  it('the same header value always reaches the same endpoint; different values spread', async () => {
+    await h.rules(dr('    loadBalancer: { consistentHash: { httpHeaderName: x-user } }') + vs(''));
+    const byUser = new Map<string, Set<string>>();
+    for (let round = 0; round < 5; round++) {
+      for (let u = 0; u < 20; u++) {
+        const r = await h.request({ from: client, host: 'backend', path: '/x', headers: { 'x-user': `user-${u}` } });
+        const set = byUser.get(`user-${u}`) ?? new Set<string>();
+        set.add(String(r.json()['instance']));
+        byUser.set(`user-${u}`, set);
+      }
+    }
+    expect([...byUser.values()].every((s) => s.size === 1)).toBe(true);
+    const used = new Set([...byUser.values()].flatMap((s) => [...s]));
+    expect(used).toEqual(new Set(['backend-v2-1', 'backend-v2-2']));
+  });
+
+  it('a cookie policy with a ttl sets the cookie and then sticks to it', async () => {
+    await h.rules(dr('    loadBalancer: { consistentHash: { httpCookie: { name: affinity, ttl: 60s } } }') + vs(''));
+    const first = await h.request({ from: client, host: 'backend', path: '/x' });
+    const cookie = String(first.headers['set-cookie']);
+    expect(cookie).toMatch(/^affinity=[0-9a-f-]{36}; Path=\/; Max-Age=60; HttpOnly$/);
+    const value = cookie.split(';')[0]!;
+    const seen = new Set<string>();
+    for (let i = 0; i < 10; i++) seen.add(String((await h.request({ from: client, host: 'backend', path: '/x', headers: { cookie: value } })).json()['instance']));
+    expect(seen.size).toBe(1);
+  });
+});
+
+describe('fault-as-upstream (meshbox annotation on a VirtualService)', () => {
+  const annotated = (fault: string, extra: string): string => `${dr('')}---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: backend
+  annotations: { meshbox.dev/fault-as-upstream: "true" }
+spec:
+  hosts: [backend]
+  http:
+    - route: [{ destination: { host: backend, subset: v2 } }]
+      fault: ${fault}
+${extra}`;
+
+  it('keeps retries on: a 50% abort is retried like an upstream 503', async () => {
+    await h.rules(annotated('{ abort: { httpStatus: 503, percentage: { value: 50 } } }', '      retries: { attempts: 3, retryOn: gateway-error }\n'));
+    let ok = 0;
+    for (let i = 0; i < 200; i++) if ((await h.request({ from: client, host: 'backend', path: '/x' })).status === 200) ok++;
+    expect(ok / 200).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('keeps the timeout on: an injected delay longer than the timeout gives 504 UT', async () => {
+    await h.rules(annotated('{ delay: { fixedDelay: 1s, percentage: { value: 100 } } }', '      timeout: 0.2s\n'));
+    const r = await h.request({ from: client, host: 'backend', path: '/x', headers: { 'x-request-id': 'fau-1' } });
+    expect(r.status).toBe(504);
+    const [src] = (await h.eventsFor('fau-1', 1)).filter((e) => e.reporter === 'source');
+    expect(src!.responseFlags).toBe('UT,DI');
+  });
+});
+
+describe('retry budget and ejection events', () => {
+  it('maxRetries limits concurrent retries across the cluster', async () => {
+    await h.rules(dr('    connectionPool:\n      http: { maxRetries: 1 }') + vs('      retries: { attempts: 5, retryOn: 5xx }\n'));
+    h.apps.get('backend-v2-1')!.fail = 500;
+    h.apps.get('backend-v2-2')!.fail = 500;
+    const replies = await Promise.all([0, 1, 2, 3].map((i) => h.request({ from: client, host: 'backend', path: '/x', headers: { 'x-request-id': `budget-${i}` } })));
+    expect(replies.every((r) => r.status === 500)).toBe(true);
+    const events = (await Promise.all([0, 1, 2, 3].map((i) => h.eventsFor(`budget-${i}`, 1)))).flat().filter((e) => e.reporter === 'source');
+    expect(events.some((e) => e.why.some((w) => w.includes('retry overflow')))).toBe(true);
+  });
+
+  it('ejections and returns are events', async () => {
+    await h.rules(dr('    outlierDetection: { consecutive5xxErrors: 2, interval: 0.1s, baseEjectionTime: 0.2s, maxEjectionPercent: 100 }') + vs(''));
+    const seen: string[] = [];
+    const off = h.bus.onAny((e) => {
+      if (e.type === 'mesh:outlier:ejected' || e.type === 'mesh:outlier:returned') seen.push(`${e.type} ${e.endpoint}`);
+    });
+    h.apps.get('backend-v2-1')!.fail = 500;
+    h.apps.get('backend-v2-2')!.fail = 500;
+    for (let i = 0; i < 6; i++) await h.request({ from: client, host: 'backend', path: '/x' });
+    h.apps.get('backend-v2-1')!.fail = undefined;
+    h.apps.get('backend-v2-2')!.fail = undefined;
+    await new Promise((r) => setTimeout(r, 600));
+    off();
+    expect(seen).toContain('mesh:outlier:ejected backend-v2-1');
+    expect(seen).toContain('mesh:outlier:returned backend-v2-1');
+  });
+});
