@@ -11,6 +11,27 @@ import type { HTTPFaultInjection } from '../../config/istio-types.js';
 import type { Rng } from '../../rng.js';
 import { localReplies, type LocalReply } from '../local-reply.js';
 
+/** gRPC status names to their numeric codes (the `grpc-status` header carries the number). */
+export const GRPC_CODES: Record<string, number> = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+};
+
 /** gRPC status names to the HTTP status an HTTP/1.1 client sees (grpc-gateway's mapping). */
 export const GRPC_TO_HTTP: Record<string, number> = {
   OK: 200,
@@ -64,7 +85,8 @@ export function decideFault(fault: HTTPFaultInjection, rng: Rng, parseDuration: 
       fault.abort.httpStatus ?? (fault.abort.grpcStatus ? (GRPC_TO_HTTP[fault.abort.grpcStatus] ?? 500) : 503);
     if (rng.percent(p)) {
       abort = localReplies.faultAbort(status);
-      if (fault.abort.grpcStatus) abort.headers = { 'grpc-status': fault.abort.grpcStatus };
+      // an HTTP/1.1 client gets the mapped HTTP status, with the gRPC code in grpc-status
+      if (fault.abort.grpcStatus) abort.headers = { 'grpc-status': String(GRPC_CODES[fault.abort.grpcStatus] ?? 2) };
       why.push(`fault: abort ${status} injected (${p}% of requests)`);
     } else {
       why.push(`fault: abort ${status} not injected this time (${p}% of requests)`);
