@@ -1,0 +1,121 @@
+/**
+ * Options of `npm run bench` (argv after `--`, or environment variables), and the durations they
+ * give. Every duration is bounded: a full run takes about 4 minutes, `--quick` about 1.
+ */
+
+export interface BenchOptions {
+  quick: boolean;
+  /** run the nginx scenarios when nginx is installed */
+  nginx: boolean;
+  /** pin the proxy to cpu0 and the apps and load generators to cpu1 with taskset */
+  pin: boolean;
+  /** closed-loop throughput with wrk when installed (else the Node load generator) */
+  wrk: boolean;
+  /** multiplies the measured periods (not the warm-ups) */
+  scale: number;
+  /** write V8 CPU profiles of the meshbox process (main thread and data-plane worker) here */
+  cpuProfDir: string | undefined;
+  help: boolean;
+}
+
+export interface Durations {
+  /** JIT warm-up of a topology before its first target is measured (closed loop) */
+  warmupFirstMs: number;
+  /** warm-up before the second target of a topology (its code is already warm) */
+  warmupNextMs: number;
+  /** each measured period: open loop at each rate, closed-loop throughput */
+  measureMs: number;
+  /** traffic at the target rate sent and discarded before an open-loop measurement */
+  settleMs: number;
+  /** length of one CPU speed probe */
+  probeMs: number;
+  /** open-loop rates (req/s); the first is the headline rate */
+  rates: number[];
+  /** keep-alive connections of the open loop and of the closed loop */
+  connections: number;
+  /** closed-loop workers during the warm-up */
+  warmupConcurrency: number;
+}
+
+export const USAGE = `usage: npm run bench [-- options]
+
+Measures, on loopback, the sample path ingress -> caller sidecar -> caller -> callme sidecar -> callme
+through meshbox, through nginx (when installed) and directly, and one sidecar hop in front of callme.
+Prints a table and one line starting with BENCH_JSON.
+
+options (or environment variables):
+  --quick            ~1 minute instead of ~4 (short warm-ups, 2.5 s periods)   MESHBOX_BENCH_QUICK=1
+  --no-nginx         skip the nginx scenarios                                   MESHBOX_BENCH_NGINX=0
+  --no-pin           do not pin processes to cores with taskset                 MESHBOX_BENCH_PIN=0
+  --no-wrk           closed-loop throughput with the Node load generator        MESHBOX_BENCH_WRK=0
+  --scale X          multiply the measured periods by X (0.1..10)               MESHBOX_BENCH_SCALE=X
+  --cpu-prof DIR     run meshbox under node --cpu-prof, profiles into DIR       MESHBOX_BENCH_CPU_PROF=DIR
+  -h, --help         this text`;
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const value = env[name]?.trim().toLowerCase();
+  if (value === undefined || value === '') return undefined;
+  return !['0', 'false', 'no', 'off'].includes(value);
+}
+
+/** Parses argv (without node and script) and the environment; throws Error on a bad option. */
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = {}): BenchOptions {
+  const options: BenchOptions = {
+    quick: flag(env, 'MESHBOX_BENCH_QUICK') ?? false,
+    nginx: flag(env, 'MESHBOX_BENCH_NGINX') ?? true,
+    pin: flag(env, 'MESHBOX_BENCH_PIN') ?? true,
+    wrk: flag(env, 'MESHBOX_BENCH_WRK') ?? true,
+    scale: 1,
+    cpuProfDir: env.MESHBOX_BENCH_CPU_PROF?.trim() || undefined,
+    help: false,
+  };
+  let scale = env.MESHBOX_BENCH_SCALE?.trim() || undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new Error(`${name} needs a value`);
+      return v;
+    };
+    switch (name) {
+      case '--quick':
+        options.quick = true;
+        break;
+      case '--no-nginx':
+        options.nginx = false;
+        break;
+      case '--no-pin':
+        options.pin = false;
+        break;
+      case '--no-wrk':
+        options.wrk = false;
+        break;
+      case '--scale':
+        scale = value();
+        break;
+      case '--cpu-prof':
+        options.cpuProfDir = value();
+        break;
+      case '-h':
+      case '--help':
+        options.help = true;
+        break;
+      default:
+        throw new Error(`unknown option ${arg}`);
+    }
+  }
+  if (scale !== undefined) {
+    const n = Number(scale);
+    if (!Number.isFinite(n) || n < 0.1 || n > 10) throw new Error(`--scale must be a number from 0.1 to 10, got "${scale}"`);
+    options.scale = n;
+  }
+  return options;
+}
+
+export function durationsFor(options: Pick<BenchOptions, 'quick' | 'scale'>): Durations {
+  const base = options.quick
+    ? { warmupFirstMs: 3000, warmupNextMs: 1000, measureMs: 2500, settleMs: 500, probeMs: 300 }
+    : { warmupFirstMs: 6000, warmupNextMs: 2000, measureMs: 10_000, settleMs: 1500, probeMs: 500 };
+  return { ...base, measureMs: Math.round(base.measureMs * options.scale), rates: [1000, 500], connections: 50, warmupConcurrency: 16 };
+}

@@ -1,0 +1,278 @@
+/**
+ * `npm run bench`: meshbox's data plane against the same services called directly and against
+ * nginx, in one run on loopback. See USAGE in options.ts and reference/perf-baseline.md for the
+ * method; the table goes to stdout with one `BENCH_JSON {...}` line, progress to stderr.
+ *
+ * Phases, each on freshly started processes, each followed by stopping every one of them:
+ *   direct   caller -> callme, and callme alone (the baselines)
+ *   meshbox  `meshbox up`: ingress -> caller sidecar -> caller -> callme sidecar -> callme, and
+ *            one callme inbound sidecar alone
+ *   nginx    the same legs as nginx server blocks (1 worker), when nginx is installed
+ * Per target: JIT warm-up, open loop at 1000 and 500 req/s (latency, CPU per request), closed loop
+ * (throughput, CPU per request), RSS of the proxy. Before and after each phase every used core is
+ * probed for speed; phases on a slowed or busy machine are marked noisy.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bestByCore, NOISY_RATIO, probeCores, slowestRatio, type ProbeResult } from './cpu-probe.js';
+import { measureTarget, type MeasureContext, type TargetResult } from './measure.js';
+import { findNginx, NGINX_INSTALL_HINT, type NginxInfo } from './nginx.js';
+import { durationsFor, parseOptions, USAGE, type BenchOptions } from './options.js';
+import { PreciseTimer } from './precise-timer.js';
+import { findExecutable, hasTaskset, pin, ProcessSet } from './processes.js';
+import { compare, derive, formatReport, goals, jsonLine, noiseVerdict, type ScenarioRun } from './report.js';
+import { checkTarget, startDirect, startMeshbox, startNginx, type Placement, type StartContext, type Topology, type TopologyKind } from './topology.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+interface PhaseRecord {
+  kind: TopologyKind;
+  probes: ProbeResult[];
+  runs: Array<ScenarioRun & { foreign: number[] }>;
+  info?: Record<string, unknown>;
+  error?: string;
+}
+
+function toolVersion(file: string | undefined, args: string[], pattern: RegExp): string | undefined {
+  if (!file) return undefined;
+  try {
+    const run = spawnSync(file, args, { encoding: 'utf8', timeout: 5000 });
+    return pattern.exec(`${run.stdout ?? ''}${run.stderr ?? ''}`)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuModel(): string {
+  try {
+    return /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
+  } catch {
+    return os.cpus()[0]?.model ?? 'unknown';
+  }
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseOptions(process.argv.slice(2), process.env);
+  } catch (err) {
+    log(`bench: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (process.platform !== 'linux') {
+    log('bench: Linux only (CPU and memory come from /proc)');
+    return 2;
+  }
+  for (const file of ['dist/cli/main.js', 'dist/sample-services/caller/main.js', 'dist/sample-services/callme/main.js']) {
+    if (!existsSync(path.join(ROOT, file))) {
+      log(`bench: ${file} is missing: run \`npm run build\` (npm run bench does)`);
+      return 2;
+    }
+  }
+
+  const durations = durationsFor(options);
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-bench-'));
+  const processes = new ProcessSet(dir);
+  const abort = new AbortController();
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted) {
+      log(`bench: second ${sig}: killing what is left and exiting`);
+      process.exit(130); // the exit hook of ProcessSet SIGKILLs every tracked pid
+    }
+    interrupted = true;
+    log(`bench: ${sig}: stopping (measurements in flight are cut, every started process is stopped)...`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+
+  const notes: string[] = [];
+  const cpus = os.availableParallelism();
+  let placement: Placement = {};
+  if (options.pin && cpus >= 2 && hasTaskset()) {
+    pin(process.pid, '1');
+    placement = { proxyCpus: '0', restCpus: '1' };
+  } else if (options.pin) {
+    notes.push(cpus < 2 ? 'one core only: nothing pinned, proxy, apps and load share it' : 'taskset not found: nothing pinned (install util-linux)');
+  }
+  const pinned = placement.proxyCpus !== undefined;
+  const probeCoresList = pinned ? [0, 1] : [];
+
+  let nginx: NginxInfo | undefined;
+  if (options.nginx) {
+    nginx = findNginx();
+    if (!nginx) {
+      log(`bench: ${NGINX_INSTALL_HINT}`);
+      notes.push(NGINX_INSTALL_HINT);
+    }
+  }
+  const wrk = options.wrk ? findExecutable('wrk') : undefined;
+  if (options.wrk && !wrk) notes.push('wrk not found (apt-get install wrk): closed-loop throughput by the Node load generator, which may itself be the limit');
+  const wrkVersion = toolVersion(wrk, ['-v'], /wrk (\S+)/);
+
+  const meshboxNodeArgs: string[] = [];
+  if (options.cpuProfDir) meshboxNodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(options.cpuProfDir));
+
+  const ctx: StartContext = { root: ROOT, dir, processes, placement, meshboxNodeArgs };
+  const timer = new PreciseTimer();
+  const kinds: TopologyKind[] = ['direct', 'meshbox', ...(nginx ? (['nginx'] as const) : [])];
+  const phases: PhaseRecord[] = [];
+  const allProbes: ProbeResult[] = [];
+  const estimateS = kinds.length * ((durations.warmupFirstMs + durations.warmupNextMs) / 1000 + 2 * ((durations.rates.length * (durations.settleMs + durations.measureMs) + durations.measureMs) / 1000)) + kinds.length * 5;
+  log(`bench: ${options.quick ? 'quick' : 'full'} run, about ${Math.round(estimateS / 10) * 10} s; phases ${kinds.join(', ')}; work folder ${dir}`);
+
+  try {
+    let probe = await probeCores(probeCoresList, durations.probeMs, pinned, started);
+    allProbes.push(probe);
+    for (const kind of kinds) {
+      if (abort.signal.aborted) break;
+      const phase: PhaseRecord = { kind, probes: [probe], runs: [] };
+      phases.push(phase);
+      log(`bench: phase ${kind}: starting`);
+      let topology: Topology | undefined;
+      try {
+        topology = kind === 'direct' ? await startDirect(ctx) : kind === 'meshbox' ? await startMeshbox(ctx) : await startNginx(ctx, nginx!);
+        phase.info = topology.info;
+        const mctx: MeasureContext = {
+          processes,
+          durations,
+          proxyPids: topology.proxyPids,
+          appPids: topology.appPids,
+          ...(topology.threadPid !== undefined ? { threadPid: topology.threadPid } : {}),
+          ...(wrk ? { wrk } : {}),
+          signal: abort.signal,
+          timer,
+          log,
+        };
+        for (const [pathKind, target, warmupMs] of [
+          ['full', topology.full, durations.warmupFirstMs],
+          ['single', topology.single, durations.warmupNextMs],
+        ] as const) {
+          if (abort.signal.aborted) break;
+          const run: ScenarioRun & { foreign: number[] } = { topology: kind, path: pathKind, legs: target.legs, noise: noiseVerdict(1, [], NOISY_RATIO), foreign: [] };
+          phase.runs.push(run);
+          try {
+            await checkTarget(`${kind} ${pathKind}`, target);
+            const result: TargetResult = await measureTarget(mctx, `${kind} ${pathKind}`, target, warmupMs);
+            run.result = result;
+            run.foreign = [...result.open.map((o) => o.cpu.foreignCores), ...(result.closed ? [result.closed.cpu.foreignCores] : [])];
+          } catch (err) {
+            run.error = (err as Error).message;
+            log(`bench: ${kind} ${pathKind} failed: ${run.error}`);
+          }
+        }
+      } catch (err) {
+        phase.error = (err as Error).message;
+        log(`bench: phase ${kind} failed: ${phase.error}`);
+        for (const pathKind of ['full', 'single'] as const) {
+          if (!phase.runs.some((r) => r.path === pathKind)) {
+            phase.runs.push({ topology: kind, path: pathKind, legs: kind === 'direct' ? 0 : pathKind === 'full' ? 4 : 1, error: phase.error, noise: noiseVerdict(1, [], NOISY_RATIO), foreign: [] });
+          }
+        }
+      } finally {
+        if (topology) {
+          log(`bench: phase ${kind}: stopping`);
+          await topology.stop();
+        }
+      }
+      probe = await probeCores(probeCoresList, durations.probeMs, pinned, started);
+      allProbes.push(probe);
+      phase.probes.push(probe);
+    }
+  } finally {
+    await processes.stopAll();
+    await timer.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+  }
+
+  // noise: each phase against the best probe of each core over the whole run
+  const best = bestByCore(allProbes);
+  const runs: ScenarioRun[] = [];
+  for (const phase of phases) {
+    const ratio = slowestRatio(phase.probes, best);
+    for (const run of phase.runs) {
+      const { foreign, ...rest } = run;
+      runs.push({ ...rest, noise: noiseVerdict(ratio, foreign, NOISY_RATIO) });
+    }
+  }
+  // order: full paths, then single hops
+  const order = (r: ScenarioRun): number => (r.path === 'full' ? 0 : 10) + ['direct', 'meshbox', 'nginx'].indexOf(r.topology);
+  runs.sort((a, b) => order(a) - order(b));
+  const headlineRate = durations.rates[0]!;
+  const derived = derive(runs);
+  const comparisons = compare(derived, headlineRate);
+  const g = goals(comparisons);
+  const elapsedS = (performance.now() - started) / 1000;
+
+  const placementText = pinned
+    ? 'proxy (all threads of `meshbox up` / nginx master+worker) pinned to cpu0; apps, load generator and wrk on cpu1'
+    : 'not pinned';
+  const header = [
+    `meshbox benchmark ${startedAt}  (${options.quick ? 'quick' : 'full'} run, ${elapsedS.toFixed(0)} s)`,
+    `machine: ${cpuModel()}, ${cpus} cores; node ${process.version}; nginx ${nginx ? nginx.version : 'not installed'}; throughput by ${wrk ? `wrk ${wrkVersion ?? ''} -t1` : 'Node load generator'} with ${durations.connections} connections`,
+    `placement: ${placementText}`,
+    `method: ${durations.warmupFirstMs / 1000} s warm-up; open loop ${durations.rates.join(' and ')} req/s over ${durations.connections} connections (latency from the scheduled send time); closed loop; ${(durations.measureMs / 1000).toFixed(1)} s measured each`,
+    `cpu probes (ops/ms by core, per phase boundary): ${allProbes.map((p) => Object.entries(p.opsPerMs).map(([c, v]) => `${c}:${v}`).join(' ')).join(' | ')}`,
+  ];
+  notes.push(
+    'legs = proxy legs crossed; added ms/leg = (p - direct p of the same path) / legs; CPU µs/req = proxy process CPU (all threads) / requests, at max throughput | at the headline rate',
+    'meshbox runs as `meshbox up --headless --no-logs --no-access-log` on a generated meshbox.yaml (1 caller, 1 callme; rules: a Gateway and its VirtualService only, no retries, timeouts or splits); its CPU includes the main thread (telemetry, printed request lines)',
+    'a NOISY row ran while a core probed below 85% of its best speed of the run or other processes used > 0.25 cores: do not compare it',
+  );
+  const report = formatReport({ header, headlineRate, rates: durations.rates, notes }, derived, comparisons, g);
+  process.stdout.write(`${report}\n`);
+
+  const failed = runs.filter((r) => r.error);
+  const json = {
+    version: 1 as const,
+    startedAt,
+    elapsedS,
+    interrupted,
+    options,
+    durations,
+    machine: { cpus, cpuModel: cpuModel(), node: process.version, platform: `${os.type()} ${os.release()}` },
+    tools: { nginx: nginx ? { path: nginx.path, version: nginx.version } : null, wrk: wrk ? { path: wrk, version: wrkVersion ?? null } : null, throughputTool: wrk ? 'wrk' : 'node' },
+    placement: pinned ? { proxy: placement.proxyCpus, rest: placement.restCpus } : null,
+    probes: allProbes,
+    probeBest: best,
+    phases: phases.map((p) => ({ kind: p.kind, info: p.info ?? null, error: p.error ?? null })),
+    scenarios: derived,
+    raw: runs.map((r) => ({ id: `${r.topology}-${r.path}`, noise: r.noise, result: r.result ?? null, error: r.error ?? null })),
+    comparisons,
+    goals: g,
+    notes,
+  };
+  process.stdout.write(`${jsonLine(json)}\n`);
+
+  const left = processes.running();
+  if (left.length) log(`bench: still running after teardown (killed at exit): ${left.map((p) => `${p.name} ${p.pid}`).join(', ')}`);
+  if (!interrupted && failed.length === 0) rmSync(dir, { recursive: true, force: true });
+  else log(`bench: logs of the run kept in ${dir}`);
+  if (interrupted) return 130;
+  return failed.length ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(`bench: ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  },
+);
