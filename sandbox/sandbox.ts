@@ -23,6 +23,8 @@ import { installChaosRoutes } from './admin/chaos-routes.js';
 import { FaultStore } from './faults/fault-store.js';
 import { fileFaults, GATEWAY_ID, listenersFor } from './control/compiler.js';
 import { ControlPlane } from './control/control-plane.js';
+import { HotReload } from './control/hot-reload.js';
+import type { RulesLoadResult } from './config/rules-loader.js';
 import { instanceId, Registry, type Instance } from './control/registry.js';
 import { WorkloadManager } from './control/workload-manager.js';
 import { MeshError } from './errors.js';
@@ -56,6 +58,8 @@ export interface SandboxOptions {
   inProcessDataPlane?: boolean;
   /** how long `up()` waits for every workload to be healthy */
   readyTimeoutMs?: number;
+  /** hot reload of the rules folder, meshbox.yaml and watched service code (default true) */
+  watch?: boolean;
   bus?: EventBus;
 }
 
@@ -71,6 +75,9 @@ export class Sandbox {
   mesh!: MeshDefinition;
   rulesDir: string | undefined;
   ruleFindings: Finding[] = [];
+  /** hot reload (rules, meshbox.yaml, service code); undefined with `watch: false` */
+  hotReload: HotReload | undefined;
+  private loadedRules: RulesLoadResult | undefined;
   ingressUrl = '';
   adminUrl = '';
   runtime!: Runtime;
@@ -174,6 +181,7 @@ export class Sandbox {
     await this.controlPlane.setResources(resources, this.ruleFindings.filter((f) => f.severity === 'warning'));
 
     await this.workloads.startAll();
+    if (this.options.watch !== false) await this.startHotReload(configFile, ingress);
     this.bus.emit({ type: 'mesh:sandbox:ready', time: Date.now(), message: `ingress ${this.ingressUrl}, admin ${this.adminUrl}` });
     await this.waitReady(this.options.readyTimeoutMs ?? 30_000);
   }
@@ -190,6 +198,7 @@ export class Sandbox {
     if (!statSync(dir).isDirectory()) throw new MeshError('MESH_ERR_RULES_NOT_FOUND', [dir], { hint: 'pass a folder of Istio YAML files' });
     const result = await validatePaths([dir], { mesh });
     this.ruleFindings = result.findings;
+    this.loadedRules = result;
     const errors = result.findings.filter((f) => f.severity === 'error');
     if (errors.length > 0) {
       this.bus.emit({ type: 'mesh:config:rejected', time: Date.now(), findings: errors });
@@ -237,6 +246,29 @@ export class Sandbox {
     return out;
   }
 
+  private async startHotReload(configFile: string, ingress: { address: string; port: number }): Promise<void> {
+    this.hotReload = new HotReload(
+      {
+        bus: this.bus,
+        registry: this.registry,
+        workloads: this.workloads,
+        dataPlane: this.dataPlane,
+        controlPlane: this.controlPlane,
+        ingress,
+        configFile,
+        rulesExplicit: this.options.rules !== undefined,
+        mesh: () => this.mesh,
+        onMesh: (mesh) => {
+          this.mesh = mesh;
+          if (this.options.rules === undefined) this.rulesDir = mesh.rulesDir;
+        },
+        onFindings: (findings) => (this.ruleFindings = findings),
+      },
+      { rulesDir: this.rulesDir, rules: this.loadedRules },
+    );
+    await this.hotReload.start();
+  }
+
   /** every instance of every workload with replicas is healthy */
   isReady(): boolean {
     const all = this.registry.all();
@@ -277,6 +309,7 @@ export class Sandbox {
       ready: this.isReady(),
       snapshotVersion: this.controlPlane?.current?.version ?? 0,
       findings: this.ruleFindings,
+      reload: this.hotReload?.status(),
       instances: this.registry.all().map((i) => ({
         id: i.id,
         service: i.workload.service,
@@ -311,6 +344,7 @@ export class Sandbox {
             spec: r.spec,
           })),
           findings: this.ruleFindings,
+          reload: this.hotReload?.status(),
         },
       }))
       .route('GET', '/clusters', 'clusters and endpoints with health and counters (?format=json)', async (req) => {
@@ -336,6 +370,7 @@ export class Sandbox {
   private async doDown(): Promise<void> {
     if (!this.started) return;
     this.bus.emit({ type: 'mesh:sandbox:stopping', time: Date.now(), message: 'stopping workloads and sidecars' });
+    await this.hotReload?.close();
     this.faults.close();
     await this.workloads?.stopAll();
     this.controlPlane?.close();

@@ -30,7 +30,9 @@
  *       ignore: ['*.test.ts'] # globs; one without `/` matches a file or folder name anywhere
  *       action: rebuild      # rebuild (run `build`, then restart) or restart; default: rebuild
  *                            #   when `build` is set, else restart
- *       build: npm run build # shell command line or argv list, run in the service's cwd
+ *       build: npm run build # shell command line or argv list, run in the service's cwd with
+ *                            #   node_modules/.bin (of it and the folders above) on PATH, as
+ *                            #   in an npm script
  *     versions:              # optional; default one version `v1`
  *       v1: { replicas: 1, env: { VERSION: v1 } }
  *       v2: { replicas: 2, env: { VERSION: v2 } }

@@ -106,7 +106,8 @@ export class FileWatcher {
     const w = watch(root.dir, {
       ignoreInitial: true,
       persistent: false,
-      depth: this.o.depth,
+      // a root that is a file is watched through its folder, without descending into it
+      depth: root.dir !== root.given ? 0 : this.o.depth,
       ignored: (p: string, stats?: Stats) => {
         if (p === root.dir) return false;
         if (stats?.isDirectory()) return this.o.skipDir?.(p) ?? false;
@@ -190,6 +191,12 @@ export class FileWatcher {
       }),
     );
   }
+}
+
+/** A path for messages: relative to the working folder when inside it, else absolute. */
+export function displayPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
 /** Names editors and tools write next to real files: `.x.swp`, `x~`, `#x#`, `.#x`, `4913`, `x.tmp`. */

@@ -24,13 +24,24 @@ export class ControlPlane {
   private closed = false;
 
   constructor(
-    readonly mesh: MeshDefinition,
+    private meshDef: MeshDefinition,
     private readonly registry: Registry,
     private readonly dataPlane: DataPlane,
     private readonly bus: EventBus,
     private readonly ingress: { address: string; port: number },
   ) {
     registry.on('change', () => this.schedule());
+  }
+
+  /** the mesh definition snapshots are compiled from (meshbox.yaml; replaced by hot reload) */
+  get mesh(): MeshDefinition {
+    return this.meshDef;
+  }
+
+  /** Replaces the mesh definition (meshbox.yaml reloaded) and pushes; resolves once applied. */
+  async setMesh(mesh: MeshDefinition): Promise<MeshSnapshot> {
+    this.meshDef = mesh;
+    return this.publish();
   }
 
   get current(): MeshSnapshot | undefined {
@@ -86,7 +97,7 @@ export class ControlPlane {
   private async push(): Promise<void> {
     const snapshot = compile({
       version: ++this.version,
-      mesh: this.mesh,
+      mesh: this.meshDef,
       resources: this.resources,
       instances: this.registry.all(),
       ingress: this.ingress,

@@ -19,6 +19,7 @@ export const STOP_GRACE_MS = 5_000;
 const MAX_RESTART_DELAY_MS = 30_000;
 const FIRST_RESTART_DELAY_MS = 500;
 const STABLE_AFTER_MS = 10_000;
+const STARTUP_PROBE_MS = 25;
 
 interface Supervision {
   crashes: number;
@@ -42,7 +43,8 @@ export class WorkloadManager {
   private stopping = false;
 
   constructor(private readonly o: WorkloadManagerOptions) {
-    this.health = new HealthChecker(o.registry, (r) => this.onHealth(r.id, r.healthy, r.reason));
+    // probe a starting instance every 25 ms: a restart (hot reload) is back in the mesh as soon as it answers
+    this.health = new HealthChecker(o.registry, (r) => this.onHealth(r.id, r.healthy, r.reason), STARTUP_PROBE_MS);
     o.runtime.on('exit', (e: RuntimeExit) => this.onExit(e));
     o.runtime.on('log', (l: { id: string; stream: 'stdout' | 'stderr'; line: string }) =>
       o.bus.emit({ type: 'mesh:workload:log', time: Date.now(), instance: l.id, stream: l.stream, line: l.line }),
@@ -51,6 +53,18 @@ export class WorkloadManager {
 
   get runtime(): Runtime {
     return this.o.runtime;
+  }
+
+  /** the mesh definition instances are started with (their environment); hot reload replaces it */
+  setMesh(mesh: MeshDefinition): void {
+    this.o.mesh = mesh;
+  }
+
+  /** forgets an instance that was stopped and removed from the registry (hot reload) */
+  forget(id: string): void {
+    this.cancelRestart(id);
+    this.health.unwatch(id);
+    this.supervision.delete(id);
   }
 
   private event(type: WorkloadEvent['type'], inst: Instance, extra: Partial<WorkloadEvent> = {}): void {
