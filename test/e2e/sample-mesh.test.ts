@@ -100,6 +100,45 @@ describe('meshbox up with the sample mesh', () => {
     expect(cli.output).toContain('callme-service-v2-2');
   });
 
+  it('runtime faults from the CLI: a 50% abort on callme v2 is masked by the retries, then removed', async () => {
+    const add = await runCli(['fault', 'add', 'callme-service', '--subset', 'v2', '--abort', '503', '--percent', '50', '--name', 'flaky-v2', '--admin', admin]);
+    expect(add.code).toBe(0);
+    expect(add.output).toContain('added fault flaky-v2: callme-service subset v2: abort 503 50%');
+    const ls = await runCli(['fault', 'ls', '--admin', admin]);
+    expect(ls.output).toContain('flaky-v2');
+    const result = await runLoad({ url: `${ingress}/caller/ping`, headers: HOST, concurrency: 4, maxRequests: 200, durationMs: 60_000 });
+    expect((result.statusCounts['200'] ?? 0) / result.completed).toBeGreaterThan(0.9);
+    const rm = await runCli(['fault', 'rm', 'flaky-v2', '--admin', admin]);
+    expect(rm.code).toBe(0);
+    expect((await runCli(['fault', 'ls', '--admin', admin])).output).toContain('no active faults');
+  });
+
+  it('a latency toxic on callme raises the p50 through the mesh by the injected amount', async () => {
+    const latency = async () => (await runLoad({ url: `${ingress}/caller/ping`, headers: HOST, concurrency: 2, maxRequests: 60, durationMs: 60_000 })).latencyMs;
+    const before = await latency();
+    expect(before.min).toBeLessThan(100);
+    const add = await runCli(['fault', 'add', 'callme-service', '--toxic', 'latency', '--attr', 'latency=150', '--ttl', '60s', '--admin', admin]);
+    expect(add.code).toBe(0);
+    const after = await latency();
+    // every answer from callme now waits 150 ms in the toxic: no request can be faster than that
+    expect(after.min).toBeGreaterThanOrEqual(148);
+    expect(after.p50).toBeGreaterThan(before.p50);
+    expect((await runCli(['fault', 'rm', '--all', '--admin', admin])).output).toContain('removed 1 runtime fault');
+  });
+
+  it('killing a callme v2 instance keeps requests succeeding, and it comes back', async () => {
+    const kill = await runCli(['workload', 'kill', 'callme-service-v2-1', '--admin', admin]);
+    expect(kill.code).toBe(0);
+    const result = await runLoad({ url: `${ingress}/caller/ping`, headers: HOST, concurrency: 4, maxRequests: 200, durationMs: 60_000 });
+    expect((result.statusCounts['200'] ?? 0) / result.completed).toBeGreaterThan(0.97);
+    await waitForHttp(`${admin}/ready`, 200, 20_000);
+    const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { instances: Array<{ id: string; healthy: boolean; restarts: number }> };
+    expect(status.instances.find((i) => i.id === 'callme-service-v2-1')).toMatchObject({ healthy: true, restarts: 1 });
+    const bad = await runCli(['workload', 'kill', 'nope-1', '--admin', admin]);
+    expect(bad.code).toBe(64);
+    expect(bad.output).toContain('no workload instance nope-1');
+  });
+
   it('Ctrl-C stops every process and frees every port', async () => {
     const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { instances: Array<{ pid: number; appPort: number; sidecar: { inbound: number } }> };
     const code = await interrupt(run);
