@@ -5,6 +5,7 @@
 import { Sandbox, type RuntimeChoice } from '../../sandbox/sandbox.js';
 import { MeshError } from '../../sandbox/errors.js';
 import { EventPrinter } from '../printer.js';
+import { runTui, shouldUseTui } from '../tui/run-tui.js';
 import { paint, printError, useColor, type Io } from '../output.js';
 
 export interface UpOptions {
@@ -33,6 +34,10 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     accessLogDir: opts.accessLog,
     readyTimeoutMs: opts.readyTimeout,
   });
+  // ── terminal UI (issue 6): a TTY without --headless gets the Ink UI, which starts the
+  // sandbox itself and shows its start-up; everything below is the plain-line mode.
+  if (shouldUseTui(opts)) return runTui(sandbox, { color, logs: opts.logs !== false }, io);
+  // ──
   const printer = new EventPrinter(io, { color, logs: opts.logs });
   sandbox.onEvent((e) => printer.print(e));
 

@@ -27,6 +27,11 @@ export function cell(text: string, width: number, align: 'left' | 'right' = 'lef
   return align === 'left' ? t + pad : pad + t;
 }
 
+/** a table column: the text in `width - 1` columns, then one space before the next column */
+export function col(text: string, width: number, align: 'left' | 'right' = 'left'): string {
+  return width <= 0 ? '' : `${cell(text, width - 1, align)} `;
+}
+
 export function clock(ms: number): string {
   const d = new Date(ms);
   const p = (n: number, w = 2): string => String(n).padStart(w, '0');
@@ -81,6 +86,25 @@ export function shortPathsIn(text: string, cwd = process.cwd()): string {
   return text.replace(/\/[^\s():]+\.ya?ml/g, (p) => shortPath(p, cwd));
 }
 
+/**
+ * Whole percentages of `values` that add up to exactly 100 (largest remainder), so a split reads
+ * `v1 20% / v2 80%` and never `v1 21% / v2 80%`.
+ */
+export function wholePercents(values: readonly number[]): number[] {
+  const total = values.reduce((a, b) => a + b, 0);
+  if (total <= 0) return values.map(() => 0);
+  const exact = values.map((v) => (v * 100) / total);
+  const floors = exact.map(Math.floor);
+  let missing = 100 - floors.reduce((a, b) => a + b, 0);
+  const order = exact.map((v, i) => [v - floors[i]!, i] as const).sort((a, b) => b[0] - a[0]);
+  for (const [, i] of order) {
+    if (missing <= 0) break;
+    floors[i]!++;
+    missing--;
+  }
+  return floors;
+}
+
 /** `█████░░░░░` for a 0-100 share */
 export function bar(share: number, width: number): string {
   const full = Math.max(0, Math.min(width, Math.round((share / 100) * width)));
@@ -88,13 +112,14 @@ export function bar(share: number, width: number): string {
 }
 
 /**
- * The route a request matched, from its `why` lines: `callme-service-route http[0]`, or the
+ * The route a request matched, from its `why` lines: `callme-service-route[0]` (VirtualService
+ * callme-service-route, its `http[0]`), or the
  * route name Envoy reports (`default`) when no VirtualService matched.
  */
 export function matchedRoute(why: readonly string[], routeName: string | undefined): string {
   for (const line of why) {
-    const m = /^VirtualService ([^\s/]+)\/(\S+) (http\[\d+\])[^:]*: matched/.exec(line);
-    if (m) return `${m[2]} ${m[3]}`;
+    const m = /^VirtualService [^\s/]+\/(\S+) http\[(\d+)\].*: matched/.exec(line);
+    if (m) return `${m[1]}[${m[2]}]`;
   }
   return routeName ?? '-';
 }

@@ -1,0 +1,164 @@
+/**
+ * The small forms behind the action keys (delay, abort, network fault, load), as data: fields
+ * with defaults, and the FaultSpec or load options each form's values make. The Prompt component
+ * edits them; nothing here touches the sandbox.
+ */
+import type { FaultSpec, ToxicType } from '../../sandbox/faults/fault-spec.js';
+import type { ServiceRow } from './view-store.js';
+
+export type FormId = 'delay' | 'abort' | 'network' | 'load';
+
+export interface FormField {
+  name: string;
+  label: string;
+  kind: 'number' | 'text' | 'choice';
+  value: string;
+  choices?: readonly string[];
+  /** printed after the value: `%`, `ms` */
+  unit?: string;
+}
+
+export interface FormState {
+  id: FormId;
+  title: string;
+  fields: FormField[];
+  /** index of the field being edited */
+  active: number;
+  /** why the last submit was refused */
+  error?: string;
+}
+
+/** Toxiproxy's toxics, with the one attribute the form asks for. */
+export const TOXICS: Record<ToxicType, { attribute: string; unit: string; value: number; help: string }> = {
+  latency: { attribute: 'latency', unit: 'ms', value: 200, help: 'delay every chunk of data' },
+  bandwidth: { attribute: 'rate', unit: 'KB/s', value: 16, help: 'limit the bandwidth' },
+  slow_close: { attribute: 'delay', unit: 'ms', value: 1000, help: 'delay the TCP close' },
+  timeout: { attribute: 'timeout', unit: 'ms', value: 0, help: 'stop all data; close after timeout (0 = never)' },
+  reset_peer: { attribute: 'timeout', unit: 'ms', value: 0, help: 'reset the connection (TCP RST) after timeout' },
+  slicer: { attribute: 'average_size', unit: 'B', value: 64, help: 'slice data into small packets' },
+  limit_data: { attribute: 'bytes', unit: 'B', value: 1024, help: 'close the connection after so many bytes' },
+};
+
+/** fault targets the forms offer: every service, then every service/version */
+export function faultTargets(services: readonly ServiceRow[]): string[] {
+  const out: string[] = [];
+  for (const s of services) {
+    out.push(s.service);
+    for (const v of s.versions) out.push(`${s.service}/${v.version}`);
+  }
+  return out;
+}
+
+function targetField(target: string | undefined, targets: readonly string[]): FormField {
+  const choices = target && !targets.includes(target) ? [target, ...targets] : targets;
+  return { name: 'target', label: 'on', kind: 'choice', value: target ?? choices[0] ?? '', choices };
+}
+
+export function delayForm(target: string | undefined, targets: readonly string[]): FormState {
+  return {
+    id: 'delay',
+    title: 'Delay',
+    active: 1,
+    fields: [targetField(target, targets), { name: 'percent', label: 'of', kind: 'number', value: '50', unit: '%' }, { name: 'ms', label: 'by', kind: 'number', value: '1000', unit: 'ms' }],
+  };
+}
+
+export function abortForm(target: string | undefined, targets: readonly string[]): FormState {
+  return {
+    id: 'abort',
+    title: 'Abort',
+    active: 1,
+    fields: [targetField(target, targets), { name: 'percent', label: 'of', kind: 'number', value: '50', unit: '%' }, { name: 'status', label: 'with HTTP', kind: 'number', value: '503' }],
+  };
+}
+
+export function networkForm(target: string | undefined, targets: readonly string[]): FormState {
+  const type: ToxicType = 'latency';
+  return {
+    id: 'network',
+    title: 'Network fault',
+    active: 1,
+    fields: [
+      targetField(target, targets),
+      { name: 'type', label: 'toxic', kind: 'choice', value: type, choices: Object.keys(TOXICS) },
+      { name: 'value', label: TOXICS[type].attribute, kind: 'number', value: String(TOXICS[type].value), unit: TOXICS[type].unit },
+      { name: 'stream', label: 'stream', kind: 'choice', value: 'downstream', choices: ['downstream', 'upstream'] },
+      { name: 'toxicity', label: 'on', kind: 'number', value: '100', unit: '% of connections' },
+    ],
+  };
+}
+
+export function loadForm(rate: number, path: string): FormState {
+  return {
+    id: 'load',
+    title: 'Load',
+    active: 0,
+    fields: [
+      { name: 'rate', label: 'rate', kind: 'number', value: String(rate), unit: 'req/s' },
+      { name: 'path', label: 'path', kind: 'text', value: path },
+    ],
+  };
+}
+
+/** after a field changed: fields that depend on it (the network form's attribute follows the toxic type) */
+export function updateField(form: FormState, index: number, value: string): FormState {
+  const fields = form.fields.map((f, i) => (i === index ? { ...f, value } : f));
+  if (form.id === 'network' && fields[index]?.name === 'type') {
+    const toxic = TOXICS[value as ToxicType];
+    const i = fields.findIndex((f) => f.name === 'value');
+    if (toxic && i >= 0) fields[i] = { ...fields[i]!, label: toxic.attribute, unit: toxic.unit, value: String(toxic.value) };
+  }
+  return { ...form, fields, error: undefined };
+}
+
+export function values(form: FormState): Record<string, string> {
+  return Object.fromEntries(form.fields.map((f) => [f.name, f.value.trim()]));
+}
+
+function number(v: Record<string, string>, name: string, label: string, min: number, max: number): number {
+  const n = Number(v[name]);
+  if (v[name] === '' || !Number.isFinite(n) || n < min || n > max) throw new Error(`${label} must be a number from ${min} to ${max}`);
+  return n;
+}
+
+function target(v: Record<string, string>): FaultSpec['target'] {
+  const [service, subset] = (v['target'] ?? '').split('/');
+  if (!service) throw new Error('choose a service (←/→)');
+  return subset ? { service, subset } : { service };
+}
+
+/** The FaultSpec of a submitted fault form; throws an Error with a message for the prompt. */
+export function faultSpec(form: FormState): FaultSpec {
+  const v = values(form);
+  switch (form.id) {
+    case 'delay':
+      return { target: target(v), http: { delay: { fixedDelayMs: number(v, 'ms', 'the delay', 1, 3_600_000), percent: number(v, 'percent', 'percent', 0, 100) } } };
+    case 'abort':
+      return { target: target(v), http: { abort: { httpStatus: number(v, 'status', 'the status', 200, 599), percent: number(v, 'percent', 'percent', 0, 100) } } };
+    case 'network': {
+      const type = v['type'] as ToxicType;
+      const toxic = TOXICS[type];
+      if (!toxic) throw new Error(`unknown toxic ${type}`);
+      return {
+        target: target(v),
+        toxics: [
+          {
+            type,
+            stream: v['stream'] === 'upstream' ? 'upstream' : 'downstream',
+            toxicity: number(v, 'toxicity', 'toxicity', 0, 100) / 100,
+            attributes: { [toxic.attribute]: number(v, 'value', toxic.attribute, 0, 1e9) },
+          },
+        ],
+      };
+    }
+    case 'load':
+      throw new Error('not a fault form');
+  }
+}
+
+export function loadOptions(form: FormState): { rate: number; path: string } {
+  const v = values(form);
+  const rate = number(v, 'rate', 'the rate', 1, 100_000);
+  const path = v['path'] || '/';
+  return { rate, path: path.startsWith('/') ? path : `/${path}` };
+}

@@ -1,0 +1,145 @@
+/**
+ * `meshbox up` in a terminal: opens the UI at once, starts the sandbox behind it (the UI shows
+ * the workloads coming up), and on `q`, Ctrl-C or SIGTERM stops the load generator and every
+ * process and port the sandbox started, then gives the terminal back.
+ *
+ *   runTui ─┬─ alternate screen + Ink render(App) ── keys ──> SandboxController ──> Sandbox
+ *           ├─ ViewStore (events -> snapshots, <= 10/s)
+ *           └─ sandbox.up() in the background: failure -> error printed after the UI closes
+ */
+import { render } from 'ink';
+import { createElement } from 'react';
+import { MeshError } from '../../sandbox/errors.js';
+import type { Sandbox } from '../../sandbox/sandbox.js';
+import { printError, type Io } from '../output.js';
+import { App } from './App.js';
+import { createSandboxController } from './sandbox-controller.js';
+import { captureConsole, enterFullScreen } from './terminal.js';
+import { ViewStore } from './view-store.js';
+
+export interface TuiOptions {
+  color: boolean;
+  /** collect the workloads' own output for the logs view; @default true */
+  logs?: boolean;
+  stdout?: NodeJS.WriteStream;
+  stdin?: NodeJS.ReadStream;
+}
+
+/** UI frames per second at most (the store publishes at most 10 snapshots a second anyway) */
+const MAX_FPS = 15;
+/** how long quitting during start-up waits for the workloads to have been launched */
+const START_SETTLE_MS = 15_000;
+
+function ciEnv(): boolean {
+  const set = (k: string): boolean => k in process.env && process.env[k] !== '0' && process.env[k] !== 'false';
+  return set('CI') || set('CONTINUOUS_INTEGRATION');
+}
+
+/**
+ * The terminal UI runs when stdout is a terminal and `--headless` was not given. Under CI
+ * (`CI` set) Ink only writes its last frame, so CI logs get the plain lines instead.
+ */
+export function shouldUseTui(opts: { headless?: boolean }, stdout: NodeJS.WriteStream = process.stdout): boolean {
+  return !opts.headless && stdout.isTTY === true && !ciEnv();
+}
+
+export async function runTui(sandbox: Sandbox, opts: TuiOptions, io: Io): Promise<number> {
+  const stdout = opts.stdout ?? process.stdout;
+  const stdin = opts.stdin ?? process.stdin;
+  const controller = createSandboxController(sandbox);
+  const store = new ViewStore(controller, { logs: opts.logs ?? true }).start();
+  const screen = enterFullScreen(stdout, stdin);
+  const releaseConsole = captureConsole((level, text) => store.note(level, text));
+
+  let quitRequested!: () => void;
+  const quitting = new Promise<void>((resolve) => (quitRequested = resolve));
+  let fatal: unknown;
+
+  const ink = render(
+    createElement(App, {
+      store,
+      controller,
+      color: opts.color,
+      interactive: stdin.isTTY === true,
+      onQuit: () => quitRequested(),
+    }),
+    { stdout, stdin, exitOnCtrlC: false, patchConsole: false, maxFps: MAX_FPS },
+  );
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      screen.restore();
+      io.err(`second ${signal}: exiting now`);
+      process.exit(130);
+    }
+    store.note('warn', `${signal}: stopping the sandbox`);
+    store.setPhase('stopping', signal);
+    quitRequested();
+  };
+  const onCrash = (err: unknown): void => {
+    fatal ??= err;
+    quitRequested();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
+
+  let upSettled = false;
+  const started = sandbox.up().then(
+    () => {
+      upSettled = true;
+    },
+    (e: unknown) => {
+      upSettled = true;
+      if (e instanceof MeshError && e.code === 'MESH_ERR_NOT_READY') {
+        // the sandbox keeps running: instances join the mesh once healthy
+        store.note('error', `${e.message} (${e.hint})`);
+        return;
+      }
+      store.setPhase('failed', e instanceof Error ? e.message : String(e));
+      fatal ??= e;
+      quitRequested();
+    },
+  );
+  // workloads exist once the sandbox says it is ready (health may still be pending)
+  const launched = new Promise<void>((resolve) => {
+    const off = sandbox.onEvent((e) => {
+      if (e.type === 'mesh:sandbox:ready') {
+        off();
+        resolve();
+      }
+    });
+  });
+
+  await quitting;
+  store.setPhase('stopping', 'stopping');
+  try {
+    await controller.load.stop();
+    // quitting during start-up: let up() launch what it is launching, so down() stops all of it
+    if (!upSettled) await Promise.race([started, launched, new Promise((r) => setTimeout(r, START_SETTLE_MS).unref())]);
+    await sandbox.down();
+  } catch (e) {
+    fatal ??= e;
+  } finally {
+    store.publish();
+    store.stop();
+    ink.unmount();
+    await ink.waitUntilExit().catch(() => undefined);
+    releaseConsole();
+    screen.restore();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+    process.off('uncaughtException', onCrash);
+    process.off('unhandledRejection', onCrash);
+  }
+  if (fatal !== undefined) {
+    return printError(io, fatal, opts.color);
+  }
+  const info = controller.info();
+  io.out(`meshbox: sandbox ${info.id || info.name || ''} stopped; every workload and sidecar it started is gone`.replace('  ', ' '));
+  return 0;
+}

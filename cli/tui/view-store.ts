@@ -1,0 +1,576 @@
+/**
+ * The terminal UI's view store: the only subscriber to the sandbox's event stream on the UI side,
+ * outside React. It folds events into counters and bounded buffers as they arrive (O(1) per
+ * event), and publishes an immutable ViewSnapshot at most every `intervalMs` (100 ms: ten frames a
+ * second) and only when something the UI shows has changed. React components read snapshots
+ * through `useViewSnapshot`; they never see individual events, so the UI never renders per
+ * request, whatever the request rate.
+ *
+ *   sandbox events ──> ViewStore.handle()      counters: sliding windows per instance, version,
+ *                        │                     service and edge; rings: tap, logs; request index
+ *                        └─ every 100 ms, if dirty: build snapshot ─ deep-compare ─> subscribers
+ *
+ * Where the numbers come from (as Istio's reporters split them):
+ * - service and version rows, and graph edges: reporter=source events, what callers experience
+ *   (after retries, timeouts and client-side faults);
+ * - instance rows: reporter=destination events at the instance's own inbound sidecar, what the
+ *   instance answered (faults applied at the inbound sidecar show up here first).
+ */
+import type { Finding } from '../../sandbox/config/findings.js';
+import type { MeshEvent, RequestEvent } from '../../sandbox/events.js';
+import type { FaultRecord } from '../../sandbox/faults/fault-spec.js';
+import type { InstanceInfo, LoadStatus, RuleResource, SandboxController } from './controller.js';
+import { RingBuffer } from './ring-buffer.js';
+import { latencyBucket, SlidingWindow, type WindowOptions, type WindowSummary } from './sliding-window.js';
+import { upstreamOf } from './traffic.js';
+
+export type SandboxPhase = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export interface Rates {
+  rps: number;
+  /** 0-100, undefined without traffic */
+  success: number | undefined;
+  p50: number | undefined;
+  p99: number | undefined;
+}
+
+export interface InstanceRow extends InstanceInfo {
+  rates: Rates;
+  /** ejected by outlier detection: the reason */
+  ejected: string | undefined;
+}
+
+export interface VersionRow {
+  service: string;
+  version: string;
+  rates: Rates;
+  /** requests per second answered 503 UO (circuit breaker overflow) */
+  overflowRps: number;
+  instances: InstanceRow[];
+}
+
+export interface ServiceRow {
+  service: string;
+  rates: Rates;
+  versions: VersionRow[];
+}
+
+export interface EdgeSplit {
+  version: string;
+  /** share of the edge's requests in the window, 0-100 */
+  share: number;
+  rps: number;
+  /** 0-100, undefined without traffic */
+  errorRate: number | undefined;
+}
+
+export interface EdgeRow {
+  /** the calling workload (`caller-service-v1`, `istio-ingressgateway`) */
+  source: string;
+  /** the called service (`callme-service`) */
+  destination: string;
+  rates: Rates;
+  split: EdgeSplit[];
+}
+
+export interface LogLine {
+  seq: number;
+  time: number;
+  /** instance id, or `meshbox` for the sandbox's own lifecycle lines */
+  source: string;
+  stream: 'stdout' | 'stderr' | 'meshbox';
+  level: 'info' | 'warn' | 'error';
+  text: string;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  time: number;
+  /** applied: resources added/changed/removed */
+  changed: number;
+  warnings: number;
+  errors: number;
+}
+
+export interface Notice {
+  time: number;
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  hint?: string;
+}
+
+export interface ViewSnapshot {
+  /** increases with every published snapshot */
+  seq: number;
+  time: number;
+  sandbox: {
+    phase: SandboxPhase;
+    id: string;
+    name: string;
+    runtime: string | undefined;
+    ingressUrl: string;
+    adminUrl: string;
+    seed: number;
+    rulesDir: string | undefined;
+    startedAt: number;
+    healthy: number;
+    instances: number;
+    /** every instance was healthy at some point */
+    wasReady: boolean;
+    /** why the sandbox failed, or what it is doing */
+    message: string | undefined;
+  };
+  config: { snapshotVersion: number; lastReload: ReloadResult | undefined };
+  services: ServiceRow[];
+  edges: EdgeRow[];
+  traffic: {
+    /** reporter=source events, one per hop, oldest first (bounded) */
+    events: readonly RequestEvent[];
+    /** requests per second through the ingress gateway */
+    ingressRps: number;
+    /** hops per second (reporter=source events) */
+    hopRps: number;
+    total: number;
+  };
+  logs: readonly LogLine[];
+  rules: { resources: RuleResource[]; findings: Finding[] };
+  faults: { available: boolean; list: FaultRecord[]; firedRps: Record<string, number> };
+  load: LoadStatus | undefined;
+  lastNotice: Notice | undefined;
+}
+
+export interface ViewStoreOptions {
+  /** epoch ms; injected for tests */
+  now?: () => number;
+  /** minimum time between two snapshots; @default 100 */
+  intervalMs?: number;
+  /** hops kept for the tap; @default 500 */
+  tapCapacity?: number;
+  /** log lines kept; @default 1000 */
+  logCapacity?: number;
+  /** request ids whose events are kept for the detail view; @default 1500 */
+  requestCapacity?: number;
+  /** collect the workloads' own output; @default true */
+  logs?: boolean;
+  window?: WindowOptions;
+}
+
+const round = (value: number | undefined, digits: number): number | undefined => {
+  if (value === undefined) return undefined;
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+};
+
+/** latency rounded to what the UI prints (0.1 ms under 10 ms, then whole ms) */
+const roundMs = (value: number | undefined): number | undefined => (value === undefined ? undefined : value < 10 ? round(value, 1) : Math.round(value));
+
+function rates(s: WindowSummary): Rates {
+  return { rps: round(s.rps, 1)!, success: round(s.successRate, 1), p50: roundMs(s.p50), p99: roundMs(s.p99) };
+}
+
+/** The version a hop ended at: the answering endpoint's label, else the routed subset. */
+function versionOf(e: RequestEvent): string | undefined {
+  if (e.destination.version !== 'unknown') return e.destination.version;
+  return e.destination.subset;
+}
+
+/** plain-data deep equality, short-circuiting on identity */
+export function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) if (!sameData((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
+/** keeps the previous value when equal, so unchanged sections keep their identity */
+function keep<T>(prev: T | undefined, next: T): T {
+  return prev !== undefined && sameData(prev, next) ? prev : next;
+}
+
+export class ViewStore {
+  private readonly now: () => number;
+  private readonly intervalMs: number;
+  private readonly windowOptions: WindowOptions;
+  private readonly collectLogs: boolean;
+  private readonly windows = new Map<string, SlidingWindow>();
+  /** edge key -> versions seen on it */
+  private readonly edgeVersions = new Map<string, Set<string>>();
+  private readonly edges = new Map<string, { source: string; destination: string }>();
+  private readonly tap: RingBuffer<RequestEvent>;
+  private readonly logRing: RingBuffer<LogLine>;
+  private readonly requests = new Map<string, RequestEvent[]>();
+  private readonly requestCapacity: number;
+  private readonly ejected = new Map<string, string>();
+  private readonly listeners = new Set<() => void>();
+  private readonly unsubscribe: () => void;
+  private timer: NodeJS.Timeout | undefined;
+  private snapshot: ViewSnapshot;
+  private dirty = true;
+  private lastRequestAt = -Infinity;
+  private logSeq = 0;
+  private phase: SandboxPhase = 'starting';
+  private phaseMessage: string | undefined;
+  private startedAt: number;
+  private wasReady = false;
+  private lastReload: ReloadResult | undefined;
+  private rejected: Finding[] = [];
+  private lastNotice: Notice | undefined;
+  /** snapshots published, for the benchmark */
+  published = 0;
+
+  constructor(
+    private readonly controller: SandboxController,
+    options: ViewStoreOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.intervalMs = options.intervalMs ?? 100;
+    this.windowOptions = options.window ?? {};
+    this.collectLogs = options.logs ?? true;
+    this.tap = new RingBuffer(options.tapCapacity ?? 500);
+    this.logRing = new RingBuffer(options.logCapacity ?? 1000);
+    this.requestCapacity = options.requestCapacity ?? 1500;
+    this.startedAt = this.now();
+    this.snapshot = this.build(undefined);
+    this.unsubscribe = controller.onEvent((e) => this.handle(e));
+  }
+
+  /** starts publishing (every intervalMs, when something changed) */
+  start(): this {
+    this.timer ??= setInterval(() => this.publish(), this.intervalMs);
+    return this;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.unsubscribe();
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  getSnapshot = (): ViewSnapshot => this.snapshot;
+
+  /** something outside the event stream changed (an action's result): publish at the next tick */
+  touch(): void {
+    this.dirty = true;
+  }
+
+  /** the sandbox failed to start, or is shutting down: shown in the header */
+  setPhase(phase: SandboxPhase, message?: string): void {
+    this.phase = phase;
+    this.phaseMessage = message;
+    this.dirty = true;
+  }
+
+  /** a line in the logs view from the UI itself (action results, console output) */
+  note(level: LogLine['level'], text: string): void {
+    this.pushLog('meshbox', 'meshbox', level, text, this.now());
+    this.dirty = true;
+  }
+
+  /** every event still kept for a request id (both reporters, every hop and attempt), oldest first */
+  requestEvents(requestId: string): RequestEvent[] {
+    return this.requests.get(requestId) ?? [];
+  }
+
+  /** the destination-side events of the hop `e` made (one per attempt that reached a sidecar) */
+  upstreamEvents(e: RequestEvent): RequestEvent[] {
+    return upstreamOf(e, this.requestEvents(e.requestId));
+  }
+
+  /** Builds and publishes a snapshot now if anything changed; returns whether it published. */
+  publish(): boolean {
+    const now = this.now();
+    const live = now - this.lastRequestAt < this.windowMs() + this.intervalMs;
+    if (!this.dirty && !live && !this.controller.load.status()?.running) return false;
+    this.dirty = false;
+    const next = this.build(this.snapshot);
+    if (next === this.snapshot) return false;
+    this.snapshot = next;
+    this.published++;
+    for (const l of this.listeners) l();
+    return true;
+  }
+
+  private windowMs(): number {
+    return (this.windowOptions.bucketMs ?? 500) * (this.windowOptions.buckets ?? 10);
+  }
+
+  private window(key: string): SlidingWindow {
+    let w = this.windows.get(key);
+    if (!w) this.windows.set(key, (w = new SlidingWindow(this.windowOptions)));
+    return w;
+  }
+
+  handle(e: MeshEvent): void {
+    switch (e.type) {
+      case 'mesh:request:end':
+        this.onRequest(e);
+        return;
+      case 'mesh:workload:log':
+        if (this.collectLogs) this.pushLog(e.instance, e.stream, e.stream === 'stderr' ? 'warn' : 'info', e.line, e.time);
+        break;
+      case 'mesh:workload:starting':
+        this.pushLog('meshbox', 'meshbox', 'info', `${e.instance} starting on port ${e.port}`, e.time);
+        break;
+      case 'mesh:workload:started':
+        this.pushLog('meshbox', 'meshbox', 'info', `${e.instance} started (pid ${e.pid})`, e.time);
+        break;
+      case 'mesh:workload:healthy':
+        this.pushLog('meshbox', 'meshbox', 'info', `${e.instance} healthy`, e.time);
+        break;
+      case 'mesh:workload:unhealthy':
+        this.pushLog('meshbox', 'meshbox', 'warn', `${e.instance} unhealthy${e.reason ? `: ${e.reason}` : ''}`, e.time);
+        break;
+      case 'mesh:workload:exited':
+        this.pushLog('meshbox', 'meshbox', 'error', `${e.instance} exited (${e.signal ? `signal ${e.signal}` : `code ${e.exitCode}`})`, e.time);
+        break;
+      case 'mesh:workload:restarting':
+        this.pushLog('meshbox', 'meshbox', 'warn', `${e.instance} restarting in ${(e.delayMs ?? 0) / 1000}s (${e.reason})`, e.time);
+        break;
+      case 'mesh:workload:stopped':
+        this.pushLog('meshbox', 'meshbox', 'info', `${e.instance} stopped`, e.time);
+        break;
+      case 'mesh:config:applied':
+        this.lastReload = { ok: true, time: e.time, changed: e.changed.length, warnings: e.warnings.length, errors: 0 };
+        this.rejected = [];
+        this.pushLog('meshbox', 'meshbox', 'info', `rules v${e.version} applied${e.changed.length ? `: ${e.changed.join(', ')}` : ''}`, e.time);
+        break;
+      case 'mesh:config:rejected':
+        this.lastReload = { ok: false, time: e.time, changed: 0, warnings: 0, errors: e.findings.filter((f) => f.severity === 'error').length };
+        this.rejected = e.findings;
+        this.pushLog('meshbox', 'meshbox', 'error', `rules rejected (${e.findings.length} finding${e.findings.length === 1 ? '' : 's'}): the data plane keeps its last good configuration`, e.time);
+        break;
+      case 'mesh:sandbox:starting':
+        this.phase = 'starting';
+        this.startedAt = e.time;
+        this.pushLog('meshbox', 'meshbox', 'info', e.message, e.time);
+        break;
+      case 'mesh:sandbox:ready':
+        if (this.phase === 'starting') this.phase = 'running';
+        this.pushLog('meshbox', 'meshbox', 'info', e.message, e.time);
+        break;
+      case 'mesh:sandbox:stopping':
+        this.phase = 'stopping';
+        this.phaseMessage = e.message;
+        this.pushLog('meshbox', 'meshbox', 'info', e.message, e.time);
+        break;
+      case 'mesh:sandbox:stopped':
+        this.phase = 'stopped';
+        this.phaseMessage = undefined;
+        this.pushLog('meshbox', 'meshbox', 'info', e.message, e.time);
+        break;
+      case 'mesh:notice':
+        this.lastNotice = { time: e.time, level: e.level, message: e.message, hint: e.hint };
+        this.pushLog('meshbox', 'meshbox', e.level, e.hint ? `${e.message} (hint: ${e.hint})` : e.message, e.time);
+        break;
+      case 'mesh:fault:added':
+        this.pushLog('meshbox', 'meshbox', 'warn', `fault ${e.name} added: ${e.summary}`, e.time);
+        break;
+      case 'mesh:fault:removed':
+        this.pushLog('meshbox', 'meshbox', 'info', `fault ${e.name} removed (${e.reason ?? 'deleted'})`, e.time);
+        break;
+      case 'mesh:outlier:ejected':
+        this.ejected.set(e.endpoint, e.reason ?? 'outlier detection');
+        this.pushLog('meshbox', 'meshbox', 'warn', `${e.endpoint} ejected from ${e.cluster}${e.reason ? `: ${e.reason}` : ''}`, e.time);
+        break;
+      case 'mesh:outlier:returned':
+        this.ejected.delete(e.endpoint);
+        this.pushLog('meshbox', 'meshbox', 'info', `${e.endpoint} returned to ${e.cluster}`, e.time);
+        break;
+      case 'mesh:listener:ready':
+        return;
+    }
+    this.dirty = true;
+  }
+
+  private onRequest(e: RequestEvent): void {
+    const now = this.now();
+    this.lastRequestAt = now;
+    const ok = e.status > 0 && e.status < 500;
+    const bucket = latencyBucket(e.durationMs);
+    this.index(e);
+    if (e.reporter === 'destination') {
+      this.window(`i:${e.proxy}`).record(now, ok, bucket);
+      for (const line of e.why) {
+        const fired = /^fault (\S+): /.exec(line);
+        if (fired) this.window(`f:${fired[1]}`).record(now, true, 0);
+      }
+      return;
+    }
+    this.tap.push(e);
+    this.window('hops').record(now, ok, bucket);
+    if (e.listener === 'gateway') this.window('ingress').record(now, ok, bucket);
+    const service = e.destination.serviceName;
+    if (service === 'unknown') return;
+    const version = versionOf(e);
+    this.window(`s:${service}`).record(now, ok, bucket);
+    if (version) {
+      this.window(`v:${service}|${version}`).record(now, ok, bucket);
+      if (e.responseFlags.includes('UO')) this.window(`uo:${service}|${version}`).record(now, false, bucket);
+    }
+    const edge = `${e.source.workload}|${service}`;
+    if (!this.edges.has(edge)) this.edges.set(edge, { source: e.source.workload, destination: service });
+    this.window(`e:${edge}`).record(now, ok, bucket);
+    if (version) {
+      let versions = this.edgeVersions.get(edge);
+      if (!versions) this.edgeVersions.set(edge, (versions = new Set()));
+      versions.add(version);
+      this.window(`ev:${edge}|${version}`).record(now, ok, bucket);
+    }
+  }
+
+  private index(e: RequestEvent): void {
+    const list = this.requests.get(e.requestId);
+    if (list) {
+      list.push(e);
+      return;
+    }
+    this.requests.set(e.requestId, [e]);
+    if (this.requests.size > this.requestCapacity) {
+      const oldest = this.requests.keys().next().value;
+      if (oldest !== undefined) this.requests.delete(oldest);
+    }
+  }
+
+  private pushLog(source: string, stream: LogLine['stream'], level: LogLine['level'], text: string, time: number): void {
+    this.logRing.push({ seq: ++this.logSeq, time, source, stream, level, text });
+  }
+
+  private summary(key: string, now: number): WindowSummary {
+    const w = this.windows.get(key);
+    if (!w) return { count: 0, rps: 0, successRate: undefined, p50: undefined, p99: undefined };
+    return w.summary(now);
+  }
+
+  private build(prev: ViewSnapshot | undefined): ViewSnapshot {
+    const now = this.now();
+    const c = this.controller;
+    const info = c.info();
+    const instances = c.instances();
+    const healthy = instances.filter((i) => i.healthy && i.state === 'running').length;
+    if (instances.length > 0 && healthy === instances.length) this.wasReady = true;
+
+    const sandbox: ViewSnapshot['sandbox'] = keep(prev?.sandbox, {
+      phase: this.phase,
+      id: info.id,
+      name: info.name,
+      runtime: info.runtime,
+      ingressUrl: info.ingressUrl,
+      adminUrl: info.adminUrl,
+      seed: info.seed,
+      rulesDir: info.rulesDir,
+      startedAt: this.startedAt,
+      healthy,
+      instances: instances.length,
+      wasReady: this.wasReady,
+      message: this.phaseMessage,
+    });
+    const config = keep(prev?.config, { snapshotVersion: c.snapshotVersion(), lastReload: this.lastReload });
+    const services = keep(prev?.services, this.buildServices(instances, now));
+    const edges = keep(prev?.edges, this.buildEdges(now));
+    const tapEvents = prev && prev.traffic.total === this.tap.total ? prev.traffic.events : this.tap.last();
+    const traffic = keep(prev?.traffic, {
+      events: tapEvents,
+      ingressRps: round(this.summary('ingress', now).rps, 1)!,
+      hopRps: round(this.summary('hops', now).rps, 1)!,
+      total: this.tap.total,
+    });
+    const logs = prev && prev.logs.length > 0 && prev.logs[prev.logs.length - 1]!.seq === this.logSeq ? prev.logs : this.logRing.last();
+    const findings = [...c.findings()];
+    for (const f of this.rejected) if (!findings.some((x) => sameData(x, f))) findings.push(f);
+    const rules = keep(prev?.rules, { resources: c.resources(), findings });
+    const faultList = c.faults?.list() ?? [];
+    const firedRps: Record<string, number> = {};
+    for (const f of faultList) {
+      const r = round(this.summary(`f:${f.name}`, now).rps, 1)!;
+      if (r > 0) firedRps[f.name] = r;
+    }
+    const faults = keep(prev?.faults, { available: c.faults !== undefined, list: faultList, firedRps });
+    const load = keep(prev?.load, roundLoad(c.load.status()));
+    const lastNotice = this.lastNotice;
+
+    if (
+      prev &&
+      sandbox === prev.sandbox &&
+      config === prev.config &&
+      services === prev.services &&
+      edges === prev.edges &&
+      traffic === prev.traffic &&
+      logs === prev.logs &&
+      rules === prev.rules &&
+      faults === prev.faults &&
+      load === prev.load &&
+      lastNotice === prev.lastNotice
+    ) {
+      return prev;
+    }
+    return { seq: (prev?.seq ?? 0) + 1, time: now, sandbox, config, services, edges, traffic, logs, rules, faults, load, lastNotice };
+  }
+
+  private buildServices(instances: InstanceInfo[], now: number): ServiceRow[] {
+    const byService = new Map<string, Map<string, InstanceInfo[]>>();
+    for (const i of instances) {
+      let versions = byService.get(i.service);
+      if (!versions) byService.set(i.service, (versions = new Map()));
+      let list = versions.get(i.version);
+      if (!list) versions.set(i.version, (list = []));
+      list.push(i);
+    }
+    const rows: ServiceRow[] = [];
+    for (const [service, versions] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
+      const versionRows: VersionRow[] = [];
+      for (const [version, list] of [...versions].sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true }))) {
+        versionRows.push({
+          service,
+          version,
+          rates: rates(this.summary(`v:${service}|${version}`, now)),
+          overflowRps: round(this.summary(`uo:${service}|${version}`, now).rps, 1)!,
+          instances: list
+            .sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }))
+            .map((i) => ({ ...i, rates: rates(this.summary(`i:${i.id}`, now)), ejected: this.ejected.get(i.id) })),
+        });
+      }
+      rows.push({ service, rates: rates(this.summary(`s:${service}`, now)), versions: versionRows });
+    }
+    return rows;
+  }
+
+  private buildEdges(now: number): EdgeRow[] {
+    const rows: EdgeRow[] = [];
+    for (const [key, edge] of this.edges) {
+      const total = this.summary(`e:${key}`, now);
+      const split: EdgeSplit[] = [];
+      for (const version of [...(this.edgeVersions.get(key) ?? [])].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))) {
+        const s = this.summary(`ev:${key}|${version}`, now);
+        split.push({
+          version,
+          share: total.count > 0 ? round((s.count * 100) / total.count, 1)! : 0,
+          rps: round(s.rps, 1)!,
+          errorRate: s.successRate === undefined ? undefined : round(100 - s.successRate, 1),
+        });
+      }
+      rows.push({ source: edge.source, destination: edge.destination, rates: rates(total), split });
+    }
+    // the ingress gateway first, then by caller and callee
+    const rank = (s: string): number => (s === 'istio-ingressgateway' ? 0 : 1);
+    return rows.sort((a, b) => rank(a.source) - rank(b.source) || a.source.localeCompare(b.source) || a.destination.localeCompare(b.destination));
+  }
+}
+
+function roundLoad(s: LoadStatus | undefined): LoadStatus | undefined {
+  if (!s) return undefined;
+  return { ...s, achievedRps: round(s.achievedRps, 0)!, p50: roundMs(s.p50), p99: roundMs(s.p99) };
+}
