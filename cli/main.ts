@@ -8,6 +8,7 @@ import { printError, stdio } from './output.js';
 import { runUp } from './commands/up.js';
 import { runValidate } from './commands/validate.js';
 import { runStatus } from './commands/status.js';
+import { runApply } from './commands/apply.js';
 import { runFaultAdd, runFaultList, runFaultRemove, type FaultAddOptions } from './commands/fault.js';
 import { runWorkloadAction, runWorkloadList } from './commands/workload.js';
 import { WORKLOAD_ACTIONS } from '../sandbox/admin/chaos-routes.js';
@@ -104,6 +105,17 @@ export function buildProgram(): Command {
     .option('--admin <url>', 'admin API of the sandbox (default: the running one, else http://127.0.0.1:15000)')
     .option('--json', 'print the raw status as JSON', false)
     .action((o: { admin?: string; json: boolean }) => run(() => runStatus(o, stdio)));
+
+  program
+    .command('apply')
+    .description('validate a rule file (as `meshbox validate` does) and write it into the rules folder of the running sandbox, which applies it; exits 1 when invalid')
+    .requiredOption('-f, --file <file>', 'Istio YAML file (VirtualService, DestinationRule, Gateway, ...)')
+    .option('-r, --rules <dir>', 'rules folder to write to (default: the running sandbox’s)')
+    .option('-c, --config <file>', 'meshbox.yaml whose rules folder to write to, and to check the rule against')
+    .option('--admin <url>', 'admin API of the running sandbox (default: the running one, else http://127.0.0.1:15000)')
+    .option('--dry-run', 'validate and show what would change, write nothing', false)
+    .option('--no-wait', 'do not wait for the running sandbox to apply it')
+    .action((o: { file: string; rules?: string; config?: string; admin?: string; dryRun: boolean; wait: boolean }) => run(() => runApply(o, stdio)));
 
   const fault = program.command('fault').description('runtime faults on a running sandbox (on top of the rule files)');
   fault
