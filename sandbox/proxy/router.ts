@@ -79,6 +79,7 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
   const { cluster, retry } = fr;
   const breaker = cluster.breaker;
   ctx.upstreamCluster = cluster.name;
+  if (cluster.config.kind === 'outbound') ctx.why.push(cluster.explain());
   const overall = deadline(fr.timeoutMs);
   const tried = new Set<string>();
   let current: UpstreamAttempt | undefined;

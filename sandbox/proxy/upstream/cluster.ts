@@ -125,6 +125,25 @@ export class Cluster {
     this.outlier?.record(e, result);
   }
 
+  /** one line for "why did my request go there?": policy, hosts, limits */
+  explain(): string {
+    const all = this.hosts();
+    const available = all.filter((e) => e.healthy && !this.isEjected(e)).length;
+    const lim = this.breaker.limits;
+    const limits = [
+      Number.isFinite(lim.maxConnections) ? `maxConnections ${lim.maxConnections}` : '',
+      Number.isFinite(lim.maxPendingRequests) ? `maxPending ${lim.maxPendingRequests}` : '',
+      Number.isFinite(lim.maxRequests) ? `maxRequests ${lim.maxRequests}` : '',
+      Number.isFinite(lim.maxRetries) ? `maxRetries ${lim.maxRetries}` : '',
+    ].filter(Boolean);
+    const policy = this.config.policySource ? ` (${this.config.policySource})` : '';
+    return (
+      `cluster ${this.config.name}${policy}: ${this.config.lb} over ${available} of ${all.length} hosts available` +
+      (limits.length ? `, circuit breaker ${limits.join(', ')}` : '') +
+      (this.outlier ? `, outlier detection on` : '')
+    );
+  }
+
   /** closes idle pooled connections; requests in flight keep theirs until they end */
   retire(): void {
     this.outlier?.stop();
