@@ -8,7 +8,7 @@
  * (a pipe would make the benchmark read meshbox's per-request lines on the load generator's core);
  * the tail of a log is shown when a step fails. Processes started by a child (meshbox's workloads)
  * can be `adopt`ed: they are killed if still alive, with the same command line, after their parent
- * stopped.
+ * stopped. When a process does not stop within its grace period, its whole process group is killed.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readFileSync, statSync } from 'node:fs';
@@ -43,6 +43,7 @@ interface Entry extends Tracked {
   stopSignal: NodeJS.Signals;
   graceMs: number;
   adopted: Array<{ pid: number; cmdline: string }>;
+  stopping?: Promise<void>;
 }
 
 export class ProcessSet {
@@ -111,20 +112,29 @@ export class ProcessSet {
     }
   }
 
-  /** Stops one process: its stop signal, then SIGKILL after its grace period; then its adoptees. */
-  async stop(tracked: Tracked): Promise<void> {
+  /**
+   * Stops one process: its stop signal, then SIGKILL after its grace period; then its adoptees.
+   * Concurrent calls for the same process share one stop.
+   */
+  stop(tracked: Tracked): Promise<void> {
     const entry = this.entries.find((e) => e.pid === tracked.pid);
-    if (!entry) return;
+    if (!entry) return Promise.resolve();
+    entry.stopping ??= this.stopEntry(entry);
+    return entry.stopping;
+  }
+
+  private async stopEntry(entry: Entry): Promise<void> {
     if (!entry.done()) {
       signal(entry.pid, entry.stopSignal);
-      const timer = setTimeout(() => signal(entry.pid, 'SIGKILL'), entry.graceMs);
+      const timer = setTimeout(() => killGroup(entry.pid), entry.graceMs);
       await entry.exited;
       clearTimeout(timer);
     }
     for (const child of entry.adopted) {
       if (isAlive(child.pid) && readCmdline(child.pid) === child.cmdline) signal(child.pid, 'SIGKILL');
     }
-    this.entries.splice(this.entries.indexOf(entry), 1);
+    const index = this.entries.indexOf(entry);
+    if (index >= 0) this.entries.splice(index, 1);
   }
 
   /** Stops everything still running, newest first. */
@@ -143,7 +153,7 @@ export class ProcessSet {
     this.exitHookInstalled = true;
     process.once('exit', () => {
       for (const entry of this.entries) {
-        if (!entry.done()) signal(entry.pid, 'SIGKILL');
+        if (!entry.done()) killGroup(entry.pid);
         for (const child of entry.adopted) {
           if (isAlive(child.pid) && readCmdline(child.pid) === child.cmdline) signal(child.pid, 'SIGKILL');
         }
@@ -158,6 +168,12 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   } catch {
     // already gone
   }
+}
+
+/** SIGKILL to a child's whole process group (it leads one: started detached), then to itself. */
+function killGroup(pid: number): void {
+  signal(-pid, 'SIGKILL');
+  signal(pid, 'SIGKILL');
 }
 
 function tailOf(file: string, bytes: number): string {

@@ -25,6 +25,8 @@ export const GOALS = { addedLatencyRatioMax: 1.5, throughputRatioMin: 0.8 } as c
 export const SATURATED_CORES = 0.9;
 /** machine work of other processes above this (in cores) during a window marks it noisy */
 export const FOREIGN_CORES_MAX = 0.25;
+/** an open loop completing fewer than this fraction of the offered rate could not keep up */
+export const OVERLOAD_RATIO = 0.97;
 
 export interface Noise {
   noisy: boolean;
@@ -60,6 +62,8 @@ export interface Derived {
   latency: Record<string, Pick<LatencySummary, 'p50' | 'p90' | 'p99' | 'p999' | 'max' | 'mean'> & { achievedRate: number; errors: number; non2xx: number }>;
   /** added latency per proxy leg vs direct, keyed by rate */
   addedPerLegMs: Record<string, { p50: number; p90: number; p99: number }>;
+  /** open-loop rates the path could not sustain (completed < 97 % of the offered rate): queueing */
+  overloadedRates: number[];
   cpuUsPerRequest: { max?: number; byRate: Record<string, number> };
   /** proxy cores busy during the throughput run */
   proxyCoresAtMax?: number;
@@ -76,6 +80,10 @@ export interface Comparison {
   /** meshbox added latency per leg / nginx's, p50 at the headline rate */
   addedLatencyRatioP50?: number;
   addedLatencyRatioP90?: number;
+  /** the same ratios at every measured rate */
+  addedLatencyRatioByRate: Record<string, { p50?: number; p90?: number }>;
+  /** meshbox could not sustain the headline rate on this path: its latency there is queueing */
+  meshboxOverloaded: boolean;
   /** meshbox req/s / nginx req/s, closed loop */
   throughputRatio?: number;
   /** meshbox CPU per request / nginx's, at max throughput */
@@ -88,7 +96,7 @@ export interface Comparison {
 
 export interface Goals {
   /** full path, p50 at the headline rate: meshbox's added latency per hop within 1.5x nginx's */
-  addedLatency?: { ratio: number; max: number; met: boolean };
+  addedLatency?: { ratio: number; max: number; met: boolean; meshboxOverloaded: boolean };
   /** single hop: the lower of measured throughput ratio and capacity ratio, at least 0.8 */
   throughput?: { ratio: number; measuredRatio?: number; capacityRatio?: number; min: number; met: boolean };
 }
@@ -123,6 +131,7 @@ export function derive(runs: ScenarioRun[]): Derived[] {
       noiseReasons: run.noise.reasons,
       latency: {},
       addedPerLegMs: {},
+      overloadedRates: [],
       cpuUsPerRequest: { byRate: {} },
       errorsTotal: 0,
     };
@@ -134,6 +143,7 @@ export function derive(runs: ScenarioRun[]): Derived[] {
       const l = open.latencyMs;
       d.latency[key] = { p50: l.p50, p90: l.p90, p99: l.p99, p999: l.p999, max: l.max, mean: l.mean, achievedRate: open.achievedRate, errors: open.errors, non2xx: open.non2xx };
       d.errorsTotal += open.errors + open.non2xx;
+      if (open.achievedRate < OVERLOAD_RATIO * open.rate) d.overloadedRates.push(open.rate);
       if (open.cpu.proxyUsPerRequest !== undefined) d.cpuUsPerRequest.byRate[key] = open.cpu.proxyUsPerRequest;
       const b = base?.open.find((o) => o.rate === open.rate)?.latencyMs;
       if (b && run.legs > 0) {
@@ -166,10 +176,20 @@ export function compare(derived: Derived[], headlineRate: number): Comparison[] 
     const m = derived.find((d) => d.topology === 'meshbox' && d.path === path);
     const n = derived.find((d) => d.topology === 'nginx' && d.path === path);
     if (!m || !n || m.error || n.error) continue;
-    const c: Comparison = { path, noisy: m.noisy || n.noisy || derived.some((d) => d.topology === 'direct' && d.path === path && d.noisy) };
+    const c: Comparison = {
+      path,
+      addedLatencyRatioByRate: {},
+      meshboxOverloaded: m.overloadedRates.includes(headlineRate),
+      noisy: m.noisy || n.noisy || derived.some((d) => d.topology === 'direct' && d.path === path && d.noisy),
+    };
     // an nginx figure under 10 µs per leg is within clock noise: no ratio
-    const lat50 = ratio(m.addedPerLegMs[key]?.p50, n.addedPerLegMs[key]?.p50, 0.01);
-    const lat90 = ratio(m.addedPerLegMs[key]?.p90, n.addedPerLegMs[key]?.p90, 0.01);
+    for (const rate of Object.keys(m.addedPerLegMs)) {
+      const r50 = ratio(m.addedPerLegMs[rate]?.p50, n.addedPerLegMs[rate]?.p50, 0.01);
+      const r90 = ratio(m.addedPerLegMs[rate]?.p90, n.addedPerLegMs[rate]?.p90, 0.01);
+      c.addedLatencyRatioByRate[rate] = { ...(r50 !== undefined ? { p50: r50 } : {}), ...(r90 !== undefined ? { p90: r90 } : {}) };
+    }
+    const lat50 = c.addedLatencyRatioByRate[key]?.p50;
+    const lat90 = c.addedLatencyRatioByRate[key]?.p90;
     const thr = ratio(m.rps, n.rps);
     const cpu = ratio(m.cpuUsPerRequest.max, n.cpuUsPerRequest.max);
     const cap = ratio(n.cpuUsPerRequest.max, m.cpuUsPerRequest.max);
@@ -189,7 +209,12 @@ export function goals(comparisons: Comparison[]): Goals {
   const full = comparisons.find((c) => c.path === 'full');
   const single = comparisons.find((c) => c.path === 'single');
   if (full?.addedLatencyRatioP50 !== undefined) {
-    g.addedLatency = { ratio: full.addedLatencyRatioP50, max: GOALS.addedLatencyRatioMax, met: full.addedLatencyRatioP50 <= GOALS.addedLatencyRatioMax };
+    g.addedLatency = {
+      ratio: full.addedLatencyRatioP50,
+      max: GOALS.addedLatencyRatioMax,
+      met: !full.meshboxOverloaded && full.addedLatencyRatioP50 <= GOALS.addedLatencyRatioMax,
+      meshboxOverloaded: full.meshboxOverloaded,
+    };
   }
   if (single && (single.throughputRatio !== undefined || single.capacityRatio !== undefined)) {
     const values = [single.throughputRatio, single.capacityRatio].filter((v): v is number => v !== undefined);
@@ -259,6 +284,7 @@ export function formatReport(meta: ReportMeta, derived: Derived[], comparisons: 
     const notes: string[] = [];
     if (d.noisy) notes.push(`NOISY (${d.noiseReasons.join('; ')})`);
     if (d.errorsTotal > 0) notes.push(`${d.errorsTotal} errors/non-2xx`);
+    if (d.overloadedRates.length) notes.push(`OVERLOADED at ${d.overloadedRates.join(', ')} req/s (latency is queueing)`);
     if (d.proxyCoresAtMax !== undefined) notes.push(`proxy core ${(d.proxyCoresAtMax * 100).toFixed(0)}% busy at max`);
     if (d.throughputTool) notes.push(d.throughputTool);
     return [
@@ -279,8 +305,9 @@ export function formatReport(meta: ReportMeta, derived: Derived[], comparisons: 
   if (comparisons.length) {
     const cRows = comparisons.map((c) => [
       (c.noisy ? '* ' : '') + (c.path === 'full' ? 'full path (per leg)' : 'single hop'),
-      fmtRatio(c.addedLatencyRatioP50),
+      fmtRatio(c.addedLatencyRatioP50) + (c.meshboxOverloaded ? ' (overloaded)' : ''),
       fmtRatio(c.addedLatencyRatioP90),
+      ...other.map((r) => fmtRatio(c.addedLatencyRatioByRate[String(r)]?.p50)),
       fmtRatio(c.throughputRatio),
       fmtRatio(c.capacityRatio),
       fmtRatio(c.cpuPerRequestRatio),
@@ -289,12 +316,14 @@ export function formatReport(meta: ReportMeta, derived: Derived[], comparisons: 
     out.push(
       '',
       'meshbox relative to nginx (same run):',
-      renderTable(['path', `>added latency p50 @${head}`, `>added p90 @${head}`, '>throughput', '>capacity/core', '>CPU per req', 'nginx core saturated'], cRows),
+      renderTable(['path', `>added latency p50 @${head}`, `>added p90 @${head}`, ...other.map((r) => `>added p50 @${r}`), '>throughput', '>capacity/core', '>CPU per req', 'nginx core saturated'], cRows),
     );
   }
   const goalLines: string[] = [];
   if (g.addedLatency) {
-    goalLines.push(`  added latency per hop @${head} req/s (full path, p50): ${fmtRatio(g.addedLatency.ratio)} of nginx, goal <= ${fmtRatio(g.addedLatency.max)}: ${g.addedLatency.met ? 'met' : 'NOT met'}`);
+    goalLines.push(
+      `  added latency per hop @${head} req/s (full path, p50): ${fmtRatio(g.addedLatency.ratio)} of nginx, goal <= ${fmtRatio(g.addedLatency.max)}: ${g.addedLatency.met ? 'met' : 'NOT met'}${g.addedLatency.meshboxOverloaded ? ` (meshbox cannot sustain ${head} req/s on this path here)` : ''}`,
+    );
   }
   if (g.throughput) {
     goalLines.push(

@@ -50,6 +50,14 @@ function toolVersion(file: string | undefined, args: string[], pattern: RegExp):
   }
 }
 
+/** The commit measured, with `+dirty` when the work tree differs from it. */
+function gitRevision(): string | undefined {
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', timeout: 5000 });
+  if (head.status !== 0) return undefined;
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8', timeout: 5000 });
+  return `${head.stdout.trim()}${dirty.stdout?.trim() ? '+dirty' : ''}`;
+}
+
 function cpuModel(): string {
   try {
     return /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
@@ -84,6 +92,7 @@ async function main(): Promise<number> {
   const durations = durationsFor(options);
   const started = performance.now();
   const startedAt = new Date().toISOString();
+  const revision = gitRevision();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-bench-'));
   const processes = new ProcessSet(dir);
   const abort = new AbortController();
@@ -225,7 +234,7 @@ async function main(): Promise<number> {
     ? 'proxy (all threads of `meshbox up` / nginx master+worker) pinned to cpu0; apps, load generator and wrk on cpu1'
     : 'not pinned';
   const header = [
-    `meshbox benchmark ${startedAt}  (${options.quick ? 'quick' : 'full'} run, ${elapsedS.toFixed(0)} s)`,
+    `meshbox benchmark ${startedAt}  (${options.quick ? 'quick' : 'full'} run, ${elapsedS.toFixed(0)} s)${revision ? `  commit ${revision}` : ''}`,
     `machine: ${cpuModel()}, ${cpus} cores; node ${process.version}; nginx ${nginx ? nginx.version : 'not installed'}; throughput by ${wrk ? `wrk ${wrkVersion ?? ''} -t1` : 'Node load generator'} with ${durations.connections} connections`,
     `placement: ${placementText}`,
     `method: ${durations.warmupFirstMs / 1000} s warm-up; open loop ${durations.rates.join(' and ')} req/s over ${durations.connections} connections (latency from the scheduled send time); closed loop; ${(durations.measureMs / 1000).toFixed(1)} s measured each`,
@@ -243,6 +252,7 @@ async function main(): Promise<number> {
   const json = {
     version: 1 as const,
     startedAt,
+    revision: revision ?? null,
     elapsedS,
     interrupted,
     options,

@@ -70,6 +70,13 @@ describe('derive', () => {
     expect(byId['direct-full']!.addedPerLegMs).toEqual({});
   });
 
+  it('marks rates a path could not sustain', () => {
+    const slow = { ...open(1000, 400, 600, 700, 900), achievedRate: 700 };
+    const d = derive([run('direct', 'full', runs[0]!.result), run('meshbox', 'full', { open: [slow, open(500, 3, 5, 8, 900)] })]);
+    expect(d[1]!.overloadedRates).toEqual([1000]);
+    expect(d[0]!.overloadedRates).toEqual([]);
+  });
+
   it('gives CPU per request, capacity and memory of the proxy', () => {
     const m = byId['meshbox-full']!;
     expect(m.cpuUsPerRequest.max).toBeCloseTo(700);
@@ -88,6 +95,8 @@ describe('compare and goals', () => {
     const full = comparisons.find((c) => c.path === 'full')!;
     expect(full.addedLatencyRatioP50).toBeCloseTo(4);
     expect(full.addedLatencyRatioP90).toBeCloseTo(5);
+    expect(full.addedLatencyRatioByRate['500']!.p50).toBeCloseTo(0.525 / 0.225);
+    expect(full.meshboxOverloaded).toBe(false);
     expect(full.throughputRatio).toBeCloseTo(1 / 3);
     expect(full.cpuPerRequestRatio).toBeCloseTo(7);
     expect(full.capacityRatio).toBeCloseTo(1 / 7);
@@ -98,7 +107,7 @@ describe('compare and goals', () => {
 
   it('judges the goals: latency on the full path, throughput on the lower single-hop ratio', () => {
     const g = goals(comparisons);
-    expect(g.addedLatency).toMatchObject({ max: 1.5, met: false });
+    expect(g.addedLatency).toMatchObject({ max: 1.5, met: false, meshboxOverloaded: false });
     expect(g.addedLatency!.ratio).toBeCloseTo(4);
     expect(g.throughput!.measuredRatio).toBeCloseTo(5000 / 12000);
     expect(g.throughput!.capacityRatio).toBeCloseTo(0.2);
