@@ -263,7 +263,7 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
       const n = detailLines(s.detail, store.requestEvents(s.detail.requestId)).length;
       return update({ detailScroll: clamp(s.detailScroll + delta, 0, Math.max(0, n - 1)) });
     }
-    if (s.help) return update({ helpScroll: clamp(s.helpScroll + delta, 0, helpLines().length - 1) });
+    if (s.help) return update({ helpScroll: clamp(s.helpScroll + delta, 0, helpLines(columns).length - 1) });
     const d = derive(s, snap, store);
     switch (s.view) {
       case 'services': {

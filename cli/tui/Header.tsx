@@ -1,6 +1,6 @@
 /**
- * Two lines at the top: the sandbox (state, runtime, seed), then where to reach it (ingress,
- * admin), the rules snapshot and the last reload, active faults and the load generator.
+ * Two lines at the top: the sandbox (state, runtime, seed), active faults and the load generator;
+ * then where to reach it (ingress, admin) and the rules snapshot with the last reload's result.
  */
 import { Box, Text } from 'ink';
 import { clockSeconds, rps, truncate } from './format.js';
@@ -15,13 +15,13 @@ export interface HeaderProps {
 }
 
 function phase(s: ViewSnapshot['sandbox']): { symbol: string; text: string; color: 'green' | 'yellow' | 'red' | 'gray' } {
-  const counts = `${s.healthy}/${s.instances} healthy`;
+  const counts = `${s.healthy}/${s.instances}`;
   switch (s.phase) {
     case 'starting':
-      return { symbol: '◌', text: s.instances ? `starting ${counts}` : 'starting', color: 'yellow' };
+      return { symbol: '◌', text: s.instances ? `starting ${counts} healthy` : 'starting', color: 'yellow' };
     case 'running':
       if (s.instances > 0 && s.healthy === s.instances) return { symbol: '●', text: `ready ${counts}`, color: 'green' };
-      return s.wasReady ? { symbol: '●', text: `degraded ${counts}`, color: 'red' } : { symbol: '◌', text: `starting ${counts}`, color: 'yellow' };
+      return s.wasReady ? { symbol: '●', text: `degraded ${counts} healthy`, color: 'red' } : { symbol: '◌', text: `starting ${counts} healthy`, color: 'yellow' };
     case 'stopping':
       return { symbol: '◌', text: 'stopping', color: 'yellow' };
     case 'stopped':
@@ -42,8 +42,24 @@ export function Header({ snapshot, width, compact }: HeaderProps) {
   const reloadText = reload
     ? reload.ok
       ? `✓ loaded ${clockSeconds(reload.time)}${reload.warnings ? ` (${reload.warnings} warning${reload.warnings === 1 ? '' : 's'})` : ''}`
-      : `✗ rejected ${clockSeconds(reload.time)}: ${reload.errors} error${reload.errors === 1 ? '' : 's'}, last good kept`
+      : `✗ rejected ${clockSeconds(reload.time)}, ${reload.errors} error${reload.errors === 1 ? '' : 's'} (4 shows them)`
     : '-';
+  const faultsAndLoad = (
+    <>
+      <Text color={t.c('gray')}>  faults </Text>
+      <Text color={faults ? t.c('magenta') : undefined} bold={faults > 0}>
+        {faults}
+      </Text>
+      <Text color={t.c('gray')}>  load </Text>
+      {load?.running ? (
+        <Text color={t.c('cyan')}>
+          {rps(load.achievedRps)}/{rps(load.rate)} req/s
+        </Text>
+      ) : (
+        <Text>off</Text>
+      )}
+    </>
+  );
   const line1 = (
     <Text wrap="truncate-end">
       <Text bold color={t.c('cyan')}>
@@ -57,15 +73,7 @@ export function Header({ snapshot, width, compact }: HeaderProps) {
       <Text>{s.runtime ?? '-'}</Text>
       <Text color={t.c('gray')}>  seed </Text>
       <Text>{s.seed}</Text>
-      {compact ? (
-        <>
-          <Text color={t.c('gray')}> faults </Text>
-          <Text color={faults ? t.c('magenta') : undefined}>{faults}</Text>
-          {load?.running ? <Text color={t.c('cyan')}> load {rps(load.rate)}/s</Text> : null}
-        </>
-      ) : (
-        <Text color={t.c('gray')}>  since {clockSeconds(s.startedAt)}</Text>
-      )}
+      {faultsAndLoad}
     </Text>
   );
   if (compact) return <Box width={width}>{line1}</Box>;
@@ -80,18 +88,6 @@ export function Header({ snapshot, width, compact }: HeaderProps) {
         <Text color={t.c('gray')}>  rules </Text>
         <Text>v{snapshot.config.snapshotVersion} </Text>
         <Text color={reload ? t.c(reload.ok ? 'green' : 'red') : undefined}>{reloadText}</Text>
-        <Text color={t.c('gray')}>  faults </Text>
-        <Text color={faults ? t.c('magenta') : undefined} bold={faults > 0}>
-          {faults}
-        </Text>
-        <Text color={t.c('gray')}>  load </Text>
-        {load?.running ? (
-          <Text color={t.c('cyan')}>
-            {rps(load.achievedRps)}/{rps(load.rate)}/s
-          </Text>
-        ) : (
-          <Text>off</Text>
-        )}
       </Text>
     </Box>
   );

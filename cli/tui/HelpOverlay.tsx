@@ -15,24 +15,41 @@ const GROUPS: Array<[KeyBinding['group'], string]> = [
   ['general', 'GENERAL'],
 ];
 
-export function helpLines(): Array<{ text: string; heading?: boolean }> {
-  const lines: Array<{ text: string; heading?: boolean }> = [];
-  for (const [group, title] of GROUPS) {
-    lines.push({ text: title, heading: true });
-    for (const b of KEYMAP.filter((k) => k.group === group)) {
-      lines.push({ text: `  ${cell(b.keys.map(keyLabel).join(' '), 12)}${b.description}` });
+/** `text` word-wrapped to `width`, continuation lines indented by `indent` */
+function wrap(text: string, width: number, indent: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = ' '.repeat(indent) + word;
+    } else {
+      line = line ? `${line} ${word}` : word;
     }
   }
+  if (line) out.push(line);
+  return out;
+}
+
+export function helpLines(width = 100): Array<{ text: string; heading?: boolean }> {
+  const lines: Array<{ text: string; heading?: boolean }> = [];
+  const add = (text: string, indent: number): void => {
+    for (const l of wrap(text, Math.max(20, width), indent)) lines.push({ text: l });
+  };
+  for (const [group, title] of GROUPS) {
+    lines.push({ text: title, heading: true });
+    for (const b of KEYMAP.filter((k) => k.group === group)) add(`  ${cell(b.keys.map(keyLabel).join(' '), 12)}${b.description}`, 14);
+  }
   lines.push({ text: 'READING THE NUMBERS', heading: true });
-  lines.push({ text: '  service and version rows and graph edges: what callers see (reporter=source), after retries and timeouts' });
-  lines.push({ text: '  instance rows: what the instance’s own sidecar answered (reporter=destination); faults act there' });
-  lines.push({ text: '  rates, success and p50/p99 are over the last 5 seconds; success = status below 500' });
+  add('  service and version rows and graph edges: what callers see (reporter=source), after retries and timeouts', 4);
+  add('  instance rows: what the instance’s own sidecar answered (reporter=destination); meshbox faults act there', 4);
+  add('  rates, success and p50/p99 are over the last 5 seconds; success = status below 500', 4);
   return lines;
 }
 
 export function HelpOverlay({ width, height, scroll }: { width: number; height: number; scroll: number }) {
   const t = useTheme();
-  const lines = helpLines();
+  const lines = helpLines(width);
   const body = Math.max(1, height - 1);
   const start = Math.max(0, Math.min(scroll, lines.length - body));
   return (

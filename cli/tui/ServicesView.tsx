@@ -56,10 +56,10 @@ interface Columns {
   notes: number;
 }
 
-function layout(width: number): Columns {
-  const name = Math.max(18, Math.min(34, Math.floor(width * 0.3)));
-  const state = width >= 90 ? 18 : 10;
-  const p50 = width >= 100 ? 8 : 0;
+function layout(width: number, longestName: number): Columns {
+  const name = Math.max(14, Math.min(36, longestName + 2, Math.floor(width * 0.35)));
+  const state = width >= 90 ? 16 : 10;
+  const p50 = width >= 90 ? 8 : 0;
   const fixed = name + state + 8 + 9 + p50 + 8 + 2;
   return { name, state, rps: 8, success: 9, p50, p99: 8, notes: Math.max(0, width - fixed) };
 }
@@ -73,8 +73,8 @@ export interface ServicesViewProps {
 
 export function ServicesView({ snapshot, width, height, selected }: ServicesViewProps) {
   const t = useTheme();
-  const cols = layout(width);
   const rows = serviceListRows(snapshot.services);
+  const cols = layout(width, Math.max(4, ...rows.map((r) => (r.kind === 'instance' ? r.row.id.length + 4 : r.kind === 'version' ? r.version.length + 2 : r.service.length))));
   const faults = snapshot.faults.list;
   const header =
     cell('NAME', cols.name) +

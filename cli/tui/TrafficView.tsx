@@ -41,11 +41,11 @@ interface Columns {
 /** the hop gets its room first (`caller-service-v1-1 -> callme-service-v2-1`), then path and route */
 function layout(width: number): Columns {
   const time = width >= 100 ? 9 : 0;
-  const fixed = time + 7 + 5 + 8 + 8 + 4;
+  const fixed = time + 7 + 5 + 8 + 7 + 4;
   const rest = Math.max(24, width - fixed);
-  const hop = Math.max(16, Math.min(43, rest - 12));
+  const hop = Math.max(16, Math.min(45, rest - 12));
   const route = width >= 110 ? Math.min(30, Math.max(0, rest - hop - 14)) : 0;
-  return { time, route, hop, method: 7, path: rest - hop - route, status: 5, latency: 8, flags: 8, attempts: 4 };
+  return { time, route, hop, method: 7, path: rest - hop - route, status: 5, latency: 8, flags: 7, attempts: 4 };
 }
 
 export function TrafficView({ events, total, hopRps, ingressRps, paused, filter, selected, upstream, width, height }: TrafficViewProps) {

@@ -112,14 +112,14 @@ export function bar(share: number, width: number): string {
 }
 
 /**
- * The route a request matched, from its `why` lines: `callme-service-route[0]` (VirtualService
- * callme-service-route, its `http[0]`), or the
+ * The route a request matched, from its `why` lines: the VirtualService's name, with the index of
+ * its `http` route when that is not the first (`callme-service-route[2]`), or the
  * route name Envoy reports (`default`) when no VirtualService matched.
  */
 export function matchedRoute(why: readonly string[], routeName: string | undefined): string {
   for (const line of why) {
     const m = /^VirtualService [^\s/]+\/(\S+) http\[(\d+)\].*: matched/.exec(line);
-    if (m) return `${m[1]}[${m[2]}]`;
+    if (m) return m[2] === '0' ? m[1]! : `${m[1]}[${m[2]}]`;
   }
   return routeName ?? '-';
 }

@@ -76,14 +76,14 @@ export function networkForm(target: string | undefined, targets: readonly string
   const type: ToxicType = 'latency';
   return {
     id: 'network',
-    title: 'Network fault',
+    title: 'Network',
     active: 1,
     fields: [
       targetField(target, targets),
       { name: 'type', label: 'toxic', kind: 'choice', value: type, choices: Object.keys(TOXICS) },
       { name: 'value', label: TOXICS[type].attribute, kind: 'number', value: String(TOXICS[type].value), unit: TOXICS[type].unit },
       { name: 'stream', label: 'stream', kind: 'choice', value: 'downstream', choices: ['downstream', 'upstream'] },
-      { name: 'toxicity', label: 'on', kind: 'number', value: '100', unit: '% of connections' },
+      { name: 'toxicity', label: 'toxicity', kind: 'number', value: '100', unit: '%' },
     ],
   };
 }
