@@ -81,8 +81,8 @@ export interface ClusterConfig {
   policySource?: string;
   /**
    * Set while meshbox restarts instances of this cluster on purpose (hot reload): a request that
-   * finds no healthy endpoint waits up to this long (and never past its route timeout) for one to
-   * come back, instead of answering 503 UH at once.
+   * finds no healthy endpoint waits up to this long for one to come back (the wait is not counted
+   * in its route timeout), instead of answering 503 UH at once.
    */
   awaitEndpointsMs?: number;
 }

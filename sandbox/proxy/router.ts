@@ -49,20 +49,38 @@ export interface ForwardRequest {
 /** hop-by-hop headers never forwarded (RFC 7230 §6.1) */
 export const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade'];
 
-type Timeout = { fired: boolean; promise: Promise<'timeout'>; cancel(): void };
+type Timeout = {
+  fired: boolean;
+  promise: Promise<'timeout'>;
+  cancel(): void;
+  /** stops the clock (hot reload wait); it runs on, with the time that was left, when the returned function is called */
+  hold(): () => void;
+};
 
 function deadline(ms: number | null): Timeout {
-  if (ms === null) return { fired: false, promise: new Promise<'timeout'>(() => undefined), cancel: () => undefined };
+  if (ms === null) return { fired: false, promise: new Promise<'timeout'>(() => undefined), cancel: () => undefined, hold: () => () => undefined };
   let timer: NodeJS.Timeout | undefined;
+  let due = Date.now() + ms;
+  let fire: () => void = () => undefined;
   const t: Timeout = {
     fired: false,
     promise: new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => {
+      fire = () => {
         t.fired = true;
         resolve('timeout');
-      }, ms);
+      };
+      timer = setTimeout(fire, ms);
     }),
     cancel: () => clearTimeout(timer),
+    hold: () => {
+      if (t.fired) return () => undefined;
+      clearTimeout(timer);
+      const left = Math.max(0, due - Date.now());
+      return () => {
+        due = Date.now() + left;
+        timer = setTimeout(fire, left);
+      };
+    },
   };
   return t;
 }
@@ -104,11 +122,6 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
       if (!endpoint && cluster.config.awaitEndpointsMs) {
         endpoint = await awaitEndpoint(ctx, cluster, () => cluster.pick(rng, retry.config.retryIgnorePreviousHosts ? tried : undefined, fr.hashKey), overall);
         if (downstreamGone) return;
-        if (!endpoint && overall.fired) {
-          ctx.why.push(`route timeout ${fr.timeoutMs}ms expired waiting for an endpoint of ${cluster.name} (meshbox is restarting it)`);
-          ctx.sendLocalReply(localReplies.routeTimeout());
-          return;
-        }
       }
       if (!endpoint) {
         cluster.noHealthyUpstream++;
@@ -210,23 +223,29 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
 
 /**
  * Hot reload: meshbox is restarting the instances of this cluster (`awaitEndpointsMs` is set),
- * so a request that finds no healthy endpoint waits for one to come back, up to that long and
- * never past the route deadline, instead of answering 503 UH at once.
+ * so a request that finds no healthy endpoint waits for one to come back, up to that long,
+ * instead of answering 503 UH at once. The wait is meshbox's doing, not the service's: the route
+ * timeout's clock stops meanwhile (it covers the upstream attempts, as it would without a restart).
  */
 async function awaitEndpoint(ctx: RequestContext, cluster: Cluster, pick: () => Endpoint | undefined, overall: Timeout): Promise<Endpoint | undefined> {
   const started = Date.now();
   const until = started + (cluster.config.awaitEndpointsMs ?? 0);
   const closed = new Promise<'closed'>((resolve) => ctx.res.once('close', () => resolve('closed')));
-  for (;;) {
-    const left = until - Date.now();
-    if (left <= 0 || !cluster.config.awaitEndpointsMs || overall.fired || ctx.res.destroyed) return undefined;
-    const woke = await Promise.race([cluster.endpointsChanged(left), overall.promise, closed]);
-    if (woke === 'timeout' || woke === 'closed') return undefined;
-    const endpoint = pick();
-    if (endpoint) {
-      ctx.why.push(`waited ${Date.now() - started}ms for an endpoint of ${cluster.name}: meshbox was restarting its instances`);
-      return endpoint;
+  const resume = overall.hold();
+  try {
+    for (;;) {
+      const left = until - Date.now();
+      if (left <= 0 || !cluster.config.awaitEndpointsMs || ctx.res.destroyed) return undefined;
+      const woke = await Promise.race([cluster.endpointsChanged(left), closed]);
+      if (woke === 'closed') return undefined;
+      const endpoint = pick();
+      if (endpoint) {
+        ctx.why.push(`waited ${Date.now() - started}ms for an endpoint of ${cluster.name}: meshbox was restarting its instances (not counted in the route timeout)`);
+        return endpoint;
+      }
     }
+  } finally {
+    resume();
   }
 }
 
