@@ -8,6 +8,7 @@ import { printError, stdio } from './output.js';
 import { runUp } from './commands/up.js';
 import { runValidate } from './commands/validate.js';
 import { runStatus } from './commands/status.js';
+import { runDown } from './commands/down.js';
 import { runApply } from './commands/apply.js';
 import { runFaultAdd, runFaultList, runFaultRemove, type FaultAddOptions } from './commands/fault.js';
 import { runWorkloadAction, runWorkloadList } from './commands/workload.js';
@@ -63,6 +64,8 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'meshbox.yaml to run (default: the bundled sample mesh)')
     .option('-r, --rules <dir>', 'folder of Istio YAML (default: the `rules` folder of meshbox.yaml)')
     .addOption(new Option('--runtime <runtime>', 'where workloads run').choices(['auto', 'process', 'docker']).default('auto'))
+    .option('--pull', 'Docker: pull images that are not present locally (default: never pull)', false)
+    .addOption(new Option('--docker-network <mode>', 'Docker: host networking (Linux default) or bridge with ports on 127.0.0.1 (Docker Desktop)').choices(['auto', 'host', 'bridge']).default('auto'))
     .option('--headless', 'plain output lines instead of the terminal UI', false)
     .option('--ingress-port <port>', 'port of the ingress gateway on 127.0.0.1 (default: 8080)', port)
     .option('--admin-port <port>', 'port of the admin API on 127.0.0.1 (default: 15000)', port)
@@ -71,13 +74,15 @@ export function buildProgram(): Command {
     .option('--no-access-log', 'do not write access logs')
     .option('--no-logs', 'do not print the workloads’ own output')
     .option('--ready-timeout <seconds>', 'how long to wait for every workload to be healthy', seconds)
-    .action((o: { config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; readyTimeout?: number }) =>
+    .action((o: { config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; readyTimeout?: number }) =>
       run(() =>
         runUp(
           {
             config: o.config,
             rules: o.rules,
             runtime: o.runtime,
+            pull: o.pull,
+            dockerNetwork: o.dockerNetwork,
             headless: o.headless,
             ingressPort: o.ingressPort,
             adminPort: o.adminPort,
@@ -184,6 +189,14 @@ export function buildProgram(): Command {
     .option('--admin <url>', 'admin API of the sandbox')
     .option('--json', 'print JSON', false)
     .action((o: { admin?: string; json: boolean }) => run(() => runWorkloadList(o, stdio)));
+
+  program
+    .command('down')
+    .description('stop the running sandbox (its containers or processes), and clean up after dead ones')
+    .option('--sandbox <id>', 'the sandbox to stop, when several run')
+    .option('--all', 'stop every running sandbox', false)
+    .option('--timeout <seconds>', 'how long to wait for a clean stop before killing meshbox and its workloads (default: 30)', seconds)
+    .action((o: { sandbox?: string; all: boolean; timeout?: number }) => run(() => runDown(o, stdio)));
 
   return program;
 }

@@ -49,6 +49,34 @@ const catalog = {
     hint: () => 'use --runtime process, or start the Docker daemon and try again',
     exitCode: 3,
   },
+  MESH_ERR_DOCKER_UNAVAILABLE: {
+    message: (endpoint, reason) => `no Docker daemon answers at ${endpoint} (${reason})`,
+    hint: () =>
+      'start Docker (`sudo systemctl start docker`, or `sudo dockerd &`; Docker Desktop: open the app), point DOCKER_HOST at the daemon, or run the workloads as processes with --runtime process',
+    exitCode: 3,
+  },
+  MESH_ERR_DOCKER_PERMISSION: {
+    message: (endpoint) => `permission denied on the Docker socket ${endpoint}`,
+    hint: () =>
+      'add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again), use rootless Docker with DOCKER_HOST set to its socket, or run the workloads as processes with --runtime process',
+    exitCode: 3,
+  },
+  MESH_ERR_DOCKER: {
+    message: (action, reason) => `Docker could not ${action}: ${reason}`,
+    hint: () => "check the Docker daemon's log (`journalctl -u docker`, or the file dockerd writes to) and `docker info`",
+    exitCode: 3,
+  },
+  MESH_ERR_IMAGE_MISSING: {
+    message: (image) => `image ${image} is not present locally and pulls are off`,
+    hint: (image) => `pull it yourself (\`docker pull ${image}\`) or build it, or run \`meshbox up --pull\` to let meshbox pull missing images`,
+    exitCode: 5,
+  },
+  MESH_ERR_IMAGE_BUILD: {
+    message: (image, step, reason) => `building image ${image} failed at ${step}: ${reason}`,
+    hint: (_image, _step, _reason, context) =>
+      `fix that step (the build output is above); \`docker build ${context ?? '<context>'}\` reproduces it`,
+    exitCode: 5,
+  },
   MESH_ERR_WORKLOAD_START: {
     message: (instance, reason) => `workload ${instance} could not start: ${reason}`,
     hint: () => "check the service's command and working directory in meshbox.yaml; its log lines are shown above",

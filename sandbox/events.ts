@@ -166,6 +166,18 @@ export interface OutlierEvent {
   ejections?: number;
 }
 
+/** A Docker image a workload needs: built (or pulled, with --pull) before its containers start. */
+export interface ImageEvent {
+  type: 'mesh:image:build';
+  time: number;
+  /** the image reference, e.g. `meshbox/callme-service:3f2a9c1e0b7d` */
+  image: string;
+  /** start, a progress line (a build step, a pull status), done, up to date (cached), failed */
+  phase: 'start' | 'progress' | 'done' | 'cached' | 'failed';
+  message: string;
+  durationMs?: number;
+}
+
 export type MeshEvent =
   | RequestEvent
   | WorkloadEvent
@@ -175,6 +187,7 @@ export type MeshEvent =
   | ListenerEvent
   | SandboxEvent
   | NoticeEvent
+  | ImageEvent
   | FaultEvent
   | OutlierEvent;
 

@@ -34,7 +34,7 @@ import { createDataPlane, type DataPlane } from './proxy/data-plane.js';
 import { randomSeed } from './rng.js';
 import { allocatePort, releasePort } from './runtime/ports.js';
 import type { Runtime } from './runtime/runtime.js';
-import { selectRuntime, type RuntimeChoice } from './runtime/select-runtime.js';
+import { selectRuntime, type DockerNetworkChoice, type RuntimeChoice } from './runtime/select-runtime.js';
 import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.js';
 import { AccessLogWriter } from './telemetry/access-log.js';
 import { IstioMetrics } from './telemetry/metrics.js';
@@ -47,6 +47,10 @@ export interface SandboxOptions {
   /** rules folder; default: the one meshbox.yaml names */
   rules?: string;
   runtime?: RuntimeChoice;
+  /** Docker runtime: pull images that are not present locally (default: never pull) */
+  pull?: boolean;
+  /** Docker runtime: `host` networking (Linux default) or `bridge` (Docker Desktop) */
+  dockerNetwork?: DockerNetworkChoice;
   ingressHost?: string;
   ingressPort?: number;
   adminHost?: string;
@@ -125,7 +129,7 @@ export class Sandbox {
       this.notice('warn', `sandbox ${r.sandbox} was left behind by a meshbox that died (pid ${r.ownerPid}): ${what}`);
     }
     this.state = new SandboxState(this.id, configFile);
-    const selected = await selectRuntime(this.options.runtime ?? 'auto');
+    const selected = await selectRuntime(this.options.runtime ?? 'auto', { pull: this.options.pull, dockerNetwork: this.options.dockerNetwork, onEvent: (e) => this.bus.emit(e) });
     this.runtime = selected.runtime;
     if (selected.notice) this.notice('info', selected.notice);
     this.workloads = new WorkloadManager({ registry: this.registry, runtime: this.runtime, bus: this.bus, mesh, sandboxId: this.id, seed: this.seed, state: this.state });

@@ -12,6 +12,9 @@ export interface UpOptions {
   config?: string;
   rules?: string;
   runtime: RuntimeChoice;
+  /** Docker: pull missing images */
+  pull?: boolean;
+  dockerNetwork?: 'auto' | 'host' | 'bridge';
   headless?: boolean;
   ingressPort?: number;
   adminPort?: number;
@@ -28,6 +31,8 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     config: opts.config,
     rules: opts.rules,
     runtime: opts.runtime,
+    pull: opts.pull,
+    dockerNetwork: opts.dockerNetwork,
     ingressPort: opts.ingressPort,
     adminPort: opts.adminPort,
     seed: opts.seed,
