@@ -13,6 +13,7 @@ import { runApply } from './commands/apply.js';
 import { runFaultAdd, runFaultList, runFaultRemove, type FaultAddOptions } from './commands/fault.js';
 import { runWorkloadAction, runWorkloadList } from './commands/workload.js';
 import { WORKLOAD_ACTIONS } from '../sandbox/admin/chaos-routes.js';
+import { registerScenarioCommand } from './commands/scenario.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -197,6 +198,8 @@ export function buildProgram(): Command {
     .option('--all', 'stop every running sandbox', false)
     .option('--timeout <seconds>', 'how long to wait for a clean stop before killing meshbox and its workloads (default: 30)', seconds)
     .action((o: { sandbox?: string; all: boolean; timeout?: number }) => run(() => runDown(o, stdio)));
+
+  registerScenarioCommand(program, run, stdio);
 
   return program;
 }

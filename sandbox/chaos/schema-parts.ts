@@ -1,0 +1,20 @@
+/** Schema pieces shared by step and assertion types. */
+import { duration, map, str } from '../config/schemas/json-schema.js';
+import type { JsonSchema } from '../config/schemas/json-schema.js';
+
+/** a duration (`2s`, `250ms`) or a number of milliseconds */
+export function durationField(description: string): JsonSchema {
+  return { ...duration(description), type: ['string', 'number'], minimum: 0 };
+}
+
+/** where traffic goes: the ingress gateway (default), a service through a sidecar, or a URL */
+export const trafficTargetProperties: Record<string, JsonSchema> = {
+  path: str('Request path (with query), e.g. `/caller/ping` (default `/`).', { pattern: '^/' }),
+  host: str('Host header through the ingress gateway (default: the mesh\'s gateway host, e.g. `caller.example.com` for the sample).'),
+  service: str('Send to this service through a sidecar (as a service in the mesh calls it) instead of the ingress gateway, e.g. `callme-service`.'),
+  from: str('With `service`: the workload (`caller-service-v1`) or instance whose sidecar sends (default: the first instance of another service).'),
+  url: str('Send to this loopback URL instead (e.g. a sidecar listener); `path` and `service` do not apply.', { pattern: '^http://' }),
+  method: str('HTTP method (default GET).', { pattern: '^[A-Za-z]+$' }),
+  headers: map(str('Header value.'), 'Request headers, e.g. `end-user: jason`.'),
+  body: str('Request body.'),
+};
