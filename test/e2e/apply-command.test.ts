@@ -1,0 +1,121 @@
+/**
+ * `meshbox apply -f FILE` against a running sandbox (a copy of the sample mesh, through the CLI):
+ * validates like `meshbox validate`, refuses invalid files, writes into the rules folder, and the
+ * sandbox's watcher applies it under load without a failed request.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoadGenerator } from '../../sandbox/chaos/load-generator.js';
+import { httpGet, interrupt, runCli, startCli, waitForHttp, type CliRun } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
+import { copySampleMesh, type SampleCopy } from '../helpers/reload-fixture.js';
+
+const HOST = { host: 'caller.example.com' };
+
+describe('meshbox apply', () => {
+  let copy: SampleCopy;
+  let run: CliRun;
+  let ingress = '';
+  let admin = '';
+  let work = '';
+  let env: Record<string, string> = {};
+
+  beforeAll(async () => {
+    copy = copySampleMesh();
+    work = mkdtempSync(path.join(os.tmpdir(), 'meshbox-apply-'));
+    env = { MESHBOX_STATE_DIR: copy.stateDir };
+    const [ip, ap] = [await freePort(), await freePort()];
+    ingress = `http://127.0.0.1:${ip}`;
+    admin = `http://127.0.0.1:${ap}`;
+    run = startCli(['up', '--headless', '--runtime', 'process', '--config', copy.meshFile, '--ingress-port', String(ip), '--admin-port', String(ap), '--seed', '5', '--no-logs', '--no-access-log'], env);
+    await run.waitFor('meshbox is up', 45_000);
+    await waitForHttp(`${admin}/ready`);
+  });
+
+  afterAll(async () => {
+    if (run) await interrupt(run);
+    copy?.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('refuses an invalid file with its findings (exit 1) and writes nothing', async () => {
+    const bad = path.join(work, 'callme-service.yaml');
+    writeFileSync(bad, copy.read('rules/callme-service.yaml').replace('weight: 80', 'wieght: 80'));
+    const before = readdirSync(copy.rulesDir).map((f) => [f, readFileSync(path.join(copy.rulesDir, f), 'utf8')]);
+    const r = await runCli(['apply', '-f', bad], env);
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: error MB1100 .*unknown field \`wieght\``));
+    expect(r.output).toContain('did you mean `weight`?');
+    expect(r.output).toContain('not applied');
+    expect(readdirSync(copy.rulesDir).map((f) => [f, readFileSync(path.join(copy.rulesDir, f), 'utf8')])).toEqual(before);
+  }, 30_000);
+
+  it('--dry-run validates and shows what would change, writing nothing', async () => {
+    const file = path.join(work, 'callme-service.yaml');
+    writeFileSync(file, copy.read('rules/callme-service.yaml').replace('weight: 80', 'weight: 70').replace('weight: 20', 'weight: 30'));
+    const r = await runCli(['apply', '-f', file, '--dry-run'], env);
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain('VirtualService default/callme-service-route configured (dry run)');
+    expect(r.output).toContain('DestinationRule default/callme-service-destination unchanged (dry run)');
+    expect(r.output).toContain(`would write ${path.join(copy.rulesDir, 'callme-service.yaml')}`);
+    expect(copy.read('rules/callme-service.yaml')).toContain('weight: 80');
+  }, 30_000);
+
+  it('writes the file into the rules folder; the sandbox applies it under load: every following request sees it, none fails', async () => {
+    const file = path.join(work, 'callme-service.yaml');
+    writeFileSync(file, copy.read('rules/callme-service.yaml').replace('weight: 80', 'weight: 0').replace('weight: 20', 'weight: 100'));
+    const load = new LoadGenerator({ url: `${ingress}/caller/ping`, headers: HOST, rate: 100, connections: 8, durationMs: 60_000, timeoutMs: 15_000 });
+    const running = load.start();
+    await new Promise((r) => setTimeout(r, 500));
+    const r = await runCli(['apply', '-f', file], env);
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain('VirtualService default/callme-service-route configured');
+    expect(r.output).toMatch(/applied by sandbox \S+ in snapshot v\d+/);
+    expect(copy.read('rules/callme-service.yaml')).toContain('weight: 100');
+    // the folder stays the source of truth: no stray temp file
+    expect(readdirSync(copy.rulesDir).filter((f) => f.startsWith('.'))).toEqual([]);
+    for (let i = 0; i < 30; i++) {
+      const res = await httpGet(`${ingress}/caller/ping`, HOST);
+      expect(res.status).toBe(200);
+      expect(res.body).toBe("I'm caller-service v1. Calling... I'm callme-service v1");
+    }
+    const result = await load.stop();
+    await running;
+    expect(result.errors, JSON.stringify(result.errorCounts)).toBe(0);
+    expect(result.statusCounts).toEqual({ '200': result.completed });
+  }, 60_000);
+
+  it('an unchanged file is reported as up to date', async () => {
+    const r = await runCli(['apply', '-f', path.join(work, 'callme-service.yaml')], env);
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain('is already up to date');
+  }, 30_000);
+
+  it('--rules writes into any folder without a sandbox; without one and without --rules it says what to do', async () => {
+    const folder = path.join(work, 'other-rules');
+    const file = path.join(work, 'gw.yaml');
+    writeFileSync(file, copy.read('rules/caller-service.yaml'));
+    const ok = await runCli(['apply', '-f', file, '--rules', folder, '--admin', `http://127.0.0.1:${await freePort()}`], env);
+    expect(ok.code, ok.output).toBe(0);
+    expect(ok.output).toContain(`created the rules folder ${folder}`);
+    expect(existsSync(path.join(folder, 'gw.yaml'))).toBe(true);
+
+    const none = await runCli(['apply', '-f', file, '--admin', `http://127.0.0.1:${await freePort()}`], { MESHBOX_STATE_DIR: work });
+    expect(none.code).toBe(1);
+    expect(none.output).toContain('MESH_ERR_ADMIN_UNREACHABLE');
+    expect(none.output).toMatch(/--rules DIR or --config meshbox\.yaml/);
+  }, 30_000);
+
+  it('refuses a meshbox.yaml and a file name the rules folder would ignore', async () => {
+    const mesh = await runCli(['apply', '-f', copy.meshFile], env);
+    expect(mesh.code).toBe(64);
+    expect(mesh.output).toContain('is a mesh definition (meshbox.yaml), not a rule file');
+    const hidden = path.join(work, '.hidden.yaml');
+    writeFileSync(hidden, copy.read('rules/caller-service.yaml'));
+    const r = await runCli(['apply', '-f', hidden], env);
+    expect(r.code).toBe(64);
+    expect(r.output).toContain('is not a rule file name');
+  }, 30_000);
+});
