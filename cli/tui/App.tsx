@@ -96,6 +96,30 @@ function hopTarget(e: RequestEvent | undefined): string | undefined {
   return version ? `${e.destination.serviceName}/${version}` : e.destination.serviceName;
 }
 
+/** a plain character's Key: no arrow, no modifier */
+const NO_KEY: Key = {
+  upArrow: false,
+  downArrow: false,
+  leftArrow: false,
+  rightArrow: false,
+  pageDown: false,
+  pageUp: false,
+  home: false,
+  end: false,
+  return: false,
+  escape: false,
+  ctrl: false,
+  shift: false,
+  tab: false,
+  backspace: false,
+  delete: false,
+  meta: false,
+  super: false,
+  hyper: false,
+  capsLock: false,
+  numLock: false,
+};
+
 const clamp = (n: number, min: number, max: number): number => Math.max(min, Math.min(max, n));
 
 export function App(props: AppProps) {
@@ -419,17 +443,26 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
     update({ trafficSel: undefined, filters: { ...s.filters, [which]: s.filters[which] + input } });
   };
 
+  const onKey = (input: string, key: Key): void => {
+    const name = keyName(input, key);
+    if (name === 'ctrl-c') return quit();
+    const s = latest();
+    if (s.quitting) return;
+    if (s.form) return editForm(s.form, name, input, key);
+    if (s.editingFilter) return editFilter(s, name, input, key);
+    if (s.help && (name === '?' || name === 'escape')) return update({ help: false });
+    const binding = bindingFor(name, s.view);
+    if (binding) dispatch(binding.action);
+  };
+
   useInput(
     (input, key) => {
-      const name = keyName(input, key);
-      if (name === 'ctrl-c') return quit();
-      const s = latest();
-      if (s.quitting) return;
-      if (s.form) return editForm(s.form, name, input, key);
-      if (s.editingFilter) return editFilter(s, name, input, key);
-      if (s.help && (name === '?' || name === 'escape')) return update({ help: false });
-      const binding = bindingFor(name, s.view);
-      if (binding) dispatch(binding.action);
+      // keys that arrive together (a paste, a busy event loop) come as one string: one key each
+      if (input.length > 1 && !key.ctrl && !key.meta) {
+        for (const ch of input) onKey(ch, { ...NO_KEY, return: ch === '\r' || ch === '\n', tab: ch === '\t', shift: /[A-Z]/.test(ch) });
+        return;
+      }
+      onKey(input, key);
     },
     { isActive: interactive },
   );

@@ -207,6 +207,18 @@ describe('load keys', () => {
   });
 });
 
+describe('keys that arrive together', () => {
+  it('are handled one by one: "3/v1" opens traffic and types a filter, "a\\r" adds an abort', async () => {
+    await up();
+    await ui!.press('3/callme-service-v1');
+    expect(ui!.frame()).toContain('/callme-service-v1▏');
+    await ui!.press('\r1g');
+    await select(ui!, ROW.callmeV2);
+    await ui!.press('a\r');
+    expect(ui!.controller.faultRecords.map((f) => f.spec.http)).toEqual([{ abort: { httpStatus: 503, percent: 50 } }]);
+  });
+});
+
 describe('quit', () => {
   it('q quits once: the caller stops the sandbox', async () => {
     await up();

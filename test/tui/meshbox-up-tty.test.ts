@@ -65,7 +65,7 @@ describe.skipIf(!hasTmux())('meshbox up in a terminal (tmux)', () => {
 
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
   const screen = (): string => tmux('capture-pane', '-p', '-t', session);
-  async function waitFor(what: RegExp, timeoutMs = 30_000): Promise<string> {
+  async function waitFor(what: RegExp, timeoutMs = 20_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < deadline) {
@@ -132,7 +132,7 @@ describe.skipIf(!hasTmux())('meshbox up in a terminal (tmux)', () => {
     await waitFor(/Load rate 100▏req\/s path \/caller\/ping/);
     await keys('Enter');
     const s = await waitFor(/caller-service-v1\s+─▶ callme-service .* v1 (1\d|2\d)% \/ v2 (7\d|8\d)%/, 30_000);
-    expect(s).toMatch(/load \d+\/100 req\/s/);
+    expect(s).toMatch(/load [\d.]+\/100 req\/s/);
     expect(s).toMatch(/caller-service\s+1\/1 ready\s+\d+\s+100%/);
     await keys('3');
     const tap = await waitFor(/istio-ingressgateway -> caller-service-v1-1\s+GET\s+\/caller\/ping\s+200/);
@@ -157,9 +157,11 @@ describe.skipIf(!hasTmux())('meshbox up in a terminal (tmux)', () => {
 
   it('the detail of a request to v1 says why it went there', async () => {
     await keys('3', '/');
-    for (const ch of 'callme-service-v1') await keys(ch);
+    // typed in one go, as a paste: the UI splits it into keys
+    tmux('send-keys', '-t', session, '-l', 'callme-service-v1');
+    await waitFor(/\/callme-service-v1▏/, 10_000);
     await keys('Enter', 'Enter');
-    const d = await waitFor(/REQUEST DETAIL/);
+    const d = await waitFor(/REQUEST DETAIL/, 20_000);
     expect(d).toMatch(/caller-service-v1-1 -> callme-service-v1-1/);
     expect(d).toMatch(/VirtualService default\/callme-service-route http\[0\] \(sample-services\/rules\/callme-service\.yaml:\d+:\d+\)/);
     expect(d).toContain('weighted pick: callme-service subset v1 (weight 20 of 100)');
