@@ -43,14 +43,14 @@ export interface DockerProject {
   webMain: string;
 }
 
-export function writeDockerProject(opts: { message?: string; withBuilt?: boolean; extraServices?: string } = {}): DockerProject {
+export function writeDockerProject(opts: { message?: string; withBuilt?: boolean; name?: string } = {}): DockerProject {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-docker-project-'));
   mkdirSync(path.join(dir, 'web'));
   // ES module syntax in a .js file: works only if the image gets {"type":"module"}
   writeFileSync(path.join(dir, 'package.json'), '{"name":"docker-project","private":true,"type":"module"}\n');
   const webMain = path.join(dir, 'web', 'main.js');
   writeFileSync(webMain, appSource(opts.message ?? 'hello from web'));
-  let yaml = `name: dockertest
+  let yaml = `name: ${opts.name ?? 'dockertest'}
 services:
   web:
     port: 8080
@@ -60,7 +60,7 @@ services:
 `;
   if (opts.withBuilt !== false) {
     mkdirSync(path.join(dir, 'built'));
-    writeFileSync(path.join(dir, 'built', 'server.mjs'), appSource('hello from built'));
+    writeFileSync(path.join(dir, 'built', 'server.mjs'), appSource(`${opts.message ?? 'hello'} from built`));
     writeFileSync(path.join(dir, 'built', 'Dockerfile'), BUILT_DOCKERFILE);
     writeFileSync(path.join(dir, 'built', '.dockerignore'), 'Dockerfile.*\n*.log\n');
     yaml += `  built:
@@ -69,7 +69,6 @@ services:
     health: /healthz
 `;
   }
-  if (opts.extraServices) yaml += opts.extraServices;
   const meshFile = path.join(dir, 'meshbox.yaml');
   writeFileSync(meshFile, yaml);
   return { dir, meshFile, webMain };

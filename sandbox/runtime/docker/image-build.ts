@@ -84,7 +84,7 @@ export async function buildImage(docker: Dockerode, req: BuildRequest, report: I
     if (m.error || m.errorDetail) {
       const reason = (m.errorDetail?.message ?? m.error ?? 'unknown error').trim();
       const output = tail.filter((l) => !l.startsWith('Step ')).slice(-5);
-      report('failed', req.tag, `${step || 'build'}: ${reason}`);
+      report('failed', req.tag, `${step ? `step ${step}` : 'build'}: ${reason}`);
       throw new MeshError('MESH_ERR_IMAGE_BUILD', [req.tag, step ? `step ${step}` : 'the first step', output.length ? `${reason}\n  last output:\n    ${output.join('\n    ')}` : reason, req.contextDir ?? ''], {
         hint: `fix that step${req.contextDir ? ` in ${req.contextDir}/${req.dockerfile ?? 'Dockerfile'}` : ''} (the build output is above); \`docker build ${req.contextDir ?? '<context>'}\` reproduces it`,
       });
