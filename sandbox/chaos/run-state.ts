@@ -20,7 +20,8 @@ export interface LoadRun {
 
 export interface Restore {
   description: string;
-  undo: () => Promise<void>;
+  /** resolves with what it did when that is not simply "done" (`already removed`) */
+  undo: () => Promise<string | void>;
 }
 
 export class RunState {
@@ -31,6 +32,8 @@ export class RunState {
   readonly restores: Restore[] = [];
   /** runtime faults this run added and that are still active */
   readonly faults = new Set<string>();
+  /** workload undos still to do, as `<action> <instance>` (`resume callme-service-v2-1`) */
+  readonly pendingWorkloadUndo = new Set<string>();
   phaseStartedAt = Date.now();
   /** the last step that made traffic (a load or a probe): the default window */
   lastTraffic: { label: string; startedAt: number; endedAt?: number } | undefined;

@@ -20,7 +20,7 @@ import { parseYaml, type YamlPath } from '../config/yaml-source.js';
 import { makeFinding } from '../config/codes.js';
 import { assertionTypes } from './assertions/index.js';
 import { scenarioFinding } from './scenario-codes.js';
-import { scenarioSchema } from './scenario-schema.js';
+import { scenarioSchema, stepSchema } from './scenario-schema.js';
 import type { Phase, Scenario, ScenarioSpec, Step, StepSpec, VarValue } from './scenario-types.js';
 import { substituteVars } from './scenario-vars.js';
 import { stepType, stepTypes } from './steps/index.js';
@@ -41,10 +41,22 @@ export interface ScenarioLoadOptions {
 
 let cache: { key: string; schema: JsonSchema } | undefined;
 
+function registryKey(): string {
+  return `${stepTypes().map((t) => t.type).join(',')}|${assertionTypes().map((t) => t.type).join(',')}`;
+}
+
 function schema(): JsonSchema {
-  const key = `${stepTypes().map((t) => t.type).join(',')}|${assertionTypes().map((t) => t.type).join(',')}`;
+  const key = registryKey();
   if (cache?.key !== key) cache = { key, schema: scenarioSchema() };
   return cache.schema;
+}
+
+let stepCache: { key: string; schema: JsonSchema } | undefined;
+
+function stepSchemaCached(): JsonSchema {
+  const key = registryKey();
+  if (stepCache?.key !== key) stepCache = { key, schema: stepSchema() };
+  return stepCache.schema;
 }
 
 type Locate = (path: YamlPath, opts?: { key?: boolean }) => SourceLocation | undefined;
@@ -75,43 +87,52 @@ export function validateScenarioValue(input: unknown, file: string, locate: Loca
   const value = sub.value as Record<string, unknown>;
 
   const locator: Locator = { locate: (p, o) => locate(p, o) ?? start ?? { file, line: 1, col: 1 } };
-  findings.push(...schemaErrorsToFindings(validateAgainst(schema(), value), value, locator));
-  if (hasErrors(findings)) return { file, findings: stripLocations(findings, file) };
+  // a `${name}` that names no variable is reported once, not again as a value of the wrong type
+  const unresolved = new Set(sub.findings.map((f) => (f.location ? `${f.location.line}:${f.location.col}` : '')));
+  const schemaFindings = schemaErrorsToFindings(validateAgainst(schema(), value), value, locator);
+  findings.push(...schemaFindings.filter((f) => !f.location || !unresolved.has(`${f.location.line}:${f.location.col}`)));
+  const schemaValid = schemaFindings.length === 0;
 
   const spec = value as unknown as ScenarioSpec & { continueOnFailure?: boolean };
   const baseDir = opts.baseDir ?? (file ? path.dirname(path.resolve(file)) : process.cwd());
-  const attached = spec.mesh?.attach !== undefined;
-  const mesh = { ...spec.mesh };
+  const attached = isObj(spec.mesh) && spec.mesh.attach !== undefined;
+  const mesh = { ...(isObj(spec.mesh) ? spec.mesh : {}) };
   for (const key of ['config', 'rules'] as const) {
     const p = mesh[key];
-    if (p === undefined) continue;
+    if (typeof p !== 'string') continue;
     const abs = path.resolve(baseDir, p);
     if (!existsSync(abs)) findings.push(scenarioFinding('FILE_NOT_FOUND', `mesh.${key}: ${p} does not exist (looked in ${baseDir})`, locate(['mesh', key]), 'paths are relative to the scenario file'));
     mesh[key] = abs;
   }
 
-  // steps in run order: the hypothesis (before), the method, rollbacks
+  // steps in run order: the hypothesis (before), the method, rollbacks; a step's own checks run
+  // when the step itself is valid, even if another part of the file is not
   const loads = new Set<string>();
   const named = new Map<string, YamlPath>();
   const built: Record<Phase, Step[]> = { 'steady-state-before': [], method: [], 'steady-state-after': [], rollbacks: [] };
-  const walk = (list: StepSpec[] | undefined, phase: Phase, base: YamlPath): void => {
-    (list ?? []).forEach((s, index) => {
+  const walk = (list: unknown, phase: Phase, base: YamlPath): void => {
+    if (!Array.isArray(list)) return;
+    list.forEach((raw: unknown, index) => {
+      if (!isObj(raw) || typeof raw['type'] !== 'string') return;
+      const s = raw as StepSpec;
       const p = [...base, index];
       const loc = locate(p);
       const step: Step = { spec: s, phase, index };
       if (loc) step.location = loc;
       built[phase].push(step);
-      const ctx: CheckContext = {
-        file,
-        baseDir,
-        attached,
-        loads,
-        steps: new Set(named.keys()),
-        at: (sub, o) => locate([...p, ...sub], o),
-      };
-      const t = stepType(s.type)!;
-      findings.push(...(t.check?.(s, ctx) ?? []));
-      if (s.name !== undefined) {
+      const t = stepType(s.type);
+      if (t && (schemaValid || validateAgainst(stepSchemaCached(), s).length === 0)) {
+        const ctx: CheckContext = {
+          file,
+          baseDir,
+          attached,
+          loads,
+          steps: new Set(named.keys()),
+          at: (sub, o) => locate([...p, ...sub], o),
+        };
+        findings.push(...(t.check?.(s, ctx) ?? []));
+      }
+      if (typeof s.name === 'string') {
         const first = named.get(s.name);
         if (first) {
           const at = locate(first);
@@ -123,7 +144,7 @@ export function validateScenarioValue(input: unknown, file: string, locate: Loca
       }
     });
   };
-  walk(spec.steadyState?.probes, 'steady-state-before', ['steadyState', 'probes']);
+  walk(isObj(spec.steadyState) ? spec.steadyState.probes : undefined, 'steady-state-before', ['steadyState', 'probes']);
   walk(spec.method, 'method', ['method']);
   walk(spec.rollbacks, 'rollbacks', ['rollbacks']);
   if (hasErrors(findings)) return { file, findings: stripLocations(findings, file) };
@@ -159,7 +180,13 @@ function stripLocations(findings: Finding[], file: string): Finding[] {
 /** Parses and validates scenario text (pure, apart from checking that named files exist). */
 export function parseScenarioText(text: string, file: string, opts: ScenarioLoadOptions = {}): ScenarioLoadResult {
   const parsed = parseYaml(text, file);
-  const findings = [...parsed.findings];
+  const lines = text.split('\n');
+  // `{ min: ${rate} }`: in a flow mapping or list, `{` starts a mapping; the variable needs quotes
+  const findings = parsed.findings.map((f) =>
+    f.code === 'MB1001' && f.location && /\$\{/.test(lines[f.location.line - 1] ?? '') && /[{[]/.test(lines[f.location.line - 1] ?? '')
+      ? { ...f, hint: "quote a `${variable}` written inside `{ }` or `[ ]`, e.g. `{ min: '${rate}' }` (in YAML `{` starts a mapping there)" }
+      : f,
+  );
   if (parsed.documents.length !== 1) {
     if (parsed.documents.length === 0 && findings.length === 0) findings.push(scenarioFinding('NOT_ONE_DOCUMENT', `${file} holds no scenario`, { file, line: 1, col: 1 }, 'write a mapping with `title:` and `method:`'));
     if (parsed.documents.length > 1) findings.push(scenarioFinding('NOT_ONE_DOCUMENT', `${file} holds ${parsed.documents.length} YAML documents; a scenario file holds one`, parsed.documents[1]!.start, 'put each scenario in its own file'));

@@ -96,7 +96,8 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
     // an error outranks a failure; the first reason of a rank is kept
     if (result.status === 'error' || (result.status === 'failed' && status === 'failed')) return;
     result.status = status;
-    result.reason = reason;
+    // one line: a multi-line error (a stack) stays whole in the step's record
+    result.reason = reason.split('\n')[0]!.trim();
   };
 
   // ── the sandbox
@@ -199,7 +200,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
     } catch (e) {
       record.status = 'error';
       record.error = errorText(e);
-      record.summary = `error: ${record.error}`;
+      record.summary = `error: ${record.error.split('\n')[0]}`;
     }
     const end = state.steps.get(spec.name ?? '');
     if (spec.name !== undefined && end) end.endedAt = Date.now();
@@ -311,7 +312,8 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
         const t0 = Date.now();
         const record: StepRecord = { phase: 'restore', index: i, type: 'restore', title: r.description, status: 'passed', startedAt: new Date(t0).toISOString(), durationMs: 0, summary: 'done' };
         try {
-          await r.undo();
+          const said = await r.undo();
+          if (said) record.summary = said;
         } catch (e) {
           record.status = 'error';
           record.error = errorText(e);

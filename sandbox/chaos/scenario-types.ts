@@ -47,7 +47,7 @@ export interface MeshSpec {
   /** Host header for traffic through the ingress gateway (default: the first host a Gateway serves) */
   host?: string;
   /** how long the sandbox may take to be ready (default 60s) */
-  readyTimeout?: string | number;
+  readyTimeout?: string;
 }
 
 /** Common fields of every step; the rest depends on `type`. */
@@ -57,7 +57,7 @@ export interface StepSpec {
   name?: string;
   description?: string;
   /** Chaos Toolkit's pauses: wait before / after the step */
-  pauses?: { before?: string | number; after?: string | number };
+  pauses?: { before?: string; after?: string };
   [key: string]: unknown;
 }
 
@@ -70,7 +70,7 @@ export interface WindowSpec {
   /** the traffic since the named step started */
   since?: string;
   /** the traffic of the last N (duration) */
-  last?: string | number;
+  last?: string;
 }
 
 /** Common fields of every assertion; the rest depends on `type`. */

@@ -2,9 +2,9 @@
 import { duration, map, str } from '../config/schemas/json-schema.js';
 import type { JsonSchema } from '../config/schemas/json-schema.js';
 
-/** a duration (`2s`, `250ms`) or a number of milliseconds */
+/** a duration with its unit (`2s`, `250ms`), as Istio writes them */
 export function durationField(description: string): JsonSchema {
-  return { ...duration(description), type: ['string', 'number'], minimum: 0 };
+  return duration(description);
 }
 
 /** where traffic goes: the ingress gateway (default), a service through a sidecar, or a URL */

@@ -16,7 +16,7 @@ export const windowSchema: JsonSchema = obj(
     load: str('The traffic of the load step with this name.'),
     step: str('The traffic while the step with this name ran.'),
     since: str('The traffic since the step with this name started.'),
-    last: { ...duration('The traffic of the last N, e.g. `2s`.'), type: ['string', 'number'] },
+    last: duration('The traffic of the last N, e.g. `2s`.'),
   },
   { rules: [exactlyOneOf('load', 'step', 'since', 'last')] },
 );

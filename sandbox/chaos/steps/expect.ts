@@ -17,8 +17,8 @@ import type { CheckContext, StepType } from './step-type.js';
 export interface ExpectConfig extends StepSpec {
   assertions: AssertionSpec[];
   window?: WindowSpec;
-  within?: string | number;
-  interval?: string | number;
+  within?: string;
+  interval?: string;
 }
 
 function checkWindow(w: WindowSpec | undefined, path: Array<string | number>, ctx: CheckContext): Finding[] {

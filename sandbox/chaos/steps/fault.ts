@@ -17,7 +17,7 @@ export interface FaultConfig extends StepSpec {
   match?: FaultSpec['match'];
   http?: FaultSpec['http'];
   toxics?: FaultSpec['toxics'];
-  ttl?: string | number;
+  ttl?: string;
 }
 
 const { name: _name, ttlMs: _ttl, disabled: _disabled, ...faultProperties } = faultSpecSchema.properties!;
@@ -43,8 +43,9 @@ export const fault: StepType<FaultConfig> = {
     const record = await ctx.target.addFault(faultSpecOf(config));
     ctx.state.faults.add(record.name);
     ctx.restoreLater(`remove fault ${record.name}`, async () => {
-      if (ctx.state.faults.has(record.name)) await ctx.target.removeFault(record.name);
+      if (!ctx.state.faults.has(record.name)) return 'already removed';
       ctx.state.faults.delete(record.name);
+      return (await ctx.target.removeFault(record.name)) ? undefined : 'already gone (expired)';
     });
     return { summary: `added fault ${record.name}: ${describeFault(record.spec)}`, data: { fault: record.name, spec: record.spec } };
   },

@@ -18,10 +18,10 @@ export interface LoadConfig extends StepSpec, TrafficTargetConfig {
   rate?: number;
   concurrency?: number;
   connections?: number;
-  duration?: string | number;
+  duration?: string;
   maxRequests?: number;
-  timeout?: string | number;
-  warmup?: string | number;
+  timeout?: string;
+  warmup?: string;
   background?: boolean;
 }
 

@@ -17,9 +17,9 @@ type StatusTolerance = number | string | [number, number];
 
 export interface ProbeConfig extends StepSpec, TrafficTargetConfig {
   count?: number;
-  interval?: string | number;
-  timeout?: string | number;
-  expect?: { status?: StatusTolerance; body?: string; latency?: string | number };
+  interval?: string;
+  timeout?: string;
+  expect?: { status?: StatusTolerance; body?: string; latency?: string };
 }
 
 const statusTolerance: JsonSchema = {

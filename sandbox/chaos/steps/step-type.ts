@@ -33,7 +33,7 @@ export interface StepContext {
   /** resolves after `ms`, or early when the run is aborted */
   sleep(ms: number): Promise<void>;
   /** undo this change at the end of the run (after the rollbacks), newest first */
-  restoreLater(description: string, undo: () => Promise<void>): void;
+  restoreLater(description: string, undo: () => Promise<string | void>): void;
 }
 
 export interface StepOutcome {

@@ -1,17 +1,17 @@
 /** `wait`: do nothing for a while (let an ejection expire, a restarted instance come back). */
-import { duration } from '../../config/schemas/json-schema.js';
+import { durationField } from '../schema-parts.js';
 import { formatValue, toMs } from '../tolerance.js';
 import type { StepSpec } from '../scenario-types.js';
 import type { StepType } from './step-type.js';
 
 export interface WaitConfig extends StepSpec {
-  duration: string | number;
+  duration: string;
 }
 
 export const wait: StepType<WaitConfig> = {
   type: 'wait',
   summary: 'Wait for a duration.',
-  properties: { duration: { ...duration('How long, e.g. `2s`.'), type: ['string', 'number'] } },
+  properties: { duration: durationField('How long, e.g. `2s`.') },
   required: ['duration'],
   title: (c) => `wait ${formatValue(toMs(c.duration), 'ms')}`,
   async run(config, ctx) {

@@ -67,8 +67,17 @@ export const workload: StepType<WorkloadConfig> = {
     }
     for (const inst of chosen) {
       await ctx.target.workloadAction(inst.id, config.action, config.signal ? { signal: config.signal } : {});
+      // an explicit resume / start / undrain does what a pending restore would have done
+      ctx.state.pendingWorkloadUndo.delete(`${config.action} ${inst.id}`);
       const undo = UNDO[config.action];
-      if (undo && config.restore !== false) ctx.restoreLater(`${undo} ${inst.id}`, () => ctx.target.workloadAction(inst.id, undo));
+      if (undo && config.restore !== false) {
+        const key = `${undo} ${inst.id}`;
+        ctx.state.pendingWorkloadUndo.add(key);
+        ctx.restoreLater(key, async () => {
+          if (!ctx.state.pendingWorkloadUndo.delete(key)) return 'already done by a step';
+          await ctx.target.workloadAction(inst.id, undo);
+        });
+      }
     }
     const ids = chosen.map((i) => i.id);
     const signal = config.action === 'kill' ? ` (${config.signal ?? 'SIGKILL'})` : '';
