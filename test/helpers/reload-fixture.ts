@@ -9,7 +9,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT } from './cli.js';
+import { packageRoot } from '../../sandbox/paths.js';
 
 export interface SampleCopy {
   root: string;
@@ -28,6 +28,7 @@ export interface SampleCopy {
 }
 
 export function copySampleMesh(): SampleCopy {
+  const ROOT = packageRoot();
   const built = path.join(ROOT, 'dist', 'sample-services');
   if (!existsSync(path.join(built, 'callme', 'main.js'))) throw new Error('run `npm run build` first: dist/sample-services is missing');
   const root = mkdtempSync(path.join(os.tmpdir(), 'meshbox-reload-'));
