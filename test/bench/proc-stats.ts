@@ -97,6 +97,25 @@ export function parseSystemStat(text: string): Record<string, CpuTimes> {
   return out;
 }
 
+/** Parses a kernel cpu list such as "0-3,6,8-9" into cpu numbers. */
+export function parseCpuList(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.trim().split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) continue;
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    for (let cpu = from; cpu <= to && out.length < 4096; cpu++) out.push(cpu);
+  }
+  return out;
+}
+
+/** The cpus this process may run on (Cpus_allowed_list of /proc/self/status). */
+export function allowedCpus(): number[] {
+  const match = /^Cpus_allowed_list:\s*(.+)$/m.exec(readText('/proc/self/status') ?? '');
+  return match ? parseCpuList(match[1]!) : [];
+}
+
 let clockTicks: number | undefined;
 
 /** Clock ticks per second (CLK_TCK), from `getconf`; 100 when it cannot be asked. */

@@ -22,14 +22,17 @@ import { measureTarget, type MeasureContext, type TargetResult } from './measure
 import { findNginx, NGINX_INSTALL_HINT, type NginxInfo } from './nginx.js';
 import { durationsFor, parseOptions, USAGE, type BenchOptions } from './options.js';
 import { PreciseTimer } from './precise-timer.js';
+import { allowedCpus } from './proc-stats.js';
 import { findExecutable, hasTaskset, pin, ProcessSet } from './processes.js';
 import { compare, derive, formatReport, goals, jsonLine, noiseVerdict, type ScenarioRun } from './report.js';
 import { checkTarget, startDirect, startMeshbox, startNginx, type Placement, type StartContext, type Topology, type TopologyKind } from './topology.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
+const T0 = performance.now();
+
 function log(line: string): void {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`[${((performance.now() - T0) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
 }
 
 interface PhaseRecord {
@@ -112,15 +115,17 @@ async function main(): Promise<number> {
 
   const notes: string[] = [];
   const cpus = os.availableParallelism();
+  const allowed = allowedCpus();
   let placement: Placement = {};
-  if (options.pin && cpus >= 2 && hasTaskset()) {
-    pin(process.pid, '1');
-    placement = { proxyCpus: '0', restCpus: '1' };
+  if (options.pin && allowed.length >= 2 && hasTaskset()) {
+    // the proxy alone on the first allowed cpu; apps, load generators (this process) on the second
+    placement = { proxyCpus: String(allowed[0]), restCpus: String(allowed[1]) };
+    pin(process.pid, placement.restCpus!);
   } else if (options.pin) {
-    notes.push(cpus < 2 ? 'one core only: nothing pinned, proxy, apps and load share it' : 'taskset not found: nothing pinned (install util-linux)');
+    notes.push(allowed.length < 2 ? 'one core only: nothing pinned, proxy, apps and load share it' : 'taskset not found: nothing pinned (install util-linux)');
   }
   const pinned = placement.proxyCpus !== undefined;
-  const probeCoresList = pinned ? [0, 1] : [];
+  const probeCoresList = pinned ? [allowed[0]!, allowed[1]!] : [];
 
   let nginx: NginxInfo | undefined;
   if (options.nginx) {
@@ -231,7 +236,7 @@ async function main(): Promise<number> {
   const elapsedS = (performance.now() - started) / 1000;
 
   const placementText = pinned
-    ? 'proxy (all threads of `meshbox up` / nginx master+worker) pinned to cpu0; apps, load generator and wrk on cpu1'
+    ? `proxy (all threads of \`meshbox up\` / nginx master+worker) pinned to cpu${placement.proxyCpus}; apps, load generator and wrk on cpu${placement.restCpus}`
     : 'not pinned';
   const header = [
     `meshbox benchmark ${startedAt}  (${options.quick ? 'quick' : 'full'} run, ${elapsedS.toFixed(0)} s)${revision ? `  commit ${revision}` : ''}`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cpuDelta, parseProcStat, parseProcStatus, parseSystemStat, sumCpu, ticksPerSecond, type CpuSnapshot } from '../../bench/proc-stats.js';
+import { allowedCpus, cpuDelta, parseCpuList, parseProcStat, parseProcStatus, parseSystemStat, sumCpu, ticksPerSecond, type CpuSnapshot } from '../../bench/proc-stats.js';
 
 // a real line from /proc/<pid>/stat of a node process, with a command name holding a space and ')'
 const STAT = '4242 (node (x) y) S 4200 4242 4200 34816 4242 4194304 11593 0 0 0 731 122 5 7 20 0 11 0 123456 1100140544 23456 18446744073709551615 1 1 0 0 0 0 0 16781312 134234626 0 0 0 17 1 0 0 0 0 0';
@@ -67,5 +67,16 @@ describe('cpuDelta', () => {
     expect(delta.machineIrq).toBe(0.5);
     expect(delta.coreBusy).toEqual({ cpu0: 0.5 });
     expect(sumCpu(delta, [1, 2, 2, 3])).toBe(1.75);
+  });
+});
+
+describe('cpu lists', () => {
+  it('parses ranges and single cpus', () => {
+    expect(parseCpuList('0-3,6,8-9\n')).toEqual([0, 1, 2, 3, 6, 8, 9]);
+    expect(parseCpuList('1')).toEqual([1]);
+    expect(parseCpuList('')).toEqual([]);
+  });
+  it('reads the cpus this process may use', () => {
+    expect(allowedCpus().length).toBeGreaterThan(0);
   });
 });
