@@ -222,9 +222,10 @@ export class CodeWatcher {
         w,
         batch.map(([f]) => f),
       ).catch((e: Error) => {
-        w.state = 'idle';
         w.last = { at: Date.now(), files: batch.map(([f]) => f), ok: false, error: e.message };
-        this.notice('error', `${w.service}: code reload failed: ${e.message}`);
+        if (w.closed) return; // meshbox is stopping
+        w.state = 'idle';
+        this.notice('error', `${w.service}: code reload failed: ${e.message}`, 'the instances that were not restarted keep serving; save again to retry');
       });
     }
   }
@@ -259,9 +260,10 @@ export class CodeWatcher {
     const t0 = Date.now();
     const workloads = svc.workloads.map((x) => x.workload);
     const results = await this.o.rollout.exclusive(() => Promise.all(workloads.map(async (workload) => ({ workload, result: await this.o.rollout.restartWorkload(workload) }))));
-    w.state = w.closed ? 'stopped' : 'idle';
     round.restartMs = Date.now() - t0;
     round.results = results;
+    if (w.closed) return;
+    w.state = 'idle';
     const failed = results.filter((r) => !r.result.ok);
     round.ok = failed.length === 0;
     const secs = (round.restartMs / 1000).toFixed(1);

@@ -230,6 +230,7 @@ export class MeshReloader {
     for (const what of plan.notApplied) this.notice('warn', `${rel(file)}: ${what} takes effect at the next \`meshbox up\``);
     if (plan.changed.length === 0) return done({ applied: false, changed: [], results: [] });
     const results = await this.o.rollout.exclusive(() => this.apply(plan));
+    if (this.closed) return done({ applied: true, changed: plan.changed, results });
     const failed = results.filter((r) => !r.result.ok);
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
     if (failed.length === 0) this.notice('info', `${rel(file)} applied in ${secs}s: ${plan.changed.join('; ')}`);
