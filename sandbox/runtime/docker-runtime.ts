@@ -104,10 +104,14 @@ export class DockerRuntime extends EventEmitter implements Runtime {
   static async connect(opts: DockerRuntimeOptions = {}): Promise<DockerRuntime> {
     const endpoint = opts.endpoint ?? dockerEndpoint();
     const docker = await connectDocker(endpoint);
+    const sweep = removeDeadSandboxContainers(docker).catch((e: unknown) => {
+      throw new MeshError('MESH_ERR_DOCKER', ['list or remove leftover containers', dockerMessage(e)]);
+    });
     let info: { OperatingSystem?: string; OSType?: string; Architecture?: string; InitBinary?: string };
     try {
       info = (await docker.info()) as typeof info;
     } catch (e) {
+      sweep.catch(() => undefined);
       throw new MeshError('MESH_ERR_DOCKER_UNAVAILABLE', [endpoint.description, dockerMessage(e)]);
     }
     const network = !opts.network || opts.network === 'auto' ? defaultNetworkMode(info.OperatingSystem ?? '') : opts.network;
@@ -117,13 +121,7 @@ export class DockerRuntime extends EventEmitter implements Runtime {
       notice('warn', 'bridge networking on a Linux Docker engine: containers reach the sidecars through the host gateway, which does not forward to 127.0.0.1', 'use --docker-network host (the default on Linux); bridge mode is meant for Docker Desktop');
     }
     const runtime = new DockerRuntime(docker, endpoint, network, Boolean(info.InitBinary), opts, { os: info.OSType ?? 'linux', arch: info.Architecture ?? '' });
-    let removed: Awaited<ReturnType<typeof removeDeadSandboxContainers>>;
-    try {
-      removed = await removeDeadSandboxContainers(docker);
-    } catch (e) {
-      throw new MeshError('MESH_ERR_DOCKER', ['list or remove leftover containers', dockerMessage(e)]);
-    }
-    for (const r of removed) {
+    for (const r of await sweep) {
       notice('warn', `sandbox ${r.sandbox} was left behind by a meshbox that died${r.ownerPid ? ` (pid ${r.ownerPid})` : ''}: removed its containers ${r.containers.join(', ')}`);
     }
     return runtime;

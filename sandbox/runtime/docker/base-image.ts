@@ -10,9 +10,10 @@
  *    Linux binary for the daemon's architecture (macOS, a different CPU) is a pull needed, and
  *    only with --pull.
  *
- * The key of a meshbox base image is a hash of the files' paths, sizes, modification times and
- * inodes plus the Node version: upgrading node on the host makes a new base (and so new service
- * images); an unchanged host reuses the old one without reading 100 MB.
+ * The key of a meshbox base image is a hash of the Node version and the paths, sizes,
+ * modification times and inodes of node, /bin/sh and the CA bundle: upgrading node on the host
+ * makes a new base (and so new service images); an unchanged host reuses the old one without
+ * reading 100 MB or running ldd.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -112,8 +113,24 @@ interface HostFile {
   mode: number;
 }
 
-/** the host files of a base image and its key */
-export async function hostBaseFiles(nodeBinary = process.execPath): Promise<{ files: HostFile[]; key: string }> {
+/**
+ * The key of the base image this host makes: node's version and the identity (path, size,
+ * modification time, inode) of node, /bin/sh and the CA bundle. Only stat() calls, so a warm
+ * start does not run ldd; the libraries follow the binaries that need them.
+ */
+export function hostBaseKey(nodeBinary = process.execPath): string {
+  const h = createHash('sha256').update(`${FORMAT}\n${process.version}\n`);
+  const sources = [realpathSync(nodeBinary), existsSync('/bin/sh') ? realpathSync('/bin/sh') : '', CA_BUNDLES.find((f) => existsSync(f)) ?? ''];
+  for (const source of sources) {
+    if (!source) continue;
+    const st = statSync(source);
+    h.update(`${source}\0${st.size}\0${st.mtimeMs}\0${st.ino}\n`);
+  }
+  return h.digest('hex');
+}
+
+/** the host files of a base image: node, the libraries ldd lists for it, /bin/sh, CA certificates */
+export async function hostBaseFiles(nodeBinary = process.execPath): Promise<HostFile[]> {
   const files: HostFile[] = [];
   const add = (target: string, source: string, mode: number): void => {
     if (files.some((f) => f.target === target)) return;
@@ -129,12 +146,7 @@ export async function hostBaseFiles(nodeBinary = process.execPath): Promise<{ fi
   }
   const ca = CA_BUNDLES.find((f) => existsSync(f));
   if (ca) add('/etc/ssl/certs/ca-certificates.crt', ca, 0o644);
-  const h = createHash('sha256').update(`${FORMAT}\n${process.version}\n`);
-  for (const f of files) {
-    const st = statSync(f.source);
-    h.update(`${f.target}\0${f.source}\0${st.size}\0${st.mtimeMs}\0${st.ino}\n`);
-  }
-  return { files, key: h.digest('hex') };
+  return files;
 }
 
 const ETC: Record<string, string> = {
@@ -201,27 +213,28 @@ export async function ensureNodeBase(docker: Dockerode, opts: BaseImageOptions):
     opts.report('done', fallback, `pulled ${fallback}`, Date.now() - started);
     return { image: fallback, id: info.Id, source: 'pulled' };
   }
-  let host: Awaited<ReturnType<typeof hostBaseFiles>>;
+  const key = hostBaseKey();
+  const tag = `${BASE_REPOSITORY}:${process.versions.node}-${key.slice(0, 12)}`;
+  const existing = await imageExists(docker, tag);
+  if (existing && existing.Config?.Labels?.['meshbox.base-key'] === key) {
+    opts.report('cached', tag, `base image ${tag} is up to date`);
+    return { image: tag, id: existing.Id, source: 'meshbox' };
+  }
+  let files: HostFile[];
   try {
-    host = await hostBaseFiles();
+    files = await hostBaseFiles();
   } catch (e) {
     throw new MeshError('MESH_ERR_IMAGE_MISSING', [fallback], {
       hint: `meshbox could not collect this machine's node and its libraries for a base image (${(e as Error).message}): pull a Node image once (\`docker pull ${fallback}\`) or run \`meshbox up --pull\``,
     });
   }
-  const tag = `${BASE_REPOSITORY}:${process.versions.node}-${host.key.slice(0, 12)}`;
-  const existing = await imageExists(docker, tag);
-  if (existing && existing.Config?.Labels?.['meshbox.base-key'] === host.key) {
-    opts.report('cached', tag, `base image ${tag} is up to date`);
-    return { image: tag, id: existing.Id, source: 'meshbox' };
-  }
   const started = Date.now();
-  opts.report('start', tag, `building the Node base image ${tag} from ${process.execPath} (node ${process.version}) and ${host.files.length - 1} host files, FROM scratch`);
+  opts.report('start', tag, `building the Node base image ${tag} from ${process.execPath} (node ${process.version}) and ${files.length - 1} host files, FROM scratch`);
   const id = await buildImage(
     docker,
     {
       tag,
-      context: tarStream(baseEntries(host.files, { 'meshbox.kind': 'base', 'meshbox.base-key': host.key, 'meshbox.node-version': process.versions.node })),
+      context: tarStream(baseEntries(files, { 'meshbox.kind': 'base', 'meshbox.base-key': key, 'meshbox.node-version': process.versions.node })),
     },
     opts.report,
   );
