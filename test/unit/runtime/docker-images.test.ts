@@ -133,3 +133,47 @@ describe('build progress', () => {
     expect(progress.some((p) => p.includes('--->'))).toBe(false);
   });
 });
+
+describe('named images and --pull (fake daemon: no registry is reachable here)', () => {
+  const fakeDocker = (present: Set<string>, pullLines: object[] | Error) =>
+    ({
+      getImage: (name: string) => ({
+        inspect: async () => {
+          if (present.has(name)) return { Id: `sha256:${name}`, Config: { Labels: {} } };
+          throw Object.assign(new Error('no such image'), { statusCode: 404 });
+        },
+      }),
+      pull: async (name: string) => {
+        if (pullLines instanceof Error) throw pullLines;
+        present.add(name);
+        return Readable.from(pullLines.map((l) => `${JSON.stringify(l)}\r\n`));
+      },
+    }) as unknown as Dockerode;
+
+  it('uses a local image, refuses a missing one with pulls off, pulls it with --pull', async () => {
+    const { ImageManager } = await import('../../../sandbox/runtime/docker/images.js');
+    const events: string[] = [];
+    const report = (phase: string, image: string, message: string): void => void events.push(`${phase} ${image}: ${message}`);
+    const present = new Set(['redis:7']);
+    const lines = [{ status: 'Pulling from library/nginx', id: '1.27' }, { status: 'Downloading', id: 'abc', progress: '[=>  ]' }, { status: 'Pull complete', id: 'abc' }, { status: 'Status: Downloaded newer image for nginx:1.27' }];
+    const off = new ImageManager(fakeDocker(present, lines), { pull: false, report, daemonOs: 'linux', daemonArch: 'x86_64' });
+    await expect(off.ensurePresent('redis:7')).resolves.toBeUndefined();
+    const err = (await off.ensurePresent('nginx:1.27').catch((e: unknown) => e)) as MeshError;
+    expect(err.code).toBe('MESH_ERR_IMAGE_MISSING');
+    expect(err.message).toBe('image nginx:1.27 is not present locally and pulls are off');
+    const on = new ImageManager(fakeDocker(present, lines), { pull: true, report, daemonOs: 'linux', daemonArch: 'x86_64' });
+    await on.ensurePresent('nginx:1.27');
+    expect(events).toEqual(['start nginx:1.27: pulling nginx:1.27 (--pull)', 'progress nginx:1.27: 1.27: Pulling from library/nginx', 'progress nginx:1.27: abc: Pull complete', 'progress nginx:1.27: Status: Downloaded newer image for nginx:1.27', expect.stringMatching(/^done nginx:1.27: pulled nginx:1.27/)]);
+  });
+
+  it('a failed pull is one MESH_ERR_DOCKER with what to check', async () => {
+    const { ImageManager } = await import('../../../sandbox/runtime/docker/images.js');
+    const unreachable = new ImageManager(fakeDocker(new Set(), Object.assign(new Error('(HTTP code 500) server error - Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host '), { statusCode: 500 })), { pull: true, report: () => undefined, daemonOs: 'linux', daemonArch: 'x86_64' });
+    const err = (await unreachable.ensurePresent('nginx:1.27').catch((e: unknown) => e)) as MeshError;
+    expect(err.code).toBe('MESH_ERR_DOCKER');
+    expect(err.message).toBe('Docker could not pull nginx:1.27: Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host');
+    expect(err.hint).toContain('registry is reachable');
+    const failing = new ImageManager(fakeDocker(new Set(), [{ errorDetail: { message: 'manifest unknown' }, error: 'manifest unknown' }]), { pull: true, report: () => undefined, daemonOs: 'linux', daemonArch: 'x86_64' });
+    expect(((await failing.ensurePresent('nginx:0').catch((e: unknown) => e)) as MeshError).message).toBe('Docker could not pull nginx:0: manifest unknown');
+  });
+});
