@@ -49,9 +49,10 @@
  * restarted rolling, one instance at a time: a new instance becomes healthy before an old one is
  * drained and stopped, so no request fails. A workload with one replica is restarted in place and
  * requests for it wait (up to 10 s; the wait is not counted in their route timeout) until it is
- * healthy again instead of failing. A failed build restarts nothing: the running instances keep serving.
- * Changes arriving during a build or restart are coalesced into one more round. The paths the
- * build writes must not be watched (put them in `ignore`), or every build triggers the next one.
+ * healthy again instead of failing. A failed build restarts nothing: the running instances keep
+ * serving. Changes arriving during a build or restart are coalesced into one more round. The
+ * paths the build writes must not be watched (put them in `ignore`), or every build triggers the
+ * next one (meshbox stops watching after three such rounds and says so).
  */
 import { readFile } from 'node:fs/promises';
 import type { Finding } from './findings.js';
