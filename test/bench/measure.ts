@@ -27,6 +27,8 @@ export interface CpuUsage {
   proxySeconds: number;
   /** proxy CPU per request in µs (undefined without a proxy or requests) */
   proxyUsPerRequest: number | undefined;
+  /** the user-space part of it (the rest is kernel: syscalls and the loopback TCP stack) */
+  proxyUserUsPerRequest: number | undefined;
   /** average CPU use over the window, in cores (1 = one core fully busy) */
   proxyCores: number;
   appsCores: number;
@@ -114,6 +116,7 @@ function startWindow(ctx: MeasureContext): Window {
         requests,
         proxySeconds,
         proxyUsPerRequest: ctx.proxyPids.length && requests > 0 ? (proxySeconds * 1e6) / requests : undefined,
+        proxyUserUsPerRequest: ctx.proxyPids.length && requests > 0 ? (sumCpu(delta, ctx.proxyPids, 'user') * 1e6) / requests : undefined,
         proxyCores: proxySeconds / wall,
         appsCores: apps / wall,
         loadCores: load / wall,

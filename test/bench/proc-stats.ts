@@ -213,6 +213,8 @@ export interface CpuSnapshot {
   at: number;
   /** CPU seconds by pid (processes gone at the time are missing) */
   processes: Map<number, number>;
+  /** of which user time, by pid */
+  user: Map<number, number>;
   /** CPU seconds of this process's waited-for children (wrk, once it has exited) */
   selfChildren: number;
   system: Record<string, CpuTimes>;
@@ -220,14 +222,19 @@ export interface CpuSnapshot {
 
 export function cpuSnapshot(pids: Iterable<number>): CpuSnapshot {
   const processes = new Map<number, number>();
+  const user = new Map<number, number>();
+  const tick = ticksPerSecond();
   for (const pid of new Set(pids)) {
-    const seconds = readCpuSeconds(pid);
-    if (seconds !== undefined) processes.set(pid, seconds);
+    const stat = readProcStat(pid);
+    if (stat === undefined) continue;
+    processes.set(pid, (stat.utime + stat.stime) / tick);
+    user.set(pid, stat.utime / tick);
   }
   const self = readProcStat(process.pid);
   return {
     at: performance.now(),
     processes,
+    user,
     selfChildren: self ? (self.cutime + self.cstime) / ticksPerSecond() : 0,
     system: readSystemStat(),
   };
@@ -237,6 +244,8 @@ export interface CpuDelta {
   wallSeconds: number;
   /** CPU seconds by pid, for pids present in both snapshots */
   processes: Map<number, number>;
+  /** of which user time (the rest is system time: syscalls, loopback TCP) */
+  user: Map<number, number>;
   /** CPU of children of this process that ended in the window */
   reapedChildren: number;
   /** busy seconds of the whole machine (user + nice + system, all cores) */
@@ -251,9 +260,12 @@ export interface CpuDelta {
 export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): CpuDelta {
   const tick = ticksPerSecond();
   const processes = new Map<number, number>();
+  const user = new Map<number, number>();
   for (const [pid, seconds] of after.processes) {
     const start = before.processes.get(pid);
-    if (start !== undefined) processes.set(pid, Math.max(0, seconds - start));
+    if (start === undefined) continue;
+    processes.set(pid, Math.max(0, seconds - start));
+    user.set(pid, Math.max(0, (after.user.get(pid) ?? 0) - (before.user.get(pid) ?? 0)));
   }
   const diff = (key: string, field: keyof CpuTimes): number => ((after.system[key]?.[field] ?? 0) - (before.system[key]?.[field] ?? 0)) / tick;
   const coreBusy: Record<string, number> = {};
@@ -265,6 +277,7 @@ export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): CpuDelta {
   return {
     wallSeconds: (after.at - before.at) / 1000,
     processes,
+    user,
     reapedChildren: Math.max(0, after.selfChildren - before.selfChildren),
     machineBusy: diff('cpu', 'busy'),
     machineIrq: diff('cpu', 'irq'),
@@ -273,9 +286,10 @@ export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): CpuDelta {
   };
 }
 
-/** Sum of the CPU seconds of some pids in a delta (missing pids count 0). */
-export function sumCpu(delta: CpuDelta, pids: Iterable<number>): number {
+/** Sum of the CPU seconds (or of the user seconds) of some pids in a delta (missing pids count 0). */
+export function sumCpu(delta: CpuDelta, pids: Iterable<number>, which: 'total' | 'user' = 'total'): number {
+  const map = which === 'user' ? delta.user : delta.processes;
   let total = 0;
-  for (const pid of new Set(pids)) total += delta.processes.get(pid) ?? 0;
+  for (const pid of new Set(pids)) total += map.get(pid) ?? 0;
   return total;
 }

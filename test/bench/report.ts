@@ -65,6 +65,8 @@ export interface Derived {
   /** open-loop rates the path could not sustain (completed < 97 % of the offered rate): queueing */
   overloadedRates: number[];
   cpuUsPerRequest: { max?: number; byRate: Record<string, number> };
+  /** user-space part of cpuUsPerRequest.max */
+  userUsPerRequestAtMax?: number;
   /** proxy cores busy during the throughput run */
   proxyCoresAtMax?: number;
   /** req/s on one full core, from CPU per request at max throughput */
@@ -156,6 +158,7 @@ export function derive(runs: ScenarioRun[]): Derived[] {
       d.errorsTotal += r.closed.errors + r.closed.non2xx;
       if (r.closed.cpu.proxyUsPerRequest !== undefined) {
         d.cpuUsPerRequest.max = r.closed.cpu.proxyUsPerRequest;
+        if (r.closed.cpu.proxyUserUsPerRequest !== undefined) d.userUsPerRequestAtMax = r.closed.cpu.proxyUserUsPerRequest;
         d.capacityRps = 1e6 / r.closed.cpu.proxyUsPerRequest;
         d.proxyCoresAtMax = r.closed.cpu.proxyCores;
       }
@@ -285,8 +288,6 @@ export function formatReport(meta: ReportMeta, derived: Derived[], comparisons: 
     if (d.noisy) notes.push(`NOISY (${d.noiseReasons.join('; ')})`);
     if (d.errorsTotal > 0) notes.push(`${d.errorsTotal} errors/non-2xx`);
     if (d.overloadedRates.length) notes.push(`OVERLOADED at ${d.overloadedRates.join(', ')} req/s (latency is queueing)`);
-    if (d.proxyCoresAtMax !== undefined) notes.push(`proxy core ${(d.proxyCoresAtMax * 100).toFixed(0)}% busy at max`);
-    if (d.throughputTool) notes.push(d.throughputTool);
     return [
       (d.noisy ? '* ' : '') + d.label,
       fmtInt(d.rps),
@@ -302,6 +303,30 @@ export function formatReport(meta: ReportMeta, derived: Derived[], comparisons: 
     ];
   });
   const out = [...meta.header, '', renderTable(headers, rows)];
+  const proxies = derived.filter((d) => !d.error && d.cpuUsPerRequest.max !== undefined);
+  if (proxies.length) {
+    const pct = (v: number | undefined): string => (v === undefined ? '-' : `${(v * 100).toFixed(0)}%`);
+    const pRows = proxies.map((d) => {
+      const total = d.cpuUsPerRequest.max!;
+      const user = d.userUsPerRequestAtMax;
+      const t = d.threadsAtMax;
+      return [
+        (d.noisy ? '* ' : '') + d.label,
+        fmtInt(total),
+        fmtInt(user),
+        user === undefined ? '-' : fmtInt(total - user),
+        fmtInt(d.capacityRps),
+        pct(d.proxyCoresAtMax),
+        t ? `${pct(t.mainCores)} / ${pct(t.busiestCores)} / ${pct(t.otherCores)}` : '-',
+        d.throughputTool ?? '-',
+      ];
+    });
+    out.push(
+      '',
+      'proxy CPU during the throughput run:',
+      renderTable(['scenario', '>µs/req', '>user µs', '>kernel µs', '>req/s per core', '>proxy cpu busy', '>threads main / busiest / other', 'load'], pRows),
+    );
+  }
   if (comparisons.length) {
     const cRows = comparisons.map((c) => [
       (c.noisy ? '* ' : '') + (c.path === 'full' ? 'full path (per leg)' : 'single hop'),

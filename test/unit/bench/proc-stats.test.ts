@@ -44,6 +44,11 @@ describe('cpuDelta', () => {
         [2, 5],
         [3, 1],
       ]),
+      user: new Map([
+        [1, 8],
+        [2, 4],
+        [3, 1],
+      ]),
       selfChildren: 2,
       system: { cpu: { busy: 0, irq: 0, steal: 0, total: 0 }, cpu0: { busy: 0, irq: 0, steal: 0, total: 0 } },
     };
@@ -52,6 +57,10 @@ describe('cpuDelta', () => {
       processes: new Map([
         [1, 11.5],
         [2, 5.25],
+      ]),
+      user: new Map([
+        [1, 9],
+        [2, 4],
       ]),
       selfChildren: 2.5,
       system: { cpu: { busy: 3 * tick, irq: 0.5 * tick, steal: 0, total: 4 * tick }, cpu0: { busy: 1 * tick, irq: 0, steal: 0, total: 2 * tick } },
@@ -67,6 +76,7 @@ describe('cpuDelta', () => {
     expect(delta.machineIrq).toBe(0.5);
     expect(delta.coreBusy).toEqual({ cpu0: 0.5 });
     expect(sumCpu(delta, [1, 2, 2, 3])).toBe(1.75);
+    expect(sumCpu(delta, [1, 2], 'user')).toBe(1);
   });
 });
 

@@ -9,6 +9,7 @@ function cpu(proxySeconds: number, requests: number, hasProxy: boolean, windowSe
     requests,
     proxySeconds,
     proxyUsPerRequest: hasProxy ? (proxySeconds * 1e6) / requests : undefined,
+    proxyUserUsPerRequest: hasProxy ? (proxySeconds * 0.75e6) / requests : undefined,
     proxyCores: proxySeconds / windowSeconds,
     appsCores: 0.5,
     loadCores: 0.2,
@@ -148,6 +149,8 @@ describe('formatting', () => {
     expect(text).toMatch(/^\* single hop\s+2\.00x/m);
     expect(text).toContain('goal >= 0.80x: NOT met');
     expect(text).toContain('note: a note');
+    expect(text).toMatch(/^proxy CPU during the throughput run:$/m);
+    expect(text).toMatch(/^meshbox: ingress\.\.callme \(4 legs\)\s+700\s+525\s+175\s+1,429\s+70%\s+-\s+wrk$/m);
   });
 });
 
