@@ -79,6 +79,8 @@ export interface TargetResult {
   closed?: ClosedLoopResult;
   /** of the proxy processes together, right after the throughput run */
   memory?: MemoryUsage;
+  /** steps that started while the processes were still busy with an earlier step's backlog */
+  busyAfter?: string[];
 }
 
 export interface MeasureContext {
@@ -304,6 +306,27 @@ export function proxyMemory(pids: number[]): MemoryUsage | undefined {
   return { rssMB: rss / 1048576, hwmMB: hwm / 1048576 };
 }
 
+/**
+ * Waits (bounded by maxMs) until the proxy and the apps are idle: after an overloaded step,
+ * requests the load generator gave up on are still being worked off by the proxy and the apps,
+ * and would be counted against the next step. Idle = together below 0.1 core over two 250 ms
+ * samples in a row. Returns how long it waited and whether it had to give up.
+ */
+export async function waitForIdle(pids: number[], maxMs: number, signal: AbortSignal): Promise<{ waitedMs: number; idle: boolean }> {
+  const started = performance.now();
+  let quiet = 0;
+  let before = cpuSnapshot(pids);
+  while (performance.now() - started < maxMs && !signal.aborted) {
+    await new Promise((r) => setTimeout(r, 250));
+    const after = cpuSnapshot(pids);
+    const delta = cpuDelta(before, after);
+    before = after;
+    quiet = sumCpu(delta, pids) / Math.max(1e-3, delta.wallSeconds) < 0.1 ? quiet + 1 : 0;
+    if (quiet >= 2) return { waitedMs: performance.now() - started, idle: true };
+  }
+  return { waitedMs: performance.now() - started, idle: false };
+}
+
 /** Every measurement of one target, in an order that keeps load changes away from latencies. */
 export async function measureTarget(ctx: MeasureContext, name: string, target: Target, warmupMs: number): Promise<TargetResult> {
   const { rates, measureMs } = ctx.durations;
@@ -311,16 +334,24 @@ export async function measureTarget(ctx: MeasureContext, name: string, target: T
   const warm = await warmUp(ctx, target, warmupMs);
   if (warm.completed === 0) throw new Error(`${name}: no request completed during the warm-up (${JSON.stringify(warm.errorCounts)})`);
   const open: OpenLoopResult[] = [];
+  const busyAfter: TargetResult['busyAfter'] = [];
+  const settle = async (step: string): Promise<void> => {
+    const { waitedMs, idle } = await waitForIdle([...ctx.proxyPids, ...ctx.appPids], ctx.durations.idleWaitMaxMs, ctx.signal);
+    if (waitedMs > 1000) ctx.log(`  ${name}: ${idle ? 'waited' : 'gave up waiting'} ${(waitedMs / 1000).toFixed(1)} s for the processes to go idle before ${step}`);
+    if (!idle) busyAfter.push(step);
+  };
   for (const rate of rates) {
     if (ctx.signal.aborted) break;
+    await settle(`open loop ${rate}`);
     ctx.log(`  ${name}: open loop ${rate} req/s, ${(measureMs / 1000).toFixed(1)} s`);
     open.push(await openLoop(ctx, target, rate));
   }
   let closed: ClosedLoopResult | undefined;
   if (!ctx.signal.aborted) {
+    await settle('closed loop');
     ctx.log(`  ${name}: closed loop ${ctx.durations.connections} connections (${ctx.wrk ? 'wrk' : 'node'}), ${(measureMs / 1000).toFixed(1)} s`);
     closed = await closedLoop(ctx, target);
   }
   const memory = proxyMemory(ctx.proxyPids);
-  return { open, ...(closed ? { closed } : {}), ...(memory ? { memory } : {}) };
+  return { open, ...(closed ? { closed } : {}), ...(memory ? { memory } : {}), busyAfter };
 }

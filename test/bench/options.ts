@@ -31,6 +31,8 @@ export interface Durations {
   probeMs: number;
   /** open-loop rates (req/s); the first is the headline rate */
   rates: number[];
+  /** longest wait for the processes to go idle between steps (backlog of an overloaded step) */
+  idleWaitMaxMs: number;
   /** keep-alive connections of the open loop and of the closed loop */
   connections: number;
   /** closed-loop workers during the warm-up */
@@ -115,7 +117,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = {}): Bench
 
 export function durationsFor(options: Pick<BenchOptions, 'quick' | 'scale'>): Durations {
   const base = options.quick
-    ? { warmupFirstMs: 3000, warmupNextMs: 1000, measureMs: 2500, settleMs: 500, probeMs: 300 }
-    : { warmupFirstMs: 6000, warmupNextMs: 2000, measureMs: 10_000, settleMs: 1500, probeMs: 500 };
+    ? { warmupFirstMs: 3000, warmupNextMs: 1000, measureMs: 2500, settleMs: 500, probeMs: 300, idleWaitMaxMs: 5000 }
+    : { warmupFirstMs: 6000, warmupNextMs: 2000, measureMs: 10_000, settleMs: 1500, probeMs: 500, idleWaitMaxMs: 12_000 };
   return { ...base, measureMs: Math.round(base.measureMs * options.scale), rates: [1000, 500], connections: 50, warmupConcurrency: 16 };
 }

@@ -64,6 +64,8 @@ export interface Derived {
   addedPerLegMs: Record<string, { p50: number; p90: number; p99: number }>;
   /** open-loop rates the path could not sustain (completed < 97 % of the offered rate): queueing */
   overloadedRates: number[];
+  /** steps that began while the processes were still working off an earlier step's backlog */
+  busyAfter: string[];
   cpuUsPerRequest: { max?: number; byRate: Record<string, number> };
   /** user-space part of cpuUsPerRequest.max */
   userUsPerRequestAtMax?: number;
@@ -134,12 +136,14 @@ export function derive(runs: ScenarioRun[]): Derived[] {
       latency: {},
       addedPerLegMs: {},
       overloadedRates: [],
+      busyAfter: [],
       cpuUsPerRequest: { byRate: {} },
       errorsTotal: 0,
     };
     if (run.error !== undefined) d.error = run.error;
     if (!r) return d;
     const base = direct.get(run.path)?.result;
+    d.busyAfter = r.busyAfter ?? [];
     for (const open of r.open) {
       const key = String(open.rate);
       const l = open.latencyMs;
@@ -287,6 +291,7 @@ export function formatReport(meta: ReportMeta, derived: Derived[], comparisons: 
     const notes: string[] = [];
     if (d.noisy) notes.push(`NOISY (${d.noiseReasons.join('; ')})`);
     if (d.errorsTotal > 0) notes.push(`${d.errorsTotal} errors/non-2xx`);
+    if (d.busyAfter.length) notes.push(`still busy with a backlog before: ${d.busyAfter.join(', ')}`);
     if (d.overloadedRates.length) notes.push(`OVERLOADED at ${d.overloadedRates.join(', ')} req/s (latency is queueing)`);
     return [
       (d.noisy ? '* ' : '') + d.label,
