@@ -106,7 +106,7 @@ export async function runScenarioRun(files: string[], opts: ScenarioRunOptions, 
   const loaded = await loadAll(expanded, vars);
   if (loaded.findings.length) printFindings(io, sortFindings(loaded.findings), useColor(process.stderr));
   if (loaded.invalid.length) {
-    io.err(c('red', `${loaded.invalid.length} of ${expanded.length} scenario file${expanded.length === 1 ? ' is' : 's are'} invalid (${loaded.invalid.join(', ')}): nothing was run`));
+    io.err(c('red', `${loaded.invalid.length} of ${expanded.length} scenario file${expanded.length === 1 ? '' : 's'} ${loaded.invalid.length === 1 ? 'is' : 'are'} invalid (${loaded.invalid.join(', ')}): nothing was run`));
     return 1;
   }
 

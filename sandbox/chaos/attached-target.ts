@@ -4,10 +4,11 @@
  * ports (`/status`), the gateway host (`/config_dump`).
  *
  * Its request events live in another process, so what the scenario observes is rebuilt from the
- * sandbox's Istio metrics: `/metrics` is read every 250 ms (and at the edges of every load and
- * probe), and each increase of `istio_requests_total` for a label set becomes that many request
- * events, timed at the previous read, with durations spread over the histogram bucket they fell
- * in (what Prometheus' histogram_quantile does). Outlier ejections and returns come from the
+ * sandbox's Istio metrics: `/metrics` is read every 250 ms and at the edges of every load and
+ * probe (`mark()`), and each increase of `istio_requests_total` for a label set becomes that many
+ * request events, timed just after the previous reading (so a window between two marks holds
+ * exactly what the readings between them counted), with durations spread over the histogram
+ * bucket they fell in (what Prometheus' histogram_quantile does). Outlier ejections and returns come from the
  * `/clusters` host flags. What the metrics do not carry is not available when attached (the
  * loader refuses it before the run): the subset and the instance a request went to, its attempts,
  * its path and headers.
@@ -108,9 +109,8 @@ function durations(now: Map<number, number> | undefined, before: Map<number, num
 }
 
 /** The request events that explain the difference between two metric samples. */
-export function eventsBetween(before: MetricsSample | undefined, now: MetricsSample): RequestEvent[] {
+export function eventsBetween(before: MetricsSample | undefined, now: MetricsSample, at = (before?.time ?? now.time) + 1): RequestEvent[] {
   const out: RequestEvent[] = [];
-  const at = (before?.time ?? now.time) + 1;
   for (const [key, { labels, count }] of now.requests) {
     const n = count - (before?.requests.get(key)?.count ?? 0);
     if (n <= 0) continue;
@@ -179,6 +179,8 @@ export class AttachedTarget implements ScenarioTarget {
   private hosts = new Map<string, { ejected: boolean; times: number }>();
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
+  /** when the last reading completed (strictly increasing) */
+  private lastRead = 0;
   private closed = false;
   private host: string | undefined;
 
@@ -277,13 +279,22 @@ export class AttachedTarget implements ScenarioTarget {
     return this.polling;
   }
 
+  /** a reading that starts after this call */
+  private async fresh(): Promise<void> {
+    await this.polling?.catch(() => undefined);
+    await this.poll();
+  }
+
   private async readOnce(): Promise<void> {
-    const time = Date.now();
     const [metrics, clusters] = await Promise.all([request(this.adminUrl, 'GET', '/metrics'), request(this.adminUrl, 'GET', '/clusters?format=json')]);
-    const sample = parseIstioMetrics(String(metrics), time);
+    const completed = Math.max(Date.now(), this.lastRead + 1);
+    // what this reading counts happened after the previous one completed
+    const time = this.lastRead + 0.5;
+    const sample = parseIstioMetrics(String(metrics), completed);
     const first = this.last === undefined;
-    const events: MeshEvent[] = first ? [] : eventsBetween(this.last, sample);
+    const events: MeshEvent[] = first ? [] : eventsBetween(this.last, sample, time);
     this.last = sample;
+    this.lastRead = completed;
     for (const c of (clusters as ClustersBody).clusters ?? []) {
       for (const h of c.hosts ?? []) {
         if (!h.id) continue;
@@ -301,9 +312,13 @@ export class AttachedTarget implements ScenarioTarget {
 
   async settle(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-    await this.poll();
-    // a read that was already under way may have started before the last requests ended
-    await this.poll();
+    await this.fresh();
+  }
+
+  /** between the reading it takes and the next one: before what the next one counts, after what this one counted */
+  async mark(): Promise<number> {
+    await this.fresh();
+    return this.lastRead + 0.25;
   }
 
   async close(): Promise<void> {

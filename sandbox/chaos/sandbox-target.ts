@@ -118,6 +118,10 @@ export class SandboxTarget implements ScenarioTarget {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   }
 
+  async mark(): Promise<number> {
+    return Date.now();
+  }
+
   close(): Promise<void> {
     return this.sandbox.down();
   }

@@ -19,6 +19,7 @@ import { Rng, randomSeed } from '../rng.js';
 import type { RuntimeChoice } from '../sandbox.js';
 import { AttachedTarget } from './attached-target.js';
 import { RunState } from './run-state.js';
+import { sleep as abortableSleep } from './sleep.js';
 import type { ScenarioProgress, ScenarioResult, StepRecord, StepStatus } from './scenario-result.js';
 import { SandboxTarget } from './sandbox-target.js';
 import type { ScenarioTarget } from './scenario-target.js';
@@ -139,17 +140,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
 
   const state = new RunState();
   const root = new Rng(seed);
-  const sleep = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
+  const sleep = (ms: number): Promise<void> => abortableSleep(ms, signal);
 
   const phaseSalt: Record<Phase, number> = { 'steady-state-before': 1, method: 2, 'steady-state-after': 3, rollbacks: 4 };
 
@@ -255,7 +246,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
 
   const firstProblem = (phase: Phase): string => {
     const r = result.steps.find((s) => s.phase === phase && (s.status === 'failed' || s.status === 'error'));
-    if (!r) return '';
+    if (!r) return signal.aborted ? 'interrupted' : '';
     const failedAssertion = r.assertions?.find((a) => !a.passed);
     return `${r.title}${r.name ? ` [${r.name}]` : ''}: ${failedAssertion ? failedAssertion.message : (r.error ?? r.summary)}`;
   };

@@ -6,7 +6,7 @@
  * by a test.
  */
 import { bool, int, list, map, obj, oneOfValues, str, strings, atMostOneOf } from '../config/schemas/json-schema.js';
-import type { JsonSchema } from '../config/schemas/json-schema.js';
+import type { JsonSchema, JsonType } from '../config/schemas/json-schema.js';
 import { hoistSharedSchemas } from '../config/schemas/hoist.js';
 import { durationField } from './schema-parts.js';
 import { stepTypes } from './steps/index.js';
@@ -81,7 +81,36 @@ export function scenarioSchema(): JsonSchema {
   );
 }
 
+const VARIABLE = '^\\$\\{[^}]+\\}$';
+
+/**
+ * Editors see the file before `${name}` is replaced: wherever a number or a boolean is expected,
+ * the file schema also accepts a string that is exactly one `${variable}`.
+ */
+function acceptVariables(schema: JsonSchema): JsonSchema {
+  const out: JsonSchema = { ...schema };
+  const types: JsonType[] = schema.type === undefined ? [] : ([] as JsonType[]).concat(schema.type);
+  if (types.length > 0 && !types.includes('string') && types.some((t) => t === 'number' || t === 'integer' || t === 'boolean')) {
+    out.type = [...types, 'string'];
+    out.pattern = VARIABLE;
+  }
+  for (const key of ['properties', 'definitions'] as const) {
+    const m = schema[key];
+    if (m) out[key] = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, acceptVariables(v)]));
+  }
+  for (const key of ['items', 'not', 'if', 'then', 'propertyNames'] as const) {
+    const v = schema[key];
+    if (v) out[key] = acceptVariables(v);
+  }
+  if (typeof schema.additionalProperties === 'object') out.additionalProperties = acceptVariables(schema.additionalProperties);
+  for (const key of ['oneOf', 'anyOf', 'allOf'] as const) {
+    const list = schema[key];
+    if (list) out[key] = list.map(acceptVariables);
+  }
+  return out;
+}
+
 /** A standalone JSON Schema file for editors (scenarios/scenario.schema.json). */
 export function scenarioJsonSchema(): JsonSchema {
-  return { $schema: 'http://json-schema.org/draft-07/schema#', $id: 'urn:meshbox:schema:scenario', ...hoistSharedSchemas(scenarioSchema()) };
+  return { $schema: 'http://json-schema.org/draft-07/schema#', $id: 'urn:meshbox:schema:scenario', ...acceptVariables(hoistSharedSchemas(scenarioSchema())) };
 }

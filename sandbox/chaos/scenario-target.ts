@@ -56,6 +56,11 @@ export interface ScenarioTarget {
   readonly rules: RulesControl | undefined;
   /** resolves once every event up to now has been delivered to `onEvent` listeners */
   settle(): Promise<void>;
+  /**
+   * A time to bound a window with: events delivered after this call are timed after it, events
+   * delivered before it at or before it (an attached sandbox takes a metrics reading for it).
+   */
+  mark(): Promise<number>;
   /** stops the sandbox if the scenario started it; detaches otherwise. Safe to call twice. */
   close(): Promise<void>;
 }

@@ -94,7 +94,7 @@ export const load: StepType<LoadConfig> = {
       warmupMs: config.warmup !== undefined ? toMs(config.warmup) : undefined,
     });
     const description = `${model(config)} -> ${target.label}`;
-    const traffic: { label: string; startedAt: number; endedAt?: number } = { label: `load "${name}"`, startedAt: Date.now() };
+    const traffic: { label: string; startedAt: number; endedAt?: number } = { label: `load "${name}"`, startedAt: await ctx.target.mark() };
     const run: LoadRun = { name, description, startedAt: traffic.startedAt, generator, done: generator.start() };
     ctx.state.loads.set(name, run);
     ctx.state.lastTraffic = traffic;
@@ -112,6 +112,7 @@ export const load: StepType<LoadConfig> = {
     try {
       const result = await finished;
       await ctx.target.settle();
+      run.endedAt = traffic.endedAt = await ctx.target.mark();
       return { summary: `load "${name}" ${description}: ${summarizeLoad(result)}`, data: { load: name, target: target.url, headers: target.headers, result: loadData(result) } };
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);

@@ -99,7 +99,7 @@ export const probe: StepType<ProbeConfig> = {
     const status: StatusTolerance = config.expect?.status ?? [200, 399];
     const body = config.expect?.body !== undefined ? new RegExp(config.expect.body) : undefined;
     const maxLatency = config.expect?.latency !== undefined ? toMs(config.expect.latency) : undefined;
-    const traffic: { label: string; startedAt: number; endedAt?: number } = { label: `probe${config.name ? ` "${config.name}"` : ''}`, startedAt: Date.now() };
+    const traffic: { label: string; startedAt: number; endedAt?: number } = { label: `probe${config.name ? ` "${config.name}"` : ''}`, startedAt: await ctx.target.mark() };
     ctx.state.lastTraffic = traffic;
     const answers: Answer[] = [];
     const problems: string[] = [];
@@ -114,8 +114,8 @@ export const probe: StepType<ProbeConfig> = {
       if (maxLatency !== undefined && a.latencyMs > maxLatency) why.push(`took ${formatValue(a.latencyMs, 'ms')}`);
       if (why.length) problems.push(`#${i + 1}: ${why.join(', ')}${a.status >= 400 && a.body ? ` (${JSON.stringify(a.body.trim().slice(0, 60))})` : ''}`);
     }
-    traffic.endedAt = Date.now();
     await ctx.target.settle();
+    traffic.endedAt = await ctx.target.mark();
     const expected = [`status ${describeStatus(status)}`, body ? `body /${body.source}/` : '', maxLatency !== undefined ? `within ${formatValue(maxLatency, 'ms')}` : ''].filter(Boolean).join(', ');
     const ok = answers.length - problems.length;
     const slowest = answers.length ? Math.max(...answers.map((a) => a.latencyMs)) : 0;

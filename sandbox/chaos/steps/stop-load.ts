@@ -37,6 +37,9 @@ export const stopLoad: StepType<StopLoadConfig> = {
     if (runs.length === 0) return { summary: 'no background load was running' };
     const results = await Promise.all(runs.map((r) => (config.wait ? r.done : r.generator.stop())));
     await ctx.target.settle();
+    const end = await ctx.target.mark();
+    for (const r of runs) r.endedAt = end;
+    if (ctx.state.lastTraffic && runs.some((r) => ctx.state.lastTraffic!.label === `load "${r.name}"`)) ctx.state.lastTraffic.endedAt = end;
     return {
       summary: runs.map((r, i) => `load "${r.name}" ${config.wait ? 'ended' : 'stopped'}: ${summarizeLoad(results[i]!)}`).join('; '),
       data: Object.fromEntries(runs.map((r, i) => [r.name, loadData(results[i]!)])),

@@ -1,0 +1,118 @@
+/**
+ * Attaching to a running sandbox: request events rebuilt from Istio metrics deltas, ejections
+ * from /clusters, faults and workload actions through the admin API (a fake one here).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AttachedTarget, eventsBetween, parseIstioMetrics } from '../../../sandbox/chaos/attached-target.js';
+import type { MeshEvent, RequestEvent } from '../../../sandbox/events.js';
+
+const LABELS = (code: number, flags = '-', reporter = 'source', src = 'istio-ingressgateway', dst = 'caller-service-v1') =>
+  `reporter="${reporter}",source_workload="${src}",source_version="unknown",destination_workload="${dst}",destination_version="v1",destination_service="caller-service.default.svc.cluster.local",destination_service_name="caller-service",response_code="${code}",response_flags="${flags}"`;
+
+function exposition(counts: { ok: number; failed: number }, buckets: { ok: Record<string, number> }): string {
+  const lines = [
+    '# HELP istio_requests_total Total requests.',
+    '# TYPE istio_requests_total counter',
+    `istio_requests_total{${LABELS(200)}} ${counts.ok}`,
+    `istio_requests_total{${LABELS(503, 'UO')}} ${counts.failed}`,
+    '# TYPE istio_request_duration_milliseconds histogram',
+    ...Object.entries(buckets.ok).map(([le, n]) => `istio_request_duration_milliseconds_bucket{le="${le}",${LABELS(200)}} ${n}`),
+    `istio_request_duration_milliseconds_sum{${LABELS(200)}} 123`,
+    `istio_request_duration_milliseconds_count{${LABELS(200)}} ${counts.ok}`,
+    `istio_requests_total{${LABELS(200, '-', 'destination', 'istio-ingressgateway', 'caller-service-v1')}} ${counts.ok}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+describe('metrics to request events', () => {
+  it('turns counter increases into events with the Istio labels, durations spread over their buckets', () => {
+    const a = parseIstioMetrics(exposition({ ok: 10, failed: 0 }, { ok: { '5': 10, '10': 10, '25': 10, '+Inf': 10 } }), 1000);
+    const b = parseIstioMetrics(exposition({ ok: 14, failed: 2 }, { ok: { '5': 10, '10': 12, '25': 14, '+Inf': 14 } }), 1250);
+    expect(eventsBetween(undefined, a)).toHaveLength(10 + 10);
+    const events = eventsBetween(a, b);
+    const gateway = events.filter((e) => e.proxy === 'istio-ingressgateway');
+    expect(gateway.map((e) => [e.status, e.responseFlags])).toEqual([
+      [200, '-'],
+      [200, '-'],
+      [200, '-'],
+      [200, '-'],
+      [503, 'UO'],
+      [503, 'UO'],
+    ]);
+    expect(gateway.every((e) => e.startTime === 1001 && e.reporter === 'source' && e.listener === 'gateway')).toBe(true);
+    expect(gateway.slice(0, 4).map((e) => e.durationMs)).toEqual([6.25, 8.75, 13.75, 21.25]);
+    expect(gateway[0]!.destination).toMatchObject({ workload: 'caller-service-v1', version: 'v1', serviceName: 'caller-service' });
+    const inbound = events.filter((e) => e.reporter === 'destination');
+    expect(inbound).toHaveLength(4);
+    expect(inbound[0]).toMatchObject({ proxy: 'caller-service-v1', listener: 'inbound' });
+  });
+});
+
+describe('AttachedTarget against an admin API', () => {
+  let server: http.Server | undefined;
+  afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+
+  it('reads the sandbox, rebuilds events and ejections while polling, drives faults and workloads', async () => {
+    let counts = { ok: 0, failed: 0 };
+    let ejected = false;
+    const calls: string[] = [];
+    server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString();
+        const json = (status: number, value: unknown): void => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(value));
+        };
+        const url = req.url ?? '/';
+        if (req.method !== 'GET') calls.push(`${req.method} ${url} ${body}`);
+        if (url === '/status') return json(200, { sandbox: 'sample-aa11bb', seed: 77, runtime: 'process', ingress: 'http://127.0.0.1:8080', admin: 'x', instances: [{ id: 'caller-service-v1-1', service: 'caller-service', version: 'v1', state: 'running', healthy: true, sidecar: { services: { 'callme-service': 4242 } } }] });
+        if (url === '/config_dump') return json(200, { rules: [{ kind: 'VirtualService', spec: { hosts: ['caller.example.com'], gateways: ['caller-gateway'] } }] });
+        if (url === '/metrics') {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          return res.end(exposition(counts, { ok: { '5': counts.ok, '+Inf': counts.ok } }));
+        }
+        if (url === '/clusters?format=json') return json(200, { clusters: [{ name: 'outbound|8080|v1|callme-service.default.svc.cluster.local', hosts: [{ id: 'callme-service-v1-1', ejected, times_ejected: ejected ? 1 : 0 }] }] });
+        if (url === '/workloads' && req.method === 'GET') return json(200, { instances: [{ id: 'caller-service-v1-1', service: 'caller-service', version: 'v1', state: 'running', healthy: true, drained: false }] });
+        if (url === '/faults' && req.method === 'POST') return json(201, { name: 'f1', spec: JSON.parse(body) as unknown, origin: 'runtime', createdAt: 1 });
+        if (url === '/faults/f1') return json(200, { removed: 'f1' });
+        if (url === '/faults/ghost') return json(404, { error: 'no runtime fault named ghost', status: 404 });
+        if (url.startsWith('/workloads/')) return json(200, { done: true });
+        json(404, { error: 'not found' });
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const admin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    counts = { ok: 5, failed: 0 };
+    const target = await AttachedTarget.connect(`${admin}/`);
+    try {
+      expect(target).toMatchObject({ kind: 'attached', id: 'sample-aa11bb', seed: 77, runtime: 'process', ingressUrl: 'http://127.0.0.1:8080', adminUrl: admin, rules: undefined });
+      expect(target.defaultHost()).toBe('caller.example.com');
+      const events: MeshEvent[] = [];
+      target.onEvent((e) => events.push(e));
+      // what happened before attaching does not count
+      counts = { ok: 8, failed: 1 };
+      ejected = true;
+      await target.settle();
+      const requests = events.filter((e): e is RequestEvent => e.type === 'mesh:request:end' && e.reporter === 'source');
+      expect(requests.map((e) => e.status).sort()).toEqual([200, 200, 200, 503]);
+      expect(events.filter((e) => e.type === 'mesh:outlier:ejected')).toEqual([{ type: 'mesh:outlier:ejected', time: expect.any(Number), cluster: 'outbound|8080|v1|callme-service.default.svc.cluster.local', endpoint: 'callme-service-v1-1', ejections: 1 }]);
+      ejected = false;
+      await target.settle();
+      expect(events.filter((e) => e.type === 'mesh:outlier:returned')).toHaveLength(1);
+
+      expect(await target.instances()).toEqual([{ id: 'caller-service-v1-1', service: 'caller-service', version: 'v1', workload: 'caller-service-v1', state: 'running', healthy: true, drained: false, serviceListeners: { 'callme-service': 4242 } }]);
+      expect((await target.addFault({ target: { service: 'callme-service' }, http: { delay: { fixedDelayMs: 5 } } })).name).toBe('f1');
+      expect(await target.removeFault('f1')).toBe(true);
+      expect(await target.removeFault('ghost')).toBe(false);
+      await target.workloadAction('caller-service-v1-1', 'kill', { signal: 'SIGTERM' });
+      expect(calls).toEqual(['POST /faults {"target":{"service":"callme-service"},"http":{"delay":{"fixedDelayMs":5}}}', 'DELETE /faults/f1 ', 'DELETE /faults/ghost ', 'POST /workloads/caller-service-v1-1/kill {"signal":"SIGTERM"}']);
+    } finally {
+      await target.close();
+    }
+    await expect(AttachedTarget.connect('http://127.0.0.1:1')).rejects.toThrow(/no meshbox sandbox answers at http:\/\/127\.0\.0\.1:1/);
+  });
+});
