@@ -8,10 +8,11 @@
  *   ├ StatusLine: the last action's result, a notice, or the `/` filter being typed
  *   └ HelpBar: the current view's keys (or the form of an action key)
  */
-import { Box, Text, useInput, type Key } from 'ink';
+import { Box, useInput, type Key } from 'ink';
 import { useMemo, type ReactNode } from 'react';
 import { MeshError } from '../../sandbox/errors.js';
 import type { RequestEvent } from '../../sandbox/events.js';
+import { Block } from './Block.js';
 import type { SandboxController } from './controller.js';
 import { FaultsView } from './FaultsView.js';
 import { abortForm, delayForm, faultSpec, faultTargets, loadForm, loadOptions, networkForm, updateField, type FormState } from './forms.js';
@@ -22,16 +23,17 @@ import { HelpBar } from './HelpBar.js';
 import { helpLines, HelpOverlay } from './HelpOverlay.js';
 import { bindingFor, keyName, VIEWS, type Action, type ViewName } from './keymap.js';
 import { logText, LogsView } from './LogsView.js';
+import { line } from './lines.js';
 import { Prompt } from './Prompt.js';
 import { detailLines, RequestDetail } from './RequestDetail.js';
 import { rulesLines, RulesView } from './RulesView.js';
 import { rowTarget, serviceListRows, ServicesView, type ServiceListRow } from './ServicesView.js';
+import { StatusLine, type StatusMessage } from './StatusLine.js';
 import { TabBar } from './TabBar.js';
-import { theme, ThemeContext, type ColorName } from './theme.js';
+import { theme, ThemeContext } from './theme.js';
 import { filterMatcher, filterTraffic } from './traffic.js';
 import { TrafficView } from './TrafficView.js';
 import { useTerminalSize, type TerminalSize } from './use-terminal-size.js';
-import { useTheme } from './use-theme.js';
 import { useUiState } from './use-ui-state.js';
 import { useViewSnapshot } from './use-view-snapshot.js';
 import type { LogLine, ViewSnapshot, ViewStore } from './view-store.js';
@@ -48,12 +50,6 @@ export interface AppProps {
   initialView?: ViewName;
   /** whether keyboard input is available (raw mode); @default true */
   interactive?: boolean;
-}
-
-interface StatusMessage {
-  level: 'info' | 'ok' | 'warn' | 'error';
-  text: string;
-  time: number;
 }
 
 interface UiState {
@@ -468,11 +464,8 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
   );
 
   if (tooSmall) {
-    return (
-      <Text wrap="truncate-end">
-        meshbox: the terminal is {columns}x{rows}; make it at least {MIN_COLUMNS}x{MIN_ROWS} (or run with --headless) · q quits
-      </Text>
-    );
+    const message = [`meshbox: the terminal is ${columns}x${rows};`, `make it at least ${MIN_COLUMNS}x${MIN_ROWS}`, '(or run with --headless)', 'q quits'];
+    return <Block lines={message.map((m) => line(m))} width={columns} height={Math.max(1, rows - 1)} />;
   }
 
   const d = derive(ui, snapshot, store);
@@ -483,22 +476,9 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
   else if (ui.detail) body = <RequestDetail event={ui.detail} chain={store.requestEvents(ui.detail.requestId)} scroll={ui.detailScroll} width={width} height={viewHeight} />;
   else {
     switch (ui.view) {
-      case 'services': {
-        // the graph goes under the table when there is room: one screen for the whole mesh
-        const tableHeight = Math.min(viewHeight, d.serviceRows.length + 1);
-        const graphHeight = viewHeight - tableHeight - 1;
-        body = (
-          <Box flexDirection="column" height={viewHeight}>
-            <ServicesView snapshot={snapshot} width={width} height={Math.max(2, tableHeight)} selected={d.selectedService?.key} />
-            {graphHeight >= 3 && snapshot.edges.length > 0 ? (
-              <Box flexDirection="column" marginTop={1}>
-                <GraphView snapshot={snapshot} width={width} height={graphHeight} />
-              </Box>
-            ) : null}
-          </Box>
-        );
+      case 'services':
+        body = <ServicesView snapshot={snapshot} width={width} height={viewHeight} selected={d.selectedService?.key} />;
         break;
-      }
       case 'graph':
         body = <GraphView snapshot={snapshot} width={width} height={viewHeight} />;
         break;
@@ -530,76 +510,24 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
     }
   }
 
-  const statusLine = <StatusLine status={ui.status} snapshot={snapshot} controller={controller} editing={ui.editingFilter} filter={filter} />;
+  const status = <StatusLine status={ui.status} snapshot={snapshot} controller={controller} editing={ui.editingFilter} filter={filter} width={width} />;
+  let bottom: ReactNode;
+  if (ui.form) bottom = <Prompt form={ui.form} width={width} compact={compact} />;
+  else if (compact) bottom = ui.editingFilter || ui.status ? status : <HelpBar view={ui.view} width={width} />;
+  else
+    bottom = (
+      <>
+        {status}
+        <HelpBar view={ui.view} width={width} />
+      </>
+    );
   return (
     <Box flexDirection="column" width={width} height={height}>
       <Header snapshot={snapshot} width={width} compact={compact} />
       <TabBar view={ui.view} width={width} badges={d.faults.length ? { faults: `(${d.faults.length})` } : undefined} />
-      <Box height={viewHeight} flexDirection="column" overflow="hidden">
-        {body}
-      </Box>
-      {ui.form ? (
-        <Prompt form={ui.form} width={width} compact={compact} />
-      ) : compact ? (
-        ui.editingFilter || ui.status ? statusLine : <HelpBar view={ui.view} width={width} />
-      ) : (
-        <>
-          {statusLine}
-          <HelpBar view={ui.view} width={width} />
-        </>
-      )}
+      {body}
+      {bottom}
     </Box>
   );
 }
 
-interface StatusLineProps {
-  status: StatusMessage | undefined;
-  snapshot: ViewSnapshot;
-  controller: SandboxController;
-  editing: boolean;
-  filter: string;
-}
-
-/** the filter being typed, else the newest of the last action's result and the last notice, else a hint */
-function StatusLine({ status, snapshot, controller, editing, filter }: StatusLineProps) {
-  const t = useTheme();
-  if (editing) {
-    return (
-      <Text wrap="truncate-end">
-        <Text color={t.c('cyan')} bold>
-          /{filter}▏
-        </Text>
-        <Text color={t.c('gray')}> ⏎ keep  esc clear  (!text excludes)</Text>
-      </Text>
-    );
-  }
-  const colorOf: Record<StatusMessage['level'], ColorName> = { info: 'gray', ok: 'green', warn: 'yellow', error: 'red' };
-  const notice = snapshot.lastNotice;
-  if (notice && (!status || notice.time > status.time)) {
-    return (
-      <Text wrap="truncate-end" color={t.c(colorOf[notice.level])}>
-        {notice.message}
-        {notice.hint ? ` (hint: ${notice.hint})` : ''}
-      </Text>
-    );
-  }
-  if (status) {
-    return (
-      <Text wrap="truncate-end" color={t.c(colorOf[status.level])}>
-        {status.level === 'ok' ? '✓ ' : status.level === 'error' ? '✗ ' : ''}
-        {status.text}
-      </Text>
-    );
-  }
-  const target = snapshot.sandbox.phase === 'running' ? controller.load.target() : undefined;
-  const hint = target
-    ? `try: curl -H 'Host: ${target.host}' ${target.baseUrl}${target.path}   or press l to send load`
-    : snapshot.sandbox.phase === 'starting'
-      ? 'starting the mesh: workloads appear as they come up'
-      : ' ';
-  return (
-    <Text wrap="truncate-end" color={t.c('gray')}>
-      {hint}
-    </Text>
-  );
-}

@@ -2,19 +2,13 @@
  * Two lines at the top: the sandbox (state, runtime, seed), active faults and the load generator;
  * then where to reach it (ingress, admin) and the rules snapshot with the last reload's result.
  */
-import { Box, Text } from 'ink';
+import { Block } from './Block.js';
 import { clockSeconds, rps, truncate } from './format.js';
-import { useTheme } from './use-theme.js';
+import { span, type Line } from './lines.js';
+import type { ColorName } from './theme.js';
 import type { ViewSnapshot } from './view-store.js';
 
-export interface HeaderProps {
-  snapshot: ViewSnapshot;
-  width: number;
-  /** one line only (small terminals) */
-  compact?: boolean;
-}
-
-function phase(s: ViewSnapshot['sandbox']): { symbol: string; text: string; color: 'green' | 'yellow' | 'red' | 'gray' } {
+function phase(s: ViewSnapshot['sandbox']): { symbol: string; text: string; color: ColorName } {
   const counts = `${s.healthy}/${s.instances}`;
   switch (s.phase) {
     case 'starting':
@@ -31,64 +25,54 @@ function phase(s: ViewSnapshot['sandbox']): { symbol: string; text: string; colo
   }
 }
 
-export function Header({ snapshot, width, compact }: HeaderProps) {
-  const t = useTheme();
+export function headerLines(snapshot: ViewSnapshot, compact: boolean): Line[] {
   const s = snapshot.sandbox;
   const p = phase(s);
-  const name = s.id || s.name || 'meshbox';
-  const reload = snapshot.config.lastReload;
+  const gray = { color: 'gray' } as const;
   const faults = snapshot.faults.list.length;
   const load = snapshot.load;
-  const reloadText = reload
-    ? reload.ok
-      ? `✓ loaded ${clockSeconds(reload.time)}${reload.warnings ? ` (${reload.warnings} warning${reload.warnings === 1 ? '' : 's'})` : ''}`
-      : `✗ rejected ${clockSeconds(reload.time)}, ${reload.errors} error${reload.errors === 1 ? '' : 's'} (4 shows them)`
-    : '-';
-  const faultsAndLoad = (
-    <>
-      <Text color={t.c('gray')}>  faults </Text>
-      <Text color={faults ? t.c('magenta') : undefined} bold={faults > 0}>
-        {faults}
-      </Text>
-      <Text color={t.c('gray')}>  load </Text>
-      {load?.running ? (
-        <Text color={t.c('cyan')}>
-          {rps(load.achievedRps)}/{rps(load.rate)} req/s
-        </Text>
-      ) : (
-        <Text>off</Text>
-      )}
-    </>
-  );
-  const line1 = (
-    <Text wrap="truncate-end">
-      <Text bold color={t.c('cyan')}>
-        meshbox
-      </Text>
-      <Text> {truncate(name, 28)}  </Text>
-      <Text color={t.c(p.color)}>
-        {p.symbol} {p.text}
-      </Text>
-      <Text color={t.c('gray')}>  runtime </Text>
-      <Text>{s.runtime ?? '-'}</Text>
-      <Text color={t.c('gray')}>  seed </Text>
-      <Text>{s.seed}</Text>
-      {faultsAndLoad}
-    </Text>
-  );
-  if (compact) return <Box width={width}>{line1}</Box>;
-  return (
-    <Box flexDirection="column" width={width}>
-      {line1}
-      <Text wrap="truncate-end">
-        <Text color={t.c('gray')}>ingress </Text>
-        <Text>{s.ingressUrl || '-'}</Text>
-        <Text color={t.c('gray')}>  admin </Text>
-        <Text>{s.adminUrl || '-'}</Text>
-        <Text color={t.c('gray')}>  rules </Text>
-        <Text>v{snapshot.config.snapshotVersion} </Text>
-        <Text color={reload ? t.c(reload.ok ? 'green' : 'red') : undefined}>{reloadText}</Text>
-      </Text>
-    </Box>
-  );
+  const first: Line = [
+    span('meshbox', { bold: true, color: 'cyan' }),
+    span(` ${truncate(s.id || s.name || 'meshbox', 28)}  `),
+    span(`${p.symbol} ${p.text}`, { color: p.color }),
+    span('  runtime ', gray),
+    span(s.runtime ?? '-'),
+    span('  seed ', gray),
+    span(String(s.seed)),
+    span('  faults ', gray),
+    span(String(faults), faults ? { color: 'magenta', bold: true } : {}),
+    span('  load ', gray),
+    load?.running ? span(`${rps(load.achievedRps)}/${rps(load.rate)} req/s`, { color: 'cyan' }) : span('off'),
+  ];
+  if (compact) return [first];
+  const reload = snapshot.config.lastReload;
+  const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const reloadSpan = !reload
+    ? span('-')
+    : reload.ok
+      ? span(`✓ loaded ${clockSeconds(reload.time)}${reload.warnings ? ` (${plural(reload.warnings, 'warning')})` : ''}`, { color: 'green' })
+      : span(`✗ rejected ${clockSeconds(reload.time)}, ${plural(reload.errors, 'error')} (4 shows them)`, { color: 'red' });
+  return [
+    first,
+    [
+      span('ingress ', gray),
+      span(s.ingressUrl || '-'),
+      span('  admin ', gray),
+      span(s.adminUrl || '-'),
+      span('  rules ', gray),
+      span(`v${snapshot.config.snapshotVersion} `),
+      reloadSpan,
+    ],
+  ];
+}
+
+export interface HeaderProps {
+  snapshot: ViewSnapshot;
+  width: number;
+  /** one line only (small terminals) */
+  compact?: boolean;
+}
+
+export function Header({ snapshot, width, compact = false }: HeaderProps) {
+  return <Block lines={headerLines(snapshot, compact)} width={width} height={compact ? 1 : 2} />;
 }

@@ -1,10 +1,10 @@
 /**
  * `?`: every key, grouped, with what it does (from the keymap table), and how to read the views.
  */
-import { Box, Text } from 'ink';
+import { Block } from './Block.js';
+import { cell } from './format.js';
 import { KEYMAP, keyLabel, type KeyBinding } from './keymap.js';
-import { cell, truncate } from './format.js';
-import { useTheme } from './use-theme.js';
+import { line, type Line } from './lines.js';
 
 const GROUPS: Array<[KeyBinding['group'], string]> = [
   ['navigate', 'NAVIGATE'],
@@ -48,20 +48,12 @@ export function helpLines(width = 100): Array<{ text: string; heading?: boolean 
 }
 
 export function HelpOverlay({ width, height, scroll }: { width: number; height: number; scroll: number }) {
-  const t = useTheme();
   const lines = helpLines(width);
   const body = Math.max(1, height - 1);
   const start = Math.max(0, Math.min(scroll, lines.length - body));
-  return (
-    <Box flexDirection="column" width={width} height={height}>
-      <Text color={t.c('gray')} wrap="truncate-end">
-        KEYS{'  '}esc or ? closes{lines.length > body ? '  ↑↓ scroll' : ''}
-      </Text>
-      {lines.slice(start, start + body).map((l, i) => (
-        <Text key={i} bold={l.heading} color={l.heading ? t.c('cyan') : undefined} wrap="truncate-end">
-          {truncate(l.text, width)}
-        </Text>
-      ))}
-    </Box>
-  );
+  const shown: Line[] = [
+    line(`KEYS  esc or ? closes${lines.length > body ? '  ↑↓ scroll' : ''}`, { color: 'gray' }),
+    ...lines.slice(start, start + body).map((l) => line(l.text, l.heading ? { bold: true, color: 'cyan' } : {})),
+  ];
+  return <Block lines={shown} width={width} height={height} />;
 }

@@ -4,10 +4,10 @@
  * the store keeps the last lines in a ring, the view shows what fits, following the tail until
  * paused.
  */
-import { Box, Text } from 'ink';
-import { cell, clockSeconds, truncate } from './format.js';
+import { Block } from './Block.js';
+import { cell, clockSeconds } from './format.js';
+import { span, type Line } from './lines.js';
 import { prefixColor } from './theme.js';
-import { useTheme } from './use-theme.js';
 import type { LogLine } from './view-store.js';
 
 export interface LogsViewProps {
@@ -26,34 +26,30 @@ export function logText(l: LogLine): string {
   return `${l.source} ${l.text}`.toLowerCase();
 }
 
-export function LogsView({ lines, total, paused, filter, scroll, width, height }: LogsViewProps) {
-  const t = useTheme();
+export function logsLines({ lines, total, paused, filter, scroll, height }: LogsViewProps): Line[] {
   const body = Math.max(1, height - 1);
   const end = Math.max(0, lines.length - scroll);
   const visible = lines.slice(Math.max(0, end - body), end);
   const prefixWidth = Math.min(24, Math.max(8, ...visible.map((l) => l.source.length)) + 1);
-  return (
-    <Box flexDirection="column" width={width} height={height}>
-      <Text wrap="truncate-end">
-        <Text color={t.c(paused ? 'yellow' : 'green')}>{paused ? '⏸ paused (space follows)' : '▶ following'}</Text>
-        <Text color={t.c('gray')}>
-          {'  '}
-          {filter ? `filter "${filter}": ${lines.length} of ${total} lines` : `last ${lines.length} lines`}
-          {scroll > 0 ? `, ${scroll} below` : ''}
-        </Text>
-      </Text>
-      {visible.length === 0 ? <Text color={t.c('gray')}>{filter ? 'no line matches the filter (esc clears it)' : 'no output yet'}</Text> : null}
-      {visible.map((l) => {
-        const own = l.stream === 'meshbox';
-        const color = own ? (l.level === 'error' ? 'red' : l.level === 'warn' ? 'yellow' : 'gray') : prefixColor(l.source);
-        return (
-          <Text key={l.seq} wrap="truncate-end">
-            <Text color={t.c('gray')}>{clockSeconds(l.time)} </Text>
-            <Text color={t.c(color)}>{cell(l.source, prefixWidth - 1)}│ </Text>
-            <Text color={own && l.level !== 'info' ? t.c(color) : l.stream === 'stderr' ? t.c('yellow') : undefined}>{truncate(l.text, Math.max(1, width - prefixWidth - 11))}</Text>
-          </Text>
-        );
-      })}
-    </Box>
-  );
+  const out: Line[] = [
+    [
+      paused ? span('⏸ paused (space follows)', { color: 'yellow' }) : span('▶ following', { color: 'green' }),
+      span(`  ${filter ? `filter "${filter}": ${lines.length} of ${total} lines` : `last ${lines.length} lines`}${scroll > 0 ? `, ${scroll} below` : ''}`, { color: 'gray' }),
+    ],
+  ];
+  if (visible.length === 0) out.push([span(filter ? 'no line matches the filter (esc clears it)' : 'no output yet', { color: 'gray' })]);
+  for (const l of visible) {
+    const own = l.stream === 'meshbox';
+    const color = own ? (l.level === 'error' ? 'red' : l.level === 'warn' ? 'yellow' : 'gray') : prefixColor(l.source);
+    out.push([
+      span(`${clockSeconds(l.time)} `, { color: 'gray' }),
+      span(`${cell(l.source, prefixWidth - 1)}│ `, { color }),
+      span(l.text, { color: own && l.level !== 'info' ? color : l.stream === 'stderr' ? 'yellow' : undefined }),
+    ]);
+  }
+  return out;
+}
+
+export function LogsView(props: LogsViewProps) {
+  return <Block lines={logsLines(props)} width={props.width} height={props.height} />;
 }

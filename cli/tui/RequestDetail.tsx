@@ -4,13 +4,13 @@
  * upstream sidecar, retries, the upstream cluster and host, the request headers, and every other
  * hop of the same request (same x-request-id).
  */
-import { Box, Text } from 'ink';
 import type { RequestEvent } from '../../sandbox/events.js';
-import { clock, duration, matchedRoute, shortPathsIn, truncate } from './format.js';
+import { Block } from './Block.js';
+import { clock, duration, matchedRoute, shortPathsIn } from './format.js';
+import { line, type Line } from './lines.js';
 import type { ColorName } from './theme.js';
 import { statusColor } from './theme.js';
 import { destinationOf, hopFlags, upstreamOf } from './traffic.js';
-import { useTheme } from './use-theme.js';
 
 export interface DetailLine {
   text: string;
@@ -81,20 +81,10 @@ export interface RequestDetailProps {
 }
 
 export function RequestDetail({ event, chain, scroll, width, height }: RequestDetailProps) {
-  const t = useTheme();
   const lines = detailLines(event, chain);
   const body = Math.max(1, height - 1);
   const start = Math.max(0, Math.min(scroll, lines.length - body));
-  return (
-    <Box flexDirection="column" width={width} height={height}>
-      <Text wrap="truncate-end" color={t.c('gray')}>
-        REQUEST DETAIL{'  '}esc back{lines.length > body ? `  ↑↓ scroll (${start + 1}-${Math.min(lines.length, start + body)} of ${lines.length})` : ''}
-      </Text>
-      {lines.slice(start, start + body).map((l, i) => (
-        <Text key={i} color={l.color ? t.c(l.color) : undefined} bold={l.bold} wrap="truncate-end">
-          {truncate(l.text, width) || ' '}
-        </Text>
-      ))}
-    </Box>
-  );
+  const title = `REQUEST DETAIL  esc back${lines.length > body ? `  ↑↓ scroll (${start + 1}-${Math.min(lines.length, start + body)} of ${lines.length})` : ''}`;
+  const shown: Line[] = [line(title, { color: 'gray' }), ...lines.slice(start, start + body).map((l) => line(l.text, { color: l.color, bold: l.bold }))];
+  return <Block lines={shown} width={width} height={height} />;
 }

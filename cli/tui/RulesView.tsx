@@ -3,11 +3,11 @@
  * current validation findings (errors: the file is not applied; warnings: `istioctl analyze`'s),
  * each with file:line:col, code and hint, as `meshbox validate` prints them.
  */
-import { Box, Text } from 'ink';
 import { formatLocation, type Finding } from '../../sandbox/config/findings.js';
-import { cell, shortPath, truncate } from './format.js';
+import { Block } from './Block.js';
+import { cell, shortPath } from './format.js';
+import { line } from './lines.js';
 import type { ColorName } from './theme.js';
-import { useTheme } from './use-theme.js';
 import type { ViewSnapshot } from './view-store.js';
 
 interface Line {
@@ -56,16 +56,7 @@ export interface RulesViewProps {
 }
 
 export function RulesView({ snapshot, scroll, width, height }: RulesViewProps) {
-  const t = useTheme();
   const lines = rulesLines(snapshot, width);
   const start = Math.max(0, Math.min(scroll, lines.length - height));
-  return (
-    <Box flexDirection="column" width={width} height={height}>
-      {lines.slice(start, start + height).map((l, i) => (
-        <Text key={i} color={l.color ? t.c(l.color) : undefined} bold={l.bold} wrap="truncate-end">
-          {truncate(l.text, width) || ' '}
-        </Text>
-      ))}
-    </Box>
-  );
+  return <Block lines={lines.slice(start, start + height).map((l) => line(l.text, { color: l.color, bold: l.bold }))} width={width} height={height} />;
 }

@@ -3,13 +3,14 @@
  * instance, with health, RPS, success rate and p50/p99 over the last seconds, and what is wrong
  * (faults, ejections, circuit breaker overflows, restarts).
  */
-import { Box, Text } from 'ink';
 import { describeFault } from '../../sandbox/faults/describe-fault.js';
 import type { FaultRecord } from '../../sandbox/faults/fault-spec.js';
+import { Block } from './Block.js';
 import { cell, col, duration, percent, rps } from './format.js';
+import { graphLines } from './GraphView.js';
+import { line, restyle, span, type Line } from './lines.js';
 import { successColor, type ColorName } from './theme.js';
-import { useTheme } from './use-theme.js';
-import type { InstanceRow, Rates, ServiceRow, VersionRow, ViewSnapshot } from './view-store.js';
+import type { InstanceRow, ServiceRow, VersionRow, ViewSnapshot } from './view-store.js';
 
 export type ServiceListRow =
   | { key: string; kind: 'service'; service: string; row: ServiceRow }
@@ -71,8 +72,7 @@ export interface ServicesViewProps {
   selected: string | undefined;
 }
 
-export function ServicesView({ snapshot, width, height, selected }: ServicesViewProps) {
-  const t = useTheme();
+export function servicesLines({ snapshot, width, height, selected }: ServicesViewProps): Line[] {
   const rows = serviceListRows(snapshot.services);
   const cols = layout(width, Math.max(4, ...rows.map((r) => (r.kind === 'instance' ? r.row.id.length + 4 : r.kind === 'version' ? r.version.length + 2 : r.service.length))));
   const faults = snapshot.faults.list;
@@ -85,79 +85,65 @@ export function ServicesView({ snapshot, width, height, selected }: ServicesView
     cell('P99', cols.p99, 'right') +
     '  ' +
     cell('NOTES', cols.notes);
-
-  if (rows.length === 0) {
-    return (
-      <Box flexDirection="column" width={width} height={height}>
-        <Text color={t.c('gray')}>{header}</Text>
-        <Text color={t.c('yellow')}>◌ waiting for the mesh definition…</Text>
-      </Box>
-    );
-  }
+  const lines: Line[] = [line(header, { color: 'gray' })];
+  if (rows.length === 0) return [...lines, line('◌ waiting for the mesh definition…', { color: 'yellow' })];
 
   const body = height - 1;
   const index = Math.max(0, rows.findIndex((r) => r.key === selected));
   const start = Math.max(0, Math.min(index - Math.floor(body / 2), rows.length - body));
-  const visible = rows.slice(start, start + body);
+  for (const r of rows.slice(start, start + body)) {
+    let name: string;
+    let state: { text: string; color: ColorName | undefined };
+    let notes: string[];
+    if (r.kind === 'service') {
+      const instances = r.row.versions.flatMap((v) => v.instances);
+      const up = instances.filter((i) => i.healthy && i.state === 'running').length;
+      name = r.service;
+      state = { text: `${up}/${instances.length} ready`, color: up === instances.length ? 'green' : 'yellow' };
+      notes = faultsOn(faults, r.service);
+    } else if (r.kind === 'version') {
+      const up = r.row.instances.filter((i) => i.healthy && i.state === 'running').length;
+      name = `  ${r.version}`;
+      state = { text: `${up}/${r.row.instances.length} ready`, color: up === r.row.instances.length ? 'green' : 'yellow' };
+      notes = faultsOn(faults, r.service, r.version);
+      const ejected = r.row.instances.filter((i) => i.ejected).length;
+      if (ejected) notes.push(`${ejected} ejected`);
+      if (r.row.overflowRps > 0) notes.push(`circuit open: UO ${rps(r.row.overflowRps)}/s`);
+    } else {
+      const i = r.row;
+      name = `    ${i.id}`;
+      const health = i.state === 'running' ? (i.healthy ? '✓' : '✗') : '';
+      const what = i.paused ? 'paused' : i.drained && i.state === 'running' ? 'drained' : i.state;
+      state = {
+        text: `${what} ${health}${cols.state > 12 && i.pid ? ` ${i.pid}` : ''}`,
+        color: i.paused || i.drained ? 'yellow' : i.state === 'running' ? (i.healthy ? 'green' : 'red') : i.state === 'exited' ? 'red' : 'yellow',
+      };
+      notes = [];
+      if (i.ejected) notes.push(`ejected: ${i.ejected}`);
+      if (i.restarts) notes.push(`restarts ${i.restarts}`);
+    }
+    const m = r.row.rates;
+    const metrics =
+      cell(rps(m.rps), cols.rps, 'right') +
+      cell(percent(m.success), cols.success, 'right') +
+      (cols.p50 ? cell(duration(m.p50), cols.p50, 'right') : '') +
+      cell(duration(m.p99), cols.p99, 'right');
+    const row: Line = [
+      span(col(name, cols.name), { bold: r.kind === 'service' }),
+      span(col(state.text, cols.state), { color: state.color }),
+      span(metrics, { color: successColor(m.success) }),
+      span('  '),
+      span(notes.join('  '), { color: notes.some((n) => n.startsWith('fault ')) ? 'magenta' : 'yellow' }),
+    ];
+    lines.push(r.key === selected ? restyle(row, { inverse: true }) : row);
+  }
+  return lines;
+}
 
-  const metrics = (r: Rates): { text: string; color: ColorName | 'gray' } => ({
-    text:
-      cell(rps(r.rps), cols.rps, 'right') +
-      cell(percent(r.success), cols.success, 'right') +
-      (cols.p50 ? cell(duration(r.p50), cols.p50, 'right') : '') +
-      cell(duration(r.p99), cols.p99, 'right'),
-    color: successColor(r.success),
-  });
-
-  return (
-    <Box flexDirection="column" width={width} height={height}>
-      <Text color={t.c('gray')} wrap="truncate-end">
-        {header}
-      </Text>
-      {visible.map((r) => {
-        const isSelected = r.key === selected;
-        let name: string;
-        let state: { text: string; color: ColorName | undefined };
-        let notes: string[];
-        if (r.kind === 'service') {
-          const instances = r.row.versions.flatMap((v) => v.instances);
-          const up = instances.filter((i) => i.healthy && i.state === 'running').length;
-          name = r.service;
-          state = { text: `${up}/${instances.length} ready`, color: up === instances.length ? 'green' : 'yellow' };
-          notes = faultsOn(faults, r.service);
-        } else if (r.kind === 'version') {
-          const up = r.row.instances.filter((i) => i.healthy && i.state === 'running').length;
-          name = `  ${r.version}`;
-          state = { text: `${up}/${r.row.instances.length} ready`, color: up === r.row.instances.length ? 'green' : 'yellow' };
-          notes = faultsOn(faults, r.service, r.version);
-          const ejected = r.row.instances.filter((i) => i.ejected).length;
-          if (ejected) notes.push(`${ejected} ejected`);
-          if (r.row.overflowRps > 0) notes.push(`circuit open: UO ${rps(r.row.overflowRps)}/s`);
-        } else {
-          const i = r.row;
-          name = `    ${i.id}`;
-          const health = i.state === 'running' ? (i.healthy ? '✓' : '✗') : '';
-          const what = i.paused ? 'paused' : i.drained && i.state === 'running' ? 'drained' : i.state;
-          state = {
-            text: `${what} ${health}${cols.state > 12 && i.pid ? ` ${i.pid}` : ''}`,
-            color: i.paused || i.drained ? 'yellow' : i.state === 'running' ? (i.healthy ? 'green' : 'red') : i.state === 'exited' ? 'red' : 'yellow',
-          };
-          notes = [];
-          if (i.ejected) notes.push(`ejected: ${i.ejected}`);
-          if (i.restarts) notes.push(`restarts ${i.restarts}`);
-        }
-        const m = metrics(r.row.rates);
-        const noteText = notes.join('  ');
-        return (
-          <Text key={r.key} inverse={isSelected} wrap="truncate-end" bold={r.kind === 'service'}>
-            <Text>{col(name, cols.name)}</Text>
-            <Text color={t.c(state.color ?? 'white')}>{col(state.text, cols.state)}</Text>
-            <Text color={t.c(m.color)}>{m.text}</Text>
-            <Text>{'  '}</Text>
-            <Text color={t.c(notes.some((n) => n.startsWith('fault ')) ? 'magenta' : 'yellow')}>{cell(noteText, cols.notes)}</Text>
-          </Text>
-        );
-      })}
-    </Box>
-  );
+/** the table, and the mesh graph under it when there is room: one screen for the whole mesh */
+export function ServicesView(props: ServicesViewProps) {
+  const table = servicesLines(props);
+  const graphHeight = props.height - table.length - 1;
+  const graph = graphHeight >= 3 && props.snapshot.edges.length > 0 ? [[], ...graphLines({ snapshot: props.snapshot, width: props.width, height: graphHeight })] : [];
+  return <Block lines={[...table, ...graph]} width={props.width} height={props.height} />;
 }

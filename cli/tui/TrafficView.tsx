@@ -4,12 +4,12 @@
  * paused (space) or a row is selected (↑). The rows come from the store's bounded tap ring; the
  * header says how fast they arrive.
  */
-import { Box, Text } from 'ink';
 import type { RequestEvent } from '../../sandbox/events.js';
+import { Block } from './Block.js';
 import { cell, clockSeconds, col, duration, matchedRoute, rps } from './format.js';
+import { line, restyle, span, type Line } from './lines.js';
 import { statusColor } from './theme.js';
 import { destinationOf, hopFlags, type UpstreamLookup } from './traffic.js';
-import { useTheme } from './use-theme.js';
 
 export interface TrafficViewProps {
   /** the rows after the filter, oldest first */
@@ -48,17 +48,11 @@ function layout(width: number): Columns {
   return { time, route, hop, method: 7, path: rest - hop - route, status: 5, latency: 8, flags: 7, attempts: 4 };
 }
 
-export function TrafficView({ events, total, hopRps, ingressRps, paused, filter, selected, upstream, width, height }: TrafficViewProps) {
-  const t = useTheme();
+export function trafficLines({ events, total, hopRps, ingressRps, paused, filter, selected, upstream, width, height }: TrafficViewProps): Line[] {
   const cols = layout(width);
   const body = Math.max(1, height - 2);
-  let start: number;
   const index = selected ? events.indexOf(selected) : -1;
-  if (index >= 0) start = Math.max(0, Math.min(index - Math.floor(body / 2), events.length - body));
-  else start = Math.max(0, events.length - body);
-  const visible = events.slice(start, start + body);
-
-  const status = paused ? '⏸ paused (space follows)' : '▶ following';
+  const start = index >= 0 ? Math.max(0, Math.min(index - Math.floor(body / 2), events.length - body)) : Math.max(0, events.length - body);
   const header =
     col('TIME', cols.time) +
     col('SOURCE -> DESTINATION', cols.hop) +
@@ -69,41 +63,35 @@ export function TrafficView({ events, total, hopRps, ingressRps, paused, filter,
     col('FLAGS', cols.flags) +
     col('ATT', cols.attempts) +
     cell('ROUTE', cols.route);
+  const lines: Line[] = [
+    [
+      paused ? span('⏸ paused (space follows)', { color: 'yellow' }) : span('▶ following', { color: 'green' }),
+      span(`  ${rps(ingressRps)} req/s at the ingress, ${rps(hopRps)} hops/s  ${filter ? `filter "${filter}": ${events.length} of ${total} rows kept` : `last ${events.length} hops`}`, { color: 'gray' }),
+    ],
+    line(header, { color: 'gray' }),
+  ];
+  if (events.length === 0) {
+    lines.push(line(filter ? 'no hop matches the filter (esc clears it)' : 'no traffic yet: press l to start load, or curl the ingress', { color: 'gray' }));
+    return lines;
+  }
+  for (const e of events.slice(start, start + body)) {
+    const flags = hopFlags(e, upstream);
+    const row: Line = [
+      ...(cols.time ? [span(col(clockSeconds(e.startTime + e.durationMs), cols.time), { color: 'gray' })] : []),
+      span(col(`${e.proxy} -> ${destinationOf(e)}`, cols.hop)),
+      span(col(e.method, cols.method)),
+      span(col(e.path, cols.path)),
+      span(col(String(e.status), cols.status), { color: statusColor(e.status) }),
+      span(col(duration(e.durationMs), cols.latency, 'right')),
+      span(col(flags.join(',') || '-', cols.flags), { color: flags.length ? 'red' : 'gray' }),
+      span(col(String(e.attempts), cols.attempts), { color: e.attempts > 1 ? 'yellow' : 'gray' }),
+      ...(cols.route ? [span(matchedRoute(e.why, e.routeName), { color: 'cyan' })] : []),
+    ];
+    lines.push(e === selected ? restyle(row, { inverse: true }) : row);
+  }
+  return lines;
+}
 
-  return (
-    <Box flexDirection="column" width={width} height={height}>
-      <Text wrap="truncate-end">
-        <Text color={t.c(paused ? 'yellow' : 'green')}>{status}</Text>
-        <Text color={t.c('gray')}>
-          {'  '}
-          {rps(ingressRps)} req/s at the ingress, {rps(hopRps)} hops/s{'  '}
-          {filter ? `filter "${filter}": ${events.length} of ${total} rows kept` : `last ${events.length} hops`}
-        </Text>
-      </Text>
-      <Text color={t.c('gray')} wrap="truncate-end">
-        {header}
-      </Text>
-      {visible.length === 0 ? (
-        <Text color={t.c('gray')}>{filter ? 'no hop matches the filter (esc clears it)' : 'no traffic yet: press l to start load, or curl the ingress'}</Text>
-      ) : (
-        visible.map((e, i) => {
-          const flags = hopFlags(e, upstream);
-          const isSelected = e === selected;
-          return (
-            <Text key={i} inverse={isSelected} wrap="truncate-end">
-              {cols.time ? <Text color={t.c('gray')}>{col(clockSeconds(e.startTime + e.durationMs), cols.time)}</Text> : null}
-              <Text>{col(`${e.proxy} -> ${destinationOf(e)}`, cols.hop)}</Text>
-              <Text>{col(e.method, cols.method)}</Text>
-              <Text>{col(e.path, cols.path)}</Text>
-              <Text color={t.c(statusColor(e.status))}>{col(String(e.status), cols.status)}</Text>
-              <Text>{col(duration(e.durationMs), cols.latency, 'right')}</Text>
-              <Text color={t.c(flags.length ? 'red' : 'gray')}>{col(flags.join(',') || '-', cols.flags)}</Text>
-              <Text color={t.c(e.attempts > 1 ? 'yellow' : 'gray')}>{col(String(e.attempts), cols.attempts)}</Text>
-              {cols.route ? <Text color={t.c('cyan')}>{cell(matchedRoute(e.why, e.routeName), cols.route)}</Text> : null}
-            </Text>
-          );
-        })
-      )}
-    </Box>
-  );
+export function TrafficView(props: TrafficViewProps) {
+  return <Block lines={trafficLines(props)} width={props.width} height={props.height} />;
 }

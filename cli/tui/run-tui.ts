@@ -7,12 +7,9 @@
  *           ├─ ViewStore (events -> snapshots, <= 10/s)
  *           └─ sandbox.up() in the background: failure -> error printed after the UI closes
  */
-import { render } from 'ink';
-import { createElement } from 'react';
 import { MeshError } from '../../sandbox/errors.js';
 import type { Sandbox } from '../../sandbox/sandbox.js';
 import { printError, type Io } from '../output.js';
-import { App } from './App.js';
 import { createSandboxController } from './sandbox-controller.js';
 import { captureConsole, enterFullScreen } from './terminal.js';
 import { ViewStore } from './view-store.js';
@@ -25,7 +22,7 @@ export interface TuiOptions {
   stdin?: NodeJS.ReadStream;
 }
 
-/** UI frames per second at most (the store publishes at most 10 snapshots a second anyway) */
+/** UI frames per second at most (the store publishes at most 10 snapshots a second; keys render at once) */
 const MAX_FPS = 15;
 /** how long quitting during start-up waits for the workloads to have been launched */
 const START_SETTLE_MS = 15_000;
@@ -43,7 +40,24 @@ export function shouldUseTui(opts: { headless?: boolean }, stdout: NodeJS.WriteS
   return !opts.headless && stdout.isTTY === true && !ciEnv();
 }
 
+/**
+ * Ink, React and the App, loaded with React's production build unless NODE_ENV says otherwise:
+ * the development build is several times slower per frame and records performance entries that
+ * pile up. NODE_ENV is put back at once, so the workloads meshbox starts do not inherit it.
+ */
+export async function loadUi() {
+  const previous = process.env.NODE_ENV;
+  if (previous === undefined) process.env.NODE_ENV = 'production';
+  try {
+    const [ink, react, app] = await Promise.all([import('ink'), import('react'), import('./App.js')]);
+    return { render: ink.render, createElement: react.createElement, App: app.App };
+  } finally {
+    if (previous === undefined) delete process.env.NODE_ENV;
+  }
+}
+
 export async function runTui(sandbox: Sandbox, opts: TuiOptions, io: Io): Promise<number> {
+  const { render, createElement, App } = await loadUi();
   const stdout = opts.stdout ?? process.stdout;
   const stdin = opts.stdin ?? process.stdin;
   const controller = createSandboxController(sandbox);

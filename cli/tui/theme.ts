@@ -36,7 +36,7 @@ export function statusColor(status: number): ColorName {
 }
 
 /** success rate colour: green from 99 %, yellow from 90 %, else red */
-export function successColor(success: number | undefined): ColorName | 'gray' {
+export function successColor(success: number | undefined): ColorName {
   if (success === undefined) return 'gray';
   if (success >= 99) return 'green';
   if (success >= 90) return 'yellow';

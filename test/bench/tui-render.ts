@@ -12,12 +12,15 @@
  *   the load generator run; the data plane worker is another thread), the apps (child processes);
  * - responsiveness: the main thread's event-loop delay, and key-press-to-frame latency (a view
  *   switch every 500 ms, timed from the key to the next frame Ink renders).
- * Run it without CI set (Ink draws nothing under CI).
+ * Run it without CI set (Ink draws nothing under CI). React is loaded as `meshbox up` loads it
+ * (its production build, unless NODE_ENV is set).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
-import { createElement } from 'react';
+import { loadUi } from '../../cli/tui/run-tui.js';
+import { createSandboxController } from '../../cli/tui/sandbox-controller.js';
+import { ViewStore } from '../../cli/tui/view-store.js';
 import { LoadGenerator } from '../../sandbox/chaos/load-generator.js';
 import { Sandbox } from '../../sandbox/sandbox.js';
 import { freePort } from '../helpers/free-port.js';
@@ -139,12 +142,8 @@ async function run(mode: Result['mode'], o: Options): Promise<Result> {
       }
     | undefined;
   if (mode === 'tui') {
-    const [{ render }, { App }, { createSandboxController }, { ViewStore }] = await Promise.all([
-      import('ink'),
-      import('../../cli/tui/App.js'),
-      import('../../cli/tui/sandbox-controller.js'),
-      import('../../cli/tui/view-store.js'),
-    ]);
+    // as runTui loads them (React's production build)
+    const { render, createElement, App } = await loadUi();
     const controller = createSandboxController(sandbox);
     const store = new ViewStore(controller).start();
     const terminal = new Terminal();

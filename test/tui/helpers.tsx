@@ -231,7 +231,10 @@ export const tick = (ms = 15): Promise<void> => new Promise((resolve) => setTime
 export interface Mounted {
   controller: FakeController;
   store: ViewStore;
+  /** the screen as text, without styles */
   frame(): string;
+  /** the screen as written, with styles */
+  rawFrame(): string;
   /** writes keys (one write each) and lets React and Ink flush */
   press(...keys: string[]): Promise<void>;
   /** publishes the store's snapshot now and lets the UI render it */
@@ -261,7 +264,10 @@ export async function mount(options: MountOptions = {}): Promise<Mounted> {
   const mounted: Mounted = {
     controller,
     store,
-    frame: () => app.lastFrame() ?? '',
+    // bold and inverse stay without colours (NO_COLOR); the text is what tests read
+    // eslint-disable-next-line no-control-regex
+    frame: () => (app.lastFrame() ?? '').replace(/\u001b\[[0-9;]*m/g, ''),
+    rawFrame: () => app.lastFrame() ?? '',
     async press(...keys) {
       for (const k of keys) {
         // wait for the frame the key causes (most keys change the screen), at most 200 ms
