@@ -2,12 +2,17 @@
  * A sandbox started for one scenario run: on free loopback ports (ingress and admin on port 0),
  * without file watching (the scenario owns the rules) and without access logs, with the
  * scenario's seed. `close()` always stops it.
+ *
+ * Workload ports are picked free just before the workloads bind them; when another process takes
+ * one in between (MESH_ERR_PORT_IN_USE), the sandbox is stopped and started again on new ports,
+ * up to twice.
  */
 import { analyze } from '../config/analyze.js';
 import type { LoadedResource } from '../config/resource.js';
 import { runWorkloadAction, type WorkloadAction } from '../admin/chaos-routes.js';
 import type { MeshEvent } from '../events.js';
 import type { FaultSpec } from '../faults/fault-spec.js';
+import { MeshError } from '../errors.js';
 import { Sandbox, type RuntimeChoice } from '../sandbox.js';
 import type { InstanceView, RulesControl, ScenarioTarget } from './scenario-target.js';
 import { gatewayHost } from './gateway-host.js';
@@ -22,47 +27,64 @@ export interface SandboxTargetOptions {
   readyTimeoutMs?: number;
   /** called for every event from the first one on (start-up included) */
   onEvent?: (e: MeshEvent) => void;
+  /** told when the start is tried again */
+  onRetry?: (reason: string) => void;
 }
+
+const START_ATTEMPTS = 3;
 
 export class SandboxTarget implements ScenarioTarget {
   readonly kind = 'sandbox';
-  readonly sandbox: Sandbox;
   readonly rules: RulesControl;
+  private current: Sandbox;
 
   constructor(private readonly options: SandboxTargetOptions) {
-    this.sandbox = new Sandbox({
-      config: options.config,
-      rules: options.rules,
-      runtime: options.runtime ?? 'auto',
-      seed: options.seed,
-      ingressPort: 0,
-      adminPort: 0,
-      accessLogDir: false,
-      watch: false,
-      readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
-    });
-    if (options.onEvent) this.sandbox.onEvent(options.onEvent);
-    const sandbox = this.sandbox;
+    this.current = this.create();
     this.rules = {
-      applied: () => sandbox.controlPlane.appliedResources,
-      mesh: () => sandbox.mesh,
-      async set(resources: readonly LoadedResource[]) {
-        const warnings = analyze([...resources], sandbox.mesh).filter((f) => f.severity === 'warning');
-        const version = await sandbox.controlPlane.setResources(resources, warnings);
+      applied: () => this.sandbox.controlPlane.appliedResources,
+      mesh: () => this.sandbox.mesh,
+      set: async (resources: readonly LoadedResource[]) => {
+        const warnings = analyze([...resources], this.sandbox.mesh).filter((f) => f.severity === 'warning');
+        const version = await this.sandbox.controlPlane.setResources(resources, warnings);
         return { version, warnings };
       },
     };
   }
 
+  get sandbox(): Sandbox {
+    return this.current;
+  }
+
+  private create(): Sandbox {
+    const o = this.options;
+    const sandbox = new Sandbox({
+      config: o.config,
+      rules: o.rules,
+      runtime: o.runtime ?? 'auto',
+      seed: o.seed,
+      ingressPort: 0,
+      adminPort: 0,
+      accessLogDir: false,
+      watch: false,
+      readyTimeoutMs: o.readyTimeoutMs ?? 60_000,
+    });
+    if (o.onEvent) sandbox.onEvent(o.onEvent);
+    return sandbox;
+  }
+
   /** starts the sandbox; on failure it is stopped again before the error is thrown */
   async start(): Promise<this> {
-    try {
-      await this.sandbox.up();
-    } catch (e) {
-      await this.sandbox.down();
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.current.up();
+        return this;
+      } catch (e) {
+        await this.current.down();
+        if (!(e instanceof MeshError && e.code === 'MESH_ERR_PORT_IN_USE') || attempt >= START_ATTEMPTS) throw e;
+        this.options.onRetry?.(`${e.message}: starting again on other ports`);
+        this.current = this.create();
+      }
     }
-    return this;
   }
 
   get id(): string {

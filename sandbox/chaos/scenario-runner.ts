@@ -122,6 +122,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
         host: scenario.mesh.host,
         readyTimeoutMs,
         onEvent: recorder.record,
+        onRetry: (message) => emit({ type: 'scenario:target', message }),
       }).start();
     }
   } catch (e) {
@@ -258,11 +259,15 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
     // ── steady state before
     if (hypothesis.length) {
       const s = await runPhase('steady-state-before', hypothesis, { keepGoing: 'never' });
-      result.steadyState.before = s === 'passed' ? 'met' : 'deviated';
-      if (s !== 'passed') fail(s === 'error' ? 'error' : 'failed', `steady state not met before the method: ${firstProblem('steady-state-before')}`);
+      if (signal.aborted) {
+        fail('error', 'interrupted');
+      } else {
+        result.steadyState.before = s === 'passed' ? 'met' : 'deviated';
+        if (s !== 'passed') fail(s === 'error' ? 'error' : 'failed', `steady state not met before the method: ${firstProblem('steady-state-before')}`);
+      }
     }
     // ── method
-    if (result.steadyState.before !== 'deviated') {
+    if (result.steadyState.before !== 'deviated' && !signal.aborted) {
       methodStatus = await runPhase('method', scenario.method, { keepGoing: scenario.continueOnFailure ? 'failures' : 'never' });
       if (methodStatus !== 'passed') fail(methodStatus === 'error' ? 'error' : 'failed', firstProblem('method'));
       // background loads end by their bounds; the method is over when they are
@@ -271,7 +276,10 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
         if (signal.aborted || methodStatus !== 'passed') await Promise.all(running.map((l) => l.generator.stop()));
         else {
           emit({ type: 'step:note', message: `waiting for background load${running.length > 1 ? 's' : ''} ${running.map((l) => `"${l.name}"`).join(', ')} to end` });
+          const stopAll = (): void => running.forEach((l) => void l.generator.stop());
+          signal.addEventListener('abort', stopAll, { once: true });
           await Promise.all(running.map((l) => l.done));
+          signal.removeEventListener('abort', stopAll);
         }
       }
       // ── steady state after

@@ -139,6 +139,11 @@ describe('scenario runner', () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(aborted.result).toMatchObject({ status: 'error', reason: 'interrupted', interrupted: true });
     expect(steps(aborted.result)).toEqual(['method wait passed', 'method wait skipped']);
+    const ac2 = new AbortController();
+    setTimeout(() => ac2.abort(), 100);
+    const early = await runOn({ title: 'aborted early', steadyState: { probes: [{ type: 'wait', duration: '30s' }] }, method: [{ type: 'wait', duration: '1ms' }] }, undefined, { signal: ac2.signal });
+    expect(early.result).toMatchObject({ status: 'error', reason: 'interrupted', steadyState: { before: 'not run', after: 'not run' } });
+    expect(steps(early.result)).toEqual(['steady-state-before wait passed', 'method wait skipped']);
   });
 
   it('a sandbox that does not start is an error with the reason, and nothing runs', async () => {
