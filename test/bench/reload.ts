@@ -313,6 +313,9 @@ async function main(): Promise<void> {
       loadLine('without saves', baseline),
       loadLine('during saves', during),
       `machine: ${cpus} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+      ...(baseline.latencyMs.p50 > 100 || baseline.completed < baseline.sent * 0.99
+        ? [`note: without any save the mesh already answered slowly (p50 ${baseline.latencyMs.p50.toFixed(0)} ms) or not at all: the machine is busy; these numbers are the machine's more than hot reload's (rerun on a quiet machine, or lower --rate)`]
+        : []),
       '',
     ];
     process.stdout.write(`${out.join('\n')}\n`);
