@@ -94,7 +94,9 @@ export const load: StepType<LoadConfig> = {
       warmupMs: config.warmup !== undefined ? toMs(config.warmup) : undefined,
     });
     const description = `${model(config)} -> ${target.label}`;
-    const traffic: { label: string; startedAt: number; endedAt?: number } = { label: `load "${name}"`, startedAt: await ctx.target.mark() };
+    // the window starts after the warm-up, as the load's own counts do
+    const warmupMs = config.warmup !== undefined ? toMs(config.warmup) : 0;
+    const traffic: { label: string; startedAt: number; endedAt?: number } = { label: `load "${name}"`, startedAt: (await ctx.target.mark()) + warmupMs };
     const run: LoadRun = { name, description, startedAt: traffic.startedAt, generator, done: generator.start() };
     ctx.state.loads.set(name, run);
     ctx.state.lastTraffic = traffic;

@@ -69,6 +69,18 @@ describe('load and stop-load', () => {
     expect(traffic.requestsIn(state.window({ load: 'l' })).length).toBe(20);
   });
 
+  it('a warm-up is left out of the load result and of its window', async () => {
+    const t = await fake();
+    const state = new RunState();
+    const traffic = new TrafficRecorder();
+    const o = await run({ type: 'load', name: 'w', rate: 100, warmup: '200ms', duration: '300ms' }, t, state, traffic).outcome;
+    const sent = (o.data!['result'] as { sent: number }).sent;
+    expect(sent).toBeGreaterThanOrEqual(25);
+    expect(traffic.requests.length).toBeGreaterThanOrEqual(sent + 15);
+    const inWindow = traffic.requestsIn(state.window({ load: 'w' })).length;
+    expect(Math.abs(inWindow - sent)).toBeLessThanOrEqual(3);
+  });
+
   it('to a service through a sidecar listener; unnamed loads get names', async () => {
     const t = await fake();
     const state = new RunState();
