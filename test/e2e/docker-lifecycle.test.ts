@@ -91,16 +91,11 @@ describe.skipIf(!docker.available)('the Docker runtime from the CLI', () => {
     d = await testDocker();
   });
 
-  it('auto picks Docker when a daemon answers', async () => {
-    const { run, status } = await up(['--no-logs'], stateDir());
+  it('auto picks Docker when a daemon answers; meshbox down stops it from another terminal and leaves no container', async () => {
+    const env = stateDir();
+    const { run, status } = await up(['--no-logs'], env);
     expect((await status()).runtime).toBe('docker');
     expect(run.output()).toContain('workloads run as Docker containers (daemon at');
-    expect(await interrupt(run)).toBe(0);
-  });
-
-  it('meshbox down stops a Docker sandbox from another terminal and leaves no container', async () => {
-    const env = stateDir();
-    const { run, status } = await up(['--runtime', 'docker', '--no-logs'], env);
     const sandbox = (await status()).sandbox;
     expect((await sandboxContainers(sandbox, d)).length).toBe(4);
     const down = await runCli(['down'], env);
