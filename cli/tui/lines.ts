@@ -78,6 +78,8 @@ export function toAnsi(l: Line, width: number, color: boolean): string {
     run += text;
   }
   if (total > width && width > 0) run += '…';
+  // trailing padding is not drawn (Ink works per character; a selected row keeps its bar)
+  else if (!/[[;]7[;m]/.test(runStyle)) run = run.trimEnd();
   flush();
   return out;
 }

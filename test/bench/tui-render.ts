@@ -97,6 +97,8 @@ interface Result {
   p99Ms: number;
   errors: number;
   hopEventsPerSecond: number;
+  /** requests the ingress answered 200 per second in the window (from the gateway's events) */
+  servedPerSecond: number;
   cpuProcess: number;
   cpuMainThread: number;
   cpuOtherThreads: number;
@@ -125,8 +127,11 @@ async function run(mode: Result['mode'], o: Options): Promise<Result> {
   const adminPort = await freePort();
   const sandbox = new Sandbox({ runtime: 'process', ingressPort, adminPort, accessLogDir: false, seed: 7 });
   let hopEvents = 0;
+  let served = 0;
   sandbox.onEvent((e) => {
-    if (e.type === 'mesh:request:end' && e.reporter === 'source') hopEvents++;
+    if (e.type !== 'mesh:request:end' || e.reporter !== 'source') return;
+    hopEvents++;
+    if (e.listener === 'gateway' && e.status === 200) served++;
   });
 
   // the UI, as runTui sets it up, rendering into the stand-in terminal
@@ -205,6 +210,7 @@ async function run(mode: Result['mode'], o: Options): Promise<Result> {
   const published0 = ui?.published() ?? 0;
   const bytes0 = ui?.terminal.bytes ?? 0;
   const hops0 = hopEvents;
+  const served0 = served;
   const keyLatencies: number[] = [];
   const views = ['3', '1', '2', '5'];
   let v = 0;
@@ -223,6 +229,12 @@ async function run(mode: Result['mode'], o: Options): Promise<Result> {
   const threads1 = readThreadCpuSeconds(process.pid);
   const apps1 = apps.map((p) => readCpuSeconds(p) ?? 0);
   loop.disable();
+  const frames = (ui?.frames() ?? 0) - frames0;
+  const published = (ui?.published() ?? 0) - published0;
+  const bytes = (ui?.terminal.bytes ?? 0) - bytes0;
+  const renderMs = (ui?.renderMs() ?? 0) - render0;
+  const hops = hopEvents - hops0;
+  const servedInWindow = served - served0;
   const main = (threads1.get(process.pid) ?? 0) - (threads0.get(process.pid) ?? 0);
   const result = await done;
   const r: Result = {
@@ -233,7 +245,8 @@ async function run(mode: Result['mode'], o: Options): Promise<Result> {
     p50Ms: result.latencyMs.p50,
     p99Ms: result.latencyMs.p99,
     errors: result.errors + Object.entries(result.statusCounts).filter(([s]) => s !== '200').reduce((n, [, c]) => n + c, 0),
-    hopEventsPerSecond: (hopEvents - hops0) / wall,
+    hopEventsPerSecond: hops / wall,
+    servedPerSecond: servedInWindow / wall,
     cpuProcess: (cpu1 - cpu0) / wall,
     cpuMainThread: main / wall,
     cpuOtherThreads: (cpu1 - cpu0 - main) / wall,
@@ -243,11 +256,10 @@ async function run(mode: Result['mode'], o: Options): Promise<Result> {
     loopDelayMaxMs: loop.max / 1e6,
   };
   if (ui) {
-    const frames = ui.frames() - frames0;
     r.framesPerSecond = frames / wall;
-    r.snapshotsPerSecond = (ui.published() - published0) / wall;
-    r.bytesPerSecond = (ui.terminal.bytes - bytes0) / wall;
-    r.renderMsMean = frames ? (ui.renderMs() - render0) / frames : 0;
+    r.snapshotsPerSecond = published / wall;
+    r.bytesPerSecond = bytes / wall;
+    r.renderMsMean = frames ? renderMs / frames : 0;
     r.keyToFrameP50Ms = percentile(keyLatencies, 50);
     r.keyToFrameMaxMs = Math.max(...keyLatencies);
     ui.stop();
@@ -260,9 +272,11 @@ function report(results: Result[]): string {
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
   const ms = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : `${x.toFixed(1)}ms`);
   const rows: Array<[string, (r: Result) => string]> = [
-    ['load (target -> achieved)', (r) => `${r.targetRate} -> ${r.achievedRate.toFixed(0)} req/s`],
+    ['load: target rate', (r) => `${r.targetRate} req/s`],
+    ['ingress answered 200 /s', (r) => r.servedPerSecond.toFixed(0)],
+    ['load generator: completed /s', (r) => r.achievedRate.toFixed(0)],
     ['end-to-end latency p50 / p99', (r) => `${ms(r.p50Ms)} / ${ms(r.p99Ms)}`],
-    ['non-200 or failed requests', (r) => String(r.errors)],
+    ['non-200 or failed (timeouts: overload)', (r) => String(r.errors)],
     ['hop events (reporter=source) /s', (r) => r.hopEventsPerSecond.toFixed(0)],
     ['UI frames rendered /s', (r) => (r.framesPerSecond === undefined ? '-' : r.framesPerSecond.toFixed(1))],
     ['view store snapshots /s', (r) => (r.snapshotsPerSecond === undefined ? '-' : r.snapshotsPerSecond.toFixed(1))],
@@ -270,6 +284,7 @@ function report(results: Result[]): string {
     ['mean Ink render time per frame', (r) => ms(r.renderMsMean)],
     ['key -> frame p50 / max', (r) => (r.keyToFrameP50Ms === undefined ? '-' : `${ms(r.keyToFrameP50Ms)} / ${ms(r.keyToFrameMaxMs)}`)],
     ['CPU, meshbox process (1 core = 100%)', (r) => pct(r.cpuProcess)],
+    ['  per answered request', (r) => (r.servedPerSecond > 0 ? `${((r.cpuProcess / r.servedPerSecond) * 1e6).toFixed(0)} µs` : '-')],
     ['  main thread (UI, events, load gen)', (r) => pct(r.cpuMainThread)],
     ['  other threads (data plane, GC)', (r) => pct(r.cpuOtherThreads)],
     ['CPU, the four apps', (r) => pct(r.cpuApps)],
