@@ -102,6 +102,11 @@ async function startOnce(runtime: 'process' | 'docker'): Promise<Sample> {
 /** removes every meshbox image (service images before the base they are built on) */
 async function removeMeshboxImages(): Promise<number> {
   const docker = await connectDocker(dockerEndpoint());
+  const users = await docker.listContainers({ filters: JSON.stringify({ label: ['meshbox.sandbox'] }) });
+  if (users.length > 0) {
+    const sandboxes = [...new Set(users.map((c) => c.Labels['meshbox.sandbox']))].join(', ');
+    throw new Error(`cold starts need the meshbox images removed, but sandbox ${sandboxes} runs containers from them: stop it (meshbox down --all) and run the bench again`);
+  }
   const images = await docker.listImages({ filters: JSON.stringify({ label: ['meshbox.kind'] }) });
   const order = (i: (typeof images)[number]): number => (i.Labels?.['meshbox.kind'] === 'base' ? 1 : 0);
   images.sort((a, b) => order(a) - order(b));
