@@ -65,7 +65,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'meshbox.yaml to run (default: the bundled sample mesh)')
     .option('-r, --rules <dir>', 'folder of Istio YAML (default: the `rules` folder of meshbox.yaml)')
     .addOption(new Option('--runtime <runtime>', 'where workloads run').choices(['auto', 'process', 'docker']).default('auto'))
-    .option('--pull', 'Docker: pull images that are not present locally (default: never pull)', false)
+    .option('--pull', 'Docker: pull images that are not present locally (default: never pull)')
     .addOption(new Option('--docker-network <mode>', 'Docker: host networking (Linux default) or bridge with ports on 127.0.0.1 (Docker Desktop)').choices(['auto', 'host', 'bridge']).default('auto'))
     .option('--headless', 'plain output lines instead of the terminal UI', false)
     .option('--ingress-port <port>', 'port of the ingress gateway on 127.0.0.1 (default: 8080)', port)
@@ -75,7 +75,7 @@ export function buildProgram(): Command {
     .option('--no-access-log', 'do not write access logs')
     .option('--no-logs', 'do not print the workloads’ own output')
     .option('--ready-timeout <seconds>', 'how long to wait for every workload to be healthy', seconds)
-    .action((o: { config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; readyTimeout?: number }) =>
+    .action((o: { config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; readyTimeout?: number }) =>
       run(() =>
         runUp(
           {
