@@ -12,7 +12,7 @@ function phase(s: ViewSnapshot['sandbox']): { symbol: string; text: string; colo
   const counts = `${s.healthy}/${s.instances}`;
   switch (s.phase) {
     case 'starting':
-      return { symbol: '◌', text: s.instances ? `starting ${counts} healthy` : 'starting', color: 'yellow' };
+      return { symbol: '◌', text: `starting${s.instances ? ` ${counts} healthy` : ''}${s.message ? `: ${s.message}` : ''}`, color: 'yellow' };
     case 'running':
       if (s.instances > 0 && s.healthy === s.instances) return { symbol: '●', text: `ready ${counts}`, color: 'green' };
       return s.wasReady ? { symbol: '●', text: `degraded ${counts} healthy`, color: 'red' } : { symbol: '◌', text: `starting ${counts} healthy`, color: 'yellow' };

@@ -31,8 +31,8 @@ export function createSandboxController(sandbox: Sandbox): SandboxController {
   });
 
   const workloadControl: WorkloadControl = {
-    kill: (id) => workloads().kill(id),
-    restart: (id) => workloads().restart(id),
+    kill: async (id) => workloads().kill(id),
+    restart: async (id) => workloads().restart(id),
     pause: async (id) => {
       await workloads().pause(id);
       paused.add(id);

@@ -390,8 +390,23 @@ export class ViewStore {
         this.ejected.delete(e.endpoint);
         this.pushLog('meshbox', 'meshbox', 'info', `${e.endpoint} returned to ${e.cluster}`, e.time);
         break;
+      case 'mesh:image:build':
+        if (e.phase === 'start' || e.phase === 'progress') {
+          if (this.phase === 'starting') this.phaseMessage = `building image ${e.image}`;
+          this.pushLog('meshbox', 'meshbox', 'info', `image ${e.image}: ${e.message}`, e.time);
+        } else {
+          if (this.phase === 'starting') this.phaseMessage = undefined;
+          const took = e.durationMs !== undefined ? ` (${(e.durationMs / 1000).toFixed(1)}s)` : '';
+          this.pushLog('meshbox', 'meshbox', e.phase === 'failed' ? 'error' : 'info', `image ${e.image} ${e.phase === 'cached' ? 'up to date' : e.phase}${took}: ${e.message}`, e.time);
+        }
+        break;
       case 'mesh:listener:ready':
         return;
+      default: {
+        // a kind of event this UI does not know yet: it still shows in the logs
+        const other = e as { type: string; time?: number; message?: unknown };
+        this.pushLog('meshbox', 'meshbox', 'info', typeof other.message === 'string' ? `${other.type}: ${other.message}` : other.type, other.time ?? this.now());
+      }
     }
     this.dirty = true;
   }

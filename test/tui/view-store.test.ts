@@ -7,6 +7,7 @@ import { RingBuffer } from '../../cli/tui/ring-buffer.js';
 import { latencyBucket, SlidingWindow } from '../../cli/tui/sliding-window.js';
 import { sameData, ViewStore } from '../../cli/tui/view-store.js';
 import { matchedRoute, wholePercents } from '../../cli/tui/format.js';
+import type { MeshEvent } from '../../sandbox/events.js';
 import { FakeController, hop, sampleTraffic, upEvents } from './helpers.js';
 
 function clock(start = 1_000_000) {
@@ -158,6 +159,26 @@ describe('ViewStore', () => {
     expect(upstream).toHaveLength(1);
     expect(upstream[0]!.responseFlags).toBe('FI');
     expect(store.getSnapshot().faults.available).toBe(true);
+    store.stop();
+  });
+
+  it('shows Docker image builds while starting, and events it does not know in the logs', () => {
+    const c = new FakeController();
+    const store = new ViewStore(c);
+    c.emit({ type: 'mesh:sandbox:starting', time: 1, message: 'starting' });
+    c.emit({ type: 'mesh:image:build', time: 2, image: 'meshbox/callme-service:3f2a', phase: 'start', message: 'building' });
+    store.publish();
+    expect(store.getSnapshot().sandbox.message).toBe('building image meshbox/callme-service:3f2a');
+    c.emit({ type: 'mesh:image:build', time: 3, image: 'meshbox/callme-service:3f2a', phase: 'done', message: 'built', durationMs: 1500 });
+    c.emit({ type: 'mesh:something:new', time: 4, message: 'hello' } as unknown as MeshEvent);
+    store.publish();
+    expect(store.getSnapshot().sandbox.message).toBeUndefined();
+    expect(store.getSnapshot().logs.map((l) => l.text)).toEqual([
+      'starting',
+      'image meshbox/callme-service:3f2a: building',
+      'image meshbox/callme-service:3f2a done (1.5s): built',
+      'mesh:something:new: hello',
+    ]);
     store.stop();
   });
 
