@@ -13,7 +13,8 @@ import type Dockerode from 'dockerode';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../sandbox/runtime/sandbox-state.js';
 import { httpGet, interrupt, runCli, startCli, waitForHttp, type CliRun } from '../helpers/cli.js';
-import { dockerForTests, sandboxContainers, testDocker } from '../helpers/docker-available.js';
+import { runLoad } from '../../sandbox/chaos/load-generator.js';
+import { dockerForTests, instanceContainer, sandboxContainers, testDocker } from '../helpers/docker-available.js';
 import { appSource, writeDockerProject } from '../helpers/docker-fixture.js';
 import { freePort } from '../helpers/free-port.js';
 
@@ -91,13 +92,25 @@ describe.skipIf(!docker.available)('the Docker runtime from the CLI', () => {
     d = await testDocker();
   });
 
-  it('auto picks Docker when a daemon answers; meshbox down stops it from another terminal and leaves no container', async () => {
+  it('auto picks Docker when a daemon answers; a container killed outside meshbox comes back; meshbox down leaves no container', async () => {
     const env = stateDir();
-    const { run, status } = await up(['--no-logs'], env);
+    const { run, status, ingress, admin } = await up(['--no-logs'], env);
     expect((await status()).runtime).toBe('docker');
     expect(run.output()).toContain('workloads run as Docker containers (daemon at');
     const sandbox = (await status()).sandbox;
     expect((await sandboxContainers(sandbox, d)).length).toBe(4);
+
+    // `docker kill` from another terminal: meshbox sees the container die and restarts it
+    const before = await instanceContainer(d, sandbox, 'callme-service-v2-1');
+    await d.getContainer(before!.Id).kill({ signal: 'SIGKILL' });
+    const load = await runLoad({ url: `${ingress}/caller/ping`, headers: { host: 'caller.example.com' }, concurrency: 4, maxRequests: 200, durationMs: 60_000 });
+    expect((load.statusCounts['200'] ?? 0) / load.completed).toBeGreaterThan(0.97);
+    await run.waitFor('callme-service-v2-1 exited (signal SIGKILL)');
+    await run.waitFor(/callme-service-v2-1 restarting in 0\.5s \(killed by SIGKILL\)/);
+    await waitForHttp(`${admin}/ready`, 200, 20_000);
+    const after = await instanceContainer(d, sandbox, 'callme-service-v2-1');
+    expect(after?.State).toBe('running');
+    expect(after?.Id).not.toBe(before!.Id);
     const down = await runCli(['down'], env);
     expect(down.code).toBe(0);
     expect(down.output).toContain(`stopping sandbox ${sandbox}`);
