@@ -142,7 +142,7 @@ async function main(): Promise<number> {
   const meshboxNodeArgs: string[] = [];
   if (options.cpuProfDir) meshboxNodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(options.cpuProfDir));
 
-  const ctx: StartContext = { root: ROOT, dir, processes, placement, meshboxNodeArgs };
+  const ctx: StartContext = { root: ROOT, dir, processes, placement, meshboxNodeArgs, signal: abort.signal };
   const timer = new PreciseTimer();
   const kinds: TopologyKind[] = ['direct', 'meshbox', ...(nginx ? (['nginx'] as const) : [])];
   const phases: PhaseRecord[] = [];

@@ -70,6 +70,8 @@ export interface StartContext {
   placement: Placement;
   /** extra node flags for `meshbox up` (e.g. --cpu-prof) */
   meshboxNodeArgs?: string[];
+  /** aborts waiting for a process to be ready (Ctrl-C) */
+  signal?: AbortSignal;
 }
 
 /** The environment of an app started by the benchmark: no proxy and no meshbox variables inherited. */
@@ -150,11 +152,22 @@ export function httpGet(url: string, headers: Record<string, string> = {}, timeo
   });
 }
 
-/** Polls until `url` answers 200 (or `ok` accepts the answer); fails early when `proc` exits. */
-export async function waitUntil(url: string, proc: Tracked, timeoutMs: number, headers: Record<string, string> = {}, ok: (a: HttpAnswer) => boolean = (a) => a.status === 200): Promise<HttpAnswer> {
+/**
+ * Polls until `url` answers 200 (or `ok` accepts the answer); fails early when `proc` exits or
+ * `signal` aborts.
+ */
+export async function waitUntil(
+  url: string,
+  proc: Tracked,
+  timeoutMs: number,
+  headers: Record<string, string> = {},
+  ok: (a: HttpAnswer) => boolean = (a) => a.status === 200,
+  signal?: AbortSignal,
+): Promise<HttpAnswer> {
   const deadline = performance.now() + timeoutMs;
   let last = 'no answer yet';
   while (performance.now() < deadline) {
+    if (signal?.aborted) throw new Error(`interrupted while waiting for ${proc.name}`);
     if (proc.done()) throw new Error(`${proc.name} exited before ${url} answered; its output:\n${proc.tail()}`);
     try {
       const answer = await httpGet(url, headers, 2000);
@@ -186,7 +199,7 @@ async function startApp(ctx: StartContext, name: 'caller' | 'callme', port: numb
     env: appEnv(process.env, { PORT: String(port), VERSION: 'v1', SEED: '1', ...extra }),
     cwd: ctx.root,
   });
-  await waitUntil(`http://127.0.0.1:${port}/actuator/health`, proc, 20_000);
+  await waitUntil(`http://127.0.0.1:${port}/actuator/health`, proc, 20_000, {}, undefined, ctx.signal);
   return proc;
 }
 
@@ -269,7 +282,7 @@ export async function startMeshbox(ctx: StartContext): Promise<Topology> {
   });
   return withCleanup([meshbox], ctx, async () => {
     const admin = `http://127.0.0.1:${adminPort}`;
-    await waitUntil(`${admin}/ready`, meshbox, 90_000);
+    await waitUntil(`${admin}/ready`, meshbox, 90_000, {}, undefined, ctx.signal);
     const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { instances?: StatusInstance[] };
     const instances = status.instances ?? [];
     const caller = instances.find((i) => i.service === 'caller-service');
@@ -335,7 +348,7 @@ export async function startNginx(ctx: StartContext, nginx: NginxInfo): Promise<T
     });
     started.push(master);
     const full: Target = { url: `http://127.0.0.1:${ports.gateway}/caller/ping`, headers: { host: INGRESS_HOST }, legs: 4, body: FULL_BODY, server: /^nginx/ };
-    await waitUntil(full.url, master, 15_000, full.headers);
+    await waitUntil(full.url, master, 15_000, full.headers, undefined, ctx.signal);
     const workers = childPids(master.pid);
     ctx.processes.adopt(master, workers);
     if (workers.length !== 1) throw new Error(`expected 1 nginx worker under master ${master.pid}, found ${workers.length}`);
