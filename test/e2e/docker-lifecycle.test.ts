@@ -86,7 +86,7 @@ describe('without a Docker daemon', () => {
   });
 });
 
-describe.skipIf(!docker.available)('the Docker runtime from the CLI', () => {
+describe.skipIf(!docker.available)('the Docker runtime from the CLI', { timeout: 120_000 }, () => {
   let d: Dockerode;
   beforeAll(async () => {
     d = await testDocker();

@@ -33,7 +33,7 @@ const RUNTIMES = [
 ] as const;
 
 for (const { runtime, enabled } of RUNTIMES) {
-  describe.skipIf(!enabled)(`the sample mesh on the ${runtime} runtime`, () => {
+  describe.skipIf(!enabled)(`the sample mesh on the ${runtime} runtime`, { timeout: 120_000 }, () => {
     let run: CliRun;
     let ingress = '';
     let admin = '';

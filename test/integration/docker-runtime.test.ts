@@ -33,7 +33,7 @@ async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 15_00
   throw new Error(`timed out${last ? `: ${(last as Error).message}` : ''}`);
 }
 
-describe.skipIf(!docker.available)('DockerRuntime', () => {
+describe.skipIf(!docker.available)('DockerRuntime', { timeout: 120_000 }, () => {
   const sandbox = `rt-${randomBytes(3).toString('hex')}`;
   let runtime: DockerRuntime;
   let project: DockerProject;
