@@ -80,6 +80,15 @@ export async function runTui(sandbox: Sandbox, opts: TuiOptions, io: Io): Promis
     { stdout, stdin, exitOnCtrlC: false, patchConsole: false, maxFps: MAX_FPS },
   );
 
+  // Ink unmounts on its own only when rendering failed: stop everything and report it
+  ink.waitUntilExit().then(
+    () => quitRequested(),
+    (err: unknown) => {
+      fatal ??= err;
+      quitRequested();
+    },
+  );
+
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {

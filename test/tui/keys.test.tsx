@@ -35,7 +35,7 @@ describe('views', () => {
     await ui!.press('3');
     expect(ui!.frame()).toContain('SOURCE -> DESTINATION');
     await ui!.press('4');
-    expect(ui!.frame()).toContain('RESOURCES (2)');
+    expect(ui!.frame()).toContain('FILES (2)');
     await ui!.press('5');
     expect(ui!.frame()).toMatch(/meshbox\s*│/);
     await ui!.press('6');

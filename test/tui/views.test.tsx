@@ -187,18 +187,21 @@ describe('rules view', () => {
     const controller = new FakeController();
     controller.findingList = [
       { severity: 'error', code: 'MB1001', message: 'unknown field "wieght"', hint: 'did you mean "weight"?', location: { file: 'rules/bad.yaml', line: 14, col: 9 }, resource: { kind: 'VirtualService', name: 'x', namespace: 'default' } },
-      { severity: 'warning', code: 'MB2002', istioCode: 'IST0101', message: 'subset "v3" of host "callme-service" is not defined', location: { file: 'rules/callme.yaml', line: 20, col: 19 } },
+      { severity: 'warning', code: 'MB2002', istioCode: 'IST0101', message: 'subset "v3" of host "callme-service" is not defined', location: { file: '/work/rules/callme-service.yaml', line: 20, col: 19 } },
     ];
-    ui = await mount({ controller, view: 'rules' });
+    ui = await mount({ controller, view: 'rules', rows: 40 });
     await ui.publish();
     const f = ui.frame();
+    expect(f).toContain('FILES (3) in /work/rules');
+    expect(f).toMatch(/✓ \/work\/rules\/callme-service\.yaml\s+applied, 1 resource, 1 warning/);
+    expect(f).toMatch(/✗ rules\/bad\.yaml\s+1 error: not applied/);
     expect(f).toContain('RESOURCES (2)');
     expect(f).toMatch(/Gateway\s+default\/caller-gateway\s+\/work\/rules\/caller-service\.yaml:5:1/);
     expect(f).toMatch(/VirtualService\s+default\/callme-service-route\s+\/work\/rules\/callme-service\.yaml:30:1/);
     expect(f).toContain('FINDINGS   1 error, 1 warning');
     expect(f).toContain('✗ rules/bad.yaml:14:9: error MB1001 [VirtualService default/x]: unknown field "wieght"');
     expect(f).toContain('hint: did you mean "weight"?');
-    expect(f).toContain('! rules/callme.yaml:20:19: warning MB2002/IST0101');
+    expect(f).toContain('! /work/rules/callme-service.yaml:20:19: warning MB2002/IST0101');
   });
 
   it('says when every file is valid', async () => {
