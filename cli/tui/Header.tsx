@@ -1,6 +1,7 @@
 /**
- * Two lines at the top: the sandbox (state, runtime, seed), active faults and the load generator;
- * then where to reach it (ingress, admin) and the rules snapshot with the last reload's result.
+ * Two lines at the top: the sandbox's state, active faults, the load generator, runtime and seed;
+ * then the rules snapshot with the last reload's result, and where to reach the sandbox (ingress,
+ * admin).
  */
 import { Block } from './Block.js';
 import { clockSeconds, rps, truncate } from './format.js';
@@ -31,18 +32,19 @@ export function headerLines(snapshot: ViewSnapshot, compact: boolean): Line[] {
   const gray = { color: 'gray' } as const;
   const faults = snapshot.faults.list.length;
   const load = snapshot.load;
+  // most important first: a narrow terminal cuts the end of the line
   const first: Line = [
     span('meshbox', { bold: true, color: 'cyan' }),
     span(` ${truncate(s.id || s.name || 'meshbox', 28)}  `),
     span(`${p.symbol} ${p.text}`, { color: p.color }),
-    span('  runtime ', gray),
-    span(s.runtime ?? '-'),
-    span('  seed ', gray),
-    span(String(s.seed)),
     span('  faults ', gray),
     span(String(faults), faults ? { color: 'magenta', bold: true } : {}),
     span('  load ', gray),
     load?.running ? span(`${rps(load.achievedRps)}/${rps(load.rate)} req/s`, { color: 'cyan' }) : span('off'),
+    span('  runtime ', gray),
+    span(s.runtime ?? '-'),
+    span('  seed ', gray),
+    span(String(s.seed)),
   ];
   if (compact) return [first];
   const reload = snapshot.config.lastReload;
@@ -54,15 +56,7 @@ export function headerLines(snapshot: ViewSnapshot, compact: boolean): Line[] {
       : span(`✗ rejected ${clockSeconds(reload.time)}, ${plural(reload.errors, 'error')} (4 shows them)`, { color: 'red' });
   return [
     first,
-    [
-      span('ingress ', gray),
-      span(s.ingressUrl || '-'),
-      span('  admin ', gray),
-      span(s.adminUrl || '-'),
-      span('  rules ', gray),
-      span(`v${snapshot.config.snapshotVersion} `),
-      reloadSpan,
-    ],
+    [span('rules ', gray), span(`v${snapshot.config.snapshotVersion} `), reloadSpan, span('  ingress ', gray), span(s.ingressUrl || '-'), span('  admin ', gray), span(s.adminUrl || '-')],
   ];
 }
 

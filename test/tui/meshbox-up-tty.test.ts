@@ -118,9 +118,9 @@ describe.skipIf(!hasTmux())('meshbox up in a terminal (tmux)', () => {
     expect(first).toMatch(/1 Services\s+2 Graph\s+3 Traffic\s+4 Rules\s+5 Logs\s+6 Faults/);
     pid = Number(readFileSync(pidFile, 'utf8').trim());
     const s = await waitFor(/● ready 4\/4/, 60_000);
-    expect(s).toMatch(/meshbox sample-[0-9a-f]{6}\s+● ready 4\/4\s+runtime process\s+seed \d+\s+faults 0\s+load off/);
-    expect(s).toContain(`ingress http://127.0.0.1:${ingressPort}  admin http://127.0.0.1:${adminPort}`);
+    expect(s).toMatch(/meshbox sample-[0-9a-f]{6}\s+● ready 4\/4\s+faults 0\s+load off\s+runtime process\s+seed \d+/);
     expect(s).toMatch(/rules v\d+ ✓ loaded \d\d:\d\d:\d\d/);
+    expect(s).toContain(`ingress http://127.0.0.1:${ingressPort}  admin http://127.0.0.1:${adminPort}`);
     for (const id of ['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-2']) expect(s).toMatch(new RegExp(`${id}\\s+running ✓`));
     expect(s).toContain(`try: curl -H 'Host: caller.example.com' http://127.0.0.1:${ingressPort}/caller/ping`);
     children = descendants(pid);
