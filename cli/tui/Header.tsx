@@ -47,13 +47,14 @@ export function headerLines(snapshot: ViewSnapshot, compact: boolean): Line[] {
     span(String(s.seed)),
   ];
   if (compact) return [first];
-  const reload = snapshot.config.lastReload;
+  const c = snapshot.config;
   const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
-  const reloadSpan = !reload
-    ? span('-')
-    : reload.ok
-      ? span(`✓ loaded ${clockSeconds(reload.time)}${reload.warnings ? ` (${plural(reload.warnings, 'warning')})` : ''}`, { color: 'green' })
-      : span(`✗ rejected ${clockSeconds(reload.time)}, ${plural(reload.errors, 'error')} (4 shows them)`, { color: 'red' });
+  const reloadSpan =
+    c.errors > 0
+      ? span(`✗ rejected${c.lastRejected ? ` ${clockSeconds(c.lastRejected)}` : ''}, ${plural(c.errors, 'error')} (4 shows them)`, { color: 'red' })
+      : c.lastApplied
+        ? span(`✓ loaded ${clockSeconds(c.lastApplied.time)}${c.warnings ? ` (${plural(c.warnings, 'warning')})` : ''}`, { color: c.warnings ? 'yellow' : 'green' })
+        : span('-');
   return [
     first,
     [span('rules ', gray), span(`v${snapshot.config.snapshotVersion} `), reloadSpan, span('  ingress ', gray), span(s.ingressUrl || '-'), span('  admin ', gray), span(s.adminUrl || '-')],

@@ -2,7 +2,7 @@
  * `?`: every key, grouped, with what it does (from the keymap table), and how to read the views.
  */
 import { Block } from './Block.js';
-import { cell } from './format.js';
+import { cell, wrap } from './format.js';
 import { KEYMAP, keyLabel, type KeyBinding } from './keymap.js';
 import { line, type Line } from './lines.js';
 
@@ -14,22 +14,6 @@ const GROUPS: Array<[KeyBinding['group'], string]> = [
   ['load', 'LOAD'],
   ['general', 'GENERAL'],
 ];
-
-/** `text` word-wrapped to `width`, continuation lines indented by `indent` */
-function wrap(text: string, width: number, indent: number): string[] {
-  const out: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line && line.length + 1 + word.length > width) {
-      out.push(line);
-      line = ' '.repeat(indent) + word;
-    } else {
-      line = line ? `${line} ${word}` : word;
-    }
-  }
-  if (line) out.push(line);
-  return out;
-}
 
 export function helpLines(width = 100): Array<{ text: string; heading?: boolean }> {
   const lines: Array<{ text: string; heading?: boolean }> = [];

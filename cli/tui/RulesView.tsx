@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { formatLocation, type Finding } from '../../sandbox/config/findings.js';
 import { Block } from './Block.js';
-import { cell, shortPath } from './format.js';
+import { cell, shortPath, wrap } from './format.js';
 import { line } from './lines.js';
 import type { ColorName } from './theme.js';
 import type { ViewSnapshot } from './view-store.js';
@@ -59,18 +59,19 @@ export function rulesLines(snapshot: ViewSnapshot, width: number): TextLine[] {
   const infos = findings.filter((f) => f.severity === 'info');
   lines.push({ text: `FINDINGS   ${errors.length} error${errors.length === 1 ? '' : 's'}, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}${infos.length ? `, ${infos.length} note${infos.length === 1 ? '' : 's'}` : ''}`, color: 'cyan', bold: true });
   if (findings.length === 0) lines.push({ text: '  ✓ every rule file is valid', color: 'green' });
-  for (const f of [...errors, ...warnings, ...infos]) lines.push(...findingLines(f));
+  for (const f of [...errors, ...warnings, ...infos]) lines.push(...findingLines(f, width));
   return lines;
 }
 
-function findingLines(f: Finding): TextLine[] {
+/** a finding as `meshbox validate` prints it, wrapped to the width */
+function findingLines(f: Finding, width: number): TextLine[] {
   const color: ColorName = f.severity === 'error' ? 'red' : f.severity === 'warning' ? 'yellow' : 'gray';
   const symbol = f.severity === 'error' ? '✗' : f.severity === 'warning' ? '!' : 'i';
   const where = f.location ? `${shortPath(f.location.file)}:${f.location.line}:${f.location.col}` : formatLocation(undefined);
   const code = f.istioCode ? `${f.code}/${f.istioCode}` : f.code;
   const res = f.resource ? ` [${f.resource.kind} ${f.resource.namespace}/${f.resource.name}]` : '';
-  const lines: TextLine[] = [{ text: `  ${symbol} ${where}: ${f.severity} ${code}${res}: ${f.message}`, color }];
-  if (f.hint) lines.push({ text: `      hint: ${f.hint}`, color: 'gray' });
+  const lines: TextLine[] = wrap(`  ${symbol} ${where}: ${f.severity} ${code}${res}: ${f.message}`, width, 6).map((text) => ({ text, color }));
+  if (f.hint) lines.push(...wrap(`      hint: ${f.hint}`, width, 12).map((text) => ({ text, color: 'gray' as const })));
   return lines;
 }
 

@@ -52,12 +52,21 @@ export function duration(ms: number | undefined): string {
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-/** uptime: 45s, 3m07s, 1h02m */
-export function uptime(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+/** `text` word-wrapped to `width` columns, continuation lines indented by `indent` spaces */
+export function wrap(text: string, width: number, indent: number): string[] {
+  const out: string[] = [];
+  const lead = /^ */.exec(text)![0];
+  let current = lead;
+  for (const word of text.slice(lead.length).split(' ')) {
+    if (current.trim() && columns(current) + 1 + columns(word) > width) {
+      out.push(current);
+      current = ' '.repeat(indent) + word;
+    } else {
+      current = current.trim() ? `${current} ${word}` : current + word;
+    }
+  }
+  if (current.trim()) out.push(current);
+  return out;
 }
 
 export function rps(value: number | undefined): string {

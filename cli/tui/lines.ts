@@ -29,10 +29,6 @@ export function line(text: string, style: Style = {}): Line {
   return [{ text, ...style }];
 }
 
-export function lineText(l: Line): string {
-  return l.map((s) => s.text).join('');
-}
-
 /** every span of the line with `style` added (a selected row: inverse) */
 export function restyle(l: Line, style: Style): Line {
   return l.map((s) => ({ ...s, ...style }));

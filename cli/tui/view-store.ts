@@ -83,13 +83,16 @@ export interface LogLine {
   text: string;
 }
 
-export interface ReloadResult {
-  ok: boolean;
-  time: number;
-  /** applied: resources added/changed/removed */
-  changed: number;
-  warnings: number;
+export interface ConfigView {
+  /** version of the snapshot the data plane serves */
+  snapshotVersion: number;
+  /** the last rules version applied: when, and how many resources changed */
+  lastApplied: { time: number; changed: number } | undefined;
+  /** when rule files were last rejected */
+  lastRejected: number | undefined;
+  /** errors and warnings in the rule files now (errors: those files, or their new versions, are not applied) */
   errors: number;
+  warnings: number;
 }
 
 export interface Notice {
@@ -120,7 +123,7 @@ export interface ViewSnapshot {
     /** why the sandbox failed, or what it is doing */
     message: string | undefined;
   };
-  config: { snapshotVersion: number; lastReload: ReloadResult | undefined };
+  config: ConfigView;
   services: ServiceRow[];
   edges: EdgeRow[];
   traffic: {
@@ -221,8 +224,8 @@ export class ViewStore {
   private phaseMessage: string | undefined;
   private startedAt: number;
   private wasReady = false;
-  private lastReload: ReloadResult | undefined;
-  private rejected: Finding[] = [];
+  private lastApplied: ConfigView['lastApplied'];
+  private lastRejected: number | undefined;
   private lastNotice: Notice | undefined;
   /** snapshots published, for the benchmark */
   published = 0;
@@ -344,13 +347,11 @@ export class ViewStore {
         this.pushLog('meshbox', 'meshbox', 'info', `${e.instance} stopped`, e.time);
         break;
       case 'mesh:config:applied':
-        this.lastReload = { ok: true, time: e.time, changed: e.changed.length, warnings: e.warnings.length, errors: 0 };
-        this.rejected = [];
+        this.lastApplied = { time: e.time, changed: e.changed.length };
         this.pushLog('meshbox', 'meshbox', 'info', `rules v${e.version} applied${e.changed.length ? `: ${e.changed.join(', ')}` : ''}`, e.time);
         break;
       case 'mesh:config:rejected':
-        this.lastReload = { ok: false, time: e.time, changed: 0, warnings: 0, errors: e.findings.filter((f) => f.severity === 'error').length };
-        this.rejected = e.findings;
+        this.lastRejected = e.time;
         this.pushLog('meshbox', 'meshbox', 'error', `rules rejected (${e.findings.length} finding${e.findings.length === 1 ? '' : 's'}): the data plane keeps its last good configuration`, e.time);
         break;
       case 'mesh:sandbox:starting':
@@ -493,7 +494,15 @@ export class ViewStore {
       wasReady: this.wasReady,
       message: this.phaseMessage,
     });
-    const config = keep(prev?.config, { snapshotVersion: c.snapshotVersion(), lastReload: this.lastReload });
+    // the sandbox's current findings are the truth: a file fixed back to what is serving emits no `applied`
+    const findings = [...c.findings()];
+    const config = keep(prev?.config, {
+      snapshotVersion: c.snapshotVersion(),
+      lastApplied: this.lastApplied,
+      lastRejected: this.lastRejected,
+      errors: findings.filter((f) => f.severity === 'error').length,
+      warnings: findings.filter((f) => f.severity === 'warning').length,
+    });
     const services = keep(prev?.services, this.buildServices(instances, now));
     const edges = keep(prev?.edges, this.buildEdges(now));
     const tapEvents = prev && prev.traffic.total === this.tap.total ? prev.traffic.events : this.tap.last();
@@ -504,8 +513,6 @@ export class ViewStore {
       total: this.tap.total,
     });
     const logs = prev && prev.logs.length > 0 && prev.logs[prev.logs.length - 1]!.seq === this.logSeq ? prev.logs : this.logRing.last();
-    const findings = [...c.findings()];
-    for (const f of this.rejected) if (!findings.some((x) => sameData(x, f))) findings.push(f);
     const rules = keep(prev?.rules, { resources: c.resources(), findings });
     const faultList = c.faults?.list() ?? [];
     const firedRps: Record<string, number> = {};

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { RingBuffer } from '../../cli/tui/ring-buffer.js';
 import { latencyBucket, SlidingWindow } from '../../cli/tui/sliding-window.js';
 import { sameData, ViewStore } from '../../cli/tui/view-store.js';
-import { matchedRoute, wholePercents } from '../../cli/tui/format.js';
+import { matchedRoute, wholePercents, wrap } from '../../cli/tui/format.js';
 import type { MeshEvent } from '../../sandbox/events.js';
 import { FakeController, hop, sampleTraffic, upEvents } from './helpers.js';
 
@@ -118,17 +118,20 @@ describe('ViewStore', () => {
     store.stop();
   });
 
-  it('keeps the last reload, and rejected findings until the next good reload', () => {
+  it('keeps the last reload and reads the current findings from the sandbox (a fix back to what serves emits no applied)', () => {
     const c = new FakeController();
     const store = new ViewStore(c);
     const finding = { severity: 'error' as const, code: 'MB1001', message: 'unknown field "wieght"', location: { file: 'rules/x.yaml', line: 14, col: 9 } };
+    c.emit({ type: 'mesh:config:applied', time: 4, version: 3, changed: ['added VirtualService/default/x'], warnings: [] });
+    c.findingList = [finding];
     c.emit({ type: 'mesh:config:rejected', time: 5, findings: [finding] });
     store.publish();
-    expect(store.getSnapshot().config.lastReload).toMatchObject({ ok: false, errors: 1 });
+    expect(store.getSnapshot().config).toMatchObject({ errors: 1, lastRejected: 5, lastApplied: { time: 4, changed: 1 } });
     expect(store.getSnapshot().rules.findings).toEqual([finding]);
-    c.emit({ type: 'mesh:config:applied', time: 6, version: 4, changed: ['changed VirtualService/default/x'], warnings: [] });
+    c.findingList = [];
+    c.emit({ type: 'mesh:notice', time: 6, level: 'info', message: 'rules/x.yaml: errors fixed (it is back to the rules already serving)' });
     store.publish();
-    expect(store.getSnapshot().config.lastReload).toMatchObject({ ok: true, changed: 1 });
+    expect(store.getSnapshot().config.errors).toBe(0);
     expect(store.getSnapshot().rules.findings).toEqual([]);
     store.stop();
   });
@@ -208,6 +211,11 @@ describe('building blocks', () => {
     expect(s.p50).toBeLessThan(10.5);
     expect(s.p99).toBeGreaterThan(9.5);
     expect(w.summary(now + 10_000).count).toBe(0);
+  });
+
+  it('wrap keeps the first line’s indent and indents the rest', () => {
+    expect(wrap('  ✗ a bb ccc dddd', 10, 6)).toEqual(['  ✗ a bb', '      ccc', '      dddd']);
+    expect(wrap('short', 10, 2)).toEqual(['short']);
   });
 
   it('RingBuffer keeps the newest items in order', () => {

@@ -42,7 +42,8 @@ describe('header', () => {
     controller.emit({ type: 'mesh:sandbox:starting', time: 1, message: 'starting' });
     await ui.publish();
     expect(ui.frame()).toContain('◌ starting 1/4 healthy');
-    controller.emit({ type: 'mesh:config:rejected', time: Date.UTC(2026, 0, 1, 12), findings: [{ severity: 'error', code: 'MB1001', message: 'bad', location: { file: 'r.yaml', line: 1, col: 2 } }] });
+    controller.findingList = [{ severity: 'error', code: 'MB1001', message: 'bad', location: { file: 'r.yaml', line: 1, col: 2 } }];
+    controller.emit({ type: 'mesh:config:rejected', time: Date.UTC(2026, 0, 1, 12), findings: controller.findingList });
     await ui.publish();
     expect(ui.frame()).toMatch(/rules v3 ✗ rejected \d\d:\d\d:\d\d, 1 error/);
     ui.store.setPhase('failed', 'the ingress gateway cannot listen on 127.0.0.1:8080');
