@@ -123,11 +123,14 @@ export class Rollout {
     return fresh;
   }
 
-  /** resolves true once the instance is running and healthy, false after `timeoutMs` or if it is gone */
+  /**
+   * Resolves true once the instance is running and healthy; false after `timeoutMs`, if it is
+   * gone, or if it exits (crashes at start: the supervisor restarts it, but the rollout stops).
+   */
   waitHealthy(id: string, timeoutMs: number): Promise<boolean> {
     const ok = (): boolean | undefined => {
       const i = this.h.registry.get(id);
-      if (!i) return false;
+      if (!i || i.state === 'exited') return false;
       return i.healthy && i.state === 'running' ? true : undefined;
     };
     if (ok() !== undefined) return Promise.resolve(ok()!);
@@ -142,6 +145,7 @@ export class Rollout {
         cleanup();
         resolve(false);
       }, timeoutMs);
+      timer.unref();
       const cleanup = (): void => {
         clearTimeout(timer);
         this.h.registry.off('change', onChange);
@@ -211,7 +215,7 @@ export class Rollout {
       const t0 = Date.now();
       const ok = await this.restartInPlace(olds[0]!, spec);
       steps.push(`${olds[0]!.id} restarted in place (${Date.now() - t0}ms)`);
-      if (!ok) return { ok, steps, error: `${olds[0]!.id} did not become healthy within ${spec.startTimeoutMs / 1000}s` };
+      if (!ok) return { ok, steps, error: `${olds[0]!.id} did not become healthy (it is restarted with back-off; its log lines say why)` };
       return { ok, steps };
     }
     let fresh = 0;
@@ -240,7 +244,7 @@ export class Rollout {
       steps.push(`${inst!.id} started, healthy in ${Date.now() - t0}ms`);
       return { ok, steps };
     }
-    const error = `${inst!.id} did not become healthy within ${spec.startTimeoutMs / 1000}s: the rollout stopped, the old instances keep serving`;
+    const error = `${inst!.id} did not become healthy (its log lines say why): the rollout stopped, the old instances keep serving`;
     await this.retire(inst!);
     steps.push(`${inst!.id} never became healthy: removed`);
     return { ok: false, steps, error };

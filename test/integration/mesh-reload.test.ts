@@ -150,4 +150,25 @@ describe('meshbox.yaml hot reload', () => {
     expect(sb.ruleFindings.filter((f) => f.severity === 'error')).toEqual([]);
     expect(pids()).toEqual(before);
   }, 60_000);
+
+  it('a rolling restart whose new instance never gets healthy stops; the old instances keep serving', async () => {
+    await saveMesh('v2: { replicas: 1, env: { VERSION: v2 } }', 'v2: { replicas: 2, env: { VERSION: v2 } }');
+    const before = pids();
+    const notices: string[] = [];
+    const off = sb.bus.on('mesh:notice', (n) => notices.push(n.message));
+    await saveMesh('v2: { replicas: 2, env: { VERSION: v2 } }', 'v2: { replicas: 2, command: [node, -e, "process.exit(3)"], env: { VERSION: v2 } }');
+    off();
+    expect(notices.join('\n')).toMatch(/applied in [\d.]+s, but: callme-service-v2: callme-service-v2-\d did not become healthy .*the rollout stopped, the old instances keep serving/);
+    expect(pids()).toEqual(before);
+    for (let i = 0; i < 10; i++) expect((await httpGet(`${sb.ingressUrl}/caller/ping`, HOST)).status).toBe(200);
+    // fixing the command rolls again, this time to the end
+    await saveMesh('v2: { replicas: 2, command: [node, -e, "process.exit(3)"], env: { VERSION: v2 } }', 'v2: { replicas: 2, env: { VERSION: v2, FIXED: "1" } }');
+    const v2 = sb.registry.all().filter((i) => i.workload.workload === 'callme-service-v2');
+    expect(v2).toHaveLength(2);
+    for (const i of v2) {
+      expect(i.healthy).toBe(true);
+      expect(i.workload.env['FIXED']).toBe('1');
+      expect(i.pid).not.toBe(before[i.id]);
+    }
+  }, 90_000);
 });
