@@ -18,7 +18,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { analyze } from '../config/analyze.js';
-import { makeFinding } from '../config/codes.js';
+import { FINDING_CODES, makeFinding } from '../config/codes.js';
 import type { Finding } from '../config/findings.js';
 import type { MeshDefinition } from '../config/mesh-types.js';
 import { resourceKey, type LoadedResource } from '../config/resource.js';
@@ -62,6 +62,10 @@ interface Rejection {
 }
 
 const isAnalyzerFinding = (f: Finding): boolean => f.code.startsWith('MB20');
+/** `FILE_EMPTY`: a rules file that holds no document */
+const EMPTY_FILE_CODE = FINDING_CODES.FILE_EMPTY.code;
+/** how long a file that was just emptied keeps its rules (a save in two writes) */
+const EMPTY_GRACE_MS = 150;
 
 function isDirectory(p: string): boolean {
   try {
@@ -101,6 +105,8 @@ export class RulesReloader {
   private folderMissing = false;
   private readonly lastGood = new Map<string, LoadedResource[]>();
   private readonly rejections = new Map<string, Rejection>();
+  private readonly emptySince = new Map<string, number>();
+  private recheckTimer: NodeJS.Timeout | undefined;
   private findings: Finding[] = [];
   private watcher: FileWatcher | undefined;
   private readonly queue = new ReloadQueue<RulesReloadOutcome>((t) => this.doReload(t));
@@ -210,6 +216,18 @@ export class RulesReloader {
     const held = new Set<string>();
 
     for (const f of result.files) {
+      // An editor caught between truncating a file and writing it: an empty file that had rules
+      // keeps them until it stays empty a moment (then it is what the user meant).
+      if (f.applied && f.resources.length === 0 && (this.lastGood.get(f.file)?.length ?? 0) > 0 && f.findings.some((x) => x.code === EMPTY_FILE_CODE)) {
+        const since = this.emptySince.get(f.file) ?? now;
+        this.emptySince.set(f.file, since);
+        if (now - since < EMPTY_GRACE_MS) {
+          held.add(f.file);
+          this.recheck(f.file, EMPTY_GRACE_MS - (now - since));
+          continue;
+        }
+      }
+      this.emptySince.delete(f.file);
       if (f.applied) {
         if (this.rejections.delete(f.file)) fixed.push(f.file);
         this.lastGood.set(f.file, f.resources);
@@ -240,7 +258,7 @@ export class RulesReloader {
     const byFile = new Map(result.files.map((f) => [f.file, f]));
     const loaded = files.flatMap((file) => {
       const f = byFile.get(file);
-      return f?.applied ? f.resources : (this.lastGood.get(file) ?? []);
+      return f?.applied && !held.has(file) ? f.resources : (this.lastGood.get(file) ?? []);
     });
     const resources = dedupeResources(loaded).kept;
     // With a file held at its last good version, the analyzer looks at what really serves.
@@ -276,6 +294,15 @@ export class RulesReloader {
     return done({ version, changed, rejected: [...this.rejections.keys()] });
   }
 
+  /** reloads once more after `ms` (a file that was just emptied) */
+  private recheck(file: string, ms: number): void {
+    if (this.recheckTimer || this.closed) return;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = undefined;
+      void this.reload([file]).catch(() => undefined);
+    }, ms + 5);
+  }
+
   private folderGone(dir: string): void {
     if (this.folderMissing) return;
     this.folderMissing = true;
@@ -305,6 +332,7 @@ export class RulesReloader {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.recheckTimer) clearTimeout(this.recheckTimer);
     await this.watcher?.close();
     this.watcher = undefined;
   }

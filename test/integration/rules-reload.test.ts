@@ -181,6 +181,28 @@ describe('rules folder hot reload', () => {
     await settle();
   });
 
+  it('a save caught between truncate and write (an empty file for a moment) never drops the file’s rules', async () => {
+    const versions: number[] = [];
+    const off = h.bus.on('mesh:config:applied', (e) => versions.push(e.version));
+    const kinds: string[][] = [];
+    const offKinds = h.bus.on('mesh:config:applied', () => kinds.push(h.controlPlane.appliedResources.map((r) => r.kind)));
+    writeFileSync(file('20-vs.yaml'), '');
+    await new Promise((r) => setTimeout(r, 60));
+    writeFileSync(file('20-vs.yaml'), vs('v2', 'two-step'));
+    await eventually(async () => (await call()).rule === 'two-step', 5000, 'the completed save');
+    await settle();
+    off();
+    offKinds();
+    for (const k of kinds) expect(k).toContain('VirtualService');
+    // a file that stays empty is what the user meant: its rules go
+    const removed = next('mesh:config:applied', (e) => e.changed.includes('removed VirtualService/default/backend'));
+    writeFileSync(file('20-vs.yaml'), '');
+    await removed;
+    writeFileSync(file('20-vs.yaml'), vs('v2', 'atomic'));
+    await eventually(async () => (await call()).rule === 'atomic', 5000, 'the rules back');
+    await settle();
+  });
+
   it('a renamed file keeps its rules (with the new source), nothing is removed', async () => {
     const changes: string[][] = [];
     const off = h.bus.on('mesh:config:applied', (e) => changes.push(e.changed));
