@@ -13,10 +13,11 @@
  *
  * Instances of workloads that did not change keep running (same processes, same ports).
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Finding } from '../config/findings.js';
 import { hasErrors } from '../config/findings.js';
-import { loadMeshFile } from '../config/mesh-file.js';
+import { loadMeshFile, parseMeshText } from '../config/mesh-file.js';
 import type { MeshDefinition, WorkloadSpec } from '../config/mesh-types.js';
 import { FileWatcher, displayPath } from '../config/watcher.js';
 import type { EventBus } from '../events.js';
@@ -161,6 +162,8 @@ export interface MeshReloadOutcome {
 }
 
 const rel = displayPath;
+/** a save that removes workloads is applied once the file stayed the same this long */
+const SETTLE_BEFORE_REMOVAL_MS = 100;
 
 export class MeshReloader {
   generation = 0;
@@ -210,7 +213,8 @@ export class MeshReloader {
       return outcome;
     };
     if (this.closed) return done({ applied: false, changed: [], results: [] });
-    const loaded = await loadMeshFile(file);
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    const loaded = text === undefined ? await loadMeshFile(file) : parseMeshText(text, file);
     const wasRejected = hasErrors(this.findings);
     if (!loaded.mesh || hasErrors(loaded.findings)) {
       const errors = loaded.findings.filter((f) => f.severity === 'error');
@@ -226,6 +230,11 @@ export class MeshReloader {
     this.findings = loaded.findings;
     this.o.onFindings(this.findings);
     const plan = planMeshChange(this.o.mesh(), loaded.mesh, { rulesExplicit: this.o.rulesExplicit });
+    // Stopping workloads is drastic: make sure the file was not read halfway through a save.
+    if (plan.workloads.some((w) => w.change === 'removed')) {
+      await new Promise((r) => setTimeout(r, SETTLE_BEFORE_REMOVAL_MS));
+      if ((await readFile(file, 'utf8').catch(() => undefined)) !== text) return this.doReload(trigger);
+    }
     if (wasRejected) this.notice('info', `${rel(file)}: errors fixed${plan.empty ? ' (nothing else changed)' : ''}`);
     for (const what of plan.notApplied) this.notice('warn', `${rel(file)}: ${what} takes effect at the next \`meshbox up\``);
     if (plan.changed.length === 0) return done({ applied: false, changed: [], results: [] });
