@@ -92,6 +92,7 @@ export class DockerRuntime extends EventEmitter implements Runtime {
       pull: opts.pull ?? false,
       daemonOs: info.os,
       daemonArch: info.arch,
+      buildNetwork: network === 'host' ? 'host' : undefined,
       report: (phase, image, message, durationMs) =>
         opts.onEvent?.({ type: 'mesh:image:build', time: Date.now(), image, phase, message, ...(durationMs !== undefined ? { durationMs } : {}) }),
     });

@@ -57,6 +57,8 @@ export interface BuildRequest {
   labels?: Record<string, string>;
   /** the host folder of the context, for the hint of a failed build */
   contextDir?: string;
+  /** `host`: RUN steps share the host's network (no bridge needed, nothing off loopback unless the step asks) */
+  networkMode?: 'host';
 }
 
 const NOISE = /^( ---> |Removing intermediate container |Successfully built |Successfully tagged |\s*$)/;
@@ -73,6 +75,7 @@ export async function buildImage(docker: Dockerode, req: BuildRequest, report: I
       rm: true,
       forcerm: true,
       pull: false,
+      ...(req.networkMode ? { networkmode: req.networkMode } : {}),
     } as Dockerode.ImageBuildOptions);
   } catch (e) {
     throw new MeshError('MESH_ERR_IMAGE_BUILD', [req.tag, 'reading the build context', dockerMessage(e), req.contextDir ?? '']);

@@ -4,7 +4,8 @@
  *   image: name      used when it is in the local store; pulled only with --pull, else
  *                    MESH_ERR_IMAGE_MISSING
  *   build: context   built from the folder's Dockerfile (its FROM images must be local unless
- *                    --pull), tagged meshbox/<service>:<hash>
+ *                    --pull), tagged meshbox/<service>:<hash>; with host networking its RUN
+ *                    steps use the host's network too (no bridge, no 172.17.x addresses)
  *   command only     a generated image: the service folder on the Node base image (see
  *                    app-image.ts), tagged meshbox/<service>:<hash>
  *
@@ -34,6 +35,8 @@ export interface ImageManagerOptions {
   report: ImageReport;
   daemonOs: string;
   daemonArch: string;
+  /** the network of Dockerfile RUN steps: `host` with host-networked containers, else Docker's default */
+  buildNetwork?: 'host';
 }
 
 export const IMAGE_REPOSITORY = 'meshbox';
@@ -163,6 +166,7 @@ export class ImageManager {
         buildargs: args,
         labels: { 'meshbox.kind': 'build', 'meshbox.content-hash': hash },
         contextDir: plan.context,
+        networkMode: this.opts.buildNetwork,
       },
       this.opts.report,
     );
