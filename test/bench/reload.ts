@@ -5,7 +5,7 @@
  *   --invalid-every K  every K-th save has a validation error (default 10: 10 of 100)
  *   --rate R           open-loop load through the ingress, requests per second (default 300)
  *   --gap MS           pause between the end of one save's measurement and the next save (default 100)
- *   --baseline S       seconds of the same load before the saves, for comparison (default 5)
+ *   --baseline S       seconds of the same load before the saves, after a 3 s warm-up, for comparison (default 5)
  *
  * `meshbox up` runs a copy of the sample mesh (process runtime, as a user runs it). Each save
  * rewrites rules/callme-service.yaml, flipping the VirtualService weights between 100 % v1 and
@@ -20,11 +20,13 @@
  * Prints a table and one `RELOAD_BENCH_JSON {...}` line; progress goes to stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { LoadGenerator, type LoadResult } from '../../sandbox/chaos/load-generator.js';
 import { packageRoot } from '../../sandbox/paths.js';
+import { freePort } from '../helpers/free-port.js';
 import { copySampleMesh, type SampleCopy } from '../helpers/reload-fixture.js';
 
 interface Options {
@@ -92,31 +94,35 @@ interface RulesStatus {
   reload?: { rules?: { generation: number; last?: { version?: number; rejected: string[]; trigger: string[]; at: number; durationMs: number } } };
 }
 
-/** `meshbox up` on the copy; resolves with its ingress and admin URLs */
+/**
+ * `meshbox up` on the copy, its output to a file (printing a line per request costs the same
+ * wherever it goes, but nobody has to read it). The apps run with ACCESS_LOG=off, as in
+ * `npm run bench`: their own per-request log lines are not what is measured here.
+ */
 async function startSandbox(copy: SampleCopy): Promise<{ proc: ChildProcess; ingress: string; admin: string; tail: () => string[] }> {
   const cli = path.join(packageRoot(), 'dist', 'cli', 'main.js');
-  const proc = spawn(process.execPath, [cli, 'up', '--headless', '--runtime', 'process', '--config', copy.meshFile, '--ingress-port', '0', '--admin-port', '0', '--no-logs', '--no-access-log', '--seed', '1'], {
-    env: { ...process.env, NO_COLOR: '1', MESHBOX_STATE_DIR: copy.stateDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  let partial = '';
-  const onData = (c: Buffer): void => {
-    const parts = (partial + c.toString('utf8')).split('\n');
-    partial = parts.pop() ?? '';
-    // request lines arrive at the load's rate: keep the others, and only the last few
-    for (const l of parts) if (!l.includes(' -> ')) lines.push(l);
-    if (lines.length > 400) lines.splice(0, lines.length - 400);
+  const [ingressPort, adminPort] = [await freePort(), await freePort()];
+  const logFile = path.join(copy.root, 'meshbox-up.log');
+  const out = openSync(logFile, 'w');
+  const proc = spawn(
+    process.execPath,
+    [cli, 'up', '--headless', '--runtime', 'process', '--config', copy.meshFile, '--ingress-port', String(ingressPort), '--admin-port', String(adminPort), '--no-logs', '--no-access-log', '--seed', '1'],
+    { env: { ...process.env, NO_COLOR: '1', ACCESS_LOG: 'off', MESHBOX_STATE_DIR: copy.stateDir }, stdio: ['ignore', out, out] },
+  );
+  closeSync(out);
+  const tail = (): string[] => {
+    try {
+      return readFileSync(logFile, 'utf8').split('\n').filter((l) => !l.includes(' -> ')).slice(-40);
+    } catch {
+      return [];
+    }
   };
-  proc.stdout!.on('data', onData);
-  proc.stderr!.on('data', onData);
-  const deadline = Date.now() + 60_000;
+  const admin = `http://127.0.0.1:${adminPort}`;
+  const deadline = Date.now() + 90_000;
   for (;;) {
-    const text = lines.join('\n');
-    const ingress = /ingress {2}(http:\/\/[\d.:]+)/.exec(text)?.[1];
-    const admin = /admin {4}(http:\/\/[\d.:]+)/.exec(text)?.[1];
-    if (ingress && admin) return { proc, ingress, admin, tail: () => lines.slice(-40) };
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`meshbox up did not come up:\n${text}`);
+    const ready = await new Promise<number>((resolve) => http.get(`${admin}/ready`, { agent: false }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', () => resolve(0)));
+    if (ready === 200) return { proc, ingress: `http://127.0.0.1:${ingressPort}`, admin, tail };
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`meshbox up did not get ready:\n${tail().join('\n')}`);
     await sleep(100);
   }
 }
@@ -187,12 +193,6 @@ async function main(): Promise<void> {
   log(`starting meshbox up on a copy of the sample mesh in ${copy.root}`);
   const sb = await startSandbox(copy);
   try {
-    for (let i = 0; ; i++) {
-      const ready = await new Promise<number>((resolve) => http.get(`${sb.admin}/ready`, { agent: false }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', () => resolve(0)));
-      if (ready === 200) break;
-      if (i > 300) throw new Error('the sandbox did not get ready');
-      await sleep(100);
-    }
     const status = (): Promise<RulesStatus> => getJson(`${sb.admin}/status`) as Promise<RulesStatus>;
     // a known start: 100 % v1
     const g0 = (await status()).reload?.rules?.generation ?? 0;
@@ -212,7 +212,8 @@ async function main(): Promise<void> {
       classify: (res: http.IncomingMessage, body: string) => (res.statusCode === 200 ? (/callme-service (v\d)$/.exec(body)?.[1] ?? 'other') : undefined),
     };
     log(`baseline: ${o.rate} req/s for ${o.baselineS}s without saves`);
-    const baseline = await new LoadGenerator({ ...loadOptions, durationMs: o.baselineS * 1000 }).start();
+    // 3 s of warm-up first (JIT, connection pools), left out of the baseline's counts
+    const baseline = await new LoadGenerator({ ...loadOptions, warmupMs: 3000, durationMs: o.baselineS * 1000 }).start();
 
     log(`${o.saves} saves (every ${o.invalidEvery}th invalid) under ${o.rate} req/s`);
     const load = new LoadGenerator({ ...loadOptions, durationMs: 3_600_000 });
