@@ -8,10 +8,11 @@ import { printError, stdio } from './output.js';
 import { runUp } from './commands/up.js';
 import { runValidate } from './commands/validate.js';
 import { runStatus } from './commands/status.js';
-import { runDown } from './commands/down.js';
 import { runApply } from './commands/apply.js';
+import { runDown } from './commands/down.js';
 import { runFaultAdd, runFaultList, runFaultRemove, type FaultAddOptions } from './commands/fault.js';
 import { runWorkloadAction, runWorkloadList } from './commands/workload.js';
+import { runSchema, SCHEMA_NAMES } from './commands/schema.js';
 import { WORKLOAD_ACTIONS } from '../sandbox/admin/chaos-routes.js';
 import { registerScenarioCommand } from './commands/scenario.js';
 
@@ -111,6 +112,12 @@ export function buildProgram(): Command {
     .option('--admin <url>', 'admin API of the sandbox (default: the running one, else http://127.0.0.1:15000)')
     .option('--json', 'print the raw status as JSON', false)
     .action((o: { admin?: string; json: boolean }) => run(() => runStatus(o, stdio)));
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of a file meshbox reads, for editor completion')
+    .argument('<kind>', SCHEMA_NAMES.join(' | '))
+    .action((kind: string) => run(async () => runSchema(kind, stdio)));
 
   program
     .command('apply')

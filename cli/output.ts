@@ -9,8 +9,28 @@ export interface Io {
   err(line: string): void;
 }
 
+/**
+ * Set once stdout's reader went away (`meshbox up | head`): further output is dropped instead of
+ * raising EPIPE errors in a loop; `onOutputClosed` listeners (meshbox up) stop the sandbox.
+ */
+let stdoutClosed = false;
+const closedListeners = new Set<() => void>();
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+  if (stdoutClosed) return;
+  stdoutClosed = true;
+  for (const l of closedListeners) l();
+});
+
+export function onOutputClosed(listener: () => void): () => void {
+  closedListeners.add(listener);
+  return () => closedListeners.delete(listener);
+}
+
 export const stdio: Io = {
-  out: (line) => void process.stdout.write(`${line}\n`),
+  out: (line) => {
+    if (!stdoutClosed) process.stdout.write(`${line}\n`);
+  },
   err: (line) => void process.stderr.write(`${line}\n`),
 };
 

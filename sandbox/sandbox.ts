@@ -33,6 +33,7 @@ import { packageVersion, sampleMeshFile } from './paths.js';
 import { createDataPlane, type DataPlane } from './proxy/data-plane.js';
 import { randomSeed } from './rng.js';
 import { allocatePort, releasePort } from './runtime/ports.js';
+import { startProcessWatchdog, type ProcessWatchdog } from './runtime/process-watchdog.js';
 import type { Runtime } from './runtime/runtime.js';
 import { selectRuntime, type DockerNetworkChoice, type RuntimeChoice } from './runtime/select-runtime.js';
 import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.js';
@@ -93,6 +94,7 @@ export class Sandbox {
   private state: SandboxState | undefined;
   private started = false;
   private stopped: Promise<void> | undefined;
+  private processWatchdog: ProcessWatchdog | undefined;
 
   constructor(readonly options: SandboxOptions = {}) {
     this.bus = options.bus ?? new EventBus();
@@ -131,6 +133,8 @@ export class Sandbox {
     this.state = new SandboxState(this.id, configFile);
     const selected = await selectRuntime(this.options.runtime ?? 'auto', { pull: this.options.pull, dockerNetwork: this.options.dockerNetwork, onEvent: (e) => this.bus.emit(e) });
     this.runtime = selected.runtime;
+    // processes outlive a meshbox killed with -9: a watchdog stops them (Docker has its own)
+    if (this.runtime.name === 'process') this.processWatchdog = startProcessWatchdog(this.state.file);
     if (selected.notice) this.notice('info', selected.notice);
     this.workloads = new WorkloadManager({ registry: this.registry, runtime: this.runtime, bus: this.bus, mesh, sandboxId: this.id, seed: this.seed, state: this.state });
 
@@ -279,8 +283,14 @@ export class Sandbox {
     return all.length > 0 && all.every((i) => i.healthy && i.state === 'running');
   }
 
+  /** true once `down()` was called */
+  get stopping(): boolean {
+    return this.stopped !== undefined;
+  }
+
+  /** resolves when every workload is healthy, or at once when the sandbox is being stopped */
   async waitReady(timeoutMs: number): Promise<void> {
-    if (this.isReady()) return;
+    if (this.isReady() || this.stopping) return;
     await new Promise<void>((resolve, reject) => {
       const onChange = (): void => {
         if (this.isReady()) {
@@ -288,6 +298,11 @@ export class Sandbox {
           resolve();
         }
       };
+      const onStopping = (): void => {
+        cleanup();
+        resolve();
+      };
+      const offStopping = this.bus.on('mesh:sandbox:stopping', onStopping);
       const timer = setTimeout(() => {
         cleanup();
         const waiting = this.registry.all().filter((i) => !i.healthy).map((i) => i.id);
@@ -295,6 +310,7 @@ export class Sandbox {
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);
+        offStopping();
         this.registry.off('change', onChange);
       };
       this.registry.on('change', onChange);
@@ -383,6 +399,7 @@ export class Sandbox {
     await this.accessLog?.close();
     for (const i of this.registry.all()) releasePort(i.appPort);
     this.state?.remove();
+    this.processWatchdog?.release();
     this.bus.emit({ type: 'mesh:sandbox:stopped', time: Date.now(), message: 'stopped' });
   }
 

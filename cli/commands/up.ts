@@ -6,7 +6,7 @@ import { Sandbox, type RuntimeChoice } from '../../sandbox/sandbox.js';
 import { MeshError } from '../../sandbox/errors.js';
 import { EventPrinter } from '../printer.js';
 import { runTui, shouldUseTui } from '../tui/run-tui.js';
-import { paint, printError, useColor, type Io } from '../output.js';
+import { onOutputClosed, paint, printError, useColor, type Io } from '../output.js';
 
 export interface UpOptions {
   config?: string;
@@ -66,6 +66,8 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     process.on('SIGHUP', onSignal);
+    // `meshbox up | head`: the reader is gone, so stop as a shell pipeline expects
+    onOutputClosed(() => void shutdown(0, 'output closed').then(resolve));
     process.on('uncaughtException', (err) => {
       printError(io, err);
       void shutdown(70, 'internal error').then(resolve);
@@ -83,6 +85,8 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
       return printError(io, e, color);
     }
   }
+  // stopped while starting (Ctrl-C, the output closed): nothing to announce
+  if (exiting) return exiting;
   const s = sandbox.status();
   io.out('');
   io.out(`${c('green', 'meshbox is up')}  sandbox ${s['sandbox']}  runtime ${s['runtime']}  seed ${sandbox.seed}`);

@@ -31,12 +31,18 @@ function recordsDir(): string {
   return path.join(stateDir(), 'sandboxes');
 }
 
+/** true while the process runs (a zombie, dead but not yet reaped by its parent, is not alive) */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
@@ -111,26 +117,40 @@ export interface Reaped {
   killed: string[];
 }
 
+/** Kills (SIGKILL, whole process group) the recorded processes that still carry the sandbox's id. */
+export function killRecordedProcesses(rec: SandboxRecord): string[] {
+  const killed: string[] = [];
+  for (const [instance, pid] of Object.entries(rec.processes)) {
+    if (!belongsTo(pid, rec.id)) continue;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        continue;
+      }
+    }
+    killed.push(`${instance} (pid ${pid})`);
+  }
+  return killed;
+}
+
+export function readRecord(file: string): SandboxRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as SandboxRecord;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Stops the processes of sandboxes whose meshbox is gone and forgets them. */
 export function reapLeftovers(): Reaped[] {
   const reaped: Reaped[] = [];
   for (const rec of listSandboxes()) {
     if (rec.ownerPid !== process.pid && isAlive(rec.ownerPid)) continue;
     if (rec.ownerPid === process.pid) continue;
-    const killed: string[] = [];
-    for (const [instance, pid] of Object.entries(rec.processes)) {
-      if (!belongsTo(pid, rec.id)) continue;
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          continue;
-        }
-      }
-      killed.push(`${instance} (pid ${pid})`);
-    }
+    const killed = killRecordedProcesses(rec);
     rmSync(path.join(recordsDir(), `${rec.id}.json`), { force: true });
     reaped.push({ sandbox: rec.id, ownerPid: rec.ownerPid, killed });
   }

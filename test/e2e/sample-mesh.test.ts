@@ -25,7 +25,7 @@ describe('meshbox up with the sample mesh', () => {
     ingress = `http://127.0.0.1:${ip}`;
     admin = `http://127.0.0.1:${ap}`;
     stateDir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-state-'));
-    run = startCli(['up', '--headless', '--ingress-port', String(ip), '--admin-port', String(ap), '--seed', '42', '--no-logs'], { MESHBOX_STATE_DIR: stateDir });
+    run = startCli(['up', '--headless', '--runtime', 'process', '--ingress-port', String(ip), '--admin-port', String(ap), '--seed', '42', '--no-logs'], { MESHBOX_STATE_DIR: stateDir });
     await run.waitFor('meshbox is up', 45_000);
     await waitForHttp(`${admin}/ready`);
   });
@@ -187,5 +187,30 @@ describe('meshbox up with bad input', () => {
     expect(r.code).toBe(1);
     expect(r.output).toContain('MESH_ERR_CONFIG_NOT_FOUND');
     expect(r.output).not.toMatch(/at .*\.js:\d+/);
+  });
+});
+
+describe('meshbox killed with -9 (process runtime)', () => {
+  it('its watchdog stops every workload process at once, and the record goes away', async () => {
+    const [ip, ap] = [await freePort(), await freePort()];
+    const admin = `http://127.0.0.1:${ap}`;
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-state-'));
+    const run = startCli(['up', '--headless', '--runtime', 'process', '--ingress-port', String(ip), '--admin-port', String(ap), '--no-logs', '--no-access-log'], { MESHBOX_STATE_DIR: stateDir });
+    try {
+      await run.waitFor('meshbox is up', 45_000);
+      const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { instances: Array<{ pid: number; appPort: number }> };
+      expect(status.instances.every((i) => isAlive(i.pid))).toBe(true);
+      run.proc.kill('SIGKILL');
+      await run.exited;
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && status.instances.some((i) => isAlive(i.pid))) await new Promise((r) => setTimeout(r, 100));
+      for (const i of status.instances) {
+        expect(isAlive(i.pid)).toBe(false);
+        expect(await isPortOpen(i.appPort)).toBe(false);
+      }
+      expect(readdirSync(path.join(stateDir, 'sandboxes')).filter((f) => f.endsWith('.json'))).toEqual([]);
+    } finally {
+      if (run.proc.exitCode === null) run.proc.kill('SIGKILL');
+    }
   });
 });
