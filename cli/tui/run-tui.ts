@@ -1,7 +1,8 @@
 /**
  * `meshbox up` in a terminal: opens the UI at once, starts the sandbox behind it (the UI shows
  * the workloads coming up), and on `q`, Ctrl-C or SIGTERM stops the load generator and every
- * process and port the sandbox started, then gives the terminal back.
+ * process and port the sandbox started, then gives the terminal back. When the terminal itself
+ * goes away (SIGHUP, failing writes) it stops everything the same way, writing nothing more.
  *
  *   runTui ─┬─ alternate screen + Ink render(App) ── keys ──> SandboxController ──> Sandbox
  *           ├─ ViewStore (events -> snapshots, <= 10/s)
@@ -26,6 +27,12 @@ export interface TuiOptions {
 const MAX_FPS = 15;
 /** how long quitting during start-up waits for the workloads to have been launched */
 const START_SETTLE_MS = 15_000;
+
+/** a write to a terminal that is gone (closed window, hung-up session) */
+function isClosedTerminal(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EIO' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
+}
 
 function ciEnv(): boolean {
   const set = (k: string): boolean => k in process.env && process.env[k] !== '0' && process.env[k] !== 'false';
@@ -89,8 +96,21 @@ export async function runTui(sandbox: Sandbox, opts: TuiOptions, io: Io): Promis
     },
   );
 
+  // the terminal closed (SIGHUP, or writes fail): stop everything quietly, write nothing more
+  let terminalGone = false;
+  const onTerminalGone = (): void => {
+    terminalGone = true;
+    screen.abandon();
+    quitRequested();
+  };
+  const onOutputError = (e: NodeJS.ErrnoException): void => {
+    if (isClosedTerminal(e)) onTerminalGone();
+  };
+  stdout.on('error', onOutputError);
+
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (signal === 'SIGHUP') return onTerminalGone();
     if (++signals > 1) {
       screen.restore();
       io.err(`second ${signal}: exiting now`);
@@ -101,6 +121,7 @@ export async function runTui(sandbox: Sandbox, opts: TuiOptions, io: Io): Promis
     quitRequested();
   };
   const onCrash = (err: unknown): void => {
+    if (isClosedTerminal(err)) return onTerminalGone();
     fatal ??= err;
     quitRequested();
   };
@@ -156,9 +177,13 @@ export async function runTui(sandbox: Sandbox, opts: TuiOptions, io: Io): Promis
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
-    process.off('uncaughtException', onCrash);
-    process.off('unhandledRejection', onCrash);
   }
+  // nobody is left to read anything: the sandbox is down, exit as a hung-up process does (the
+  // handlers stay, so late write errors to the dead terminal do not crash the exit)
+  if (terminalGone) return 129;
+  process.off('uncaughtException', onCrash);
+  process.off('unhandledRejection', onCrash);
+  stdout.off('error', onOutputError);
   if (fatal !== undefined) {
     return printError(io, fatal, opts.color);
   }

@@ -13,6 +13,8 @@ const CLEAR = '\u001b[2J\u001b[H';
 export interface FullScreen {
   /** leaves the alternate screen and gives the terminal back as it was; idempotent */
   restore(): void;
+  /** the terminal is gone: restore nothing, write nothing */
+  abandon(): void;
 }
 
 export function enterFullScreen(stdout: NodeJS.WriteStream, stdin: NodeJS.ReadStream): FullScreen {
@@ -31,7 +33,11 @@ export function enterFullScreen(stdout: NodeJS.WriteStream, stdin: NodeJS.ReadSt
   };
   // last resort: whatever ends the process, the terminal is given back
   process.on('exit', restore);
-  return { restore };
+  const abandon = (): void => {
+    restored = true;
+    process.off('exit', restore);
+  };
+  return { restore, abandon };
 }
 
 /** Routes console.* to `sink` while the UI owns the screen (a stray console.log would tear the frame). */
