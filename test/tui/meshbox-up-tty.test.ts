@@ -181,3 +181,71 @@ describe.skipIf(!hasTmux())('meshbox up in a terminal (tmux)', () => {
     expect(await isPortOpen(adminPort)).toBe(false);
   }, 60_000);
 });
+
+describe.skipIf(!hasTmux())('meshbox up in a terminal, stopped while it starts (SIGTERM)', () => {
+  const socket = `meshbox-tui-term-${process.pid}`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-tui-'));
+  const pidFile = path.join(dir, 'meshbox.pid');
+  const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+  let pid = 0;
+  let seen: number[] = [];
+
+  afterAll(() => {
+    for (const p of [pid, ...seen]) if (p && alive(p)) process.kill(p, 'SIGKILL');
+    try {
+      tmux('kill-server');
+    } catch {
+      // already gone
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stops everything it had started, gives the terminal back and exits 0', async () => {
+    const [ingressPort, adminPort] = [await freePort(), await freePort()];
+    const script = path.join(dir, 'run.sh');
+    writeFileSync(
+      script,
+      [
+        '#!/bin/sh',
+        `cd '${ROOT}'`,
+        'unset CI CONTINUOUS_INTEGRATION',
+        `export MESHBOX_STATE_DIR='${path.join(dir, 'state')}'`,
+        `sh -c 'echo $$ > "${pidFile}"; exec "${process.execPath}" "${CLI}" up --runtime process --ingress-port ${ingressPort} --admin-port ${adminPort} --no-access-log'`,
+        'echo "meshbox exited with $?"',
+        'sleep 600',
+      ].join('\n'),
+    );
+    chmodSync(script, 0o755);
+    tmux('new-session', '-d', '-s', 'ui', '-x', '100', '-y', '30', script);
+    const deadline = Date.now() + 20_000;
+    // as soon as the first workload is launched, while the others may still be starting
+    while (Date.now() < deadline) {
+      if (!pid) {
+        try {
+          pid = Number(readFileSync(pidFile, 'utf8').trim()) || 0;
+        } catch {
+          // not yet
+        }
+      }
+      if (pid) seen = [...new Set([...seen, ...descendants(pid)])];
+      if (seen.length > 0) break;
+      await sleep(50);
+    }
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid, 'SIGTERM');
+    const until = Date.now() + 30_000;
+    let screen = '';
+    while (Date.now() < until) {
+      screen = tmux('capture-pane', '-p', '-t', 'ui');
+      if (/meshbox exited with \d+/.test(screen)) break;
+      await sleep(200);
+    }
+    expect(screen).toMatch(/meshbox exited with 0/);
+    expect(screen).not.toContain('1 Services');
+    expect(alive(pid)).toBe(false);
+    for (const p of seen) expect(alive(p), `process ${p} is still running`).toBe(false);
+    expect(await isPortOpen(ingressPort)).toBe(false);
+    expect(await isPortOpen(adminPort)).toBe(false);
+  }, 60_000);
+});
+
