@@ -75,8 +75,9 @@ export function buildProgram(): Command {
     .option('--access-log <dir>', 'folder for the per-proxy Istio access logs (default: in the state folder)')
     .option('--no-access-log', 'do not write access logs')
     .option('--no-logs', 'do not print the workloads’ own output')
+    .option('--no-watch', 'do not hot-reload the rules folder, meshbox.yaml or service code')
     .option('--ready-timeout <seconds>', 'how long to wait for every workload to be healthy', seconds)
-    .action((o: { config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; readyTimeout?: number }) =>
+    .action((o: { config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
       run(() =>
         runUp(
           {
@@ -92,6 +93,7 @@ export function buildProgram(): Command {
             accessLog: o.accessLog === false ? false : typeof o.accessLog === 'string' ? o.accessLog : undefined,
             logs: o.logs,
             readyTimeout: o.readyTimeout,
+            watch: o.watch,
           },
           stdio,
         ),

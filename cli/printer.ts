@@ -87,7 +87,7 @@ export class EventPrinter {
         return;
       case 'mesh:config:applied': {
         const what = e.changed.length ? `: ${e.changed.join(', ')}` : '';
-        this.io.out(`${c('gray', time(e.time))} rules v${e.version} applied${what}`);
+        this.io.out(`${c('gray', time(e.time))} config v${e.version} applied${what}`);
         for (const w of e.warnings) this.io.out(c('yellow', formatFinding(w)));
         return;
       }

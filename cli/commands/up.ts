@@ -22,6 +22,8 @@ export interface UpOptions {
   accessLog?: string | false;
   logs?: boolean;
   readyTimeout?: number;
+  /** hot reload (default on) */
+  watch?: boolean;
 }
 
 export async function runUp(opts: UpOptions, io: Io): Promise<number> {
@@ -38,6 +40,7 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     seed: opts.seed,
     accessLogDir: opts.accessLog,
     readyTimeoutMs: opts.readyTimeout,
+    watch: opts.watch,
   });
   // ── terminal UI (issue 6): a TTY without --headless gets the Ink UI, which starts the
   // sandbox itself and shows its start-up; everything below is the plain-line mode.
