@@ -2,7 +2,9 @@
  * The terminal UI's view store: the only subscriber to the sandbox's event stream on the UI side,
  * outside React. It folds events into counters and bounded buffers as they arrive (O(1) per
  * event), and publishes an immutable ViewSnapshot at most every `intervalMs` (100 ms: ten frames a
- * second) and only when something the UI shows has changed. React components read snapshots
+ * second) and only when something the UI shows has changed. Under heavy traffic (more than
+ * `busyEventsPerSecond`) it publishes at most every `busyIntervalMs` (200 ms): nobody reads a tap
+ * faster than that, and the CPU goes to the mesh; an action's result still shows at the next tick. React components read snapshots
  * through `useViewSnapshot`; they never see individual events, so the UI never renders per
  * request, whatever the request rate.
  *
@@ -155,6 +157,10 @@ export interface ViewStoreOptions {
   requestCapacity?: number;
   /** collect the workloads' own output; @default true */
   logs?: boolean;
+  /** above this many sandbox events a second, publish at most every busyIntervalMs; @default 2000 */
+  busyEventsPerSecond?: number;
+  /** @default 200 */
+  busyIntervalMs?: number;
   window?: WindowOptions;
 }
 
@@ -202,6 +208,15 @@ function keep<T>(prev: T | undefined, next: T): T {
 export class ViewStore {
   private readonly now: () => number;
   private readonly intervalMs: number;
+  private readonly busyEventsPerSecond: number;
+  private readonly busyIntervalMs: number;
+  /** events seen, and the rate measured over the last second */
+  private events = 0;
+  private rateSample = { at: 0, events: 0 };
+  private eventRate = 0;
+  private lastPublishAt = -Infinity;
+  /** something the user did changed: publish at the next tick, busy or not */
+  private urgent = false;
   private readonly windowOptions: WindowOptions;
   private readonly collectLogs: boolean;
   private readonly windows = new Map<string, SlidingWindow>();
@@ -236,6 +251,8 @@ export class ViewStore {
   ) {
     this.now = options.now ?? Date.now;
     this.intervalMs = options.intervalMs ?? 100;
+    this.busyEventsPerSecond = options.busyEventsPerSecond ?? 2000;
+    this.busyIntervalMs = options.busyIntervalMs ?? 200;
     this.windowOptions = options.window ?? {};
     this.collectLogs = options.logs ?? true;
     this.tap = new RingBuffer(options.tapCapacity ?? 500);
@@ -268,6 +285,7 @@ export class ViewStore {
   /** something outside the event stream changed (an action's result): publish at the next tick */
   touch(): void {
     this.dirty = true;
+    this.urgent = true;
   }
 
   /** the sandbox failed to start, or is shutting down: shown in the header */
@@ -296,9 +314,18 @@ export class ViewStore {
   /** Builds and publishes a snapshot now if anything changed; returns whether it published. */
   publish(): boolean {
     const now = this.now();
+    if (now - this.rateSample.at >= 1000) {
+      this.eventRate = ((this.events - this.rateSample.events) * 1000) / (now - this.rateSample.at);
+      this.rateSample = { at: now, events: this.events };
+    }
+    const interval = this.eventRate > this.busyEventsPerSecond ? this.busyIntervalMs : this.intervalMs;
+    // (a tick may fire a little early: 10 % slack)
+    if (!this.urgent && now - this.lastPublishAt < interval * 0.9) return false;
     const live = now - this.lastRequestAt < this.windowMs() + this.intervalMs;
     if (!this.dirty && !live && !this.controller.load.status()?.running) return false;
     this.dirty = false;
+    this.urgent = false;
+    this.lastPublishAt = now;
     const next = this.build(this.snapshot);
     if (next === this.snapshot) return false;
     this.snapshot = next;
@@ -318,6 +345,7 @@ export class ViewStore {
   }
 
   handle(e: MeshEvent): void {
+    this.events++;
     switch (e.type) {
       case 'mesh:request:end':
         this.onRequest(e);

@@ -10,6 +10,12 @@ import { matchedRoute, wholePercents, wrap } from '../../cli/tui/format.js';
 import type { MeshEvent } from '../../sandbox/events.js';
 import { FakeController, hop, sampleTraffic, upEvents } from './helpers.js';
 
+/** publishes now, whatever the pace (as after a key's action) */
+function flush(store: ViewStore): void {
+  store.touch();
+  store.publish();
+}
+
 function clock(start = 1_000_000) {
   let now = start;
   return { now: () => now, advance: (ms: number) => void (now += ms) };
@@ -72,6 +78,31 @@ describe('ViewStore', () => {
     expect(published).toBeLessThanOrEqual(11);
   });
 
+  it('publishes at most every busyIntervalMs under heavy traffic, and an action’s result at once', () => {
+    const c = new FakeController();
+    const t = clock();
+    const store = new ViewStore(c, { now: t.now, busyEventsPerSecond: 2000, busyIntervalMs: 200 });
+    const tick = (): boolean => {
+      t.advance(100);
+      return store.publish();
+    };
+    // 4000 events a second for two seconds: the rate is known after the first second
+    const published: boolean[] = [];
+    for (let i = 0; i < 20; i++) {
+      c.emit(...sampleTraffic(100).slice(0, 400));
+      published.push(tick());
+    }
+    const late = published.slice(12);
+    expect(late.filter(Boolean).length).toBeLessThanOrEqual(Math.ceil(late.length / 2));
+    expect(late.filter(Boolean).length).toBeGreaterThan(0);
+    // a key's result (touch) does not wait for the slower pace
+    c.emit(...sampleTraffic(10));
+    tick();
+    store.touch();
+    expect(tick()).toBe(true);
+    store.stop();
+  });
+
   it('computes rates per service, version, instance and edge: the 80/20 split and the retries', () => {
     const c = new FakeController();
     const t = clock();
@@ -82,7 +113,7 @@ describe('ViewStore', () => {
       c.emit(...sampleTraffic(100, { failV2: 10 }));
       t.advance(500);
     }
-    store.publish();
+    flush(store);
     const s = store.getSnapshot();
     const callme = s.services.find((x) => x.service === 'callme-service')!;
     expect(callme.rates.rps).toBeCloseTo(200, -1);
@@ -107,13 +138,13 @@ describe('ViewStore', () => {
     const store = new ViewStore(c, { now: t.now });
     c.emit(hop({ status: 503, flags: 'UO' }), hop({ status: 503, flags: 'UO' }));
     c.emit({ type: 'mesh:outlier:ejected', time: 1, cluster: 'outbound|8080|v2|callme-service.default.svc.cluster.local', endpoint: 'callme-service-v2-2', reason: '5 consecutive 5xx' });
-    store.publish();
+    flush(store);
     const v2 = store.getSnapshot().services.find((x) => x.service === 'callme-service')!.versions.find((v) => v.version === 'v2')!;
     expect(v2.overflowRps).toBeGreaterThan(0);
     expect(v2.instances.find((i) => i.id === 'callme-service-v2-2')!.ejected).toBe('5 consecutive 5xx');
     c.emit({ type: 'mesh:outlier:returned', time: 2, cluster: 'x', endpoint: 'callme-service-v2-2' });
     t.advance(100);
-    store.publish();
+    flush(store);
     expect(store.getSnapshot().services[1]!.versions[1]!.instances[1]!.ejected).toBeUndefined();
     store.stop();
   });
@@ -125,12 +156,12 @@ describe('ViewStore', () => {
     c.emit({ type: 'mesh:config:applied', time: 4, version: 3, changed: ['added VirtualService/default/x'], warnings: [] });
     c.findingList = [finding];
     c.emit({ type: 'mesh:config:rejected', time: 5, findings: [finding] });
-    store.publish();
+    flush(store);
     expect(store.getSnapshot().config).toMatchObject({ errors: 1, lastRejected: 5, lastApplied: { time: 4, changed: 1 } });
     expect(store.getSnapshot().rules.findings).toEqual([finding]);
     c.findingList = [];
     c.emit({ type: 'mesh:notice', time: 6, level: 'info', message: 'rules/x.yaml: errors fixed (it is back to the rules already serving)' });
-    store.publish();
+    flush(store);
     expect(store.getSnapshot().config.errors).toBe(0);
     expect(store.getSnapshot().rules.findings).toEqual([]);
     store.stop();
@@ -141,7 +172,7 @@ describe('ViewStore', () => {
     const store = new ViewStore(c, { tapCapacity: 50, logCapacity: 20, requestCapacity: 30 });
     c.emit(...sampleTraffic(100));
     for (let i = 0; i < 100; i++) c.emit({ type: 'mesh:workload:log', time: i, instance: 'callme-service-v2-1', stream: 'stdout', line: `GET /callme/ping 200 ${i}` });
-    store.publish();
+    flush(store);
     const s = store.getSnapshot();
     expect(s.traffic.events).toHaveLength(50);
     expect(s.traffic.total).toBe(200);
@@ -170,11 +201,11 @@ describe('ViewStore', () => {
     const store = new ViewStore(c);
     c.emit({ type: 'mesh:sandbox:starting', time: 1, message: 'starting' });
     c.emit({ type: 'mesh:image:build', time: 2, image: 'meshbox/callme-service:3f2a', phase: 'start', message: 'building' });
-    store.publish();
+    flush(store);
     expect(store.getSnapshot().sandbox.message).toBe('building image meshbox/callme-service:3f2a');
     c.emit({ type: 'mesh:image:build', time: 3, image: 'meshbox/callme-service:3f2a', phase: 'done', message: 'built', durationMs: 1500 });
     c.emit({ type: 'mesh:something:new', time: 4, message: 'hello' } as unknown as MeshEvent);
-    store.publish();
+    flush(store);
     expect(store.getSnapshot().sandbox.message).toBeUndefined();
     expect(store.getSnapshot().logs.map((l) => l.text)).toEqual([
       'starting',
@@ -189,7 +220,7 @@ describe('ViewStore', () => {
     const c = new FakeController();
     const store = new ViewStore(c, { logs: false });
     c.emit({ type: 'mesh:workload:log', time: 1, instance: 'a', stream: 'stdout', line: 'hello' }, { type: 'mesh:workload:healthy', time: 2, instance: 'a', workload: 'a', service: 'a', version: 'v1' });
-    store.publish();
+    flush(store);
     expect(store.getSnapshot().logs.map((l) => l.text)).toEqual(['a healthy']);
     store.stop();
   });
