@@ -25,7 +25,7 @@ import { bindingFor, keyName, VIEWS, type Action, type ViewName } from './keymap
 import { logText, LogsView } from './LogsView.js';
 import { line } from './lines.js';
 import { Prompt } from './Prompt.js';
-import { detailLines, RequestDetail } from './RequestDetail.js';
+import { detailScreenLines, RequestDetail } from './RequestDetail.js';
 import { rulesLines, RulesView } from './RulesView.js';
 import { rowTarget, serviceListRows, ServicesView, type ServiceListRow } from './ServicesView.js';
 import { StatusLine, type StatusMessage } from './StatusLine.js';
@@ -280,7 +280,7 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
     const s = latest();
     const snap = store.getSnapshot();
     if (s.detail) {
-      const n = detailLines(s.detail, store.requestEvents(s.detail.requestId)).length;
+      const n = detailScreenLines(s.detail, store.requestEvents(s.detail.requestId), columns).length;
       return update({ detailScroll: clamp(s.detailScroll + delta, 0, Math.max(0, n - 1)) });
     }
     if (s.help) return update({ helpScroll: clamp(s.helpScroll + delta, 0, helpLines(columns).length - 1) });

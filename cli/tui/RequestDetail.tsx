@@ -6,7 +6,7 @@
  */
 import type { RequestEvent } from '../../sandbox/events.js';
 import { Block } from './Block.js';
-import { clock, duration, matchedRoute, shortPathsIn } from './format.js';
+import { clock, duration, matchedRoute, shortPathsIn, wrap } from './format.js';
 import { line, type Line } from './lines.js';
 import type { ColorName } from './theme.js';
 import { statusColor } from './theme.js';
@@ -80,8 +80,19 @@ export interface RequestDetailProps {
   height: number;
 }
 
+/** the detail's lines as shown: long ones (why, headers) wrapped to the width */
+export function detailScreenLines(e: RequestEvent, chain: readonly RequestEvent[], width: number): DetailLine[] {
+  const out: DetailLine[] = [];
+  for (const l of detailLines(e, chain)) {
+    const indent = (/^ */.exec(l.text)![0].length) + 3;
+    for (const text of wrap(l.text, width, indent)) out.push({ ...l, text });
+    if (!l.text) out.push(l);
+  }
+  return out;
+}
+
 export function RequestDetail({ event, chain, scroll, width, height }: RequestDetailProps) {
-  const lines = detailLines(event, chain);
+  const lines = detailScreenLines(event, chain, width);
   const body = Math.max(1, height - 1);
   const start = Math.max(0, Math.min(scroll, lines.length - body));
   const title = `REQUEST DETAIL  esc back${lines.length > body ? `  ↑↓ scroll (${start + 1}-${Math.min(lines.length, start + body)} of ${lines.length})` : ''}`;
