@@ -109,6 +109,7 @@ describe('compare and goals', () => {
   it('judges the goals: latency on the full path, throughput on the lower single-hop ratio', () => {
     const g = goals(comparisons);
     expect(g.addedLatency).toMatchObject({ max: 1.5, met: false, meshboxOverloaded: false });
+    expect(g.addedLatency!.otherRates['500']).toBeCloseTo(0.525 / 0.225);
     expect(g.addedLatency!.ratio).toBeCloseTo(4);
     expect(g.throughput!.measuredRatio).toBeCloseTo(5000 / 12000);
     expect(g.throughput!.capacityRatio).toBeCloseTo(0.2);
@@ -151,6 +152,15 @@ describe('formatting', () => {
     expect(text).toContain('note: a note');
     expect(text).toMatch(/^proxy CPU during the throughput run:$/m);
     expect(text).toMatch(/^meshbox: ingress\.\.callme \(4 legs\)\s+700\s+525\s+175\s+1,429\s+70%\s+-\s+wrk$/m);
+  });
+});
+
+describe('goal lines', () => {
+  it('give the latency goal at the headline rate and the ratio at the other rates', () => {
+    const derived = derive(runs);
+    const comparisons = compare(derived, 1000);
+    const text = formatReport({ header: [], headlineRate: 1000, rates: [1000, 500], notes: [] }, derived, comparisons, goals(comparisons));
+    expect(text).toMatch(/full path, p50\): 4\.00x of nginx, goal <= 1\.50x: NOT met; at 500 req\/s: 2\.33x$/m);
   });
 });
 
