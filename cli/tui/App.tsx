@@ -2,7 +2,7 @@
  * The terminal UI: layout, view switching and the keyboard. Data comes from the ViewStore's
  * snapshots (never from events); actions go to the SandboxController.
  *
- *   ┌ Header: sandbox state, runtime, seed / ingress, admin, rules version + last reload, faults, load
+ *   ┌ Header: sandbox state, faults, load, runtime, seed / rules version + last reload, ingress, admin
  *   ├ TabBar: 1 Services  2 Graph  3 Traffic  4 Rules  5 Logs  6 Faults
  *   │ the current view (or a request's detail, or the key list)
  *   ├ StatusLine: the last action's result, a notice, or the `/` filter being typed
