@@ -64,12 +64,14 @@ export async function loadUi() {
 }
 
 export async function runTui(sandbox: Sandbox, opts: TuiOptions, io: Io): Promise<number> {
-  const { render, createElement, App } = await loadUi();
   const stdout = opts.stdout ?? process.stdout;
   const stdin = opts.stdin ?? process.stdin;
+  // the screen is taken at once, with a line to look at while Ink and React load
+  const screen = enterFullScreen(stdout, stdin, 'meshbox: starting…');
+  const { render, createElement, App } = await loadUi();
+  screen.clear();
   const controller = createSandboxController(sandbox);
   const store = new ViewStore(controller, { logs: opts.logs ?? true }).start();
-  const screen = enterFullScreen(stdout, stdin);
   const releaseConsole = captureConsole((level, text) => store.note(level, text));
 
   let quitRequested!: () => void;

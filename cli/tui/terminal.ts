@@ -15,10 +15,13 @@ export interface FullScreen {
   restore(): void;
   /** the terminal is gone: restore nothing, write nothing */
   abandon(): void;
+  /** blank screen, cursor at the top left (before the UI's first frame) */
+  clear(): void;
 }
 
-export function enterFullScreen(stdout: NodeJS.WriteStream, stdin: NodeJS.ReadStream): FullScreen {
-  stdout.write(ENTER_ALT_SCREEN + CLEAR + HIDE_CURSOR);
+/** Takes the alternate screen, showing `placeholder` until the UI draws. */
+export function enterFullScreen(stdout: NodeJS.WriteStream, stdin: NodeJS.ReadStream, placeholder = ''): FullScreen {
+  stdout.write(ENTER_ALT_SCREEN + CLEAR + HIDE_CURSOR + placeholder);
   let restored = false;
   const restore = (): void => {
     if (restored) return;
@@ -37,7 +40,7 @@ export function enterFullScreen(stdout: NodeJS.WriteStream, stdin: NodeJS.ReadSt
     restored = true;
     process.off('exit', restore);
   };
-  return { restore, abandon };
+  return { restore, abandon, clear: () => void stdout.write(CLEAR) };
 }
 
 /** Routes console.* to `sink` while the UI owns the screen (a stray console.log would tear the frame). */
