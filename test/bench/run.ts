@@ -247,7 +247,7 @@ async function main(): Promise<number> {
   ];
   notes.push(
     'legs = proxy legs crossed; added ms/leg = (p - direct p of the same path) / legs; CPU µs/req = proxy process CPU (all threads) / requests, at max throughput | at the headline rate',
-    'meshbox runs as `meshbox up --headless --no-logs --no-access-log` on a generated meshbox.yaml (1 caller, 1 callme; rules: a Gateway and its VirtualService only, no retries, timeouts or splits); its CPU includes the main thread (telemetry, printed request lines)',
+    'meshbox runs as `meshbox up --runtime process --headless --no-logs --no-access-log` on a generated meshbox.yaml (1 caller, 1 callme; rules: a Gateway and its VirtualService only, no retries, timeouts or splits); its CPU includes the main thread (telemetry, printed request lines)',
     'a NOISY row ran while a core probed below 85% of its best speed of the run or other processes used > 0.25 cores: do not compare it',
   );
   const report = formatReport({ header, headlineRate, rates: durations.rates, notes }, derived, comparisons, g);

@@ -257,6 +257,10 @@ export async function startMeshbox(ctx: StartContext): Promise<Topology> {
     ...(ctx.meshboxNodeArgs ?? []),
     path.join(ctx.root, 'dist', 'cli', 'main.js'),
     'up',
+    // the apps as plain processes, like the direct and nginx topologies (auto would pick Docker
+    // when a daemon answers)
+    '--runtime',
+    'process',
     '--headless',
     '--no-logs',
     '--no-access-log',
@@ -283,7 +287,7 @@ export async function startMeshbox(ctx: StartContext): Promise<Topology> {
   return withCleanup([meshbox], ctx, async () => {
     const admin = `http://127.0.0.1:${adminPort}`;
     await waitUntil(`${admin}/ready`, meshbox, 90_000, {}, undefined, ctx.signal);
-    const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { instances?: StatusInstance[] };
+    const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { runtime?: string; instances?: StatusInstance[] };
     const instances = status.instances ?? [];
     const caller = instances.find((i) => i.service === 'caller-service');
     const callme = instances.find((i) => i.service === 'callme-service');
@@ -301,7 +305,7 @@ export async function startMeshbox(ctx: StartContext): Promise<Topology> {
       proxyPids: [meshbox.pid],
       threadPid: meshbox.pid,
       appPids,
-      info: { ingressPort, adminPort, callerApp: caller.appPort, callmeApp: callme.appPort, callerSidecar: caller.sidecar, callmeSidecar: callme.sidecar, config: path.join(dir, 'meshbox.yaml') },
+      info: { runtime: status.runtime, ingressPort, adminPort, callerApp: caller.appPort, callmeApp: callme.appPort, callerSidecar: caller.sidecar, callmeSidecar: callme.sidecar, config: path.join(dir, 'meshbox.yaml') },
       stop: () => ctx.processes.stop(meshbox),
     };
   });
