@@ -156,6 +156,19 @@ describe('formatting', () => {
 });
 
 describe('goal lines', () => {
+  it('say when the latency goal cannot be judged, and that an overloaded meshbox misses it', () => {
+    const flat = runs.map((r) => (r.topology === 'nginx' && r.path === 'full' ? run('nginx', 'full', { open: [open(1000, 1.0, 2.0, 5.0, 150), open(500, 1.8, 2.5, 5.0, 160)], closed: closed(3000, 100) }) : r));
+    let comparisons = compare(derive(flat), 1000);
+    expect(goals(comparisons).addedLatency).toMatchObject({ meshboxOverloaded: false });
+    expect(goals(comparisons).addedLatency!.met).toBeUndefined();
+    expect(goals(comparisons).addedLatency!.ratio).toBeUndefined();
+    const text = formatReport({ header: [], headlineRate: 1000, rates: [1000, 500], notes: [] }, derive(flat), comparisons, goals(comparisons));
+    expect(text).toMatch(/full path, p50\): - of nginx, goal <= 1\.50x: cannot be judged .*; at 500 req\/s: 2\.33x$/m);
+    const slow = runs.map((r) => (r.topology === 'meshbox' && r.path === 'full' ? run('meshbox', 'full', { open: [{ ...open(1000, 400, 600, 700, 900), achievedRate: 700 }], closed: closed(700, 1400) }) : r));
+    comparisons = compare(derive(slow), 1000);
+    expect(goals(comparisons).addedLatency).toMatchObject({ met: false, meshboxOverloaded: true });
+  });
+
   it('give the latency goal at the headline rate and the ratio at the other rates', () => {
     const derived = derive(runs);
     const comparisons = compare(derived, 1000);
