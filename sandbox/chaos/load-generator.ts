@@ -211,9 +211,16 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
       if (at >= measureEnd) return void (this.stopReason ??= 'duration');
       const warmup = at < this.measureStart;
       if (!warmup && maxRequests !== undefined && this.sent >= maxRequests) return void (this.stopReason ??= 'maxRequests');
-      const wait = at - performance.now();
+      let wait = at - performance.now();
       if (wait > 0) {
-        await this.sleep(wait);
+        // setTimeout counts whole ms from the loop's cached clock and may fire early: never send
+        // before the scheduled time (latencies are counted from it); the last fraction of a ms is
+        // waited out in event-loop turns, which keep reading answers
+        while (wait > 0 && this.stopReason === undefined) {
+          if (wait >= 1) await this.sleep(wait);
+          else await new Promise((resolve) => setImmediate(resolve));
+          wait = at - performance.now();
+        }
         burst = 0;
       } else if (++burst >= MAX_BURST) {
         // behind schedule: catch up, but let answers be read in between

@@ -83,6 +83,16 @@ describe('open loop', () => {
     expect(result.completed).toBe(result.sent);
   });
 
+  it('never sends before the scheduled time: no latency is negative', async () => {
+    const server = await serve((_req, res) => res.end('ok'));
+    const generator = new LoadGenerator({ url: server.url, rate: 500, durationMs: 1000 });
+    const latencies: number[] = [];
+    generator.on('outcome', (o) => latencies.push(o.latencyMs));
+    await generator.start();
+    expect(latencies.length).toBeGreaterThan(450);
+    expect(Math.min(...latencies)).toBeGreaterThanOrEqual(0);
+  });
+
   it('queues behind busy connections instead of opening more', async () => {
     const server = await serve((_req, res) => setTimeout(() => res.end('ok'), 50));
     const result = await runLoad({ url: server.url, rate: 100, durationMs: 500, connections: 2 });
