@@ -109,10 +109,10 @@ export class EventPrinter {
         this.io.out(`${c('gray', time(e.time))} fault ${e.name} removed (${e.reason ?? 'deleted'})`);
         return;
       case 'mesh:outlier:ejected':
-        this.io.out(`${c('gray', time(e.time))} ${c('yellow', `${e.endpoint} ejected`)} from ${e.cluster} for ${((e.ejectionMs ?? 0) / 1000).toFixed(1)}s: ${e.reason}`);
+        this.io.out(`${c('gray', time(e.time))} ${c('yellow', `${e.endpoint} ejected`)} by ${e.proxy ?? '?'} from ${e.cluster} for ${((e.ejectionMs ?? 0) / 1000).toFixed(1)}s: ${e.reason}`);
         return;
       case 'mesh:outlier:returned':
-        this.io.out(`${c('gray', time(e.time))} ${e.endpoint} back in ${e.cluster}`);
+        this.io.out(`${c('gray', time(e.time))} ${e.endpoint} back in ${e.proxy ?? '?'}'s ${e.cluster}`);
         return;
       default:
         this.io.out(`${c('gray', time(e.time))} ${c('bold', e.message)}`);

@@ -156,6 +156,8 @@ export interface FaultEvent {
 export interface OutlierEvent {
   type: 'mesh:outlier:ejected' | 'mesh:outlier:returned';
   time: number;
+  /** the calling proxy whose cluster ejected the host (Envoy's outlier detection is per proxy) */
+  proxy?: string;
   cluster: string;
   endpoint: string;
   /** why it was ejected (e.g. `5 consecutive 5xx`) */

@@ -367,13 +367,16 @@ export class Sandbox {
           reload: this.hotReload?.status(),
         },
       }))
-      .route('GET', '/clusters', 'clusters and endpoints with health and counters (?format=json)', async (req) => {
-        const data = (await this.dataPlane.clusters()) as { clusters: Array<{ name: string; hosts: Array<Record<string, unknown>> }> };
+      .route('GET', '/clusters', "every proxy's clusters and endpoints with health and counters (?format=json, ?proxy=ID)", async (req) => {
+        const data = (await this.dataPlane.clusters()) as { clusters: Array<{ proxy: string; name: string; hosts: Array<Record<string, unknown>> }> };
+        const proxy = req.query.get('proxy');
+        if (proxy) data.clusters = data.clusters.filter((c) => c.proxy === proxy);
         if (req.query.get('format') === 'json') return { body: data };
+        // Envoy's text format, one proxy's clusters after another: <proxy>/<cluster>::<host>::<stat>::<value>
         const lines: string[] = [];
         for (const c of data.clusters) {
           for (const h of c.hosts) {
-            for (const [k, v] of Object.entries(h)) if (k !== 'address') lines.push(`${c.name}::${String(h['address'])}::${k}::${String(v)}`);
+            for (const [k, v] of Object.entries(h)) if (k !== 'address') lines.push(`${c.proxy}/${c.name}::${String(h['address'])}::${k}::${String(v)}`);
           }
         }
         return { body: `${lines.join('\n')}\n` };

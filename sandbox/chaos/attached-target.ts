@@ -168,7 +168,7 @@ interface StatusBody {
 }
 
 interface ClustersBody {
-  clusters?: Array<{ name: string; hosts?: Array<{ id?: string; ejected?: boolean; times_ejected?: number }> }>;
+  clusters?: Array<{ proxy?: string; name: string; hosts?: Array<{ id?: string; ejected?: boolean; times_ejected?: number }> }>;
 }
 
 export class AttachedTarget implements ScenarioTarget {
@@ -298,13 +298,13 @@ export class AttachedTarget implements ScenarioTarget {
     for (const c of (clusters as ClustersBody).clusters ?? []) {
       for (const h of c.hosts ?? []) {
         if (!h.id) continue;
-        const key = `${c.name}|${h.id}`;
+        const key = `${c.proxy ?? ''}|${c.name}|${h.id}`;
         const before = this.hosts.get(key);
         const now = { ejected: h.ejected === true, times: h.times_ejected ?? 0 };
         this.hosts.set(key, now);
         if (first || !before) continue;
-        if (now.times > before.times) events.push({ type: 'mesh:outlier:ejected', time, cluster: c.name, endpoint: h.id, ejections: now.times });
-        if (before.ejected && !now.ejected) events.push({ type: 'mesh:outlier:returned', time, cluster: c.name, endpoint: h.id });
+        if (now.times > before.times) events.push({ type: 'mesh:outlier:ejected', time, proxy: c.proxy, cluster: c.name, endpoint: h.id, ejections: now.times });
+        if (before.ejected && !now.ejected) events.push({ type: 'mesh:outlier:returned', time, proxy: c.proxy, cluster: c.name, endpoint: h.id });
       }
     }
     for (const e of events) for (const l of this.listeners) l(e);

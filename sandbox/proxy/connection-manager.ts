@@ -158,7 +158,7 @@ export class ConnectionManager {
       serviceName: proxy.meta.service,
       serviceNamespace: proxy.meta.namespace,
     };
-    const cluster = listener.inboundCluster ? this.deps.clusters.get(listener.inboundCluster) : undefined;
+    const cluster = listener.inboundCluster ? this.deps.clusters.get(proxy.id, listener.inboundCluster) : undefined;
     if (!cluster) {
       ctx.sendLocalReply(localReplies.clusterNotFound());
       return;
@@ -280,7 +280,7 @@ export class ConnectionManager {
       }
     }
 
-    const cluster = this.deps.clusters.get(dest.clusterKey);
+    const cluster = this.deps.clusters.get(ctx.proxy.id, dest.clusterKey);
     if (!cluster) {
       ctx.upstreamCluster = dest.clusterName;
       ctx.why.push(`cluster ${dest.clusterName} does not exist (no DestinationRule defines subset ${dest.subset ?? '-'})`);

@@ -75,7 +75,7 @@ export class DataPlaneCore {
     // endpoints with network toxics are reached through their ToxicProxy
     const effective = await this.toxics.apply(snapshot);
     const compiled = compileSnapshot(effective);
-    this.clusters.update(effective.clusters);
+    this.clusters.update(effective.clusters, effective.proxies.map((p) => p.id));
     this.current = compiled;
     const { bound, errors } = await this.listeners.reconcile(snapshot.listeners);
     return { version: snapshot.version, listeners: bound, errors };

@@ -3,6 +3,10 @@
  * its circuit breaker, its outlier detector, its keep-alive connection pool and its counters.
  * Envoy's `outbound|8080|v2|<fqdn>`.
  *
+ * As in Envoy, every proxy has its own instance of a cluster: circuit-breaker limits, outlier
+ * detection and load-balancer state are per calling proxy (Istio's connectionPool limits apply
+ * per client sidecar), shared by the cluster's endpoints.
+ *
  * Clusters live in the ClusterManager across snapshots: a new snapshot updates a cluster's
  * config and endpoint list in place, so counters, LB state, breaker and ejection state and
  * pooled connections survive rule reloads, and requests in flight keep their Endpoint objects.
@@ -32,6 +36,8 @@ export class Cluster {
   constructor(
     public config: ClusterConfig,
     private readonly emit: ClusterEventSink = () => undefined,
+    /** the proxy this instance of the cluster belongs to */
+    readonly proxyId = '',
   ) {
     this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
     this.lb = loadBalancers[config.lb](config.hashPolicy?.ringSize);
@@ -92,6 +98,7 @@ export class Cluster {
     this.emit({
       type: n.ejected ? 'mesh:outlier:ejected' : 'mesh:outlier:returned',
       time: Date.now(),
+      proxy: this.proxyId,
       cluster: this.config.name,
       endpoint: n.endpoint,
       reason: n.reason,
@@ -158,6 +165,7 @@ export class Cluster {
 
   toJSON(): Record<string, unknown> {
     return {
+      proxy: this.proxyId,
       name: this.config.name,
       kind: this.config.kind,
       lb: this.config.lb,
@@ -175,27 +183,46 @@ export class Cluster {
   }
 }
 
+/**
+ * Every proxy's instances of the snapshot's clusters (as Istio pushes every outbound cluster to
+ * every proxy, plus a sidecar's own inbound cluster), updated in place by each snapshot.
+ */
 export class ClusterManager {
+  private configs: Record<string, ClusterConfig> = {};
+  /** `<proxy id>\u0000<cluster key>` -> instance */
   private readonly clusters = new Map<string, Cluster>();
 
   constructor(private readonly emit: ClusterEventSink = () => undefined) {}
 
-  update(configs: Record<string, ClusterConfig>): void {
-    for (const [key, config] of Object.entries(configs)) {
-      const existing = this.clusters.get(key);
-      if (existing) existing.update(config);
-      else this.clusters.set(key, new Cluster(config, this.emit));
+  update(configs: Record<string, ClusterConfig>, proxyIds: readonly string[] = []): void {
+    this.configs = configs;
+    for (const proxyId of proxyIds) {
+      for (const [key, config] of Object.entries(configs)) {
+        const own = config.kind !== 'inbound' || key.startsWith(`${proxyId}|`);
+        if (own) this.get(proxyId, key);
+      }
     }
-    for (const [key, cluster] of this.clusters) {
-      if (!(key in configs)) {
+    for (const [id, cluster] of this.clusters) {
+      const config = configs[id.slice(id.indexOf('\u0000') + 1)];
+      if (config) {
+        cluster.update(config);
+      } else {
         cluster.retire();
-        this.clusters.delete(key);
+        this.clusters.delete(id);
       }
     }
   }
 
-  get(key: string): Cluster | undefined {
-    return this.clusters.get(key);
+  /** `proxyId`'s instance of the cluster `key`, or undefined when the snapshot has no such cluster */
+  get(proxyId: string, key: string): Cluster | undefined {
+    const id = `${proxyId}\u0000${key}`;
+    const existing = this.clusters.get(id);
+    if (existing) return existing;
+    const config = this.configs[key];
+    if (!config) return undefined;
+    const created = new Cluster(config, this.emit, proxyId);
+    this.clusters.set(id, created);
+    return created;
   }
 
   all(): Cluster[] {

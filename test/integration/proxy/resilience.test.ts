@@ -71,9 +71,9 @@ describe('circuit breaking (DestinationRule connectionPool)', () => {
 
   it('maxRequestsPerConnection: 1 opens a new upstream connection per request', async () => {
     await h.rules(dr('    connectionPool:\n      http: { maxRequestsPerConnection: 1 }') + vs(''));
-    type Stats = { clusters: Array<{ name: string; hosts: Array<{ id: string; cx_total: number; rq_total: number }> }> };
+    type Stats = { clusters: Array<{ proxy: string; name: string; hosts: Array<{ id: string; cx_total: number; rq_total: number }> }> };
     const v2 = async (): Promise<Array<{ cx_total: number; rq_total: number }>> =>
-      ((await h.dataPlane.clusters()) as Stats).clusters.find((c) => c.name === 'outbound|8080|v2|backend.default.svc.cluster.local')!.hosts;
+      ((await h.dataPlane.clusters()) as Stats).clusters.find((c) => c.proxy === client && c.name === 'outbound|8080|v2|backend.default.svc.cluster.local')!.hosts;
     const before = await v2();
     for (let i = 0; i < 12; i++) await h.request({ from: client, host: 'backend', path: '/x' });
     const after = await v2();
@@ -93,8 +93,8 @@ describe('outlier detection', () => {
     for (let i = 0; i < 20; i++) if ((await h.request({ from: client, host: 'backend', path: '/x' })).status === 500) errors++;
     // three 500s eject v2-1; everything after goes to v2-2
     expect(errors).toBe(3);
-    const clusters = (await h.dataPlane.clusters()) as { clusters: Array<{ name: string; hosts: Array<{ id: string; ejected: boolean; health_flags: string }> }> };
-    const v2 = clusters.clusters.find((c) => c.name === 'outbound|8080|v2|backend.default.svc.cluster.local')!;
+    const clusters = (await h.dataPlane.clusters()) as { clusters: Array<{ proxy: string; name: string; hosts: Array<{ id: string; ejected: boolean; health_flags: string }> }> };
+    const v2 = clusters.clusters.find((c) => c.proxy === client && c.name === 'outbound|8080|v2|backend.default.svc.cluster.local')!;
     expect(v2.hosts.find((x) => x.id === 'backend-v2-1')).toMatchObject({ ejected: true, health_flags: '/failed_outlier_check' });
     h.apps.get('backend-v2-1')!.fail = undefined;
     await new Promise((r) => setTimeout(r, 1000));
@@ -290,6 +290,21 @@ ${extra}`;
     expect(r.status).toBe(504);
     const [src] = (await h.eventsFor('fau-1', 1)).filter((e) => e.reporter === 'source');
     expect(src!.responseFlags).toBe('UT,DI');
+  });
+});
+
+describe('per-proxy clusters (as in Envoy)', () => {
+  it("one caller's circuit breaker and ejections do not limit another caller", async () => {
+    await h.rules(dr('    outlierDetection: { consecutive5xxErrors: 1, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 100 }') + vs(''));
+    h.apps.get('backend-v2-1')!.fail = 500;
+    h.apps.get('backend-v2-2')!.fail = 500;
+    await h.request({ from: client, host: 'backend', path: '/x' });
+    await h.request({ from: client, host: 'backend', path: '/x' });
+    h.apps.get('backend-v2-1')!.fail = undefined;
+    h.apps.get('backend-v2-2')!.fail = undefined;
+    // the client's sidecar ejected both hosts; the backend v1 sidecar, another caller, did not
+    expect((await h.request({ from: client, host: 'backend', path: '/x' })).status).toBe(503);
+    expect((await h.request({ from: 'backend-v1-1', host: 'backend', path: '/x' })).status).toBe(200);
   });
 });
 
