@@ -15,20 +15,27 @@ if (!recordFile) {
 for (const sig of ['SIGINT', 'SIGHUP', 'SIGQUIT'] as const) process.on(sig, () => undefined);
 
 let swept = false;
-function sweep(): void {
+async function sweep(): Promise<void> {
   if (swept) return;
   swept = true;
-  const rec = readRecord(recordFile!);
-  // a clean down removed the record; a live owner (pipe closed some other way) keeps its processes
-  if (rec && !isAlive(rec.ownerPid)) {
-    killRecordedProcesses(rec);
-    rmSync(recordFile!, { force: true });
+  // the pipe closes as meshbox dies: give the kernel a moment to finish with it (up to 5 s)
+  for (let i = 0; i < 50; i++) {
+    const rec = readRecord(recordFile!);
+    // a clean down removed the record first: nothing to do
+    if (!rec) break;
+    if (!isAlive(rec.ownerPid)) {
+      killRecordedProcesses(rec);
+      rmSync(recordFile!, { force: true });
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
   process.exit(0);
 }
 
-process.stdin.on('end', sweep);
-process.stdin.on('close', sweep);
-process.stdin.on('error', sweep);
-process.on('SIGTERM', sweep);
+const onEnd = (): void => void sweep();
+process.stdin.on('end', onEnd);
+process.stdin.on('close', onEnd);
+process.stdin.on('error', onEnd);
+process.on('SIGTERM', onEnd);
 process.stdin.resume();
