@@ -45,6 +45,7 @@ import type {
   WeightedClusterConfig,
   WorkloadMeta,
 } from './snapshot.js';
+import { hostAliases } from './snapshot.js';
 
 export const GATEWAY_ID = 'istio-ingressgateway';
 /**
@@ -117,7 +118,7 @@ function labelsMatch(selector: Record<string, string> | undefined, labels: Recor
 export class HostResolver {
   private readonly byAlias = new Map<string, ServiceRef>();
   constructor(readonly services: ServiceRef[]) {
-    for (const s of services) for (const a of [s.name, `${s.name}.${s.namespace}`, `${s.name}.${s.namespace}.svc`, s.fqdn]) this.byAlias.set(a, s);
+    for (const s of services) for (const a of hostAliases(s)) this.byAlias.set(a, s);
   }
   resolve(host: string): ServiceRef | undefined {
     return this.byAlias.get(host);
@@ -377,8 +378,7 @@ interface MatchScope {
 }
 
 function serviceDomains(s: ServiceRef): string[] {
-  const names = [s.name, `${s.name}.${s.namespace}`, `${s.name}.${s.namespace}.svc`, s.fqdn];
-  return names.flatMap((n) => [n, `${n}:${s.port}`]);
+  return hostAliases(s).flatMap((n) => [n, `${n}:${s.port}`]);
 }
 
 function sidecarVirtualHosts(

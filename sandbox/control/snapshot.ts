@@ -62,6 +62,11 @@ export interface ServiceRef {
   port: number;
 }
 
+/** every way a rule or a Host header may name a service: `svc`, `svc.ns`, `svc.ns.svc`, the FQDN */
+export function hostAliases(s: ServiceRef): string[] {
+  return [s.name, `${s.name}.${s.namespace}`, `${s.name}.${s.namespace}.svc`, s.fqdn];
+}
+
 export interface ClusterConfig {
   /** unique key in the snapshot (inbound clusters are per proxy) */
   key: string;

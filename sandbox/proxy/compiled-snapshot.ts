@@ -3,7 +3,7 @@
  * services by every host alias. Built once per snapshot in the worker; requests hold the one
  * they started with, so a swap never changes a request midway.
  */
-import type { CompiledFault, ListenerConfig, MeshSnapshot, ProxyConfig, ServiceRef } from '../control/snapshot.js';
+import { hostAliases, type CompiledFault, type ListenerConfig, type MeshSnapshot, type ProxyConfig, type ServiceRef } from '../control/snapshot.js';
 import { RouteTable } from './routing/route-table.js';
 
 export interface CompiledSnapshot {
@@ -17,10 +17,6 @@ export interface CompiledSnapshot {
   hosts: Map<string, ServiceRef>;
   /** meshbox HTTP faults by the instance id whose inbound sidecar applies them */
   httpFaults: Map<string, CompiledFault[]>;
-}
-
-export function hostAliases(s: ServiceRef): string[] {
-  return [s.name, `${s.name}.${s.namespace}`, `${s.name}.${s.namespace}.svc`, s.fqdn];
 }
 
 export function compileSnapshot(snapshot: MeshSnapshot): CompiledSnapshot {

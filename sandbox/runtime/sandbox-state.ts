@@ -148,8 +148,7 @@ export function readRecord(file: string): SandboxRecord | undefined {
 export function reapLeftovers(): Reaped[] {
   const reaped: Reaped[] = [];
   for (const rec of listSandboxes()) {
-    if (rec.ownerPid !== process.pid && isAlive(rec.ownerPid)) continue;
-    if (rec.ownerPid === process.pid) continue;
+    if (rec.ownerPid === process.pid || isAlive(rec.ownerPid)) continue;
     const killed = killRecordedProcesses(rec);
     rmSync(path.join(recordsDir(), `${rec.id}.json`), { force: true });
     reaped.push({ sandbox: rec.id, ownerPid: rec.ownerPid, killed });

@@ -30,6 +30,8 @@ export class Cluster {
   private outlier: OutlierDetector | undefined;
   /** requests that found no healthy host */
   noHealthyUpstream = 0;
+  /** explain()'s line; dropped whenever the config, the hosts or an ejection changes */
+  private explanation: string | undefined;
   /** requests waiting for an endpoint while meshbox restarts this cluster's instances (hot reload) */
   private readonly endpointWaiters = new Set<() => void>();
 
@@ -49,6 +51,7 @@ export class Cluster {
   }
 
   update(config: ClusterConfig): void {
+    this.explanation = undefined;
     if (config.lb !== this.lb.policy || config.hashPolicy?.ringSize !== this.config.hashPolicy?.ringSize) {
       this.lb = loadBalancers[config.lb](config.hashPolicy?.ringSize);
     }
@@ -95,6 +98,7 @@ export class Cluster {
   }
 
   private onEjection(n: EjectionNotice): void {
+    this.explanation = undefined;
     this.emit({
       type: n.ejected ? 'mesh:outlier:ejected' : 'mesh:outlier:returned',
       time: Date.now(),
@@ -132,8 +136,13 @@ export class Cluster {
     this.outlier?.record(e, result);
   }
 
-  /** one line for "why did my request go there?": policy, hosts, limits */
+  /** one line for "why did my request go there?": policy, hosts, limits (cached: every request asks) */
   explain(): string {
+    this.explanation ??= this.describe();
+    return this.explanation;
+  }
+
+  private describe(): string {
     const all = this.hosts();
     const available = all.filter((e) => e.healthy && !this.isEjected(e)).length;
     const lim = this.breaker.limits;
