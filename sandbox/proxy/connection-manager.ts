@@ -5,10 +5,12 @@
  *   outbound (reporter=source):      route table -> [redirect | direct response]
  *   gateway  (reporter=source):        or fault filter -> router -> cluster of the picked subset
  *
- * Every request ends in exactly one RequestEvent, emitted when the response closes.
+ * Every request ends in exactly one RequestEvent, emitted when the response closes. Replies the
+ * proxy sends before a request exists (a codec error, a header timeout, CONNECT) get one too.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { parseDuration } from '../config/duration.js';
 import type { RequestEvent } from '../events.js';
 import type { ListenerConfig, ProxyConfig, RouteEntryConfig } from '../control/snapshot.js';
@@ -16,8 +18,9 @@ import type { Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
 import { decideFault } from './filters/fault-filter.js';
 import { decideInboundFaults } from './filters/mesh-fault-filter.js';
-import { localReplies } from './local-reply.js';
-import { RequestContext, peerOf, UNKNOWN_DESTINATION } from './request-context.js';
+import { lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
+import { localReplies, type LocalReply } from './local-reply.js';
+import { RequestContext, peerOf, UNKNOWN_DESTINATION, UNKNOWN_PEER } from './request-context.js';
 import { forward, HOP_BY_HOP } from './router.js';
 import { applyHeaderOps, type HeaderMap } from './routing/header-ops.js';
 import { isSelection, type RouteSelection } from './routing/route-table.js';
@@ -29,9 +32,6 @@ import { RetryPolicy } from './upstream/retry-policy.js';
 
 /** Internal header carrying the calling proxy's id between sidecars (Istio's metadata exchange). */
 export const PEER_HEADER = 'x-envoy-peer-metadata-id';
-/** Requests bodies are buffered so they can be retried; beyond this they are refused with 413. */
-export const MAX_BUFFERED_BODY = 16 * 1024 * 1024;
-
 const NO_RETRY = new RetryPolicy({
   attempts: 0,
   perTryTimeoutMs: null,
@@ -49,6 +49,7 @@ export interface ConnectionManagerDeps {
   clusters: ClusterManager;
   rng: Rng;
   emit(event: RequestEvent): void;
+  limits: DownstreamLimits;
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
@@ -95,8 +96,110 @@ function authorityPort(authority: string, fallback: number): number {
   return m ? Number(m[1]) : fallback;
 }
 
-export class ConnectionManager {
+export class ConnectionManager implements ListenerHandler {
   constructor(private readonly deps: ConnectionManagerDeps) {}
+
+  request(listenerName: string, req: IncomingMessage, res: ServerResponse): void {
+    this.handle(listenerName, req, res);
+  }
+
+  /**
+   * CONNECT: Envoy matches it only against routes with a `connect_matcher`, and Istio generates
+   * none for sidecars or gateways, so Envoy answers 404 with flag NR (Envoy FAQ "Why is Envoy
+   * sending 404s to CONNECT requests?"). meshbox does the same, logged like any local reply.
+   */
+  connect(listenerName: string, req: IncomingMessage, socket: Socket): void {
+    this.edgeReply(listenerName, socket, localReplies.noRoute(), req, [
+      `CONNECT ${req.url ?? ''}: no route matches CONNECT (routes match paths; Envoy needs a connect_matcher route, which Istio does not generate)`,
+    ]);
+  }
+
+  /** the HTTP/1 codec failed before a request existed */
+  clientError(listenerName: string, err: NodeJS.ErrnoException, socket: Socket): void {
+    const marked = socket as Socket & { meshboxReplied?: boolean };
+    if (marked.meshboxReplied) return;
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    marked.meshboxReplied = true;
+    const limits = this.deps.limits;
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      this.edgeReply(listenerName, socket, localReplies.headersTooLarge(), undefined, [
+        `request header block larger than max_request_headers_kb (${limits.maxRequestHeadersKb} KiB)`,
+      ]);
+    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      this.edgeReply(listenerName, socket, localReplies.requestHeaderTimeout(), undefined, [
+        `request headers not complete within request_headers_timeout (${limits.requestHeadersTimeoutMs} ms)`,
+      ]);
+    } else {
+      this.edgeReply(listenerName, socket, localReplies.codecError(), undefined, [`malformed HTTP/1.1 request (${err.code ?? err.message})`]);
+    }
+  }
+
+  /**
+   * Writes a local reply straight to the socket (no request object exists, or Node handed the
+   * socket over), closes the connection as Envoy does, and emits the request event.
+   */
+  private edgeReply(listenerName: string, socket: Socket, reply: LocalReply, req: IncomingMessage | undefined, why: string[]): void {
+    const startTime = Date.now();
+    const startMono = performance.now();
+    const snap = this.deps.current();
+    const listener = snap.listeners.get(listenerName);
+    const proxy = listener ? snap.proxies.get(listener.proxyId) : undefined;
+    const body = Buffer.from(reply.body);
+    const head = [
+      `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ''}`,
+      `content-length: ${body.length}`,
+      ...(body.length > 0 ? ['content-type: text/plain'] : []),
+      `date: ${new Date(startTime).toUTCString()}`,
+      `server: ${listener?.kind === 'outbound' ? 'envoy' : 'istio-envoy'}`,
+      'connection: close',
+      '',
+      '',
+    ].join('\r\n');
+    const local = `${socket.localAddress ?? '-'}:${socket.localPort ?? 0}`;
+    const remote = `${socket.remoteAddress ?? '-'}:${socket.remotePort ?? 0}`;
+    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    lingeringClose(socket, this.deps.limits.delayedCloseTimeoutMs);
+    if (!listener || !proxy) return;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req?.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    const idHeader = headers['x-request-id'];
+    const inbound = listener.kind === 'inbound';
+    const service = snap.services.get(proxy.meta.service);
+    this.deps.emit({
+      type: 'mesh:request:end',
+      reporter: inbound ? 'destination' : 'source',
+      proxy: proxy.id,
+      listener: listener.kind,
+      startTime,
+      durationMs: Math.round((performance.now() - startMono) * 1000) / 1000,
+      // Envoy logs a request its codec rejected as `"- - HTTP/1.1"`
+      method: req?.method ?? '-',
+      path: req?.url ?? '-',
+      authority: req ? (headers['host'] ?? req.url ?? '-') : '-',
+      protocol: `HTTP/${req?.httpVersion ?? '1.1'}`,
+      requestId: idHeader && idHeader.length > 0 ? idHeader : randomUUID(),
+      userAgent: headers['user-agent'] ?? '-',
+      forwardedFor: headers['x-forwarded-for'] ?? '-',
+      status: reply.status,
+      responseFlags: reply.flag ?? '-',
+      responseCodeDetails: reply.details,
+      bytesReceived: 0,
+      bytesSent: body.length,
+      downstreamLocalAddress: local,
+      downstreamRemoteAddress: remote,
+      attempts: 0,
+      source: inbound ? UNKNOWN_PEER : peerOf(proxy.meta),
+      destination: inbound
+        ? { ...peerOf(proxy.meta), service: service?.fqdn ?? 'unknown', serviceName: proxy.meta.service, serviceNamespace: proxy.meta.namespace }
+        : UNKNOWN_DESTINATION,
+      why,
+      requestHeaders: headers,
+      snapshotVersion: snap.snapshot.version,
+    });
+  }
 
   handle(listenerName: string, req: IncomingMessage, res: ServerResponse): void {
     const snap = this.deps.current();
@@ -124,7 +227,7 @@ export class ConnectionManager {
   }
 
   private async process(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig): Promise<void> {
-    const body = await readBody(ctx.req, MAX_BUFFERED_BODY);
+    const body = await readBody(ctx.req, this.deps.limits.maxRequestBodyBytes);
     if (body === 'aborted') {
       ctx.downstreamClosed = true;
       return;
