@@ -18,7 +18,7 @@ import type { Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
 import { decideFault } from './filters/fault-filter.js';
 import { decideInboundFaults } from './filters/mesh-fault-filter.js';
-import { lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
+import { closeAfterReply, lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
 import { localReplies, type LocalReply } from './local-reply.js';
 import { RequestContext, peerOf, UNKNOWN_DESTINATION, UNKNOWN_PEER } from './request-context.js';
 import { forward, HOP_BY_HOP } from './router.js';
@@ -52,6 +52,17 @@ export interface ConnectionManagerDeps {
   limits: DownstreamLimits;
 }
 
+/** the declared Content-Length, when it is one well-formed value */
+function declaredLength(req: IncomingMessage): number | undefined {
+  const cl = req.headers['content-length'];
+  if (cl === undefined || !/^\d+$/.test(cl)) return undefined;
+  return Number(cl);
+}
+
+/**
+ * Buffers the request body up to `limit`. Beyond it the rest is read and dropped (never reset:
+ * the client must be able to read the 413).
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
   const te = req.headers['transfer-encoding'];
   const cl = req.headers['content-length'];
@@ -60,13 +71,16 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
     return Promise.resolve(EMPTY);
   }
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = false;
     req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
       size += c.length;
       if (size > limit) {
+        tooLarge = true;
+        chunks = [];
         resolve('too-large');
-        req.destroy();
         return;
       }
       chunks.push(c);
@@ -99,8 +113,8 @@ function authorityPort(authority: string, fallback: number): number {
 export class ConnectionManager implements ListenerHandler {
   constructor(private readonly deps: ConnectionManagerDeps) {}
 
-  request(listenerName: string, req: IncomingMessage, res: ServerResponse): void {
-    this.handle(listenerName, req, res);
+  request(listenerName: string, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+    this.handle(listenerName, req, res, expectContinue);
   }
 
   /**
@@ -201,7 +215,7 @@ export class ConnectionManager implements ListenerHandler {
     });
   }
 
-  handle(listenerName: string, req: IncomingMessage, res: ServerResponse): void {
+  handle(listenerName: string, req: IncomingMessage, res: ServerResponse, expectContinue = false): void {
     const snap = this.deps.current();
     const listener = snap.listeners.get(listenerName);
     const proxy = listener ? snap.proxies.get(listener.proxyId) : undefined;
@@ -220,20 +234,30 @@ export class ConnectionManager implements ListenerHandler {
       const event = ctx.finish();
       if (event) this.deps.emit(event);
     });
-    void this.process(ctx, snap, listener, proxy).catch((err: Error) => {
+    void this.process(ctx, snap, listener, proxy, expectContinue).catch((err: Error) => {
       ctx.why.push(`internal error: ${err.message}`);
       ctx.sendLocalReply({ status: 500, body: 'internal proxy error', details: 'internal_error' });
     });
   }
 
-  private async process(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig): Promise<void> {
-    const body = await readBody(ctx.req, this.deps.limits.maxRequestBodyBytes);
+  private async process(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, expectContinue: boolean): Promise<void> {
+    const limit = this.deps.limits.maxRequestBodyBytes;
+    const declared = declaredLength(ctx.req);
+    if (declared !== undefined && declared > limit) {
+      // refused before reading, and before `100 Continue`: the client need not send the body at all
+      ctx.why.push(`request body of ${declared} bytes (content-length) is over the ${limit}-byte buffer limit`);
+      this.refuseBody(ctx);
+      return;
+    }
+    if (expectContinue) ctx.res.writeContinue();
+    const body = await readBody(ctx.req, limit);
     if (body === 'aborted') {
       ctx.downstreamClosed = true;
       return;
     }
     if (body === 'too-large') {
-      ctx.sendLocalReply(localReplies.payloadTooLarge());
+      ctx.why.push(`request body over the ${limit}-byte buffer limit`);
+      this.refuseBody(ctx);
       return;
     }
     ctx.bytesReceived = body.length;
@@ -241,10 +265,18 @@ export class ConnectionManager implements ListenerHandler {
     return this.outbound(ctx, snap, listener, proxy, body);
   }
 
+  /** 413 and close: the rest of the body is drained, not reset, so the client reads the reply */
+  private refuseBody(ctx: RequestContext): void {
+    closeAfterReply(ctx.req.socket, this.deps.limits.delayedCloseTimeoutMs);
+    ctx.sendLocalReply(localReplies.payloadTooLarge(), { connection: 'close' });
+  }
+
   private baseHeaders(ctx: RequestContext, body: Buffer): HeaderMap {
     const headers: HeaderMap = { ...ctx.req.headers };
     for (const h of HOP_BY_HOP) delete headers[h];
     delete headers[PEER_HEADER];
+    // Envoy answers `Expect: 100-continue` itself and removes the header (proxy_100_continue off)
+    if (String(headers['expect']).toLowerCase() === '100-continue') delete headers['expect'];
     headers['x-request-id'] = ctx.requestId;
     if (body.length > 0 || ctx.req.headers['content-length'] !== undefined) headers['content-length'] = String(body.length);
     return headers;

@@ -59,10 +59,18 @@ export function lingeringClose(socket: Socket, ms: number): void {
   socket.resume();
 }
 
+/**
+ * Makes Node close this socket with `lingeringClose` instead of destroying it as soon as a
+ * `connection: close` response is written (Node calls `destroySoon` then).
+ */
+export function closeAfterReply(socket: Socket, ms: number): void {
+  (socket as Socket & { destroySoon?: () => void }).destroySoon = () => lingeringClose(socket, ms);
+}
+
 /** What a listener hands to the HTTP connection manager. */
 export interface ListenerHandler {
-  /** a complete request head */
-  request(listenerName: string, req: http.IncomingMessage, res: http.ServerResponse): void;
+  /** a complete request head; `expectContinue` when the client waits for `100 Continue` */
+  request(listenerName: string, req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void;
   /** an HTTP CONNECT request (Node hands over the raw socket) */
   connect(listenerName: string, req: http.IncomingMessage, socket: Socket): void;
   /** the codec failed before a request existed: header too large, header timeout, parse error */
@@ -99,8 +107,9 @@ class Listener {
         connectionsCheckingInterval: headersTimeout > 0 ? Math.min(1_000, Math.max(10, Math.floor(headersTimeout / 10))) : 30_000,
         maxHeaderSize: limits.maxRequestHeadersKb * 1024,
       },
-      (req, res) => handler.request(config.name, req, res),
+      (req, res) => handler.request(config.name, req, res, false),
     );
+    this.server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => handler.request(config.name, req, res, true));
     this.server.on('connect', (req: http.IncomingMessage, socket: Socket) => handler.connect(config.name, req, socket));
     this.server.on('connection', (s: Socket) => {
       s.setNoDelay(true);

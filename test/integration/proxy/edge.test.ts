@@ -1,6 +1,7 @@
 /**
  * The downstream edge of a sidecar on real sockets, with raw clients where an HTTP library would
- * hide what the proxy does: slow headers, oversized header blocks, CONNECT. Each reply must be Envoy's and must be logged as a request.
+ * hide what the proxy does: slow headers, oversized header blocks and bodies,
+ * `Expect: 100-continue`, CONNECT. Each reply must be Envoy's and must be logged as a request.
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -151,6 +152,46 @@ describe('HTTP edge replies', () => {
     expect(events.map((e) => `${e.reporter}:${e.responseCodeDetails}`).sort()).toEqual(['destination:via_upstream', 'source:via_upstream']);
   });
 
+  it('Expect: 100-continue with a Content-Length over the buffer limit gets 413 at once, never 100 Continue', async () => {
+    const c = await raw(outboundPort());
+    c.socket.write(`POST /upload HTTP/1.1\r\nHost: backend\r\nx-request-id: expect-1\r\nContent-Length: ${BODY_LIMIT * 4}\r\nExpect: 100-continue\r\n\r\n`);
+    expect(await c.until((t) => t.includes('\r\n\r\n'), 5000)).toBe(true);
+    expect(statusLine(c.text())).toBe('HTTP/1.1 413 Payload Too Large');
+    expect(c.text()).not.toContain('100 Continue');
+    expect(await c.closed(5000)).toBe(true);
+    expect(bodyOf(c.text())).toBe('Payload Too Large');
+    const ev = await eventWhere((e) => e.requestId === 'expect-1');
+    expect(ev.status).toBe(413);
+    expect(ev.responseCodeDetails).toBe('request_payload_too_large');
+  });
+
+  it('Expect: 100-continue with a small body gets 100 Continue, then the response', async () => {
+    const c = await raw(outboundPort());
+    c.socket.write('POST /small HTTP/1.1\r\nHost: backend\r\nContent-Length: 5\r\nExpect: 100-continue\r\nconnection: close\r\n\r\n');
+    expect(await c.until((t) => t.startsWith('HTTP/1.1 100 Continue\r\n\r\n'), 5000)).toBe(true);
+    c.socket.write('hello');
+    expect(await c.closed(5000)).toBe(true);
+    expect(c.text()).toContain('HTTP/1.1 200 OK');
+  });
+
+  it('a chunked body over the buffer limit gets a readable 413 (no TCP reset), logged as 413', async () => {
+    const c = await raw(outboundPort());
+    c.socket.write('POST /chunked HTTP/1.1\r\nHost: backend\r\nx-request-id: chunked-1\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const chunk = Buffer.alloc(64 * 1024, 'z');
+    const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+    // 4x the limit, written with back-pressure like a real uploader
+    for (let sent = 0; sent < BODY_LIMIT * 4 && !c.socket.destroyed; sent += chunk.length) {
+      if (!c.socket.write(frame)) await new Promise((r) => c.socket.once('drain', r));
+    }
+    c.socket.write('0\r\n\r\n');
+    expect(await c.closed(5000)).toBe(true);
+    expect(statusLine(c.text())).toBe('HTTP/1.1 413 Payload Too Large');
+    expect(bodyOf(c.text())).toBe('Payload Too Large');
+    expect(c.error).toBeUndefined();
+    const ev = await eventWhere((e) => e.requestId === 'chunked-1');
+    expect(ev.status).toBe(413);
+  });
+
   it('CONNECT gets the no-route reply Envoy gives (404, NR) and is logged', async () => {
     const c = await raw(outboundPort());
     c.socket.write('CONNECT backend:8080 HTTP/1.1\r\nHost: backend:8080\r\nx-request-id: connect-1\r\n\r\n');
@@ -170,5 +211,6 @@ describe('HTTP edge replies', () => {
     expect(count('431', 'DPE')).toBe(1);
     expect(count('404', 'NR')).toBe(1);
     expect(count('408', '-')).toBe(20);
+    expect(count('413', '-')).toBe(2);
   });
 });
