@@ -32,6 +32,34 @@ import { RetryPolicy } from './upstream/retry-policy.js';
 
 /** Internal header carrying the calling proxy's id between sidecars (Istio's metadata exchange). */
 export const PEER_HEADER = 'x-envoy-peer-metadata-id';
+/**
+ * Loop detection, as Envoy's CDN-Loop filter (envoy.filters.http.cdn_loop, RFC 8586) does it:
+ * every sidecar and gateway appends its own id to `CDN-Loop` when it forwards a request, and
+ * answers a request that already carries its id with the filter's local reply (502, "The server
+ * has detected a loop between CDNs.", details cdn_loop_detected; max_allowed_occurrences 0).
+ * meshbox's ids are removed when a request is delivered to an app, so an app calling on (even
+ * one that copies every header) starts a new chain; only proxy-to-proxy hops, such as a
+ * passthrough to the sidecar's own listener, can loop.
+ */
+export const CDN_LOOP_HEADER = 'cdn-loop';
+const CDN_ID_SUFFIX = '.meshbox';
+
+/** this proxy's cdn-id in `CDN-Loop` (an RFC 8586 pseudonym) */
+export function cdnIdOf(proxyId: string): string {
+  return `${proxyId}${CDN_ID_SUFFIX}`;
+}
+
+function cdnLoopEntries(value: string | string[] | number | undefined): string[] {
+  if (value === undefined) return [];
+  const text = Array.isArray(value) ? value.join(',') : String(value);
+  return text
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0);
+}
+
+const cdnIdOfEntry = (entry: string): string => entry.split(';')[0]!.trim();
+
 const NO_RETRY = new RetryPolicy({
   attempts: 0,
   perTryTimeoutMs: null,
@@ -241,6 +269,7 @@ export class ConnectionManager implements ListenerHandler {
   }
 
   private async process(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, expectContinue: boolean): Promise<void> {
+    if (listener.kind !== 'inbound' && this.looped(ctx, proxy)) return;
     const limit = this.deps.limits.maxRequestBodyBytes;
     const declared = declaredLength(ctx.req);
     if (declared !== undefined && declared > limit) {
@@ -269,6 +298,18 @@ export class ConnectionManager implements ListenerHandler {
   private refuseBody(ctx: RequestContext): void {
     closeAfterReply(ctx.req.socket, this.deps.limits.delayedCloseTimeoutMs);
     ctx.sendLocalReply(localReplies.payloadTooLarge(), { connection: 'close' });
+  }
+
+  /** Envoy's CDN-Loop filter on an outbound or gateway listener: has this request been here before? */
+  private looped(ctx: RequestContext, proxy: ProxyConfig): boolean {
+    const own = cdnIdOf(proxy.id);
+    const entries = cdnLoopEntries(ctx.req.headers[CDN_LOOP_HEADER]);
+    if (!entries.some((e) => cdnIdOfEntry(e) === own)) return false;
+    ctx.why.push(
+      `forwarding loop: the request already passed ${proxy.id} (CDN-Loop: ${entries.join(', ')}); its destination ${ctx.authority} leads back to this proxy's own listener`,
+    );
+    ctx.sendLocalReply(localReplies.loopDetected());
+    return true;
   }
 
   private baseHeaders(ctx: RequestContext, body: Buffer): HeaderMap {
@@ -325,6 +366,10 @@ export class ConnectionManager implements ListenerHandler {
     }
     const headers = this.baseHeaders(ctx, body);
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = 'http';
+    // the app starts a new chain: meshbox's own CDN-Loop entries stop here, others are kept
+    const foreign = cdnLoopEntries(headers[CDN_LOOP_HEADER]).filter((e) => !cdnIdOfEntry(e).endsWith(CDN_ID_SUFFIX));
+    if (foreign.length > 0) headers[CDN_LOOP_HEADER] = foreign.join(', ');
+    else delete headers[CDN_LOOP_HEADER];
     return forward(
       ctx,
       {
@@ -484,6 +529,7 @@ export class ConnectionManager implements ListenerHandler {
     }
     if (route.timeoutMs !== null) headers['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
     headers[PEER_HEADER] = ctx.proxy.id;
+    headers[CDN_LOOP_HEADER] = [...cdnLoopEntries(headers[CDN_LOOP_HEADER]), cdnIdOf(ctx.proxy.id)].join(', ');
     applyHeaderOps(headers, destHeaders?.request);
     applyHeaderOps(headers, route.headers?.request);
     const retry = new RetryPolicy(route.retry);

@@ -70,6 +70,15 @@ export const localReplies = {
     body: 'Payload Too Large',
     details: 'request_payload_too_large',
   }),
+  /**
+   * Envoy's CDN-Loop filter (envoy.filters.http.cdn_loop, RFC 8586): this proxy's own id is
+   * already in the request's `CDN-Loop` header, i.e. the request came back to where it started.
+   */
+  loopDetected: (): LocalReply => ({
+    status: 502,
+    body: 'The server has detected a loop between CDNs.',
+    details: 'cdn_loop_detected',
+  }),
   /** HCM request_headers_timeout: the request's headers did not arrive in time */
   requestHeaderTimeout: (): LocalReply => ({
     status: 408,

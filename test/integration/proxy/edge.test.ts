@@ -1,6 +1,6 @@
 /**
  * The downstream edge of a sidecar on real sockets, with raw clients where an HTTP library would
- * hide what the proxy does: slow headers, oversized header blocks and bodies,
+ * hide what the proxy does: forwarding loops, slow headers, oversized header blocks and bodies,
  * `Expect: 100-continue`, CONNECT. Each reply must be Envoy's and must be logged as a request.
  */
 import net from 'node:net';
@@ -94,6 +94,33 @@ async function eventWhere(pred: (e: RequestEvent) => boolean, ms = 3000): Promis
 
 const statusLine = (text: string): string => text.split('\r\n')[0] ?? '';
 const bodyOf = (text: string): string => text.slice(text.indexOf('\r\n\r\n') + 4);
+
+describe('forwarding loops (Envoy CDN-Loop filter)', () => {
+  it("a passthrough to the sidecar's own listener is answered with 502 cdn_loop_detected instead of recursing", async () => {
+    const port = outboundPort();
+    const before = h.events.length;
+    const c = await raw(port);
+    c.socket.write(`GET http://127.0.0.1:${port}/loop HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nx-request-id: loop-1\r\nconnection: close\r\n\r\n`);
+    expect(await c.closed(5000)).toBe(true);
+    const text = c.text();
+    expect(statusLine(text)).toBe('HTTP/1.1 502 Bad Gateway');
+    expect(bodyOf(text)).toBe('The server has detected a loop between CDNs.');
+    const inner = await eventWhere((e) => e.requestId === 'loop-1' && e.responseCodeDetails === 'cdn_loop_detected');
+    expect(inner.status).toBe(502);
+    expect(inner.proxy).toBe(client);
+    expect(inner.why.join(' ')).toMatch(/loop/);
+    // one hop back into itself, then the loop is cut: two events, not thousands
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.events.slice(before).filter((e) => e.requestId === 'loop-1')).toHaveLength(2);
+  });
+
+  it('a normal mesh call passes and the app never sees meshbox CDN-Loop ids (a foreign one is kept)', async () => {
+    const r = await h.request({ from: client, host: 'backend', path: '/cdn', headers: { 'cdn-loop': 'foo-cdn' } });
+    expect(r.status).toBe(200);
+    const seen = h.apps.get('backend-v1-1')!.requests.filter((q) => q.url === '/cdn').at(-1)!;
+    expect(seen.headers['cdn-loop']).toBe('foo-cdn');
+  });
+});
 
 describe('request header timeout (HCM request_headers_timeout)', () => {
   it('slow-header clients are answered 408 "request header timeout" and closed, all of them', async () => {
