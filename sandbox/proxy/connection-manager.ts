@@ -262,6 +262,8 @@ export class ConnectionManager implements ListenerHandler {
       const event = ctx.finish();
       if (event) this.deps.emit(event);
     });
+    const idleMs = this.deps.limits.streamIdleTimeoutMs;
+    if (idleMs > 0) res.setTimeout(idleMs, () => this.streamIdle(ctx, idleMs));
     void this.process(ctx, snap, listener, proxy, expectContinue).catch((err: Error) => {
       ctx.why.push(`internal error: ${err.message}`);
       ctx.sendLocalReply({ status: 500, body: 'internal proxy error', details: 'internal_error' });
@@ -292,6 +294,23 @@ export class ConnectionManager implements ListenerHandler {
     ctx.bytesReceived = body.length;
     if (listener.kind === 'inbound') return this.inbound(ctx, snap, listener, proxy, body);
     return this.outbound(ctx, snap, listener, proxy, body);
+  }
+
+  /**
+   * Envoy's stream_idle_timeout: no byte moved on this request's connection in either direction.
+   * Waiting on the client's body, the answer is Envoy's 408; once the upstream has the request
+   * (or the response started) the stream is reset, which also cancels the upstream attempt.
+   */
+  private streamIdle(ctx: RequestContext, idleMs: number): void {
+    ctx.why.push(`stream idle: nothing moved for stream_idle_timeout (${idleMs} ms)`);
+    if (!ctx.req.complete && !ctx.responseStarted && !ctx.res.headersSent) {
+      closeAfterReply(ctx.req.socket, this.deps.limits.delayedCloseTimeoutMs);
+      ctx.sendLocalReply(localReplies.streamIdleTimeout(), { connection: 'close' });
+      return;
+    }
+    ctx.flags.add('SI');
+    ctx.details = 'stream_idle_timeout';
+    ctx.res.destroy();
   }
 
   /** 413 and close: the rest of the body is drained, not reset, so the client reads the reply */

@@ -6,7 +6,9 @@
  * `max_request_headers_kb` gets 431, headers that do not arrive within `request_headers_timeout`
  * get 408, a connection with no request in flight closes after `idle_timeout`, and a connection
  * the proxy closes is half-closed and drained for `delayed_close_timeout` so the client reads
- * the reply instead of a TCP reset. Every reply sent here is a local reply with an event.
+ * the reply instead of a TCP reset. A request with no bytes moving either way for
+ * `stream_idle_timeout` ends (connection-manager.ts). Every reply sent here is a local reply
+ * with an event.
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -23,6 +25,12 @@ export interface DownstreamLimits {
   requestHeadersTimeoutMs: number;
   /** [common_http_protocol_options.idle_timeout] a connection with no request in flight closes after this; Envoy's default 1 h */
   idleTimeoutMs: number;
+  /**
+   * [stream_idle_timeout] a request with no bytes moving in either direction for this long ends:
+   * 408 `stream timeout` (flag SI) while the client's body is awaited, a reset once the response
+   * started or while the upstream is awaited; Envoy's default 5 min. 0 turns it off.
+   */
+  streamIdleTimeoutMs: number;
   /** [max_request_headers_kb] Envoy's default 60 KiB; a larger header block gets 431 */
   maxRequestHeadersKb: number;
   /** request bodies are buffered for retries up to this; beyond it 413 `Payload Too Large` */
@@ -34,6 +42,7 @@ export interface DownstreamLimits {
 export const DEFAULT_DOWNSTREAM_LIMITS: DownstreamLimits = {
   requestHeadersTimeoutMs: 60_000,
   idleTimeoutMs: 3_600_000,
+  streamIdleTimeoutMs: 300_000,
   maxRequestHeadersKb: 60,
   maxRequestBodyBytes: 16 * 1024 * 1024,
   delayedCloseTimeoutMs: 1_000,

@@ -85,6 +85,13 @@ export const localReplies = {
     body: 'request header timeout',
     details: 'request_header_timeout',
   }),
+  /** HCM stream_idle_timeout: nothing moved on the stream for that long */
+  streamIdleTimeout: (): LocalReply => ({
+    status: 408,
+    body: 'stream timeout',
+    flag: 'SI',
+    details: 'stream_idle_timeout',
+  }),
   /** HCM max_request_headers_kb exceeded: Envoy's HTTP/1 codec error (flag DPE) */
   headersTooLarge: (): LocalReply => ({
     status: 431,

@@ -9,6 +9,7 @@ import type { RequestEvent } from '../../../sandbox/events.js';
 import { startHarness, type Harness } from '../../helpers/mesh-harness.js';
 
 const HEADER_TIMEOUT_MS = 400;
+const STREAM_IDLE_MS = 1000;
 const BODY_LIMIT = 1024 * 1024;
 
 let h: Harness;
@@ -21,7 +22,7 @@ beforeAll(async () => {
       { name: 'backend', versions: { v1: 1 } },
     ],
     7,
-    { limits: { requestHeadersTimeoutMs: HEADER_TIMEOUT_MS, maxRequestBodyBytes: BODY_LIMIT } },
+    { limits: { requestHeadersTimeoutMs: HEADER_TIMEOUT_MS, streamIdleTimeoutMs: STREAM_IDLE_MS, maxRequestBodyBytes: BODY_LIMIT } },
   );
 });
 afterAll(async () => h?.close());
@@ -154,6 +155,43 @@ describe('request header timeout (HCM request_headers_timeout)', () => {
     c.socket.write('GET /fine HTTP/1.1\r\nHost: backend\r\n');
     await new Promise((r) => setTimeout(r, HEADER_TIMEOUT_MS / 4));
     c.socket.write('connection: close\r\n\r\n');
+    expect(await c.closed(5000)).toBe(true);
+    expect(statusLine(c.text())).toBe('HTTP/1.1 200 OK');
+  });
+});
+
+describe('stream idle timeout (HCM stream_idle_timeout)', () => {
+  it('a body that stops arriving gets 408 "stream timeout", flag SI, and the connection closes', async () => {
+    const c = await raw(outboundPort());
+    c.socket.write('POST /stall HTTP/1.1\r\nHost: backend\r\nx-request-id: stall-1\r\nContent-Length: 10\r\n\r\nabc');
+    expect(await c.closed(STREAM_IDLE_MS * 10)).toBe(true);
+    expect(statusLine(c.text())).toBe('HTTP/1.1 408 Request Timeout');
+    expect(bodyOf(c.text())).toBe('stream timeout');
+    const ev = await eventWhere((e) => e.requestId === 'stall-1');
+    expect(ev.status).toBe(408);
+    expect(ev.responseFlags).toBe('SI');
+    expect(ev.responseCodeDetails).toBe('stream_idle_timeout');
+    // the app never saw the request
+    expect(h.apps.get('backend-v1-1')!.requests.some((q) => q.url === '/stall')).toBe(false);
+  });
+
+  it('an upstream that sends nothing for that long gets the stream reset, flag SI', async () => {
+    const c = await raw(outboundPort());
+    c.socket.write('GET /delay/8000 HTTP/1.1\r\nHost: backend\r\nx-request-id: stall-2\r\n\r\n');
+    expect(await c.closed(STREAM_IDLE_MS * 6)).toBe(true);
+    expect(c.text()).toBe('');
+    const ev = await eventWhere((e) => e.requestId === 'stall-2' && e.reporter === 'source');
+    expect(ev.responseFlags.split(',')).toContain('SI');
+    expect(ev.responseCodeDetails).toBe('stream_idle_timeout');
+  });
+
+  it('it is an idle timeout, not a deadline: a body trickling in for longer than it is served', async () => {
+    const c = await raw(outboundPort());
+    c.socket.write('POST /trickle HTTP/1.1\r\nHost: backend\r\nContent-Length: 8\r\nconnection: close\r\n\r\n');
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, STREAM_IDLE_MS / 4));
+      c.socket.write('x');
+    }
     expect(await c.closed(5000)).toBe(true);
     expect(statusLine(c.text())).toBe('HTTP/1.1 200 OK');
   });
