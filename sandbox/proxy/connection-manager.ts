@@ -158,13 +158,24 @@ export class ConnectionManager implements ListenerHandler {
 
   /** the HTTP/1 codec failed before a request existed */
   clientError(listenerName: string, err: NodeJS.ErrnoException, socket: Socket): void {
-    const marked = socket as Socket & { meshboxReplied?: boolean };
+    const marked = socket as Socket & { meshboxReplied?: boolean; _httpMessage?: ServerResponse | null };
     if (marked.meshboxReplied) return;
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
     marked.meshboxReplied = true;
+    // Pipelined requests: the error belongs after the responses to the requests before it (Envoy
+    // reads the next request only once the current response is done), so it waits for them.
+    const inFlight = marked._httpMessage;
+    if (inFlight) {
+      inFlight.once('close', () => {
+        marked.meshboxReplied = false;
+        if (socket.writable) this.clientError(listenerName, err, socket);
+        else socket.destroy();
+      });
+      return;
+    }
     const limits = this.deps.limits;
     if (err.code === 'HPE_HEADER_OVERFLOW') {
       this.edgeReply(listenerName, socket, localReplies.headersTooLarge(), undefined, [

@@ -210,6 +210,14 @@ describe('HTTP edge replies', () => {
     expect(ev.method).toBe('-');
   });
 
+  it('pipelined: the 431 for a second request comes after the response to the first, not before it', async () => {
+    const c = await raw(outboundPort());
+    c.socket.write(`GET /delay/300 HTTP/1.1\r\nHost: backend\r\n\r\nGET /big HTTP/1.1\r\nHost: backend\r\nx-big: ${'p'.repeat(70 * 1024)}\r\n\r\n`);
+    expect(await c.closed(5000)).toBe(true);
+    const lines = [...c.text().matchAll(/HTTP\/1\.1 \d{3} [^\r]*/g)].map((m) => m[0]);
+    expect(lines).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 431 Request Header Fields Too Large']);
+  });
+
   it("a 40 KiB header block is under Envoy's 60 KiB limit: both sidecars forward it (the Node app's own 16 KiB limit answers)", async () => {
     const r = await h.request({ from: client, host: 'backend', path: '/forty', headers: { 'x-request-id': 'forty-1', 'x-big': 'b'.repeat(40 * 1024) } });
     expect(r.status).toBe(431);
@@ -273,7 +281,7 @@ describe('HTTP edge replies', () => {
     const lines = (await h.metrics.registry.metrics()).split('\n').filter((l) => l.startsWith('istio_requests_total{'));
     const count = (code: string, flags: string): number =>
       lines.filter((l) => l.includes(`response_code="${code}"`) && l.includes(`response_flags="${flags}"`)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
-    expect(count('431', 'DPE')).toBe(1);
+    expect(count('431', 'DPE')).toBe(2);
     expect(count('404', 'NR')).toBe(1);
     expect(count('408', '-')).toBe(20);
     expect(count('413', '-')).toBe(2);
