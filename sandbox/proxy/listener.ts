@@ -59,6 +59,8 @@ export function downstreamLimits(partial: Partial<DownstreamLimits> | undefined)
  * not read yet.
  */
 export function lingeringClose(socket: Socket, ms: number): void {
+  // a peer reset while draining is expected; a socket Node handed over (CONNECT) has no other listener
+  socket.on('error', () => socket.destroy());
   if (socket.destroyed) return;
   if (socket.writable) socket.end();
   const timer = setTimeout(() => socket.destroy(), ms);

@@ -277,12 +277,24 @@ describe('HTTP edge replies', () => {
     expect(ev.responseCodeDetails).toBe('route_not_found');
   });
 
+  it('a CONNECT client that resets the connection does not take the data plane down', async () => {
+    for (let i = 0; i < 5; i++) {
+      const c = await raw(outboundPort());
+      c.socket.write('CONNECT backend:8080 HTTP/1.1\r\nHost: backend:8080\r\n\r\n');
+      await c.until((t) => t.includes('\r\n\r\n'), 5000);
+      c.socket.resetAndDestroy();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const r = await h.request({ from: client, host: 'backend', path: '/after-reset' });
+    expect(r.status).toBe(200);
+  });
+
   it('local replies at the edge are counted in istio_requests_total like any other', async () => {
     const lines = (await h.metrics.registry.metrics()).split('\n').filter((l) => l.startsWith('istio_requests_total{'));
     const count = (code: string, flags: string): number =>
       lines.filter((l) => l.includes(`response_code="${code}"`) && l.includes(`response_flags="${flags}"`)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
     expect(count('431', 'DPE')).toBe(2);
-    expect(count('404', 'NR')).toBe(1);
+    expect(count('404', 'NR')).toBe(6);
     expect(count('408', '-')).toBe(20);
     expect(count('413', '-')).toBe(2);
   });
