@@ -86,8 +86,10 @@ export interface LogLine {
 }
 
 export interface ConfigView {
-  /** version of the snapshot the data plane serves */
+  /** version of the snapshot the data plane serves (it also moves when endpoints or faults change) */
   snapshotVersion: number;
+  /** the snapshot version the rules were last applied in (what the header shows as `rules vN`) */
+  rulesVersion: number;
   /** the last rules version applied: when, and how many resources changed */
   lastApplied: { time: number; changed: number } | undefined;
   /** when rule files were last rejected */
@@ -273,6 +275,8 @@ export class ViewStore {
   private startedAt: number;
   private wasReady = false;
   private lastApplied: ConfigView['lastApplied'];
+  /** the version of the last `mesh:config:applied`; before one, the first snapshot seen */
+  private rulesVersion: number | undefined;
   private lastRejected: number | undefined;
   private lastNotice: Notice | undefined;
   /** snapshots published, for the benchmark */
@@ -495,6 +499,7 @@ export class ViewStore {
         break;
       case 'mesh:config:applied':
         this.lastApplied = { time: e.time, changed: e.changed.length };
+        this.rulesVersion = e.version;
         this.pushLog('meshbox', 'meshbox', 'info', `rules v${e.version} applied${e.changed.length ? `: ${e.changed.join(', ')}` : ''}`, e.time);
         break;
       case 'mesh:config:rejected':
@@ -674,8 +679,11 @@ export class ViewStore {
     });
     // the sandbox's current findings are the truth: a file fixed back to what is serving emits no `applied`
     const findings = [...c.findings()];
+    const snapshotVersion = c.snapshotVersion();
+    if (this.rulesVersion === undefined && snapshotVersion > 0) this.rulesVersion = snapshotVersion;
     const config = keep(prev?.config, {
-      snapshotVersion: c.snapshotVersion(),
+      snapshotVersion,
+      rulesVersion: this.rulesVersion ?? 0,
       lastApplied: this.lastApplied,
       lastRejected: this.lastRejected,
       errors: findings.filter((f) => f.severity === 'error').length,
