@@ -13,8 +13,9 @@
  * (still in flight when stop() was called). Latencies are of completed requests only. Warm-up
  * requests are sent but left out of everything except `warmup`.
  *
- * An open loop's rate can change while it runs (setRate): the schedule goes on from the next
- * request at the new pace; requests in flight are not touched. stop() cancels the requests in
+ * An open loop's rate can change while it runs (setRate): the schedule goes on from now at the
+ * new pace; requests of the old schedule not on the wire yet (due, or waiting for a connection)
+ * are dropped and not counted as sent; requests in flight are not touched. stop() cancels the requests in
  * flight, or, with `graceMs`, lets them finish for up to that long first.
  *
  * Time is the real monotonic clock (performance.now()): a load generator measures real sockets.
@@ -99,6 +100,8 @@ export interface LoadGeneratorEvents {
 }
 
 const CANCELLED = 'ECANCELED';
+/** a request dropped by setRate while it waited for a connection */
+const UNSENT = 'EUNSENT';
 /** requests sent back to back (when behind schedule) before yielding to I/O */
 const MAX_BURST = 64;
 
@@ -118,6 +121,8 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
   private readonly histogram = new LatencyHistogram();
   private readonly windowHistogram = new LatencyHistogram();
   private readonly active = new Set<http.ClientRequest>();
+  /** requests still waiting for a free connection (not on the wire yet) */
+  private readonly queued = new Set<http.ClientRequest>();
   private readonly pending = new Set<Promise<void>>();
   private readonly statusCounts: Record<string, number> = {};
   private readonly errorCounts: Record<string, number> = {};
@@ -180,6 +185,9 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
     this.connections = resolved.connections;
     this.agent.maxSockets = this.connections;
     this.agent.maxFreeSockets = this.connections;
+    // the old schedule's backlog waiting for a connection goes (nothing of it reached the target);
+    // requests on the wire finish
+    for (const req of this.queued) req.destroy(Object.assign(new Error('dropped by a rate change'), { code: UNSENT }));
     this.rescheduled = true;
     this.wake?.();
   }
@@ -258,8 +266,10 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
         this.rescheduled = false;
         const due = base + (i - first) * interval;
         interval = 1000 / this.rate;
-        // the next request at the new pace, or when it was due if that is sooner (a backlog stays one)
-        base = Math.min(due, performance.now() + interval);
+        // the new pace starts now: a backlog of the old schedule (sent late, behind a slow mesh) is
+        // dropped, not sent at once; a next request due sooner than one new interval keeps its time
+        const now = performance.now();
+        base = Math.max(now, Math.min(due, now + interval));
         first = i;
       }
       const at = base + (i - first) * interval;
@@ -347,6 +357,8 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
         headers: this.requestHeaders,
       });
       this.active.add(req);
+      this.queued.add(req);
+      req.once('socket', () => this.queued.delete(req));
       const timer = setTimeout(() => {
         timedOut = true;
         req.destroy(Object.assign(new Error(`no answer within ${timeoutMs}ms`), { code: 'timeout' }));
@@ -358,7 +370,12 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
         if (timedOut && status === undefined) error = 'timeout';
         clearTimeout(timer);
         this.active.delete(req);
-        this.record(at, warmup, status, error, label);
+        this.queued.delete(req);
+        if (error === UNSENT) {
+          // dropped by a rate change before it had a socket: it never left, it was not sent
+          if (warmup) this.warmupCounts.sent--;
+          else this.sent--;
+        } else this.record(at, warmup, status, error, label);
         resolve();
       };
       req.on('response', (res) => {

@@ -89,3 +89,25 @@ describe('LoadGenerator.stop', () => {
     expect(r2.cancelled).toBeGreaterThan(0);
   });
 });
+
+describe('LoadGenerator.setRate behind schedule', () => {
+  it('a backlog of the old rate is not sent at once: after setRate the new rate is what arrives', async () => {
+    // one connection and 50 ms answers: at most 20 req/s get through, so 200 req/s builds a backlog
+    const s = await serve(50);
+    const g = new LoadGenerator({ url: s.url, rate: 200, connections: 1, durationMs: 10_000, timeoutMs: 30_000 });
+    void g.start();
+    await sleep(1000);
+    g.setRate(10, 32);
+    const switchedAt = performance.now();
+    await sleep(1500);
+    const after = s.times.filter((t) => t >= switchedAt + 200).length;
+    const result = await g.stop({ graceMs: 3000 });
+    // the dropped backlog was never sent: every request sent got its answer
+    expect(result.errors).toBe(0);
+    expect(result.completed).toBe(result.sent);
+    expect(s.aborted()).toBe(0);
+    // ~13 at 10 req/s over 1.3 s; the ~180 requests of the backlog would arrive within it otherwise
+    expect(after).toBeLessThan(25);
+    expect(after).toBeGreaterThan(5);
+  });
+});
