@@ -219,7 +219,7 @@ function keep<T>(prev: T | undefined, next: T): T {
   return prev !== undefined && sameData(prev, next) ? prev : next;
 }
 
-type BufferName = 'requestIds' | 'indexedEvents' | 'eventsPerRequest' | 'series' | 'edges' | 'edgeVersions' | 'ejected' | 'tap' | 'logs' | 'listeners';
+type BufferName = 'requestIds' | 'indexedEvents' | 'eventsPerRequest' | 'series' | 'edges' | 'edgeVersions' | 'ejected' | 'tap' | 'logs';
 
 /** ejected endpoints remembered at most (more than any mesh on one machine has instances) */
 const EJECTED_CAPACITY = 512;
@@ -243,6 +243,7 @@ export class ViewStore {
    * dropped (and the oldest when there are too many), edges idle for edgeIdleMs leave the graph,
    * the request index keeps at most requestCapacity ids, eventsPerRequest events per id and
    * indexedEvents events in all, rings keep their capacity, log lines are cut at logLineChars.
+   * (The subscriber set holds one entry per mounted component; each leaves on unmount.)
    */
   private readonly windows = new Map<string, SlidingWindow>();
   /** edge key -> versions with traffic on it in the window */
@@ -358,7 +359,6 @@ export class ViewStore {
       ejected: this.ejected.size,
       tap: this.tap.length,
       logs: this.logRing.length,
-      listeners: this.listeners.size,
     };
   }
 
@@ -375,8 +375,6 @@ export class ViewStore {
       ejected: EJECTED_CAPACITY,
       tap: this.tap.capacity,
       logs: this.logRing.capacity,
-      // one per mounted component reading snapshots
-      listeners: 64,
     };
   }
 
