@@ -138,4 +138,20 @@ describe('rules watcher: symlink loops and a recreated folder', () => {
   it('a symlink loop in the folder is not a watch failure: no "stopped watching" notice', () => {
     expect(notices.filter((n) => /stopped watching|cannot watch/.test(n.message))).toEqual([]);
   });
+
+  it('a watch that fails says it stopped (status: watching false, with why), is tried again, and applies saves once back', async () => {
+    const before = notices.length;
+    // chokidar reports an error for the watched folder itself as it does when the system's watch
+    // limit is reached: it is emitted on the real chokidar watcher of the folder
+    const roots = (reloader as unknown as { watcher: { roots: Array<{ watcher?: { emit(e: string, err: Error): void } }> } }).watcher.roots;
+    roots[0]!.watcher!.emit('error', Object.assign(new Error('ENOSPC: System limit for number of file watchers reached, watch'), { code: 'ENOSPC' }));
+    expect(reloader.status()).toMatchObject({ watching: false, notWatched: expect.stringContaining('ENOSPC') });
+    const stopped = notices.slice(before).find((n) => n.message.includes('stopped watching the rules folder'));
+    expect(stopped?.level).toBe('error');
+    expect(stopped?.hint).toMatch(/max_user_watches/);
+    await eventually(() => notices.slice(before).some((n) => n.message.startsWith('watching the rules folder') && n.message.includes('again')), 5000, 'the watch back');
+    expect(reloader.status()['watching']).toBe(true);
+    writeFileSync(file('20-vs.yaml'), vs('v1', 'after-watch-error'));
+    await eventually(async () => (await rule()) === 'after-watch-error', 5000, 'a save after the watch came back');
+  });
 });
