@@ -14,8 +14,9 @@
  * - The watch never goes blind: a root that is gone or was replaced by another folder of the same
  *   name (deleted and recreated faster than chokidar notices: its watch then hangs on the dead
  *   folder) is watched again from scratch (`root-restored`). Its parent folder is watched for
- *   entries of the root's name coming and going, and every `pollMs` each root is stat'ed (device,
- *   inode and birth time) in case the parent cannot be watched. A root chokidar reports an error for (not readable, the system's watch
+ *   entries of the root's name coming and going (a recreated folder often gets the same inode
+ *   number), and every `pollMs` each root is stat'ed (device and inode) in case the parent cannot
+ *   be watched. A root chokidar reports an error for (not readable, the system's watch
  *   limit reached) is reported once through onError, counted as not watched (`unwatchedRoots`),
  *   and tried again every `pollMs` until it works (`root-restored`).
  * - An entry below a root that cannot be stat'ed (a symlink loop, a broken permission) is not a
@@ -88,8 +89,8 @@ function signature(file: string): string {
 function identity(dir: string): string | undefined {
   try {
     const s = statSync(dir);
-    // an inode number is reused at once by a folder recreated under the same name: its birth time tells them apart
-    return s.isDirectory() ? `${s.dev}:${s.ino}:${s.birthtimeMs}` : undefined;
+    // (not the birth time: where the system has none, Node reports the ctime, which every save moves)
+    return s.isDirectory() ? `${s.dev}:${s.ino}` : undefined;
   } catch {
     return undefined;
   }
