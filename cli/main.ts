@@ -62,8 +62,8 @@ export function buildProgram(): Command {
 
   program
     .command('up')
-    .description('start a sandbox: the sample caller/callme mesh, or the services of --config')
-    .option('-c, --config <file>', 'meshbox.yaml to run (default: the bundled sample mesh)')
+    .description('start a sandbox: the services of --config, else of ./meshbox.yaml, else the bundled caller/callme sample')
+    .option('-c, --config <file>', 'meshbox.yaml to run (default: ./meshbox.yaml, else the bundled sample mesh)')
     .option('-r, --rules <dir>', 'folder of Istio YAML (default: the `rules` folder of meshbox.yaml)')
     .addOption(new Option('--runtime <runtime>', 'where workloads run').choices(['auto', 'process', 'docker']).default('auto'))
     .option('--pull', 'Docker: pull images that are not present locally (default: never pull)')
