@@ -93,6 +93,39 @@ describe('meshbox apply', () => {
     expect(r.output).toContain('is already up to date');
   }, 30_000);
 
+  it('a resource already defined in another file is updated there, not shadowed by file order; the claim matches the traffic', async () => {
+    // `aaa-` sorts before callme-service.yaml: a copy there used to lose to the old definition
+    // while apply said "configured ... applied in snapshot vN"
+    const current = copy.read('rules/callme-service.yaml');
+    const vsDoc = current.split(/^---$/m).find((d) => d.includes('kind: VirtualService'))!;
+    const swapped = vsDoc.replace(/weight: (\d+)/g, (_m, w: string) => `weight: ${100 - Number(w)}`);
+    expect(swapped).not.toBe(vsDoc);
+    const file = path.join(work, 'aaa-callme-override.yaml');
+    writeFileSync(file, swapped);
+    const r = await runCli(['apply', '-f', file], env);
+    expect(r.code, r.output).toBe(0);
+    const home = path.join(copy.rulesDir, 'callme-service.yaml');
+    expect(r.output).toContain(`VirtualService default/callme-service-route configured in ${home}, where it is defined`);
+    expect(r.output).toContain(`wrote ${home}`);
+    expect(r.output).toMatch(/applied by sandbox \S+ in snapshot v\d+/);
+    expect(existsSync(path.join(copy.rulesDir, 'aaa-callme-override.yaml'))).toBe(false);
+    // the file's other document (the DestinationRule) and its comments stay
+    const after = copy.read('rules/callme-service.yaml');
+    expect(after).toContain('kind: DestinationRule');
+    expect(after).toContain('# Subsets: the versions a route can name.');
+    const bodies = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const res = await httpGet(`${ingress}/caller/ping`, HOST);
+      expect(res.status).toBe(200);
+      bodies.add(res.body);
+    }
+    // the previous test sent everything to v1; the swap sends everything to v2
+    expect([...bodies]).toEqual(["I'm caller-service v1. Calling... I'm callme-service v2"]);
+    const again = await runCli(['apply', '-f', file, '--dry-run'], env);
+    expect(again.output).toContain('VirtualService default/callme-service-route unchanged in');
+    expect(again.output).toContain('would write nothing');
+  }, 60_000);
+
   it('--rules writes into any folder without a sandbox; without one and without --rules it says what to do', async () => {
     const folder = path.join(work, 'other-rules');
     const file = path.join(work, 'gw.yaml');
