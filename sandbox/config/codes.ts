@@ -68,7 +68,7 @@ export const FINDING_CODES = {
   CONFLICTING_VIRTUAL_SERVICES: { code: 'MB2009', severity: 'warning', istioCode: 'IST0109', title: 'two VirtualServices for the same host and gateway: the first wins' },
   CONFLICTING_DESTINATION_RULES: { code: 'MB2010', severity: 'warning', title: 'two DestinationRules for the same host: merged as Istio does' },
   ZERO_TOTAL_WEIGHT: { code: 'MB2011', severity: 'warning', title: 'route destinations whose weights are all 0' },
-  DUPLICATE_RESOURCE: { code: 'MB2012', severity: 'warning', title: 'the same kind/namespace/name defined twice: the later replaces the earlier' },
+  DUPLICATE_RESOURCE: { code: 'MB2012', severity: 'warning', title: 'the same kind/namespace/name defined twice: the one later in file-name order is in effect, the other ignored' },
   DELEGATE_UNUSED: { code: 'MB2013', severity: 'warning', title: 'a VirtualService without hosts that no VirtualService delegates to' },
   DELEGATE_NOT_FOUND: { code: 'MB2014', severity: 'warning', istioCode: 'IST0101', title: 'a `delegate` naming a VirtualService that does not exist or has hosts' },
   GATEWAY_SELECTOR_NO_MATCH: { code: 'MB2015', severity: 'warning', istioCode: 'IST0101', title: "a Gateway whose selector matches no gateway proxy (meshbox's ingress labels)" },
