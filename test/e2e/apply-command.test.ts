@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadGenerator } from '../../sandbox/chaos/load-generator.js';
-import { httpGet, interrupt, runCli, startCli, waitForHttp, type CliRun } from '../helpers/cli.js';
+import { ROOT, httpGet, interrupt, runCli, startCli, waitForHttp, type CliRun } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
 import { copySampleMesh, type SampleCopy } from '../helpers/reload-fixture.js';
 
@@ -139,6 +139,16 @@ describe('meshbox apply', () => {
     expect(none.code).toBe(1);
     expect(none.output).toContain('MESH_ERR_ADMIN_UNREACHABLE');
     expect(none.output).toMatch(/--rules DIR or --config meshbox\.yaml/);
+  }, 30_000);
+
+  it('names each field it accepts but does not apply, with file:line:col, and still applies the file', async () => {
+    const file = path.join(ROOT, 'test', 'fixtures', 'config', 'not-applied', 'every-field.yaml');
+    const folder = path.join(work, 'not-applied-rules');
+    const r = await runCli(['apply', '-f', file, '--rules', folder, '--dry-run', '--admin', `http://127.0.0.1:${await freePort()}`], env);
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain(`${file}:21:5: warning MB1117 [VirtualService default/shop-route]: spec.http[0].mirror is recognised but not applied by this meshbox version: no copy of the traffic is sent`);
+    expect(r.output).toContain(`${file}:125:5: warning MB1117 [Gateway default/shop-gateway]: spec.servers[0].tls is recognised but not applied by this meshbox version: the ingress serves plain HTTP: no TLS termination, no httpsRedirect`);
+    expect(r.output).toContain('VirtualService default/shop-route created (dry run)');
   }, 30_000);
 
   it('refuses a meshbox.yaml and a file name the rules folder would ignore', async () => {

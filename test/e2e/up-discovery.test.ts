@@ -59,5 +59,15 @@ describe('meshbox up finds ./meshbox.yaml', () => {
     const res = await httpGet(`${ingress}/store`, { host: 'shop.local' });
     expect(res.status).toBe(200);
     expect(res.body).toBe('shop v1 at /store');
+    // the sandbox's rule findings (what the terminal UI's Rules view shows) name the field that
+    // is accepted but not applied, with its location
+    const status = await httpGet(`http://127.0.0.1:${ap}/status`);
+    const findings = (JSON.parse(status.body) as { findings: Array<{ code: string; message: string; location?: { file: string; line: number; col: number } }> }).findings;
+    expect(findings.filter((f) => f.code === 'MB1117')).toEqual([
+      expect.objectContaining({
+        message: 'spec.http[0].corsPolicy is recognised but not applied by this meshbox version: no CORS headers are added and preflight requests go to the app',
+        location: { file: path.join(project, 'rules', 'shop.yaml'), line: 25, col: 5 },
+      }),
+    ]);
   }, 60_000);
 });
