@@ -9,7 +9,7 @@
  * name) already defined in another file of the folder is updated in that file, document by
  * document; only the rest goes into a file of the applied file's name. The verdicts (created,
  * configured, unchanged, removed) are computed on the folder as it will be, and "applied" is
- * said only when the sandbox's reload shows each created/configured resource changed.
+ * said only when the sandbox's data plane serves every resource of the file as written.
  *
  * The rules folder: --rules, else the one --config names, else the running sandbox's (its admin
  * API `/status`). With a running sandbox watching that folder, apply waits (up to 5 s) until the
@@ -127,6 +127,21 @@ function sameFile(a: string, b: string): boolean {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface ConfigDump {
+  version: number;
+  rules: Array<{ kind: string; name: string; namespace: string; source: string; spec: unknown }>;
+}
+
+async function configDump(admin: string): Promise<ConfigDump | undefined> {
+  try {
+    const r = await adminRequest(`${admin}/config_dump`, 'GET', undefined, 3000);
+    const body = r.body as Partial<ConfigDump> | undefined;
+    return r.status === 200 && body && Array.isArray(body.rules) ? { version: body.version ?? 0, rules: body.rules } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** atomic: a temp file the watcher ignores (leading dot), then a rename over the old one */
 function writeAtomically(file: string, text: string): void {
@@ -310,7 +325,10 @@ export async function runApply(opts: ApplyOptions, io: Io): Promise<number> {
   for (const w of writes) io.out(`wrote ${w.file}`);
 
   if (!target.admin || opts.wait === false || unchanged) return 0;
-  // The running sandbox picks the file up: wait for the reload that covered it.
+  // The running sandbox picks the files up (in one reload or several). "applied" is said only
+  // when its data plane serves every resource of the file as written (its /config_dump), after a
+  // reload since the write; a written file it rejected is reported as such.
+  const wanted = new Map(mine.resources.map((r) => [resourceKey(r), JSON.stringify(r.spec)]));
   const deadline = Date.now() + (opts.waitMs ?? 5000);
   while (Date.now() < deadline) {
     await sleep(50);
@@ -318,27 +336,27 @@ export async function runApply(opts: ApplyOptions, io: Io): Promise<number> {
     const rules = s?.reload?.rules;
     const last = rules?.last;
     if (!rules || !last || (rules.generation ?? 0) <= generation || (last.at ?? 0) < written) continue;
-    if (!(last.trigger ?? []).some((t) => writes.some((w) => sameFile(t, w.file)))) continue;
     const rejected = (rules.rejected ?? []).find((r) => writes.some((w) => sameFile(r.file, w.file)));
     if (rejected) {
       for (const f of rejected.errors) for (const line of formatFinding(f).split('\n')) io.out(c('red', line));
       io.err(`${c('red', 'rejected')} by the sandbox ${s?.sandbox ?? ''}: its previous rules keep serving`);
       return 1;
     }
-    // claim only what the data plane shows: each created/configured resource among its changes
-    const changed = new Set(last.changed ?? []);
-    const missing = claimed.filter((k) => !changed.has(`added ${k}`) && !changed.has(`changed ${k}`));
-    if (last.version === undefined || missing.length > 0) {
-      const what = last.version === undefined ? claimed : missing;
-      if (what.length === 0) {
-        io.out(`sandbox ${s?.sandbox ?? ''} has it (nothing changed in its data plane)`);
-        return 0;
-      }
-      io.err(`${c('red', 'not in effect')}: sandbox ${s?.sandbox ?? ''} reloaded, but its data plane did not change for ${what.join(', ')}`);
+    const dump = await configDump(target.admin);
+    if (!dump) continue;
+    const serving = new Map(dump.rules.map((r) => [`${r.kind}/${r.namespace}/${r.name}`, JSON.stringify(r.spec)]));
+    if ([...wanted].some(([key, spec]) => serving.get(key) !== spec)) continue;
+    io.out(claimed.length > 0 ? `${c('green', 'applied')} by sandbox ${s?.sandbox ?? ''} in snapshot v${dump.version}` : `sandbox ${s?.sandbox ?? ''} has it (nothing changed in its data plane)`);
+    return 0;
+  }
+  const dump = await configDump(target.admin);
+  if (dump) {
+    const serving = new Map(dump.rules.map((r) => [`${r.kind}/${r.namespace}/${r.name}`, r]));
+    const stale = [...wanted].filter(([key, spec]) => serving.has(key) && JSON.stringify(serving.get(key)!.spec) !== spec).map(([key]) => `${key} (serving ${serving.get(key)!.source})`);
+    if (stale.length > 0) {
+      io.err(`${c('red', 'not in effect')}: the sandbox ${target.status?.sandbox ?? target.admin} still serves another definition of ${stale.join(', ')}`);
       return 1;
     }
-    io.out(`${c('green', 'applied')} by sandbox ${s?.sandbox ?? ''} in snapshot v${last.version}`);
-    return 0;
   }
   io.out(`the sandbox at ${target.admin} has not picked it up within ${((opts.waitMs ?? 5000) / 1000).toFixed(0)}s (is it still starting?); it applies the file when it does`);
   return 0;
