@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import { validatePaths } from '../../sandbox/config/validate.js';
 import { findProjectMeshFile } from '../../sandbox/config/mesh-file.js';
 import { formatFinding } from '../../sandbox/config/findings.js';
-import { makeFinding } from '../../sandbox/config/codes.js';
+import { FINDING_CODES, makeFinding } from '../../sandbox/config/codes.js';
 import type { Finding } from '../../sandbox/config/findings.js';
 import type { RulesLoadResult } from '../../sandbox/config/rules-loader.js';
 import { MeshError } from '../../sandbox/errors.js';
@@ -70,6 +70,8 @@ export async function runValidate(paths: string[], opts: ValidateCommandOptions,
   // folders are read with their subfolders, as `kubectl apply -R -f DIR` and `istioctl analyze` do
   const result = await validatePaths(given, { recursive: true });
   if (result.files.length === 0) {
+    // one error says it all: drop the per-folder "no *.yaml" notes it sums up
+    result.findings = result.findings.filter((f) => f.code !== FINDING_CODES.FOLDER_EMPTY.code);
     result.findings.push(
       makeFinding('NOTHING_TO_VALIDATE', `no *.yaml or *.yml file found in ${given.join(', ')} (subfolders included): nothing was validated`, {
         hint: 'give the folder or the files that hold your Istio YAML and meshbox.yaml',

@@ -86,7 +86,7 @@ describe('meshbox validate', () => {
     const c = capture();
     expect(await runValidate(['test/fixtures/config/empty-tree'], {}, c.io)).toBe(1);
     expect(c.out).toContain('error MB1015: no *.yaml or *.yml file found in test/fixtures/config/empty-tree (subfolders included): nothing was validated');
-    expect(c.out.at(-1)).toBe('0 files, 0 resources: 1 error, 0 warnings, 1 info');
+    expect(c.out.at(-1)).toBe('0 files, 0 resources: 1 error, 0 warnings');
   });
 
   it('without paths, validates ./meshbox.yaml and its rules folder', async () => {
