@@ -103,7 +103,7 @@ export function buildProgram(): Command {
   program
     .command('validate')
     .description('validate meshbox.yaml and Istio rule files like the API server and `istioctl analyze` would; exits 1 on errors')
-    .argument('[paths...]', 'files or folders (default: ./meshbox.yaml and its rules, else the sample mesh)')
+    .argument('[paths...]', 'files or folders, read with their subfolders (default: ./meshbox.yaml and its rules, else the sample mesh)')
     .option('-c, --config <file>', 'meshbox.yaml whose services the rules are checked against')
     .option('--json', 'print the findings as JSON', false)
     .action((paths: string[], o: { config?: string; json: boolean }) => run(() => runValidate(paths, o, stdio)));
