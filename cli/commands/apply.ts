@@ -128,6 +128,12 @@ function sameFile(a: string, b: string): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** `VirtualService/default/shop` -> `VirtualService default/shop` */
+function describeKey(key: string): string {
+  const [kind, ...rest] = key.split('/');
+  return `${kind} ${rest.join('/')}`;
+}
+
 interface ConfigDump {
   version: number;
   rules: Array<{ kind: string; name: string; namespace: string; source: string; spec: unknown }>;
@@ -269,7 +275,8 @@ export async function runApply(opts: ApplyOptions, io: Io): Promise<number> {
     ),
   );
   for (const f of relevant) for (const line of formatFinding(f).split('\n')) io.out(f.severity === 'error' ? c('red', line) : f.severity === 'warning' ? c('yellow', line) : line);
-  const errors = relevant.filter((f) => f.severity === 'error');
+  // errors of this file; an error of another file about the same resource is shown, and dealt with below
+  const errors = relevant.filter((f) => f.severity === 'error' && (!f.location || sameFile(f.location.file, file)));
   if (errors.length > 0 || !mine) {
     io.err(`${c('red', 'not applied')}: ${file} has ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing was written to ${target.dir}`);
     return 1;
@@ -280,6 +287,16 @@ export async function runApply(opts: ApplyOptions, io: Io): Promise<number> {
   // the others go into `name`. The verdicts come from the folder as it will be.
   const before = await validatePaths(ruleFilesOf(target.dir), target.mesh ? { mesh: target.mesh } : {});
   const plan = planApply({ dir: target.dir, dest, name, text, file, mine: mine.resources, before });
+  // defined in a file that does not apply now (it has errors): a copy here would fight it once fixed
+  for (const other of ruleFilesOf(target.dir)) {
+    if (sameFile(other, dest) || before.files.find((f) => sameFile(f.file, other))?.applied !== false) continue;
+    const clash = documentsOf(readFileSync(other, 'utf8'), other).find((d) => d.key !== undefined && myKeys.has(d.key) && !plan.homes.has(d.key));
+    if (clash) {
+      io.err(`${c('red', 'not applied')}: ${describeKey(clash.key!)} is also defined in ${other}, which has errors; nothing was written to ${target.dir}`);
+      io.err(`  hint: fix ${other} (\`meshbox validate ${other}\`), then apply again; or put the change in that file`);
+      return 1;
+    }
+  }
   const after = folderAfter(target.dir, plan.writes, target.mesh);
   const inEffect = new Map(after.resources.map((r) => [resourceKey(r), r]));
   const previous = new Map<string, LoadedResource>(before.resources.map((r) => [resourceKey(r), r]));

@@ -3,7 +3,7 @@
  * validates like `meshbox validate`, refuses invalid files, writes into the rules folder, and the
  * sandbox's watcher applies it under load without a failed request.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,6 +139,19 @@ describe('meshbox apply', () => {
     expect(none.code).toBe(1);
     expect(none.output).toContain('MESH_ERR_ADMIN_UNREACHABLE');
     expect(none.output).toMatch(/--rules DIR or --config meshbox\.yaml/);
+  }, 30_000);
+
+  it('refuses a resource also defined in a rules file that has errors, naming that file', async () => {
+    const folder = path.join(work, 'broken-rules');
+    mkdirSync(folder);
+    const vs = ['apiVersion: networking.istio.io/v1', 'kind: VirtualService', 'metadata: {name: shop}', 'spec:', '  hosts: [shop]', '  http:', '  - route: [{destination: {host: shop}}]'];
+    writeFileSync(path.join(folder, 'shop.yaml'), [...vs, '    timeout: 5', ''].join('\n'));
+    const file = path.join(work, 'aaa-shop.yaml');
+    writeFileSync(file, [...vs, '    timeout: 5s', ''].join('\n'));
+    const r = await runCli(['apply', '-f', file, '--rules', folder, '--admin', `http://127.0.0.1:${await freePort()}`], env);
+    expect(r.code, r.output).toBe(1);
+    expect(r.output).toContain(`not applied: VirtualService default/shop is also defined in ${path.join(folder, 'shop.yaml')}, which has errors`);
+    expect(readdirSync(folder)).toEqual(['shop.yaml']);
   }, 30_000);
 
   it('names each field it accepts but does not apply, with file:line:col, and still applies the file', async () => {
