@@ -13,7 +13,7 @@ import { NOT_APPLIED_KEYWORD, type JsonSchema } from './schemas/json-schema.js';
 import { formatPath } from './schema-findings.js';
 import type { Locator } from './schema-findings.js';
 
-export const NOT_APPLIED_HINT = 'it stays valid for a real cluster, where it applies; meshbox ignores it (README: "Recognised, not applied")';
+export const NOT_APPLIED_HINT = 'it stays valid for a real cluster, where it applies; meshbox ignores it (README: "Fields: applied, and recognised but not applied")';
 
 export function notAppliedFindings(schema: JsonSchema, data: unknown, locator: Locator): Finding[] {
   const out: Finding[] = [];
