@@ -1,10 +1,16 @@
 /**
  * Which files a list of paths means, and their text: a folder stands for its `*.yaml` and
- * `*.yml` files (not recursive, sorted by name, editor temp and hidden files ignored); a file
- * stands for itself whatever its name. Paths keep the form the user gave (relative stays
- * relative), so findings print them as typed.
+ * `*.yml` files (sorted by name, editor temp and hidden files ignored); a file stands for itself
+ * whatever its name. Paths keep the form the user gave (relative stays relative), so findings
+ * print them as typed.
+ *
+ * A sandbox's rules folder is read without its subfolders (that is what its watcher applies);
+ * `meshbox validate DIR` reads a tree (`recursive`), as `kubectl apply -R -f DIR` and
+ * `istioctl analyze` do: entries in name order, descending into each subfolder where it sorts
+ * (hidden folders and node_modules skipped).
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { join } from 'node:path';
 import type { Finding } from './findings.js';
 import { makeFinding } from './codes.js';
@@ -29,8 +35,53 @@ function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+export interface ExpandOptions {
+  /** read the subfolders of folders too (default false) */
+  recursive?: boolean;
+}
+
+/** Folders a recursive walk never enters. */
+export function isSkippedFolderName(name: string): boolean {
+  return name.startsWith('.') || name === 'node_modules';
+}
+
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The rule files under `dir`, in walk order (files and subfolders interleaved by name). */
+async function walkFolder(dir: string, findings: Finding[]): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    findings.push(makeFinding('FILE_UNREADABLE', `folder ${dir} cannot be read: ${reason(err)}`, { hint: 'check the permissions of the folder' }));
+    return [];
+  }
+  entries.sort((a, b) => byName(a.name, b.name));
+  const out: string[] = [];
+  for (const e of entries) {
+    const full = join(dir, e.name);
+    let isDir = e.isDirectory();
+    let isFile = e.isFile();
+    if (e.isSymbolicLink()) {
+      try {
+        const st = await stat(full);
+        isDir = st.isDirectory();
+        isFile = st.isFile();
+      } catch {
+        continue;
+      }
+    }
+    if (isDir) {
+      if (!isSkippedFolderName(e.name)) out.push(...(await walkFolder(full, findings)));
+    } else if (isFile && isRuleFileName(e.name)) {
+      out.push(full);
+    }
+  }
+  return out;
+}
+
 /** The files `paths` stand for, in order, and findings for paths that do not exist. */
-export async function expandRulePaths(paths: readonly string[]): Promise<{ files: string[]; findings: Finding[] }> {
+export async function expandRulePaths(paths: readonly string[], opts: ExpandOptions = {}): Promise<{ files: string[]; findings: Finding[] }> {
   const files: string[] = [];
   const findings: Finding[] = [];
   for (const p of paths) {
@@ -47,6 +98,14 @@ export async function expandRulePaths(paths: readonly string[]): Promise<{ files
     }
     if (!isDir) {
       files.push(p);
+      continue;
+    }
+    if (opts.recursive) {
+      const found = await walkFolder(p, findings);
+      if (found.length === 0) {
+        findings.push(makeFinding('FOLDER_EMPTY', `${p} has no *.yaml or *.yml file, in it or in its subfolders`, { hint: 'give the folder that holds your Istio YAML files' }));
+      }
+      files.push(...found);
       continue;
     }
     let names: string[];
