@@ -1,9 +1,13 @@
 /**
- * A small client for a running sandbox's admin API (what `status`, `fault` and `workload` use).
+ * A small client for a running sandbox's admin API (what `status`, `fault`, `workload` and
+ * `apply` use). It sends the sandbox's admin token (`Authorization: Bearer`, read from the token
+ * file beside the sandbox's record, or $MESHBOX_ADMIN_TOKEN), so the user never handles it.
  */
 import http from 'node:http';
+import path from 'node:path';
+import { ADMIN_TOKEN_ENV, findAdminToken } from '../sandbox/admin/admin-token.js';
 import { MeshError } from '../sandbox/errors.js';
-import { isAlive, listSandboxes } from '../sandbox/runtime/sandbox-state.js';
+import { isAlive, listSandboxes, stateDir } from '../sandbox/runtime/sandbox-state.js';
 
 export interface AdminReply {
   status: number;
@@ -13,24 +17,32 @@ export interface AdminReply {
 export function adminRequest(url: string, method = 'GET', body?: unknown, timeoutMs = 10_000): Promise<AdminReply> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const token = findAdminToken(url)?.token;
     const req = http.request(
       url,
       {
         method,
         timeout: timeoutMs,
         agent: false,
-        headers: { 'user-agent': 'meshbox-cli', ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },
+        headers: {
+          'user-agent': 'meshbox-cli',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
           try {
-            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+            parsed = JSON.parse(text);
           } catch {
-            resolve({ status: res.statusCode ?? 0, body: text });
+            // a text route
           }
+          if (res.statusCode === 401) parsed = explainTokenRefusal(url, parsed, token !== undefined);
+          resolve({ status: res.statusCode ?? 0, body: parsed });
         });
       },
     );
@@ -38,6 +50,17 @@ export function adminRequest(url: string, method = 'GET', body?: unknown, timeou
     req.on('error', (e: NodeJS.ErrnoException) => reject(new MeshError('MESH_ERR_ADMIN_UNREACHABLE', [url, e.code ?? e.message])));
     req.end(payload);
   });
+}
+
+/** a 401: say where this CLI looked for the token, and how to point it at the right one */
+function explainTokenRefusal(url: string, body: unknown, sent: boolean): unknown {
+  if (typeof body !== 'object' || body === null) return body;
+  const b = body as { hint?: string; tokenFile?: string };
+  const file = b.tokenFile ?? '<state>/sandboxes/<sandbox>.token';
+  const hint = sent
+    ? `the token meshbox read (${findAdminToken(url)?.from}) is not this sandbox's: set ${ADMIN_TOKEN_ENV} to the token in ${file}, or unset it`
+    : `meshbox found no admin token for ${new URL(url).host} under ${path.join(stateDir(), 'sandboxes')}: run this command with the MESHBOX_STATE_DIR the sandbox was started with, or set ${ADMIN_TOKEN_ENV} to the token in ${file}`;
+  return { ...b, hint };
 }
 
 /** the admin URL: the flag, else the only running sandbox, else the default */
