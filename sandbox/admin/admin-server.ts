@@ -84,14 +84,16 @@ export class AdminServer {
       res.writeHead(status, { 'content-type': contentType ?? (typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json'), ...headers });
       res.end(text);
     };
-    /** refused before its body was read: answer, then close the connection rather than read the rest */
+    /** refused before its body was read: answer at once, and throw the rest of the body away */
     const sendRefusal = (e: MeshError): void => {
       const status = REFUSAL_STATUS[e.code] ?? 400;
-      const headers: Record<string, string> = { connection: 'close' };
+      const headers: Record<string, string> = {};
+      // even when the client asked to close: closing with its body unread would reset the connection and lose this answer
+      if (!req.complete) res.shouldKeepAlive = true;
       if (status === 401) headers['www-authenticate'] = `Bearer realm="meshbox admin"${e.code === 'MESH_ERR_ADMIN_TOKEN_INVALID' ? ', error="invalid_token"' : ''}`;
       const tokenFile = status === 401 ? { tokenFile: this.guard?.tokenFile } : {};
       send(status, { error: e.message, hint: e.hint, code: e.code, status, ...tokenFile }, undefined, headers);
-      closeAfterReply(req, res);
+      discardRest(req, res);
     };
     const limit = this.guard?.maxBodyBytes ?? MAX_ADMIN_BODY_BYTES;
     try {
@@ -101,8 +103,9 @@ export class AdminServer {
         return;
       }
       if (method !== 'GET' && /Mozilla\//.test(req.headers['user-agent'] ?? '')) {
-        send(403, { error: 'browsers may not change a meshbox sandbox', status: 403 }, undefined, { connection: 'close' });
-        closeAfterReply(req, res);
+        if (!req.complete) res.shouldKeepAlive = true;
+        send(403, { error: 'browsers may not change a meshbox sandbox', status: 403 });
+        discardRest(req, res);
         return;
       }
       let matchedPath = false;
@@ -163,7 +166,7 @@ function readText(req: http.IncomingMessage, limit: number): Promise<string> {
       size += c.length;
       if (size > limit) {
         req.off('data', onData);
-        req.pause();
+        req.resume(); // the rest is thrown away (discardRest)
         chunks.length = 0;
         reject(bodyTooLarge(limit));
         return;
@@ -176,17 +179,23 @@ function readText(req: http.IncomingMessage, limit: number): Promise<string> {
   });
 }
 
+/** how long the rest of a refused request's body is read (and thrown away) before the connection is closed */
+const DISCARD_MS = 2_000;
+
 /**
- * After a refusal the rest of the body is not read: the reply goes out with `Connection: close`
- * and the socket is closed a moment later (time for the client to read the reply before the
- * kernel resets a connection with unread data), or at once if the client closes first.
+ * After a refusal the rest of the body is read and thrown away (Node does it for a body not yet
+ * read; readText does it past the limit), so the client can read the answer: closing at once
+ * would reset the connection under the client's feet and lose the answer. A body still coming
+ * DISCARD_MS after the answer has its connection closed.
  */
-function closeAfterReply(req: http.IncomingMessage, res: http.ServerResponse): void {
-  req.pause();
+function discardRest(req: http.IncomingMessage, res: http.ServerResponse): void {
   res.once('finish', () => {
+    if (req.complete) return;
     const socket = req.socket;
-    const timer = setTimeout(() => socket.destroy(), 200);
+    const timer = setTimeout(() => socket.destroy(), DISCARD_MS);
     timer.unref();
-    socket.once('close', () => clearTimeout(timer));
+    const clear = (): void => clearTimeout(timer);
+    req.once('end', clear);
+    socket.once('close', clear);
   });
 }
