@@ -8,7 +8,7 @@
  * Beside each record, `<sandbox>.token` holds the sandbox's admin token (admin/admin-token.ts):
  * mode 0600 in the 0700 `sandboxes` folder, so only this user reads it; removed at stop.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { MeshError } from '../errors.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -186,6 +186,14 @@ export function reapLeftovers(): Reaped[] {
     rmSync(tokenFileOf(rec.id), { force: true });
     rmSync(path.join(recordsDir(), `${rec.id}.json`), { force: true });
     reaped.push({ sandbox: rec.id, ownerPid: rec.ownerPid, killed });
+  }
+  // admin tokens left without their record (a meshbox that died between removing one and the other)
+  try {
+    for (const f of readdirSync(recordsDir())) {
+      if (f.endsWith('.token') && !existsSync(path.join(recordsDir(), f.replace(/\.token$/, '.json')))) rmSync(path.join(recordsDir(), f), { force: true });
+    }
+  } catch {
+    // no records folder yet
   }
   return reaped;
 }
