@@ -200,6 +200,8 @@ describe('meshbox killed with -9 (process runtime)', () => {
       await run.waitFor('meshbox is up', 45_000);
       const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { instances: Array<{ pid: number; appPort: number }> };
       expect(status.instances.every((i) => isAlive(i.pid))).toBe(true);
+      const records = path.join(stateDir, 'sandboxes');
+      expect(readdirSync(records).filter((f) => f.endsWith('.token'))).toHaveLength(1);
       run.proc.kill('SIGKILL');
       await run.exited;
       // a busy machine may take a moment to schedule the watchdog
@@ -209,7 +211,9 @@ describe('meshbox killed with -9 (process runtime)', () => {
         expect(isAlive(i.pid)).toBe(false);
         expect(await isPortOpen(i.appPort)).toBe(false);
       }
-      expect(readdirSync(path.join(stateDir, 'sandboxes')).filter((f) => f.endsWith('.json'))).toEqual([]);
+      // the record and the admin token go with them (the watchdog removes them right after)
+      while (Date.now() < deadline && readdirSync(records).length > 0) await new Promise((r) => setTimeout(r, 100));
+      expect(readdirSync(records)).toEqual([]);
     } finally {
       if (run.proc.exitCode === null) run.proc.kill('SIGKILL');
     }
