@@ -4,10 +4,9 @@
  * file beside the sandbox's record, or $MESHBOX_ADMIN_TOKEN), so the user never handles it.
  */
 import http from 'node:http';
-import path from 'node:path';
-import { ADMIN_TOKEN_ENV, findAdminToken } from '../sandbox/admin/admin-token.js';
+import { explainTokenRefusal, findAdminToken } from '../sandbox/admin/admin-token.js';
 import { MeshError } from '../sandbox/errors.js';
-import { isAlive, listSandboxes, stateDir } from '../sandbox/runtime/sandbox-state.js';
+import { isAlive, listSandboxes } from '../sandbox/runtime/sandbox-state.js';
 
 export interface AdminReply {
   status: number;
@@ -50,17 +49,6 @@ export function adminRequest(url: string, method = 'GET', body?: unknown, timeou
     req.on('error', (e: NodeJS.ErrnoException) => reject(new MeshError('MESH_ERR_ADMIN_UNREACHABLE', [url, e.code ?? e.message])));
     req.end(payload);
   });
-}
-
-/** a 401: say where this CLI looked for the token, and how to point it at the right one */
-function explainTokenRefusal(url: string, body: unknown, sent: boolean): unknown {
-  if (typeof body !== 'object' || body === null) return body;
-  const b = body as { hint?: string; tokenFile?: string };
-  const file = b.tokenFile ?? '<state>/sandboxes/<sandbox>.token';
-  const hint = sent
-    ? `the token meshbox read (${findAdminToken(url)?.from}) is not this sandbox's: set ${ADMIN_TOKEN_ENV} to the token in ${file}, or unset it`
-    : `meshbox found no admin token for ${new URL(url).host} under ${path.join(stateDir(), 'sandboxes')}: run this command with the MESHBOX_STATE_DIR the sandbox was started with, or set ${ADMIN_TOKEN_ENV} to the token in ${file}`;
-  return { ...b, hint };
 }
 
 /** the admin URL: the flag, else the only running sandbox, else the default */

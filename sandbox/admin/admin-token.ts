@@ -10,7 +10,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isAlive, listSandboxes, tokenFileOf } from '../runtime/sandbox-state.js';
+import path from 'node:path';
+import { isAlive, listSandboxes, stateDir, tokenFileOf } from '../runtime/sandbox-state.js';
 import { isLoopbackHostname } from './loopback.js';
 
 export const ADMIN_TOKEN_ENV = 'MESHBOX_ADMIN_TOKEN';
@@ -77,4 +78,18 @@ export function findAdminToken(adminUrl: string): FoundToken | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * A 401 from the admin API, as a client shows it: the hint says where this client looked for
+ * the token and how to point it at the right one (the sandbox's own hint assumes a hand-made request).
+ */
+export function explainTokenRefusal(adminUrl: string, body: unknown, sent: boolean): unknown {
+  if (typeof body !== 'object' || body === null) return body;
+  const b = body as { hint?: string; tokenFile?: string };
+  const file = b.tokenFile ?? '<state>/sandboxes/<sandbox>.token';
+  const hint = sent
+    ? `the token meshbox read (${findAdminToken(adminUrl)?.from}) is not this sandbox's: set ${ADMIN_TOKEN_ENV} to the token in ${file}, or unset it`
+    : `meshbox found no admin token for ${new URL(adminUrl).host} under ${path.join(stateDir(), 'sandboxes')}: run this with the MESHBOX_STATE_DIR the sandbox was started with, or set ${ADMIN_TOKEN_ENV} to the token in ${file}`;
+  return { ...b, hint };
 }

@@ -16,7 +16,7 @@
 import type { DestinationInfo, MeshEvent, PeerInfo, RequestEvent } from '../events.js';
 import type { FaultRecord, FaultSpec } from '../faults/fault-spec.js';
 import { MeshError } from '../errors.js';
-import { findAdminToken } from '../admin/admin-token.js';
+import { explainTokenRefusal, findAdminToken } from '../admin/admin-token.js';
 import type { WorkloadAction } from '../admin/chaos-routes.js';
 import { gatewayHost } from './gateway-host.js';
 import type { InstanceView, ScenarioTarget } from './scenario-target.js';
@@ -351,6 +351,7 @@ async function request(base: string, method: string, path: string, body?: unknow
   } catch {
     // text routes (/metrics)
   }
+  if (res.status === 401) parsed = explainTokenRefusal(base, parsed, token !== undefined);
   if (!res.ok) {
     const b = parsed as { error?: string; hint?: string } | string;
     const message = typeof b === 'string' ? b.trim() : (b.error ?? `HTTP ${res.status}`);

@@ -157,4 +157,35 @@ describe('AttachedTarget against an admin API', () => {
       else process.env.MESHBOX_STATE_DIR = saved;
     }
   });
+
+  it('without a token, says where it looked and how to give it one', async () => {
+    server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.method === 'GET') {
+          res.writeHead(200, { 'content-type': req.url === '/metrics' ? 'text/plain' : 'application/json' });
+          return res.end(req.url === '/metrics' ? '' : '{"sandbox":"sample-dd44ee"}');
+        }
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'POST /faults changes the sandbox and needs its admin token', hint: 'send it', code: 'MESH_ERR_ADMIN_TOKEN_MISSING', status: 401, tokenFile: '/s/sandboxes/sample-dd44ee.token' }));
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const admin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const saved = process.env.MESHBOX_STATE_DIR;
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-attach-'));
+    process.env.MESHBOX_STATE_DIR = stateDir;
+    const target = await AttachedTarget.connect(admin, { host: 'h' });
+    try {
+      const err = await target.addFault({ target: { service: 'callme-service' }, http: { abort: { httpStatus: 503 } } }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ message: 'POST /faults: POST /faults changes the sandbox and needs its admin token' });
+      expect((err as { hint: string }).hint).toBe(
+        `meshbox found no admin token for 127.0.0.1:${new URL(admin).port} under ${path.join(stateDir, 'sandboxes')}: run this with the MESHBOX_STATE_DIR the sandbox was started with, or set MESHBOX_ADMIN_TOKEN to the token in /s/sandboxes/sample-dd44ee.token`,
+      );
+    } finally {
+      await target.close();
+      if (saved === undefined) delete process.env.MESHBOX_STATE_DIR;
+      else process.env.MESHBOX_STATE_DIR = saved;
+    }
+  });
 });
