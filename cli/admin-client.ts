@@ -16,7 +16,8 @@ export interface AdminReply {
 export function adminRequest(url: string, method = 'GET', body?: unknown, timeoutMs = 10_000): Promise<AdminReply> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const token = findAdminToken(url)?.token;
+    // only the routes that change the sandbox need the token: it is not sent with the others
+    const token = method === 'GET' ? undefined : findAdminToken(url)?.token;
     const req = http.request(
       url,
       {

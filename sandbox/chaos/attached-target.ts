@@ -331,8 +331,9 @@ export class AttachedTarget implements ScenarioTarget {
 
 async function request(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
   let res: Response;
-  // the sandbox's admin token (its token file, or $MESHBOX_ADMIN_TOKEN): faults and workload actions need it
-  const token = findAdminToken(base)?.token;
+  // the sandbox's admin token (its token file, or $MESHBOX_ADMIN_TOKEN): faults and workload actions
+  // need it; the readings every 250 ms do not, and do not read the state folder
+  const token = method === 'GET' ? undefined : findAdminToken(base)?.token;
   try {
     res = await fetch(`${base}${path}`, {
       method,
