@@ -16,6 +16,7 @@ import type { Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
 import { decideFault } from './filters/fault-filter.js';
 import { decideInboundFaults } from './filters/mesh-fault-filter.js';
+import { applyEdgeForwarding } from './forwarded-for.js';
 import { localReplies } from './local-reply.js';
 import { RequestContext, peerOf, UNKNOWN_DESTINATION } from './request-context.js';
 import { forward, HOP_BY_HOP } from './router.js';
@@ -341,12 +342,7 @@ export class ConnectionManager {
     }
     headers['host'] = authority;
     headers['x-forwarded-proto'] ??= 'http';
-    if (isGateway) {
-      const remote = ctx.req.socket.remoteAddress ?? '';
-      const xff = headers['x-forwarded-for'];
-      headers['x-forwarded-for'] = xff ? `${String(xff)}, ${remote}` : remote;
-      headers['x-envoy-internal'] = 'true';
-    }
+    if (isGateway) applyEdgeForwarding(headers, ctx.req.socket.remoteAddress ?? '');
     if (route.timeoutMs !== null) headers['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
     headers[PEER_HEADER] = ctx.proxy.id;
     applyHeaderOps(headers, destHeaders?.request);

@@ -288,6 +288,34 @@ spec:
     expect((await h.eventsFor('nr-1', 1))[0]!.responseFlags).toBe('NR');
   });
 
+  const appHeaders = (r: { json(): Record<string, unknown> }): Record<string, string> => (r.json() as { headers: Record<string, string> }).headers;
+
+  it('appends the downstream address to x-forwarded-for; a loopback request without XFF is internal (use_remote_address)', async () => {
+    await h.rules(gw);
+    const r = await h.request({ host: 'front.example.com', path: '/xff' });
+    expect(r.status).toBe(200);
+    const headers = appHeaders(r);
+    expect(headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(headers['x-envoy-internal']).toBe('true');
+    expect(headers['x-forwarded-proto']).toBe('http');
+  });
+
+  it('a request that arrives with an XFF is external: the address is appended, a client-sent x-envoy-internal removed', async () => {
+    await h.rules(gw);
+    const r = await h.request({ host: 'front.example.com', path: '/xff', headers: { 'x-forwarded-for': '203.0.113.7', 'x-envoy-internal': 'true' } });
+    const headers = appHeaders(r);
+    expect(headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+    expect(headers['x-envoy-internal']).toBeUndefined();
+  });
+
+  it('a sidecar hop leaves x-forwarded-for alone (sidecars do not use the remote address)', async () => {
+    const plain = appHeaders(await h.request({ from: client, host: 'backend', path: '/xff' }));
+    expect(plain['x-forwarded-for']).toBeUndefined();
+    expect(plain['x-envoy-internal']).toBeUndefined();
+    const passed = appHeaders(await h.request({ from: client, host: 'backend', path: '/xff', headers: { 'x-forwarded-for': '203.0.113.7' } }));
+    expect(passed['x-forwarded-for']).toBe('203.0.113.7');
+  });
+
   it('reports both sides of each hop with Istio metric labels', async () => {
     await h.rules(gw);
     await h.request({ host: 'front.example.com', headers: { 'x-request-id': 'm-1' } });
