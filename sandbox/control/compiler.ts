@@ -200,10 +200,30 @@ function lbPolicy(tp: TrafficPolicy | undefined): LbPolicy {
   return 'LEAST_REQUEST';
 }
 
-function mergePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined): TrafficPolicy | undefined {
-  if (!top) return subset;
-  if (!subset) return top;
-  return { ...top, ...subset };
+/** the policy fields a subset or a portLevelSettings entry replaces, each as a whole */
+const POLICY_FIELDS = ['loadBalancer', 'connectionPool', 'outlierDetection', 'tls', 'tunnel', 'proxyProtocol', 'retryBudget'] as const;
+
+/** `policy` with its portLevelSettings for `port` applied (they replace the fields they set) */
+function forPort(policy: TrafficPolicy | undefined, port: number): TrafficPolicy | undefined {
+  if (!policy?.portLevelSettings?.length) return policy;
+  const { portLevelSettings, ...out } = policy;
+  const own = portLevelSettings.find((p) => p.port?.number === port);
+  for (const f of POLICY_FIELDS) if (own?.[f] !== undefined) (out as Record<string, unknown>)[f] = own[f];
+  return out;
+}
+
+/**
+ * Istio's MergeTrafficPolicy for a subset on a port: the top-level policy (its port-level
+ * settings for the port applied), then each field the subset sets replaces the top-level one as a
+ * whole, then the subset's own port-level settings for the port.
+ */
+function mergePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined, port: number): TrafficPolicy | undefined {
+  const base = forPort(top, port);
+  if (!subset) return base;
+  const merged: TrafficPolicy = { ...base };
+  for (const f of POLICY_FIELDS) if (subset[f] !== undefined) (merged as Record<string, unknown>)[f] = subset[f];
+  if (subset.portLevelSettings) merged.portLevelSettings = subset.portLevelSettings;
+  return forPort(merged, port);
 }
 
 function connectTimeout(tp: TrafficPolicy | undefined): number {
@@ -256,7 +276,7 @@ export function compile(input: CompileInput): MeshSnapshot {
     const members = instances.filter((i) => i.workload.service === svc.name);
     const rules = drByService.get(svc.name) ?? [];
     const dr = rules[0];
-    const top = dr?.spec.trafficPolicy;
+    const top = forPort(dr?.spec.trafficPolicy, svc.port);
     const name = `outbound|${svc.port}||${svc.fqdn}`;
     clusters[name] = {
       key: name,
@@ -276,7 +296,7 @@ export function compile(input: CompileInput): MeshSnapshot {
       for (const subset of owner.spec.subsets ?? []) {
         if (seenSubsets.has(subset.name)) continue;
         seenSubsets.add(subset.name);
-        const policy = mergePolicy(top, subset.trafficPolicy);
+        const policy = mergePolicy(top, subset.trafficPolicy, svc.port);
         const sname = `outbound|${svc.port}|${subset.name}|${svc.fqdn}`;
         clusters[sname] = {
           key: sname,

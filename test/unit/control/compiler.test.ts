@@ -133,6 +133,18 @@ describe('compile(): clusters', () => {
     expect(v1.trafficPolicy?.connectionPool?.tcp?.maxConnections).toBe(10);
   });
 
+  it('portLevelSettings for the service port replace the top-level fields; a subset field still wins over them', () => {
+    const pls = '    loadBalancer: { simple: RANDOM }\n    portLevelSettings:\n      - port: { number: 8080 }\n        loadBalancer: { simple: ROUND_ROBIN }\n        connectionPool: { tcp: { connectTimeout: 4s } }\n      - port: { number: 9090 }\n        loadBalancer: { consistentHash: { httpHeaderName: x-user } }';
+    const snap = build(DR(pls, '', '        loadBalancer: { simple: LEAST_REQUEST }'));
+    expect(snap.clusters[svcCluster]).toMatchObject({ lb: 'ROUND_ROBIN', connectTimeoutMs: 4000 });
+    expect(snap.clusters[subsetCluster('v1')]).toMatchObject({ lb: 'ROUND_ROBIN', connectTimeoutMs: 4000 });
+    expect(snap.clusters[subsetCluster('v2')]).toMatchObject({ lb: 'LEAST_REQUEST', connectTimeoutMs: 4000 });
+    // and a subset's own portLevelSettings win over its fields for that port
+    const own = build(DR('', '', '        loadBalancer: { simple: RANDOM }\n        portLevelSettings:\n          - port: { number: 8080 }\n            loadBalancer: { simple: ROUND_ROBIN }'));
+    expect(own.clusters[subsetCluster('v2')]!.lb).toBe('ROUND_ROBIN');
+    expect(own.clusters[svcCluster]!.lb).toBe('LEAST_REQUEST');
+  });
+
   it('several DestinationRules for one host: subsets merge (first definition of a name wins), the first rule keeps its top-level policy', () => {
     const snap = build(`${DR('    loadBalancer: { simple: RANDOM }')}---
 apiVersion: networking.istio.io/v1
