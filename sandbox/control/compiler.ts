@@ -524,8 +524,8 @@ class RouteCompiler {
   private scopedMatches(blocks: HTTPMatchRequest[] | undefined, scope: MatchScope): HTTPMatchRequest[] | undefined {
     if (!blocks || blocks.length === 0) return [];
     const kept = blocks.filter((b) => {
-      if (b.sourceLabels && scope.gateway === 'mesh' && !labelsMatch(b.sourceLabels, scope.labels)) return false;
-      if (b.sourceLabels && scope.gateway !== 'mesh') return false;
+      // the proxy's own labels, a sidecar's workload or the gateway's (Istio's sourceMatchHTTP)
+      if (b.sourceLabels && !labelsMatch(b.sourceLabels, scope.labels)) return false;
       if (b.sourceNamespace && b.sourceNamespace !== scope.namespace) return false;
       if (b.gateways && b.gateways.length > 0) {
         const names = scope.gateway === 'mesh' ? ['mesh'] : (scope.gatewayNames ?? []);

@@ -225,6 +225,11 @@ spec:
 `;
   const gatewayRoutes = (snap: MeshSnapshot): string[] => snap.routeConfigs[GATEWAY_ROUTE_CONFIG]!.virtualHosts.find((v) => v.domains.includes('front.example.com'))!.routes.map((r) => r.name);
 
+  it("at the gateway, sourceLabels match the gateway's own labels (Istio's sourceMatchHTTP)", () => {
+    expect(gatewayRoutes(build(GW('[{ sourceLabels: { istio: ingressgateway } }]')))).toEqual(['special', 'rest']);
+    expect(gatewayRoutes(build(GW('[{ sourceLabels: { app: client } }]')))).toEqual(['rest']);
+  });
+
   it('the gateway serves only VirtualServices bound to it, for hosts its servers cover; sidecars never get them', () => {
     const snap = build(GW('[{ uri: { prefix: /b } }]'));
     const vhosts = snap.routeConfigs[GATEWAY_ROUTE_CONFIG]!.virtualHosts;
