@@ -89,8 +89,10 @@ describe('toxics on a ToxicProxy', () => {
     const port = await proxyTo(srv.port, [{ type: 'latency', attributes: { latency: 150, jitter: 10 } }]);
     const r = await exchange(port, Buffer.from('ping'));
     expect(r.bytes).toBe(4);
-    expect(r.firstByteMs - plain.firstByteMs).toBeGreaterThan(135);
-    expect(r.firstByteMs - plain.firstByteMs).toBeLessThan(185);
+    // at least latency - jitter (a timer does not fire early); at most once more the jitter plus
+    // scheduling slack on a loaded machine, well short of twice the latency
+    expect(r.firstByteMs - plain.firstByteMs).toBeGreaterThan(138);
+    expect(r.firstByteMs - plain.firstByteMs).toBeLessThan(250);
   });
 
   it('latency on the upstream stream delays the request instead', async () => {
@@ -172,7 +174,8 @@ describe('toxics on a ToxicProxy', () => {
     servers.push(srv);
     const port = await proxyTo(srv.port, [{ type: 'latency', toxicity: 0, attributes: { latency: 500 } }]);
     const r = await exchange(port, Buffer.from('quick'));
-    expect(r.firstByteMs).toBeLessThan(200);
+    expect(r.firstByteMs).toBeGreaterThanOrEqual(0);
+    expect(r.firstByteMs).toBeLessThan(400);
   });
 });
 
@@ -202,9 +205,10 @@ describe('toxics through the mesh', () => {
     await h.faults([{ target: { service: 'backend' }, toxics: [{ type: 'latency', attributes: { latency: 80 } }] }]);
     const slow = await p50();
     expect(slow - base).toBeGreaterThan(72);
-    expect(slow - base).toBeLessThan(95);
+    expect(slow - base).toBeLessThan(140);
     await h.faults([]);
-    expect(await p50()).toBeLessThan(base + 20);
+    // gone: back under half the injected latency above the baseline
+    expect(await p50()).toBeLessThan(base + 40);
   });
 
   it('a timeout toxic makes the route timeout fire (504 UT)', async () => {
