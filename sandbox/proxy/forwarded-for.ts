@@ -4,7 +4,9 @@
  * - the downstream connection's address is appended to XFF (created when absent);
  * - the request is internal if and only if it came without an XFF and from an internal
  *   (loopback, RFC 1918 or RFC 4193) address: then `x-envoy-internal: true`; otherwise a
- *   client's own `x-envoy-internal` is removed, so an outside caller cannot claim to be inside.
+ *   client's own `x-envoy-internal` is removed, so an outside caller cannot claim to be inside;
+ * - `x-forwarded-proto` is how the client reached the gateway (its listener is plain HTTP): a
+ *   downstream value is trusted only from trusted hops, and there are none.
  */
 import { isIP } from 'node:net';
 import type { HeaderMap } from './routing/header-ops.js';
@@ -27,4 +29,5 @@ export function applyEdgeForwarding(headers: HeaderMap, remoteAddress: string): 
   headers['x-forwarded-for'] = incoming ? `${incoming}, ${remoteAddress}` : remoteAddress;
   if (!incoming && isInternalAddress(remoteAddress)) headers['x-envoy-internal'] = 'true';
   else delete headers['x-envoy-internal'];
+  headers['x-forwarded-proto'] = 'http';
 }

@@ -326,6 +326,12 @@ spec:
     expect(headers['x-envoy-internal']).toBeUndefined();
   });
 
+  it("x-forwarded-proto says how the client reached the gateway (plain HTTP), whatever the client claims", async () => {
+    await h.rules(gw);
+    const r = await h.request({ host: 'front.example.com', path: '/xfp', headers: { 'x-forwarded-proto': 'https' } });
+    expect(appHeaders(r)['x-forwarded-proto']).toBe('http');
+  });
+
   it('a sidecar hop leaves x-forwarded-for alone (sidecars do not use the remote address)', async () => {
     const plain = appHeaders(await h.request({ from: client, host: 'backend', path: '/xff' }));
     expect(plain['x-forwarded-for']).toBeUndefined();

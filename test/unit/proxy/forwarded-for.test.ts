@@ -23,17 +23,18 @@ describe('applyEdgeForwarding', () => {
   };
 
   it('an internal client without XFF: XFF is its address, x-envoy-internal: true', () => {
-    expect(run({}, '10.0.0.5')).toEqual({ 'x-forwarded-for': '10.0.0.5', 'x-envoy-internal': 'true' });
+    expect(run({}, '10.0.0.5')).toEqual({ 'x-forwarded-for': '10.0.0.5', 'x-envoy-internal': 'true', 'x-forwarded-proto': 'http' });
   });
 
   it("an external client (Envoy's example 1): XFF appended, x-envoy-internal removed", () => {
     expect(run({ 'x-forwarded-for': '203.0.113.128, 203.0.113.10, 203.0.113.1', 'x-envoy-internal': 'true' }, '192.0.2.5')).toEqual({
       'x-forwarded-for': '203.0.113.128, 203.0.113.10, 203.0.113.1, 192.0.2.5',
+      'x-forwarded-proto': 'http',
     });
-    expect(run({ 'x-envoy-internal': 'true' }, '192.0.2.5')).toEqual({ 'x-forwarded-for': '192.0.2.5' });
+    expect(run({ 'x-envoy-internal': 'true', 'x-forwarded-proto': 'https' }, '192.0.2.5')).toEqual({ 'x-forwarded-for': '192.0.2.5', 'x-forwarded-proto': 'http' });
   });
 
   it('an internal client that sends an XFF is not internal (it forwards someone else)', () => {
-    expect(run({ 'x-forwarded-for': '10.0.0.9' }, '10.0.0.5')).toEqual({ 'x-forwarded-for': '10.0.0.9, 10.0.0.5' });
+    expect(run({ 'x-forwarded-for': '10.0.0.9' }, '10.0.0.5')).toEqual({ 'x-forwarded-for': '10.0.0.9, 10.0.0.5', 'x-forwarded-proto': 'http' });
   });
 });
