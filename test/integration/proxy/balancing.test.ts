@@ -74,6 +74,47 @@ describe('LEAST_REQUEST (Istio default)', () => {
   });
 });
 
+describe('DestinationRule subset policy', () => {
+  const rules = (subsetPolicy: string, subset: string): string => `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: backend }
+spec:
+  host: backend
+  trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: x-user } } }
+  subsets:
+    - { name: v1, labels: { version: v1 } }
+    - name: v2
+      labels: { version: v2 }
+${subsetPolicy}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: backend }
+spec:
+  hosts: [backend]
+  http: [{ route: [{ destination: { host: backend${subset ? `, subset: ${subset}` : ''} } }] }]
+`;
+  const spread = async (): Promise<Set<string>> => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 8; i++) seen.add(instanceOf(await h.request({ from: client, host: 'backend', path: '/x', headers: { 'x-user': 'alice' } })));
+    return seen;
+  };
+
+  it("a subset's loadBalancer replaces the top-level one for routes to that subset only", async () => {
+    await h.rules(rules('      trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } }', 'v2'));
+    expect(await spread()).toEqual(new Set(['backend-v2-1', 'backend-v2-2']));
+    // the service-wide cluster keeps the top-level ring hash: one user, one host
+    await h.rules(rules('      trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } }', ''));
+    expect((await spread()).size).toBe(1);
+  });
+
+  it('a subset without a policy inherits the top-level one', async () => {
+    await h.rules(rules('', 'v2'));
+    expect((await spread()).size).toBe(1);
+  });
+});
+
 describe('panic mode (outlierDetection.minHealthPercent)', () => {
   const ejectBoth = async (): Promise<void> => {
     h.apps.get('backend-v2-1')!.fail = 500;
