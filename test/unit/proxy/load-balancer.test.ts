@@ -82,34 +82,43 @@ describe('RANDOM', () => {
 });
 
 describe('LEAST_REQUEST (power of two choices)', () => {
-  it('of the two random hosts it takes the less loaded one: with 4 hosts the idle one wins exactly when drawn (1/2)', () => {
+  // Envoy's unweighted least request (choice_count 2): two independent random draws, the same
+  // host may come twice, and the one with fewer active requests wins
+  it('of two random draws it takes the less loaded host: with 4 hosts the idle one wins 1 - (3/4)^2 = 7/16', () => {
     const lb = loadBalancers.LEAST_REQUEST();
     const hs = [host('idle', 0), host('b', 5), host('c', 5), host('d', 5)];
     const rng = new Rng(11);
-    const c = counts(Array.from({ length: 6000 }, () => lb.pick(hs, rng)));
-    // P2C: the idle host is in the drawn pair with probability 1 - (3/4)(2/3) = 1/2;
-    // a full scan for the least loaded would give 1, a random pick 1/4
-    expect(c.get('idle')! / 6000).toBeGreaterThan(0.47);
-    expect(c.get('idle')! / 6000).toBeLessThan(0.53);
+    const c = counts(Array.from({ length: 8000 }, () => lb.pick(hs, rng)));
+    // a full scan for the least loaded would give 1, a random pick 1/4, two distinct draws 1/2
+    expect(c.get('idle')! / 8000).toBeGreaterThan(0.4375 - 0.025);
+    expect(c.get('idle')! / 8000).toBeLessThan(0.4375 + 0.025);
   });
 
-  it('the share of each host follows its rank: 1/2, 1/3, 1/6 and never the busiest', () => {
+  it('the share of each host follows its rank: 7/16, 5/16, 3/16, and 1/16 for the busiest (drawn twice)', () => {
     const lb = loadBalancers.LEAST_REQUEST();
     const hs = [host('a', 1), host('b', 2), host('c', 3), host('d', 9)];
     const rng = new Rng(12);
-    const c = counts(Array.from({ length: 6000 }, () => lb.pick(hs, rng)));
-    // pairs of distinct hosts, each 1/6: a wins 3 of them, b 2, c 1, d none
-    expect(c.get('a')! / 6000).toBeCloseTo(1 / 2, 1);
-    expect(c.get('b')! / 6000).toBeCloseTo(1 / 3, 1);
-    expect(c.get('c')! / 6000).toBeCloseTo(1 / 6, 1);
-    expect(c.get('d')).toBeUndefined();
+    const n = 8000;
+    const c = counts(Array.from({ length: n }, () => lb.pick(hs, rng)));
+    // P(the less loaded of two draws is the k-th least loaded) = ((N-k+1)^2 - (N-k)^2) / N^2
+    for (const [id, p] of [
+      ['a', 7 / 16],
+      ['b', 5 / 16],
+      ['c', 3 / 16],
+      ['d', 1 / 16],
+    ] as const) {
+      expect(c.get(id)! / n).toBeGreaterThan(p - 0.025);
+      expect(c.get(id)! / n).toBeLessThan(p + 0.025);
+    }
   });
 
-  it('two hosts: always the less loaded; equal loads: uniform over all hosts', () => {
+  it('two hosts: the less loaded 3/4 of the time; equal loads: uniform over all hosts', () => {
     const lb = loadBalancers.LEAST_REQUEST();
     const rng = new Rng(13);
     const pair = [host('busy', 3), host('free', 1)];
-    for (let i = 0; i < 200; i++) expect(lb.pick(pair, rng)!.id).toBe('free');
+    const two = counts(Array.from({ length: 4000 }, () => lb.pick(pair, rng)));
+    expect(two.get('free')! / 4000).toBeGreaterThan(0.72);
+    expect(two.get('free')! / 4000).toBeLessThan(0.78);
     const hs = hosts(4);
     const c = counts(Array.from({ length: 8000 }, () => lb.pick(hs, rng)));
     expect(chiSquareUniform(hs.map((h) => c.get(h.id) ?? 0))).toBeLessThan(CHI2_P001[3]);
