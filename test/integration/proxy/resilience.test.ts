@@ -165,8 +165,10 @@ describe('fault injection (VirtualService fault) statistics', () => {
     const delayed = await timed('delayed');
     // a timer never fires (much) early: no delayed request is faster than the delay
     expect(delayed[0]).toBeGreaterThanOrEqual(98);
-    // and the delay is added once: the median moves by about 100 ms, far from 0 or 200
-    expect(delayed[20]! - base[20]!).toBeGreaterThan(90);
+    // and the delay is added once: the fastest request moves by the delay, the median by about
+    // as much (two noisy medians: a wide band), far from 200
+    expect(delayed[0]! - base[0]!).toBeGreaterThan(95);
+    expect(delayed[20]! - base[20]!).toBeGreaterThan(50);
     expect(delayed[20]! - base[20]!).toBeLessThan(170);
     const flags = (await Promise.all(delayed.map((_, i) => h.eventsFor(`delayed-${i}`, 2)))).flat().filter((e) => e.reporter === 'source').map((e) => e.responseFlags);
     expect(flags).toHaveLength(40);
