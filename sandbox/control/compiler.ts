@@ -465,7 +465,8 @@ function gatewayVirtualHosts(gws: GW[], vss: VS[], mesh: MeshDefinition, rc: Rou
     const servers = (gw.spec.servers ?? []).filter((s) => s.port.number === 80 && ['HTTP', 'HTTP2', 'GRPC'].includes(s.port.protocol.toUpperCase()));
     if (servers.length === 0) continue;
     const names = [gw.metadata.name, `${gw.metadata.namespace}/${gw.metadata.name}`];
-    const scope: MatchScope = { gateway: names[1]!, gatewayNames: names, labels: mesh.ingress.labels, namespace: gw.metadata.namespace };
+    // the gateway proxy's own namespace, as for a sidecar its workload's
+    const scope: MatchScope = { gateway: names[1]!, gatewayNames: names, labels: mesh.ingress.labels, namespace: gatewayMeta(mesh).namespace };
     for (const vs of vss) {
       if (!(vs.spec.gateways ?? []).some((g) => names.includes(g) || names.includes(`${vs.metadata.namespace}/${g}`))) continue;
       for (const host of vs.spec.hosts ?? []) {
@@ -523,15 +524,14 @@ class RouteCompiler {
 
   private scopedMatches(blocks: HTTPMatchRequest[] | undefined, scope: MatchScope): HTTPMatchRequest[] | undefined {
     if (!blocks || blocks.length === 0) return [];
+    // Istio's sourceMatchHTTP: a block's own gateways decide alone; otherwise its sourceLabels
+    // and sourceNamespace must fit the proxy (a sidecar's workload, or the gateway itself)
     const kept = blocks.filter((b) => {
-      // the proxy's own labels, a sidecar's workload or the gateway's (Istio's sourceMatchHTTP)
-      if (b.sourceLabels && !labelsMatch(b.sourceLabels, scope.labels)) return false;
-      if (b.sourceNamespace && b.sourceNamespace !== scope.namespace) return false;
       if (b.gateways && b.gateways.length > 0) {
         const names = scope.gateway === 'mesh' ? ['mesh'] : (scope.gatewayNames ?? []);
-        if (!b.gateways.some((g) => names.includes(g))) return false;
+        return b.gateways.some((g) => names.includes(g));
       }
-      return true;
+      return labelsMatch(b.sourceLabels, scope.labels) && (!b.sourceNamespace || b.sourceNamespace === scope.namespace);
     });
     // every block was for other proxies: this route does not exist for this one
     if (kept.length === 0) return undefined;

@@ -230,6 +230,17 @@ spec:
     expect(gatewayRoutes(build(GW('[{ sourceLabels: { app: client } }]')))).toEqual(['rest']);
   });
 
+  it('a match block with gateways is selected by them alone: sourceLabels and sourceNamespace are then ignored', () => {
+    const snap = build(VS('[{ gateways: [mesh], sourceLabels: { app: nobody }, sourceNamespace: other }]'));
+    expect(backendRoutes(snap, 'client-v1-1')[0]!.name).toBe('special');
+    expect(backendRoutes(snap, 'client-v1-1')[0]!.match).toEqual([{}]);
+  });
+
+  it("at the gateway, sourceNamespace is the gateway proxy's own namespace (istio-system)", () => {
+    expect(gatewayRoutes(build(GW('[{ sourceNamespace: istio-system }]')))).toEqual(['special', 'rest']);
+    expect(gatewayRoutes(build(GW('[{ sourceNamespace: default }]')))).toEqual(['rest']);
+  });
+
   it('the gateway serves only VirtualServices bound to it, for hosts its servers cover; sidecars never get them', () => {
     const snap = build(GW('[{ uri: { prefix: /b } }]'));
     const vhosts = snap.routeConfigs[GATEWAY_ROUTE_CONFIG]!.virtualHosts;
