@@ -87,6 +87,14 @@ const catalog = {
     hint: () => 'check the health path in meshbox.yaml and the log lines of the workloads that stayed unhealthy',
     exitCode: 4,
   },
+  MESH_ERR_FD_EXHAUSTED: {
+    message: (code) =>
+      `meshbox ran out of file descriptors (${code}) and could not open a socket to health-check the app; this says nothing about the app, whose last health state is kept`,
+    hint: () =>
+      'raise the limit (`ulimit -n 65536` before `meshbox up`), and look for clients holding many connections open (`ss -tnp`); meshbox closes slow clients after request_headers_timeout and idle ones after idle_timeout',
+    // sysexits EX_OSERR: an operating system limit, not a usage or configuration error
+    exitCode: 71,
+  },
   MESH_ERR_ADMIN_UNREACHABLE: {
     message: (url, reason) => `no meshbox sandbox answers at ${url} (${reason})`,
     hint: () => 'start one with `meshbox up`, or pass --admin with the admin address of a running sandbox',
