@@ -18,6 +18,7 @@ import type { Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
 import { decideFault } from './filters/fault-filter.js';
 import { decideInboundFaults } from './filters/mesh-fault-filter.js';
+import { applyEdgeForwarding } from './forwarded-for.js';
 import { closeAfterReply, lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
 import { localReplies, type LocalReply } from './local-reply.js';
 import { RequestContext, peerOf, UNKNOWN_DESTINATION, UNKNOWN_PEER } from './request-context.js';
@@ -551,12 +552,7 @@ export class ConnectionManager implements ListenerHandler {
     }
     headers['host'] = authority;
     headers['x-forwarded-proto'] ??= 'http';
-    if (isGateway) {
-      const remote = ctx.req.socket.remoteAddress ?? '';
-      const xff = headers['x-forwarded-for'];
-      headers['x-forwarded-for'] = xff ? `${String(xff)}, ${remote}` : remote;
-      headers['x-envoy-internal'] = 'true';
-    }
+    if (isGateway) applyEdgeForwarding(headers, ctx.req.socket.remoteAddress ?? '');
     if (route.timeoutMs !== null) headers['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
     headers[PEER_HEADER] = ctx.proxy.id;
     headers[CDN_LOOP_HEADER] = [...cdnLoopEntries(headers[CDN_LOOP_HEADER]), cdnIdOf(ctx.proxy.id)].join(', ');
