@@ -518,7 +518,8 @@ export class ConnectionManager implements ListenerHandler {
       if (v !== undefined) return { key: v };
       if (hp.cookie.ttlMs === undefined) return {};
       const fresh = randomUUID();
-      const attrs = [`${hp.cookie.name}=${fresh}`, `Path=${hp.cookie.path ?? '/'}`, `Max-Age=${Math.round(hp.cookie.ttlMs / 1000)}`, 'HttpOnly'];
+      // Envoy: a zero ttl makes a session cookie (no Max-Age), not one that expires at once
+      const attrs = [`${hp.cookie.name}=${fresh}`, `Path=${hp.cookie.path ?? '/'}`, ...(hp.cookie.ttlMs > 0 ? [`Max-Age=${Math.round(hp.cookie.ttlMs / 1000)}`] : []), 'HttpOnly'];
       return { key: fresh, setCookie: attrs.join('; ') };
     }
     if (hp.sourceIp) return { key: isGateway ? (ctx.req.socket.remoteAddress ?? '') : ctx.proxy.id };

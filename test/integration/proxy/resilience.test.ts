@@ -293,6 +293,11 @@ describe('consistent hashing (DestinationRule consistentHash)', () => {
     for (let i = 0; i < 10; i++) seen.add(String((await h.request({ from: client, host: 'backend', path: '/x', headers: { cookie: value } })).json()['instance']));
     expect(seen.size).toBe(1);
   });
+  it('a cookie policy with a zero ttl sets a session cookie (no Max-Age), as Envoy does', async () => {
+    await h.rules(dr('    loadBalancer: { consistentHash: { httpCookie: { name: affinity, ttl: 0s } } }') + vs(''));
+    const first = await h.request({ from: client, host: 'backend', path: '/x' });
+    expect(String(first.headers['set-cookie'])).toMatch(/^affinity=[0-9a-f-]{36}; Path=\/; HttpOnly$/);
+  });
 });
 
 describe('fault-as-upstream (meshbox annotation on a VirtualService)', () => {
