@@ -10,20 +10,23 @@ export interface ManyRoutesOptions {
   count: number;
   /** VirtualService name (default `callme-service-route`) */
   name?: string;
+  /** the service routed (default `callme-service`); its subsets are v1 and v2 */
+  host?: string;
   /** weight of v2 in the default route (v1 gets the rest; default 80) */
   v2Weight?: number;
 }
 
 export function manyRoutesVirtualService(o: ManyRoutesOptions): string {
   const v2 = o.v2Weight ?? 80;
+  const host = o.host ?? 'callme-service';
   const lines = [
     'apiVersion: networking.istio.io/v1beta1',
     'kind: VirtualService',
     'metadata:',
-    `  name: ${o.name ?? 'callme-service-route'}`,
+    `  name: ${o.name ?? `${host}-route`}`,
     'spec:',
     '  hosts:',
-    '    - callme-service',
+    `    - ${host}`,
     '  http:',
   ];
   for (let i = 0; i < o.count - 1; i++) {
@@ -37,7 +40,7 @@ export function manyRoutesVirtualService(o: ManyRoutesOptions): string {
       `              exact: t${i}`,
       '      route:',
       '        - destination:',
-      '            host: callme-service',
+      `            host: ${host}`,
       `            subset: ${i % 2 === 0 ? 'v2' : 'v1'}`,
     );
   }
@@ -45,11 +48,11 @@ export function manyRoutesVirtualService(o: ManyRoutesOptions): string {
     '    - name: default',
     '      route:',
     '        - destination:',
-    '            host: callme-service',
+    `            host: ${host}`,
     '            subset: v2',
     `          weight: ${v2}`,
     '        - destination:',
-    '            host: callme-service',
+    `            host: ${host}`,
     '            subset: v1',
     `          weight: ${100 - v2}`,
     '      retries:',
@@ -66,9 +69,9 @@ export function manyRoutesRulesFile(o: ManyRoutesOptions): string {
     'apiVersion: networking.istio.io/v1beta1',
     'kind: DestinationRule',
     'metadata:',
-    '  name: callme-service-destination',
+    `  name: ${o.host ?? 'callme-service'}-destination`,
     'spec:',
-    '  host: callme-service',
+    `  host: ${o.host ?? 'callme-service'}`,
     '  subsets:',
     '    - name: v1',
     '      labels:',
