@@ -12,6 +12,7 @@ import type { EventBus } from '../events.js';
 import type { DataPlane } from '../proxy/data-plane.js';
 import { compile } from './compiler.js';
 import type { Registry } from './registry.js';
+import { RouteListInterner } from './route-fingerprint.js';
 import type { MeshSnapshot } from './snapshot.js';
 
 /** snapshots kept after they were replaced, for explanations of the requests that ran on them */
@@ -20,6 +21,7 @@ export const SNAPSHOT_HISTORY = 5;
 export class ControlPlane {
   private version = 0;
   private readonly history = new Map<number, MeshSnapshot>();
+  private readonly routeLists = new RouteListInterner();
   private resources: readonly LoadedResource[] = [];
   private runtimeFaults: readonly FaultRecord[] = [];
   private snapshot: MeshSnapshot | undefined;
@@ -112,6 +114,8 @@ export class ControlPlane {
       ingress: this.ingress,
       runtimeFaults: this.runtimeFaults,
     });
+    // unchanged route lists stay the same objects: kept once in the history, shipped once
+    this.routeLists.intern(snapshot.routeConfigs);
     const ack = await this.dataPlane.apply(snapshot);
     this.snapshot = snapshot;
     this.history.set(snapshot.version, snapshot);
