@@ -8,9 +8,10 @@
  *   --saves N      saves of the big rules file under that load (default 3, 3 s apart)
  *
  * Rows, per route count (a request to /callme/ping skips every tenant route and takes the last):
- *   in process (no sockets): validate the rules folder, compile the snapshot, ship it (structured
- *     clone, what postMessage does), build the data plane's route tables, select one route
- *     (µs per request) and the size of the request's `why` (lines and bytes per event);
+ *   in process (no sockets): validate the rules folder, compile the snapshot, clone it whole
+ *     (what one postMessage of it costs), build its route tables in one go, the longest task of a
+ *     shipped apply (snapshot-shipping.ts: one slice, cloned and built, or the final apply), select
+ *     one route (µs per request) and the size of the request's `why` (lines and bytes per event);
  *   `meshbox up` on a copy of the sample mesh (process runtime): time to ready, sequential latency
  *     through the ingress (ingress -> caller -> callme: the caller's sidecar selects among the
  *     routes), closed-loop throughput (16 workers), then saves of the rules file under an open-loop
@@ -30,7 +31,9 @@ import { parseMeshText } from '../../sandbox/config/mesh-file.js';
 import { compile } from '../../sandbox/control/compiler.js';
 import type { Instance } from '../../sandbox/control/registry.js';
 import { compileSnapshot } from '../../sandbox/proxy/compiled-snapshot.js';
+import { DataPlaneCore } from '../../sandbox/proxy/data-plane-core.js';
 import { RouteTable } from '../../sandbox/proxy/routing/route-table.js';
+import { SnapshotShipper } from '../../sandbox/proxy/snapshot-shipping.js';
 import { packageRoot } from '../../sandbox/paths.js';
 import { freePort } from '../helpers/free-port.js';
 import { manyRoutesRulesFile } from '../helpers/many-routes.js';
@@ -109,6 +112,9 @@ interface InProcessRow {
   cloneMs: number;
   snapshotBytes: number;
   routeTablesMs: number;
+  /** the data plane's longest task while a shipped snapshot is applied: the slowest slice (clone + build) or the final apply message */
+  longestApplyTaskMs: number;
+  slices: number;
   selectUs: number;
   whyLines: number;
   whyBytes: number;
@@ -164,6 +170,28 @@ async function inProcess(count: number): Promise<InProcessRow> {
     const clone = timeBest(3, () => structuredClone(snapshot));
     const tables = timeBest(3, () => compileSnapshot(clone.value));
     const table: RouteTable = tables.value.routeTables.get('outbound/caller-service-v1-1')!;
+    // the shipped path (snapshot-shipping.ts): each slice is one message and one task of the data plane
+    const core = new DataPlaneCore({ seed: 1, emit: () => undefined });
+    let longestApplyTaskMs = 0;
+    let slices = 0;
+    const shipper = new SnapshotShipper({
+      stage: (slice) => {
+        const t0 = performance.now();
+        core.stageRoutes(structuredClone(slice));
+        longestApplyTaskMs = Math.max(longestApplyTaskMs, performance.now() - t0);
+        slices++;
+        return Promise.resolve();
+      },
+      applyShipped: async (shipped) => {
+        const t0 = performance.now();
+        const copy = structuredClone(shipped);
+        const ack = core.applyShipped(copy);
+        longestApplyTaskMs = Math.max(longestApplyTaskMs, performance.now() - t0);
+        return ack;
+      },
+    });
+    await shipper.ship(snapshot);
+    await core.stop(0);
     const view = { method: 'GET', path: '/callme/ping', authority: 'callme-service:8080', scheme: 'http', port: 8080, headers: { host: 'callme-service:8080' } };
     for (let i = 0; i < 200; i++) table.select(view);
     const n = 200;
@@ -181,6 +209,8 @@ async function inProcess(count: number): Promise<InProcessRow> {
       cloneMs: round(clone.ms, 1),
       snapshotBytes: JSON.stringify(snapshot).length,
       routeTablesMs: round(tables.ms, 1),
+      longestApplyTaskMs: round(longestApplyTaskMs, 1),
+      slices,
       selectUs: round((sel.ms * 1000) / n, 2),
       whyLines: why.length,
       whyBytes: JSON.stringify(why).length,
@@ -403,10 +433,10 @@ async function main(): Promise<void> {
   }
   const f = (v: number, d = 1): string => (Number.isFinite(v) ? v.toFixed(d) : '-');
   const out = ['', 'meshbox route table scale: callme-service VirtualService with N routes, a request to /callme/ping takes the last one', ''];
-  out.push('in process             routes  in snapshot  validate ms  compile ms  ship ms  snapshot MB  tables ms  select µs/req  why lines/event  why bytes/event');
+  out.push('in process             routes  in snapshot  validate ms  compile ms  ship ms  snapshot MB  tables ms  longest apply task ms (slices)  select µs/req  why lines/event  why bytes/event');
   for (const { inProcess: r } of rows) {
     out.push(
-      `                       ${String(r.routes).padStart(6)}  ${String(r.routesInSnapshot).padStart(11)}  ${f(r.validateMs).padStart(11)}  ${f(r.compileMs).padStart(10)}  ${f(r.cloneMs).padStart(7)}  ${f(r.snapshotBytes / 1e6, 2).padStart(11)}  ${f(r.routeTablesMs).padStart(9)}  ${f(r.selectUs, 2).padStart(13)}  ${String(r.whyLines).padStart(15)}  ${String(r.whyBytes).padStart(15)}`,
+      `                       ${String(r.routes).padStart(6)}  ${String(r.routesInSnapshot).padStart(11)}  ${f(r.validateMs).padStart(11)}  ${f(r.compileMs).padStart(10)}  ${f(r.cloneMs).padStart(7)}  ${f(r.snapshotBytes / 1e6, 2).padStart(11)}  ${f(r.routeTablesMs).padStart(9)}  ${`${f(r.longestApplyTaskMs)} (${r.slices})`.padStart(31)}  ${f(r.selectUs, 2).padStart(13)}  ${String(r.whyLines).padStart(15)}  ${String(r.whyBytes).padStart(15)}`,
     );
   }
   out.push('');

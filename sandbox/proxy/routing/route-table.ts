@@ -106,7 +106,8 @@ function label(d: WeightedClusterConfig): string {
  * cannot match: each of its blocks requires a key the request does not have.
  */
 class RouteIndex {
-  private readonly always: number[] = [];
+  /** routes that must always be tested (a block without a key), ascending */
+  readonly always: number[] = [];
   private readonly exact = new Map<string, number[]>();
   private readonly exactFolded = new Map<string, number[]>();
   private readonly prefix = new Map<string, number[]>();
@@ -127,11 +128,14 @@ class RouteIndex {
         this.always.push(i);
         return;
       }
-      const seen = new Set<string>();
+      const seen = keys.length > 1 ? new Set<string>() : undefined;
       for (const k of keys) {
-        const id = JSON.stringify(k);
-        if (seen.has(id)) continue;
-        seen.add(id);
+        if (seen) {
+          // a route is listed once under a key, even when several of its blocks share it
+          const id = k!.kind === 'header' ? `h\u0000${k!.name}\u0000${k!.value}` : `${k!.kind}\u0000${k!.ignoreCase}\u0000${k!.value}`;
+          if (seen.has(id)) continue;
+          seen.add(id);
+        }
         if (k!.kind === 'exact') add(k!.ignoreCase ? this.exactFolded : this.exact, k!.value, i);
         else if (k!.kind === 'prefix') {
           add(k!.ignoreCase ? this.prefixFolded : this.prefix, k!.value, i);
@@ -148,10 +152,9 @@ class RouteIndex {
     this.scanAll = this.always.length === routes.length;
   }
 
-  /** the routes `input` can match, ascending */
-  candidates(input: MatchInput): number[] {
+  /** the indexed routes `input` can match, ascending (the `always` routes come on top) */
+  keyed(input: MatchInput): readonly number[] {
     const lists: number[][] = [];
-    if (this.always.length) lists.push(this.always);
     const path = input.req.path;
     collect(lists, this.exact, input.pathname);
     if (this.exactFolded.size) collect(lists, this.exactFolded, input.pathname.toLowerCase());
@@ -170,11 +173,14 @@ class RouteIndex {
       const v = headerValue(input.req.headers, name);
       if (v !== undefined) collect(lists, byValue, v);
     }
+    if (lists.length === 0) return NONE;
     if (lists.length === 1) return lists[0]!;
     const all = lists.flat().sort((a, b) => a - b);
     return all.filter((v, i) => i === 0 || all[i - 1] !== v);
   }
 }
+
+const NONE: readonly number[] = [];
 
 function add(map: Map<string, number[]>, key: string, i: number): void {
   const list = map.get(key);
@@ -267,10 +273,13 @@ export class RouteTable {
     if (!vh) return { why: [`no virtual host for authority "${authority}"`], decision: { virtualHost: -1, route: -1, match: -1, skipped: 0 } };
     const input = matchInput(req);
     const routes = vh.routes;
-    const candidates = vh.index.scanAll ? undefined : vh.index.candidates(input);
-    const n = candidates ? candidates.length : routes.length;
-    for (let k = 0; k < n; k++) {
-      const i = candidates ? candidates[k]! : k;
+    const index = vh.index;
+    const always = index.always;
+    // the routes the request can reach, in order: the keyed ones merged into the `always` ones
+    // (disjoint lists), stopping at the first match
+    const keyed = index.scanAll ? NONE : index.keyed(input);
+    for (let a = 0, b = 0; a < always.length || b < keyed.length; ) {
+      const i = b >= keyed.length || (a < always.length && always[a]! < keyed[b]!) ? always[a++]! : keyed[b++]!;
       const route = routes[i]!;
       const match = route.firstMatch(input);
       if (match === undefined) continue;
