@@ -92,14 +92,6 @@ export class DataPlaneCore {
     return this.listeners.ensure(listeners);
   }
 
-  /** Applies a whole snapshot, its route configurations included (built here, in one go). */
-  async apply(snapshot: MeshSnapshot): Promise<SnapshotAck> {
-    const ack = await this.swap(snapshot, (effective) => compileSnapshot(effective));
-    this.tables.clear();
-    this.staging.clear();
-    return ack;
-  }
-
   private async swap(snapshot: MeshSnapshot, build: (effective: MeshSnapshot) => CompiledSnapshot): Promise<SnapshotAck> {
     // endpoints with network toxics are reached through their ToxicProxy
     const effective = await this.toxics.apply(snapshot);
@@ -119,10 +111,11 @@ export class DataPlaneCore {
     let host = list.hosts[slice.virtualHost];
     if (!host) list.hosts[slice.virtualHost] = host = { config: { name: slice.name, domains: slice.domains, routes: new Array(slice.total) }, routes: new Array(slice.total), received: 0 };
     slice.routes.forEach((r, i) => {
+      // a slice sent again (the control plane re-ships after a failed apply) replaces, not adds
+      if (host.routes[slice.offset + i] === undefined) host.received++;
       host.config.routes[slice.offset + i] = r;
       host.routes[slice.offset + i] = new Route(r);
     });
-    host.received += slice.routes.length;
   }
 
   /** Applies a snapshot whose route lists were staged (or are held already). */
