@@ -29,9 +29,10 @@ import type { RulesLoadResult } from './config/rules-loader.js';
 import { instanceId, Registry, type Instance } from './control/registry.js';
 import { WorkloadManager } from './control/workload-manager.js';
 import { MeshError } from './errors.js';
-import { EventBus, type MeshEvent } from './events.js';
+import { EventBus, type MeshEvent, type RequestEvent } from './events.js';
 import { packageVersion, sampleMeshFile } from './paths.js';
 import { createDataPlane, type DataPlane } from './proxy/data-plane.js';
+import { RouteExplainer } from './proxy/routing/route-explainer.js';
 import { randomSeed } from './rng.js';
 import { allocatePort, releasePort } from './runtime/ports.js';
 import { startProcessWatchdog, type ProcessWatchdog } from './runtime/process-watchdog.js';
@@ -96,6 +97,7 @@ export class Sandbox {
   private started = false;
   private stopped: Promise<void> | undefined;
   private processWatchdog: ProcessWatchdog | undefined;
+  private explainer: RouteExplainer | undefined;
 
   constructor(readonly options: SandboxOptions = {}) {
     this.bus = options.bus ?? new EventBus();
@@ -408,6 +410,15 @@ export class Sandbox {
     this.state?.remove();
     this.processWatchdog?.release();
     this.bus.emit({ type: 'mesh:sandbox:stopped', time: Date.now(), message: 'stopped' });
+  }
+
+  /**
+   * The full `why` of a request event: with one line per route skipped before the one that
+   * matched, rendered now from the snapshot the request ran on (while it is kept).
+   */
+  explainRequest(e: RequestEvent): readonly string[] {
+    this.explainer ??= new RouteExplainer((v) => (this.controlPlane as ControlPlane | undefined)?.snapshotAt(v));
+    return this.explainer.why(e);
   }
 
   /** subscribe to every event (the CLI's printer, the TUI's view store) */
