@@ -29,10 +29,11 @@ export class ToxicProxy {
     this.server = net.createServer((client) => this.accept(client));
   }
 
-  listen(): Promise<number> {
+  /** loopback, on a port the OS picks unless one is given (standalone Toxiproxy API proxies) */
+  listen(host = '127.0.0.1', port = 0): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen({ host: '127.0.0.1', port: 0 }, () => {
+      this.server.listen({ host, port }, () => {
         this.port = (this.server.address() as AddressInfo).port;
         resolve(this.port);
       });

@@ -1,0 +1,319 @@
+/**
+ * The proxies the Toxiproxy API shows, with Toxiproxy's semantics (proxy_collection.go,
+ * proxy.go, toxic_collection.go):
+ *
+ *   standalone   created with `POST /proxies` / `POST /populate`: a ToxicProxy listening on a
+ *                loopback port, forwarding to a loopback upstream (a local Redis, Postgres...);
+ *   mesh         one per mesh service (`callme-service`) and per version
+ *                (`callme-service-v2`): its toxics become a runtime fault on that service or
+ *                subset (FaultStore), so they act on the links from the calling sidecars to its
+ *                endpoints, like every other meshbox toxic, and show in the UI, the fault list
+ *                and scenarios. Disabling it resets every connection to those endpoints.
+ *
+ * Every change is applied (and, for mesh proxies, pushed to the data plane) before the API
+ * answers, as Toxiproxy's changes are in place when its API returns. Changes run one at a time.
+ */
+import type { FaultStore } from '../faults/fault-store.js';
+import type { FaultSpec, ToxicSpec } from '../faults/fault-spec.js';
+import { ApiErrors, ToxiproxyApiError } from './api-error.js';
+import { formatAddr, listenError, parseListen, parseUpstream } from './addresses.js';
+import type { ProxyInput } from './decode.js';
+import type { TcpProxyHost } from './tcp-proxy-host.js';
+import { chainOrder, toMeshToxic, type ToxiproxyToxic } from './toxic-types.js';
+
+/** what the mesh looks like, for its proxies */
+export interface MeshView {
+  services(): Array<{
+    name: string;
+    port: number;
+    /** version label values, in meshbox.yaml order */
+    versions: string[];
+    /** the endpoints (inbound sidecars) the toxics sit in front of */
+    endpoints: Array<{ version: string; address: string }>;
+  }>;
+}
+
+export interface ProxyCollectionDeps {
+  host: TcpProxyHost;
+  mesh?: MeshView;
+  faults?: FaultStore;
+  /** resolves once the data plane runs the current runtime faults */
+  syncFaults?: () => Promise<void>;
+}
+
+/** Toxiproxy's proxy JSON (api.go proxyWithToxics) */
+export interface ProxyJson {
+  name: string;
+  listen: string;
+  upstream: string;
+  enabled: boolean;
+  toxics: ToxiproxyToxic[];
+}
+
+interface Standalone {
+  kind: 'standalone';
+  name: string;
+  /** as given while disabled; the bound address once listening (as Toxiproxy reports it) */
+  listen: string;
+  upstream: string;
+  enabled: boolean;
+  toxics: ToxiproxyToxic[];
+}
+
+interface MeshProxy {
+  kind: 'mesh';
+  name: string;
+  service: string;
+  version?: string;
+  listen: string;
+  upstream: string;
+  enabled: boolean;
+  toxics: ToxiproxyToxic[];
+}
+
+type AnyProxy = Standalone | MeshProxy;
+
+/** the runtime fault carrying a mesh proxy's toxics */
+export function meshFaultName(proxy: string): string {
+  return `toxiproxy-${proxy}`;
+}
+
+/** what a disabled mesh proxy does to its links: every connection is reset at once */
+const DISABLED_TOXIC: ToxicSpec = { type: 'reset_peer', name: 'meshbox:proxy-disabled', stream: 'upstream', toxicity: 1, attributes: { timeout: 0 } };
+
+export class ProxyCollection {
+  private readonly standalone = new Map<string, Standalone>();
+  /** toxics and enabled flag of mesh proxies that have any */
+  private readonly meshState = new Map<string, { enabled: boolean; toxics: ToxiproxyToxic[] }>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: ProxyCollectionDeps) {}
+
+  /** runs changes one at a time, in arrival order */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  // ---- reading
+
+  private meshProxies(): MeshProxy[] {
+    const out: MeshProxy[] = [];
+    for (const s of this.deps.mesh?.services() ?? []) {
+      const listen = `${s.name}:${s.port}`;
+      const all = s.endpoints.map((e) => e.address).join(',');
+      out.push(this.withMeshState({ kind: 'mesh', name: s.name, service: s.name, listen, upstream: all, enabled: true, toxics: [] }));
+      for (const v of s.versions) {
+        const name = `${s.name}-${v}`;
+        const upstream = s.endpoints.filter((e) => e.version === v).map((e) => e.address).join(',');
+        out.push(this.withMeshState({ kind: 'mesh', name, service: s.name, version: v, listen, upstream, enabled: true, toxics: [] }));
+      }
+    }
+    return out.filter((p) => !this.standalone.has(p.name));
+  }
+
+  /** a mesh proxy's toxics live in its runtime fault: if that was removed elsewhere (UI, CLI, scenario), so are they */
+  private withMeshState(p: MeshProxy): MeshProxy {
+    const state = this.meshState.get(p.name);
+    if (!state) return p;
+    if (this.deps.faults && !this.deps.faults.runtimeFaults().some((f) => f.name === meshFaultName(p.name))) {
+      this.meshState.delete(p.name);
+      return p;
+    }
+    return { ...p, enabled: state.enabled, toxics: state.toxics };
+  }
+
+  private all(): AnyProxy[] {
+    return [...this.standalone.values(), ...this.meshProxies()];
+  }
+
+  get(name: string): AnyProxy {
+    const p = this.standalone.get(name) ?? this.meshProxies().find((m) => m.name === name);
+    if (!p) throw ApiErrors.proxyNotFound;
+    return p;
+  }
+
+  static json(p: AnyProxy): ProxyJson {
+    return { name: p.name, listen: p.listen, upstream: p.upstream, enabled: p.enabled, toxics: chainOrder(p.toxics) };
+  }
+
+  /** GET /proxies: name -> proxy, names sorted as Go marshals a map */
+  index(): Record<string, ProxyJson> {
+    const all = this.all().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return Object.fromEntries(all.map((p) => [p.name, ProxyCollection.json(p)]));
+  }
+
+  toxic(proxy: string, name: string): ToxiproxyToxic {
+    const t = this.get(proxy).toxics.find((x) => x.name === name);
+    if (!t) throw ApiErrors.toxicNotFound;
+    return t;
+  }
+
+  // ---- standalone proxies
+
+  private async start(p: Standalone): Promise<void> {
+    const listen = parseListen(p.listen);
+    const upstream = parseUpstream(p.upstream);
+    const r = await this.deps.host.start(p.name, listen, upstream, chainOrder(p.toxics).map(toMeshToxic));
+    if (!r.ok) throw listenError(formatAddr(listen.host, listen.port), r.code, r.message);
+    p.listen = formatAddr(listen.host, r.port);
+    p.enabled = true;
+  }
+
+  private async stop(p: Standalone): Promise<void> {
+    if (!p.enabled) return;
+    p.enabled = false;
+    await this.deps.host.stop(p.name);
+  }
+
+  /** POST /proxies */
+  async create(input: ProxyInput): Promise<ProxyJson> {
+    if (this.standalone.has(input.name) || this.meshProxies().some((m) => m.name === input.name)) throw ApiErrors.proxyAlreadyExists;
+    parseUpstream(input.upstream);
+    const p: Standalone = { kind: 'standalone', name: input.name, listen: input.listen, upstream: input.upstream, enabled: false, toxics: [] };
+    if (input.enabled) await this.start(p);
+    this.standalone.set(p.name, p);
+    return ProxyCollection.json(p);
+  }
+
+  /** POST|PATCH /proxies/{name} (proxy.go Update): a new listen/upstream restarts it; enabled starts/stops it */
+  async update(name: string, input: ProxyInput): Promise<ProxyJson> {
+    const p = this.get(name);
+    if (p.kind === 'mesh') {
+      if (input.listen !== p.listen || input.upstream !== p.upstream) {
+        throw new ToxiproxyApiError(`${p.name} is a mesh ${p.version ? 'workload' : 'service'}: its listen and upstream come from meshbox.yaml and cannot be changed here`, 400);
+      }
+      if (input.enabled !== p.enabled) await this.setMesh(p.name, { enabled: input.enabled, toxics: p.toxics });
+      return ProxyCollection.json(this.get(name));
+    }
+    if (input.listen !== p.listen || input.upstream !== p.upstream) {
+      if (input.upstream !== p.upstream && input.enabled) parseUpstream(input.upstream);
+      await this.stop(p);
+      p.listen = input.listen;
+      p.upstream = input.upstream;
+    }
+    if (input.enabled !== p.enabled) {
+      if (input.enabled) await this.start(p);
+      else await this.stop(p);
+    }
+    return ProxyCollection.json(p);
+  }
+
+  /** DELETE /proxies/{name}; a mesh proxy cannot go away (the service is in meshbox.yaml): it is reset */
+  async remove(name: string): Promise<void> {
+    const p = this.get(name);
+    if (p.kind === 'mesh') {
+      await this.setMesh(p.name, { enabled: true, toxics: [] });
+      return;
+    }
+    await this.stop(p);
+    this.standalone.delete(name);
+  }
+
+  /**
+   * POST /populate: creates each proxy, or replaces the one of that name when its listen or
+   * upstream differ (an identical one is kept, with its toxics). Stops at the first failure and
+   * returns what it did so far with the error, as Toxiproxy does.
+   */
+  async populate(inputs: ProxyInput[]): Promise<{ proxies: ProxyJson[]; error?: ToxiproxyApiError }> {
+    const done: ProxyJson[] = [];
+    try {
+      for (const input of inputs) {
+        if (this.meshProxies().some((m) => m.name === input.name)) {
+          throw new ToxiproxyApiError(`proxy already exists: ${input.name} is a mesh proxy (a service or version in meshbox.yaml); choose another name`, 409);
+        }
+        const existing = this.standalone.get(input.name);
+        if (existing) {
+          const wanted = parseListen(input.listen);
+          const differs = existing.listen !== formatAddr(wanted.host, wanted.port) || existing.upstream !== input.upstream;
+          if (!differs) {
+            done.push(ProxyCollection.json(existing));
+            continue;
+          }
+          await this.stop(existing);
+          this.standalone.delete(input.name);
+        }
+        done.push(await this.create(input));
+      }
+      return { proxies: done };
+    } catch (e) {
+      if (e instanceof ToxiproxyApiError) return { proxies: done, error: e };
+      throw e;
+    }
+  }
+
+  /** POST /reset: every proxy enabled, every toxic gone */
+  async reset(): Promise<void> {
+    for (const p of this.standalone.values()) {
+      if (!p.enabled) await this.start(p);
+      if (p.toxics.length) {
+        p.toxics = [];
+        await this.deps.host.setToxics(p.name, []);
+      }
+    }
+    const names = [...this.meshState.keys()];
+    for (const n of names) this.meshState.delete(n);
+    let changed = false;
+    for (const n of names) changed = (this.deps.faults?.remove(meshFaultName(n)) ?? false) || changed;
+    if (changed) await this.deps.syncFaults?.();
+  }
+
+  // ---- toxics
+
+  async addToxic(proxy: string, toxic: ToxiproxyToxic): Promise<ToxiproxyToxic> {
+    const p = this.get(proxy);
+    if (p.toxics.some((t) => t.name === toxic.name)) throw ApiErrors.toxicAlreadyExists;
+    await this.setToxics(p, [...p.toxics, toxic]);
+    return toxic;
+  }
+
+  async updateToxic(proxy: string, toxic: ToxiproxyToxic): Promise<ToxiproxyToxic> {
+    const p = this.get(proxy);
+    await this.setToxics(
+      p,
+      p.toxics.map((t) => (t.name === toxic.name ? toxic : t)),
+    );
+    return toxic;
+  }
+
+  async removeToxic(proxy: string, name: string): Promise<void> {
+    const p = this.get(proxy);
+    if (!p.toxics.some((t) => t.name === name)) throw ApiErrors.toxicNotFound;
+    await this.setToxics(
+      p,
+      p.toxics.filter((t) => t.name !== name),
+    );
+  }
+
+  private async setToxics(p: AnyProxy, toxics: ToxiproxyToxic[]): Promise<void> {
+    if (p.kind === 'mesh') return this.setMesh(p.name, { enabled: p.enabled, toxics });
+    p.toxics = toxics;
+    if (p.enabled) await this.deps.host.setToxics(p.name, chainOrder(toxics).map(toMeshToxic));
+  }
+
+  /** a mesh proxy's state as a runtime fault on its service (or version), pushed before returning */
+  private async setMesh(name: string, state: { enabled: boolean; toxics: ToxiproxyToxic[] }): Promise<void> {
+    const p = this.get(name);
+    if (p.kind !== 'mesh') return;
+    const faults = this.deps.faults;
+    if (!faults) throw new ToxiproxyApiError('mesh proxies need a running sandbox', 500);
+    const faultName = meshFaultName(name);
+    if (state.enabled && state.toxics.length === 0) {
+      this.meshState.delete(name);
+      if (!faults.runtimeFaults().some((f) => f.name === faultName)) return;
+      faults.remove(faultName);
+    } else {
+      const toxics = chainOrder(state.toxics).map((t) => toMeshToxic(t));
+      if (!state.enabled) toxics.push(DISABLED_TOXIC);
+      const spec: FaultSpec = { name: faultName, target: { service: p.service, ...(p.version ? { subset: p.version } : {}) }, toxics };
+      faults.add(spec);
+      this.meshState.set(name, { enabled: state.enabled, toxics: state.toxics });
+    }
+    await this.deps.syncFaults?.();
+  }
+
+  async close(): Promise<void> {
+    await this.deps.host.close();
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The Toxiproxy-compatible API of a sandbox: the HTTP server, its proxy collection, the worker
+ * running the standalone proxies, and the view of the mesh its mesh proxies come from.
+ */
+import type { MeshDefinition } from '../config/mesh-types.js';
+import type { Registry } from '../control/registry.js';
+import type { FaultStore } from '../faults/fault-store.js';
+import { ProxyCollection, type MeshView } from './proxy-collection.js';
+import { InProcessTcpProxyHost, WorkerTcpProxyHost } from './tcp-proxy-host.js';
+import { ToxiproxyServer } from './toxiproxy-server.js';
+
+export const DEFAULT_TOXIPROXY_PORT = 8474;
+
+export interface ToxiproxyApiOptions {
+  host?: string;
+  port?: number;
+  seed: number;
+  /** run the standalone proxies on this thread (tests) instead of a worker */
+  inProcess?: boolean;
+  mesh?: MeshView;
+  faults?: FaultStore;
+  syncFaults?: () => Promise<void>;
+}
+
+/** the mesh's services, versions and endpoints, as the mesh proxies show them */
+export function meshViewOf(mesh: () => MeshDefinition | undefined, registry: Registry): MeshView {
+  return {
+    services: () =>
+      (mesh()?.services ?? []).map((s) => ({
+        name: s.name,
+        port: s.port,
+        versions: [...new Set(s.workloads.map((w) => w.labels['version'] ?? w.version))],
+        endpoints: registry
+          .all()
+          .filter((i) => i.workload.service === s.name)
+          .map((i) => ({ version: i.workload.labels['version'] ?? i.workload.version, address: `127.0.0.1:${i.sidecar.inbound}` })),
+      })),
+  };
+}
+
+/** starts the API; throws MESH_ERR_PORT_IN_USE / MESH_ERR_LISTEN when it cannot listen */
+export async function startToxiproxyApi(opts: ToxiproxyApiOptions): Promise<ToxiproxyServer> {
+  const host = opts.inProcess ? new InProcessTcpProxyHost(opts.seed) : new WorkerTcpProxyHost(opts.seed);
+  const server = new ToxiproxyServer(new ProxyCollection({ host, mesh: opts.mesh, faults: opts.faults, syncFaults: opts.syncFaults }));
+  try {
+    await server.listen(opts.host ?? '127.0.0.1', opts.port ?? DEFAULT_TOXIPROXY_PORT);
+  } catch (e) {
+    await server.close();
+    throw e;
+  }
+  return server;
+}
