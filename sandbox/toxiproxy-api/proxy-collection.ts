@@ -78,8 +78,15 @@ export function meshFaultName(proxy: string): string {
   return `toxiproxy-${proxy}`;
 }
 
-/** what a disabled mesh proxy does to its links: every connection is reset at once */
-const DISABLED_TOXIC: ToxicSpec = { type: 'reset_peer', name: 'meshbox:proxy-disabled', stream: 'upstream', toxicity: 1, attributes: { timeout: 0 } };
+/**
+ * What a disabled mesh proxy does to its links, with meshbox's own toxics: no byte gets through
+ * (`timeout` 0) and every connection, open or new, is reset at once (`reset_peer` 0), so callers
+ * see the service's endpoints refuse them.
+ */
+const DISABLED_TOXICS: ToxicSpec[] = [
+  { type: 'timeout', name: 'meshbox:proxy-disabled:drop', stream: 'upstream', toxicity: 1, attributes: { timeout: 0 } },
+  { type: 'reset_peer', name: 'meshbox:proxy-disabled:reset', stream: 'upstream', toxicity: 1, attributes: { timeout: 0 } },
+];
 
 export class ProxyCollection {
   private readonly standalone = new Map<string, Standalone>();
@@ -305,7 +312,7 @@ export class ProxyCollection {
       faults.remove(faultName);
     } else {
       const toxics = chainOrder(state.toxics).map((t) => toMeshToxic(t));
-      if (!state.enabled) toxics.push(DISABLED_TOXIC);
+      if (!state.enabled) toxics.unshift(...DISABLED_TOXICS);
       const spec: FaultSpec = { name: faultName, target: { service: p.service, ...(p.version ? { subset: p.version } : {}) }, toxics };
       faults.add(spec);
       this.meshState.set(name, { enabled: state.enabled, toxics: state.toxics });
