@@ -38,6 +38,8 @@ import type { Runtime } from './runtime/runtime.js';
 import { selectRuntime, type DockerNetworkChoice, type RuntimeChoice } from './runtime/select-runtime.js';
 import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.js';
 import { AccessLogWriter } from './telemetry/access-log.js';
+import { meshViewOf, startSandboxToxiproxyApi, type SandboxToxiproxyOptions } from './toxiproxy-api/toxiproxy-api.js';
+import type { ToxiproxyServer } from './toxiproxy-api/toxiproxy-server.js';
 import { IstioMetrics } from './telemetry/metrics.js';
 
 export type { RuntimeChoice } from './runtime/select-runtime.js';
@@ -66,6 +68,8 @@ export interface SandboxOptions {
   /** hot reload of the rules folder, meshbox.yaml and watched service code (default true) */
   watch?: boolean;
   bus?: EventBus;
+  /** Toxiproxy's HTTP API (sandbox/toxiproxy-api); off unless given (`meshbox up` turns it on) */
+  toxiproxy?: SandboxToxiproxyOptions;
 }
 
 
@@ -90,6 +94,9 @@ export class Sandbox {
   dataPlane!: DataPlane;
   workloads!: WorkloadManager;
   private readonly admin = new AdminServer();
+  private toxiproxy: ToxiproxyServer | undefined;
+  /** the Toxiproxy API's URL, '' when it is off */
+  toxiproxyUrl = '';
   private accessLog: AccessLogWriter | undefined;
   private state: SandboxState | undefined;
   private started = false;
@@ -187,6 +194,7 @@ export class Sandbox {
       void this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()).catch((e: Error) => this.notice('error', `faults not applied: ${e.message}`));
     });
     await this.controlPlane.setResources(resources, this.ruleFindings.filter((f) => f.severity === 'warning'));
+    if (this.options.toxiproxy) await this.startToxiproxy(this.options.toxiproxy);
 
     await this.workloads.startAll();
     if (this.options.watch !== false) await this.startHotReload(configFile, ingress);
@@ -242,6 +250,12 @@ export class Sandbox {
       else if (service) inst.sidecar.services[service] = b.port;
       else inst.sidecar.outbound = b.port;
     }
+  }
+
+  private async startToxiproxy(o: SandboxToxiproxyOptions): Promise<void> {
+    const deps = { seed: this.seed, inProcess: this.options.inProcessDataPlane, mesh: meshViewOf(() => this.mesh, this.registry), faults: this.faults, syncFaults: () => this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()) };
+    this.toxiproxy = await startSandboxToxiproxyApi(o, deps, (message, hint) => this.notice('warn', message, hint));
+    this.toxiproxyUrl = this.toxiproxy?.url ?? '';
   }
 
   /** service -> the names its instances can be selected by (version labels and DestinationRule subsets) */
@@ -326,6 +340,7 @@ export class Sandbox {
       seed: this.seed,
       ingress: this.ingressUrl,
       admin: this.adminUrl,
+      toxiproxy: this.toxiproxyUrl || undefined,
       ready: this.isReady(),
       snapshotVersion: this.controlPlane?.current?.version ?? 0,
       findings: this.ruleFindings,
@@ -395,6 +410,7 @@ export class Sandbox {
     this.bus.emit({ type: 'mesh:sandbox:stopping', time: Date.now(), message: 'stopping workloads and sidecars' });
     await this.hotReload?.close();
     this.faults.close();
+    await this.toxiproxy?.close();
     await this.workloads?.stopAll();
     this.controlPlane?.close();
     await this.dataPlane?.stop(1_000).catch(() => undefined);

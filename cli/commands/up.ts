@@ -4,6 +4,7 @@
  */
 import { Sandbox, type RuntimeChoice } from '../../sandbox/sandbox.js';
 import { MeshError } from '../../sandbox/errors.js';
+import { DEFAULT_TOXIPROXY_PORT } from '../../sandbox/toxiproxy-api/toxiproxy-api.js';
 import { EventPrinter } from '../printer.js';
 import { runTui, shouldUseTui } from '../tui/run-tui.js';
 import { onOutputClosed, paint, printError, useColor, type Io } from '../output.js';
@@ -24,6 +25,10 @@ export interface UpOptions {
   readyTimeout?: number;
   /** hot reload (default on) */
   watch?: boolean;
+  /** port of the Toxiproxy API (default 8474; given explicitly, it must be free) */
+  toxiproxyPort?: number;
+  /** false: no Toxiproxy API (`--no-toxiproxy-api`) */
+  toxiproxyApi?: boolean;
 }
 
 export async function runUp(opts: UpOptions, io: Io): Promise<number> {
@@ -41,6 +46,7 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     accessLogDir: opts.accessLog,
     readyTimeoutMs: opts.readyTimeout,
     watch: opts.watch,
+    toxiproxy: opts.toxiproxyApi === false ? undefined : { port: opts.toxiproxyPort ?? DEFAULT_TOXIPROXY_PORT, explicitPort: opts.toxiproxyPort !== undefined },
   });
   // ── terminal UI (issue 6): a TTY without --headless gets the Ink UI, which starts the
   // sandbox itself and shows its start-up; everything below is the plain-line mode.
@@ -95,6 +101,7 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
   io.out(`${c('green', 'meshbox is up')}  sandbox ${s['sandbox']}  runtime ${s['runtime']}  seed ${sandbox.seed}`);
   io.out(`  ingress  ${sandbox.ingressUrl}   try: curl -H 'Host: caller.example.com' ${sandbox.ingressUrl}/caller/ping`);
   io.out(`  admin    ${sandbox.adminUrl}   (/ready /metrics /config_dump /clusters /status)`);
+  if (sandbox.toxiproxyUrl) io.out(`  toxiproxy ${sandbox.toxiproxyUrl}   (Toxiproxy API: point your Toxiproxy clients here)`);
   io.out(`  rules    ${sandbox.rulesDir ?? '(none)'}`);
   io.out(c('gray', '  Ctrl-C stops everything'));
   io.out('');

@@ -5,6 +5,7 @@
 import type { MeshDefinition } from '../config/mesh-types.js';
 import type { Registry } from '../control/registry.js';
 import type { FaultStore } from '../faults/fault-store.js';
+import { MeshError } from '../errors.js';
 import { ProxyCollection, type MeshView } from './proxy-collection.js';
 import { InProcessTcpProxyHost, WorkerTcpProxyHost } from './tcp-proxy-host.js';
 import { ToxiproxyServer } from './toxiproxy-server.js';
@@ -49,4 +50,30 @@ export async function startToxiproxyApi(opts: ToxiproxyApiOptions): Promise<Toxi
     throw e;
   }
   return server;
+}
+
+export interface SandboxToxiproxyOptions {
+  host?: string;
+  /** default 8474 */
+  port?: number;
+  /** the port was asked for (`--toxiproxy-port`): failing to listen fails the start */
+  explicitPort?: boolean;
+}
+
+/**
+ * The API as `meshbox up` starts it: when the default port is taken (another Toxiproxy, most
+ * likely) the mesh starts without it and says so; a port given explicitly must be free.
+ */
+export async function startSandboxToxiproxyApi(
+  o: SandboxToxiproxyOptions,
+  deps: Omit<ToxiproxyApiOptions, 'host' | 'port'>,
+  warn: (message: string, hint: string) => void,
+): Promise<ToxiproxyServer | undefined> {
+  try {
+    return await startToxiproxyApi({ ...deps, host: o.host, port: o.port });
+  } catch (e) {
+    if (o.explicitPort || !(e instanceof MeshError && e.code === 'MESH_ERR_PORT_IN_USE')) throw e;
+    warn(`the Toxiproxy API is off: ${e.message}`, 'another Toxiproxy may be running there; give the API another port with --toxiproxy-port N, or leave it off with --no-toxiproxy-api');
+    return undefined;
+  }
 }

@@ -1,0 +1,49 @@
+/**
+ * The Toxiproxy API's port taken at start: on the default port (another Toxiproxy, most likely)
+ * the mesh starts without the API and says how to move it; on a port asked for, the start fails.
+ */
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { MeshError } from '../../../sandbox/errors.js';
+import { startSandboxToxiproxyApi } from '../../../sandbox/toxiproxy-api/toxiproxy-api.js';
+
+let taken: net.Server;
+let port = 0;
+beforeAll(async () => {
+  taken = net.createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  port = (taken.address() as AddressInfo).port;
+});
+afterAll(() => new Promise<void>((r) => taken.close(() => r())));
+
+it('default port in use: a warning with the flags, and no API', async () => {
+  const warnings: Array<{ message: string; hint: string }> = [];
+  const api = await startSandboxToxiproxyApi({ port }, { seed: 1, inProcess: true }, (message, hint) => warnings.push({ message, hint }));
+  expect(api).toBeUndefined();
+  expect(warnings).toEqual([
+    {
+      message: `the Toxiproxy API is off: the Toxiproxy API cannot listen on 127.0.0.1:${port}: the port is already in use`,
+      hint: 'another Toxiproxy may be running there; give the API another port with --toxiproxy-port N, or leave it off with --no-toxiproxy-api',
+    },
+  ]);
+});
+
+it('explicit port in use: MESH_ERR_PORT_IN_USE with a hint naming --toxiproxy-port', async () => {
+  const warnings: string[] = [];
+  const err = await startSandboxToxiproxyApi({ port, explicitPort: true }, { seed: 1, inProcess: true }, (m) => warnings.push(m)).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(MeshError);
+  expect((err as MeshError).code).toBe('MESH_ERR_PORT_IN_USE');
+  expect((err as MeshError).hint).toContain('--toxiproxy-port');
+  expect(warnings).toEqual([]);
+});
+
+it('a free port: the API answers there', async () => {
+  const api = await startSandboxToxiproxyApi({ port: 0 }, { seed: 1, inProcess: true }, () => undefined);
+  try {
+    const r = await fetch(`${api!.url}/version`);
+    expect(await r.text()).toBe('{"version": "2.12.0"}\n');
+  } finally {
+    await api?.close();
+  }
+});
