@@ -171,8 +171,9 @@ export class ToxiproxyServer {
     };
     const plain = (status: number, text: string): void => send({ status, body: text, goError: true });
     // a web page must not drive the sandbox: DNS rebinding (Host), cross-site requests (Origin), browsers
-    if (!loopbackHost(req.headers.host)) return plain(403, 'Host not allowed');
-    if (req.headers.origin !== undefined) return plain(403, 'Origin not allowed');
+    const refuse = (message: string): void => send(errorReply(new ToxiproxyApiError(message, 403)));
+    if (!loopbackHost(req.headers.host)) return refuse(`Host ${req.headers.host} not allowed: address the Toxiproxy API as localhost or 127.0.0.1`);
+    if (req.headers.origin !== undefined) return refuse('requests from web pages (with an Origin header) are not allowed');
     if ((req.headers['user-agent'] ?? '').startsWith('Mozilla/')) return plain(403, 'User agent not allowed');
 
     const url = new URL(req.url ?? '/', 'http://toxiproxy');

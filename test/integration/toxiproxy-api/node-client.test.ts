@@ -206,7 +206,9 @@ describe("bad input answers as Toxiproxy's api.go does", () => {
     const ua = await call('POST', '/reset', undefined, { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' });
     expect(ua.status).toBe(403);
     expect(ua.text).toBe('User agent not allowed\n');
-    expect((await call('GET', '/proxies', undefined, { origin: 'https://evil.example' })).status).toBe(403);
+    const origin = await call('GET', '/proxies', undefined, { origin: 'https://evil.example' });
+    expect(origin.status).toBe(403);
+    expect(origin.json()).toEqual({ error: 'requests from web pages (with an Origin header) are not allowed', status: 403 });
     // DNS rebinding: the page's host name resolves to 127.0.0.1 but the Host header says so
     const rebound = await new Promise<number>((resolve, reject) => {
       const s = net.connect(api.port, '127.0.0.1', () => s.write('GET /proxies HTTP/1.1\r\nHost: evil.example:8474\r\nConnection: close\r\n\r\n'));
