@@ -114,6 +114,13 @@ describe('a Toxiproxy test suite, unchanged', () => {
     expect(await roundTrip(portOf(after.listen))).toBeLessThan(slow - 150);
   });
 
+  it('latency toxics on one stream stack, as in Toxiproxy 2', async () => {
+    const proxy = await toxiproxy.createProxy({ name: 'stacked', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}` });
+    await proxy.addToxic({ type: 'latency', name: 'first', attributes: { latency: 150 } } as ICreateToxicBody<Latency>);
+    await proxy.addToxic({ type: 'latency', name: 'second', attributes: { latency: 150 } } as ICreateToxicBody<Latency>);
+    expect(await roundTrip(portOf(proxy.listen))).toBeGreaterThanOrEqual(295);
+  });
+
   it('populates proxies and lists them', async () => {
     const created = await toxiproxy.populate([
       { name: 'pg', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}` },
