@@ -265,6 +265,8 @@ export class Sandbox {
     for (const c of Object.values(this.controlPlane?.current?.clusters ?? {})) {
       if (c.service && c.subset) out.get(c.service.name)?.add(c.subset);
     }
+    // the Toxiproxy API's standalone proxies take toxics too
+    for (const name of this.toxiproxy?.proxies.standaloneNames() ?? []) if (!out.has(name)) out.set(name, new Set());
     return out;
   }
 

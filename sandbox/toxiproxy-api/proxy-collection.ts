@@ -3,7 +3,10 @@
  * proxy.go, toxic_collection.go):
  *
  *   standalone   created with `POST /proxies` / `POST /populate`: a ToxicProxy listening on a
- *                loopback port, forwarding to a loopback upstream (a local Redis, Postgres...);
+ *                loopback port, forwarding to a loopback upstream (a local Redis, Postgres...).
+ *                Its toxics are also a runtime fault targeting the proxy's name, so they show in
+ *                the UI and the fault list like the mesh's; and a meshbox fault with toxics
+ *                targeting that name (from a scenario, `meshbox fault add`) acts on it too;
  *   mesh         one per mesh service (`callme-service`) and per version
  *                (`callme-service-v2`): its toxics become a runtime fault on that service or
  *                subset (FaultStore), so they act on the links from the calling sidecars to its
@@ -73,8 +76,8 @@ interface MeshProxy {
 
 type AnyProxy = Standalone | MeshProxy;
 
-/** the runtime fault carrying a mesh proxy's toxics */
-export function meshFaultName(proxy: string): string {
+/** the runtime fault carrying the toxics a proxy got from the Toxiproxy API */
+export function faultNameOf(proxy: string): string {
   return `toxiproxy-${proxy}`;
 }
 
@@ -94,7 +97,17 @@ export class ProxyCollection {
   private readonly meshState = new Map<string, { enabled: boolean; toxics: ToxiproxyToxic[] }>();
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly deps: ProxyCollectionDeps) {}
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly deps: ProxyCollectionDeps) {
+    // faults targeting a standalone proxy may come from elsewhere (a scenario, the CLI, the UI)
+    this.unsubscribe = deps.faults?.onChange(() => void this.refreshStandalone().catch(() => undefined)) ?? (() => undefined);
+  }
+
+  /** names of the standalone proxies: fault targets besides the mesh's services */
+  standaloneNames(): string[] {
+    return [...this.standalone.keys()];
+  }
 
   /** runs changes one at a time, in arrival order */
   serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -124,19 +137,26 @@ export class ProxyCollection {
   private withMeshState(p: MeshProxy): MeshProxy {
     const state = this.meshState.get(p.name);
     if (!state) return p;
-    if (this.deps.faults && !this.deps.faults.runtimeFaults().some((f) => f.name === meshFaultName(p.name))) {
+    if (this.deps.faults && !this.deps.faults.runtimeFaults().some((f) => f.name === faultNameOf(p.name))) {
       this.meshState.delete(p.name);
       return p;
     }
     return { ...p, enabled: state.enabled, toxics: state.toxics };
   }
 
+  /** a standalone proxy's API toxics are its runtime fault: if that was removed elsewhere, so are they */
+  private reconciled(p: Standalone): Standalone {
+    if (p.toxics.length && this.deps.faults && !this.deps.faults.runtimeFaults().some((f) => f.name === faultNameOf(p.name))) p.toxics = [];
+    return p;
+  }
+
   private all(): AnyProxy[] {
-    return [...this.standalone.values(), ...this.meshProxies()];
+    return [...[...this.standalone.values()].map((p) => this.reconciled(p)), ...this.meshProxies()];
   }
 
   get(name: string): AnyProxy {
-    const p = this.standalone.get(name) ?? this.meshProxies().find((m) => m.name === name);
+    const s = this.standalone.get(name);
+    const p = s ? this.reconciled(s) : this.meshProxies().find((m) => m.name === name);
     if (!p) throw ApiErrors.proxyNotFound;
     return p;
   }
@@ -162,7 +182,7 @@ export class ProxyCollection {
   private async start(p: Standalone): Promise<void> {
     const listen = parseListen(p.listen);
     const upstream = parseUpstream(p.upstream);
-    const r = await this.deps.host.start(p.name, listen, upstream, chainOrder(p.toxics).map(toMeshToxic));
+    const r = await this.deps.host.start(p.name, listen, upstream, this.effectiveToxics(p));
     if (!r.ok) throw listenError(formatAddr(listen.host, listen.port), r.code, r.message);
     p.listen = formatAddr(listen.host, r.port);
     p.enabled = true;
@@ -216,6 +236,7 @@ export class ProxyCollection {
     }
     await this.stop(p);
     this.standalone.delete(name);
+    this.mirror(p.name, []);
   }
 
   /**
@@ -240,6 +261,7 @@ export class ProxyCollection {
           }
           await this.stop(existing);
           this.standalone.delete(input.name);
+          this.mirror(input.name, []);
         }
         done.push(await this.create(input));
       }
@@ -253,16 +275,17 @@ export class ProxyCollection {
   /** POST /reset: every proxy enabled, every toxic gone */
   async reset(): Promise<void> {
     for (const p of this.standalone.values()) {
-      if (!p.enabled) await this.start(p);
       if (p.toxics.length) {
         p.toxics = [];
-        await this.deps.host.setToxics(p.name, []);
+        this.mirror(p.name, []);
       }
+      if (!p.enabled) await this.start(p);
+      else await this.deps.host.setToxics(p.name, this.effectiveToxics(p));
     }
     const names = [...this.meshState.keys()];
     for (const n of names) this.meshState.delete(n);
     let changed = false;
-    for (const n of names) changed = (this.deps.faults?.remove(meshFaultName(n)) ?? false) || changed;
+    for (const n of names) changed = (this.deps.faults?.remove(faultNameOf(n)) ?? false) || changed;
     if (changed) await this.deps.syncFaults?.();
   }
 
@@ -296,7 +319,36 @@ export class ProxyCollection {
   private async setToxics(p: AnyProxy, toxics: ToxiproxyToxic[]): Promise<void> {
     if (p.kind === 'mesh') return this.setMesh(p.name, { enabled: p.enabled, toxics });
     p.toxics = toxics;
-    if (p.enabled) await this.deps.host.setToxics(p.name, chainOrder(toxics).map(toMeshToxic));
+    this.mirror(p.name, toxics);
+    if (p.enabled) await this.deps.host.setToxics(p.name, this.effectiveToxics(p));
+  }
+
+  /** a standalone proxy's API toxics as its runtime fault (target: the proxy's name) */
+  private mirror(name: string, toxics: ToxiproxyToxic[]): void {
+    const faults = this.deps.faults;
+    if (!faults) return;
+    const faultName = faultNameOf(name);
+    if (toxics.length) faults.add({ name: faultName, target: { service: name }, toxics: chainOrder(toxics).map(toMeshToxic) });
+    else if (faults.runtimeFaults().some((f) => f.name === faultName)) faults.remove(faultName);
+  }
+
+  /**
+   * What a standalone proxy runs: its API toxics, then the toxics of every other meshbox fault
+   * targeting its name (named `<fault>/<toxic>`, as on the mesh's links).
+   */
+  private effectiveToxics(p: Standalone): ToxicSpec[] {
+    const own = chainOrder(p.toxics).map(toMeshToxic);
+    const faults = this.deps.faults;
+    if (!faults) return own;
+    const others = faults
+      .list()
+      .filter((f) => f.name !== faultNameOf(p.name) && f.spec.target.service === p.name && !(f.spec as { disabled?: boolean }).disabled)
+      .flatMap((f) => (f.spec.toxics ?? []).map((t) => ({ ...t, name: `${f.name}/${t.name ?? `${t.type}_${t.stream ?? 'downstream'}`}` })));
+    return [...own, ...others];
+  }
+
+  private async refreshStandalone(): Promise<void> {
+    for (const p of this.standalone.values()) if (p.enabled) await this.deps.host.setToxics(p.name, this.effectiveToxics(this.reconciled(p)));
   }
 
   /** a mesh proxy's state as a runtime fault on its service (or version), pushed before returning */
@@ -305,7 +357,7 @@ export class ProxyCollection {
     if (p.kind !== 'mesh') return;
     const faults = this.deps.faults;
     if (!faults) throw new ToxiproxyApiError('mesh proxies need a running sandbox', 500);
-    const faultName = meshFaultName(name);
+    const faultName = faultNameOf(name);
     if (state.enabled && state.toxics.length === 0) {
       this.meshState.delete(name);
       if (!faults.runtimeFaults().some((f) => f.name === faultName)) return;
@@ -321,6 +373,7 @@ export class ProxyCollection {
   }
 
   async close(): Promise<void> {
+    this.unsubscribe();
     await this.deps.host.close();
   }
 }
