@@ -253,7 +253,7 @@ export class Sandbox {
   }
 
   private async startToxiproxy(o: SandboxToxiproxyOptions): Promise<void> {
-    const deps = { seed: this.seed, inProcess: this.options.inProcessDataPlane, mesh: meshViewOf(() => this.mesh, this.registry), faults: this.faults, syncFaults: () => this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()) };
+    const deps = { seed: this.seed, inProcess: this.options.inProcessDataPlane, mesh: meshViewOf(() => this.mesh, this.registry), faults: this.faults, syncFaults: () => this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()), metrics: this.metrics.registry, namespace: this.mesh.namespace };
     this.toxiproxy = await startSandboxToxiproxyApi(o, deps, (message, hint) => this.notice('warn', message, hint));
     this.toxiproxyUrl = this.toxiproxy?.url ?? '';
   }
@@ -266,7 +266,7 @@ export class Sandbox {
       if (c.service && c.subset) out.get(c.service.name)?.add(c.subset);
     }
     // the Toxiproxy API's standalone proxies take toxics too
-    for (const name of this.toxiproxy?.proxies.standaloneNames() ?? []) if (!out.has(name)) out.set(name, new Set());
+    for (const name of this.toxiproxy?.proxies.standaloneTargets() ?? []) if (!out.has(name)) out.set(name, new Set());
     return out;
   }
 

@@ -61,6 +61,8 @@ interface Standalone {
   upstream: string;
   enabled: boolean;
   toxics: ToxiproxyToxic[];
+  /** its toxics are in the fault store as `toxiproxy-<name>` */
+  mirrored?: boolean;
 }
 
 interface MeshProxy {
@@ -75,6 +77,20 @@ interface MeshProxy {
 }
 
 type AnyProxy = Standalone | MeshProxy;
+
+/**
+ * The fault target standing for a standalone proxy: its name as a DNS-1123 label, as every fault
+ * target is (`redis_master` -> `redis-master`).
+ */
+export function faultTargetOf(proxy: string): string {
+  const label = proxy
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return label || 'proxy';
+}
 
 /** the runtime fault carrying the toxics a proxy got from the Toxiproxy API */
 export function faultNameOf(proxy: string): string {
@@ -104,9 +120,9 @@ export class ProxyCollection {
     this.unsubscribe = deps.faults?.onChange(() => void this.refreshStandalone().catch(() => undefined)) ?? (() => undefined);
   }
 
-  /** names of the standalone proxies: fault targets besides the mesh's services */
-  standaloneNames(): string[] {
-    return [...this.standalone.keys()];
+  /** the fault targets standing for the standalone proxies, besides the mesh's services */
+  standaloneTargets(): string[] {
+    return [...new Set([...this.standalone.keys()].map(faultTargetOf))];
   }
 
   /** runs changes one at a time, in arrival order */
@@ -146,7 +162,10 @@ export class ProxyCollection {
 
   /** a standalone proxy's API toxics are its runtime fault: if that was removed elsewhere, so are they */
   private reconciled(p: Standalone): Standalone {
-    if (p.toxics.length && this.deps.faults && !this.deps.faults.runtimeFaults().some((f) => f.name === faultNameOf(p.name))) p.toxics = [];
+    if (p.mirrored && this.deps.faults && !this.deps.faults.runtimeFaults().some((f) => f.name === faultNameOf(p.name))) {
+      p.toxics = [];
+      p.mirrored = false;
+    }
     return p;
   }
 
@@ -236,7 +255,7 @@ export class ProxyCollection {
     }
     await this.stop(p);
     this.standalone.delete(name);
-    this.mirror(p.name, []);
+    this.mirror(p, []);
   }
 
   /**
@@ -261,7 +280,7 @@ export class ProxyCollection {
           }
           await this.stop(existing);
           this.standalone.delete(input.name);
-          this.mirror(input.name, []);
+          this.mirror(existing, []);
         }
         done.push(await this.create(input));
       }
@@ -277,7 +296,7 @@ export class ProxyCollection {
     for (const p of this.standalone.values()) {
       if (p.toxics.length) {
         p.toxics = [];
-        this.mirror(p.name, []);
+        this.mirror(p, []);
       }
       if (!p.enabled) await this.start(p);
       else await this.deps.host.setToxics(p.name, this.effectiveToxics(p));
@@ -319,17 +338,29 @@ export class ProxyCollection {
   private async setToxics(p: AnyProxy, toxics: ToxiproxyToxic[]): Promise<void> {
     if (p.kind === 'mesh') return this.setMesh(p.name, { enabled: p.enabled, toxics });
     p.toxics = toxics;
-    this.mirror(p.name, toxics);
+    this.mirror(p, toxics);
     if (p.enabled) await this.deps.host.setToxics(p.name, this.effectiveToxics(p));
   }
 
-  /** a standalone proxy's API toxics as its runtime fault (target: the proxy's name) */
-  private mirror(name: string, toxics: ToxiproxyToxic[]): void {
+  /**
+   * A standalone proxy's API toxics as its runtime fault (target: the proxy's name as a label), so
+   * the UI and the fault list show them; the proxy runs them whether or not that worked.
+   */
+  private mirror(p: Standalone, toxics: ToxiproxyToxic[]): void {
     const faults = this.deps.faults;
     if (!faults) return;
-    const faultName = faultNameOf(name);
-    if (toxics.length) faults.add({ name: faultName, target: { service: name }, toxics: chainOrder(toxics).map(toMeshToxic) });
-    else if (faults.runtimeFaults().some((f) => f.name === faultName)) faults.remove(faultName);
+    const faultName = faultNameOf(p.name);
+    try {
+      if (toxics.length) {
+        faults.add({ name: faultName, target: { service: faultTargetOf(p.name) }, toxics: chainOrder(toxics).map(toMeshToxic) });
+        p.mirrored = true;
+      } else if (faults.runtimeFaults().some((f) => f.name === faultName)) {
+        faults.remove(faultName);
+        p.mirrored = false;
+      }
+    } catch {
+      p.mirrored = false;
+    }
   }
 
   /**
@@ -342,7 +373,7 @@ export class ProxyCollection {
     if (!faults) return own;
     const others = faults
       .list()
-      .filter((f) => f.name !== faultNameOf(p.name) && f.spec.target.service === p.name && !(f.spec as { disabled?: boolean }).disabled)
+      .filter((f) => f.name !== faultNameOf(p.name) && f.spec.target.service === faultTargetOf(p.name) && !(f.spec as { disabled?: boolean }).disabled)
       .flatMap((f) => (f.spec.toxics ?? []).map((t) => ({ ...t, name: `${f.name}/${t.name ?? `${t.type}_${t.stream ?? 'downstream'}`}` })));
     return [...own, ...others];
   }

@@ -19,6 +19,15 @@ export interface HostPort {
   port: number;
 }
 
+/** one connection of a standalone proxy opened or closed (Istio's TCP metrics) */
+export interface TcpConnectionRecord {
+  proxy: string;
+  phase: 'opened' | 'closed';
+  bytesReceived: number;
+  bytesSent: number;
+  durationMs: number;
+}
+
 export type StartResult = { ok: true; port: number } | { ok: false; code: string; message: string };
 
 export interface TcpProxyHost {
@@ -36,13 +45,21 @@ export class InProcessTcpProxyHost implements TcpProxyHost {
   private readonly proxies = new Map<string, { proxy: ToxicProxy; upstream: HostPort; toxics: ConfiguredToxic[] }>();
   private readonly rng: Rng;
 
-  constructor(seed: number) {
+  constructor(
+    seed: number,
+    private readonly onConnection?: (c: TcpConnectionRecord) => void,
+  ) {
     this.rng = new Rng(seed);
   }
 
   async start(name: string, listen: HostPort, upstream: HostPort, toxics: ToxicSpec[]): Promise<StartResult> {
     await this.stop(name);
-    const proxy = new ToxicProxy(`toxiproxy/${name}`, upstream, this.rng);
+    const report = this.onConnection;
+    const observer = report && {
+      opened: () => report({ proxy: name, phase: 'opened', bytesReceived: 0, bytesSent: 0, durationMs: 0 }),
+      closed: (c: { bytesReceived: number; bytesSent: number; durationMs: number }) => report({ proxy: name, phase: 'closed', ...c }),
+    };
+    const proxy = new ToxicProxy(`toxiproxy/${name}`, upstream, this.rng, observer);
     const entry = { proxy, upstream, toxics: [] as ConfiguredToxic[] };
     try {
       const port = await proxy.listen(listen.host, listen.port);
@@ -86,6 +103,8 @@ export type HostCommand =
 
 export type HostReply = { id: number; ok: true; data: unknown } | { id: number; ok: false; error: string };
 
+export type HostMessage = HostReply | { type: 'connection'; record: TcpConnectionRecord };
+
 /** the compiled worker entry; from TypeScript sources (tests) the one built into dist/ */
 function workerEntry(): string {
   const here = fileURLToPath(import.meta.url);
@@ -103,10 +122,15 @@ export class WorkerTcpProxyHost implements TcpProxyHost {
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private exited = false;
 
-  constructor(seed: number) {
+  constructor(seed: number, onConnection?: (c: TcpConnectionRecord) => void) {
     this.worker = new Worker(workerEntry(), { workerData: { seed } });
     this.worker.unref();
-    this.worker.on('message', (m: HostReply) => {
+    this.worker.on('message', (msg: HostMessage) => {
+      if ('type' in msg) {
+        onConnection?.(msg.record);
+        return;
+      }
+      const m = msg;
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);

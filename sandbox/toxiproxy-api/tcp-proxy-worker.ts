@@ -2,13 +2,13 @@
  * Worker thread entry: the Toxiproxy API's standalone proxies, off the CLI's event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { InProcessTcpProxyHost, type HostCommand, type HostReply } from './tcp-proxy-host.js';
+import { InProcessTcpProxyHost, type HostCommand, type HostMessage } from './tcp-proxy-host.js';
 
 const port = parentPort;
 if (!port) throw new Error('tcp-proxy-worker must run in a worker thread');
 
-const host = new InProcessTcpProxyHost((workerData as { seed: number }).seed);
-const post = (m: HostReply): void => port.postMessage(m);
+const post = (m: HostMessage): void => port.postMessage(m);
+const host = new InProcessTcpProxyHost((workerData as { seed: number }).seed, (record) => post({ type: 'connection', record }));
 
 port.on('message', (msg: { id: number; command: HostCommand }) => {
   void (async () => {

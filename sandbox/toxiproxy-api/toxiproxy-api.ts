@@ -2,12 +2,14 @@
  * The Toxiproxy-compatible API of a sandbox: the HTTP server, its proxy collection, the worker
  * running the standalone proxies, and the view of the mesh its mesh proxies come from.
  */
+import type { Registry as MetricsRegistry } from 'prom-client';
 import type { MeshDefinition } from '../config/mesh-types.js';
 import type { Registry } from '../control/registry.js';
 import type { FaultStore } from '../faults/fault-store.js';
 import { MeshError } from '../errors.js';
 import { ProxyCollection, type MeshView } from './proxy-collection.js';
-import { InProcessTcpProxyHost, WorkerTcpProxyHost } from './tcp-proxy-host.js';
+import { InProcessTcpProxyHost, WorkerTcpProxyHost, type TcpConnectionRecord } from './tcp-proxy-host.js';
+import { TcpMetrics } from './tcp-metrics.js';
 import { ToxiproxyServer } from './toxiproxy-server.js';
 
 export const DEFAULT_TOXIPROXY_PORT = 8474;
@@ -21,6 +23,10 @@ export interface ToxiproxyApiOptions {
   mesh?: MeshView;
   faults?: FaultStore;
   syncFaults?: () => Promise<void>;
+  /** where the standalone proxies' Istio TCP metrics go (the sandbox's /metrics registry) */
+  metrics?: MetricsRegistry;
+  /** the mesh's namespace, for the metrics' destination_service_namespace */
+  namespace?: string;
 }
 
 /** the mesh's services, versions and endpoints, as the mesh proxies show them */
@@ -41,7 +47,9 @@ export function meshViewOf(mesh: () => MeshDefinition | undefined, registry: Reg
 
 /** starts the API; throws MESH_ERR_PORT_IN_USE / MESH_ERR_LISTEN when it cannot listen */
 export async function startToxiproxyApi(opts: ToxiproxyApiOptions): Promise<ToxiproxyServer> {
-  const host = opts.inProcess ? new InProcessTcpProxyHost(opts.seed) : new WorkerTcpProxyHost(opts.seed);
+  const tcp = opts.metrics ? new TcpMetrics(opts.metrics, opts.namespace) : undefined;
+  const onConnection = tcp ? (c: TcpConnectionRecord): void => tcp.observe(c) : undefined;
+  const host = opts.inProcess ? new InProcessTcpProxyHost(opts.seed, onConnection) : new WorkerTcpProxyHost(opts.seed, onConnection);
   const server = new ToxiproxyServer(new ProxyCollection({ host, mesh: opts.mesh, faults: opts.faults, syncFaults: opts.syncFaults }));
   try {
     await server.listen(opts.host ?? '127.0.0.1', opts.port ?? DEFAULT_TOXIPROXY_PORT);

@@ -80,6 +80,8 @@ describe('meshbox up --toxiproxy-port', () => {
     const t = performance.now();
     await httpGet(`${through}/ready`);
     expect(performance.now() - t).toBeGreaterThanOrEqual(295);
+    const metrics = (await httpGet(`${admin}/metrics`)).body;
+    expect(metrics).toMatch(/istio_tcp_connections_opened_total\{[^}]*destination_service="admin_api"[^}]*request_protocol="tcp"[^}]*\} 2/);
     await proxy.remove();
     await expect(httpGet(`${through}/ready`)).rejects.toThrow(/ECONNREFUSED/);
   });

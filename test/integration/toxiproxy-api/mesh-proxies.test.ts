@@ -29,7 +29,7 @@ beforeAll(async () => {
   faults = new FaultStore(
     h.bus,
     () => [],
-    () => new Map([...h.mesh.services.map((s) => [s.name, new Set(s.workloads.map((w) => w.version))] as const), ...(api?.proxies.standaloneNames() ?? []).map((n) => [n, new Set<string>()] as const)]),
+    () => new Map([...h.mesh.services.map((s) => [s.name, new Set(s.workloads.map((w) => w.version))] as const), ...(api?.proxies.standaloneTargets() ?? []).map((n) => [n, new Set<string>()] as const)]),
   );
   // as the Sandbox wires it: every change of the store is pushed
   faults.onChange(() => void h.controlPlane.setRuntimeFaults(faults.runtimeFaults()));
@@ -162,8 +162,11 @@ describe('mesh proxies', () => {
 describe('standalone proxies in the fault store', () => {
   let echo: net.Server;
   let echoPort = 0;
+  const echoSockets = new Set<net.Socket>();
   beforeAll(async () => {
     echo = net.createServer((c) => {
+      echoSockets.add(c);
+      c.on('close', () => echoSockets.delete(c));
       c.on('data', (d) => c.write(d));
       c.on('error', () => undefined);
     });
@@ -172,8 +175,8 @@ describe('standalone proxies in the fault store', () => {
   });
   afterAll(async () => {
     await toxiproxy.reset();
-    for (const name of ['redis']) await fetch(`${api.url}/proxies/${name}`, { method: 'DELETE' });
-    echo.closeAllConnections?.();
+    for (const name of ['redis_master']) await fetch(`${api.url}/proxies/${name}`, { method: 'DELETE' });
+    for (const c of echoSockets) c.destroy();
     await new Promise((r) => echo.close(r));
   });
 
@@ -190,15 +193,15 @@ describe('standalone proxies in the fault store', () => {
     });
 
   it("its API toxics are a runtime fault on its name, and a scenario's fault on that name acts on it", async () => {
-    const proxy = await toxiproxy.createProxy({ name: 'redis', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echoPort}` });
+    const proxy = await toxiproxy.createProxy({ name: 'redis_master', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echoPort}` });
     const port = Number(proxy.listen.split(':')[1]);
     await proxy.addToxic({ type: 'latency', attributes: { latency: 150 } } as ICreateToxicBody<Latency>);
-    const record = faults.runtimeFaults().find((f) => f.name === 'toxiproxy-redis');
-    expect(record?.spec).toEqual({ name: 'toxiproxy-redis', target: { service: 'redis' }, toxics: [{ type: 'latency', name: 'latency_downstream', stream: 'downstream', toxicity: 1, attributes: { latency: 150, jitter: 0 } }] });
+    const record = faults.runtimeFaults().find((f) => f.name === 'toxiproxy-redis_master');
+    expect(record?.spec).toEqual({ name: 'toxiproxy-redis_master', target: { service: 'redis-master' }, toxics: [{ type: 'latency', name: 'latency_downstream', stream: 'downstream', toxicity: 1, attributes: { latency: 150, jitter: 0 } }] });
     expect(await rtt(port)).toBeGreaterThanOrEqual(148);
 
-    // a fault added elsewhere (scenario step, `meshbox fault add redis --toxic ...`) stacks on it
-    faults.add({ name: 'scenario-slow-redis', target: { service: 'redis' }, toxics: [{ type: 'latency', attributes: { latency: 200 } }] });
+    // a fault added elsewhere (scenario step, `meshbox fault add redis-master --toxic ...`) stacks on it
+    faults.add({ name: 'scenario-slow-redis', target: { service: 'redis-master' }, toxics: [{ type: 'latency', attributes: { latency: 200 } }] });
     await new Promise((r) => setTimeout(r, 50));
     expect(await rtt(port)).toBeGreaterThanOrEqual(345);
     faults.remove('scenario-slow-redis');
@@ -208,9 +211,9 @@ describe('standalone proxies in the fault store', () => {
     expect(back).toBeLessThan(340);
 
     // the API's fault removed elsewhere (the UI, `meshbox fault rm`): the toxic is gone for the API too
-    faults.remove('toxiproxy-redis');
+    faults.remove('toxiproxy-redis_master');
     await new Promise((r) => setTimeout(r, 50));
     expect(await rtt(port)).toBeLessThan(140);
-    expect(((await (await fetch(`${api.url}/proxies/redis/toxics`)).json()) as unknown[]).length).toBe(0);
+    expect(((await (await fetch(`${api.url}/proxies/redis_master/toxics`)).json()) as unknown[]).length).toBe(0);
   });
 });
