@@ -80,8 +80,15 @@ describe('meshbox up --toxiproxy-port', () => {
     const t = performance.now();
     await httpGet(`${through}/ready`);
     expect(performance.now() - t).toBeGreaterThanOrEqual(295);
+    // the proxy is the fault target admin-api: `meshbox fault add` stacks a toxic on it
+    const added = await runCli(['fault', 'add', 'admin-api', '--name', 'slower', '--toxic', 'latency', '--attr', 'latency=200', '--admin', admin]);
+    expect(added.code).toBe(0);
+    const t2 = performance.now();
+    await httpGet(`${through}/ready`);
+    expect(performance.now() - t2).toBeGreaterThanOrEqual(495);
+    expect((await runCli(['fault', 'rm', 'slower', '--admin', admin])).code).toBe(0);
     const metrics = (await httpGet(`${admin}/metrics`)).body;
-    expect(metrics).toMatch(/istio_tcp_connections_opened_total\{[^}]*destination_service="admin_api"[^}]*request_protocol="tcp"[^}]*\} 2/);
+    expect(metrics).toMatch(/istio_tcp_connections_opened_total\{[^}]*destination_service="admin_api"[^}]*request_protocol="tcp"[^}]*\} 3/);
     await proxy.remove();
     await expect(httpGet(`${through}/ready`)).rejects.toThrow(/ECONNREFUSED/);
   });
