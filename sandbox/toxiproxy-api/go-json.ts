@@ -35,7 +35,8 @@ export function parseGoJson(text: string): unknown {
     const msg = (e as Error).message;
     if (/end of JSON input|Unterminated/i.test(msg)) throw new GoJsonError('unexpected EOF');
     const at = /position (\d+)/.exec(msg);
-    const pos = at ? Number(at[1]) : text.search(/\S/);
+    const token = /Unexpected token '(.)'/.exec(msg);
+    const pos = at ? Number(at[1]) : token ? text.indexOf(token[1]!) : text.search(/\S/);
     const ch = text[pos] ?? '';
     if (!ch) throw new GoJsonError('unexpected EOF');
     const before = text.slice(0, pos).trimEnd();
@@ -86,7 +87,9 @@ export function decodeStruct(value: Record<string, unknown>, struct: GoStruct, i
       into[field.json] = v;
       continue;
     }
-    first ??= `json: cannot unmarshal ${kindOf(v).split(' ')[0] === 'number' && field.type !== 'string' && field.type !== 'bool' ? kindOf(v) : kindOf(v).split(' ')[0]} into Go struct field ${struct.name}.${prefix}${field.json} of type ${field.type}`;
+    // Go names the number only when it is a number that does not fit (`number 1.5` into an int)
+    const kind = typeof v === 'number' && field.type !== 'string' && field.type !== 'bool' ? kindOf(v) : kindOf(v).split(' ')[0];
+    first ??= `json: cannot unmarshal ${kind} into Go struct field ${struct.name}.${prefix}${field.json} of type ${field.type}`;
   }
   return first;
 }
