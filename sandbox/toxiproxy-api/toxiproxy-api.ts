@@ -81,7 +81,8 @@ export async function startSandboxToxiproxyApi(
     return await startToxiproxyApi({ ...deps, host: o.host, port: o.port });
   } catch (e) {
     if (o.explicitPort || !(e instanceof MeshError && e.code === 'MESH_ERR_PORT_IN_USE')) throw e;
-    warn(`the Toxiproxy API is off: ${e.message}`, 'another Toxiproxy may be running there; give the API another port with --toxiproxy-port N, or leave it off with --no-toxiproxy-api');
+    const addr = `${o.host ?? '127.0.0.1'}:${o.port ?? DEFAULT_TOXIPROXY_PORT}`;
+    warn(`the Toxiproxy API is off: ${addr} is already in use`, 'another Toxiproxy may be running there; give the API another port with --toxiproxy-port N, or leave it off with --no-toxiproxy-api');
     return undefined;
   }
 }

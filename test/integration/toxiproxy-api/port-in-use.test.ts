@@ -23,7 +23,7 @@ it('default port in use: a warning with the flags, and no API', async () => {
   expect(api).toBeUndefined();
   expect(warnings).toEqual([
     {
-      message: `the Toxiproxy API is off: the Toxiproxy API cannot listen on 127.0.0.1:${port}: the port is already in use`,
+      message: `the Toxiproxy API is off: 127.0.0.1:${port} is already in use`,
       hint: 'another Toxiproxy may be running there; give the API another port with --toxiproxy-port N, or leave it off with --no-toxiproxy-api',
     },
   ]);
