@@ -254,7 +254,7 @@ export class Sandbox {
 
   private async startToxiproxy(o: SandboxToxiproxyOptions): Promise<void> {
     const deps = { seed: this.seed, inProcess: this.options.inProcessDataPlane, mesh: meshViewOf(() => this.mesh, this.registry), faults: this.faults, syncFaults: () => this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()), metrics: this.metrics.registry, namespace: this.mesh.namespace };
-    this.toxiproxy = await startSandboxToxiproxyApi(o, deps, (message, hint) => this.notice('warn', message, hint));
+    this.toxiproxy = await startSandboxToxiproxyApi(o, deps, (level, message, hint) => this.notice(level, message, hint));
     this.toxiproxyUrl = this.toxiproxy?.url ?? '';
   }
 

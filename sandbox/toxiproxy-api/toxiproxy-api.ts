@@ -75,14 +75,16 @@ export interface SandboxToxiproxyOptions {
 export async function startSandboxToxiproxyApi(
   o: SandboxToxiproxyOptions,
   deps: Omit<ToxiproxyApiOptions, 'host' | 'port'>,
-  warn: (message: string, hint: string) => void,
+  notice: (level: 'info' | 'warn', message: string, hint?: string) => void,
 ): Promise<ToxiproxyServer | undefined> {
   try {
-    return await startToxiproxyApi({ ...deps, host: o.host, port: o.port });
+    const server = await startToxiproxyApi({ ...deps, host: o.host, port: o.port });
+    notice('info', `Toxiproxy API on ${server.url}: Toxiproxy clients and suites can use it as they are`);
+    return server;
   } catch (e) {
     if (o.explicitPort || !(e instanceof MeshError && e.code === 'MESH_ERR_PORT_IN_USE')) throw e;
     const addr = `${o.host ?? '127.0.0.1'}:${o.port ?? DEFAULT_TOXIPROXY_PORT}`;
-    warn(`the Toxiproxy API is off: ${addr} is already in use`, 'another Toxiproxy may be running there; give the API another port with --toxiproxy-port N, or leave it off with --no-toxiproxy-api');
+    notice('warn', `the Toxiproxy API is off: ${addr} is already in use`, 'another Toxiproxy may be running there; give the API another port with --toxiproxy-port N, or leave it off with --no-toxiproxy-api');
     return undefined;
   }
 }

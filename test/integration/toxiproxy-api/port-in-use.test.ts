@@ -18,11 +18,12 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => taken.close(() => r())));
 
 it('default port in use: a warning with the flags, and no API', async () => {
-  const warnings: Array<{ message: string; hint: string }> = [];
-  const api = await startSandboxToxiproxyApi({ port }, { seed: 1, inProcess: true }, (message, hint) => warnings.push({ message, hint }));
+  const warnings: Array<{ level: string; message: string; hint?: string }> = [];
+  const api = await startSandboxToxiproxyApi({ port }, { seed: 1, inProcess: true }, (level, message, hint) => warnings.push({ level, message, hint }));
   expect(api).toBeUndefined();
   expect(warnings).toEqual([
     {
+      level: 'warn',
       message: `the Toxiproxy API is off: 127.0.0.1:${port} is already in use`,
       hint: 'another Toxiproxy may be running there; give the API another port with --toxiproxy-port N, or leave it off with --no-toxiproxy-api',
     },
@@ -31,16 +32,18 @@ it('default port in use: a warning with the flags, and no API', async () => {
 
 it('explicit port in use: MESH_ERR_PORT_IN_USE with a hint naming --toxiproxy-port', async () => {
   const warnings: string[] = [];
-  const err = await startSandboxToxiproxyApi({ port, explicitPort: true }, { seed: 1, inProcess: true }, (m) => warnings.push(m)).catch((e: unknown) => e);
+  const err = await startSandboxToxiproxyApi({ port, explicitPort: true }, { seed: 1, inProcess: true }, (_l, m) => warnings.push(m)).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(MeshError);
   expect((err as MeshError).code).toBe('MESH_ERR_PORT_IN_USE');
   expect((err as MeshError).hint).toContain('--toxiproxy-port');
   expect(warnings).toEqual([]);
 });
 
-it('a free port: the API answers there', async () => {
-  const api = await startSandboxToxiproxyApi({ port: 0 }, { seed: 1, inProcess: true }, () => undefined);
+it('a free port: the API answers there, and says where', async () => {
+  const notices: string[] = [];
+  const api = await startSandboxToxiproxyApi({ port: 0 }, { seed: 1, inProcess: true }, (level, m) => notices.push(`${level} ${m}`));
   try {
+    expect(notices).toEqual([`info Toxiproxy API on ${api!.url}: Toxiproxy clients and suites can use it as they are`]);
     const r = await fetch(`${api!.url}/version`);
     expect(await r.text()).toBe('{"version": "2.12.0"}\n');
   } finally {
