@@ -177,6 +177,12 @@ export class ToxiproxyServer {
     if ((req.headers['user-agent'] ?? '').startsWith('Mozilla/')) return plain(403, 'User agent not allowed');
 
     const url = new URL(req.url ?? '/', 'http://toxiproxy');
+    // Go's net/http refuses a path it cannot unescape before any handler runs
+    try {
+      decodeURIComponent(url.pathname);
+    } catch {
+      return plain(400, '400 Bad Request');
+    }
     const route = this.routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).find((x) => x.m);
     if (!route) return plain(404, '404 page not found');
     const handler = route.r.methods[req.method ?? 'GET'];

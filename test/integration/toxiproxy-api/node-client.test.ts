@@ -284,6 +284,9 @@ describe("bad input answers as Toxiproxy's api.go does", () => {
     expect(r.status).toBe(404);
     expect(r.text).toBe('404 page not found\n');
     expect((await call('PUT', '/proxies')).status).toBe(405);
+    const bad = await call('GET', '/proxies/%zz');
+    expect(bad.status).toBe(400);
+    expect(bad.text).toBe('400 Bad Request\n');
   });
 
   it('refuses browsers, other Origins and non-loopback Host names', async () => {
