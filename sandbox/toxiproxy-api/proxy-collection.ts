@@ -42,6 +42,8 @@ export interface ProxyCollectionDeps {
   faults?: FaultStore;
   /** resolves once the data plane runs the current runtime faults */
   syncFaults?: () => Promise<void>;
+  /** a line for the log (terminal UI, headless output) when a standalone proxy starts or stops */
+  onNotice?: (message: string) => void;
 }
 
 /** Toxiproxy's proxy JSON (api.go proxyWithToxics) */
@@ -205,12 +207,14 @@ export class ProxyCollection {
     if (!r.ok) throw listenError(formatAddr(listen.host, listen.port), r.code, r.message);
     p.listen = formatAddr(listen.host, r.port);
     p.enabled = true;
+    this.deps.onNotice?.(`Toxiproxy API: proxy ${p.name} listens on ${p.listen}, forwarding to ${p.upstream}`);
   }
 
   private async stop(p: Standalone): Promise<void> {
     if (!p.enabled) return;
     p.enabled = false;
     await this.deps.host.stop(p.name);
+    this.deps.onNotice?.(`Toxiproxy API: proxy ${p.name} stopped listening on ${p.listen}`);
   }
 
   /** POST /proxies */

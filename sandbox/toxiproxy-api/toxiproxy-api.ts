@@ -23,6 +23,7 @@ export interface ToxiproxyApiOptions {
   mesh?: MeshView;
   faults?: FaultStore;
   syncFaults?: () => Promise<void>;
+  onNotice?: (message: string) => void;
   /** where the standalone proxies' Istio TCP metrics go (the sandbox's /metrics registry) */
   metrics?: MetricsRegistry;
   /** the mesh's namespace, for the metrics' destination_service_namespace */
@@ -50,7 +51,7 @@ export async function startToxiproxyApi(opts: ToxiproxyApiOptions): Promise<Toxi
   const tcp = opts.metrics ? new TcpMetrics(opts.metrics, opts.namespace) : undefined;
   const onConnection = tcp ? (c: TcpConnectionRecord): void => tcp.observe(c) : undefined;
   const host = opts.inProcess ? new InProcessTcpProxyHost(opts.seed, onConnection) : new WorkerTcpProxyHost(opts.seed, onConnection);
-  const server = new ToxiproxyServer(new ProxyCollection({ host, mesh: opts.mesh, faults: opts.faults, syncFaults: opts.syncFaults }));
+  const server = new ToxiproxyServer(new ProxyCollection({ host, mesh: opts.mesh, faults: opts.faults, syncFaults: opts.syncFaults, onNotice: opts.onNotice }));
   try {
     await server.listen(opts.host ?? '127.0.0.1', opts.port ?? DEFAULT_TOXIPROXY_PORT);
   } catch (e) {
@@ -78,7 +79,7 @@ export async function startSandboxToxiproxyApi(
   notice: (level: 'info' | 'warn', message: string, hint?: string) => void,
 ): Promise<ToxiproxyServer | undefined> {
   try {
-    const server = await startToxiproxyApi({ ...deps, host: o.host, port: o.port });
+    const server = await startToxiproxyApi({ ...deps, host: o.host, port: o.port, onNotice: (m) => notice('info', m) });
     notice('info', `Toxiproxy API on ${server.url}: Toxiproxy clients and suites can use it as they are`);
     return server;
   } catch (e) {

@@ -46,6 +46,10 @@ it('a free port: the API answers there, and says where', async () => {
     expect(notices).toEqual([`info Toxiproxy API on ${api!.url}: Toxiproxy clients and suites can use it as they are`]);
     const r = await fetch(`${api!.url}/version`);
     expect(await r.text()).toBe('{"version": "2.12.0"}\n');
+    // a standalone proxy starting and stopping is a line in the log
+    const created = (await (await fetch(`${api!.url}/proxies`, { method: 'POST', body: JSON.stringify({ name: 'pg', listen: '127.0.0.1:0', upstream: '127.0.0.1:5432' }) })).json()) as { listen: string };
+    await fetch(`${api!.url}/proxies/pg`, { method: 'DELETE' });
+    expect(notices.slice(1)).toEqual([`info Toxiproxy API: proxy pg listens on ${created.listen}, forwarding to 127.0.0.1:5432`, `info Toxiproxy API: proxy pg stopped listening on ${created.listen}`]);
   } finally {
     await api?.close();
   }
