@@ -77,7 +77,9 @@ export function buildProgram(): Command {
     .option('--no-logs', 'do not print the workloads’ own output')
     .option('--no-watch', 'do not hot-reload the rules folder, meshbox.yaml or service code')
     .option('--ready-timeout <seconds>', 'how long to wait for every workload to be healthy', seconds)
-    .action((o: { config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
+    .option('--toxiproxy-port <port>', "port of the Toxiproxy-compatible API on 127.0.0.1 (default: 8474)", port)
+    .option('--no-toxiproxy-api', 'do not serve the Toxiproxy-compatible API')
+    .action((o: { toxiproxyPort?: number; toxiproxyApi: boolean; config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
       run(() =>
         runUp(
           {
@@ -94,6 +96,8 @@ export function buildProgram(): Command {
             logs: o.logs,
             readyTimeout: o.readyTimeout,
             watch: o.watch,
+            toxiproxyPort: o.toxiproxyPort,
+            toxiproxyApi: o.toxiproxyApi,
           },
           stdio,
         ),

@@ -40,6 +40,8 @@ import type { Runtime } from './runtime/runtime.js';
 import { selectRuntime, type DockerNetworkChoice, type RuntimeChoice } from './runtime/select-runtime.js';
 import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.js';
 import { AccessLogWriter } from './telemetry/access-log.js';
+import { meshViewOf, startSandboxToxiproxyApi, type SandboxToxiproxyOptions } from './toxiproxy-api/toxiproxy-api.js';
+import type { ToxiproxyServer } from './toxiproxy-api/toxiproxy-server.js';
 import { IstioMetrics } from './telemetry/metrics.js';
 
 export type { RuntimeChoice } from './runtime/select-runtime.js';
@@ -68,6 +70,8 @@ export interface SandboxOptions {
   /** hot reload of the rules folder, meshbox.yaml and watched service code (default true) */
   watch?: boolean;
   bus?: EventBus;
+  /** Toxiproxy's HTTP API (sandbox/toxiproxy-api); off unless given (`meshbox up` turns it on) */
+  toxiproxy?: SandboxToxiproxyOptions;
 }
 
 
@@ -92,6 +96,9 @@ export class Sandbox {
   dataPlane!: DataPlane;
   workloads!: WorkloadManager;
   private readonly admin = new AdminServer();
+  private toxiproxy: ToxiproxyServer | undefined;
+  /** the Toxiproxy API's URL, '' when it is off */
+  toxiproxyUrl = '';
   private accessLog: AccessLogWriter | undefined;
   private state: SandboxState | undefined;
   private started = false;
@@ -193,6 +200,7 @@ export class Sandbox {
       void this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()).catch((e: Error) => this.notice('error', `faults not applied: ${e.message}`));
     });
     await this.controlPlane.setResources(resources, this.ruleFindings.filter((f) => f.severity === 'warning'));
+    if (this.options.toxiproxy) await this.startToxiproxy(this.options.toxiproxy);
 
     await this.workloads.startAll();
     if (this.options.watch !== false) await this.startHotReload(configFile, ingress);
@@ -250,6 +258,12 @@ export class Sandbox {
     }
   }
 
+  private async startToxiproxy(o: SandboxToxiproxyOptions): Promise<void> {
+    const deps = { seed: this.seed, inProcess: this.options.inProcessDataPlane, mesh: meshViewOf(() => this.mesh, this.registry), faults: this.faults, syncFaults: () => this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()), metrics: this.metrics.registry, namespace: this.mesh.namespace };
+    this.toxiproxy = await startSandboxToxiproxyApi(o, deps, (level, message, hint) => this.notice(level, message, hint));
+    this.toxiproxyUrl = this.toxiproxy?.url ?? '';
+  }
+
   /** service -> the names its instances can be selected by (version labels and DestinationRule subsets) */
   private faultTargets(): Map<string, Set<string>> {
     const out = new Map<string, Set<string>>();
@@ -257,6 +271,8 @@ export class Sandbox {
     for (const c of Object.values(this.controlPlane?.current?.clusters ?? {})) {
       if (c.service && c.subset) out.get(c.service.name)?.add(c.subset);
     }
+    // the Toxiproxy API's standalone proxies take toxics too
+    for (const name of this.toxiproxy?.proxies.standaloneTargets() ?? []) if (!out.has(name)) out.set(name, new Set());
     return out;
   }
 
@@ -332,6 +348,7 @@ export class Sandbox {
       seed: this.seed,
       ingress: this.ingressUrl,
       admin: this.adminUrl,
+      toxiproxy: this.toxiproxyUrl || undefined,
       ready: this.isReady(),
       snapshotVersion: this.controlPlane?.current?.version ?? 0,
       findings: this.ruleFindings,
@@ -401,6 +418,7 @@ export class Sandbox {
     this.bus.emit({ type: 'mesh:sandbox:stopping', time: Date.now(), message: 'stopping workloads and sidecars' });
     await this.hotReload?.close();
     this.faults.close();
+    await this.toxiproxy?.close();
     await this.workloads?.stopAll();
     this.controlPlane?.close();
     await this.dataPlane?.stop(1_000).catch(() => undefined);

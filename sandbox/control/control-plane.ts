@@ -105,7 +105,19 @@ export class ControlPlane {
     return this.snapshot!;
   }
 
-  private async push(): Promise<void> {
+  /**
+   * One push at a time, in call order: a push that overtook one still being applied (a toxic
+   * proxy still binding) would leave the data plane on the older snapshot.
+   */
+  private pushing: Promise<void> = Promise.resolve();
+
+  private push(): Promise<void> {
+    const next = this.pushing.then(() => this.pushNow());
+    this.pushing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async pushNow(): Promise<void> {
     const snapshot = compile({
       version: ++this.version,
       mesh: this.meshDef,
