@@ -38,7 +38,7 @@ import type { Runtime } from './runtime/runtime.js';
 import { selectRuntime, type DockerNetworkChoice, type RuntimeChoice } from './runtime/select-runtime.js';
 import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.js';
 import { AccessLogWriter } from './telemetry/access-log.js';
-import { IstioMetrics } from './telemetry/metrics.js';
+import { IstioMetrics, proxyInstances } from './telemetry/metrics.js';
 
 export type { RuntimeChoice } from './runtime/select-runtime.js';
 
@@ -99,7 +99,7 @@ export class Sandbox {
   constructor(readonly options: SandboxOptions = {}) {
     this.bus = options.bus ?? new EventBus();
     this.seed = options.seed ?? randomSeed();
-    this.metrics = new IstioMetrics(undefined, packageVersion());
+    this.metrics = new IstioMetrics(undefined, packageVersion(), () => (this.mesh ? proxyInstances(this.mesh, this.registry.all()) : []));
     this.faults = new FaultStore(
       this.bus,
       () => fileFaults(this.controlPlane?.appliedResources ?? []),
