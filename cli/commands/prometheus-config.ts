@@ -133,7 +133,11 @@ export async function runPrometheusConfig(opts: PrometheusConfigOptions, io: Io,
   }
 
   const file = path.resolve(opts.fileSd);
-  writeTargetsFile(file, targetGroups(targets));
+  try {
+    writeTargetsFile(file, targetGroups(targets));
+  } catch (e) {
+    throw new MeshError('MESH_ERR_USAGE', [`cannot write the file_sd targets file ${file}: ${(e as Error).message}`], { hint: 'pass --file-sd a file in a folder you may write (it is created if missing)' });
+  }
   io.out(scrapeConfig({ fileSd: file, scrapeInterval: opts.scrapeInterval }));
   io.err(`${file}: ${describe(targets)}; kept current until Ctrl-C`);
 
@@ -147,7 +151,11 @@ export async function runPrometheusConfig(opts: PrometheusConfigOptions, io: Io,
       await sleep(opts.intervalMs ?? 2_000, stop.signal);
       if (stop.signal.aborted) break;
       const now = await runningSandboxes(admin);
-      if (writeTargetsFile(file, targetGroups(now))) io.err(`${file}: ${describe(now)}`);
+      try {
+        if (writeTargetsFile(file, targetGroups(now))) io.err(`${file}: ${describe(now)}`);
+      } catch (e) {
+        io.err(`${file}: not updated (${(e as Error).message}); trying again in a moment`);
+      }
     }
   } finally {
     process.off('SIGINT', onSignal);

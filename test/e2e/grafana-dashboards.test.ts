@@ -6,7 +6,7 @@
  * (test/fixtures/grafana/istio-dashboards.yaml) is checked against the series. A selector matches
  * at least one series, or it is listed as known-empty there (TCP, mTLS) and matches none.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -162,6 +162,17 @@ describe('Istio Grafana dashboards on meshbox metrics', () => {
     const v2 = samples.filter((x) => x.name === 'istio_requests_total' && x.labels['destination_workload'] === 'callme-service-v2' && x.labels['response_code'] === '200');
     expect(new Set(v2.filter((x) => x.labels['reporter'] === 'destination').map((x) => x.labels['pod']))).toEqual(new Set(['callme-service-v2-1', 'callme-service-v2-2']));
     expect(new Set(v2.filter((x) => x.labels['reporter'] === 'source').map((x) => x.labels['pod']))).toEqual(new Set(['caller-service-v1-1']));
+  });
+
+  it('a --file-sd path that cannot be written is one clear message, exit 64', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-sd-'));
+    writeFileSync(path.join(dir, 'a-file'), 'x');
+    const bad = path.join(dir, 'a-file', 'targets.json');
+    const r = await runCli(['prometheus-config', '--file-sd', bad], env());
+    expect(r.code).toBe(64);
+    expect(r.output).toContain(`error MESH_ERR_USAGE: cannot write the file_sd targets file ${bad}`);
+    expect(r.output).toContain('hint: pass --file-sd a file in a folder you may write');
+    expect(r.output).not.toMatch(/\n\s+at /);
   });
 
   it('prometheus-config --file-sd keeps the targets file current: the sandbox is in it while it runs, gone once it stops', async () => {
