@@ -15,6 +15,7 @@ import { runWorkloadAction, runWorkloadList } from './commands/workload.js';
 import { runSchema, SCHEMA_NAMES } from './commands/schema.js';
 import { WORKLOAD_ACTIONS } from '../sandbox/admin/chaos-routes.js';
 import { registerScenarioCommand } from './commands/scenario.js';
+import { registerPrometheusConfigCommand } from './commands/prometheus-config.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -213,6 +214,7 @@ export function buildProgram(): Command {
     .action((o: { sandbox?: string; all: boolean; timeout?: number }) => run(() => runDown(o, stdio)));
 
   registerScenarioCommand(program, run, stdio);
+  registerPrometheusConfigCommand(program, run, stdio);
 
   return program;
 }

@@ -42,7 +42,7 @@ import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.j
 import { AccessLogWriter } from './telemetry/access-log.js';
 import { meshViewOf, startSandboxToxiproxyApi, type SandboxToxiproxyOptions } from './toxiproxy-api/toxiproxy-api.js';
 import type { ToxiproxyServer } from './toxiproxy-api/toxiproxy-server.js';
-import { IstioMetrics } from './telemetry/metrics.js';
+import { IstioMetrics, proxyInstances } from './telemetry/metrics.js';
 
 export type { RuntimeChoice } from './runtime/select-runtime.js';
 
@@ -109,7 +109,7 @@ export class Sandbox {
   constructor(readonly options: SandboxOptions = {}) {
     this.bus = options.bus ?? new EventBus();
     this.seed = options.seed ?? randomSeed();
-    this.metrics = new IstioMetrics(undefined, packageVersion());
+    this.metrics = new IstioMetrics(undefined, packageVersion(), () => (this.mesh ? proxyInstances(this.mesh, this.registry.all()) : []));
     this.faults = new FaultStore(
       this.bus,
       () => fileFaults(this.controlPlane?.appliedResources ?? []),
