@@ -100,6 +100,16 @@ const catalog = {
     hint: () => 'start one with `meshbox up`, or pass --admin with the admin address of a running sandbox',
     exitCode: 1,
   },
+  MESH_ERR_NOT_FOUND: {
+    message: (kind, name) => `${kind} "${name}" not found`,
+    hint: (kind) => `\`meshbox get ${kind}\` lists them`,
+    exitCode: 1,
+  },
+  MESH_ERR_NO_MATCH: {
+    message: (what) => `no ${what} matched`,
+    hint: () => 'check the selector or filter against `meshbox get`',
+    exitCode: 1,
+  },
   MESH_ERR_USAGE: {
     message: (text) => text,
     hint: () => 'run the command with --help to see its options',

@@ -12,12 +12,14 @@ import type { EventBus } from '../events.js';
 import type { DataPlane } from '../proxy/data-plane.js';
 import { compile } from './compiler.js';
 import type { Registry } from './registry.js';
-import type { MeshSnapshot } from './snapshot.js';
+import type { ListenerConfig, MeshSnapshot } from './snapshot.js';
 
 export class ControlPlane {
   private version = 0;
   private resources: readonly LoadedResource[] = [];
   private runtimeFaults: readonly FaultRecord[] = [];
+  /** listeners added at runtime (port-forward), by name */
+  private readonly extraListeners = new Map<string, ListenerConfig>();
   private snapshot: MeshSnapshot | undefined;
   private pending: Promise<void> | undefined;
   private dirty = false;
@@ -71,6 +73,24 @@ export class ControlPlane {
     await this.publish();
   }
 
+  /** Adds (or replaces) a runtime listener and pushes; the data plane binds it with the snapshot. */
+  async addListener(listener: ListenerConfig): Promise<MeshSnapshot> {
+    this.extraListeners.set(listener.name, listener);
+    return this.publish();
+  }
+
+  /** Removes a runtime listener and pushes; the data plane closes it. */
+  async removeListener(name: string): Promise<boolean> {
+    if (!this.extraListeners.delete(name)) return false;
+    await this.publish();
+    return true;
+  }
+
+  /** the runtime listeners (port-forward) */
+  get runtimeListeners(): readonly ListenerConfig[] {
+    return [...this.extraListeners.values()];
+  }
+
   /** coalesces registry changes arriving together into one push */
   private schedule(): void {
     if (this.closed) return;
@@ -102,6 +122,7 @@ export class ControlPlane {
       instances: this.registry.all(),
       ingress: this.ingress,
       runtimeFaults: this.runtimeFaults,
+      extraListeners: [...this.extraListeners.values()],
     });
     const ack = await this.dataPlane.apply(snapshot);
     this.snapshot = snapshot;
