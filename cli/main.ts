@@ -15,6 +15,7 @@ import { runWorkloadAction, runWorkloadList } from './commands/workload.js';
 import { runSchema, SCHEMA_NAMES } from './commands/schema.js';
 import { WORKLOAD_ACTIONS } from '../sandbox/admin/chaos-routes.js';
 import { registerScenarioCommand } from './commands/scenario.js';
+import { registerObserveCommands } from './observe-commands.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -209,6 +210,7 @@ export function buildProgram(): Command {
     .action((o: { sandbox?: string; all: boolean; timeout?: number }) => run(() => runDown(o, stdio)));
 
   registerScenarioCommand(program, run, stdio);
+  registerObserveCommands(program, run, stdio);
 
   return program;
 }

@@ -211,7 +211,7 @@ export function installObserveRoutes(admin: AdminServer, deps: ObserveDeps): voi
       const { bound, errors } = await deps.dataPlane().bind([listener]);
       const err = errors[0];
       if (err) {
-        if (err.code === 'EADDRINUSE') throw new MeshError('MESH_ERR_PORT_IN_USE', [`port-forward to ${svc.name}`, `${address}:${port}`, 'another <localPort>']);
+        if (err.code === 'EADDRINUSE') throw new MeshError('MESH_ERR_PORT_IN_USE', [`port-forward to ${svc.name}`, `${address}:${port}`, `\`meshbox port-forward ${svc.name} <otherPort>\``]);
         throw new MeshError('MESH_ERR_LISTEN', [`port-forward to ${svc.name}`, `${address}:${port}`, err.message]);
       }
       const actual = bound[0]!.port;

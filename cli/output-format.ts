@@ -1,0 +1,41 @@
+/**
+ * `-o json|yaml|wide|name` as kubectl has it, shared by the commands that print data; `--json`
+ * stays an alias of `-o json`. Tables are kubectl's: upper-case headers, columns padded to the
+ * widest cell and separated by three spaces.
+ */
+import { stringify } from 'yaml';
+import { closestMatch } from '../sandbox/config/did-you-mean.js';
+import { MeshError } from '../sandbox/errors.js';
+import type { Io } from './output.js';
+
+export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'name';
+
+/** the format asked for: `-o`, else `--json`, else the table; refuses formats the command lacks */
+export function outputFormat(o: { output?: string; json?: boolean }, allowed: readonly OutputFormat[]): OutputFormat {
+  if (o.output === undefined) return o.json ? 'json' : 'table';
+  const f = o.output.toLowerCase();
+  if ((allowed as readonly string[]).includes(f) && f !== 'table') return f as OutputFormat;
+  const offered = allowed.filter((a) => a !== 'table');
+  const near = closestMatch(f, offered);
+  throw new MeshError('MESH_ERR_USAGE', [`unknown output format "${o.output}"`], { hint: `${near ? `did you mean \`-o ${near}\`? ` : ''}use -o ${offered.join('|')}` });
+}
+
+/** prints a value as JSON (2-space indent, as kubectl) or YAML */
+export function printData(io: Io, value: unknown, format: 'json' | 'yaml'): void {
+  if (format === 'json') io.out(JSON.stringify(value, null, 2));
+  else io.out(stringify(value, { lineWidth: 0 }).replace(/\n$/, ''));
+}
+
+export function formatTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('   ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)];
+}
+
+export function printTable(io: Io, headers: readonly string[], rows: ReadonlyArray<readonly string[]>): void {
+  for (const l of formatTable(headers, rows)) io.out(l);
+}
