@@ -113,8 +113,9 @@ export function buildProgram(): Command {
     .command('status')
     .description('show a running sandbox: instances, health, ports, rules version')
     .option('--admin <url>', 'admin API of the sandbox (default: the running one, else http://127.0.0.1:15000)')
-    .option('--json', 'print the raw status as JSON', false)
-    .action((o: { admin?: string; json: boolean }) => run(() => runStatus(o, stdio)));
+    .option('--json', 'print the raw status as JSON (alias of -o json)', false)
+    .option('-o, --output <format>', 'json | yaml')
+    .action((o: { admin?: string; json: boolean; output?: string }) => run(() => runStatus(o, stdio)));
 
   program
     .command('schema')

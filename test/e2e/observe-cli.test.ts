@@ -142,6 +142,9 @@ describe('observe and kubectl-style commands on the sample mesh', () => {
     const typo = await cli('get', 'virtualservis');
     expect(typo.code).not.toBe(0);
     expect(typo.output).toContain('did you mean `virtualservices`?');
+    const status = parseYaml((await cli('status', '-o', 'yaml')).output) as { ready: boolean; instances: unknown[] };
+    expect(status.ready).toBe(true);
+    expect(status.instances).toHaveLength(4);
     const fmt = await cli('get', 'svc', '-o', 'jsn');
     expect(fmt.output).toContain('did you mean `-o json`?');
   }, 60_000);
