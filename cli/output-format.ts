@@ -39,3 +39,27 @@ export function formatTable(headers: readonly string[], rows: ReadonlyArray<read
 export function printTable(io: Io, headers: readonly string[], rows: ReadonlyArray<readonly string[]>): void {
   for (const l of formatTable(headers, rows)) io.out(l);
 }
+
+/**
+ * `-o json|yaml` for a command that already prints JSON with `json: true`: `-o json` sets it,
+ * `-o yaml` sets it and re-prints the command's JSON output as YAML. Returns the options and the
+ * Io to give the command, and `flush()` to call after it ran.
+ */
+export function jsonOrYaml<O extends { json?: boolean; output?: string }>(o: O, io: Io): { options: O; io: Io; flush(): void } {
+  const format = outputFormat(o, ['table', 'json', 'yaml']);
+  if (format !== 'yaml') return { options: { ...o, json: o.json || format === 'json' }, io, flush: () => undefined };
+  const lines: string[] = [];
+  return {
+    options: { ...o, json: true },
+    io: { out: (l) => lines.push(l), err: (l) => io.err(l) },
+    flush: () => {
+      if (lines.length === 0) return;
+      const text = lines.join('\n');
+      try {
+        printData(io, JSON.parse(text), 'yaml');
+      } catch {
+        for (const l of lines) io.out(l);
+      }
+    },
+  };
+}

@@ -220,4 +220,37 @@ describe('observe and kubectl-style commands on the sample mesh', () => {
     expect(svc.code).toBe(64);
     expect(svc.output).toContain('edit meshbox.yaml');
   }, 60_000);
+
+  it('-l selects instances for workload verbs and faults; a selector matching nothing exits 1', async () => {
+    const drain = await cli('workload', 'drain', '-l', 'app=callme-service,version=v2');
+    expect(drain.code, drain.output).toBe(0);
+    expect(drain.output.trim().split('\n')).toEqual(['drain callme-service-v2-1: done', 'drain callme-service-v2-2: done']);
+    expect((await cli('get', 'po', '-l', 'version=v2')).output).toMatch(/callme-service-v2-1\s+0\/1\s+running,drained/);
+    expect((await cli('workload', 'undrain', '-l', 'app=callme-service,version=v2')).code).toBe(0);
+    expect((await cli('get', 'po', '-l', 'version=v2')).output).toMatch(/callme-service-v2-1\s+1\/1\s+running\s/);
+    const none = await cli('workload', 'kill', '-l', 'version=v9');
+    expect(none.code).toBe(1);
+    expect(none.output).toContain('MESH_ERR_NO_MATCH: no instances for the selector version=v9 matched');
+    const neither = await cli('workload', 'kill');
+    expect(neither.code).toBe(64);
+    expect(neither.output).toContain('name the instance, or select instances with -l');
+
+    const add = await cli('fault', 'add', '-l', 'app=callme-service,version=v2', '--abort', '503', '--name', 'sel', '-o', 'yaml');
+    expect(add.code, add.output).toBe(0);
+    const rec = parseYaml(add.output) as { name: string; spec: { target: { service: string; subset?: string } } };
+    expect(rec.name).toBe('sel');
+    expect(rec.spec.target).toEqual({ service: 'callme-service', subset: 'v2' });
+    const whole = await cli('fault', 'add', '-l', 'app=callme-service', '--delay', '1ms', '--name', 'all', '--json');
+    expect((JSON.parse(whole.output) as { spec: { target: unknown } }).spec.target).toEqual({ service: 'callme-service' });
+    const ls = parseYaml((await cli('fault', 'ls', '-o', 'yaml')).output) as Array<{ name: string }>;
+    expect(ls.map((f) => f.name)).toEqual(expect.arrayContaining(['sel', 'all']));
+    expect((await cli('get', 'faults', '-o', 'name')).output).toContain('fault.meshbox.dev/sel');
+    const del = await cli('delete', 'fault', 'sel');
+    expect(del.code, del.output).toBe(0);
+    expect((await cli('fault', 'rm', '--all')).code).toBe(0);
+    const wl = parseYaml((await cli('workload', 'ls', '-o', 'yaml')).output) as Array<{ id: string }>;
+    expect(wl).toHaveLength(4);
+    const v = await runCli(['validate', path.join(ROOT, 'sample-services'), '-o', 'yaml'], env);
+    expect((parseYaml(v.output) as { ok: boolean }).ok).toBe(true);
+  }, 60_000);
 });
