@@ -26,11 +26,12 @@ export function printData(io: Io, value: unknown, format: 'json' | 'yaml'): void
   else io.out(stringify(value, { lineWidth: 0 }).replace(/\n$/, ''));
 }
 
-export function formatTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
+/** `rightAlign`: from this column on, cells are right-aligned (linkerd's number columns) */
+export function formatTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>, rightAlign = Number.POSITIVE_INFINITY): string[] {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .map((c, i) => (i >= rightAlign ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
       .join('   ')
       .trimEnd();
   return [line(headers), ...rows.map(line)];

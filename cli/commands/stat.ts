@@ -4,7 +4,7 @@
  * window, with the columns of `linkerd viz stat`:
  *
  *   NAME             MESHED   SUCCESS      RPS   LATENCY_P50   LATENCY_P95   LATENCY_P99   TCP_CONN
- *   callme-service      3/3   100.00%   4.2rps           2ms           4ms           9ms          1
+ *   callme-service      3/3   100.00%   4.2rps         2.1ms         4.3ms           9ms          1
  *
  * From the requests the destination sidecars served (admin API `/stat`); `-` when none did.
  */
@@ -81,6 +81,7 @@ export async function runStat(kindWord: string | undefined, names: string[], o: 
     r.requests === 0 ? '-' : String(r.tcpConnections),
     ...(format === 'wide' ? [String(r.requests)] : []),
   ]);
-  for (const l of formatTable(headers, table)) io.out(l);
+  // linkerd viz stat right-aligns every column but NAME
+  for (const l of formatTable(headers, table, 1)) io.out(l);
   return 0;
 }
