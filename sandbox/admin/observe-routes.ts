@@ -219,13 +219,16 @@ export function installObserveRoutes(admin: AdminServer, deps: ObserveDeps): voi
       forwards.set(name, { service: svc.name, address, port: actual, since: Date.now() });
       return {
         body: undefined,
-        stream: (res) => {
-          res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
-          res.write(`${JSON.stringify({ type: 'port-forward:ready', name, service: svc.name, servicePort: svc.port, address, port: actual })}\n`);
-          res.once('close', () => {
+        stream: (res, httpReq) => {
+          const remove = (): void => {
             forwards.delete(name);
             void deps.controlPlane().removeListener(name).catch(() => undefined);
-          });
+          };
+          // the client may have gone while the listener was being bound
+          if (httpReq.socket.destroyed) return remove();
+          res.once('close', remove);
+          res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
+          res.write(`${JSON.stringify({ type: 'port-forward:ready', name, service: svc.name, servicePort: svc.port, address, port: actual })}\n`);
         },
       };
     });
