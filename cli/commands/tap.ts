@@ -68,6 +68,8 @@ export async function runTap(o: TapOptions, io: Io, signal?: AbortSignal): Promi
   const admin = resolveAdmin(o.admin);
   let n = 0;
   let dropped: string | undefined;
+  // lines may arrive before adminStream resolves (in the chunk with the headers): remember --max
+  let reachedMax = false;
   let stopSelf: () => void = () => undefined;
   const stream = await adminStream(`${admin}/tap${tapQuery(o)}`, 'GET', undefined, (line) => {
     if (line['type'] === 'tap:dropped') {
@@ -80,7 +82,10 @@ export async function runTap(o: TapOptions, io: Io, signal?: AbortSignal): Promi
     const e = line as unknown as RequestEvent;
     if (format === 'json') io.out(JSON.stringify(e));
     else for (const l of tapLines(e, `0:${n}`, format === 'wide')) io.out(l);
-    if (o.max !== undefined && n >= o.max) stopSelf();
+    if (o.max !== undefined && n >= o.max) {
+      reachedMax = true;
+      stopSelf();
+    }
   });
   let stoppedByUs = false;
   const stop = (): void => {
@@ -88,6 +93,7 @@ export async function runTap(o: TapOptions, io: Io, signal?: AbortSignal): Promi
     stream.close();
   };
   stopSelf = stop;
+  if (reachedMax) stop();
   signal?.addEventListener('abort', stop);
   const timer = o.durationMs ? setTimeout(stop, o.durationMs) : undefined;
   await stream.done;
