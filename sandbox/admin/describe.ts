@@ -13,6 +13,7 @@ import type { ClusterConfig, MeshSnapshot, RouteEntryConfig } from '../control/s
 import type { FaultRecord } from '../faults/fault-spec.js';
 import { MeshError } from '../errors.js';
 import { closestMatch } from '../config/did-you-mean.js';
+import { RequestMatcher } from '../proxy/routing/request-matcher.js';
 
 export const OBJECT_KINDS = ['services', 'workloads', 'pods', 'virtualservices', 'destinationrules', 'gateways', 'faults'] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
@@ -141,7 +142,7 @@ export function findObject(ctx: DescribeContext, kind: ObjectKind, name: string)
 
 function describeRoute(r: RouteEntryConfig): string[] {
   const out = [`${r.origin.resource}${r.origin.index >= 0 ? ` http[${r.origin.index}]` : ''}${r.origin.location ? ` (${r.origin.location})` : ''}`];
-  out.push(`  match: ${r.match.length === 0 ? 'every request' : r.match.map((m) => JSON.stringify(m)).join(' OR ')}`);
+  out.push(`  match: ${r.match.length === 0 ? 'every request' : r.match.map((m) => `(${new RequestMatcher(m).explain()})`).join(' or ')}`);
   const a = r.action;
   if (a.type === 'route') {
     const total = a.destinations.reduce((s, d) => s + d.weight, 0);
@@ -297,4 +298,35 @@ export function describeObject(ctx: DescribeContext, kind: ObjectKind, name: str
     }
   }
   return { object, explain: lines };
+}
+
+interface LiveCluster {
+  proxy: string;
+  name: string;
+  hosts: Array<{ id: string; ejected?: boolean; times_ejected?: number; rq_active?: number; rq_total?: number; rq_error?: number }>;
+}
+
+/**
+ * What the data plane sees right now for these instances: outlier ejections (per calling proxy,
+ * as Envoy's outlier detection is) and request counters, from the data plane's /clusters.
+ */
+export function liveLines(clusters: readonly LiveCluster[], instanceIds: ReadonlySet<string>): string[] {
+  const ejected: string[] = [];
+  const totals = new Map<string, { total: number; errors: number; active: number }>();
+  for (const c of clusters) {
+    if (!c.name.startsWith('outbound|') || c.name.split('|')[2] !== '') continue;
+    for (const h of c.hosts) {
+      if (!instanceIds.has(h.id)) continue;
+      if (h.ejected) ejected.push(`${h.id} ejected by ${c.proxy}'s outlier detection (${h.times_ejected ?? 1} time(s))`);
+      const t = totals.get(h.id) ?? { total: 0, errors: 0, active: 0 };
+      t.total += h.rq_total ?? 0;
+      t.errors += h.rq_error ?? 0;
+      t.active += h.rq_active ?? 0;
+      totals.set(h.id, t);
+    }
+  }
+  const out = ['Live (data plane):'];
+  for (const [id, t] of [...totals.entries()].sort()) out.push(`  ${id}: ${t.total} requests from sidecars and the gateway, ${t.errors} errors, ${t.active} active`);
+  out.push(...(ejected.length ? ejected.map((e) => `  ${e}`) : ['  no outlier ejections']));
+  return out;
 }

@@ -27,7 +27,7 @@ import type { EventBus, RequestEvent } from '../events.js';
 import type { FaultStore } from '../faults/fault-store.js';
 import type { DataPlane } from '../proxy/data-plane.js';
 import type { AdminServer } from './admin-server.js';
-import { describeObject, isObjectKind, listObjects, OBJECT_KINDS, type DescribeContext } from './describe.js';
+import { describeObject, isObjectKind, listObjects, liveLines, OBJECT_KINDS, type DescribeContext } from './describe.js';
 import { MAX_WINDOW_MS, RequestWindow, type StatGroup } from './request-window.js';
 
 /** bytes a tap client may have unread before it is dropped */
@@ -183,13 +183,26 @@ export function installObserveRoutes(admin: AdminServer, deps: ObserveDeps): voi
       }
       return { body: { apiVersion: 'v1', kind: 'List', items } };
     })
-    .route('GET', /^\/objects\/([^/]+)\/([^/]+)\/describe$/, 'one object and what applies to it, and why', (req) => {
+    .route('GET', /^\/objects\/([^/]+)\/([^/]+)\/describe$/, 'one object and what applies to it, and why', async (req) => {
       const kind = kindOf(decodeURIComponent(req.params[0]!));
+      let d: ReturnType<typeof describeObject>;
       try {
-        return { body: describeObject(ctx(), kind, decodeURIComponent(req.params[1]!)) };
+        d = describeObject(ctx(), kind, decodeURIComponent(req.params[1]!));
       } catch (e) {
         return notFound(e);
       }
+      if (kind === 'services' || kind === 'workloads' || kind === 'pods') {
+        const name = d.object.metadata.name;
+        const ids = new Set(
+          deps.registry
+            .all()
+            .filter((i) => (kind === 'services' ? i.workload.service === name : kind === 'workloads' ? i.workload.workload === name : i.id === name))
+            .map((i) => i.id),
+        );
+        const live = (await deps.dataPlane().clusters()) as { clusters: Parameters<typeof liveLines>[0] };
+        d.explain.push(...liveLines(live.clusters, ids));
+      }
+      return { body: d };
     })
     .route('GET', '/port-forwards', 'the port-forward listeners', () => ({ body: { portForwards: [...forwards.entries()].map(([name, f]) => ({ name, ...f })) } }))
     .route('POST', '/port-forwards', 'open a port-forward listener {"service","port"}; it lives as long as this request', async (req) => {

@@ -3,7 +3,7 @@
  * them: `meshbox up --headless --runtime process` on free ports, traffic through the ingress
  * gateway, then each command's output.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -158,6 +158,9 @@ describe('observe and kubectl-style commands on the sample mesh', () => {
     expect(vs.output).toContain('timeout: 500ms');
     const pod = await cli('describe', 'po', 'callme-service-v1-1');
     expect(pod.output).toMatch(/VirtualService default\/callme-service-route http\[0\] \(.*callme-service\.yaml:\d+:\d+\): 20% of matching requests/);
+    const live = await cli('describe', 'svc', 'callme-service');
+    expect(live.output).toMatch(/Live \(data plane\):\n  callme-service-v1-1: \d+ requests from sidecars and the gateway, \d+ errors, \d+ active\n/);
+    expect(live.output).toContain('  no outlier ejections');
     const svc = await cli('describe', 'svc/callme-service', '-o', 'json');
     const d = JSON.parse(svc.output) as { object: { kind: string }; explain: string[] };
     expect(d.object.kind).toBe('Service');
@@ -253,4 +256,37 @@ describe('observe and kubectl-style commands on the sample mesh', () => {
     const v = await runCli(['validate', path.join(ROOT, 'sample-services'), '-o', 'yaml'], env);
     expect((parseYaml(v.output) as { ok: boolean }).ok).toBe(true);
   }, 60_000);
+
+  it('describe shows a host ejected by outlier detection, live, per calling proxy', async () => {
+    const file = path.join(os.tmpdir(), `meshbox-observe-dr-${process.pid}.yaml`);
+    writeFileSync(
+      file,
+      `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: callme-service-destination
+spec:
+  host: callme-service
+  subsets:
+    - { name: v1, labels: { version: v1 } }
+    - { name: v2, labels: { version: v2 } }
+  trafficPolicy:
+    outlierDetection: { consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 60s, maxEjectionPercent: 100 }
+`,
+    );
+    const applied = await cli('apply', '-f', file);
+    expect(applied.code, applied.output).toBe(0);
+    expect((await cli('fault', 'add', 'callme-service', '--subset', 'v1', '--abort', '503', '--name', 'v1-down')).code).toBe(0);
+    // through the caller, whose sidecar ejects v1 after 2 consecutive 503s
+    let ejected = '';
+    for (let i = 0; i < 60 && !ejected; i++) {
+      await httpGet(`${ingress}/caller/ping`, HOST);
+      if (i % 5 === 4) {
+        const d = await cli('describe', 'po', 'callme-service-v1-1');
+        ejected = /callme-service-v1-1 ejected by caller-service-v1-1's outlier detection \(\d+ time\(s\)\)/.exec(d.output)?.[0] ?? '';
+      }
+    }
+    expect(ejected).not.toBe('');
+    await cli('fault', 'rm', 'v1-down');
+  }, 90_000);
 });
