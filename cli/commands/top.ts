@@ -88,7 +88,12 @@ export class TopTable {
   }
 }
 
-export async function runTop(o: TopOptions, io: Io, tty = process.stdout.isTTY === true): Promise<number> {
+export async function runTop(
+  o: TopOptions,
+  io: Io,
+  tty = process.stdout.isTTY === true,
+  screen: (text: string) => void = (text) => void process.stdout.write(text),
+): Promise<number> {
   const format = outputFormat(o, ['table', 'json']);
   const admin = resolveAdmin(o.admin);
   const table = new TopTable(o.hideSources);
@@ -98,7 +103,7 @@ export async function runTop(o: TopOptions, io: Io, tty = process.stdout.isTTY =
   });
   const draw = (): void => {
     // home + clear screen, then the table (linkerd viz top redraws full screen)
-    process.stdout.write(`\u001b[H\u001b[2J(press Ctrl-C to quit)\n${table.lines().join('\n')}\n`);
+    screen(`\u001b[H\u001b[2J(press Ctrl-C to quit)\n${table.lines().join('\n')}\n`);
   };
   const redraw = live ? setInterval(draw, o.intervalMs ?? 1000) : undefined;
   let stoppedByUs = false;

@@ -1,11 +1,12 @@
 /**
- * `meshbox tap --max N` against a stub admin API on a real socket: events that arrive in the
+ * `meshbox tap --max N` and `meshbox top` against a stub admin API on a real socket: events that arrive in the
  * same chunk as the response headers still count, and --max stops the command.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runTap } from '../../../cli/commands/tap.js';
+import { runTop } from '../../../cli/commands/top.js';
 
 const event = (n: number): string =>
   JSON.stringify({
@@ -41,5 +42,37 @@ describe('meshbox tap client', () => {
     expect(out[0]).toMatch(/^req id=0:1 proxy=in src=caller-service-v1 dst=callme-service-v2 :method=GET/);
     await new Promise((r) => setTimeout(r, 100));
     expect(clientGone).toBe(true);
+  });
+});
+
+describe('meshbox top client', () => {
+  let server: http.Server | undefined;
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+  });
+
+  it('on a terminal redraws the table in place; when the sandbox ends the stream it says so and exits 1', async () => {
+    const frames: string[] = [];
+    server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write(`${JSON.stringify({ type: 'tap:start' })}\n`);
+      for (let n = 1; n <= 6; n++) res.write(`${event(n)}\n`);
+      // end once the table was redrawn twice by the interval (no wall-clock bound)
+      const t = setInterval(() => {
+        if (frames.length < 2) return;
+        clearInterval(t);
+        res.end();
+      }, 10);
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const err: string[] = [];
+    const code = await runTop({ admin: url, intervalMs: 50 }, { out: () => undefined, err: (l) => err.push(l) }, true, (t) => frames.push(t));
+    expect(code).toBe(1);
+    expect(err).toEqual(['top: the sandbox closed the stream (it stopped)']);
+    expect(frames.length).toBeGreaterThanOrEqual(3);
+    expect(frames.every((f) => f.startsWith('\u001b[H\u001b[2J(press Ctrl-C to quit)\n'))).toBe(true);
+    expect(frames[frames.length - 1]).toMatch(/\ncaller-service-v1\s+callme-service-v2-1\s+GET\s+\/callme\/ping\s+6\s+2ms\s+2ms\s+2ms\s+100\.00%\n$/);
   });
 });
