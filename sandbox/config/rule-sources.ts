@@ -35,6 +35,23 @@ function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** What the user can do about an unreadable `what` (file, folder, path), by the error's code. */
+export function unreadableHint(err: unknown, what: 'file' | 'folder' | 'path'): string {
+  switch (errorCode(err)) {
+    case 'ELOOP':
+      return `the ${what} is a symbolic link that points (through other links) back at itself: point it at a real ${what} or remove it`;
+    case 'EACCES':
+    case 'EPERM':
+      return `check the permissions of the ${what} (the user running meshbox must be able to read it)`;
+    case 'ENAMETOOLONG':
+      return 'shorten the path';
+    case 'EISDIR':
+      return 'give a file, or the folder itself as a rules folder';
+    default:
+      return `check that the ${what} exists and can be read`;
+  }
+}
+
 export interface ExpandOptions {
   /** read the subfolders of folders too (default false) */
   recursive?: boolean;
@@ -53,7 +70,7 @@ async function walkFolder(dir: string, findings: Finding[]): Promise<string[]> {
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
-    findings.push(makeFinding('FILE_UNREADABLE', `folder ${dir} cannot be read: ${reason(err)}`, { hint: 'check the permissions of the folder' }));
+    findings.push(makeFinding('FILE_UNREADABLE', `folder ${dir} cannot be read: ${reason(err)}`, { hint: unreadableHint(err, 'folder') }));
     return [];
   }
   entries.sort((a, b) => byName(a.name, b.name));
@@ -92,7 +109,7 @@ export async function expandRulePaths(paths: readonly string[], opts: ExpandOpti
       findings.push(
         errorCode(err) === 'ENOENT'
           ? makeFinding('PATH_NOT_FOUND', `${p} does not exist`, { hint: 'check the path: give a rules folder (its *.yaml files are read) or rule files' })
-          : makeFinding('FILE_UNREADABLE', `${p} cannot be read: ${reason(err)}`, { hint: 'check the permissions of the path' }),
+          : makeFinding('FILE_UNREADABLE', `${p} cannot be read: ${reason(err)}`, { hint: unreadableHint(err, 'path') }),
       );
       continue;
     }
@@ -112,7 +129,7 @@ export async function expandRulePaths(paths: readonly string[], opts: ExpandOpti
     try {
       names = (await readdir(p)).filter(isRuleFileName);
     } catch (err) {
-      findings.push(makeFinding('FILE_UNREADABLE', `folder ${p} cannot be read: ${reason(err)}`, { hint: 'check the permissions of the folder' }));
+      findings.push(makeFinding('FILE_UNREADABLE', `folder ${p} cannot be read: ${reason(err)}`, { hint: unreadableHint(err, 'folder') }));
       continue;
     }
     names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -135,7 +152,7 @@ export async function readRuleSources(files: readonly string[]): Promise<{ sourc
       findings.push(
         errorCode(err) === 'ENOENT'
           ? makeFinding('PATH_NOT_FOUND', `${file} does not exist (it was removed while reading)`, { hint: 'run the command again' })
-          : makeFinding('FILE_UNREADABLE', `${file} cannot be read: ${reason(err)}`, { hint: 'check the permissions of the file' }),
+          : makeFinding('FILE_UNREADABLE', `${file} cannot be read: ${reason(err)}`, { hint: unreadableHint(err, 'file') }),
       );
     }
   }

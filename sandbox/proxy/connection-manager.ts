@@ -18,6 +18,7 @@ import type { Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
 import { decideFault } from './filters/fault-filter.js';
 import { decideInboundFaults } from './filters/mesh-fault-filter.js';
+import { applyEdgeForwarding } from './forwarded-for.js';
 import { closeAfterReply, lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
 import { localReplies, type LocalReply } from './local-reply.js';
 import { RequestContext, peerOf, UNKNOWN_DESTINATION, UNKNOWN_PEER } from './request-context.js';
@@ -434,8 +435,14 @@ export class ConnectionManager implements ListenerHandler {
       port,
       headers: ctx.req.headers,
     };
-    const selection = table?.select(view, lookupAuthority) ?? { why: ['no route configuration'] };
+    if (!table) {
+      ctx.why.push('no route configuration');
+      ctx.sendLocalReply(localReplies.noRoute());
+      return;
+    }
+    const selection = table.select(view, lookupAuthority);
     ctx.why.push(...selection.why);
+    ctx.route = { config: listener.routeConfig!, authority: lookupAuthority, port, ...selection.decision };
     if (!isSelection(selection)) {
       ctx.sendLocalReply(localReplies.noRoute());
       return;
@@ -517,7 +524,8 @@ export class ConnectionManager implements ListenerHandler {
       if (v !== undefined) return { key: v };
       if (hp.cookie.ttlMs === undefined) return {};
       const fresh = randomUUID();
-      const attrs = [`${hp.cookie.name}=${fresh}`, `Path=${hp.cookie.path ?? '/'}`, `Max-Age=${Math.round(hp.cookie.ttlMs / 1000)}`, 'HttpOnly'];
+      // Envoy: a zero ttl makes a session cookie (no Max-Age), not one that expires at once
+      const attrs = [`${hp.cookie.name}=${fresh}`, `Path=${hp.cookie.path ?? '/'}`, ...(hp.cookie.ttlMs > 0 ? [`Max-Age=${Math.round(hp.cookie.ttlMs / 1000)}`] : []), 'HttpOnly'];
       return { key: fresh, setCookie: attrs.join('; ') };
     }
     if (hp.sourceIp) return { key: isGateway ? (ctx.req.socket.remoteAddress ?? '') : ctx.proxy.id };
@@ -551,12 +559,7 @@ export class ConnectionManager implements ListenerHandler {
     }
     headers['host'] = authority;
     headers['x-forwarded-proto'] ??= 'http';
-    if (isGateway) {
-      const remote = ctx.req.socket.remoteAddress ?? '';
-      const xff = headers['x-forwarded-for'];
-      headers['x-forwarded-for'] = xff ? `${String(xff)}, ${remote}` : remote;
-      headers['x-envoy-internal'] = 'true';
-    }
+    if (isGateway) applyEdgeForwarding(headers, ctx.req.socket.remoteAddress ?? '');
     if (route.timeoutMs !== null) headers['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
     headers[PEER_HEADER] = ctx.proxy.id;
     headers[CDN_LOOP_HEADER] = [...cdnLoopEntries(headers[CDN_LOOP_HEADER]), cdnIdOf(ctx.proxy.id)].join(', ');

@@ -180,12 +180,9 @@ const policyFields = {
 
 const trafficPolicy: JsonSchema = obj('TrafficPolicy', 'Policies for traffic to the destination: load balancing, limits, outlier detection, TLS.', {
   ...policyFields,
-  portLevelSettings: notApplied(
-    list(
-      obj('PortTrafficPolicy', 'Policies for one port; they replace (not merge with) the top-level ones.', { port: portSelector, ...policyFields }, { required: ['port'] }),
-      'Per-port policies.',
-    ),
-    'the top-level (or subset) policy applies to every port',
+  portLevelSettings: list(
+    obj('PortTrafficPolicy', 'Policies for one port; each field it sets replaces the top-level one as a whole.', { port: portSelector, ...policyFields }, { required: ['port'] }),
+    'Per-port policies.',
   ),
   tunnel: notApplied(obj(
     'TunnelSettings',

@@ -67,7 +67,7 @@ describe('admin /tap stream', () => {
       },
       tapBufferBytes,
     });
-    const url = await admin.listen('127.0.0.1', 0);
+    const url = await admin.listen('127.0.0.1', 0, { token: 'test-token', tokenFile: '/nonexistent/test.token' });
     return { bus, url };
   }
 

@@ -31,7 +31,6 @@ describe('recognised, not applied fields', () => {
       'VirtualService HTTPRoute.mirrors',
       'VirtualService HTTPRoute.corsPolicy',
       'Gateway Server.tls',
-      'DestinationRule TrafficPolicy.portLevelSettings',
       'DestinationRule TCPSettings.idleTimeout',
       'DestinationRule HTTPSettings.idleTimeout',
       'DestinationRule TCPSettings.tcpKeepalive',
@@ -62,7 +61,7 @@ describe('recognised, not applied fields', () => {
     expect(at('spec.http[0].match[0].name')).toBe('14:7');
     expect(at('spec.http[1].mirrors')).toBe('31:5');
     expect(at('spec.trafficPolicy.connectionPool.tcp.idleTimeout')).toBe('78:9');
-    expect(at('spec.servers[0].tls')).toBe('125:5');
+    expect(at('spec.servers[0].tls')).toBe('126:5');
     const mirror = warnings.find((w) => w.message.startsWith('spec.http[0].mirror '))!;
     expect(mirror).toMatchObject({
       code: code('FIELD_NOT_APPLIED'),
@@ -93,7 +92,7 @@ describe('recognised, not applied fields', () => {
     );
     expect(withCode(r.findings, 'FIELD_NOT_APPLIED').map((f) => `${f.location!.line}:${f.location!.col} ${pathOf(f.message)}`)).toEqual([
       '11:31 spec.subsets[].trafficPolicy.connectionPool.http.idleTimeout',
-      '12:7 spec.subsets[].trafficPolicy.portLevelSettings',
+      '14:9 spec.subsets[].trafficPolicy.portLevelSettings[].tls',
     ]);
   });
 
