@@ -200,6 +200,16 @@ describe('observe and kubectl-style commands on the sample mesh', () => {
     });
     expect(refused).toBe('ECONNREFUSED');
     expect((await httpGet(`${admin}/port-forwards`)).body).not.toContain(`"port": ${port}`);
+    // opening a listener changes the sandbox: without the admin token it is refused
+    const tokenless = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${admin}/port-forwards`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ service: 'callme-service', port: 0 }));
+    });
+    expect(tokenless).toBe(401);
     const busy = await cli('port-forward', 'callme-service', String(ingressPort));
     expect(busy.code).toBe(2);
     expect(busy.output).toContain(`MESH_ERR_PORT_IN_USE: port-forward to callme-service cannot listen on 127.0.0.1:${ingressPort}: the port is already in use`);
