@@ -21,6 +21,7 @@ import type { LoadedResource } from './config/resource.js';
 import { AdminServer } from './admin/admin-server.js';
 import { generateAdminToken } from './admin/admin-token.js';
 import { installChaosRoutes } from './admin/chaos-routes.js';
+import { installObserveRoutes } from './admin/observe-routes.js';
 import { FaultStore } from './faults/fault-store.js';
 import { fileFaults, GATEWAY_ID, listenersFor } from './control/compiler.js';
 import { ControlPlane } from './control/control-plane.js';
@@ -193,6 +194,7 @@ export class Sandbox {
     this.adminUrl = await this.admin.listen(this.options.adminHost ?? '127.0.0.1', this.options.adminPort ?? 15000, { token: adminToken, tokenFile: this.state.tokenFile });
     this.installAdminRoutes();
     installChaosRoutes(this.admin, { faults: this.faults, workloads: () => this.workloads, registry: this.registry });
+    installObserveRoutes(this.admin, { bus: this.bus, registry: this.registry, faults: this.faults, mesh: () => this.mesh, controlPlane: () => this.controlPlane, dataPlane: () => this.dataPlane });
     this.state.set({ adminUrl: this.adminUrl, ingressUrl: this.ingressUrl });
 
     this.controlPlane = new ControlPlane(mesh, this.registry, this.dataPlane, this.bus, ingress);
