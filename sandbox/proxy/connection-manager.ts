@@ -7,12 +7,11 @@
  *
  * Every request ends in exactly one RequestEvent, emitted when the response closes.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { parseDuration } from '../config/duration.js';
 import type { RequestEvent } from '../events.js';
 import type { ListenerConfig, ProxyConfig, RouteEntryConfig } from '../control/snapshot.js';
-import type { Rng } from '../rng.js';
+import { RequestRandomness, type Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
 import { decideFault } from './filters/fault-filter.js';
 import { decideInboundFaults } from './filters/mesh-fault-filter.js';
@@ -96,7 +95,12 @@ function authorityPort(authority: string, fallback: number): number {
 }
 
 export class ConnectionManager {
-  constructor(private readonly deps: ConnectionManagerDeps) {}
+  /** a generator per request, derived from the seed (so `--seed` replays concurrent traffic too) */
+  private readonly randomness: RequestRandomness;
+
+  constructor(private readonly deps: ConnectionManagerDeps) {
+    this.randomness = new RequestRandomness(deps.rng.seed);
+  }
 
   handle(listenerName: string, req: IncomingMessage, res: ServerResponse): void {
     const snap = this.deps.current();
@@ -110,9 +114,11 @@ export class ConnectionManager {
     }
     const target = requestTarget(req);
     const idHeader = req.headers['x-request-id'];
-    const requestId = typeof idHeader === 'string' && idHeader.length > 0 ? idHeader : randomUUID();
+    const givenId = typeof idHeader === 'string' && idHeader.length > 0 ? idHeader : undefined;
+    const rng = this.randomness.forRequest(listenerName, givenId);
+    const requestId = givenId ?? rng.uuid();
     const authority = listener.boundHost ? `${listener.boundHost}:${listener.servicePort ?? 80}` : target.authority;
-    const ctx = new RequestContext(req, res, snap.snapshot, proxy, listener, requestId, target.path, authority);
+    const ctx = new RequestContext(req, res, snap.snapshot, proxy, listener, requestId, target.path, authority, rng);
     res.once('close', () => {
       const event = ctx.finish();
       if (event) this.deps.emit(event);
@@ -165,7 +171,7 @@ export class ConnectionManager {
     }
     ctx.routeName = 'default';
     ctx.why.push(`inbound to ${proxy.id}: local app via ${cluster.name}`);
-    const faults = decideInboundFaults(snap.httpFaults.get(proxy.id), { method: ctx.req.method ?? 'GET', path: ctx.path, headers: ctx.req.headers }, ctx.source.workload, this.deps.rng);
+    const faults = decideInboundFaults(snap.httpFaults.get(proxy.id), { method: ctx.req.method ?? 'GET', path: ctx.path, headers: ctx.req.headers }, ctx.source.workload, ctx.rng);
     if (faults) {
       ctx.why.push(...faults.why);
       if (faults.delayMs > 0) {
@@ -204,7 +210,6 @@ export class ConnectionManager {
         responseFault: faults?.response,
         onEndpoint: () => undefined,
       },
-      this.deps.rng,
     );
   }
 
@@ -247,7 +252,7 @@ export class ConnectionManager {
       ctx.sendLocalReply(localReplies.directResponse(action.status, text));
       return;
     }
-    const picked = selection.route.pickDestination(this.deps.rng);
+    const picked = selection.route.pickDestination(ctx.rng);
     if (!picked) {
       ctx.sendLocalReply(localReplies.clusterNotFound());
       return;
@@ -264,7 +269,7 @@ export class ConnectionManager {
     };
 
     if (route.fault && route.faultMode !== 'upstream') {
-      const decision = decideFault(route.fault, this.deps.rng, parseDuration);
+      const decision = decideFault(route.fault, ctx.rng, parseDuration);
       ctx.why.push(...decision.why);
       if (decision.delayMs > 0) {
         ctx.flags.add('DI');
@@ -306,7 +311,7 @@ export class ConnectionManager {
       const v = cookieValue(ctx.req.headers.cookie, hp.cookie.name);
       if (v !== undefined) return { key: v };
       if (hp.cookie.ttlMs === undefined) return {};
-      const fresh = randomUUID();
+      const fresh = ctx.rng.uuid();
       const attrs = [`${hp.cookie.name}=${fresh}`, `Path=${hp.cookie.path ?? '/'}`, `Max-Age=${Math.round(hp.cookie.ttlMs / 1000)}`, 'HttpOnly'];
       return { key: fresh, setCookie: attrs.join('; ') };
     }
@@ -379,7 +384,6 @@ export class ConnectionManager {
           };
         },
       },
-      this.deps.rng,
     );
   }
 }

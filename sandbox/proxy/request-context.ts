@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationInfo, PeerInfo, RequestEvent } from '../events.js';
 import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '../control/snapshot.js';
+import type { Rng } from '../rng.js';
 import { ResponseFlags, type LocalReply } from './local-reply.js';
 
 export const UNKNOWN_PEER: PeerInfo = {
@@ -70,6 +71,8 @@ export class RequestContext {
     /** path as received, before any rewrite */
     readonly path: string,
     readonly authority: string,
+    /** this request's own random generator (see RequestRandomness in ../rng.ts) */
+    readonly rng: Rng,
   ) {}
 
   /** Sends an Envoy local reply (text/plain, Envoy's body), unless a response already started. */

@@ -93,8 +93,14 @@ function failureReply(failure: AttemptFailure): LocalReply {
   return localReplies.connectionTermination();
 }
 
-export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng): Promise<void> {
+/**
+ * Routes one request: the retry loop of attempts, each on an endpoint the cluster picks.
+ * Every random choice (endpoint, back-off jitter, a per-attempt fault) comes from the request's
+ * own generator (`ctx.rng`), so it does not depend on what other requests do meanwhile.
+ */
+export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<void> {
   const { cluster, retry } = fr;
+  const rng = ctx.rng;
   const breaker = cluster.breaker;
   ctx.upstreamCluster = cluster.name;
   if (cluster.config.kind === 'outbound') ctx.why.push(cluster.explain());
