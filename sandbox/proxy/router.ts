@@ -255,6 +255,16 @@ async function awaitEndpoint(ctx: RequestContext, cluster: Cluster, pick: () => 
   }
 }
 
+/**
+ * Istio turns `include_request_attempt_count` on for the virtual hosts of sidecars' outbound
+ * listeners and of gateways: their router sets `x-envoy-attempt-count` on each try. An inbound
+ * sidecar's virtual host does not, so the count the caller's proxy set reaches the app as is.
+ */
+function attemptHeaders(ctx: RequestContext, fr: ForwardRequest, attemptNo: number): OutgoingHttpHeaders {
+  if (ctx.listener.kind === 'inbound') return fr.headers;
+  return { ...fr.headers, 'x-envoy-attempt-count': String(attemptNo) };
+}
+
 /** One attempt, raced against the route deadline; a stale pooled connection is re-sent once. */
 async function runAttempt(
   ctx: RequestContext,
@@ -265,7 +275,7 @@ async function runAttempt(
   setCurrent: (a: UpstreamAttempt) => void,
   rng: Rng,
 ): Promise<AttemptOutcome | 'timeout'> {
-  const headers: OutgoingHttpHeaders = { ...fr.headers, 'x-envoy-attempt-count': String(attemptNo) };
+  const headers = attemptHeaders(ctx, fr, attemptNo);
   endpoint.active++;
   endpoint.requests++;
   try {
