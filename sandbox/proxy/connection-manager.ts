@@ -189,7 +189,7 @@ export class ConnectionManager {
       if (faults.resetRequest) {
         ctx.flags.add('FI');
         ctx.details = 'fault_filter_reset';
-        ctx.req.socket.resetAndDestroy();
+        ctx.resetDownstream('rst');
         return;
       }
       if (faults.response.reset || faults.response.slowBodyBps) ctx.flags.add('FI');
