@@ -261,6 +261,35 @@ describe('no request is replayed to the app', () => {
   });
 });
 
+describe('idle pooled connections', () => {
+  it("are closed by the proxy before an app's announced keep-alive timeout runs out, so a request never meets a connection the app is closing", async () => {
+    await h.rules(DR() + VS(toV1()));
+    const app = v1();
+    const saved = app.server.keepAliveTimeout;
+    app.server.keepAliveTimeout = 2500; // Node then announces `Keep-Alive: timeout=2`
+    const closedByProxy: boolean[] = [];
+    const onConnection = (sock: net.Socket): void => {
+      let peerEnded = false;
+      sock.on('end', () => (peerEnded = true));
+      sock.on('close', () => closedByProxy.push(peerEnded));
+    };
+    app.server.on('connection', onConnection);
+    try {
+      // a fresh connection for this request: close the ones already pooled
+      app.server.closeIdleConnections();
+      await sleep(50);
+      closedByProxy.length = 0;
+      expect((await h.request({ from: client, host: 'backend', path: '/x', headers: { 'x-request-id': 'idle-1' } })).status).toBe(200);
+      await until('the idle connection to close', () => closedByProxy.length > 0, 6000);
+      // the inbound sidecar's side ended it (a FIN from the proxy), not the app's timeout
+      expect(closedByProxy).toEqual([true]);
+    } finally {
+      app.server.off('connection', onConnection);
+      app.server.keepAliveTimeout = saved;
+    }
+  });
+});
+
 describe('where the route timeout fires', () => {
   it('during the back-off between retries: 504 UT, and no further attempt', async () => {
     // a 1s back-off base: the first back-off is U[0, 1s), the next U[0, 3s); the 150 ms timeout
