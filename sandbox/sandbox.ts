@@ -19,6 +19,7 @@ import { hasErrors } from './config/findings.js';
 import type { MeshDefinition } from './config/mesh-types.js';
 import type { LoadedResource } from './config/resource.js';
 import { AdminServer } from './admin/admin-server.js';
+import { generateAdminToken } from './admin/admin-token.js';
 import { installChaosRoutes } from './admin/chaos-routes.js';
 import { FaultStore } from './faults/fault-store.js';
 import { fileFaults, GATEWAY_ID, listenersFor } from './control/compiler.js';
@@ -28,9 +29,10 @@ import type { RulesLoadResult } from './config/rules-loader.js';
 import { instanceId, Registry, type Instance } from './control/registry.js';
 import { WorkloadManager } from './control/workload-manager.js';
 import { MeshError } from './errors.js';
-import { EventBus, type MeshEvent } from './events.js';
+import { EventBus, type MeshEvent, type RequestEvent } from './events.js';
 import { packageVersion, sampleMeshFile } from './paths.js';
 import { createDataPlane, type DataPlane } from './proxy/data-plane.js';
+import { RouteExplainer } from './proxy/routing/route-explainer.js';
 import { randomSeed } from './rng.js';
 import { allocatePort, releasePort } from './runtime/ports.js';
 import { startProcessWatchdog, type ProcessWatchdog } from './runtime/process-watchdog.js';
@@ -95,6 +97,7 @@ export class Sandbox {
   private started = false;
   private stopped: Promise<void> | undefined;
   private processWatchdog: ProcessWatchdog | undefined;
+  private explainer: RouteExplainer | undefined;
 
   constructor(readonly options: SandboxOptions = {}) {
     this.bus = options.bus ?? new EventBus();
@@ -177,7 +180,10 @@ export class Sandbox {
     const ingress = { address: this.options.ingressHost ?? mesh.ingress.host, port: this.options.ingressPort ?? mesh.ingress.port };
     await this.bindListeners(mesh, ingress);
 
-    this.adminUrl = await this.admin.listen(this.options.adminHost ?? '127.0.0.1', this.options.adminPort ?? 15000);
+    // the admin token: every state-changing admin route requires it; the CLI reads it from the file
+    const adminToken = generateAdminToken();
+    this.state.writeToken(adminToken);
+    this.adminUrl = await this.admin.listen(this.options.adminHost ?? '127.0.0.1', this.options.adminPort ?? 15000, { token: adminToken, tokenFile: this.state.tokenFile });
     this.installAdminRoutes();
     installChaosRoutes(this.admin, { faults: this.faults, workloads: () => this.workloads, registry: this.registry });
     this.state.set({ adminUrl: this.adminUrl, ingressUrl: this.ingressUrl });
@@ -404,6 +410,15 @@ export class Sandbox {
     this.state?.remove();
     this.processWatchdog?.release();
     this.bus.emit({ type: 'mesh:sandbox:stopped', time: Date.now(), message: 'stopped' });
+  }
+
+  /**
+   * The full `why` of a request event: with one line per route skipped before the one that
+   * matched, rendered now from the snapshot the request ran on (while it is kept).
+   */
+  explainRequest(e: RequestEvent): readonly string[] {
+    this.explainer ??= new RouteExplainer((v) => (this.controlPlane as ControlPlane | undefined)?.snapshotAt(v));
+    return this.explainer.why(e);
   }
 
   /** subscribe to every event (the CLI's printer, the TUI's view store) */

@@ -8,7 +8,7 @@
  */
 import type { Finding } from '../../sandbox/config/findings.js';
 import type { InstanceState } from '../../sandbox/control/registry.js';
-import type { MeshEvent } from '../../sandbox/events.js';
+import type { MeshEvent, RequestEvent } from '../../sandbox/events.js';
 import type { FaultRecord, FaultSpec } from '../../sandbox/faults/fault-spec.js';
 
 export interface SandboxInfo {
@@ -98,7 +98,8 @@ export interface LoadControl {
   target(): LoadTarget | undefined;
   /** starts (or restarts at a new rate/path) an open-loop load against the ingress */
   start(options: { rate: number; path?: string }): void;
-  stop(): Promise<void>;
+  /** stops sending; requests in flight get `graceMs` to finish (default: a couple of seconds) */
+  stop(options?: { graceMs?: number }): Promise<void>;
   status(): LoadStatus | undefined;
 }
 
@@ -116,6 +117,11 @@ export interface SandboxController {
   faults: FaultControl | undefined;
   workloads: WorkloadControl;
   load: LoadControl;
+  /**
+   * The full `why` of a request for its detail view: with a line per route skipped before the
+   * one that matched (rendered on demand; events carry only the matched route's line)
+   */
+  explainRequest?(e: RequestEvent): readonly string[];
   /** stops everything the sandbox started */
   down(): Promise<void>;
 }

@@ -11,7 +11,7 @@ if (!port) throw new Error('data-plane-worker must run in a worker thread');
 
 const init = workerData as WorkerInit;
 const post = (m: FromWorker): void => port.postMessage(m);
-const core = new DataPlaneCore({ seed: init.seed, emit: (events) => post({ type: 'events', events }) });
+const core = new DataPlaneCore({ seed: init.seed, limits: init.limits, emit: (events) => post({ type: 'events', events }) });
 
 port.on('message', (msg: ToWorker) => {
   void (async () => {
@@ -19,7 +19,8 @@ port.on('message', (msg: ToWorker) => {
       const c = msg.command;
       let data: unknown;
       if (c.type === 'bind') data = await core.bind(c.listeners);
-      else if (c.type === 'apply') data = await core.apply(c.snapshot);
+      else if (c.type === 'stage') core.stageRoutes(c.slice);
+      else if (c.type === 'apply-shipped') data = await core.applyShipped(c.shipped);
       else if (c.type === 'clusters') data = core.clustersJson();
       else if (c.type === 'stop') {
         await core.stop(c.graceMs);

@@ -10,17 +10,21 @@ import type { MeshEvent } from '../events.js';
 import type { ListenerConfig, MeshSnapshot } from '../control/snapshot.js';
 import { MeshError } from '../errors.js';
 import { DataPlaneCore, type SnapshotAck } from './data-plane-core.js';
-import type { BoundListener, ListenError } from './listener.js';
+import type { BoundListener, DownstreamLimits, ListenError } from './listener.js';
 import type { DataPlaneCommand, FromWorker, WorkerInit } from './protocol.js';
+import { SnapshotShipper } from './snapshot-shipping.js';
 
 export interface DataPlaneOptions {
   seed: number;
   onEvents(events: MeshEvent[]): void;
   inProcess?: boolean;
+  /** downstream timeouts and size limits (listener.ts); Envoy's defaults where unset */
+  limits?: Partial<DownstreamLimits>;
 }
 
 export interface DataPlane {
   bind(listeners: ListenerConfig[]): Promise<{ bound: BoundListener[]; errors: ListenError[] }>;
+  /** applies a snapshot (its route lists shipped ahead, in slices, each once: see snapshot-shipping.ts) */
   apply(snapshot: MeshSnapshot): Promise<SnapshotAck>;
   clusters(): Promise<unknown>;
   stop(graceMs?: number): Promise<void>;
@@ -45,7 +49,7 @@ class WorkerDataPlane implements DataPlane {
   private exited = false;
 
   constructor(opts: DataPlaneOptions) {
-    const init: WorkerInit = { seed: opts.seed };
+    const init: WorkerInit = { seed: opts.seed, limits: opts.limits };
     this.worker = new Worker(workerEntry(), { workerData: init });
     this.worker.on('message', (m: FromWorker) => {
       if (m.type === 'events') {
@@ -80,8 +84,14 @@ class WorkerDataPlane implements DataPlane {
     return this.call({ type: 'bind', listeners });
   }
 
+  private readonly shipper = new SnapshotShipper({
+    // one slice per message, each acknowledged before the next: the worker serves requests between them
+    stage: (slice) => this.call({ type: 'stage', slice }),
+    applyShipped: (shipped) => this.call({ type: 'apply-shipped', shipped }),
+  });
+
   apply(snapshot: MeshSnapshot): Promise<SnapshotAck> {
-    return this.call({ type: 'apply', snapshot });
+    return this.shipper.ship(snapshot);
   }
 
   clusters(): Promise<unknown> {
@@ -101,13 +111,22 @@ class WorkerDataPlane implements DataPlane {
 class InProcessDataPlane implements DataPlane {
   private readonly core: DataPlaneCore;
   constructor(opts: DataPlaneOptions) {
-    this.core = new DataPlaneCore({ seed: opts.seed, emit: opts.onEvents });
+    this.core = new DataPlaneCore({ seed: opts.seed, limits: opts.limits, emit: opts.onEvents });
   }
   bind(listeners: ListenerConfig[]): Promise<{ bound: BoundListener[]; errors: ListenError[] }> {
     return this.core.bind(listeners);
   }
+  private readonly shipper = new SnapshotShipper({
+    // as in the worker: the event loop serves requests between two slices
+    stage: (slice) => {
+      this.core.stageRoutes(slice);
+      return new Promise<void>((resolve) => setImmediate(resolve));
+    },
+    applyShipped: (shipped) => this.core.applyShipped(shipped),
+  });
+
   apply(snapshot: MeshSnapshot): Promise<SnapshotAck> {
-    return this.core.apply(snapshot);
+    return this.shipper.ship(snapshot);
   }
   clusters(): Promise<unknown> {
     return Promise.resolve(this.core.clustersJson());
