@@ -77,6 +77,7 @@ export function buildProgram(): Command {
     .command('up')
     .description('start a sandbox: the services of --config, else of ./meshbox.yaml, else the bundled caller/callme sample')
     .option('-c, --config <file>', 'meshbox.yaml to run (default: ./meshbox.yaml, else the bundled sample mesh)')
+    .option('-f, --file <path>', 'Kubernetes manifests (file, folder or kustomize folder; repeatable) to run instead of meshbox.yaml', collect)
     .option('-r, --rules <dir>', 'folder of Istio YAML (default: the `rules` folder of meshbox.yaml)')
     .addOption(new Option('--runtime <runtime>', 'where workloads run').choices(['auto', 'process', 'docker']).default('auto'))
     .option('--pull', 'Docker: pull images that are not present locally (default: never pull)')
@@ -92,11 +93,12 @@ export function buildProgram(): Command {
     .option('--ready-timeout <seconds>', 'how long to wait for every workload to be healthy', seconds)
     .option('--toxiproxy-port <port>', "port of the Toxiproxy-compatible API on 127.0.0.1 (default: 8474)", port)
     .option('--no-toxiproxy-api', 'do not serve the Toxiproxy-compatible API')
-    .action((o: { toxiproxyPort?: number; toxiproxyApi: boolean; config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
+    .action((o: { file?: string[]; toxiproxyPort?: number; toxiproxyApi: boolean; config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
       run(() =>
         runUp(
           {
             config: o.config,
+            files: o.file,
             rules: o.rules,
             runtime: o.runtime,
             pull: o.pull,

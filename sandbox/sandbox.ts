@@ -52,6 +52,11 @@ export interface SandboxOptions {
   config?: string;
   /** rules folder; default: the one meshbox.yaml names */
   rules?: string;
+  /**
+   * a mesh already built (from Kubernetes manifests, sandbox/kubernetes): used instead of reading
+   * `config`; its `ruleFiles` are applied as rules; read once (no hot reload of the manifests)
+   */
+  mesh?: MeshDefinition;
   runtime?: RuntimeChoice;
   /** Docker runtime: pull images that are not present locally (default: never pull) */
   pull?: boolean;
@@ -124,10 +129,10 @@ export class Sandbox {
 
   async up(): Promise<void> {
     this.started = true;
-    const configFile = path.resolve(this.options.config ?? sampleMeshFile());
+    const configFile = path.resolve(this.options.mesh?.file ?? this.options.config ?? sampleMeshFile());
     this.bus.emit({ type: 'mesh:sandbox:starting', time: Date.now(), message: `starting ${configFile} (seed ${this.seed})` });
     if (!existsSync(configFile)) throw new MeshError('MESH_ERR_CONFIG_NOT_FOUND', [configFile]);
-    const loaded = await loadMeshFile(configFile);
+    const loaded = this.options.mesh ? { mesh: this.options.mesh, findings: [] } : await loadMeshFile(configFile);
     if (!loaded.mesh || hasErrors(loaded.findings)) {
       throw new MeshError('MESH_ERR_CONFIG_INVALID', [configFile], { findings: loaded.findings });
     }
@@ -205,7 +210,7 @@ export class Sandbox {
     if (this.options.toxiproxy) await this.startToxiproxy(this.options.toxiproxy);
 
     await this.workloads.startAll();
-    if (this.options.watch !== false) await this.startHotReload(configFile, ingress);
+    if (this.options.watch !== false && !this.options.mesh) await this.startHotReload(configFile, ingress);
     this.bus.emit({ type: 'mesh:sandbox:ready', time: Date.now(), message: `ingress ${this.ingressUrl}, admin ${this.adminUrl}` });
     await this.waitReady(this.options.readyTimeoutMs ?? 30_000);
   }
@@ -214,13 +219,18 @@ export class Sandbox {
     const explicit = this.options.rules !== undefined;
     const dir = this.options.rules ? path.resolve(this.options.rules) : mesh.rulesDir;
     this.rulesDir = dir;
+    if (mesh.ruleFiles?.length && (!dir || !existsSync(dir))) return this.applyRulePaths(mesh.ruleFiles, mesh);
     if (!dir || !existsSync(dir)) {
       if (explicit) throw new MeshError('MESH_ERR_RULES_NOT_FOUND', [dir ?? '']);
       this.notice('info', `no rules folder${dir ? ` at ${dir}` : ''}: every service gets Istio's default routing`);
       return [];
     }
     if (!statSync(dir).isDirectory()) throw new MeshError('MESH_ERR_RULES_NOT_FOUND', [dir], { hint: 'pass a folder of Istio YAML files' });
-    const result = await validatePaths([dir], { mesh });
+    return this.applyRulePaths([dir, ...(mesh.ruleFiles ?? [])], mesh);
+  }
+
+  private async applyRulePaths(paths: string[], mesh: MeshDefinition): Promise<readonly LoadedResource[]> {
+    const result = await validatePaths(paths, { mesh });
     this.ruleFindings = result.findings;
     this.loadedRules = result;
     const errors = result.findings.filter((f) => f.severity === 'error');

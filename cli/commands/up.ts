@@ -13,10 +13,17 @@ import { MeshError } from '../../sandbox/errors.js';
 import { DEFAULT_TOXIPROXY_PORT } from '../../sandbox/toxiproxy-api/toxiproxy-api.js';
 import { EventPrinter } from '../printer.js';
 import { runTui, shouldUseTui } from '../tui/run-tui.js';
-import { onOutputClosed, paint, printError, useColor, type Io } from '../output.js';
+import { onOutputClosed, paint, printError, printFindings, useColor, type Io } from '../output.js';
+import { loadMeshFile } from '../../sandbox/config/mesh-file.js';
+import { loadKubernetesMesh } from '../../sandbox/kubernetes/load.js';
+import type { MeshDefinition } from '../../sandbox/config/mesh-types.js';
+import type { Finding } from '../../sandbox/config/findings.js';
+import { hasErrors } from '../../sandbox/config/findings.js';
 
 export interface UpOptions {
   config?: string;
+  /** `-f`: Kubernetes manifest files or folders (kustomize folders expanded) instead of meshbox.yaml */
+  files?: string[];
   rules?: string;
   runtime: RuntimeChoice;
   /** Docker: pull missing images */
@@ -65,11 +72,16 @@ export function tryLine(target: LoadTarget | undefined): string {
 export async function runUp(opts: UpOptions, io: Io): Promise<number> {
   const color = useColor();
   const c = paint(color);
-  const config = chooseMeshFile(opts.config, io, c);
+  const config = opts.files?.length ? path.resolve(opts.files[0]!) : chooseMeshFile(opts.config, io, c);
+  // ── Kubernetes manifests (issue 16): `-f`, or meshbox.yaml `kubernetes:`
+  const k8s = await kubernetesMesh(opts, config, io, color);
+  if (typeof k8s === 'number') return k8s;
+  // ──
   const sandbox = new Sandbox({
     config,
+    ...(k8s ? { mesh: k8s.mesh, runtime: k8s.runtime } : {}),
     rules: opts.rules,
-    runtime: opts.runtime,
+    ...(k8s ? {} : { runtime: opts.runtime }),
     pull: opts.pull,
     dockerNetwork: opts.dockerNetwork,
     ingressPort: opts.ingressPort,
@@ -139,4 +151,39 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
   io.out(c('gray', '  Ctrl-C stops everything'));
   io.out('');
   return done;
+}
+
+/**
+ * The mesh of `-f` manifests, or of a meshbox.yaml with `kubernetes:`; undefined for a plain
+ * meshbox.yaml. Findings are printed; errors drop only what they concern, and the rest comes up
+ * (exit code 1 when nothing is left to run).
+ */
+async function kubernetesMesh(opts: UpOptions, config: string, io: Io, color: boolean): Promise<{ mesh: MeshDefinition; runtime: 'process' | 'docker' } | number | undefined> {
+  let source: { files: string[] } | { mesh: MeshDefinition };
+  if (opts.files?.length) {
+    io.out(paint(color)('gray', `reading Kubernetes manifests ${opts.files.join(', ')} (-f)`));
+    // the `images:` (process commands) of --config or ./meshbox.yaml, when there is one
+    const companion = opts.config ?? findProjectMeshFile();
+    const loaded = companion ? await loadMeshFile(companion) : undefined;
+    if (loaded && hasErrors(loaded.findings)) {
+      printFindings(io, loaded.findings, color);
+      return 1;
+    }
+    if (loaded?.mesh?.kubernetes && companion) io.out(paint(color)('gray', `using the \`images:\` of ${path.resolve(companion)}`));
+    source = { files: opts.files, ...(loaded?.mesh?.kubernetes ? { images: loaded.mesh.kubernetes } : {}) };
+  } else {
+    const loaded = await loadMeshFile(config);
+    if (!loaded.mesh?.kubernetes) return undefined;
+    if (hasErrors(loaded.findings)) return undefined; // the sandbox reports them
+    source = { mesh: loaded.mesh };
+  }
+  const result = await loadKubernetesMesh(source, opts.runtime);
+  const shown: Finding[] = result.findings.filter((f) => f.severity !== 'info');
+  printFindings(io, shown, color);
+  if (!result.mesh) {
+    io.err(paint(color)('red', 'nothing to run: fix the errors above'));
+    return 1;
+  }
+  if (hasErrors(shown)) io.err(paint(color)('yellow', 'the rest of the project comes up; what the errors above name does not'));
+  return { mesh: result.mesh, runtime: result.runtime };
 }

@@ -5,6 +5,7 @@
  * - MB11xx: schema and field validation of Istio resources (what the API server would reject)
  * - MB20xx: analyzer warnings (what `istioctl analyze` would flag; `istioCode` carries Istio's code)
  * - MB30xx: meshbox.yaml
+ * - MB40xx: Kubernetes manifests read by `meshbox up -f` and written by `meshbox export --k8s`
  *
  * Codes never change meaning once released; new situations get new codes.
  */
@@ -78,6 +79,17 @@ export const FINDING_CODES = {
   MESH_NO_START: { code: 'MB3003', severity: 'error', title: 'a service (or version) with neither `command` nor `image`/`build`' },
   MESH_RESERVED_LABEL: { code: 'MB3004', severity: 'error', title: 'a label meshbox sets itself (`app`, `version`) in `labels`' },
   MESH_DUPLICATE_WORKLOAD: { code: 'MB3005', severity: 'error', title: 'two versions that end up with the same workload name' },
+
+  K8S_NOT_HONOURED: { code: 'MB4001', severity: 'warning', title: 'a Kubernetes field meshbox cannot honour on one machine (volumes, node selectors, init containers, resources, ...): reported, ignored' },
+  K8S_SELECTOR_MISMATCH: { code: 'MB4002', severity: 'error', title: "a Deployment or StatefulSet whose selector does not match its pod template's labels" },
+  K8S_SERVICE_SELECTS_NOTHING: { code: 'MB4003', severity: 'warning', title: 'a Service whose selector matches no Deployment or StatefulSet' },
+  K8S_DUPLICATE_PORT: { code: 'MB4004', severity: 'error', title: 'two Service ports with the same port number, or two Services on the same pods and port' },
+  K8S_IMAGE_NOT_RUNNABLE: { code: 'MB4005', severity: 'error', title: 'an image that is neither in the local Docker store nor buildable (skaffold.yaml, Dockerfile folder), nor given a command for the process runtime' },
+  K8S_UNSUPPORTED_BUILDER: { code: 'MB4006', severity: 'error', title: 'a skaffold.yaml artifact with a builder meshbox does not run (jib, buildpacks, ko, bazel, custom)' },
+  K8S_REFERENCE_NOT_FOUND: { code: 'MB4007', severity: 'error', title: 'a ConfigMap, Secret or key named by env/envFrom that no manifest defines' },
+  K8S_WORKLOAD_NO_SERVICE: { code: 'MB4008', severity: 'warning', title: 'a Deployment or StatefulSet that no Service selects: not started (meshbox addresses workloads through their Service)' },
+  K8S_KUSTOMIZE: { code: 'MB4009', severity: 'error', title: 'a kustomization.yaml resource that does not exist or cannot be read' },
+  K8S_EXPORT_NOTE: { code: 'MB4010', severity: 'info', title: '`meshbox export --k8s`: a meshbox-only setting left out of (or mapped into) the Kubernetes project' },
 } as const satisfies Record<string, FindingCodeInfo>;
 
 export type FindingCodeName = keyof typeof FINDING_CODES;

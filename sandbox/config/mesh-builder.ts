@@ -8,7 +8,7 @@ import type { Finding } from './findings.js';
 import { hasErrors } from './findings.js';
 import { makeFinding } from './codes.js';
 import { DEFAULT_HEALTH, DEFAULT_INGRESS, DEFAULT_START_TIMEOUT_MS } from './mesh-types.js';
-import type { BuildSpec, HealthCheckSpec, MeshDefinition, ServiceSpec, WatchSpec, WorkloadSpec } from './mesh-types.js';
+import type { BuildSpec, HealthCheckSpec, KubernetesSourceSpec, MeshDefinition, ServiceSpec, WatchSpec, WorkloadSpec } from './mesh-types.js';
 import { DEFAULT_NAMESPACE } from './resource.js';
 import type { YamlDocument } from './yaml-source.js';
 import { parseDuration } from './duration.js';
@@ -49,7 +49,9 @@ export interface MeshFileValue {
   namespace?: string;
   rules?: string;
   ingress?: { host?: string; port?: number; labels?: Record<string, string> };
-  services: Record<string, ServiceValue>;
+  services?: Record<string, ServiceValue>;
+  kubernetes?: string[];
+  images?: Record<string, { command?: string | string[]; cwd?: string; health?: string }>;
 }
 
 const RESERVED_LABELS = ['app', 'version'];
@@ -144,7 +146,7 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
   const services: ServiceSpec[] = [];
   const workloadNames = new Map<string, string>();
 
-  for (const [name, svc] of Object.entries(value.services)) {
+  for (const [name, svc] of Object.entries(value.services ?? {})) {
     const base = ['services', name];
     findings.push(...reservedLabelFindings(svc, base, doc));
     const versions: Array<[string, VersionValue]> = svc.versions ? Object.entries(svc.versions) : [['v1', {}]];
@@ -190,5 +192,13 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
     },
     services,
   };
+  if (value.kubernetes || value.images) {
+    const images: KubernetesSourceSpec['images'] = {};
+    for (const [image, entry] of Object.entries(value.images ?? {})) {
+      const cmd = argv(entry.command);
+      images[image] = { cwd: resolve(dir, entry.cwd ?? '.'), ...(cmd ? { command: cmd } : {}), ...(entry.health ? { health: entry.health } : {}) };
+    }
+    mesh.kubernetes = { paths: (value.kubernetes ?? []).map((p) => resolve(dir, p)), images };
+  }
   return { mesh, findings };
 }

@@ -95,6 +95,28 @@ export interface MeshDefinition {
   rulesDir?: string;
   ingress: IngressSpec;
   services: ServiceSpec[];
+  /**
+   * Rule files beyond `rulesDir`: the Kubernetes manifests a mesh was read from (`meshbox up -f`,
+   * meshbox.yaml `kubernetes:`), whose Istio kinds are applied as rules.
+   */
+  ruleFiles?: string[];
+  /** meshbox.yaml `kubernetes:` and `images:` (absolute paths): read by sandbox/kubernetes */
+  kubernetes?: KubernetesSourceSpec;
+}
+
+/** How to start an image of a Kubernetes manifest with the process runtime (meshbox.yaml `images:`). */
+export interface ImageCommandSpec {
+  command?: string[];
+  /** absolute working directory of the command */
+  cwd: string;
+  health?: string;
+}
+
+export interface KubernetesSourceSpec {
+  /** absolute manifest files or folders (a folder with kustomization.yaml is expanded) */
+  paths: string[];
+  /** by image name (with or without tag) */
+  images: Record<string, ImageCommandSpec>;
 }
 
 export const DEFAULT_HEALTH: Omit<HealthCheckSpec, 'path'> = {

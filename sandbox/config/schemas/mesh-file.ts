@@ -1,7 +1,7 @@
 /**
  * JSON Schema of meshbox.yaml (the format is documented in ../mesh-file.ts).
  */
-import { duration, fmt, int, map, obj, oneOfValues, str, strings } from './json-schema.js';
+import { atLeastOneOf, duration, fmt, int, map, obj, oneOfValues, str, strings } from './json-schema.js';
 import type { JsonSchema } from './json-schema.js';
 import { labelMap, portNumber } from './common.js';
 import { hoistSharedSchemas } from './hoist.js';
@@ -106,8 +106,18 @@ export const meshFileSchema: JsonSchema = obj(
       labels: labelMap('Labels of the gateway proxy, matched by Gateway `selector` (default `istio: ingressgateway`).'),
     }),
     services: { ...map(service, 'The services, by name (DNS-1123 label, e.g. `callme-service`).', fmt('dns1123-label', 'Service name.')), minProperties: 1 },
+    kubernetes: strings('Kubernetes manifests (files, folders, kustomize folders), relative to meshbox.yaml: their Deployments, StatefulSets and Services become services of the mesh, their Istio kinds rules.', str('Manifest file or folder.', { minLength: 1 }), { minItems: 1 }),
+    images: map(
+      obj('ImageCommand', 'How the process runtime starts an image of the manifests.', {
+        command,
+        cwd: str('Working directory, relative to meshbox.yaml (default: its folder).', { minLength: 1 }),
+        health: str('HTTP path probed when the manifest has no readinessProbe (default `/`).', { pattern: '^/' }),
+      }),
+      'Process runtime: the command of each image of the `kubernetes:` manifests, by image name (`piomin/callme-service`, with or without tag).',
+    ),
   },
-  { required: ['services'] },
+  // `services` is required unless the services come from Kubernetes manifests (`kubernetes:`, or `images:` beside `meshbox up -f`)
+  { rules: [{ if: { not: atLeastOneOf('kubernetes', 'images') }, then: { required: ['services'] } }] },
 );
 
 /** A standalone JSON Schema file for editors (`meshbox.schema.json`). */

@@ -1,0 +1,110 @@
+/**
+ * The part of the Kubernetes OpenAPI schema meshbox relies on when it reads Deployments,
+ * StatefulSets, Services, ConfigMaps and Secrets: the types and required fields of what it uses
+ * (as the API server checks them). Objects stay open: fields meshbox does not read are either
+ * honoured elsewhere or reported as not honoured (import-mesh.ts), never rejected here.
+ */
+import type { JsonSchema } from '../config/schemas/json-schema.js';
+
+const open = (title: string, properties: Record<string, JsonSchema>, required: string[] = []): JsonSchema => ({
+  type: 'object',
+  title,
+  properties,
+  ...(required.length ? { required } : {}),
+});
+const s: JsonSchema = { type: 'string' };
+const intOrString: JsonSchema = { type: ['integer', 'string'] };
+const labels: JsonSchema = { type: 'object', additionalProperties: { type: 'string' } };
+const port: JsonSchema = { type: 'integer', minimum: 1, maximum: 65535 };
+
+const metadata = open('ObjectMeta', { name: { type: 'string', minLength: 1 }, namespace: s, labels, annotations: labels }, ['name']);
+
+const probe = open('Probe', {
+  httpGet: open('HTTPGetAction', { path: s, port: intOrString }, ['port']),
+  tcpSocket: open('TCPSocketAction', { port: intOrString }, ['port']),
+  exec: open('ExecAction', { command: { type: 'array', items: s } }),
+  periodSeconds: { type: 'integer', minimum: 1 },
+  timeoutSeconds: { type: 'integer', minimum: 1 },
+  failureThreshold: { type: 'integer', minimum: 1 },
+  initialDelaySeconds: { type: 'integer', minimum: 0 },
+});
+
+const envVar = open(
+  'EnvVar',
+  {
+    name: { type: 'string', minLength: 1 },
+    value: s,
+    valueFrom: open('EnvVarSource', {
+      configMapKeyRef: open('ConfigMapKeySelector', { name: s, key: s, optional: { type: 'boolean' } }, ['key']),
+      secretKeyRef: open('SecretKeySelector', { name: s, key: s, optional: { type: 'boolean' } }, ['key']),
+      fieldRef: open('ObjectFieldSelector', { fieldPath: s }, ['fieldPath']),
+    }),
+  },
+  ['name'],
+);
+
+const container = open(
+  'Container',
+  {
+    name: { type: 'string', minLength: 1 },
+    image: s,
+    command: { type: 'array', items: s },
+    args: { type: 'array', items: s },
+    env: { type: 'array', items: envVar },
+    envFrom: {
+      type: 'array',
+      items: open('EnvFromSource', { prefix: s, configMapRef: open('ConfigMapEnvSource', { name: s }), secretRef: open('SecretEnvSource', { name: s }) }),
+    },
+    ports: { type: 'array', items: open('ContainerPort', { containerPort: port, name: s, protocol: s }, ['containerPort']) },
+    readinessProbe: probe,
+    livenessProbe: probe,
+  },
+  ['name'],
+);
+
+const podTemplate = open('PodTemplateSpec', {
+  metadata: open('ObjectMeta', { labels, annotations: labels }),
+  spec: open('PodSpec', { containers: { type: 'array', items: container, minItems: 1 }, serviceAccountName: s }, ['containers']),
+});
+
+const workloadSpec = open(
+  'DeploymentSpec',
+  {
+    replicas: { type: 'integer', minimum: 0 },
+    selector: open('LabelSelector', { matchLabels: labels }),
+    template: podTemplate,
+  },
+  ['selector', 'template'],
+);
+
+export const KUBERNETES_SCHEMAS: Record<string, JsonSchema> = {
+  Deployment: open('Deployment', { metadata, spec: workloadSpec }, ['metadata', 'spec']),
+  StatefulSet: open('StatefulSet', { metadata, spec: workloadSpec }, ['metadata', 'spec']),
+  Service: open(
+    'Service',
+    {
+      metadata,
+      spec: open('ServiceSpec', {
+        selector: labels,
+        ports: {
+          type: 'array',
+          items: open('ServicePort', { port, name: s, appProtocol: s, targetPort: intOrString, protocol: { enum: ['TCP', 'UDP', 'SCTP'] } }, ['port']),
+        },
+      }),
+    },
+    ['metadata', 'spec'],
+  ),
+  ConfigMap: open('ConfigMap', { metadata, data: labels }, ['metadata']),
+  Secret: open('Secret', { metadata, data: labels, stringData: labels }, ['metadata']),
+};
+
+/** apiVersions that serve the kinds meshbox reads */
+export const KUBERNETES_API_VERSIONS: Record<string, string> = {
+  Deployment: 'apps/v1',
+  StatefulSet: 'apps/v1',
+  Service: 'v1',
+  ConfigMap: 'v1',
+  Secret: 'v1',
+  ServiceAccount: 'v1',
+  Namespace: 'v1',
+};
