@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { packageVersion } from '../sandbox/paths.js';
 import { printError, stdio } from './output.js';
 import { runUp } from './commands/up.js';
+import { runExport } from './commands/export.js';
 import { runValidate } from './commands/validate.js';
 import { runStatus } from './commands/status.js';
 import { runApply } from './commands/apply.js';
@@ -118,6 +119,15 @@ export function buildProgram(): Command {
         ),
       ),
     );
+
+  program
+    .command('export')
+    .description('write the mesh (meshbox.yaml and its rules, or -f manifests) as a Kubernetes + Istio project for `kubectl apply -k DIR`')
+    .requiredOption('--k8s <dir>', 'folder to write the Kubernetes project to (created when missing)')
+    .option('-c, --config <file>', 'meshbox.yaml to export (default: ./meshbox.yaml, else the bundled sample)')
+    .option('-r, --rules <dir>', 'rules folder (default: the one meshbox.yaml names)')
+    .option('-f, --file <path>', 'Kubernetes manifests to export instead of meshbox.yaml (repeatable)', collect)
+    .action((o: { k8s: string; config?: string; rules?: string; file?: string[] }) => run(() => runExport(o, stdio)));
 
   program
     .command('validate')

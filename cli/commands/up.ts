@@ -147,7 +147,7 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
   io.out(`  ingress  ${sandbox.ingressUrl}   ${tryLine(createSandboxController(sandbox).load.target())}`);
   io.out(`  admin    ${sandbox.adminUrl}   (/ready /metrics /config_dump /clusters /status)`);
   if (sandbox.toxiproxyUrl) io.out(`  toxiproxy ${sandbox.toxiproxyUrl}   (Toxiproxy API: point your Toxiproxy clients here)`);
-  io.out(`  rules    ${sandbox.rulesDir ?? '(none)'}`);
+  io.out(`  rules    ${sandbox.rulesDir ?? (sandbox.mesh?.ruleFiles?.length ? `the Istio kinds of ${sandbox.mesh.ruleFiles.length} manifest file(s)` : '(none)')}`);
   io.out(c('gray', '  Ctrl-C stops everything'));
   io.out('');
   return done;
@@ -162,15 +162,9 @@ async function kubernetesMesh(opts: UpOptions, config: string, io: Io, color: bo
   let source: { files: string[] } | { mesh: MeshDefinition };
   if (opts.files?.length) {
     io.out(paint(color)('gray', `reading Kubernetes manifests ${opts.files.join(', ')} (-f)`));
-    // the `images:` (process commands) of --config or ./meshbox.yaml, when there is one
-    const companion = opts.config ?? findProjectMeshFile();
-    const loaded = companion ? await loadMeshFile(companion) : undefined;
-    if (loaded && hasErrors(loaded.findings)) {
-      printFindings(io, loaded.findings, color);
-      return 1;
-    }
-    if (loaded?.mesh?.kubernetes && companion) io.out(paint(color)('gray', `using the \`images:\` of ${path.resolve(companion)}`));
-    source = { files: opts.files, ...(loaded?.mesh?.kubernetes ? { images: loaded.mesh.kubernetes } : {}) };
+    const images = await companionImages(opts.config, io, color);
+    if (typeof images === 'number') return images;
+    source = { files: opts.files, ...(images ? { images } : {}) };
   } else {
     const loaded = await loadMeshFile(config);
     if (!loaded.mesh?.kubernetes) return undefined;
@@ -186,4 +180,16 @@ async function kubernetesMesh(opts: UpOptions, config: string, io: Io, color: bo
   }
   if (hasErrors(shown)) io.err(paint(color)('yellow', 'the rest of the project comes up; what the errors above name does not'));
   return { mesh: result.mesh, runtime: result.runtime };
+}
+
+/** Beside `-f`: the `images:` (process commands) of --config or ./meshbox.yaml, when there is one. */
+export async function companionImages(config: string | undefined, io: Io, color: boolean): Promise<MeshDefinition['kubernetes'] | number> {
+  const companion = config ?? findProjectMeshFile();
+  const loaded = companion ? await loadMeshFile(companion) : undefined;
+  if (loaded && hasErrors(loaded.findings)) {
+    printFindings(io, loaded.findings, color);
+    return 1;
+  }
+  if (loaded?.mesh?.kubernetes && companion) io.out(paint(color)('gray', `using the \`images:\` of ${path.resolve(companion)}`));
+  return loaded?.mesh?.kubernetes;
 }

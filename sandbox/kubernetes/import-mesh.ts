@@ -94,11 +94,10 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
   for (const o of set.objects) {
     const cls = classifyKind(o.apiVersion, o.kind);
     if (cls.class !== 'kubernetes') continue; // Istio kinds: applied as rules from the same files
+    if (o.kind === 'ServiceAccount' || o.kind === 'Namespace') continue; // identities and the namespace: nothing to run
     const schema = KUBERNETES_SCHEMAS[o.kind];
     if (!schema) {
-      if (!['ServiceAccount', 'Namespace'].includes(o.kind)) {
-        findings.push(makeFinding('K8S_NOT_HONOURED', `${o.kind} ${o.name}: not used by meshbox on one machine`, { location: o.doc.start, hint: 'meshbox runs Deployments, StatefulSets and Services (with ConfigMaps and Secrets as env)' }));
-      }
+      findings.push(makeFinding('K8S_NOT_HONOURED', `${o.kind} ${o.name}: not used by meshbox on one machine`, { location: o.doc.start, hint: 'meshbox runs Deployments, StatefulSets and Services (with ConfigMaps and Secrets as env)' }));
       continue;
     }
     if (o.apiVersion !== KUBERNETES_API_VERSIONS[o.kind]) {

@@ -168,7 +168,11 @@ async function expandKustomization(file: string, seen: Set<string>): Promise<{ o
   const images = Array.isArray(k['images']) ? (k['images'].filter(isObj) as unknown as KustomizeImage[]) : [];
   const prefix = typeof k['namePrefix'] === 'string' ? k['namePrefix'] : '';
   const labels = isObj(k['commonLabels']) ? Object.fromEntries(Object.entries(k['commonLabels']).map(([a, b]) => [a, String(b)])) : {};
-  for (const o of out.objects) transform(o, { images, prefix, labels });
+  const namespace = typeof k['namespace'] === 'string' ? k['namespace'] : undefined;
+  for (const o of out.objects) {
+    transform(o, { images, prefix, labels });
+    if (namespace && o.kind !== 'Namespace') (o.value['metadata'] as Record<string, unknown>)['namespace'] = namespace;
+  }
   return out;
 }
 

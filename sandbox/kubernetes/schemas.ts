@@ -56,8 +56,10 @@ const container = open(
       items: open('EnvFromSource', { prefix: s, configMapRef: open('ConfigMapEnvSource', { name: s }), secretRef: open('SecretEnvSource', { name: s }) }),
     },
     ports: { type: 'array', items: open('ContainerPort', { containerPort: port, name: s, protocol: s }, ['containerPort']) },
+    imagePullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] },
     readinessProbe: probe,
     livenessProbe: probe,
+    startupProbe: probe,
   },
   ['name'],
 );
@@ -77,12 +79,15 @@ const workloadSpec = open(
   ['selector', 'template'],
 );
 
+const typeMeta = { apiVersion: s, kind: s };
+
 export const KUBERNETES_SCHEMAS: Record<string, JsonSchema> = {
-  Deployment: open('Deployment', { metadata, spec: workloadSpec }, ['metadata', 'spec']),
-  StatefulSet: open('StatefulSet', { metadata, spec: workloadSpec }, ['metadata', 'spec']),
+  Deployment: open('Deployment', { ...typeMeta, metadata, spec: workloadSpec }, ['metadata', 'spec']),
+  StatefulSet: open('StatefulSet', { ...typeMeta, metadata, spec: { ...workloadSpec, properties: { ...workloadSpec.properties, serviceName: s } } }, ['metadata', 'spec']),
   Service: open(
     'Service',
     {
+      ...typeMeta,
       metadata,
       spec: open('ServiceSpec', {
         selector: labels,
@@ -94,9 +99,27 @@ export const KUBERNETES_SCHEMAS: Record<string, JsonSchema> = {
     },
     ['metadata', 'spec'],
   ),
-  ConfigMap: open('ConfigMap', { metadata, data: labels }, ['metadata']),
-  Secret: open('Secret', { metadata, data: labels, stringData: labels }, ['metadata']),
+  ConfigMap: open('ConfigMap', { ...typeMeta, metadata, data: labels }, ['metadata']),
+  Secret: open('Secret', { ...typeMeta, metadata, type: s, data: labels, stringData: labels }, ['metadata']),
+  ServiceAccount: open('ServiceAccount', { ...typeMeta, metadata }, ['metadata']),
+  Namespace: open('Namespace', { ...typeMeta, metadata }, ['metadata']),
 };
+
+/**
+ * The same schemas closed (`additionalProperties: false` on every object that lists its
+ * properties): what `meshbox export --k8s` writes must use only fields the Kubernetes API
+ * defines at those places (a misspelt or misplaced field fails), as `kubectl apply` with
+ * server-side field validation would reject it.
+ */
+export function strictSchema(schema: JsonSchema): JsonSchema {
+  const out: JsonSchema = { ...schema };
+  if (schema.properties) {
+    out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, strictSchema(v)]));
+    out.additionalProperties = false;
+  }
+  if (schema.items) out.items = strictSchema(schema.items);
+  return out;
+}
 
 /** apiVersions that serve the kinds meshbox reads */
 export const KUBERNETES_API_VERSIONS: Record<string, string> = {
