@@ -7,6 +7,7 @@ import { packageVersion } from '../sandbox/paths.js';
 import { printError, stdio } from './output.js';
 import { runUp } from './commands/up.js';
 import { runExport } from './commands/export.js';
+import { runDev } from './commands/dev.js';
 import { runValidate } from './commands/validate.js';
 import { runStatus } from './commands/status.js';
 import { runApply } from './commands/apply.js';
@@ -115,6 +116,32 @@ export function buildProgram(): Command {
             toxiproxyPort: o.toxiproxyPort,
             toxiproxyApi: o.toxiproxyApi,
           },
+          stdio,
+        ),
+      ),
+    );
+
+  program
+    .command('dev')
+    .description('the `skaffold dev` loop on Kubernetes manifests: watch each image\'s build context, rebuild and roll only what changed (no failed request), hot-reload the rules, stream logs; --port-forward is the ingress, always on')
+    .option('-c, --config <file>', 'meshbox.yaml (with `kubernetes:`, or the `images:` beside -f)')
+    .option('-f, --file <path>', 'Kubernetes manifests (file, folder or kustomize folder; repeatable)', collect)
+    .option('-r, --rules <dir>', 'folder of Istio YAML beside the manifests')
+    .addOption(new Option('--runtime <runtime>', 'where workloads run').choices(['auto', 'process', 'docker']).default('auto'))
+    .option('--headless', 'plain output lines instead of the terminal UI', false)
+    .option('--ingress-port <port>', 'port of the ingress gateway on 127.0.0.1 (default: 8080)', port)
+    .option('--admin-port <port>', 'port of the admin API on 127.0.0.1 (default: 15000)', port)
+    .option('--seed <n>', 'seed for every random choice', integer)
+    .option('--no-access-log', 'do not write access logs')
+    .option('--no-logs', 'do not print the workloads’ own output')
+    .option('--ready-timeout <seconds>', 'how long to wait for every workload to be healthy', seconds)
+    .option('--toxiproxy-port <port>', 'port of the Toxiproxy-compatible API on 127.0.0.1 (default: 8474)', port)
+    .option('--no-toxiproxy-api', 'do not serve the Toxiproxy-compatible API')
+    .option('--port-forward', 'accepted for skaffold users: meshbox\'s ingress already forwards to the mesh')
+    .action((o: { config?: string; file?: string[]; rules?: string; runtime: 'auto' | 'process' | 'docker'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog: boolean; logs: boolean; readyTimeout?: number; toxiproxyPort?: number; toxiproxyApi: boolean }) =>
+      run(() =>
+        runDev(
+          { config: o.config, files: o.file, rules: o.rules, runtime: o.runtime, headless: o.headless, ingressPort: o.ingressPort, adminPort: o.adminPort, seed: o.seed, accessLog: o.accessLog === false ? false : undefined, logs: o.logs, readyTimeout: o.readyTimeout, watch: true, toxiproxyPort: o.toxiproxyPort, toxiproxyApi: o.toxiproxyApi },
           stdio,
         ),
       ),

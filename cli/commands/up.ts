@@ -16,6 +16,7 @@ import { runTui, shouldUseTui } from '../tui/run-tui.js';
 import { onOutputClosed, paint, printError, printFindings, useColor, type Io } from '../output.js';
 import { loadMeshFile } from '../../sandbox/config/mesh-file.js';
 import { loadKubernetesMesh } from '../../sandbox/kubernetes/load.js';
+import { attachDevLoop, withDevWatches } from '../../sandbox/kubernetes/dev-loop.js';
 import type { MeshDefinition } from '../../sandbox/config/mesh-types.js';
 import type { Finding } from '../../sandbox/config/findings.js';
 import { hasErrors } from '../../sandbox/config/findings.js';
@@ -24,6 +25,8 @@ export interface UpOptions {
   config?: string;
   /** `-f`: Kubernetes manifest files or folders (kustomize folders expanded) instead of meshbox.yaml */
   files?: string[];
+  /** `meshbox dev`: watch the images' build contexts and the manifests' rules (sandbox/kubernetes/dev-loop.ts) */
+  dev?: boolean;
   rules?: string;
   runtime: RuntimeChoice;
   /** Docker: pull missing images */
@@ -79,7 +82,7 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
   // ──
   const sandbox = new Sandbox({
     config,
-    ...(k8s ? { mesh: k8s.mesh, runtime: k8s.runtime } : {}),
+    ...(k8s ? { mesh: opts.dev ? withDevWatches(k8s.mesh) : k8s.mesh, runtime: k8s.runtime } : {}),
     rules: opts.rules,
     ...(k8s ? {} : { runtime: opts.runtime }),
     pull: opts.pull,
@@ -92,6 +95,7 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     watch: opts.watch,
     toxiproxy: opts.toxiproxyApi === false ? undefined : { port: opts.toxiproxyPort ?? DEFAULT_TOXIPROXY_PORT, explicitPort: opts.toxiproxyPort !== undefined },
   });
+  if (k8s && opts.dev && opts.watch !== false) attachDevLoop(sandbox);
   // ── terminal UI (issue 6): a TTY without --headless gets the Ink UI, which starts the
   // sandbox itself and shows its start-up; everything below is the plain-line mode.
   if (shouldUseTui(opts)) return runTui(sandbox, { color, logs: opts.logs !== false }, io);

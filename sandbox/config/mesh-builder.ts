@@ -51,7 +51,7 @@ export interface MeshFileValue {
   ingress?: { host?: string; port?: number; labels?: Record<string, string> };
   services?: Record<string, ServiceValue>;
   kubernetes?: string[];
-  images?: Record<string, { command?: string | string[]; cwd?: string; health?: string }>;
+  images?: Record<string, { command?: string | string[]; cwd?: string; health?: string; watch?: WatchValue }>;
 }
 
 const RESERVED_LABELS = ['app', 'version'];
@@ -196,7 +196,8 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
     const images: KubernetesSourceSpec['images'] = {};
     for (const [image, entry] of Object.entries(value.images ?? {})) {
       const cmd = argv(entry.command);
-      images[image] = { cwd: resolve(dir, entry.cwd ?? '.'), ...(cmd ? { command: cmd } : {}), ...(entry.health ? { health: entry.health } : {}) };
+      const watch = watchSpec(entry.watch, { port: 0, ...(entry.cwd ? { cwd: entry.cwd } : {}) }, dir);
+      images[image] = { cwd: resolve(dir, entry.cwd ?? '.'), ...(cmd ? { command: cmd } : {}), ...(entry.health ? { health: entry.health } : {}), ...(watch ? { watch } : {}) };
     }
     mesh.kubernetes = { paths: (value.kubernetes ?? []).map((p) => resolve(dir, p)), images };
   }

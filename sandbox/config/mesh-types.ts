@@ -110,6 +110,8 @@ export interface ImageCommandSpec {
   /** absolute working directory of the command */
   cwd: string;
   health?: string;
+  /** `meshbox dev`: rebuild and roll the services of this image on changes */
+  watch?: WatchSpec;
 }
 
 export interface KubernetesSourceSpec {

@@ -23,7 +23,7 @@ import { isObj, type Obj } from '../config/checks/guards.js';
 import { validateAgainst } from '../config/schema-validator.js';
 import { schemaErrorsToFindings } from '../config/schema-findings.js';
 import { DEFAULT_HEALTH, DEFAULT_INGRESS, DEFAULT_START_TIMEOUT_MS } from '../config/mesh-types.js';
-import type { HealthCheckSpec, ImageCommandSpec, MeshDefinition, ServiceSpec, WorkloadSpec } from '../config/mesh-types.js';
+import type { HealthCheckSpec, ImageCommandSpec, MeshDefinition, ServiceSpec, WatchSpec, WorkloadSpec } from '../config/mesh-types.js';
 import { DEFAULT_NAMESPACE } from '../config/resource.js';
 import { classifyKind } from '../config/kinds.js';
 import { readManifests, type ManifestObject } from './manifest-sources.js';
@@ -122,8 +122,8 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
 
   const skaffold = readSkaffold(set.dirs);
   findings.push(...skaffold.findings);
-  const reportedBuilders = new Set<SkaffoldKey>();
-  type SkaffoldKey = string;
+  const reportedBuilders = new Set<string>();
+  const watches = new Map<string, WatchSpec>();
 
   // each workload: its pod labels, checked selector
   interface Pod {
@@ -201,7 +201,7 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
         );
         continue;
       }
-      const w = await workloadOf(pod.o, pod.labels, svcObj.name, { opts, findings, configMaps, secrets, skaffold: skaffold.artifacts, reportedBuilders, dirs: set.dirs });
+      const w = await workloadOf(pod.o, pod.labels, svcObj.name, { opts, findings, configMaps, secrets, skaffold: skaffold.artifacts, reportedBuilders, dirs: set.dirs, watches });
       if (!w) continue;
       claimed.set(pod.o, svcObj.name);
       const podSpec = ((pod.o.value['spec'] as Obj)['template'] as Obj)['spec'] as Obj;
@@ -209,6 +209,8 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
       service.workloads.push(w);
     }
     // two workloads of one service at the same version would collide on the subset labels only; allowed
+    const watch = watches.get(service.name);
+    if (watch) service.watch = watch;
     if (service.workloads.length > 0) out.push(service);
   }
   for (const pod of pods) {
@@ -247,6 +249,8 @@ interface WorkloadContext {
   skaffold: ReturnType<typeof readSkaffold>['artifacts'];
   reportedBuilders: Set<string>;
   dirs: string[];
+  /** `images.<image>.watch` of the services' images, by service */
+  watches: Map<string, WatchSpec>;
 }
 
 async function workloadOf(o: ManifestObject, labels: Record<string, string>, service: string, c: WorkloadContext): Promise<WorkloadSpec | undefined> {
@@ -369,6 +373,7 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
     } else if (entry?.command) {
       w.command = entry.command;
       w.cwd = entry.cwd;
+      if (entry.watch && !c.watches.has(service)) c.watches.set(service, entry.watch);
       if (entry.health && !probeAt) w.health = { ...w.health, path: entry.health };
     } else {
       c.findings.push(makeFinding('K8S_IMAGE_NOT_RUNNABLE', `${o.kind} ${o.name}: image ${image ?? '(none)'} cannot run as a process: no command given`, { location: at(o, [...cPath, 'image']), hint: notRunnableHint(image ?? o.name, 'process', c.dirs) }));

@@ -112,6 +112,7 @@ export const meshFileSchema: JsonSchema = obj(
         command,
         cwd: str('Working directory, relative to meshbox.yaml (default: its folder).', { minLength: 1 }),
         health: str('HTTP path probed when the manifest has no readinessProbe (default `/`).', { pattern: '^/' }),
+        watch: { ...watch, description: '`meshbox dev`: rebuild (run `build` in `cwd`) and roll the services of this image when files matching `paths` change.' },
       }),
       'Process runtime: the command of each image of the `kubernetes:` manifests, by image name (`piomin/callme-service`, with or without tag).',
     ),
