@@ -178,6 +178,8 @@ export async function exportManifests(input: ExportInput, outDir: string): Promi
     }
     if (kept.length === 0) continue;
     let name = `istio/${basename(r.file)}`;
+    // two rule files of one name (callme/istio-rules.yaml, caller/istio-rules.yaml): prefixed by their folder
+    if (used.has(name) || parsedRules.some((o) => o.file !== r.file && basename(o.file) === basename(r.file))) name = `istio/${basename(dirname(r.file))}-${basename(r.file)}`;
     for (let i = 2; used.has(name); i++) name = `istio/${i}-${basename(r.file)}`;
     used.add(name);
     // unchanged: the file's own text (comments kept) when it holds no Fault, else its other documents
