@@ -16,6 +16,14 @@ export interface HealthCheckSpec {
   timeoutMs: number;
   /** consecutive failures before a healthy instance is marked unhealthy */
   unhealthyThreshold: number;
+  /**
+   * how to probe (default `http`: GET `path`): `tcp` opens a connection to the instance's port,
+   * `exec` runs `command` in the workload's cwd (process runtime), exit 0 is healthy; from a
+   * Kubernetes probe's tcpSocket / exec
+   */
+  kind?: 'http' | 'tcp' | 'exec';
+  /** argv of an `exec` probe */
+  command?: string[];
 }
 
 export interface BuildSpec {

@@ -54,8 +54,9 @@ function imageOf(svc: ServiceSpec, w: WorkloadSpec): string {
 }
 
 function probe(w: WorkloadSpec): Obj {
+  const how: Obj = w.health.kind === 'tcp' ? { tcpSocket: { port: 'http' } } : w.health.kind === 'exec' && w.health.command ? { exec: { command: w.health.command } } : { httpGet: { path: w.health.path, port: 'http' } };
   return {
-    httpGet: { path: w.health.path, port: 'http' },
+    ...how,
     periodSeconds: seconds(w.health.intervalMs),
     timeoutSeconds: seconds(w.health.timeoutMs),
     failureThreshold: w.health.unhealthyThreshold,

@@ -351,11 +351,12 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
   const probeAt = container['readinessProbe'] !== undefined ? 'readinessProbe' : container['livenessProbe'] !== undefined ? 'livenessProbe' : undefined;
   if (probeAt) {
     const p = container[probeAt] as Obj;
-    const health = healthOf(p);
+    const health = healthOf(p, c.opts.runtime);
     if (health) w.health = health;
     else {
-      const kind = 'tcpSocket' in p ? 'tcpSocket' : 'exec' in p ? 'exec' : 'grpc';
-      c.findings.push(makeFinding('K8S_NOT_HONOURED', `${o.kind} ${o.name}: a ${kind} ${probeAt} is not run; meshbox probes HTTP \`/\` on the instance`, { location: at(o, [...cPath, probeAt, kind], true), hint: 'use an `httpGet` probe (meshbox probes HTTP paths), or answer 2xx on `/`' }));
+      const kind = 'exec' in p ? 'exec' : 'grpc' in p ? 'grpc' : 'probe';
+      const why = kind === 'exec' ? 'exec probes run with the process runtime only (in Docker they would run on the host, not in the container)' : `a ${kind} probe is not supported`;
+      c.findings.push(makeFinding('K8S_NOT_HONOURED', `${o.kind} ${o.name}: the ${kind} ${probeAt} is not run (${why}); meshbox probes HTTP \`/\` on the instance`, { location: at(o, [...cPath, probeAt, kind], true), hint: 'use an `httpGet` or `tcpSocket` probe, or answer 2xx on `/`' }));
     }
     if (typeof p['initialDelaySeconds'] === 'number' && typeof p['failureThreshold'] === 'number' && typeof p['periodSeconds'] === 'number') {
       w.startTimeoutMs = Math.max(DEFAULT_START_TIMEOUT_MS, (p['initialDelaySeconds'] + p['failureThreshold'] * p['periodSeconds']) * 1000);
@@ -408,15 +409,19 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
   return undefined;
 }
 
-function healthOf(p: Obj): HealthCheckSpec | undefined {
-  const http = p['httpGet'];
-  if (!isObj(http)) return undefined;
-  return {
-    path: typeof http['path'] === 'string' && http['path'].startsWith('/') ? http['path'] : '/',
+/** a probe's timing as Kubernetes defaults it: period 10s, timeout 1s, failureThreshold 3 (meshbox's period default: 2s) */
+function healthOf(p: Obj, runtime: 'process' | 'docker'): HealthCheckSpec | undefined {
+  const timing = {
     intervalMs: typeof p['periodSeconds'] === 'number' ? p['periodSeconds'] * 1000 : DEFAULT_HEALTH.intervalMs,
     timeoutMs: typeof p['timeoutSeconds'] === 'number' ? p['timeoutSeconds'] * 1000 : DEFAULT_HEALTH.timeoutMs,
     unhealthyThreshold: typeof p['failureThreshold'] === 'number' ? p['failureThreshold'] : DEFAULT_HEALTH.unhealthyThreshold,
   };
+  const http = p['httpGet'];
+  if (isObj(http)) return { path: typeof http['path'] === 'string' && http['path'].startsWith('/') ? http['path'] : '/', ...timing };
+  if (isObj(p['tcpSocket'])) return { path: '/', ...timing, kind: 'tcp' };
+  const exec = p['exec'];
+  if (runtime === 'process' && isObj(exec) && Array.isArray(exec['command']) && exec['command'].length > 0) return { path: '/', ...timing, kind: 'exec', command: exec['command'].map(String) };
+  return undefined;
 }
 
 /** meshbox.yaml with `kubernetes:`: its own services plus those of the manifests. */

@@ -30,8 +30,9 @@ describe('importManifests: Deployments, StatefulSets, Services, ConfigMaps, Secr
       expect.stringMatching(/^shop\/app.yaml:33:7 .*`nodeSelector` is not honoured/),
       expect.stringMatching(/^shop\/app.yaml:54:11 .*volume `data` \(persistentVolumeClaim\) is not mounted/),
       expect.stringMatching(/^shop\/app.yaml:51:11 .*`resources`/),
-      expect.stringMatching(/^shop\/app.yaml:76:13 .*tcpSocket livenessProbe is not run/),
     ]);
+    // a tcpSocket probe is a TCP health check
+    expect(r.mesh!.services[0]!.workloads[1]!.health).toMatchObject({ kind: 'tcp' });
     expect(r.findings.filter((f) => f.severity === 'error')).toEqual([]);
   });
 
