@@ -54,6 +54,8 @@ export interface WorkloadSpec {
   health: HealthCheckSpec;
   /** milliseconds an instance may take to become healthy */
   startTimeoutMs: number;
+  /** Kubernetes `serviceAccountName` (manifests read with `-f`): the workload's identity; default `default` */
+  serviceAccount?: string;
 }
 
 /**

@@ -87,7 +87,7 @@ function deployment(mesh: MeshDefinition, svc: ServiceSpec, w: WorkloadSpec, out
   if (!w.image && !w.build && !notes.some((n) => n.message.includes(`the image ${imageOf(svc, w)},`))) {
     notes.push(makeFinding('K8S_EXPORT_NOTE', `${w.workload}: no \`image\` or \`build\` in ${basename(mesh.file)}: the Deployment names the image ${imageOf(svc, w)}, which a cluster must be able to pull`, { location: svc.location, hint: `build and push it, or give the service \`image:\` or \`build:\` in ${basename(mesh.file)} and export again` }));
   }
-  const template: Obj = { metadata: { labels: { ...w.labels }, ...(Object.keys(annotations).length ? { annotations } : {}) }, spec: { serviceAccountName: svc.name, containers: [container] } };
+  const template: Obj = { metadata: { labels: { ...w.labels }, ...(Object.keys(annotations).length ? { annotations } : {}) }, spec: { serviceAccountName: w.serviceAccount ?? svc.name, containers: [container] } };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -98,8 +98,10 @@ function deployment(mesh: MeshDefinition, svc: ServiceSpec, w: WorkloadSpec, out
 
 function serviceDocs(mesh: MeshDefinition, svc: ServiceSpec, outDir: string, notes: Finding[]): Obj[] {
   const app = svc.workloads[0]?.labels['app'] ?? svc.name;
+  // one ServiceAccount per app, plus the other accounts its workloads name (`default` exists in every namespace)
+  const accounts = [...new Set([svc.name, ...svc.workloads.map((w) => w.serviceAccount ?? svc.name)])].filter((a) => a !== 'default');
   const docs: Obj[] = [
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: svc.name, labels: { app } } },
+    ...accounts.map((name) => ({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, labels: { app } } })),
     {
       apiVersion: 'v1',
       kind: 'Service',

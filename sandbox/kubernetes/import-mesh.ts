@@ -206,6 +206,7 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
       claimed.set(pod.o, svcObj.name);
       const podSpec = ((pod.o.value['spec'] as Obj)['template'] as Obj)['spec'] as Obj;
       serviceAccounts[w.workload] = typeof podSpec['serviceAccountName'] === 'string' ? podSpec['serviceAccountName'] : 'default';
+      w.serviceAccount = serviceAccounts[w.workload];
       service.workloads.push(w);
     }
     // two workloads of one service at the same version would collide on the subset labels only; allowed

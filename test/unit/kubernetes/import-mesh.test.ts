@@ -19,6 +19,7 @@ describe('importManifests: Deployments, StatefulSets, Services, ConfigMaps, Secr
     expect(v1!.health).toEqual({ path: '/ready', intervalMs: 5000, timeoutMs: 2000, unhealthyThreshold: 4 });
     expect(v2).toMatchObject({ workload: 'catalog-v2', version: 'v2', replicas: 1, command: ['node', 'v2.js'], cwd: '/srv', env: { VERSION: 'v2' } });
     expect(r.serviceAccounts).toEqual({ 'catalog-v1': 'catalog', 'catalog-v2': 'default' });
+    expect([v1!.serviceAccount, v2!.serviceAccount]).toEqual(['catalog', 'default']);
     // the Istio kinds of the same file are rules
     expect(r.mesh!.ruleFiles).toEqual([join(FIX, 'shop/app.yaml')]);
   });
