@@ -95,7 +95,8 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     watch: opts.watch,
     toxiproxy: opts.toxiproxyApi === false ? undefined : { port: opts.toxiproxyPort ?? DEFAULT_TOXIPROXY_PORT, explicitPort: opts.toxiproxyPort !== undefined },
   });
-  if (k8s && opts.dev && opts.watch !== false) attachDevLoop(sandbox);
+  // manifests: the rules (and `watch:`) hot reload of sandbox/kubernetes/dev-loop.ts, the image contexts too with `dev`
+  if (k8s && opts.watch !== false) attachDevLoop(sandbox, { dev: opts.dev === true });
   // ── terminal UI (issue 6): a TTY without --headless gets the Ink UI, which starts the
   // sandbox itself and shows its start-up; everything below is the plain-line mode.
   if (shouldUseTui(opts)) return runTui(sandbox, { color, logs: opts.logs !== false }, io);
