@@ -173,6 +173,12 @@ async function kubernetesMesh(opts: UpOptions, config: string, io: Io, color: bo
   } else {
     const loaded = await loadMeshFile(config);
     if (!loaded.mesh?.kubernetes) return undefined;
+    if (loaded.mesh.kubernetes.paths.length === 0) {
+      if (loaded.mesh.services.length > 0) return undefined; // `images:` only matter beside -f
+      io.err(paint(color)('red', `${config} has \`images:\` but no \`services:\` and no \`kubernetes:\`: nothing to run`));
+      io.err('  hint: give the manifests with `meshbox up -f DIR|FILE`, or name them in meshbox.yaml with `kubernetes: [paths]`');
+      return 1;
+    }
     if (hasErrors(loaded.findings)) return undefined; // the sandbox reports them
     source = { mesh: loaded.mesh };
   }

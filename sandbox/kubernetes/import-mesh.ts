@@ -427,7 +427,7 @@ function healthOf(p: Obj, runtime: 'process' | 'docker'): HealthCheckSpec | unde
 
 /** meshbox.yaml with `kubernetes:`: its own services plus those of the manifests. */
 export async function withKubernetes(mesh: MeshDefinition, opts: Omit<ImportOptions, 'images' | 'name'>): Promise<ImportResult> {
-  if (!mesh.kubernetes) return { mesh, findings: [], serviceAccounts: {} };
+  if (!mesh.kubernetes?.paths.length) return { mesh, findings: [], serviceAccounts: {} };
   const imported = await importManifests(mesh.kubernetes.paths, { ...opts, images: mesh.kubernetes.images, name: mesh.name });
   if (!imported.mesh) return { ...imported, mesh: mesh.services.length ? mesh : undefined };
   const findings = [...imported.findings];

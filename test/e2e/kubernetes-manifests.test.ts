@@ -93,5 +93,9 @@ describe('Kubernetes manifests in and out', () => {
     expect(r.output).toMatch(/cannot run as a process: no command given\n\s+hint: the process runtime needs a command: add the pod annotation `meshbox\.dev\/command/);
     expect(r.output).toContain('nothing to run: fix the errors above');
     expect(r.output).not.toMatch(/at .*\.js:\d+/); // no stack trace
+    // a meshbox.yaml with only `images:` says to give the manifests
+    const alone = await runCli(['up', '--headless', '--runtime', 'process', '--no-toxiproxy-api', '-c', path.join(FIXTURE, 'meshbox.yaml')]);
+    expect(alone.code).toBe(1);
+    expect(alone.output).toContain("has `images:` but no `services:` and no `kubernetes:`: nothing to run");
   }, 60_000);
 });
