@@ -14,6 +14,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadMeshFile } from './config/mesh-file.js';
 import { validatePaths } from './config/validate.js';
+import { FINDING_CODES } from './config/codes.js';
 import type { Finding } from './config/findings.js';
 import { hasErrors } from './config/findings.js';
 import type { MeshDefinition } from './config/mesh-types.js';
@@ -231,6 +232,8 @@ export class Sandbox {
 
   private async applyRulePaths(paths: string[], mesh: MeshDefinition): Promise<readonly LoadedResource[]> {
     const result = await validatePaths(paths, { mesh });
+    // the Kubernetes kinds of manifests read with -f are the mesh itself, not ignored documents
+    if (mesh.ruleFiles?.length) result.findings = result.findings.filter((f) => !(f.code === FINDING_CODES.KUBERNETES_KIND_IGNORED.code && f.location && mesh.ruleFiles!.includes(f.location.file)));
     this.ruleFindings = result.findings;
     this.loadedRules = result;
     const errors = result.findings.filter((f) => f.severity === 'error');
