@@ -220,7 +220,7 @@ export class Sandbox {
     const explicit = this.options.rules !== undefined;
     const dir = this.options.rules ? path.resolve(this.options.rules) : mesh.rulesDir;
     this.rulesDir = dir;
-    if (mesh.ruleFiles?.length && (!dir || !existsSync(dir))) return this.applyRulePaths(mesh.ruleFiles, mesh);
+    if (!explicit && mesh.ruleFiles?.length && (!dir || !existsSync(dir))) return this.applyRulePaths(mesh.ruleFiles, mesh);
     if (!dir || !existsSync(dir)) {
       if (explicit) throw new MeshError('MESH_ERR_RULES_NOT_FOUND', [dir ?? '']);
       this.notice('info', `no rules folder${dir ? ` at ${dir}` : ''}: every service gets Istio's default routing`);
