@@ -106,7 +106,8 @@ export function buildProgram(): Command {
     .argument('[paths...]', 'files or folders (default: ./meshbox.yaml and its rules, else the sample mesh)')
     .option('-c, --config <file>', 'meshbox.yaml whose services the rules are checked against')
     .option('--json', 'print the findings as JSON', false)
-    .action((paths: string[], o: { config?: string; json: boolean }) => run(() => runValidate(paths, o, stdio)));
+    .addOption(new Option('--runtime <runtime>', 'check that this runtime can run every service (default: the one `up` would pick)').choices(['auto', 'process', 'docker']).default('auto'))
+    .action((paths: string[], o: { config?: string; json: boolean; runtime: 'auto' | 'process' | 'docker' }) => run(() => runValidate(paths, o, stdio)));
 
   program
     .command('status')

@@ -35,6 +35,7 @@ import { randomSeed } from './rng.js';
 import { allocatePort, releasePort } from './runtime/ports.js';
 import { startProcessWatchdog, type ProcessWatchdog } from './runtime/process-watchdog.js';
 import type { Runtime } from './runtime/runtime.js';
+import { assertRuntimeCanRun } from './runtime/runtime-support.js';
 import { selectRuntime, type DockerNetworkChoice, type RuntimeChoice } from './runtime/select-runtime.js';
 import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.js';
 import { AccessLogWriter } from './telemetry/access-log.js';
@@ -133,6 +134,8 @@ export class Sandbox {
     this.state = new SandboxState(this.id, configFile);
     const selected = await selectRuntime(this.options.runtime ?? 'auto', { pull: this.options.pull, dockerNetwork: this.options.dockerNetwork, onEvent: (e) => this.bus.emit(e) });
     this.runtime = selected.runtime;
+    // a service this runtime cannot run fails now, before any instance starts
+    assertRuntimeCanRun(mesh, this.runtime.name, (this.options.runtime ?? 'auto') === 'auto' && this.runtime.name === 'process' ? selected.notice : undefined);
     // processes outlive a meshbox killed with -9: a watchdog stops them (Docker has its own)
     if (this.runtime.name === 'process') this.processWatchdog = startProcessWatchdog(this.state.file);
     if (selected.notice) this.notice('info', selected.notice);
@@ -288,9 +291,32 @@ export class Sandbox {
     return this.stopped !== undefined;
   }
 
-  /** resolves when every workload is healthy, or at once when the sandbox is being stopped */
+  /** the first instance that failed for good (not restarted), with its error */
+  private failedInstance(): MeshError | undefined {
+    for (const i of this.registry.all()) {
+      const e = this.workloads?.failureOf(i.id);
+      if (e) return e;
+    }
+    return undefined;
+  }
+
+  /** MESH_ERR_NOT_READY saying, per instance, what is wrong: crash-looping, or what its health check sees */
+  private async notReadyError(timeoutMs: number): Promise<MeshError> {
+    const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running'));
+    const diagnoses = await Promise.all(waiting.map((i) => this.workloads.diagnose(i.id)));
+    const hint = diagnoses.find((d) => d.hint)?.hint;
+    return new MeshError('MESH_ERR_NOT_READY', [diagnoses.map((d) => d.what).join('; '), String(Math.round(timeoutMs / 1000))], hint ? { hint } : {});
+  }
+
+  /**
+   * Resolves when every workload is healthy, or at once when the sandbox is being stopped.
+   * Rejects with the instance's error as soon as one cannot start for good (a missing program or
+   * image), and with MESH_ERR_NOT_READY (saying what is wrong) after `timeoutMs`.
+   */
   async waitReady(timeoutMs: number): Promise<void> {
     if (this.isReady() || this.stopping) return;
+    const failed = this.failedInstance();
+    if (failed) throw failed;
     await new Promise<void>((resolve, reject) => {
       const onChange = (): void => {
         if (this.isReady()) {
@@ -303,14 +329,18 @@ export class Sandbox {
         resolve();
       };
       const offStopping = this.bus.on('mesh:sandbox:stopping', onStopping);
+      const offFailure = this.workloads.onFailure((_id, error) => {
+        cleanup();
+        reject(error);
+      });
       const timer = setTimeout(() => {
         cleanup();
-        const waiting = this.registry.all().filter((i) => !i.healthy).map((i) => i.id);
-        reject(new MeshError('MESH_ERR_NOT_READY', [`${waiting.join(', ')}`, String(Math.round(timeoutMs / 1000))]));
+        void this.notReadyError(timeoutMs).then(reject, reject);
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);
         offStopping();
+        offFailure();
         this.registry.off('change', onChange);
       };
       this.registry.on('change', onChange);
@@ -347,7 +377,7 @@ export class Sandbox {
   private installAdminRoutes(): void {
     this.admin
       .route('GET', '/ready', 'LIVE (200) once every workload is healthy, else 503', () => {
-        const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running')).map((i) => `${i.id}: ${i.state}${i.state === 'running' ? ', unhealthy' : ''}`);
+        const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running')).map((i) => `${i.id}: ${i.state}${i.state === 'running' ? ', unhealthy' : ''}${i.failure ? ` (${i.failure})` : ''}`);
         return this.isReady() ? { body: 'LIVE\n' } : { status: 503, body: `NOT READY\n${waiting.join('\n')}\n` };
       })
       .route('GET', '/metrics', 'Istio standard metrics (Prometheus text)', async () => ({ body: await this.metrics.text(), contentType: this.metrics.contentType }))
