@@ -96,6 +96,9 @@ export class Sandbox {
   private started = false;
   private stopped: Promise<void> | undefined;
   private processWatchdog: ProcessWatchdog | undefined;
+  /** set when the sandbox cannot go on (the data plane is gone); it stops itself */
+  fatal: MeshError | undefined;
+  private readonly fatalListeners = new Set<(error: MeshError) => void>();
 
   constructor(readonly options: SandboxOptions = {}) {
     this.bus = options.bus ?? new EventBus();
@@ -176,6 +179,7 @@ export class Sandbox {
       onEvents: (events) => {
         for (const e of events) this.bus.emit(e);
       },
+      onExit: (error) => this.failFatally(error),
     });
     const ingress = { address: this.options.ingressHost ?? mesh.ingress.host, port: this.options.ingressPort ?? mesh.ingress.port };
     await this.bindListeners(mesh, ingress);
@@ -280,10 +284,30 @@ export class Sandbox {
     await this.hotReload.start();
   }
 
-  /** every instance of every workload with replicas is healthy */
+  /** every instance of every workload with replicas is healthy, and the data plane runs */
   isReady(): boolean {
+    if (this.fatal) return false;
     const all = this.registry.all();
     return all.length > 0 && all.every((i) => i.healthy && i.state === 'running');
+  }
+
+  /**
+   * The sandbox cannot go on (the data-plane worker died: no sidecar, no ingress): said once,
+   * `/ready` answers 503 from now on, `onFatal` listeners hear it (`meshbox up` exits with its
+   * code) and the sandbox stops everything it started.
+   */
+  private failFatally(error: MeshError): void {
+    if (this.fatal || this.stopping) return;
+    this.fatal = error;
+    this.notice('error', `${error.code}: ${error.message}`, error.hint);
+    for (const l of this.fatalListeners) l(error);
+    void this.down();
+  }
+
+  /** called once if the sandbox fails while it runs (it stops itself right after) */
+  onFatal(listener: (error: MeshError) => void): () => void {
+    this.fatalListeners.add(listener);
+    return () => this.fatalListeners.delete(listener);
   }
 
   /** true once `down()` was called */
@@ -317,6 +341,7 @@ export class Sandbox {
     if (this.isReady() || this.stopping) return;
     const failed = this.failedInstance();
     if (failed) throw failed;
+    if (this.fatal) throw this.fatal;
     await new Promise<void>((resolve, reject) => {
       const onChange = (): void => {
         if (this.isReady()) {
@@ -333,6 +358,10 @@ export class Sandbox {
         cleanup();
         reject(error);
       });
+      const offFatal = this.onFatal((error) => {
+        cleanup();
+        reject(error);
+      });
       const timer = setTimeout(() => {
         cleanup();
         void this.notReadyError(timeoutMs).then(reject, reject);
@@ -341,6 +370,7 @@ export class Sandbox {
         clearTimeout(timer);
         offStopping();
         offFailure();
+        offFatal();
         this.registry.off('change', onChange);
       };
       this.registry.on('change', onChange);
@@ -378,6 +408,7 @@ export class Sandbox {
     this.admin
       .route('GET', '/ready', 'LIVE (200) once every workload is healthy, else 503', () => {
         const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running')).map((i) => `${i.id}: ${i.state}${i.state === 'running' ? ', unhealthy' : ''}${i.failure ? ` (${i.failure})` : ''}`);
+        if (this.fatal) waiting.unshift(`data plane: ${this.fatal.message}`);
         return this.isReady() ? { body: 'LIVE\n' } : { status: 503, body: `NOT READY\n${waiting.join('\n')}\n` };
       })
       .route('GET', '/metrics', 'Istio standard metrics (Prometheus text)', async () => ({ body: await this.metrics.text(), contentType: this.metrics.contentType }))

@@ -383,7 +383,21 @@ export class DockerRuntime extends EventEmitter implements Runtime {
     await Promise.allSettled([...this.starting.values()]);
     await Promise.all([...this.boxes.keys()].map((id) => this.stop(id, graceMs)));
     await Promise.all([...this.removals.values()]);
-    if (this.sandboxId) await removeSandboxContainers(this.docker, this.sandboxId).catch(() => undefined);
+    if (this.sandboxId) {
+      try {
+        await removeSandboxContainers(this.docker, this.sandboxId);
+      } catch (e) {
+        // keep the watchdog: it removes them once this meshbox exits (the pipe closes)
+        this.opts.onEvent?.({
+          type: 'mesh:notice',
+          time: Date.now(),
+          level: 'error',
+          message: `could not remove the containers of sandbox ${this.sandboxId}: ${dockerMessage(e)}`,
+          hint: `the watchdog${this.watchdog?.pid ? ` (pid ${this.watchdog.pid})` : ''} removes them when meshbox exits; \`docker ps -a --filter label=meshbox.sandbox=${this.sandboxId}\` lists what is left, \`meshbox down --all\` removes it`,
+        });
+        return;
+      }
+    }
     this.watchdog?.release();
     this.watchdog = undefined;
   }
