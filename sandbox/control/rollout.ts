@@ -75,10 +75,12 @@ export class Rollout {
   /**
    * Binds the sidecar listeners every given instance needs that are not bound yet (a new
    * instance's, or a new service's per-service listener on existing instances) and records the
-   * ports on the instances.
+   * ports on the instances (only when every listener bound: a failure records nothing).
+   * `mesh`: the mesh the listeners are for (default: the control plane's; a reload binds the new
+   * mesh's listeners before anything switches to it).
    */
-  async bind(instances: readonly Instance[]): Promise<void> {
-    const { bound, errors } = await this.h.dataPlane.bind(listenersFor(this.h.controlPlane.mesh, instances, this.h.ingress));
+  async bind(instances: readonly Instance[], mesh = this.h.controlPlane.mesh): Promise<void> {
+    const { bound, errors } = await this.h.dataPlane.bind(listenersFor(mesh, instances, this.h.ingress));
     const e = errors.find((x) => !x.listener.startsWith(`${GATEWAY_ID}/`));
     if (e) throw new MeshError('MESH_ERR_LISTEN', [`sidecar listener ${e.listener}`, `${e.address}:${e.port}`, e.message]);
     const byId = new Map(instances.map((i) => [i.id, i]));
