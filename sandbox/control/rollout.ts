@@ -156,6 +156,12 @@ export class Rollout {
     });
   }
 
+  /** what is wrong with an instance that did not become healthy, in words (crash-looping, HTTP 500, ...) */
+  private async why(id: string): Promise<string> {
+    const { what } = await this.h.workloads.diagnose(id);
+    return what.startsWith(`${id} (`) ? what.slice(id.length + 2, -1) : 'its log lines say why';
+  }
+
   /** starts a registered instance and waits until it is healthy (its spec's startTimeout) */
   async start(inst: Instance): Promise<boolean> {
     await this.h.workloads.start(inst.id);
@@ -217,7 +223,7 @@ export class Rollout {
       const t0 = Date.now();
       const ok = await this.restartInPlace(olds[0]!, spec);
       steps.push(`${olds[0]!.id} restarted in place (${Date.now() - t0}ms)`);
-      if (!ok) return { ok, steps, error: `${olds[0]!.id} did not become healthy (it is restarted with back-off; its log lines say why)` };
+      if (!ok) return { ok, steps, error: `${olds[0]!.id} did not become healthy (${await this.why(olds[0]!.id)}; it is restarted with back-off unless it cannot start at all)` };
       return { ok, steps };
     }
     let fresh = 0;
@@ -246,7 +252,7 @@ export class Rollout {
       steps.push(`${inst!.id} started, healthy in ${Date.now() - t0}ms`);
       return { ok, steps };
     }
-    const error = `${inst!.id} did not become healthy (its log lines say why): the rollout stopped, the old instances keep serving`;
+    const error = `${inst!.id} did not become healthy (${await this.why(inst!.id)}): the rollout stopped, the old instances keep serving`;
     await this.retire(inst!);
     steps.push(`${inst!.id} never became healthy: removed`);
     return { ok: false, steps, error };

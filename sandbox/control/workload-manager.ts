@@ -190,7 +190,7 @@ export class WorkloadManager {
     if (sup && sup.exitsUnhealthy > 0 && (sup.exitsUnhealthy >= CRASH_LOOP_AFTER || inst.state !== 'running')) {
       const how = sup.lastExit?.signal ? `killed by ${sup.lastExit.signal}` : `exit code ${sup.lastExit?.code}`;
       return {
-        what: `${id} (crash-looping: exited ${sup.exitsUnhealthy} time${sup.exitsUnhealthy === 1 ? '' : 's'} without becoming healthy, last with ${how}${last})`,
+        what: `${id} (${sup.exitsUnhealthy >= CRASH_LOOP_AFTER ? 'crash-looping: ' : ''}exited ${sup.exitsUnhealthy} time${sup.exitsUnhealthy === 1 ? '' : 's'} without becoming healthy, last with ${how}${last})`,
         hint: "the app exits on its own: run its command by hand in the service's cwd to see why (its log lines are above)",
       };
     }

@@ -145,9 +145,9 @@ services:
 });
 
 describe('not ready says what it saw', () => {
-  async function notReady(yaml: string): Promise<MeshError> {
+  async function notReady(yaml: string, readyTimeoutMs = 3_000): Promise<MeshError> {
     const f = use(yaml);
-    sandbox = new Sandbox({ config: f.file, runtime: 'process', ingressPort: 0, adminPort: 0, accessLogDir: false, watch: false, readyTimeoutMs: 3_000 });
+    sandbox = new Sandbox({ config: f.file, runtime: 'process', ingressPort: 0, adminPort: 0, accessLogDir: false, watch: false, readyTimeoutMs });
     const error = (await sandbox.up().then(
       () => undefined,
       (e: unknown) => e,
@@ -165,7 +165,7 @@ services:
     command: [node, app.cjs]
     health: /health
     env: { MODE: exit, EXIT_CODE: '3', EXIT_MESSAGE: 'DATABASE_URL is not set' }
-`);
+`, 8_000);
     expect(e.message).toContain('crash-service-v1-1 (crash-looping: exited');
     expect(e.message).toContain('exit code 3');
     expect(e.message).toContain('boom: DATABASE_URL is not set');
