@@ -223,7 +223,7 @@ export class Rollout {
       const t0 = Date.now();
       const ok = await this.restartInPlace(olds[0]!, spec);
       steps.push(`${olds[0]!.id} restarted in place (${Date.now() - t0}ms)`);
-      if (!ok) return { ok, steps, error: `${olds[0]!.id} did not become healthy (${await this.why(olds[0]!.id)}; it is restarted with back-off unless it cannot start at all)` };
+      if (!ok) return { ok, steps, error: `${olds[0]!.id} did not become healthy (${await this.why(olds[0]!.id)}; ${this.h.workloads.failureOf(olds[0]!.id) ? 'not restarted' : 'it is restarted with back-off'})` };
       return { ok, steps };
     }
     let fresh = 0;

@@ -162,11 +162,14 @@ export class WorkloadManager {
     this.health.unwatch(inst.id);
     sup.failure = error;
     this.o.registry.update(inst.id, { state: 'exited', healthy: false, pid: undefined, failure: error.message });
-    this.o.bus.emit({ type: 'mesh:notice', time: Date.now(), level: 'error', message: `${error.code}: ${error.message}; not restarted`, hint: error.hint });
+    // said once: by whoever waits for it (`up()` fails with it), else as an error notice
+    if (this.failureListeners.size === 0) {
+      this.o.bus.emit({ type: 'mesh:notice', time: Date.now(), level: 'error', message: `${error.code}: ${error.message}; not restarted`, hint: error.hint });
+    }
     for (const l of this.failureListeners) l(inst.id, error);
   }
 
-  /** an instance stopped for good (it is not restarted); `up()` fails on it */
+  /** an instance stopped for good (it is not restarted); `up()` fails on it. A listener reports it: no notice then */
   onFailure(listener: (id: string, error: MeshError) => void): () => void {
     this.failureListeners.add(listener);
     return () => this.failureListeners.delete(listener);

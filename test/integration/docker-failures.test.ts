@@ -101,10 +101,13 @@ services:
     const missing = (e: MeshEvent): boolean => JSON.stringify(e).includes('meshbox-test/not-present:1 is not present locally');
     await eventually(() => events.some((e) => e.type === 'mesh:notice' && missing(e)) || restarting().filter(missing).length >= 2, 30_000, 'a failure or a loop');
     expect(restarting().filter(missing)).toEqual([]);
-    const notices = events.filter((e) => e.type === 'mesh:notice' && e.level === 'error' && missing(e));
+    const notices = events.filter((e) => e.type === 'mesh:notice' && e.level === 'error' && missing(e) && e.message.includes('MESH_ERR_IMAGE_MISSING'));
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatchObject({ message: expect.stringContaining('MESH_ERR_IMAGE_MISSING'), hint: expect.stringContaining('docker pull meshbox-test/not-present:1') });
     expect(sb.registry.get('web-v1-1')).toMatchObject({ state: 'exited', failure: expect.stringContaining('not present locally') });
+    // the reload's own report says it is not retried
+    await eventually(() => events.some((e) => e.type === 'mesh:notice' && e.message.includes('applied in')), 30_000, 'the reload report');
+    expect(events.find((e) => e.type === 'mesh:notice' && e.message.includes('applied in'))).toMatchObject({ message: expect.stringContaining('web-v1-1 did not become healthy (image meshbox-test/not-present:1 is not present locally and pulls are off; not restarted)') });
   });
 
   it('a final container sweep that fails is said, and the watchdog is kept to do it', async () => {
