@@ -138,7 +138,8 @@ export class Sandbox {
     const selected = await selectRuntime(this.options.runtime ?? 'auto', { pull: this.options.pull, dockerNetwork: this.options.dockerNetwork, onEvent: (e) => this.bus.emit(e) });
     this.runtime = selected.runtime;
     // a service this runtime cannot run fails now, before any instance starts
-    assertRuntimeCanRun(mesh, this.runtime.name, (this.options.runtime ?? 'auto') === 'auto' && this.runtime.name === 'process' ? selected.notice : undefined);
+    const autoFallback = (this.options.runtime ?? 'auto') === 'auto' && this.runtime.name === 'process';
+    assertRuntimeCanRun(mesh, this.runtime.name, autoFallback ? `--runtime auto picked it: ${selected.notice?.split(': running workloads as processes')[0]}` : undefined);
     // processes outlive a meshbox killed with -9: a watchdog stops them (Docker has its own)
     if (this.runtime.name === 'process') this.processWatchdog = startProcessWatchdog(this.state.file);
     if (selected.notice) this.notice('info', selected.notice);

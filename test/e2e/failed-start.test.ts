@@ -18,8 +18,8 @@ afterEach(() => {
 });
 
 /** runs the CLI; a run still going after `limitMs` is killed and reported as `hung` */
-async function meshbox(args: string[], f: MeshFixture, limitMs = 30_000): Promise<{ code: number | null; output: string; hung: boolean }> {
-  const run = startCli(args, { MESHBOX_STATE_DIR: f.stateDir });
+async function meshbox(args: string[], f: MeshFixture, limitMs = 30_000, env: Record<string, string> = {}): Promise<{ code: number | null; output: string; hung: boolean }> {
+  const run = startCli(args, { MESHBOX_STATE_DIR: f.stateDir, ...env });
   let hung = false;
   const timer = setTimeout(() => {
     hung = true;
@@ -109,6 +109,21 @@ describe('meshbox validate --runtime', () => {
     expect(r.output).toMatch(/meshbox\.yaml:\d+:\d+: error MB3006: the process runtime cannot run it: legacy-service v1 has only `build:` and no `command`/);
     expect(r.output).not.toContain('good-service v1');
   });
+
+  it('by default checks the runtime up would pick: processes when no Docker daemon answers', async () => {
+    const f = mixedMesh();
+    const noDaemon = { DOCKER_HOST: `unix://${path.join(f.dir, 'no-docker.sock')}` };
+    const r = await meshbox(['validate', '--config', f.file], f, 30_000, noDaemon);
+    expect(r.code, r.output).toBe(1);
+    expect(r.output).toContain('error MB3006: the process runtime cannot run it: legacy-service v1 has only `build:` and no `command`');
+    expect(r.output).toContain('(--runtime auto picks process: no Docker daemon answers at unix://');
+    // and `up` with the same choice fails before starting anything, saying how the runtime was picked
+    const up = await meshbox(UP(f), f, 30_000, noDaemon);
+    expect(up.code, up.output).toBe(3);
+    expect(up.output).toContain('MESH_ERR_RUNTIME_UNAVAILABLE: the process runtime is not available: legacy-service v1 has only `build:` and no `command`, which the process runtime needs (--runtime auto picked it: no Docker daemon answers');
+    expect(up.output).toContain('hint: start the Docker daemon so --runtime auto picks it');
+    expect(f.alive()).toEqual([]);
+  }, 60_000);
 
   it('the same mesh is fine for the docker runtime', async () => {
     const f = mixedMesh();
