@@ -110,6 +110,35 @@ services:
     expect(events.find((e) => e.type === 'mesh:notice' && e.message.includes('applied in'))).toMatchObject({ message: expect.stringContaining('web-v1-1 did not become healthy (image meshbox-test/not-present:1 is not present locally and pulls are off; not restarted)') });
   });
 
+  it('a program the image does not have in its PATH, met on a restart: one error, no restart loop', async () => {
+    const sb = sandboxFor(`name: dockerfail
+services:
+  web:
+    port: 8080
+    command: [node, web/main.js]
+    health: /healthz
+`);
+    await sb.up();
+    const base = (await (sb.runtime as DockerRuntime).images.nodeBase()).image;
+    const reloader = sb.hotReload!.meshFile;
+    const generation = reloader.generation;
+    writeFileSync(project!.meshFile, `name: dockerfail
+services:
+  web:
+    port: 8080
+    image: ${base}
+    command: [python3-not-here, app.py]
+    health: /healthz
+`);
+    await eventually(() => reloader.generation > generation, 60_000, 'the meshbox.yaml reload');
+    const notFound = (e: MeshEvent): boolean => /python3-not-here/.test(JSON.stringify(e));
+    await eventually(() => sb.workloads.failureOf('web-v1-1') ?? (restarting().filter(notFound).length >= 2 ? 'looping' : undefined), 30_000, 'a failure or a loop');
+    expect(restarting().filter(notFound)).toEqual([]);
+    // Docker's init (tini) reports the failed exec and exits 127; without an init the daemon refuses the start
+    expect(sb.workloads.failureOf('web-v1-1')?.message).toMatch(/web-v1-1 could not start: (python3-not-here app\.py: command not found \(exit code 127\): .*exec python3-not-here failed: No such file or directory|the container's command cannot run: .*python3-not-here.*executable file not found)/);
+    expect(events.filter((e) => e.type === 'mesh:notice' && e.level === 'error' && notFound(e) && e.message.includes('MESH_ERR_WORKLOAD_START'))).toHaveLength(1);
+  });
+
   it('a final container sweep that fails is said, and the watchdog is kept to do it', async () => {
     // the runtime talks to the daemon through a socket proxy the test can take away
     const dir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-proxy-'));
