@@ -389,6 +389,7 @@ export class Sandbox {
       admin: this.adminUrl,
       ready: this.isReady(),
       snapshotVersion: this.controlPlane?.current?.version ?? 0,
+      ...(this.fatal ? { fatal: `${this.fatal.code}: ${this.fatal.message}` } : {}),
       findings: this.ruleFindings,
       reload: this.hotReload?.status(),
       instances: this.registry.all().map((i) => ({
@@ -401,6 +402,7 @@ export class Sandbox {
         appPort: i.appPort,
         sidecar: i.sidecar,
         restarts: i.restarts,
+        ...(i.failure ? { failure: i.failure } : {}),
       })),
     };
   }

@@ -298,7 +298,10 @@ export class WorkloadManager {
       return;
     }
     const why = e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`;
-    const looping = sup.exitsUnhealthy >= CRASH_LOOP_AFTER ? `crash-looping: ${why} ${sup.exitsUnhealthy} times in a row before becoming healthy${sup.lastLog ? `; last log line: ${sup.lastLog}` : ''}` : why;
+    const looping =
+      sup.exitsUnhealthy >= CRASH_LOOP_AFTER
+        ? `crash-looping: exited ${sup.exitsUnhealthy} times in a row before becoming healthy, last ${e.signal ? `killed by ${e.signal}` : `with code ${e.code}`}${sup.lastLog ? `; last log line: ${sup.lastLog}` : ''}`
+        : why;
     this.scheduleRestart(inst, looping);
   }
 

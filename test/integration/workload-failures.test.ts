@@ -145,9 +145,12 @@ services:
 });
 
 describe('not ready says what it saw', () => {
+  const seen: MeshEvent[] = [];
   async function notReady(yaml: string, readyTimeoutMs = 3_000): Promise<MeshError> {
     const f = use(yaml);
+    seen.length = 0;
     sandbox = new Sandbox({ config: f.file, runtime: 'process', ingressPort: 0, adminPort: 0, accessLogDir: false, watch: false, readyTimeoutMs });
+    sandbox.onEvent((e) => seen.push(e));
     const error = (await sandbox.up().then(
       () => undefined,
       (e: unknown) => e,
@@ -170,6 +173,10 @@ services:
     expect(e.message).toContain('exit code 3');
     expect(e.message).toContain('boom: DATABASE_URL is not set');
     expect(e.hint).not.toContain('health path');
+    // the restarts say so too, from the third exit in a row
+    const reasons = seen.flatMap((x) => (x.type === 'mesh:workload:restarting' ? [x.reason ?? ''] : []));
+    expect(reasons.slice(0, 2)).toEqual(['exited with code 3', 'exited with code 3']);
+    expect(reasons[2]).toBe('crash-looping: exited 3 times in a row before becoming healthy, last with code 3; last log line: boom: DATABASE_URL is not set');
   }, 30_000);
 
   it('a health check answering 500 says so', async () => {
