@@ -96,6 +96,8 @@ export class Sandbox {
   private started = false;
   private stopped: Promise<void> | undefined;
   private processWatchdog: ProcessWatchdog | undefined;
+  /** the running up(), settled either way (down waits for it) */
+  private upRun: Promise<void> | undefined;
   /** set when the sandbox cannot go on (the data plane is gone); it stops itself */
   fatal: MeshError | undefined;
   private readonly fatalListeners = new Set<(error: MeshError) => void>();
@@ -115,12 +117,26 @@ export class Sandbox {
     this.bus.emit({ type: 'mesh:notice', time: Date.now(), level, message, hint });
   }
 
-  async up(): Promise<void> {
+  /**
+   * Starts the sandbox. A `down()` meanwhile (Ctrl-C during start-up) makes it stop at its next
+   * step: down waits for that, so it stops everything up() made, and nothing starts afterwards.
+   */
+  up(): Promise<void> {
+    const run = this.doUp();
+    this.upRun = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async doUp(): Promise<void> {
     this.started = true;
     const configFile = path.resolve(this.options.config ?? sampleMeshFile());
     this.bus.emit({ type: 'mesh:sandbox:starting', time: Date.now(), message: `starting ${configFile} (seed ${this.seed})` });
     if (!existsSync(configFile)) throw new MeshError('MESH_ERR_CONFIG_NOT_FOUND', [configFile]);
     const loaded = await loadMeshFile(configFile);
+    if (this.stopping) return;
     if (!loaded.mesh || hasErrors(loaded.findings)) {
       throw new MeshError('MESH_ERR_CONFIG_INVALID', [configFile], { findings: loaded.findings });
     }
@@ -129,6 +145,7 @@ export class Sandbox {
     this.id = `${mesh.name}-${randomBytes(3).toString('hex')}`;
 
     const resources = await this.loadRules(mesh);
+    if (this.stopping) return;
 
     for (const r of reapLeftovers()) {
       const what = r.killed.length ? `stopped ${r.killed.join(', ')}` : 'nothing was left running';
@@ -137,6 +154,7 @@ export class Sandbox {
     this.state = new SandboxState(this.id, configFile);
     const selected = await selectRuntime(this.options.runtime ?? 'auto', { pull: this.options.pull, dockerNetwork: this.options.dockerNetwork, onEvent: (e) => this.bus.emit(e) });
     this.runtime = selected.runtime;
+    if (this.stopping) return;
     // a service this runtime cannot run fails now, before any instance starts
     const autoFallback = (this.options.runtime ?? 'auto') === 'auto' && this.runtime.name === 'process';
     assertRuntimeCanRun(mesh, this.runtime.name, autoFallback ? `--runtime auto picked it: ${selected.notice?.split(': running workloads as processes')[0]}` : undefined);
@@ -173,6 +191,7 @@ export class Sandbox {
       }
     }
 
+    if (this.stopping) return;
     // Data plane: bind every listener first, so apps can be told their sidecar ports.
     this.dataPlane = createDataPlane({
       seed: this.seed,
@@ -184,6 +203,7 @@ export class Sandbox {
     });
     const ingress = { address: this.options.ingressHost ?? mesh.ingress.host, port: this.options.ingressPort ?? mesh.ingress.port };
     await this.bindListeners(mesh, ingress);
+    if (this.stopping) return;
 
     this.adminUrl = await this.admin.listen(this.options.adminHost ?? '127.0.0.1', this.options.adminPort ?? 15000);
     this.installAdminRoutes();
@@ -195,9 +215,12 @@ export class Sandbox {
       void this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()).catch((e: Error) => this.notice('error', `faults not applied: ${e.message}`));
     });
     await this.controlPlane.setResources(resources, this.ruleFindings.filter((f) => f.severity === 'warning'));
+    if (this.stopping) return;
 
     await this.workloads.startAll();
+    if (this.stopping) return;
     if (this.options.watch !== false) await this.startHotReload(configFile, ingress);
+    if (this.stopping) return;
     this.bus.emit({ type: 'mesh:sandbox:ready', time: Date.now(), message: `ingress ${this.ingressUrl}, admin ${this.adminUrl}` });
     await this.waitReady(this.options.readyTimeoutMs ?? 30_000);
   }
@@ -457,6 +480,8 @@ export class Sandbox {
   private async doDown(): Promise<void> {
     if (!this.started) return;
     this.bus.emit({ type: 'mesh:sandbox:stopping', time: Date.now(), message: 'stopping workloads and sidecars' });
+    // a start-up in progress stops at its next step: then everything it made is known
+    await this.upRun;
     await this.hotReload?.close();
     this.faults.close();
     await this.workloads?.stopAll();

@@ -140,3 +140,37 @@ describe('meshbox validate --runtime', () => {
     expect(json.findings.filter((x) => x.code === 'MB3006').map((x) => x.message)).toEqual(['the docker runtime cannot run it: good-service v1: the Docker runtime cannot run `python3` in a generated image']);
   });
 });
+
+describe('Ctrl-C while meshbox up is starting', () => {
+  for (const [when, marker] of [
+    ['before anything started', / starting \/.*meshbox\.yaml \(seed/],
+    ['while instances are starting', /good-service-v1-1 starting on port/],
+  ] as const) {
+    it(`${when}: exits, and leaves no process and no sandbox record behind`, async () => {
+      const f = (fixture = meshFixture(MIXED.split('  legacy-service:')[0]!.replace('replicas: 2', 'replicas: 3')));
+      const run = startCli(UP(f, '--runtime', 'process'), { MESHBOX_STATE_DIR: f.stateDir });
+      await run.waitFor(marker, 30_000);
+      run.proc.kill('SIGINT');
+      let hung = false;
+      const timer = setTimeout(() => {
+        hung = true;
+        run.proc.kill('SIGKILL');
+      }, 20_000);
+      const code = await run.exited;
+      clearTimeout(timer);
+      expect(hung, run.output()).toBe(false);
+      expect(code, run.output()).toBe(0);
+      // whatever was launched is gone (give a late start the time to show itself)
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(f.alive(), run.output()).toEqual([]);
+      const prev = process.env.MESHBOX_STATE_DIR;
+      process.env.MESHBOX_STATE_DIR = f.stateDir;
+      try {
+        expect(listSandboxes()).toEqual([]);
+      } finally {
+        if (prev === undefined) delete process.env.MESHBOX_STATE_DIR;
+        else process.env.MESHBOX_STATE_DIR = prev;
+      }
+    }, 60_000);
+  }
+});
