@@ -1,7 +1,10 @@
 /**
- * A small client for a running sandbox's admin API (what `status`, `fault` and `workload` use).
+ * A small client for a running sandbox's admin API (what `status`, `fault`, `workload` and
+ * `apply` use). It sends the sandbox's admin token (`Authorization: Bearer`, read from the token
+ * file beside the sandbox's record, or $MESHBOX_ADMIN_TOKEN), so the user never handles it.
  */
 import http from 'node:http';
+import { explainTokenRefusal, findAdminToken } from '../sandbox/admin/admin-token.js';
 import { MeshError } from '../sandbox/errors.js';
 import { isAlive, listSandboxes } from '../sandbox/runtime/sandbox-state.js';
 
@@ -13,24 +16,33 @@ export interface AdminReply {
 export function adminRequest(url: string, method = 'GET', body?: unknown, timeoutMs = 10_000): Promise<AdminReply> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    // only the routes that change the sandbox need the token: it is not sent with the others
+    const token = method === 'GET' ? undefined : findAdminToken(url)?.token;
     const req = http.request(
       url,
       {
         method,
         timeout: timeoutMs,
         agent: false,
-        headers: { 'user-agent': 'meshbox-cli', ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },
+        headers: {
+          'user-agent': 'meshbox-cli',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
           try {
-            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+            parsed = JSON.parse(text);
           } catch {
-            resolve({ status: res.statusCode ?? 0, body: text });
+            // a text route
           }
+          if (res.statusCode === 401) parsed = explainTokenRefusal(url, parsed, token !== undefined);
+          resolve({ status: res.statusCode ?? 0, body: parsed });
         });
       },
     );

@@ -62,8 +62,8 @@ export function buildProgram(): Command {
 
   program
     .command('up')
-    .description('start a sandbox: the sample caller/callme mesh, or the services of --config')
-    .option('-c, --config <file>', 'meshbox.yaml to run (default: the bundled sample mesh)')
+    .description('start a sandbox: the services of --config, else of ./meshbox.yaml, else the bundled caller/callme sample')
+    .option('-c, --config <file>', 'meshbox.yaml to run (default: ./meshbox.yaml, else the bundled sample mesh)')
     .option('-r, --rules <dir>', 'folder of Istio YAML (default: the `rules` folder of meshbox.yaml)')
     .addOption(new Option('--runtime <runtime>', 'where workloads run').choices(['auto', 'process', 'docker']).default('auto'))
     .option('--pull', 'Docker: pull images that are not present locally (default: never pull)')
@@ -103,7 +103,7 @@ export function buildProgram(): Command {
   program
     .command('validate')
     .description('validate meshbox.yaml and Istio rule files like the API server and `istioctl analyze` would; exits 1 on errors')
-    .argument('[paths...]', 'files or folders (default: ./meshbox.yaml and its rules, else the sample mesh)')
+    .argument('[paths...]', 'files or folders, read with their subfolders (default: ./meshbox.yaml and its rules, else the sample mesh)')
     .option('-c, --config <file>', 'meshbox.yaml whose services the rules are checked against')
     .option('--json', 'print the findings as JSON', false)
     .addOption(new Option('--runtime <runtime>', 'check that this runtime can run every service (default: the one `up` would pick)').choices(['auto', 'process', 'docker']).default('auto'))

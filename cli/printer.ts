@@ -6,6 +6,7 @@
 import type { MeshEvent, RequestEvent } from '../sandbox/events.js';
 import { formatFinding } from '../sandbox/config/findings.js';
 import { paint, type Color, type Io } from './output.js';
+import { matchedRoute } from './tui/format.js';
 
 const PREFIX_COLORS: Color[] = ['cyan', 'magenta', 'blue', 'yellow', 'green'];
 
@@ -50,7 +51,7 @@ export class EventPrinter {
     const side = e.reporter === 'destination' ? ' (inbound)' : '';
     return (
       `${c('gray', time(e.startTime))} ${e.proxy} -> ${dst}${side}  ${e.method} ${e.authority}${e.path}  ` +
-      `${c(statusColor, String(e.status))} ${Math.round(e.durationMs)}ms${flags}${attempts} route=${e.routeName ?? '-'}`
+      `${c(statusColor, String(e.status))} ${Math.round(e.durationMs)}ms${flags}${attempts} route=${matchedRoute(e.why, e.routeName)}`
     );
   }
 

@@ -87,9 +87,52 @@ const catalog = {
     hint: () => 'check the health path in meshbox.yaml and the log lines of the workloads that stayed unhealthy',
     exitCode: 4,
   },
+  MESH_ERR_FD_EXHAUSTED: {
+    message: (code) =>
+      `meshbox ran out of file descriptors (${code}) and could not open a socket to health-check the app; this says nothing about the app, whose last health state is kept`,
+    hint: () =>
+      'raise the limit (`ulimit -n 65536` before `meshbox up`), and look for clients holding many connections open (`ss -tnp`); meshbox closes slow clients after request_headers_timeout and idle ones after idle_timeout',
+    // sysexits EX_OSERR: an operating system limit, not a usage or configuration error
+    exitCode: 71,
+  },
   MESH_ERR_ADMIN_UNREACHABLE: {
     message: (url, reason) => `no meshbox sandbox answers at ${url} (${reason})`,
     hint: () => 'start one with `meshbox up`, or pass --admin with the admin address of a running sandbox',
+    exitCode: 1,
+  },
+  MESH_ERR_STATE_DIR: {
+    message: (dir, reason) => `the state folder ${dir} cannot be used: ${reason}`,
+    hint: () => 'point MESHBOX_STATE_DIR (or XDG_STATE_HOME) at a folder of your own',
+    exitCode: 1,
+  },
+  MESH_ERR_ADMIN_HOST: {
+    message: (host) => `Host ${host} is not a loopback address: the admin API answers only on loopback`,
+    hint: (_host, here) => `send the request to ${here} (or localhost); a web page whose name points at 127.0.0.1 (DNS rebinding) is refused`,
+    exitCode: 1,
+  },
+  MESH_ERR_ADMIN_ORIGIN: {
+    message: (who) => `the admin API refuses requests from web pages: ${who}`,
+    hint: () => 'call it from the meshbox CLI, curl or a script (they send no Origin header); no web page may drive a sandbox',
+    exitCode: 1,
+  },
+  MESH_ERR_ADMIN_TOKEN_MISSING: {
+    message: (what) => `${what} changes the sandbox and needs its admin token`,
+    hint: (_what, file) => `send the header \`Authorization: Bearer <token>\` with the token in ${file}, e.g. curl -H "Authorization: Bearer $(cat ${file})" ...; the meshbox CLI reads it itself`,
+    exitCode: 1,
+  },
+  MESH_ERR_ADMIN_TOKEN_INVALID: {
+    message: () => "the admin token sent is not this sandbox's",
+    hint: (file) => `every \`meshbox up\` makes a new token: send \`Authorization: Bearer <token>\` with the one in ${file}`,
+    exitCode: 1,
+  },
+  MESH_ERR_ADMIN_CONTENT_TYPE: {
+    message: (type) => `the admin API takes JSON bodies only, not Content-Type ${type}`,
+    hint: () => 'send the body with `Content-Type: application/json`',
+    exitCode: 1,
+  },
+  MESH_ERR_ADMIN_BODY_TOO_LARGE: {
+    message: (limit) => `request body larger than ${limit} bytes`,
+    hint: () => 'a fault or a workload action is a small JSON object; send one at a time',
     exitCode: 1,
   },
   MESH_ERR_USAGE: {

@@ -19,6 +19,7 @@ import { hasErrors } from './config/findings.js';
 import type { MeshDefinition } from './config/mesh-types.js';
 import type { LoadedResource } from './config/resource.js';
 import { AdminServer } from './admin/admin-server.js';
+import { generateAdminToken } from './admin/admin-token.js';
 import { installChaosRoutes } from './admin/chaos-routes.js';
 import { FaultStore } from './faults/fault-store.js';
 import { fileFaults, GATEWAY_ID, listenersFor } from './control/compiler.js';
@@ -205,7 +206,10 @@ export class Sandbox {
     await this.bindListeners(mesh, ingress);
     if (this.stopping) return;
 
-    this.adminUrl = await this.admin.listen(this.options.adminHost ?? '127.0.0.1', this.options.adminPort ?? 15000);
+    // the admin token: every state-changing admin route requires it; the CLI reads it from the file
+    const adminToken = generateAdminToken();
+    this.state.writeToken(adminToken);
+    this.adminUrl = await this.admin.listen(this.options.adminHost ?? '127.0.0.1', this.options.adminPort ?? 15000, { token: adminToken, tokenFile: this.state.tokenFile });
     this.installAdminRoutes();
     installChaosRoutes(this.admin, { faults: this.faults, workloads: () => this.workloads, registry: this.registry });
     this.state.set({ adminUrl: this.adminUrl, ingressUrl: this.ingressUrl });

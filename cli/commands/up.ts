@@ -1,8 +1,14 @@
 /**
  * `meshbox up`: start a sandbox and keep it running until Ctrl-C / SIGTERM, printing lifecycle
  * events and one line per request (the terminal UI takes over this output when it lands).
+ * It runs --config, else ./meshbox.yaml, else the bundled sample, and says which.
  */
+import path from 'node:path';
 import { Sandbox, type RuntimeChoice } from '../../sandbox/sandbox.js';
+import { findProjectMeshFile } from '../../sandbox/config/mesh-file.js';
+import { sampleMeshFile } from '../../sandbox/paths.js';
+import { createSandboxController } from '../tui/sandbox-controller.js';
+import type { LoadTarget } from '../tui/controller.js';
 import { MeshError } from '../../sandbox/errors.js';
 import { EventPrinter } from '../printer.js';
 import { runTui, shouldUseTui } from '../tui/run-tui.js';
@@ -26,11 +32,37 @@ export interface UpOptions {
   watch?: boolean;
 }
 
+/**
+ * The meshbox.yaml `up` runs: --config, else ./meshbox.yaml (or .yml) of the current folder (the
+ * one `meshbox validate` checks there), else the bundled sample; with a line saying which.
+ */
+export function chooseMeshFile(config: string | undefined, io: Io, c: ReturnType<typeof paint>, cwd: string = process.cwd()): string {
+  if (config) {
+    io.out(c('gray', `using ${path.resolve(config)} (--config)`));
+    return config;
+  }
+  const local = findProjectMeshFile(cwd);
+  if (local) {
+    io.out(c('gray', `using ${local} (found in the current folder; --config chooses another)`));
+    return local;
+  }
+  const sample = sampleMeshFile();
+  io.out(c('gray', `no meshbox.yaml in ${cwd}: running the bundled sample ${sample} (--config chooses yours)`));
+  return sample;
+}
+
+/** The banner's `try:` line: a host and path of the mesh's own Gateway routes (as the UI's load uses). */
+export function tryLine(target: LoadTarget | undefined): string {
+  if (!target) return 'no Gateway route yet: bind a VirtualService to a Gateway to reach it here';
+  return `try: curl -H 'Host: ${target.host}' ${target.baseUrl}${target.path}`;
+}
+
 export async function runUp(opts: UpOptions, io: Io): Promise<number> {
   const color = useColor();
   const c = paint(color);
+  const config = chooseMeshFile(opts.config, io, c);
   const sandbox = new Sandbox({
-    config: opts.config,
+    config,
     rules: opts.rules,
     runtime: opts.runtime,
     pull: opts.pull,
@@ -95,7 +127,8 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
   const s = sandbox.status();
   io.out('');
   io.out(`${c('green', 'meshbox is up')}  sandbox ${s['sandbox']}  runtime ${s['runtime']}  seed ${sandbox.seed}`);
-  io.out(`  ingress  ${sandbox.ingressUrl}   try: curl -H 'Host: caller.example.com' ${sandbox.ingressUrl}/caller/ping`);
+  io.out(`  config   ${sandbox.mesh?.file ?? path.resolve(config)}`);
+  io.out(`  ingress  ${sandbox.ingressUrl}   ${tryLine(createSandboxController(sandbox).load.target())}`);
   io.out(`  admin    ${sandbox.adminUrl}   (/ready /metrics /config_dump /clusters /status)`);
   io.out(`  rules    ${sandbox.rulesDir ?? '(none)'}`);
   io.out(c('gray', '  Ctrl-C stops everything'));

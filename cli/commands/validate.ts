@@ -2,7 +2,9 @@
  * `meshbox validate [paths...] [--config meshbox.yaml] [--json]`: checks rules folders, rule
  * files and a meshbox.yaml like the Kubernetes API server and `istioctl analyze` would, prints
  * every finding as `file:line:col: severity code: message` with a hint, then a summary line.
- * Exit code 1 when there is an error, else 0.
+ * Folders are read with their subfolders (hidden ones and node_modules skipped), as
+ * `kubectl apply -R -f DIR` and `istioctl analyze` read a tree. Exit code 1 when there is an
+ * error, or when no *.yaml/*.yml file was found at all; else 0.
  *
  * Without paths: `./meshbox.yaml` and its rules folder when present, otherwise the bundled
  * sample (`sample-services/meshbox.yaml` of the meshbox package).
@@ -10,7 +12,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { validatePaths } from '../../sandbox/config/validate.js';
+import { findProjectMeshFile } from '../../sandbox/config/mesh-file.js';
 import { formatFinding } from '../../sandbox/config/findings.js';
+import { FINDING_CODES, makeFinding } from '../../sandbox/config/codes.js';
 import type { Finding } from '../../sandbox/config/findings.js';
 import type { RulesLoadResult } from '../../sandbox/config/rules-loader.js';
 import { MeshError } from '../../sandbox/errors.js';
@@ -57,14 +61,26 @@ async function targets(paths: string[], opts: ValidateCommandOptions, io: Comman
     return [opts.config, ...paths];
   }
   if (paths.length > 0) return paths;
-  if (existsSync('meshbox.yaml')) return ['meshbox.yaml'];
+  const local = findProjectMeshFile('.');
+  if (local) return [local];
   const sample = sampleMeshFile();
   io.err(`no meshbox.yaml in ${resolve('.')}: validating the bundled sample ${sample}`);
   return [sample];
 }
 
 export async function runValidate(paths: string[], opts: ValidateCommandOptions, io: CommandIo): Promise<number> {
-  const result = await validatePaths(await targets(paths, opts, io));
+  const given = await targets(paths, opts, io);
+  // folders are read with their subfolders, as `kubectl apply -R -f DIR` and `istioctl analyze` do
+  const result = await validatePaths(given, { recursive: true });
+  if (result.files.length === 0) {
+    // one error says it all: drop the per-folder "no *.yaml" notes it sums up
+    result.findings = result.findings.filter((f) => f.code !== FINDING_CODES.FOLDER_EMPTY.code);
+    result.findings.push(
+      makeFinding('NOTHING_TO_VALIDATE', `no *.yaml or *.yml file found in ${given.join(', ')} (subfolders included): nothing was validated`, {
+        hint: 'give the folder or the files that hold your Istio YAML and meshbox.yaml',
+      }),
+    );
+  }
   if (result.mesh) {
     const auto = !opts.runtime || opts.runtime === 'auto' ? await autoRuntime() : undefined;
     for (const f of runtimeFindings(result.mesh, auto?.runtime ?? (opts.runtime as RuntimeName))) {

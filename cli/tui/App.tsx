@@ -15,7 +15,7 @@ import type { RequestEvent } from '../../sandbox/events.js';
 import { Block } from './Block.js';
 import type { SandboxController } from './controller.js';
 import { FaultsView } from './FaultsView.js';
-import { abortForm, delayForm, faultSpec, faultTargets, loadForm, loadOptions, networkForm, updateField, type FormState } from './forms.js';
+import { abortForm, backspace, delayForm, faultSpec, faultTargets, loadForm, loadOptions, networkForm, typeInto, updateField, type FormState } from './forms.js';
 import { rps } from './format.js';
 import { GraphView } from './GraphView.js';
 import { Header } from './Header.js';
@@ -368,7 +368,8 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
         }
         return;
       case 'filter':
-        return update({ editingFilter: true });
+        // a new filter each time (esc while typing it clears it, ⏎ keeps it)
+        return update({ editingFilter: true, trafficSel: undefined, filters: { ...s.filters, [s.view === 'logs' ? 'logs' : 'traffic']: '' } });
       case 'pause':
         if (s.view === 'traffic') return s.trafficFrozen ? followTraffic() : update({ trafficFrozen: snap.traffic.events });
         if (s.view === 'logs') return s.logsFrozen ? update({ logsFrozen: undefined, logsScroll: 0 }) : update({ logsFrozen: snap.logs });
@@ -424,10 +425,10 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
       if (next !== undefined) update({ form: updateField(form, form.active, next) });
       return;
     }
-    if (name === 'backspace' || name === 'delete') return update({ form: updateField(form, form.active, field.value.slice(0, -1)) });
+    if (name === 'backspace' || name === 'delete') return update({ form: backspace(form, form.active) });
     if (key.ctrl || key.meta || input.length === 0 || (name.length > 1 && name !== input)) return;
-    const allowed = field.kind === 'number' ? input.replace(/[^0-9.]/g, '') : input.replace(/[\r\n\t]/g, '');
-    if (allowed) update({ form: updateField(form, form.active, field.value + allowed) });
+    const next = typeInto(form, form.active, input);
+    if (next !== form) update({ form: next });
   };
 
   const editFilter = (s: UiState, name: string, input: string, key: Key): void => {
@@ -455,7 +456,11 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
     (input, key) => {
       // keys that arrive together (a paste, a busy event loop) come as one string: one key each
       if (input.length > 1 && !key.ctrl && !key.meta) {
-        for (const ch of input) onKey(ch, { ...NO_KEY, return: ch === '\r' || ch === '\n', tab: ch === '\t', shift: /[A-Z]/.test(ch) });
+        for (const ch of input) {
+          // Backspace arrives as DEL (0x7f) or BS (0x08): each one is a Backspace, not a character
+          if (ch === '\u007f' || ch === '\b') onKey('', { ...NO_KEY, backspace: true });
+          else onKey(ch, { ...NO_KEY, return: ch === '\r' || ch === '\n', tab: ch === '\t', shift: /[A-Z]/.test(ch) });
+        }
         return;
       }
       onKey(input, key);

@@ -38,21 +38,28 @@ interface Columns {
   attempts: number;
 }
 
+/** FLAGS is as wide as the longest flags shown (`UF,URX,FI`), within these bounds */
+const FLAGS_MIN = 7;
+const FLAGS_MAX = 21;
+
 /** the hop gets its room first (`caller-service-v1-1 -> callme-service-v2-1`), then path and route */
-function layout(width: number): Columns {
+function layout(width: number, flagsText: number): Columns {
   const time = width >= 100 ? 9 : 0;
-  const fixed = time + 7 + 5 + 8 + 7 + 4;
+  const flags = Math.min(FLAGS_MAX, Math.max(FLAGS_MIN, flagsText + 1));
+  const fixed = time + 7 + 5 + 8 + flags + 4;
   const rest = Math.max(24, width - fixed);
   const hop = Math.max(16, Math.min(45, rest - 12));
   const route = width >= 110 ? Math.min(30, Math.max(0, rest - hop - 14)) : 0;
-  return { time, route, hop, method: 7, path: rest - hop - route, status: 5, latency: 8, flags: 7, attempts: 4 };
+  return { time, route, hop, method: 7, path: Math.max(0, rest - hop - route), status: 5, latency: 8, flags, attempts: 4 };
 }
 
 export function trafficLines({ events, total, hopRps, ingressRps, paused, filter, selected, upstream, width, height }: TrafficViewProps): Line[] {
-  const cols = layout(width);
   const body = Math.max(1, height - 2);
   const index = selected ? events.indexOf(selected) : -1;
   const start = index >= 0 ? Math.max(0, Math.min(index - Math.floor(body / 2), events.length - body)) : Math.max(0, events.length - body);
+  const visible = events.slice(start, start + body);
+  const flagsOf = new Map(visible.map((e) => [e, hopFlags(e, upstream).join(',') || '-']));
+  const cols = layout(width, Math.max(0, ...[...flagsOf.values()].map((f) => f.length)));
   const header =
     col('TIME', cols.time) +
     col('SOURCE -> DESTINATION', cols.hop) +
@@ -74,8 +81,8 @@ export function trafficLines({ events, total, hopRps, ingressRps, paused, filter
     lines.push(line(filter ? 'no hop matches the filter (esc clears it)' : 'no traffic yet: press l to start load, or curl the ingress', { color: 'gray' }));
     return lines;
   }
-  for (const e of events.slice(start, start + body)) {
-    const flags = hopFlags(e, upstream);
+  for (const e of visible) {
+    const flags = flagsOf.get(e)!;
     const row: Line = [
       ...(cols.time ? [span(col(clockSeconds(e.startTime + e.durationMs), cols.time), { color: 'gray' })] : []),
       span(col(`${e.proxy} -> ${destinationOf(e)}`, cols.hop)),
@@ -83,7 +90,7 @@ export function trafficLines({ events, total, hopRps, ingressRps, paused, filter
       span(col(e.path, cols.path)),
       span(col(String(e.status), cols.status), { color: statusColor(e.status) }),
       span(col(duration(e.durationMs), cols.latency, 'right')),
-      span(col(flags.join(',') || '-', cols.flags), { color: flags.length ? 'red' : 'gray' }),
+      span(col(flags, cols.flags), { color: flags !== '-' ? 'red' : 'gray' }),
       span(col(String(e.attempts), cols.attempts), { color: e.attempts > 1 ? 'yellow' : 'gray' }),
       ...(cols.route ? [span(matchedRoute(e.why, e.routeName), { color: 'cyan' })] : []),
     ];

@@ -98,7 +98,8 @@ export interface LoadControl {
   target(): LoadTarget | undefined;
   /** starts (or restarts at a new rate/path) an open-loop load against the ingress */
   start(options: { rate: number; path?: string }): void;
-  stop(): Promise<void>;
+  /** stops sending; requests in flight get `graceMs` to finish (default: a couple of seconds) */
+  stop(options?: { graceMs?: number }): Promise<void>;
   status(): LoadStatus | undefined;
 }
 

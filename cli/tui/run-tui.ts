@@ -165,7 +165,8 @@ export async function runTui(sandbox: Sandbox, opts: TuiOptions, io: Io): Promis
   await quitting;
   store.setPhase('stopping', 'stopping');
   try {
-    await controller.load.stop();
+    // everything is going down: requests in flight are cancelled at once
+    await controller.load.stop({ graceMs: 0 });
     // quitting during start-up: let up() launch what it is launching, so down() stops all of it
     if (!upSettled) await Promise.race([started, launched, new Promise((r) => setTimeout(r, START_SETTLE_MS).unref())]);
     await sandbox.down();

@@ -86,8 +86,10 @@ export interface LogLine {
 }
 
 export interface ConfigView {
-  /** version of the snapshot the data plane serves */
+  /** version of the snapshot the data plane serves (it also moves when endpoints or faults change) */
   snapshotVersion: number;
+  /** the snapshot version the rules were last applied in (what the header shows as `rules vN`) */
+  rulesVersion: number;
   /** the last rules version applied: when, and how many resources changed */
   lastApplied: { time: number; changed: number } | undefined;
   /** when rule files were last rejected */
@@ -155,6 +157,18 @@ export interface ViewStoreOptions {
   logCapacity?: number;
   /** request ids whose events are kept for the detail view; @default 1500 */
   requestCapacity?: number;
+  /** events kept per request id (a client may reuse one id forever): the newest; @default 64 */
+  eventsPerRequest?: number;
+  /** events kept in the request index in all; @default 10000 */
+  indexedEvents?: number;
+  /** counters (sliding windows: per instance, version, service, edge, fault); @default 1024 */
+  seriesCapacity?: number;
+  /** graph edges; @default 256 */
+  edgeCapacity?: number;
+  /** an edge without traffic for this long leaves the graph; @default 300000 (5 min) */
+  edgeIdleMs?: number;
+  /** characters kept of one log line; @default 2000 */
+  logLineChars?: number;
   /** collect the workloads' own output; @default true */
   logs?: boolean;
   /** above this many sandbox events a second, publish at most every busyIntervalMs; @default 2000 */
@@ -205,6 +219,11 @@ function keep<T>(prev: T | undefined, next: T): T {
   return prev !== undefined && sameData(prev, next) ? prev : next;
 }
 
+type BufferName = 'requestIds' | 'indexedEvents' | 'eventsPerRequest' | 'series' | 'edges' | 'edgeVersions' | 'ejected' | 'tap' | 'logs';
+
+/** ejected endpoints remembered at most (more than any mesh on one machine has instances) */
+const EJECTED_CAPACITY = 512;
+
 export class ViewStore {
   private readonly now: () => number;
   private readonly intervalMs: number;
@@ -219,14 +238,31 @@ export class ViewStore {
   private urgent = false;
   private readonly windowOptions: WindowOptions;
   private readonly collectLogs: boolean;
+  /**
+   * Every buffer is bounded (bufferSizes() <= bufferLimits()): counters idle for a window are
+   * dropped (and the oldest when there are too many), edges idle for edgeIdleMs leave the graph,
+   * the request index keeps at most requestCapacity ids, eventsPerRequest events per id and
+   * indexedEvents events in all, rings keep their capacity, log lines are cut at logLineChars.
+   * (The subscriber set holds one entry per mounted component; each leaves on unmount.)
+   */
   private readonly windows = new Map<string, SlidingWindow>();
-  /** edge key -> versions seen on it */
+  /** edge key -> versions with traffic on it in the window */
   private readonly edgeVersions = new Map<string, Set<string>>();
-  private readonly edges = new Map<string, { source: string; destination: string }>();
+  private readonly edges = new Map<string, { source: string; destination: string; lastAt: number }>();
   private readonly tap: RingBuffer<RequestEvent>;
   private readonly logRing: RingBuffer<LogLine>;
+  /** request id -> its events, oldest first; the Map's order: least recently seen id first */
   private readonly requests = new Map<string, RequestEvent[]>();
   private readonly requestCapacity: number;
+  private readonly eventsPerRequest: number;
+  private readonly indexBudget: number;
+  private indexedEvents = 0;
+  private readonly seriesCapacity: number;
+  private readonly edgeCapacity: number;
+  private readonly edgeIdleMs: number;
+  private readonly logLineChars: number;
+  private lastSweepAt = -Infinity;
+  /** ejected endpoints -> why; at most ejectedCapacity, those no longer in the mesh are forgotten */
   private readonly ejected = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
   private readonly unsubscribe: () => void;
@@ -240,6 +276,8 @@ export class ViewStore {
   private startedAt: number;
   private wasReady = false;
   private lastApplied: ConfigView['lastApplied'];
+  /** the version of the last `mesh:config:applied`; before one, the first snapshot seen */
+  private rulesVersion: number | undefined;
   private lastRejected: number | undefined;
   private lastNotice: Notice | undefined;
   /** snapshots published, for the benchmark */
@@ -258,6 +296,12 @@ export class ViewStore {
     this.tap = new RingBuffer(options.tapCapacity ?? 500);
     this.logRing = new RingBuffer(options.logCapacity ?? 1000);
     this.requestCapacity = options.requestCapacity ?? 1500;
+    this.eventsPerRequest = options.eventsPerRequest ?? 64;
+    this.indexBudget = options.indexedEvents ?? 10_000;
+    this.seriesCapacity = options.seriesCapacity ?? 1024;
+    this.edgeCapacity = options.edgeCapacity ?? 256;
+    this.edgeIdleMs = options.edgeIdleMs ?? 300_000;
+    this.logLineChars = options.logLineChars ?? 2000;
     this.startedAt = this.now();
     this.snapshot = this.build(undefined);
     this.unsubscribe = controller.onEvent((e) => this.handle(e));
@@ -301,6 +345,39 @@ export class ViewStore {
     this.dirty = true;
   }
 
+  /** how much each buffer holds now (the same keys as bufferLimits) */
+  bufferSizes(): Record<BufferName, number> {
+    let versions = 0;
+    for (const v of this.edgeVersions.values()) versions += v.size;
+    return {
+      requestIds: this.requests.size,
+      indexedEvents: this.indexedEvents,
+      eventsPerRequest: Math.max(0, ...[...this.requests.values()].map((l) => l.length)),
+      series: this.windows.size,
+      edges: this.edges.size,
+      edgeVersions: versions,
+      ejected: this.ejected.size,
+      tap: this.tap.length,
+      logs: this.logRing.length,
+    };
+  }
+
+  /** the most each buffer may hold */
+  bufferLimits(): Record<BufferName, number> {
+    return {
+      requestIds: this.requestCapacity,
+      indexedEvents: this.indexBudget,
+      eventsPerRequest: this.eventsPerRequest,
+      series: this.seriesCapacity,
+      edges: this.edgeCapacity,
+      // each edge's versions have their own counters
+      edgeVersions: this.seriesCapacity,
+      ejected: EJECTED_CAPACITY,
+      tap: this.tap.capacity,
+      logs: this.logRing.capacity,
+    };
+  }
+
   /** every event still kept for a request id (both reporters, every hop and attempt), oldest first */
   requestEvents(requestId: string): RequestEvent[] {
     return this.requests.get(requestId) ?? [];
@@ -326,6 +403,7 @@ export class ViewStore {
     this.dirty = false;
     this.urgent = false;
     this.lastPublishAt = now;
+    if (now - this.lastSweepAt >= this.windowMs()) this.sweep(now);
     const next = this.build(this.snapshot);
     if (next === this.snapshot) return false;
     this.snapshot = next;
@@ -340,8 +418,51 @@ export class ViewStore {
 
   private window(key: string): SlidingWindow {
     let w = this.windows.get(key);
-    if (!w) this.windows.set(key, (w = new SlidingWindow(this.windowOptions)));
+    if (!w) {
+      if (this.windows.size >= this.seriesCapacity) this.evictSeries();
+      this.windows.set(key, (w = new SlidingWindow(this.windowOptions)));
+    }
     return w;
+  }
+
+  /** too many counters at once: the one recorded into longest ago goes (its rows show no traffic) */
+  private evictSeries(): void {
+    let oldest: string | undefined;
+    let oldestAt = Infinity;
+    for (const [key, w] of this.windows) {
+      if (w.lastAt < oldestAt) {
+        oldestAt = w.lastAt;
+        oldest = key;
+      }
+    }
+    if (oldest !== undefined) this.dropSeries(oldest);
+  }
+
+  private dropSeries(key: string): void {
+    this.windows.delete(key);
+    // a version's counter on an edge: the version leaves the edge's split
+    if (key.startsWith('ev:')) {
+      const cut = key.lastIndexOf('|');
+      const edge = key.slice(3, cut);
+      const versions = this.edgeVersions.get(edge);
+      versions?.delete(key.slice(cut + 1));
+      if (versions?.size === 0) this.edgeVersions.delete(edge);
+    }
+  }
+
+  /** drops counters without traffic in the window, edges idle for edgeIdleMs, ejections of endpoints gone */
+  private sweep(now: number): void {
+    this.lastSweepAt = now;
+    for (const [key, w] of [...this.windows]) if (w.idle(now)) this.dropSeries(key);
+    for (const [key, edge] of [...this.edges]) {
+      if (now - edge.lastAt < this.edgeIdleMs) continue;
+      this.edges.delete(key);
+      this.edgeVersions.delete(key);
+    }
+    if (this.ejected.size > 0) {
+      const known = new Set(this.controller.instances().map((i) => i.id));
+      if (known.size > 0) for (const endpoint of [...this.ejected.keys()]) if (!known.has(endpoint)) this.ejected.delete(endpoint);
+    }
   }
 
   handle(e: MeshEvent): void {
@@ -376,6 +497,7 @@ export class ViewStore {
         break;
       case 'mesh:config:applied':
         this.lastApplied = { time: e.time, changed: e.changed.length };
+        this.rulesVersion = e.version;
         this.pushLog('meshbox', 'meshbox', 'info', `rules v${e.version} applied${e.changed.length ? `: ${e.changed.join(', ')}` : ''}`, e.time);
         break;
       case 'mesh:config:rejected':
@@ -412,7 +534,9 @@ export class ViewStore {
         this.pushLog('meshbox', 'meshbox', 'info', `fault ${e.name} removed (${e.reason ?? 'deleted'})`, e.time);
         break;
       case 'mesh:outlier:ejected':
+        this.ejected.delete(e.endpoint);
         this.ejected.set(e.endpoint, e.reason ?? 'outlier detection');
+        if (this.ejected.size > EJECTED_CAPACITY) this.ejected.delete(this.ejected.keys().next().value!);
         this.pushLog('meshbox', 'meshbox', 'warn', `${e.endpoint} ejected from ${e.cluster}${e.reason ? `: ${e.reason}` : ''}`, e.time);
         break;
       case 'mesh:outlier:returned':
@@ -466,31 +590,60 @@ export class ViewStore {
       if (e.responseFlags.includes('UO')) this.window(`uo:${service}|${version}`).record(now, false, bucket);
     }
     const edge = `${e.source.workload}|${service}`;
-    if (!this.edges.has(edge)) this.edges.set(edge, { source: e.source.workload, destination: service });
+    const known = this.edges.get(edge);
+    if (known) known.lastAt = now;
+    else {
+      if (this.edges.size >= this.edgeCapacity) this.evictEdge();
+      this.edges.set(edge, { source: e.source.workload, destination: service, lastAt: now });
+    }
     this.window(`e:${edge}`).record(now, ok, bucket);
     if (version) {
+      // the counter first: making room for it may drop a version of this very edge
+      this.window(`ev:${edge}|${version}`).record(now, ok, bucket);
       let versions = this.edgeVersions.get(edge);
       if (!versions) this.edgeVersions.set(edge, (versions = new Set()));
       versions.add(version);
-      this.window(`ev:${edge}|${version}`).record(now, ok, bucket);
     }
   }
 
-  private index(e: RequestEvent): void {
-    const list = this.requests.get(e.requestId);
-    if (list) {
-      list.push(e);
-      return;
+  private evictEdge(): void {
+    let oldest: string | undefined;
+    let oldestAt = Infinity;
+    for (const [key, edge] of this.edges) {
+      if (edge.lastAt < oldestAt) {
+        oldestAt = edge.lastAt;
+        oldest = key;
+      }
     }
-    this.requests.set(e.requestId, [e]);
-    if (this.requests.size > this.requestCapacity) {
-      const oldest = this.requests.keys().next().value;
-      if (oldest !== undefined) this.requests.delete(oldest);
+    if (oldest === undefined) return;
+    this.edges.delete(oldest);
+    this.edgeVersions.delete(oldest);
+  }
+
+  private index(e: RequestEvent): void {
+    const id = e.requestId;
+    let list = this.requests.get(id);
+    // the most recently seen id goes last, so a request being looked at is the last to go
+    if (list) this.requests.delete(id);
+    else list = [];
+    list.push(e);
+    this.indexedEvents++;
+    if (list.length > this.eventsPerRequest) {
+      list.shift();
+      this.indexedEvents--;
+    }
+    this.requests.set(id, list);
+    while (this.requests.size > this.requestCapacity || this.indexedEvents > this.indexBudget) {
+      const [oldestId, oldest] = this.requests.entries().next().value!;
+      if (oldestId === id) break;
+      this.requests.delete(oldestId);
+      this.indexedEvents -= oldest.length;
     }
   }
 
   private pushLog(source: string, stream: LogLine['stream'], level: LogLine['level'], text: string, time: number): void {
-    this.logRing.push({ seq: ++this.logSeq, time, source, stream, level, text });
+    const cut = text.length > this.logLineChars ? `${text.slice(0, this.logLineChars)} … (${text.length - this.logLineChars} more characters)` : text;
+    this.logRing.push({ seq: ++this.logSeq, time, source, stream, level, text: cut });
   }
 
   private summary(key: string, now: number): WindowSummary {
@@ -524,8 +677,11 @@ export class ViewStore {
     });
     // the sandbox's current findings are the truth: a file fixed back to what is serving emits no `applied`
     const findings = [...c.findings()];
+    const snapshotVersion = c.snapshotVersion();
+    if (this.rulesVersion === undefined && snapshotVersion > 0) this.rulesVersion = snapshotVersion;
     const config = keep(prev?.config, {
-      snapshotVersion: c.snapshotVersion(),
+      snapshotVersion,
+      rulesVersion: this.rulesVersion ?? 0,
       lastApplied: this.lastApplied,
       lastRejected: this.lastRejected,
       errors: findings.filter((f) => f.severity === 'error').length,
@@ -605,6 +761,8 @@ export class ViewStore {
       const split: EdgeSplit[] = [];
       for (const version of [...(this.edgeVersions.get(key) ?? [])].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))) {
         const s = this.summary(`ev:${key}|${version}`, now);
+        // a subset without traffic in the window (removed, or no longer routed to) is not on the graph
+        if (s.count === 0) continue;
         split.push({
           version,
           share: total.count > 0 ? round((s.count * 100) / total.count, 1)! : 0,

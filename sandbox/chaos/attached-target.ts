@@ -16,6 +16,7 @@
 import type { DestinationInfo, MeshEvent, PeerInfo, RequestEvent } from '../events.js';
 import type { FaultRecord, FaultSpec } from '../faults/fault-spec.js';
 import { MeshError } from '../errors.js';
+import { explainTokenRefusal, findAdminToken } from '../admin/admin-token.js';
 import type { WorkloadAction } from '../admin/chaos-routes.js';
 import { gatewayHost } from './gateway-host.js';
 import type { InstanceView, ScenarioTarget } from './scenario-target.js';
@@ -330,10 +331,13 @@ export class AttachedTarget implements ScenarioTarget {
 
 async function request(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
   let res: Response;
+  // the sandbox's admin token (its token file, or $MESHBOX_ADMIN_TOKEN): faults and workload actions
+  // need it; the readings every 250 ms do not, and do not read the state folder
+  const token = method === 'GET' ? undefined : findAdminToken(base)?.token;
   try {
     res = await fetch(`${base}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
     });
@@ -348,6 +352,7 @@ async function request(base: string, method: string, path: string, body?: unknow
   } catch {
     // text routes (/metrics)
   }
+  if (res.status === 401) parsed = explainTokenRefusal(base, parsed, token !== undefined);
   if (!res.ok) {
     const b = parsed as { error?: string; hint?: string } | string;
     const message = typeof b === 'string' ? b.trim() : (b.error ?? `HTTP ${res.status}`);

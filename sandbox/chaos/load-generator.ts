@@ -13,11 +13,17 @@
  * (still in flight when stop() was called). Latencies are of completed requests only. Warm-up
  * requests are sent but left out of everything except `warmup`.
  *
+ * An open loop's rate can change while it runs (setRate): the schedule goes on from now at the
+ * new pace; requests of the old schedule not on the wire yet (due, or waiting for a connection)
+ * are dropped and not counted as sent; requests in flight are not touched. stop() cancels the requests in
+ * flight, or, with `graceMs`, lets them finish for up to that long first.
+ *
  * Time is the real monotonic clock (performance.now()): a load generator measures real sockets.
  */
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { LatencyHistogram, LatencySamples, type LatencySummary } from './histogram.js';
+import { MeshError } from '../errors.js';
 import { type LoadOptions, type ResolvedLoadOptions, resolveLoadOptions } from './load-options.js';
 
 export type { LatencySummary } from './histogram.js';
@@ -94,6 +100,8 @@ export interface LoadGeneratorEvents {
 }
 
 const CANCELLED = 'ECANCELED';
+/** a request dropped by setRate while it waited for a connection */
+const UNSENT = 'EUNSENT';
 /** requests sent back to back (when behind schedule) before yielding to I/O */
 const MAX_BURST = 64;
 
@@ -113,6 +121,8 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
   private readonly histogram = new LatencyHistogram();
   private readonly windowHistogram = new LatencyHistogram();
   private readonly active = new Set<http.ClientRequest>();
+  /** requests still waiting for a free connection (not on the wire yet) */
+  private readonly queued = new Set<http.ClientRequest>();
   private readonly pending = new Set<Promise<void>>();
   private readonly statusCounts: Record<string, number> = {};
   private readonly errorCounts: Record<string, number> = {};
@@ -133,11 +143,18 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
   private lastWindow: LoadStats['recent'] | undefined;
 
   private readonly requestHeaders: Record<string, string>;
+  /** open loop: the rate and connections now (setRate changes them) */
+  private rate: number;
+  private connections: number;
+  /** setRate was called: the open loop recomputes its schedule before its next request */
+  private rescheduled = false;
 
   /** Validates the options; throws MeshError MESH_ERR_USAGE when they are refused. */
-  constructor(options: LoadOptions) {
+  constructor(private readonly given: LoadOptions) {
     super();
-    this.options = resolveLoadOptions(options);
+    this.options = resolveLoadOptions(given);
+    this.rate = this.options.rate;
+    this.connections = this.options.connections;
     const { headers, body } = this.options;
     const hasLength = Object.keys(headers).some((name) => name.toLowerCase() === 'content-length');
     this.requestHeaders = body === undefined || hasLength ? headers : { ...headers, 'content-length': String(body.length) };
@@ -156,10 +173,45 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
     return this.result;
   }
 
-  /** Ends the run now: no more requests, those in flight are cancelled. Resolves with the result. */
-  stop(): Promise<LoadResult> {
+  /**
+   * Open loop: sends at `rate` from the next request on (and over `connections` sockets, if
+   * given); requests in flight finish as they would have. Throws MeshError MESH_ERR_USAGE for a
+   * closed loop or a refused value.
+   */
+  setRate(rate: number, connections?: number): void {
+    if (this.options.mode !== 'open') throw new MeshError('MESH_ERR_USAGE', ['load generator: a closed loop has no rate'], { hint: 'change concurrency by starting a new run' });
+    const resolved = resolveLoadOptions({ ...this.given, rate, connections: connections ?? this.connections, concurrency: undefined });
+    this.rate = resolved.rate;
+    this.connections = resolved.connections;
+    this.agent.maxSockets = this.connections;
+    this.agent.maxFreeSockets = this.connections;
+    // the old schedule's backlog waiting for a connection goes (nothing of it reached the target);
+    // requests on the wire finish
+    for (const req of this.queued) req.destroy(Object.assign(new Error('dropped by a rate change'), { code: UNSENT }));
+    this.rescheduled = true;
+    this.wake?.();
+  }
+
+  /** the open loop's rate now */
+  get currentRate(): number {
+    return this.rate;
+  }
+
+  /**
+   * Ends the run: no more requests. Those in flight are cancelled at once, or after `graceMs`
+   * if they have not finished by then. Resolves with the result once every request has settled.
+   */
+  stop(options: { graceMs?: number } = {}): Promise<LoadResult> {
     this.stopReason ??= 'stopped';
-    for (const req of this.active) req.destroy(Object.assign(new Error('load generator stopped'), { code: CANCELLED }));
+    const cancel = (): void => {
+      for (const req of this.active) req.destroy(Object.assign(new Error('load generator stopped'), { code: CANCELLED }));
+    };
+    const graceMs = options.graceMs ?? 0;
+    if (graceMs > 0 && this.result) {
+      const timer = setTimeout(cancel, graceMs);
+      const clear = (): void => clearTimeout(timer);
+      this.result.then(clear, clear);
+    } else cancel();
     this.wake?.();
     return this.result ?? this.start();
   }
@@ -202,12 +254,25 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
 
   /** Fires every request whose scheduled time has come, then sleeps until the next one. */
   private async openLoop(): Promise<void> {
-    const { rate, durationMs, maxRequests } = this.options;
-    const interval = 1000 / rate;
+    const { durationMs, maxRequests } = this.options;
+    let interval = 1000 / this.rate;
+    // request i is scheduled at base + (i - first) * interval; a rate change moves base and first
+    let base = this.startedAt;
+    let first = 0;
     const measureEnd = durationMs === undefined ? Infinity : this.measureStart + durationMs;
     let burst = 0;
     for (let i = 0; ; i++) {
-      const at = this.startedAt + i * interval;
+      if (this.rescheduled) {
+        this.rescheduled = false;
+        const due = base + (i - first) * interval;
+        interval = 1000 / this.rate;
+        // the new pace starts now: a backlog of the old schedule (sent late, behind a slow mesh) is
+        // dropped, not sent at once; a next request due sooner than one new interval keeps its time
+        const now = performance.now();
+        base = Math.max(now, Math.min(due, now + interval));
+        first = i;
+      }
+      const at = base + (i - first) * interval;
       if (at >= measureEnd) return void (this.stopReason ??= 'duration');
       const warmup = at < this.measureStart;
       if (!warmup && maxRequests !== undefined && this.sent >= maxRequests) return void (this.stopReason ??= 'maxRequests');
@@ -216,12 +281,17 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
         // setTimeout counts whole ms from the loop's cached clock and may fire early: never send
         // before the scheduled time (latencies are counted from it); the last fraction of a ms is
         // waited out in event-loop turns, which keep reading answers
-        while (wait > 0 && this.stopReason === undefined) {
+        while (wait > 0 && this.stopReason === undefined && !this.rescheduled) {
           if (wait >= 1) await this.sleep(wait);
           else await new Promise((resolve) => setImmediate(resolve));
           wait = at - performance.now();
         }
         burst = 0;
+        if (this.rescheduled && this.stopReason === undefined) {
+          // this request is scheduled again at the new rate
+          i--;
+          continue;
+        }
       } else if (++burst >= MAX_BURST) {
         // behind schedule: catch up, but let answers be read in between
         await new Promise((resolve) => setImmediate(resolve));
@@ -287,6 +357,8 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
         headers: this.requestHeaders,
       });
       this.active.add(req);
+      this.queued.add(req);
+      req.once('socket', () => this.queued.delete(req));
       const timer = setTimeout(() => {
         timedOut = true;
         req.destroy(Object.assign(new Error(`no answer within ${timeoutMs}ms`), { code: 'timeout' }));
@@ -298,7 +370,12 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
         if (timedOut && status === undefined) error = 'timeout';
         clearTimeout(timer);
         this.active.delete(req);
-        this.record(at, warmup, status, error, label);
+        this.queued.delete(req);
+        if (error === UNSENT) {
+          // dropped by a rate change before it had a socket: it never left, it was not sent
+          if (warmup) this.warmupCounts.sent--;
+          else this.sent--;
+        } else this.record(at, warmup, status, error, label);
         resolve();
       };
       req.on('response', (res) => {
@@ -378,7 +455,9 @@ export class LoadGenerator extends EventEmitter<LoadGeneratorEvents> {
   }
 
   private buildResult(): LoadResult {
-    const { url, method, mode, rate, connections, concurrency } = this.options;
+    const { url, method, mode, concurrency } = this.options;
+    const rate = this.rate;
+    const connections = this.connections;
     const durationMs = Math.max(0, (this.lastSettled || performance.now()) - this.measureStart);
     return {
       url: url.href,

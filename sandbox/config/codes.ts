@@ -34,6 +34,7 @@ export const FINDING_CODES = {
   FILE_EMPTY: { code: 'MB1012', severity: 'info', title: 'a rules file holds no document' },
   FOLDER_EMPTY: { code: 'MB1013', severity: 'info', title: 'a rules folder holds no *.yaml or *.yml file' },
   MESH_DOCUMENT_IN_RULES: { code: 'MB1014', severity: 'error', title: 'a meshbox.yaml document inside a multi-document rules file' },
+  NOTHING_TO_VALIDATE: { code: 'MB1015', severity: 'error', title: '`meshbox validate` found no *.yaml or *.yml file at all under the paths it was given' },
 
   UNKNOWN_FIELD: { code: 'MB1100', severity: 'error', title: 'unknown field (with a did-you-mean hint)' },
   WRONG_TYPE: { code: 'MB1101', severity: 'error', title: 'a value of the wrong type (string for integer, list for mapping, ...)' },
@@ -52,7 +53,7 @@ export const FINDING_CODES = {
   DUPLICATE_SUBSET: { code: 'MB1114', severity: 'error', title: 'two subsets with the same name in one DestinationRule' },
   DUPLICATE_PORT_NAME: { code: 'MB1115', severity: 'error', title: 'two Gateway servers with the same port name' },
   GATEWAY_TLS_REQUIRED: { code: 'MB1116', severity: 'error', title: 'an HTTPS or TLS Gateway server without `tls` settings' },
-  FIELD_NOT_APPLIED: { code: 'MB1117', severity: 'warning', title: 'a valid field this meshbox version does not apply (tcp/tls routes)' },
+  FIELD_NOT_APPLIED: { code: 'MB1117', severity: 'warning', title: 'a valid field or value this meshbox version recognises but does not apply (mirror, corsPolicy, Gateway tls, tcp/tls routes, ...)' },
   UNSUPPORTED_VALUE: { code: 'MB1118', severity: 'error', title: 'a value Istio itself rejects (exponentialDelay, targetPort on a Gateway)' },
   SCHEMA_VIOLATION: { code: 'MB1199', severity: 'error', title: 'any other schema violation' },
 
@@ -67,7 +68,7 @@ export const FINDING_CODES = {
   CONFLICTING_VIRTUAL_SERVICES: { code: 'MB2009', severity: 'warning', istioCode: 'IST0109', title: 'two VirtualServices for the same host and gateway: the first wins' },
   CONFLICTING_DESTINATION_RULES: { code: 'MB2010', severity: 'warning', title: 'two DestinationRules for the same host: merged as Istio does' },
   ZERO_TOTAL_WEIGHT: { code: 'MB2011', severity: 'warning', title: 'route destinations whose weights are all 0' },
-  DUPLICATE_RESOURCE: { code: 'MB2012', severity: 'warning', title: 'the same kind/namespace/name defined twice: the later replaces the earlier' },
+  DUPLICATE_RESOURCE: { code: 'MB2012', severity: 'warning', title: 'the same kind/namespace/name defined twice: the one later in file-name order is in effect, the other ignored' },
   DELEGATE_UNUSED: { code: 'MB2013', severity: 'warning', title: 'a VirtualService without hosts that no VirtualService delegates to' },
   DELEGATE_NOT_FOUND: { code: 'MB2014', severity: 'warning', istioCode: 'IST0101', title: 'a `delegate` naming a VirtualService that does not exist or has hosts' },
   GATEWAY_SELECTOR_NO_MATCH: { code: 'MB2015', severity: 'warning', istioCode: 'IST0101', title: "a Gateway whose selector matches no gateway proxy (meshbox's ingress labels)" },

@@ -14,6 +14,7 @@ import { resourceSchema } from './schemas/resource.js';
 import { validateAgainst } from './schema-validator.js';
 import { schemaErrorsToFindings } from './schema-findings.js';
 import { deprecationFindings } from './deprecations.js';
+import { notAppliedFindings } from './not-applied.js';
 import { checkVirtualService } from './checks/virtual-service-checks.js';
 import { checkDestinationRule } from './checks/destination-rule-checks.js';
 import { checkGateway } from './checks/gateway-checks.js';
@@ -158,6 +159,7 @@ function loadApplied(doc: YamlDocument, value: Record<string, unknown>, kind: Su
   const findings = [
     ...schemaErrorsToFindings(validateAgainst(schema, value), value, doc),
     ...deprecationFindings(schema, value, doc),
+    ...notAppliedFindings(schema, value, doc),
     ...KIND_CHECKS[kind](value['spec'], doc),
   ].map((f) => ({ ...f, resource: ref }));
   if (findings.some((f) => f.severity === 'error')) return { findings };

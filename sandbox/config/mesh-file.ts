@@ -54,7 +54,9 @@
  * paths the build writes must not be watched (put them in `ignore`), or every build triggers the
  * next one (meshbox stops watching after three such rounds and says so).
  */
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Finding } from './findings.js';
 import { hasErrors } from './findings.js';
 import { makeFinding } from './codes.js';
@@ -122,4 +124,23 @@ export function parseMeshDocument(doc: YamlDocument, file: string): MeshLoadResu
   const built = buildMesh(value as unknown as MeshFileValue, file, doc);
   findings.push(...built.findings);
   return hasErrors(findings) || !built.mesh ? { findings } : { mesh: built.mesh, findings };
+}
+
+/** The names a project's mesh definition may have, in the order they are looked for. */
+export const MESH_FILE_NAMES = ['meshbox.yaml', 'meshbox.yml'] as const;
+
+/**
+ * The meshbox.yaml of the project in `dir` (default: the current folder), as `meshbox up` and
+ * `meshbox validate` without `--config` find it; undefined when there is none.
+ */
+export function findProjectMeshFile(dir: string = process.cwd()): string | undefined {
+  for (const name of MESH_FILE_NAMES) {
+    const candidate = join(dir, name);
+    try {
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not there: try the next name
+    }
+  }
+  return undefined;
 }

@@ -6,7 +6,7 @@
  *   by name, documents in file order. Where Istio picks the oldest resource (conflicting
  *   VirtualServices for one host, the trafficPolicy of merged DestinationRules), meshbox picks the
  *   first in this order.
- * - The same kind/namespace/name defined twice is one resource, as with `kubectl apply` of both
+ * - The same kind/namespace/name defined twice is one resource, as with `kubectl apply -R` of both
  *   files: the later definition replaces the earlier one and takes its place in the order (an
  *   update keeps the creation time).
  */

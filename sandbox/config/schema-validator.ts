@@ -6,7 +6,7 @@
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { FORMAT_CHECKS } from './formats.js';
-import type { JsonSchema } from './schemas/json-schema.js';
+import { NOT_APPLIED_KEYWORD, type JsonSchema } from './schemas/json-schema.js';
 import { hoistSharedSchemas } from './schemas/hoist.js';
 
 let ajv: Ajv | undefined;
@@ -15,6 +15,8 @@ const compiled = new WeakMap<JsonSchema, ValidateFunction>();
 function instance(): Ajv {
   if (!ajv) {
     ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false, allowUnionTypes: true });
+    // an annotation only: ../not-applied.ts reads it
+    ajv.addKeyword({ keyword: NOT_APPLIED_KEYWORD, schemaType: 'string' });
     for (const [name, check] of Object.entries(FORMAT_CHECKS)) {
       ajv.addFormat(name, { type: 'string', validate: (v: string) => check(v) === undefined });
     }

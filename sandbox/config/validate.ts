@@ -24,6 +24,11 @@ import type { FileLoadResult, RulesLoadResult } from './rules-loader.js';
 export interface ValidateOptions {
   /** the mesh to analyze against; default: a meshbox.yaml among `paths` */
   mesh?: MeshDefinition;
+  /**
+   * read the subfolders of the folders in `paths` (`meshbox validate DIR`, like `kubectl apply
+   * -R`); the rules folder a meshbox.yaml names is always read as the sandbox reads it, flat
+   */
+  recursive?: boolean;
 }
 
 function isMeshSource(source: RuleSource, parsed: YamlParseResult): boolean {
@@ -40,7 +45,7 @@ async function isDirectory(path: string): Promise<boolean> {
 }
 
 export async function validatePaths(paths: string[], opts: ValidateOptions = {}): Promise<RulesLoadResult> {
-  const expanded = await expandRulePaths(paths);
+  const expanded = await expandRulePaths(paths, { recursive: opts.recursive === true });
   const read = await readRuleSources(expanded.files);
   const pathFindings: Finding[] = [...expanded.findings, ...read.findings];
   const files: FileLoadResult[] = [];

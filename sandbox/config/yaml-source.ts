@@ -25,6 +25,8 @@ export interface YamlDocument {
   broken: boolean;
   /** where the document's content starts */
   start: SourceLocation;
+  /** character offsets of the document's content in the text (comments around it excluded) */
+  range?: { start: number; end: number };
   /**
    * Where `path` is: the value's first character for scalars, the key for mappings and lists
    * under a key (their content starts on the next line), the item for list items. With
@@ -93,6 +95,7 @@ export function parseYaml(text: string, file: string): YamlParseResult {
       value,
       broken,
       start,
+      range: { start: contents?.range[0] ?? 0, end: contents?.range[1] ?? 0 },
       locate: (path, opts) => locateIn(doc, path, opts?.key === true, at) ?? start,
       has: (path) => findNode(doc, path).found,
     });

@@ -200,10 +200,30 @@ function lbPolicy(tp: TrafficPolicy | undefined): LbPolicy {
   return 'LEAST_REQUEST';
 }
 
-function mergePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined): TrafficPolicy | undefined {
-  if (!top) return subset;
-  if (!subset) return top;
-  return { ...top, ...subset };
+/** the policy fields a subset or a portLevelSettings entry replaces, each as a whole */
+const POLICY_FIELDS = ['loadBalancer', 'connectionPool', 'outlierDetection', 'tls', 'tunnel', 'proxyProtocol', 'retryBudget'] as const;
+
+/** `policy` with its portLevelSettings for `port` applied (they replace the fields they set) */
+function forPort(policy: TrafficPolicy | undefined, port: number): TrafficPolicy | undefined {
+  if (!policy?.portLevelSettings?.length) return policy;
+  const { portLevelSettings, ...out } = policy;
+  const own = portLevelSettings.find((p) => p.port?.number === port);
+  for (const f of POLICY_FIELDS) if (own?.[f] !== undefined) (out as Record<string, unknown>)[f] = own[f];
+  return out;
+}
+
+/**
+ * Istio's MergeTrafficPolicy for a subset on a port: the top-level policy (its port-level
+ * settings for the port applied), then each field the subset sets replaces the top-level one as a
+ * whole, then the subset's own port-level settings for the port.
+ */
+function mergePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined, port: number): TrafficPolicy | undefined {
+  const base = forPort(top, port);
+  if (!subset) return base;
+  const merged: TrafficPolicy = { ...base };
+  for (const f of POLICY_FIELDS) if (subset[f] !== undefined) (merged as Record<string, unknown>)[f] = subset[f];
+  if (subset.portLevelSettings) merged.portLevelSettings = subset.portLevelSettings;
+  return forPort(merged, port);
 }
 
 function connectTimeout(tp: TrafficPolicy | undefined): number {
@@ -256,7 +276,7 @@ export function compile(input: CompileInput): MeshSnapshot {
     const members = instances.filter((i) => i.workload.service === svc.name);
     const rules = drByService.get(svc.name) ?? [];
     const dr = rules[0];
-    const top = dr?.spec.trafficPolicy;
+    const top = forPort(dr?.spec.trafficPolicy, svc.port);
     const name = `outbound|${svc.port}||${svc.fqdn}`;
     clusters[name] = {
       key: name,
@@ -276,7 +296,7 @@ export function compile(input: CompileInput): MeshSnapshot {
       for (const subset of owner.spec.subsets ?? []) {
         if (seenSubsets.has(subset.name)) continue;
         seenSubsets.add(subset.name);
-        const policy = mergePolicy(top, subset.trafficPolicy);
+        const policy = mergePolicy(top, subset.trafficPolicy, svc.port);
         const sname = `outbound|${svc.port}|${subset.name}|${svc.fqdn}`;
         clusters[sname] = {
           key: sname,
@@ -445,7 +465,8 @@ function gatewayVirtualHosts(gws: GW[], vss: VS[], mesh: MeshDefinition, rc: Rou
     const servers = (gw.spec.servers ?? []).filter((s) => s.port.number === 80 && ['HTTP', 'HTTP2', 'GRPC'].includes(s.port.protocol.toUpperCase()));
     if (servers.length === 0) continue;
     const names = [gw.metadata.name, `${gw.metadata.namespace}/${gw.metadata.name}`];
-    const scope: MatchScope = { gateway: names[1]!, gatewayNames: names, labels: mesh.ingress.labels, namespace: gw.metadata.namespace };
+    // the gateway proxy's own namespace, as for a sidecar its workload's
+    const scope: MatchScope = { gateway: names[1]!, gatewayNames: names, labels: mesh.ingress.labels, namespace: gatewayMeta(mesh).namespace };
     for (const vs of vss) {
       if (!(vs.spec.gateways ?? []).some((g) => names.includes(g) || names.includes(`${vs.metadata.namespace}/${g}`))) continue;
       for (const host of vs.spec.hosts ?? []) {
@@ -503,15 +524,14 @@ class RouteCompiler {
 
   private scopedMatches(blocks: HTTPMatchRequest[] | undefined, scope: MatchScope): HTTPMatchRequest[] | undefined {
     if (!blocks || blocks.length === 0) return [];
+    // Istio's sourceMatchHTTP: a block's own gateways decide alone; otherwise its sourceLabels
+    // and sourceNamespace must fit the proxy (a sidecar's workload, or the gateway itself)
     const kept = blocks.filter((b) => {
-      if (b.sourceLabels && scope.gateway === 'mesh' && !labelsMatch(b.sourceLabels, scope.labels)) return false;
-      if (b.sourceLabels && scope.gateway !== 'mesh') return false;
-      if (b.sourceNamespace && b.sourceNamespace !== scope.namespace) return false;
       if (b.gateways && b.gateways.length > 0) {
         const names = scope.gateway === 'mesh' ? ['mesh'] : (scope.gatewayNames ?? []);
-        if (!b.gateways.some((g) => names.includes(g))) return false;
+        return b.gateways.some((g) => names.includes(g));
       }
-      return true;
+      return labelsMatch(b.sourceLabels, scope.labels) && (!b.sourceNamespace || b.sourceNamespace === scope.namespace);
     });
     // every block was for other proxies: this route does not exist for this one
     if (kept.length === 0) return undefined;

@@ -3,8 +3,14 @@
  * port (not through the sidecar). Until the first success an instance is probed every
  * `startupIntervalMs`; afterwards every `intervalMs`, and `unhealthyThreshold` failures in a row
  * take it out of load balancing. One success brings it back.
+ *
+ * A probe meshbox itself could not make says nothing about the app: when the process is out of
+ * file descriptors (EMFILE, ENFILE) the socket cannot even be opened, and marking every workload
+ * unhealthy at once would take the whole mesh down for a problem of meshbox's. Such a probe is
+ * not counted; the instance keeps its state, and `onProbeError` reports what happened.
  */
 import http from 'node:http';
+import { MeshError } from '../errors.js';
 import type { Registry } from './registry.js';
 
 export interface HealthResult {
@@ -13,7 +19,17 @@ export interface HealthResult {
   reason?: string;
 }
 
-export function probe(port: number, path: string, timeoutMs: number): Promise<{ ok: boolean; reason?: string }> {
+export interface ProbeResult {
+  ok: boolean;
+  reason?: string;
+  /** the probe could not be made by meshbox (no file descriptor left): no verdict on the app */
+  notProbed?: MeshError;
+}
+
+/** errors that mean "this process could not open a socket", not "the app did not answer" */
+const OUT_OF_DESCRIPTORS = new Set(['EMFILE', 'ENFILE']);
+
+export function probe(port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs, headers: { 'user-agent': 'meshbox-health/1' } }, (res) => {
       res.resume();
@@ -24,7 +40,10 @@ export function probe(port: number, path: string, timeoutMs: number): Promise<{ 
       req.destroy();
       resolve({ ok: false, reason: `no answer within ${timeoutMs}ms` });
     });
-    req.on('error', (e: NodeJS.ErrnoException) => resolve({ ok: false, reason: e.code ?? e.message }));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code && OUT_OF_DESCRIPTORS.has(e.code)) resolve({ ok: false, reason: e.code, notProbed: new MeshError('MESH_ERR_FD_EXHAUSTED', [e.code]) });
+      else resolve({ ok: false, reason: e.code ?? e.message });
+    });
   });
 }
 
@@ -33,6 +52,8 @@ interface Watch {
   failures: number;
   everHealthy: boolean;
   stopped: boolean;
+  /** the last probe could not be made (reported once until a probe runs again) */
+  notProbed: boolean;
 }
 
 export class HealthChecker {
@@ -42,11 +63,13 @@ export class HealthChecker {
     private readonly registry: Registry,
     private readonly onChange: (r: HealthResult) => void,
     private readonly startupIntervalMs = 100,
+    /** a probe meshbox could not make (out of file descriptors); the instance's state is kept */
+    private readonly onProbeError: (id: string, error: MeshError) => void = () => undefined,
   ) {}
 
   watch(id: string): void {
     this.unwatch(id);
-    const w: Watch = { timer: undefined, failures: 0, everHealthy: false, stopped: false };
+    const w: Watch = { timer: undefined, failures: 0, everHealthy: false, stopped: false, notProbed: false };
     this.watches.set(id, w);
     this.schedule(id, w, this.startupIntervalMs);
   }
@@ -74,6 +97,13 @@ export class HealthChecker {
     const h = inst.workload.health;
     const result = await probe(inst.appPort, h.path, h.timeoutMs);
     if (w.stopped) return;
+    if (result.notProbed) {
+      if (!w.notProbed) this.onProbeError(id, result.notProbed);
+      w.notProbed = true;
+      this.schedule(id, w, w.everHealthy ? h.intervalMs : this.startupIntervalMs);
+      return;
+    }
+    w.notProbed = false;
     if (result.ok) {
       w.failures = 0;
       if (!inst.healthy) this.onChange({ id, healthy: true });

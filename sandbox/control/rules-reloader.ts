@@ -15,7 +15,7 @@
  * that disappears keeps the applied rules (reported as an error until it is back); a folder that
  * appears later is picked up.
  */
-import { existsSync, statSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { analyze } from '../config/analyze.js';
 import { FINDING_CODES, makeFinding } from '../config/codes.js';
@@ -77,6 +77,16 @@ function isDirectory(p: string): boolean {
 
 const rel = displayPath;
 
+/** the name is still in its folder, even when it cannot be followed (a symlink loop, a dangling link) */
+function entryExists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function fingerprint(resources: readonly LoadedResource[]): string {
   return resources
     .map((r) => `${resourceKey(r)}@${r.source.file}:${r.source.line}:${r.source.col}#${JSON.stringify(r.metadata)}#${JSON.stringify(r.spec)}`)
@@ -111,6 +121,8 @@ export class RulesReloader {
   private watcher: FileWatcher | undefined;
   private readonly queue = new ReloadQueue<RulesReloadOutcome>((t) => this.doReload(t));
   private closed = false;
+  /** the watch failed (onError) and has not worked again since */
+  private watchFailed = false;
 
   constructor(private readonly o: RulesReloaderOptions) {}
 
@@ -139,15 +151,25 @@ export class RulesReloader {
       depth: 0,
       debounceMs: this.o.debounceMs ?? 20,
       accept: (file) => path.dirname(file) === dir && isRuleFileName(path.basename(file)),
-      onChange: (changes) => void this.onChanges(changes),
-      onError: (e) =>
+      onChange: (changes) => {
+        if (changes.some((c) => c.kind === 'root-restored') && this.watchFailed) {
+          this.watchFailed = false;
+          this.o.bus.emit({ type: 'mesh:notice', time: Date.now(), level: 'info', message: `watching the rules folder ${rel(dir)} again: applying its files` });
+        }
+        void this.onChanges(changes).catch(() => undefined);
+      },
+      onError: (e) => {
+        this.watchFailed = true;
         this.o.bus.emit({
           type: 'mesh:notice',
           time: Date.now(),
           level: 'error',
-          message: `cannot watch the rules folder ${rel(dir)}: ${e.message}`,
-          hint: /ENOSPC|EMFILE/.test(e.message) ? 'the system limit of watched files is reached: raise fs.inotify.max_user_watches (sysctl) and restart meshbox' : 'saves are not picked up until meshbox is restarted',
-        }),
+          message: `stopped watching the rules folder ${rel(dir)}: ${e.message}; saves are not applied until it works again`,
+          hint: /ENOSPC|EMFILE/.test(e.message)
+            ? 'the system limit of watched files is reached: raise fs.inotify.max_user_watches (sysctl); meshbox tries again every few hundred ms'
+            : 'meshbox tries again every few hundred ms; `meshbox apply` applies a file meanwhile',
+        });
+      },
     });
     await this.watcher.start();
     await this.reload(['startup']);
@@ -242,7 +264,7 @@ export class RulesReloader {
     // Files that left the listing: removed (their rules go), or unreadable (the last good version stays).
     for (const file of new Set([...this.lastGood.keys(), ...this.rejections.keys()])) {
       if (present.has(file)) continue;
-      if (existsSync(file)) {
+      if (entryExists(file)) {
         const errors = result.findings.filter((x) => x.severity === 'error' && !x.location && x.message.includes(file));
         const prev = this.rejections.get(file);
         if (!prev || triggered.has(file) || formatted(prev.errors) !== formatted(errors)) newlyRejected.push(file);
@@ -318,7 +340,8 @@ export class RulesReloader {
   status(): Record<string, unknown> {
     return {
       folder: this.dir,
-      watching: this.watcher !== undefined && !this.folderMissing && (this.watcher.missingRoots().length === 0),
+      watching: this.watcher !== undefined && !this.folderMissing && this.watcher.unwatchedRoots().length === 0,
+      ...(this.watcher && this.watcher.unwatchedRoots().length > 0 ? { notWatched: this.watcher.unwatchedRoots()[0]!.reason } : {}),
       generation: this.generation,
       last: this.lastOutcome,
       rejected: [...this.rejections].map(([file, r]) => ({

@@ -60,7 +60,9 @@ export class WorkloadManager {
 
   constructor(private readonly o: WorkloadManagerOptions) {
     // probe a starting instance every 25 ms: a restart (hot reload) is back in the mesh as soon as it answers
-    this.health = new HealthChecker(o.registry, (r) => this.onHealth(r.id, r.healthy, r.reason), STARTUP_PROBE_MS);
+    this.health = new HealthChecker(o.registry, (r) => this.onHealth(r.id, r.healthy, r.reason), STARTUP_PROBE_MS, (id, err) =>
+      o.bus.emit({ type: 'mesh:notice', time: Date.now(), level: 'error', message: `health check of ${id} not run: ${err.message}`, hint: err.hint }),
+    );
     o.runtime.on('exit', (e: RuntimeExit) => this.onExit(e));
     o.runtime.on('log', (l: { id: string; stream: 'stdout' | 'stderr'; line: string }) => {
       if (l.line.trim() !== '') this.supervisionOf(l.id).lastLog = l.line.trim();

@@ -5,10 +5,12 @@
  *   outbound (reporter=source):      route table -> [redirect | direct response]
  *   gateway  (reporter=source):        or fault filter -> router -> cluster of the picked subset
  *
- * Every request ends in exactly one RequestEvent, emitted when the response closes.
+ * Every request ends in exactly one RequestEvent, emitted when the response closes. Replies the
+ * proxy sends before a request exists (a codec error, a header timeout, CONNECT) get one too.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { parseDuration } from '../config/duration.js';
 import type { RequestEvent } from '../events.js';
 import type { ListenerConfig, ProxyConfig, RouteEntryConfig } from '../control/snapshot.js';
@@ -16,8 +18,10 @@ import type { Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
 import { decideFault } from './filters/fault-filter.js';
 import { decideInboundFaults } from './filters/mesh-fault-filter.js';
-import { localReplies } from './local-reply.js';
-import { RequestContext, peerOf, UNKNOWN_DESTINATION } from './request-context.js';
+import { applyEdgeForwarding } from './forwarded-for.js';
+import { closeAfterReply, lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
+import { localReplies, type LocalReply } from './local-reply.js';
+import { RequestContext, peerOf, UNKNOWN_DESTINATION, UNKNOWN_PEER } from './request-context.js';
 import { forward, HOP_BY_HOP } from './router.js';
 import { applyHeaderOps, type HeaderMap } from './routing/header-ops.js';
 import { isSelection, type RouteSelection } from './routing/route-table.js';
@@ -29,8 +33,33 @@ import { RetryPolicy } from './upstream/retry-policy.js';
 
 /** Internal header carrying the calling proxy's id between sidecars (Istio's metadata exchange). */
 export const PEER_HEADER = 'x-envoy-peer-metadata-id';
-/** Requests bodies are buffered so they can be retried; beyond this they are refused with 413. */
-export const MAX_BUFFERED_BODY = 16 * 1024 * 1024;
+/**
+ * Loop detection, as Envoy's CDN-Loop filter (envoy.filters.http.cdn_loop, RFC 8586) does it:
+ * every sidecar and gateway appends its own id to `CDN-Loop` when it forwards a request, and
+ * answers a request that already carries its id with the filter's local reply (502, "The server
+ * has detected a loop between CDNs.", details cdn_loop_detected; max_allowed_occurrences 0).
+ * meshbox's ids are removed when a request is delivered to an app, so an app calling on (even
+ * one that copies every header) starts a new chain; only proxy-to-proxy hops, such as a
+ * passthrough to the sidecar's own listener, can loop.
+ */
+export const CDN_LOOP_HEADER = 'cdn-loop';
+const CDN_ID_SUFFIX = '.meshbox';
+
+/** this proxy's cdn-id in `CDN-Loop` (an RFC 8586 pseudonym) */
+export function cdnIdOf(proxyId: string): string {
+  return `${proxyId}${CDN_ID_SUFFIX}`;
+}
+
+function cdnLoopEntries(value: string | string[] | number | undefined): string[] {
+  if (value === undefined) return [];
+  const text = Array.isArray(value) ? value.join(',') : String(value);
+  return text
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0);
+}
+
+const cdnIdOfEntry = (entry: string): string => entry.split(';')[0]!.trim();
 
 const NO_RETRY = new RetryPolicy({
   attempts: 0,
@@ -49,8 +78,20 @@ export interface ConnectionManagerDeps {
   clusters: ClusterManager;
   rng: Rng;
   emit(event: RequestEvent): void;
+  limits: DownstreamLimits;
 }
 
+/** the declared Content-Length, when it is one well-formed value */
+function declaredLength(req: IncomingMessage): number | undefined {
+  const cl = req.headers['content-length'];
+  if (cl === undefined || !/^\d+$/.test(cl)) return undefined;
+  return Number(cl);
+}
+
+/**
+ * Buffers the request body up to `limit`. Beyond it the rest is read and dropped (never reset:
+ * the client must be able to read the 413).
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
   const te = req.headers['transfer-encoding'];
   const cl = req.headers['content-length'];
@@ -59,13 +100,16 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
     return Promise.resolve(EMPTY);
   }
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = false;
     req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
       size += c.length;
       if (size > limit) {
+        tooLarge = true;
+        chunks = [];
         resolve('too-large');
-        req.destroy();
         return;
       }
       chunks.push(c);
@@ -95,10 +139,123 @@ function authorityPort(authority: string, fallback: number): number {
   return m ? Number(m[1]) : fallback;
 }
 
-export class ConnectionManager {
+export class ConnectionManager implements ListenerHandler {
   constructor(private readonly deps: ConnectionManagerDeps) {}
 
-  handle(listenerName: string, req: IncomingMessage, res: ServerResponse): void {
+  request(listenerName: string, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+    this.handle(listenerName, req, res, expectContinue);
+  }
+
+  /**
+   * CONNECT: Envoy matches it only against routes with a `connect_matcher`, and Istio generates
+   * none for sidecars or gateways, so Envoy answers 404 with flag NR (Envoy FAQ "Why is Envoy
+   * sending 404s to CONNECT requests?"). meshbox does the same, logged like any local reply.
+   */
+  connect(listenerName: string, req: IncomingMessage, socket: Socket): void {
+    this.edgeReply(listenerName, socket, localReplies.noRoute(), req, [
+      `CONNECT ${req.url ?? ''}: no route matches CONNECT (routes match paths; Envoy needs a connect_matcher route, which Istio does not generate)`,
+    ]);
+  }
+
+  /** the HTTP/1 codec failed before a request existed */
+  clientError(listenerName: string, err: NodeJS.ErrnoException, socket: Socket): void {
+    const marked = socket as Socket & { meshboxReplied?: boolean; _httpMessage?: ServerResponse | null };
+    if (marked.meshboxReplied) return;
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    marked.meshboxReplied = true;
+    // Pipelined requests: the error belongs after the responses to the requests before it (Envoy
+    // reads the next request only once the current response is done), so it waits for them.
+    const inFlight = marked._httpMessage;
+    if (inFlight) {
+      inFlight.once('close', () => {
+        marked.meshboxReplied = false;
+        if (socket.writable) this.clientError(listenerName, err, socket);
+        else socket.destroy();
+      });
+      return;
+    }
+    const limits = this.deps.limits;
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      this.edgeReply(listenerName, socket, localReplies.headersTooLarge(), undefined, [
+        `request header block larger than max_request_headers_kb (${limits.maxRequestHeadersKb} KiB)`,
+      ]);
+    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      this.edgeReply(listenerName, socket, localReplies.requestHeaderTimeout(), undefined, [
+        `request headers not complete within request_headers_timeout (${limits.requestHeadersTimeoutMs} ms)`,
+      ]);
+    } else {
+      this.edgeReply(listenerName, socket, localReplies.codecError(), undefined, [`malformed HTTP/1.1 request (${err.code ?? err.message})`]);
+    }
+  }
+
+  /**
+   * Writes a local reply straight to the socket (no request object exists, or Node handed the
+   * socket over), closes the connection as Envoy does, and emits the request event.
+   */
+  private edgeReply(listenerName: string, socket: Socket, reply: LocalReply, req: IncomingMessage | undefined, why: string[]): void {
+    const startTime = Date.now();
+    const startMono = performance.now();
+    const snap = this.deps.current();
+    const listener = snap.listeners.get(listenerName);
+    const proxy = listener ? snap.proxies.get(listener.proxyId) : undefined;
+    const body = Buffer.from(reply.body);
+    const head = [
+      `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ''}`,
+      `content-length: ${body.length}`,
+      ...(body.length > 0 ? ['content-type: text/plain'] : []),
+      `date: ${new Date(startTime).toUTCString()}`,
+      `server: ${listener?.kind === 'outbound' ? 'envoy' : 'istio-envoy'}`,
+      'connection: close',
+      '',
+      '',
+    ].join('\r\n');
+    const local = `${socket.localAddress ?? '-'}:${socket.localPort ?? 0}`;
+    const remote = `${socket.remoteAddress ?? '-'}:${socket.remotePort ?? 0}`;
+    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    lingeringClose(socket, this.deps.limits.delayedCloseTimeoutMs);
+    if (!listener || !proxy) return;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req?.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    const idHeader = headers['x-request-id'];
+    const inbound = listener.kind === 'inbound';
+    const service = snap.services.get(proxy.meta.service);
+    this.deps.emit({
+      type: 'mesh:request:end',
+      reporter: inbound ? 'destination' : 'source',
+      proxy: proxy.id,
+      listener: listener.kind,
+      startTime,
+      durationMs: Math.round((performance.now() - startMono) * 1000) / 1000,
+      // Envoy logs a request its codec rejected as `"- - HTTP/1.1"`
+      method: req?.method ?? '-',
+      path: req?.url ?? '-',
+      authority: req ? (headers['host'] ?? req.url ?? '-') : '-',
+      protocol: `HTTP/${req?.httpVersion ?? '1.1'}`,
+      requestId: idHeader && idHeader.length > 0 ? idHeader : randomUUID(),
+      userAgent: headers['user-agent'] ?? '-',
+      forwardedFor: headers['x-forwarded-for'] ?? '-',
+      status: reply.status,
+      responseFlags: reply.flag ?? '-',
+      responseCodeDetails: reply.details,
+      bytesReceived: 0,
+      bytesSent: body.length,
+      downstreamLocalAddress: local,
+      downstreamRemoteAddress: remote,
+      attempts: 0,
+      source: inbound ? UNKNOWN_PEER : peerOf(proxy.meta),
+      destination: inbound
+        ? { ...peerOf(proxy.meta), service: service?.fqdn ?? 'unknown', serviceName: proxy.meta.service, serviceNamespace: proxy.meta.namespace }
+        : UNKNOWN_DESTINATION,
+      why,
+      requestHeaders: headers,
+      snapshotVersion: snap.snapshot.version,
+    });
+  }
+
+  handle(listenerName: string, req: IncomingMessage, res: ServerResponse, expectContinue = false): void {
     const snap = this.deps.current();
     const listener = snap.listeners.get(listenerName);
     const proxy = listener ? snap.proxies.get(listener.proxyId) : undefined;
@@ -117,20 +274,33 @@ export class ConnectionManager {
       const event = ctx.finish();
       if (event) this.deps.emit(event);
     });
-    void this.process(ctx, snap, listener, proxy).catch((err: Error) => {
+    const idleMs = this.deps.limits.streamIdleTimeoutMs;
+    if (idleMs > 0) res.setTimeout(idleMs, () => this.streamIdle(ctx, idleMs));
+    void this.process(ctx, snap, listener, proxy, expectContinue).catch((err: Error) => {
       ctx.why.push(`internal error: ${err.message}`);
       ctx.sendLocalReply({ status: 500, body: 'internal proxy error', details: 'internal_error' });
     });
   }
 
-  private async process(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig): Promise<void> {
-    const body = await readBody(ctx.req, MAX_BUFFERED_BODY);
+  private async process(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, expectContinue: boolean): Promise<void> {
+    if (listener.kind !== 'inbound' && this.looped(ctx, proxy)) return;
+    const limit = this.deps.limits.maxRequestBodyBytes;
+    const declared = declaredLength(ctx.req);
+    if (declared !== undefined && declared > limit) {
+      // refused before reading, and before `100 Continue`: the client need not send the body at all
+      ctx.why.push(`request body of ${declared} bytes (content-length) is over the ${limit}-byte buffer limit`);
+      this.refuseBody(ctx);
+      return;
+    }
+    if (expectContinue) ctx.res.writeContinue();
+    const body = await readBody(ctx.req, limit);
     if (body === 'aborted') {
       ctx.downstreamClosed = true;
       return;
     }
     if (body === 'too-large') {
-      ctx.sendLocalReply(localReplies.payloadTooLarge());
+      ctx.why.push(`request body over the ${limit}-byte buffer limit`);
+      this.refuseBody(ctx);
       return;
     }
     ctx.bytesReceived = body.length;
@@ -138,10 +308,47 @@ export class ConnectionManager {
     return this.outbound(ctx, snap, listener, proxy, body);
   }
 
+  /**
+   * Envoy's stream_idle_timeout: no byte moved on this request's connection in either direction.
+   * Waiting on the client's body, the answer is Envoy's 408; once the upstream has the request
+   * (or the response started) the stream is reset, which also cancels the upstream attempt.
+   */
+  private streamIdle(ctx: RequestContext, idleMs: number): void {
+    ctx.why.push(`stream idle: nothing moved for stream_idle_timeout (${idleMs} ms)`);
+    if (!ctx.req.complete && !ctx.responseStarted && !ctx.res.headersSent) {
+      closeAfterReply(ctx.req.socket, this.deps.limits.delayedCloseTimeoutMs);
+      ctx.sendLocalReply(localReplies.streamIdleTimeout(), { connection: 'close' });
+      return;
+    }
+    ctx.flags.add('SI');
+    ctx.details = 'stream_idle_timeout';
+    ctx.res.destroy();
+  }
+
+  /** 413 and close: the rest of the body is drained, not reset, so the client reads the reply */
+  private refuseBody(ctx: RequestContext): void {
+    closeAfterReply(ctx.req.socket, this.deps.limits.delayedCloseTimeoutMs);
+    ctx.sendLocalReply(localReplies.payloadTooLarge(), { connection: 'close' });
+  }
+
+  /** Envoy's CDN-Loop filter on an outbound or gateway listener: has this request been here before? */
+  private looped(ctx: RequestContext, proxy: ProxyConfig): boolean {
+    const own = cdnIdOf(proxy.id);
+    const entries = cdnLoopEntries(ctx.req.headers[CDN_LOOP_HEADER]);
+    if (!entries.some((e) => cdnIdOfEntry(e) === own)) return false;
+    ctx.why.push(
+      `forwarding loop: the request already passed ${proxy.id} (CDN-Loop: ${entries.join(', ')}); its destination ${ctx.authority} leads back to this proxy's own listener`,
+    );
+    ctx.sendLocalReply(localReplies.loopDetected());
+    return true;
+  }
+
   private baseHeaders(ctx: RequestContext, body: Buffer): HeaderMap {
     const headers: HeaderMap = { ...ctx.req.headers };
     for (const h of HOP_BY_HOP) delete headers[h];
     delete headers[PEER_HEADER];
+    // Envoy answers `Expect: 100-continue` itself and removes the header (proxy_100_continue off)
+    if (String(headers['expect']).toLowerCase() === '100-continue') delete headers['expect'];
     headers['x-request-id'] = ctx.requestId;
     if (body.length > 0 || ctx.req.headers['content-length'] !== undefined) headers['content-length'] = String(body.length);
     return headers;
@@ -190,6 +397,10 @@ export class ConnectionManager {
     }
     const headers = this.baseHeaders(ctx, body);
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = 'http';
+    // the app starts a new chain: meshbox's own CDN-Loop entries stop here, others are kept
+    const foreign = cdnLoopEntries(headers[CDN_LOOP_HEADER]).filter((e) => !cdnIdOfEntry(e).endsWith(CDN_ID_SUFFIX));
+    if (foreign.length > 0) headers[CDN_LOOP_HEADER] = foreign.join(', ');
+    else delete headers[CDN_LOOP_HEADER];
     return forward(
       ctx,
       {
@@ -307,7 +518,8 @@ export class ConnectionManager {
       if (v !== undefined) return { key: v };
       if (hp.cookie.ttlMs === undefined) return {};
       const fresh = randomUUID();
-      const attrs = [`${hp.cookie.name}=${fresh}`, `Path=${hp.cookie.path ?? '/'}`, `Max-Age=${Math.round(hp.cookie.ttlMs / 1000)}`, 'HttpOnly'];
+      // Envoy: a zero ttl makes a session cookie (no Max-Age), not one that expires at once
+      const attrs = [`${hp.cookie.name}=${fresh}`, `Path=${hp.cookie.path ?? '/'}`, ...(hp.cookie.ttlMs > 0 ? [`Max-Age=${Math.round(hp.cookie.ttlMs / 1000)}`] : []), 'HttpOnly'];
       return { key: fresh, setCookie: attrs.join('; ') };
     }
     if (hp.sourceIp) return { key: isGateway ? (ctx.req.socket.remoteAddress ?? '') : ctx.proxy.id };
@@ -341,14 +553,10 @@ export class ConnectionManager {
     }
     headers['host'] = authority;
     headers['x-forwarded-proto'] ??= 'http';
-    if (isGateway) {
-      const remote = ctx.req.socket.remoteAddress ?? '';
-      const xff = headers['x-forwarded-for'];
-      headers['x-forwarded-for'] = xff ? `${String(xff)}, ${remote}` : remote;
-      headers['x-envoy-internal'] = 'true';
-    }
+    if (isGateway) applyEdgeForwarding(headers, ctx.req.socket.remoteAddress ?? '');
     if (route.timeoutMs !== null) headers['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
     headers[PEER_HEADER] = ctx.proxy.id;
+    headers[CDN_LOOP_HEADER] = [...cdnLoopEntries(headers[CDN_LOOP_HEADER]), cdnIdOf(ctx.proxy.id)].join(', ');
     applyHeaderOps(headers, destHeaders?.request);
     applyHeaderOps(headers, route.headers?.request);
     const retry = new RetryPolicy(route.retry);

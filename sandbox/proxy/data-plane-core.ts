@@ -10,7 +10,7 @@ import type { MeshSnapshot } from '../control/snapshot.js';
 import { Rng } from '../rng.js';
 import { compileSnapshot, type CompiledSnapshot } from './compiled-snapshot.js';
 import { ConnectionManager } from './connection-manager.js';
-import { ListenerManager, type BoundListener, type ListenError } from './listener.js';
+import { downstreamLimits, ListenerManager, type BoundListener, type DownstreamLimits, type ListenError } from './listener.js';
 import { ClusterManager } from './upstream/cluster.js';
 import { ToxicManager } from './toxics/toxic-manager.js';
 
@@ -26,6 +26,8 @@ export interface DataPlaneCoreOptions {
   emit(events: MeshEvent[]): void;
   /** how often buffered events are flushed (ms) */
   flushIntervalMs?: number;
+  /** downstream timeouts and size limits; Envoy's defaults where unset */
+  limits?: Partial<DownstreamLimits>;
 }
 
 const EMPTY_SNAPSHOT: MeshSnapshot = {
@@ -52,14 +54,16 @@ export class DataPlaneCore {
   constructor(private readonly opts: DataPlaneCoreOptions) {
     this.clusters = new ClusterManager((e) => this.buffered(e));
     const rng = new Rng(opts.seed);
+    const limits = downstreamLimits(opts.limits);
     this.toxics = new ToxicManager(rng.fork(1));
     this.cm = new ConnectionManager({
       current: () => this.current,
       clusters: this.clusters,
       rng,
       emit: (e) => this.buffered(e),
+      limits,
     });
-    this.listeners = new ListenerManager((name, req, res) => this.cm.handle(name, req, res));
+    this.listeners = new ListenerManager(this.cm, limits);
   }
 
   get version(): number {

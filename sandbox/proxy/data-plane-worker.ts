@@ -11,7 +11,7 @@ if (!port) throw new Error('data-plane-worker must run in a worker thread');
 
 const init = workerData as WorkerInit;
 const post = (m: FromWorker): void => port.postMessage(m);
-const core = new DataPlaneCore({ seed: init.seed, emit: (events) => post({ type: 'events', events }) });
+const core = new DataPlaneCore({ seed: init.seed, limits: init.limits, emit: (events) => post({ type: 'events', events }) });
 
 port.on('message', (msg: ToWorker) => {
   void (async () => {

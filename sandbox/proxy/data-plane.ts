@@ -10,7 +10,7 @@ import type { MeshEvent } from '../events.js';
 import type { ListenerConfig, MeshSnapshot } from '../control/snapshot.js';
 import { MeshError } from '../errors.js';
 import { DataPlaneCore, type SnapshotAck } from './data-plane-core.js';
-import type { BoundListener, ListenError } from './listener.js';
+import type { BoundListener, DownstreamLimits, ListenError } from './listener.js';
 import type { DataPlaneCommand, FromWorker, WorkerInit } from './protocol.js';
 
 export interface DataPlaneOptions {
@@ -22,6 +22,8 @@ export interface DataPlaneOptions {
    * gateway are gone. Called once, with MESH_ERR_INTERNAL saying how it ended.
    */
   onExit?(error: MeshError): void;
+  /** downstream timeouts and size limits (listener.ts); Envoy's defaults where unset */
+  limits?: Partial<DownstreamLimits>;
 }
 
 export interface DataPlane {
@@ -52,7 +54,7 @@ class WorkerDataPlane implements DataPlane {
   private crash: string | undefined;
 
   constructor(opts: DataPlaneOptions) {
-    const init: WorkerInit = { seed: opts.seed };
+    const init: WorkerInit = { seed: opts.seed, limits: opts.limits };
     this.worker = new Worker(workerEntry(), { workerData: init });
     this.worker.on('message', (m: FromWorker) => {
       if (m.type === 'events') {
@@ -121,7 +123,7 @@ class WorkerDataPlane implements DataPlane {
 class InProcessDataPlane implements DataPlane {
   private readonly core: DataPlaneCore;
   constructor(opts: DataPlaneOptions) {
-    this.core = new DataPlaneCore({ seed: opts.seed, emit: opts.onEvents });
+    this.core = new DataPlaneCore({ seed: opts.seed, limits: opts.limits, emit: opts.onEvents });
   }
   bind(listeners: ListenerConfig[]): Promise<{ bound: BoundListener[]; errors: ListenError[] }> {
     return this.core.bind(listeners);

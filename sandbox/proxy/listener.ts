@@ -1,10 +1,92 @@
 /**
  * Listeners: one HTTP server per ListenerConfig, kept open across snapshots. A rule change never
  * closes or reopens a listener; only a topology change (an instance added or removed) does.
+ *
+ * The downstream edge follows Envoy's HTTP connection manager: a header block larger than
+ * `max_request_headers_kb` gets 431, headers that do not arrive within `request_headers_timeout`
+ * get 408, a connection with no request in flight closes after `idle_timeout`, and a connection
+ * the proxy closes is half-closed and drained for `delayed_close_timeout` so the client reads
+ * the reply instead of a TCP reset. A request with no bytes moving either way for
+ * `stream_idle_timeout` ends (connection-manager.ts). Every reply sent here is a local reply
+ * with an event.
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ListenerConfig } from '../control/snapshot.js';
+
+/** Downstream resource limits (Envoy HTTP connection manager fields in brackets). */
+export interface DownstreamLimits {
+  /**
+   * [request_headers_timeout] time from the start of a request (or of the connection) until its
+   * header block is complete; then 408 `request header timeout`. Envoy leaves it off by default;
+   * meshbox uses nginx's documented `client_header_timeout` default, 60 s, so a slow client
+   * cannot hold a connection (and a file descriptor) forever. 0 turns it off.
+   */
+  requestHeadersTimeoutMs: number;
+  /** [common_http_protocol_options.idle_timeout] a connection with no request in flight closes after this; Envoy's default 1 h */
+  idleTimeoutMs: number;
+  /**
+   * [stream_idle_timeout] a request with no bytes moving in either direction for this long ends:
+   * 408 `stream timeout` (flag SI) while the client's body is awaited, a reset once the response
+   * started or while the upstream is awaited; Envoy's default 5 min. 0 turns it off.
+   */
+  streamIdleTimeoutMs: number;
+  /** [max_request_headers_kb] Envoy's default 60 KiB; a larger header block gets 431 */
+  maxRequestHeadersKb: number;
+  /** request bodies are buffered for retries up to this; beyond it 413 `Payload Too Large` */
+  maxRequestBodyBytes: number;
+  /** [delayed_close_timeout] Envoy's default 1 s: how long a closing connection waits for the peer to close */
+  delayedCloseTimeoutMs: number;
+}
+
+export const DEFAULT_DOWNSTREAM_LIMITS: DownstreamLimits = {
+  requestHeadersTimeoutMs: 60_000,
+  idleTimeoutMs: 3_600_000,
+  streamIdleTimeoutMs: 300_000,
+  maxRequestHeadersKb: 60,
+  maxRequestBodyBytes: 16 * 1024 * 1024,
+  delayedCloseTimeoutMs: 1_000,
+};
+
+export function downstreamLimits(partial: Partial<DownstreamLimits> | undefined): DownstreamLimits {
+  return { ...DEFAULT_DOWNSTREAM_LIMITS, ...partial };
+}
+
+/**
+ * Envoy's delayed close: shut the write side (FIN) once the reply is out, keep reading and
+ * dropping what the peer still sends, and close when the peer does or after `ms`. Closing at
+ * once with request bytes unread would be a TCP reset, and the client may lose the reply it has
+ * not read yet.
+ */
+export function lingeringClose(socket: Socket, ms: number): void {
+  // a peer reset while draining is expected; a socket Node handed over (CONNECT) has no other listener
+  socket.on('error', () => socket.destroy());
+  if (socket.destroyed) return;
+  if (socket.writable) socket.end();
+  const timer = setTimeout(() => socket.destroy(), ms);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('end', () => socket.destroy());
+  socket.resume();
+}
+
+/**
+ * Makes Node close this socket with `lingeringClose` instead of destroying it as soon as a
+ * `connection: close` response is written (Node calls `destroySoon` then).
+ */
+export function closeAfterReply(socket: Socket, ms: number): void {
+  (socket as Socket & { destroySoon?: () => void }).destroySoon = () => lingeringClose(socket, ms);
+}
+
+/** What a listener hands to the HTTP connection manager. */
+export interface ListenerHandler {
+  /** a complete request head; `expectContinue` when the client waits for `100 Continue` */
+  request(listenerName: string, req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void;
+  /** an HTTP CONNECT request (Node hands over the raw socket) */
+  connect(listenerName: string, req: http.IncomingMessage, socket: Socket): void;
+  /** the codec failed before a request existed: header too large, header timeout, parse error */
+  clientError(listenerName: string, err: NodeJS.ErrnoException, socket: Socket): void;
+}
 
 export interface BoundListener {
   name: string;
@@ -20,25 +102,33 @@ export interface ListenError {
   message: string;
 }
 
-type Handler = (listenerName: string, req: http.IncomingMessage, res: http.ServerResponse) => void;
-
 class Listener {
   readonly server: http.Server;
   private readonly sockets = new Set<Socket>();
   port = 0;
 
-  constructor(readonly config: ListenerConfig, handler: Handler) {
-    this.server = http.createServer({ keepAliveTimeout: 30_000, requestTimeout: 0 }, (req, res) => handler(config.name, req, res));
+  constructor(readonly config: ListenerConfig, handler: ListenerHandler, limits: DownstreamLimits) {
+    const headersTimeout = limits.requestHeadersTimeoutMs;
+    this.server = http.createServer(
+      {
+        keepAliveTimeout: limits.idleTimeoutMs,
+        requestTimeout: 0,
+        headersTimeout,
+        // Node checks header deadlines on this interval; a tenth of the timeout keeps it close
+        connectionsCheckingInterval: headersTimeout > 0 ? Math.min(1_000, Math.max(10, Math.floor(headersTimeout / 10))) : 30_000,
+        maxHeaderSize: limits.maxRequestHeadersKb * 1024,
+      },
+      (req, res) => handler.request(config.name, req, res, false),
+    );
+    this.server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => handler.request(config.name, req, res, true));
+    this.server.on('connect', (req: http.IncomingMessage, socket: Socket) => handler.connect(config.name, req, socket));
     this.server.on('connection', (s: Socket) => {
       s.setNoDelay(true);
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     });
-    // A malformed request gets a 400 and the connection closes; it must never crash the worker.
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
-    });
+    // A malformed request gets Envoy's codec reply and the connection closes; it must never crash the worker.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => handler.clientError(config.name, err, socket));
   }
 
   listen(): Promise<BoundListener> {
@@ -72,7 +162,14 @@ class Listener {
 export class ListenerManager {
   private readonly listeners = new Map<string, Listener>();
 
-  constructor(private readonly handler: Handler) {}
+  private readonly limits: DownstreamLimits;
+
+  constructor(
+    private readonly handler: ListenerHandler,
+    limits?: Partial<DownstreamLimits>,
+  ) {
+    this.limits = downstreamLimits(limits);
+  }
 
   /** binds new listeners, closes the ones no longer configured; existing ones are untouched */
   async reconcile(configs: ListenerConfig[]): Promise<{ bound: BoundListener[]; errors: ListenError[] }> {
@@ -101,7 +198,7 @@ export class ListenerManager {
           bound.push({ name: c.name, address: c.address, port: existing.port });
           return;
         }
-        const l = new Listener(c, this.handler);
+        const l = new Listener(c, this.handler, this.limits);
         try {
           bound.push(await l.listen());
           this.listeners.set(c.name, l);

@@ -70,6 +70,42 @@ export const localReplies = {
     body: 'Payload Too Large',
     details: 'request_payload_too_large',
   }),
+  /**
+   * Envoy's CDN-Loop filter (envoy.filters.http.cdn_loop, RFC 8586): this proxy's own id is
+   * already in the request's `CDN-Loop` header, i.e. the request came back to where it started.
+   */
+  loopDetected: (): LocalReply => ({
+    status: 502,
+    body: 'The server has detected a loop between CDNs.',
+    details: 'cdn_loop_detected',
+  }),
+  /** HCM request_headers_timeout: the request's headers did not arrive in time */
+  requestHeaderTimeout: (): LocalReply => ({
+    status: 408,
+    body: 'request header timeout',
+    details: 'request_header_timeout',
+  }),
+  /** HCM stream_idle_timeout: nothing moved on the stream for that long */
+  streamIdleTimeout: (): LocalReply => ({
+    status: 408,
+    body: 'stream timeout',
+    flag: 'SI',
+    details: 'stream_idle_timeout',
+  }),
+  /** HCM max_request_headers_kb exceeded: Envoy's HTTP/1 codec error (flag DPE) */
+  headersTooLarge: (): LocalReply => ({
+    status: 431,
+    body: 'Request Header Fields Too Large',
+    flag: 'DPE',
+    details: 'http1.headers_too_large',
+  }),
+  /** any other HTTP/1 parse error (malformed request line, bad header, bad chunk) */
+  codecError: (): LocalReply => ({
+    status: 400,
+    body: 'Bad Request',
+    flag: 'DPE',
+    details: 'http1.codec_error',
+  }),
   directResponse: (status: number, body: string): LocalReply => ({ status, body, details: 'direct_response' }),
 };
 

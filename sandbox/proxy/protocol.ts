@@ -1,6 +1,7 @@
 /** Messages between the main thread (DataPlane) and the data plane worker. */
 import type { MeshEvent } from '../events.js';
 import type { ListenerConfig, MeshSnapshot } from '../control/snapshot.js';
+import type { DownstreamLimits } from './listener.js';
 
 export type DataPlaneCommand =
   | { type: 'bind'; listeners: ListenerConfig[] }
@@ -17,4 +18,5 @@ export type FromWorker =
 
 export interface WorkerInit {
   seed: number;
+  limits?: Partial<DownstreamLimits>;
 }

@@ -32,7 +32,8 @@ export function instanceEnv(
 ): Record<string, string> {
   const outbound = `http://127.0.0.1:${inst.sidecar.outbound}`;
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(inherited)) if (v !== undefined && !k.startsWith('npm_')) env[k] = v;
+  // never the admin token a user set for the CLI: apps must not drive the sandbox
+  for (const [k, v] of Object.entries(inherited)) if (v !== undefined && !k.startsWith('npm_') && k !== 'MESHBOX_ADMIN_TOKEN') env[k] = v;
   Object.assign(env, {
     HTTP_PROXY: outbound,
     http_proxy: outbound,

@@ -25,6 +25,7 @@ async function sweep(): Promise<void> {
     if (!rec) break;
     if (!isAlive(rec.ownerPid)) {
       killRecordedProcesses(rec);
+      rmSync(recordFile!.replace(/\.json$/, '.token'), { force: true }); // its admin token
       rmSync(recordFile!, { force: true });
       break;
     }

@@ -5,8 +5,11 @@
  * PID is never killed by mistake).
  *
  * Location: $MESHBOX_STATE_DIR, else $XDG_STATE_HOME/meshbox, else ~/.local/state/meshbox.
+ * Beside each record, `<sandbox>.token` holds the sandbox's admin token (admin/admin-token.ts):
+ * mode 0600 in the 0700 `sandboxes` folder, so only this user reads it; removed at stop.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { MeshError } from '../errors.js';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -29,6 +32,24 @@ export function stateDir(): string {
 
 function recordsDir(): string {
   return path.join(stateDir(), 'sandboxes');
+}
+
+/** where the admin token of sandbox `id` is kept */
+export function tokenFileOf(id: string): string {
+  return path.join(recordsDir(), `${id}.token`);
+}
+
+/** the records folder, created 0700 (and made so if it was not): it holds the admin tokens */
+function privateRecordsDir(): string {
+  const dir = recordsDir();
+  mkdirSync(stateDir(), { recursive: true, mode: 0o700 });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = statSync(dir);
+  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
+    throw new MeshError('MESH_ERR_STATE_DIR', [dir, `it belongs to another user (uid ${st.uid}) and would hold this sandbox's admin token`]);
+  }
+  if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  return dir;
 }
 
 /** true while the process runs (a zombie, dead but not yet reaped by its parent, is not alive) */
@@ -60,9 +81,11 @@ export class SandboxState {
   readonly file: string;
   private record: SandboxRecord;
 
+  readonly tokenFile: string;
+
   constructor(id: string, config: string) {
-    mkdirSync(recordsDir(), { recursive: true });
-    this.file = path.join(recordsDir(), `${id}.json`);
+    this.file = path.join(privateRecordsDir(), `${id}.json`);
+    this.tokenFile = tokenFileOf(id);
     this.record = { id, ownerPid: process.pid, startedAt: new Date().toISOString(), config, processes: {} };
     this.save();
   }
@@ -82,7 +105,17 @@ export class SandboxState {
     this.save();
   }
 
+  /** writes the admin token, readable by this user only (created 0600, then renamed into place) */
+  writeToken(token: string): void {
+    const tmp = `${this.tokenFile}.tmp`;
+    rmSync(tmp, { force: true });
+    writeFileSync(tmp, `${token}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, this.tokenFile);
+  }
+
   remove(): void {
+    rmSync(this.tokenFile, { force: true });
     rmSync(this.file, { force: true });
   }
 
@@ -150,8 +183,17 @@ export function reapLeftovers(): Reaped[] {
   for (const rec of listSandboxes()) {
     if (rec.ownerPid === process.pid || isAlive(rec.ownerPid)) continue;
     const killed = killRecordedProcesses(rec);
+    rmSync(tokenFileOf(rec.id), { force: true });
     rmSync(path.join(recordsDir(), `${rec.id}.json`), { force: true });
     reaped.push({ sandbox: rec.id, ownerPid: rec.ownerPid, killed });
+  }
+  // admin tokens left without their record (a meshbox that died between removing one and the other)
+  try {
+    for (const f of readdirSync(recordsDir())) {
+      if (f.endsWith('.token') && !existsSync(path.join(recordsDir(), f.replace(/\.token$/, '.json')))) rmSync(path.join(recordsDir(), f), { force: true });
+    }
+  } catch {
+    // no records folder yet
   }
   return reaped;
 }

@@ -3,12 +3,12 @@
  * validates like `meshbox validate`, refuses invalid files, writes into the rules folder, and the
  * sandbox's watcher applies it under load without a failed request.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadGenerator } from '../../sandbox/chaos/load-generator.js';
-import { httpGet, interrupt, runCli, startCli, waitForHttp, type CliRun } from '../helpers/cli.js';
+import { ROOT, httpGet, interrupt, runCli, startCli, waitForHttp, type CliRun } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
 import { copySampleMesh, type SampleCopy } from '../helpers/reload-fixture.js';
 
@@ -93,6 +93,39 @@ describe('meshbox apply', () => {
     expect(r.output).toContain('is already up to date');
   }, 30_000);
 
+  it('a resource already defined in another file is updated there, not shadowed by file order; the claim matches the traffic', async () => {
+    // `aaa-` sorts before callme-service.yaml: a copy there used to lose to the old definition
+    // while apply said "configured ... applied in snapshot vN"
+    const current = copy.read('rules/callme-service.yaml');
+    const vsDoc = current.split(/^---$/m).find((d) => d.includes('kind: VirtualService'))!;
+    const swapped = vsDoc.replace(/weight: (\d+)/g, (_m, w: string) => `weight: ${100 - Number(w)}`);
+    expect(swapped).not.toBe(vsDoc);
+    const file = path.join(work, 'aaa-callme-override.yaml');
+    writeFileSync(file, swapped);
+    const r = await runCli(['apply', '-f', file], env);
+    expect(r.code, r.output).toBe(0);
+    const home = path.join(copy.rulesDir, 'callme-service.yaml');
+    expect(r.output).toContain(`VirtualService default/callme-service-route configured in ${home}, where it is defined`);
+    expect(r.output).toContain(`wrote ${home}`);
+    expect(r.output).toMatch(/applied by sandbox \S+ in snapshot v\d+/);
+    expect(existsSync(path.join(copy.rulesDir, 'aaa-callme-override.yaml'))).toBe(false);
+    // the file's other document (the DestinationRule) and its comments stay
+    const after = copy.read('rules/callme-service.yaml');
+    expect(after).toContain('kind: DestinationRule');
+    expect(after).toContain('# Subsets: the versions a route can name.');
+    const bodies = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const res = await httpGet(`${ingress}/caller/ping`, HOST);
+      expect(res.status).toBe(200);
+      bodies.add(res.body);
+    }
+    // the previous test sent everything to v1; the swap sends everything to v2
+    expect([...bodies]).toEqual(["I'm caller-service v1. Calling... I'm callme-service v2"]);
+    const again = await runCli(['apply', '-f', file, '--dry-run'], env);
+    expect(again.output).toContain('VirtualService default/callme-service-route unchanged in');
+    expect(again.output).toContain('would write nothing');
+  }, 60_000);
+
   it('--rules writes into any folder without a sandbox; without one and without --rules it says what to do', async () => {
     const folder = path.join(work, 'other-rules');
     const file = path.join(work, 'gw.yaml');
@@ -106,6 +139,29 @@ describe('meshbox apply', () => {
     expect(none.code).toBe(1);
     expect(none.output).toContain('MESH_ERR_ADMIN_UNREACHABLE');
     expect(none.output).toMatch(/--rules DIR or --config meshbox\.yaml/);
+  }, 30_000);
+
+  it('refuses a resource also defined in a rules file that has errors, naming that file', async () => {
+    const folder = path.join(work, 'broken-rules');
+    mkdirSync(folder);
+    const vs = ['apiVersion: networking.istio.io/v1', 'kind: VirtualService', 'metadata: {name: shop}', 'spec:', '  hosts: [shop]', '  http:', '  - route: [{destination: {host: shop}}]'];
+    writeFileSync(path.join(folder, 'shop.yaml'), [...vs, '    timeout: 5', ''].join('\n'));
+    const file = path.join(work, 'aaa-shop.yaml');
+    writeFileSync(file, [...vs, '    timeout: 5s', ''].join('\n'));
+    const r = await runCli(['apply', '-f', file, '--rules', folder, '--admin', `http://127.0.0.1:${await freePort()}`], env);
+    expect(r.code, r.output).toBe(1);
+    expect(r.output).toContain(`not applied: VirtualService default/shop is also defined in ${path.join(folder, 'shop.yaml')}, which has errors`);
+    expect(readdirSync(folder)).toEqual(['shop.yaml']);
+  }, 30_000);
+
+  it('names each field it accepts but does not apply, with file:line:col, and still applies the file', async () => {
+    const file = path.join(ROOT, 'test', 'fixtures', 'config', 'not-applied', 'every-field.yaml');
+    const folder = path.join(work, 'not-applied-rules');
+    const r = await runCli(['apply', '-f', file, '--rules', folder, '--dry-run', '--admin', `http://127.0.0.1:${await freePort()}`], env);
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain(`${file}:21:5: warning MB1117 [VirtualService default/shop-route]: spec.http[0].mirror is recognised but not applied by this meshbox version: no copy of the traffic is sent`);
+    expect(r.output).toContain(`${file}:125:5: warning MB1117 [Gateway default/shop-gateway]: spec.servers[0].tls is recognised but not applied by this meshbox version: the ingress serves plain HTTP: no TLS termination, no httpsRedirect`);
+    expect(r.output).toContain('VirtualService default/shop-route created (dry run)');
   }, 30_000);
 
   it('refuses a meshbox.yaml and a file name the rules folder would ignore', async () => {

@@ -38,12 +38,14 @@ for (const { runtime, enabled } of RUNTIMES) {
     let ingress = '';
     let admin = '';
     let sandbox = '';
+    let stateDir = '';
     let d: Dockerode | undefined;
+    const savedStateDir = process.env.MESHBOX_STATE_DIR;
 
     const status = async (): Promise<Status> => JSON.parse((await httpGet(`${admin}/status`)).body) as Status;
     const instance = async (id: string): Promise<Status['instances'][number]> => (await status()).instances.find((i) => i.id === id)!;
     const cli = async (...args: string[]): Promise<string> => {
-      const r = await runCli([...args, '--admin', admin]);
+      const r = await runCli([...args, '--admin', admin], { MESHBOX_STATE_DIR: stateDir });
       expect(r.code, r.output).toBe(0);
       return r.output;
     };
@@ -69,7 +71,9 @@ for (const { runtime, enabled } of RUNTIMES) {
       const [ip, ap] = [await freePort(), await freePort()];
       ingress = `http://127.0.0.1:${ip}`;
       admin = `http://127.0.0.1:${ap}`;
-      const stateDir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-state-'));
+      stateDir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-state-'));
+      // the CLI and adminRequest below find the sandbox's admin token there, as the user's CLI does
+      process.env.MESHBOX_STATE_DIR = stateDir;
       run = startCli(['up', '--headless', '--runtime', runtime, '--ingress-port', String(ip), '--admin-port', String(ap), '--seed', '11', '--no-logs', '--no-access-log'], { MESHBOX_STATE_DIR: stateDir });
       // cold Docker images are built here (a few seconds; see the start-time bench)
       await run.waitFor('meshbox is up', 120_000);
@@ -79,6 +83,8 @@ for (const { runtime, enabled } of RUNTIMES) {
 
     afterAll(async () => {
       if (run) await interrupt(run);
+      if (savedStateDir === undefined) delete process.env.MESHBOX_STATE_DIR;
+      else process.env.MESHBOX_STATE_DIR = savedStateDir;
     });
 
     it('answers through the mesh: ingress -> caller -> callme', async () => {

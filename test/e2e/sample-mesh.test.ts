@@ -95,46 +95,46 @@ describe('meshbox up with the sample mesh', () => {
     expect(dump.rules.map((r) => r.name)).toContain('callme-service-route');
     const clusters = (await httpGet(`${admin}/clusters`)).body;
     expect(clusters).toContain('outbound|8080|v2|callme-service.default.svc.cluster.local::127.0.0.1:');
-    const cli = await runCli(['status', '--admin', admin]);
+    const cli = await runCli(['status', '--admin', admin], { MESHBOX_STATE_DIR: stateDir });
     expect(cli.code).toBe(0);
     expect(cli.output).toContain('callme-service-v2-2');
   });
 
   it('runtime faults from the CLI: a 50% abort on callme v2 is masked by the retries, then removed', async () => {
-    const add = await runCli(['fault', 'add', 'callme-service', '--subset', 'v2', '--abort', '503', '--percent', '50', '--name', 'flaky-v2', '--admin', admin]);
+    const add = await runCli(['fault', 'add', 'callme-service', '--subset', 'v2', '--abort', '503', '--percent', '50', '--name', 'flaky-v2', '--admin', admin], { MESHBOX_STATE_DIR: stateDir });
     expect(add.code).toBe(0);
     expect(add.output).toContain('added fault flaky-v2: callme-service subset v2: abort 503 50%');
-    const ls = await runCli(['fault', 'ls', '--admin', admin]);
+    const ls = await runCli(['fault', 'ls', '--admin', admin], { MESHBOX_STATE_DIR: stateDir });
     expect(ls.output).toContain('flaky-v2');
     const result = await runLoad({ url: `${ingress}/caller/ping`, headers: HOST, concurrency: 4, maxRequests: 200, durationMs: 60_000 });
     expect((result.statusCounts['200'] ?? 0) / result.completed).toBeGreaterThan(0.9);
-    const rm = await runCli(['fault', 'rm', 'flaky-v2', '--admin', admin]);
+    const rm = await runCli(['fault', 'rm', 'flaky-v2', '--admin', admin], { MESHBOX_STATE_DIR: stateDir });
     expect(rm.code).toBe(0);
-    expect((await runCli(['fault', 'ls', '--admin', admin])).output).toContain('no active faults');
+    expect((await runCli(['fault', 'ls', '--admin', admin], { MESHBOX_STATE_DIR: stateDir })).output).toContain('no active faults');
   });
 
   it('a latency toxic on callme raises the p50 through the mesh by the injected amount', async () => {
     const latency = async () => (await runLoad({ url: `${ingress}/caller/ping`, headers: HOST, concurrency: 2, maxRequests: 60, durationMs: 60_000 })).latencyMs;
     const before = await latency();
     expect(before.min).toBeLessThan(100);
-    const add = await runCli(['fault', 'add', 'callme-service', '--toxic', 'latency', '--attr', 'latency=150', '--ttl', '60s', '--admin', admin]);
+    const add = await runCli(['fault', 'add', 'callme-service', '--toxic', 'latency', '--attr', 'latency=150', '--ttl', '60s', '--admin', admin], { MESHBOX_STATE_DIR: stateDir });
     expect(add.code).toBe(0);
     const after = await latency();
     // every answer from callme now waits 150 ms in the toxic: no request can be faster than that
     expect(after.min).toBeGreaterThanOrEqual(148);
     expect(after.p50).toBeGreaterThan(before.p50);
-    expect((await runCli(['fault', 'rm', '--all', '--admin', admin])).output).toContain('removed 1 runtime fault');
+    expect((await runCli(['fault', 'rm', '--all', '--admin', admin], { MESHBOX_STATE_DIR: stateDir })).output).toContain('removed 1 runtime fault');
   });
 
   it('killing a callme v2 instance keeps requests succeeding, and it comes back', async () => {
-    const kill = await runCli(['workload', 'kill', 'callme-service-v2-1', '--admin', admin]);
+    const kill = await runCli(['workload', 'kill', 'callme-service-v2-1', '--admin', admin], { MESHBOX_STATE_DIR: stateDir });
     expect(kill.code).toBe(0);
     const result = await runLoad({ url: `${ingress}/caller/ping`, headers: HOST, concurrency: 4, maxRequests: 200, durationMs: 60_000 });
     expect((result.statusCounts['200'] ?? 0) / result.completed).toBeGreaterThan(0.97);
     await waitForHttp(`${admin}/ready`, 200, 20_000);
     const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { instances: Array<{ id: string; healthy: boolean; restarts: number }> };
     expect(status.instances.find((i) => i.id === 'callme-service-v2-1')).toMatchObject({ healthy: true, restarts: 1 });
-    const bad = await runCli(['workload', 'kill', 'nope-1', '--admin', admin]);
+    const bad = await runCli(['workload', 'kill', 'nope-1', '--admin', admin], { MESHBOX_STATE_DIR: stateDir });
     expect(bad.code).toBe(64);
     expect(bad.output).toContain('no workload instance nope-1');
   });
@@ -200,6 +200,8 @@ describe('meshbox killed with -9 (process runtime)', () => {
       await run.waitFor('meshbox is up', 45_000);
       const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { instances: Array<{ pid: number; appPort: number }> };
       expect(status.instances.every((i) => isAlive(i.pid))).toBe(true);
+      const records = path.join(stateDir, 'sandboxes');
+      expect(readdirSync(records).filter((f) => f.endsWith('.token'))).toHaveLength(1);
       run.proc.kill('SIGKILL');
       await run.exited;
       // a busy machine may take a moment to schedule the watchdog
@@ -209,7 +211,9 @@ describe('meshbox killed with -9 (process runtime)', () => {
         expect(isAlive(i.pid)).toBe(false);
         expect(await isPortOpen(i.appPort)).toBe(false);
       }
-      expect(readdirSync(path.join(stateDir, 'sandboxes')).filter((f) => f.endsWith('.json'))).toEqual([]);
+      // the record and the admin token go with them (the watchdog removes them right after)
+      while (Date.now() < deadline && readdirSync(records).length > 0) await new Promise((r) => setTimeout(r, 100));
+      expect(readdirSync(records)).toEqual([]);
     } finally {
       if (run.proc.exitCode === null) run.proc.kill('SIGKILL');
     }

@@ -11,6 +11,7 @@ import { GATEWAY_ID, listenersFor } from '../../sandbox/control/compiler.js';
 import { Registry, type Instance } from '../../sandbox/control/registry.js';
 import { EventBus, type RequestEvent } from '../../sandbox/events.js';
 import { createDataPlane, type DataPlane } from '../../sandbox/proxy/data-plane.js';
+import type { DownstreamLimits } from '../../sandbox/proxy/listener.js';
 import { IstioMetrics } from '../../sandbox/telemetry/metrics.js';
 import type { FaultSpec } from '../../sandbox/faults/fault-spec.js';
 import { startFakeApp, type FakeApp } from './fake-app.js';
@@ -80,7 +81,7 @@ export interface Reply {
   json(): Record<string, unknown>;
 }
 
-export async function startHarness(services: ServiceDef[], seed = 1): Promise<Harness> {
+export async function startHarness(services: ServiceDef[], seed = 1, opts: { limits?: Partial<DownstreamLimits> } = {}): Promise<Harness> {
   const mesh = meshDefinition(services);
   const registry = new Registry();
   const apps = new Map<string, FakeApp>();
@@ -101,7 +102,7 @@ export async function startHarness(services: ServiceDef[], seed = 1): Promise<Ha
     events.push(e);
     metrics.observe(e);
   });
-  const dataPlane = createDataPlane({ seed, inProcess: process.env.MESHBOX_TEST_WORKER !== '1', onEvents: (es) => es.forEach((e) => bus.emit(e)) });
+  const dataPlane = createDataPlane({ seed, limits: opts.limits, inProcess: process.env.MESHBOX_TEST_WORKER !== '1', onEvents: (es) => es.forEach((e) => bus.emit(e)) });
   const { bound, errors } = await dataPlane.bind(listenersFor(mesh, registry.all(), { address: '127.0.0.1', port: 0 }));
   if (errors.length) throw new Error(JSON.stringify(errors));
   let ingressPort = 0;

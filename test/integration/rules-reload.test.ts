@@ -193,6 +193,11 @@ describe('rules folder hot reload', () => {
     await settle();
     off();
     offKinds();
+    // the completed save was applied, as one snapshot or a few in order, the last one serving now
+    expect(versions.length).toBeGreaterThanOrEqual(1);
+    expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
+    expect(versions.at(-1)).toBe(h.controlPlane.current!.version);
+    expect(kinds).toHaveLength(versions.length);
     for (const k of kinds) expect(k).toContain('VirtualService');
     // a file that stays empty is what the user meant: its rules go
     const removed = next('mesh:config:applied', (e) => e.changed.includes('removed VirtualService/default/backend'));

@@ -101,8 +101,9 @@ describe('fault keys', () => {
     await ui!.press(KEYS.tab, KEYS.tab, '9', KEYS.enter);
     expect(ui!.frame()).toContain('✗ the status must be a number from 200 to 599');
     expect(ui!.controller.faultRecords).toHaveLength(0);
-    await ui!.press(KEYS.backspace, KEYS.enter);
-    expect(ui!.controller.faultRecords[0]!.spec).toMatchObject({ target: { service: 'callme-service', subset: 'v1' }, http: { abort: { httpStatus: 503, percent: 50 } } });
+    // the 9 replaced the default 503
+    await ui!.press(KEYS.backspace, '5', '0', '2', KEYS.enter);
+    expect(ui!.controller.faultRecords[0]!.spec).toMatchObject({ target: { service: 'callme-service', subset: 'v1' }, http: { abort: { httpStatus: 502, percent: 50 } } });
   });
 
   it('n adds a network fault (a toxic); the value field follows the toxic type', async () => {

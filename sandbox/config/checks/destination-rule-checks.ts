@@ -1,10 +1,12 @@
 /**
- * DestinationRule rules beyond the schema: unique subset names, the deprecated LEAST_CONN.
+ * DestinationRule rules beyond the schema: unique subset names, the deprecated LEAST_CONN, and
+ * `simple: PASSTHROUGH`, a value meshbox recognises but does not apply.
  */
 import type { Finding } from '../findings.js';
 import { makeFinding } from '../codes.js';
 import type { Locator } from '../schema-findings.js';
 import { formatPath } from '../schema-findings.js';
+import { notAppliedFinding } from '../not-applied.js';
 import { isObj, listAt, objAt, strAt } from './guards.js';
 
 export function checkDestinationRule(spec: unknown, locator: Locator): Finding[] {
@@ -33,6 +35,9 @@ export function checkDestinationRule(spec: unknown, locator: Locator): Finding[]
     listAt(policy, 'portLevelSettings').forEach((p, i) => policies.push({ policy: p, path: [...path, 'portLevelSettings', i] }));
   }
   for (const { policy, path } of policies) {
+    if (strAt(objAt(policy, 'loadBalancer'), 'simple') === 'PASSTHROUGH') {
+      out.push(notAppliedFinding([...path, 'loadBalancer', 'simple'], 'requests are balanced with LEAST_REQUEST (Istio\'s default), not sent to the address the caller asked for', locator, '`PASSTHROUGH`'));
+    }
     if (strAt(objAt(policy, 'loadBalancer'), 'simple') === 'LEAST_CONN') {
       const at = [...path, 'loadBalancer', 'simple'];
       out.push(

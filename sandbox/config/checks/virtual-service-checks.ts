@@ -1,7 +1,7 @@
 /**
  * VirtualService rules that a JSON Schema cannot say: valid `retryOn` entries, delegate
- * VirtualServices (no hosts) and what they may not contain, fields Istio itself rejects, and
- * tcp/tls routes that this meshbox version validates but does not apply.
+ * VirtualServices (no hosts) and what they may not contain, fields Istio itself rejects. (Fields
+ * meshbox does not apply, tcp/tls routes among them, are marked in the schema: ../not-applied.ts.)
  */
 import type { Finding } from '../findings.js';
 import { makeFinding } from '../codes.js';
@@ -23,17 +23,6 @@ export function checkVirtualService(spec: unknown, locator: Locator): Finding[] 
         out.push(
           makeFinding('DELEGATE_RULES', `spec.${field}: a VirtualService without hosts is a delegate, and a delegate cannot have \`${field}\``, {
             hint: `add \`hosts\` if this VirtualService should apply on its own, or remove \`${field}\` (the root VirtualService decides where a delegate applies)`,
-            location: locator.locate(['spec', field], { key: true }),
-          }),
-        );
-      }
-    }
-  } else {
-    for (const field of ['tcp', 'tls'] as const) {
-      if (listAt(spec, field).length > 0) {
-        out.push(
-          makeFinding('FIELD_NOT_APPLIED', `spec.${field}: ${field} routes are valid but not applied by this meshbox version (it routes HTTP only)`, {
-            hint: 'meshbox ignores these routes; they will work on a real cluster',
             location: locator.locate(['spec', field], { key: true }),
           }),
         );

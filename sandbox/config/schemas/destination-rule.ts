@@ -12,6 +12,7 @@ import {
   INT32_MAX,
   list,
   map,
+  notApplied,
   num,
   obj,
   oneOfValues,
@@ -44,13 +45,16 @@ const consistentHash: JsonSchema = obj(
     useSourceIp: bool('Hash on the client IP address.'),
     httpQueryParameterName: str('Hash on this query parameter.'),
     ringHash: obj('RingHash', 'Ring hash algorithm.', { minimumRingSize: int('Minimum number of virtual nodes (default 1024).', 0) }),
-    maglev: obj('MagLev', 'Maglev algorithm.', { tableSize: int('Lookup table size, a prime below 5000011 (default 65537).', 0) }),
+    maglev: notApplied(obj('MagLev', 'Maglev algorithm.', { tableSize: int('Lookup table size, a prime below 5000011 (default 65537).', 0) }), 'ring hash (1024 entries) is used instead'),
     minimumRingSize: deprecated(int('Minimum number of virtual nodes.', 0), 'use `ringHash: {minimumRingSize: <n>}`'),
-    httpHeaderRegexRewrite: obj(
-      'RegexRewrite',
-      'Rewrite the header value before hashing it.',
-      { match: fmt('re2', 'RE2 regular expression.'), rewrite: str('Replacement.') },
-      { required: ['match', 'rewrite'] },
+    httpHeaderRegexRewrite: notApplied(
+      obj(
+        'RegexRewrite',
+        'Rewrite the header value before hashing it.',
+        { match: fmt('re2', 'RE2 regular expression.'), rewrite: str('Replacement.') },
+        { required: ['match', 'rewrite'] },
+      ),
+      'the header value is hashed as sent',
     ),
   },
   {
@@ -88,9 +92,9 @@ const loadBalancer: JsonSchema = obj(
   {
     simple: oneOfValues(SIMPLE_LB, 'Algorithm: LEAST_REQUEST (Istio default), ROUND_ROBIN, RANDOM or PASSTHROUGH. LEAST_CONN is deprecated.'),
     consistentHash,
-    localityLbSetting,
-    warmupDurationSecs: duration('Slow-start window of new endpoints.'),
-    warmup: obj(
+    localityLbSetting: notApplied(localityLbSetting, 'meshbox has a single locality'),
+    warmupDurationSecs: notApplied(duration('Slow-start window of new endpoints.'), 'new endpoints get their full share at once'),
+    warmup: notApplied(obj(
       'WarmupConfiguration',
       'Slow start of new endpoints.',
       {
@@ -99,7 +103,7 @@ const loadBalancer: JsonSchema = obj(
         aggression: num('How fast traffic ramps up (1 = linear).', 1),
       },
       { required: ['duration'] },
-    ),
+    ), 'new endpoints get their full share at once'),
   },
   { rules: [atMostOneOf('simple', 'consistentHash'), atMostOneOf('warmupDurationSecs', 'warmup')] },
 );
@@ -108,29 +112,32 @@ const connectionPool: JsonSchema = obj('ConnectionPoolSettings', 'Connection and
   tcp: obj('TCPSettings', 'Limits common to HTTP and TCP.', {
     maxConnections: count('Maximum connections to the destination (default 2^32-1).'),
     connectTimeout: duration('TCP connect timeout, at least 1ms (default 10s).', true),
-    tcpKeepalive: obj('TcpKeepalive', 'TCP keep-alive.', {
-      probes: int('Unanswered probes before the connection is dead.', 0, UINT32_MAX),
-      time: duration('Idle time before probes start.'),
-      interval: duration('Time between probes.'),
-    }),
-    maxConnectionDuration: duration('Maximum lifetime of a connection, at least 1ms.', true),
-    idleTimeout: duration('Idle timeout of connections (default 1h; 0s disables it).'),
+    tcpKeepalive: notApplied(
+      obj('TcpKeepalive', 'TCP keep-alive.', {
+        probes: int('Unanswered probes before the connection is dead.', 0, UINT32_MAX),
+        time: duration('Idle time before probes start.'),
+        interval: duration('Time between probes.'),
+      }),
+      'no keep-alive probes are sent',
+    ),
+    maxConnectionDuration: notApplied(duration('Maximum lifetime of a connection, at least 1ms.', true), 'upstream connections have no maximum lifetime'),
+    idleTimeout: notApplied(duration('Idle timeout of connections (default 1h; 0s disables it).'), 'no idle timeout is enforced on upstream connections'),
   }),
   http: obj('HTTPSettings', 'HTTP limits. Istio treats 0 as "unset" for these numbers.', {
     http1MaxPendingRequests: count('Requests queued while waiting for a connection (default 2^32-1).'),
     http2MaxRequests: count('Maximum active requests to the destination (default 2^32-1).'),
     maxRequestsPerConnection: count('Requests per connection; 1 disables keep-alive, 0 means unlimited.'),
     maxRetries: count('Maximum concurrent retries to the destination (default 2^32-1).'),
-    idleTimeout: duration('Idle timeout of upstream connections (default 1h).'),
-    h2UpgradePolicy: oneOfValues(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE'], 'Whether to upgrade HTTP/1.1 connections to HTTP/2.'),
-    useClientProtocol: bool("Use the client's HTTP protocol toward the destination."),
-    maxConcurrentStreams: count('Maximum concurrent HTTP/2 streams per connection.'),
+    idleTimeout: notApplied(duration('Idle timeout of upstream connections (default 1h).'), 'no idle timeout is enforced on upstream connections'),
+    h2UpgradePolicy: notApplied(oneOfValues(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE'], 'Whether to upgrade HTTP/1.1 connections to HTTP/2.'), 'upstream HTTP/1.1 connections are never upgraded to HTTP/2'),
+    useClientProtocol: notApplied(bool("Use the client's HTTP protocol toward the destination."), "the upstream protocol does not follow the client's"),
+    maxConcurrentStreams: notApplied(count('Maximum concurrent HTTP/2 streams per connection.'), 'no limit on streams per connection'),
   }),
 });
 
 const outlierDetection: JsonSchema = obj('OutlierDetection', 'Passive health checking: eject endpoints that keep failing.', {
-  splitExternalLocalOriginErrors: bool('Count local failures (connect errors, timeouts) separately.'),
-  consecutiveLocalOriginFailures: int('Consecutive local failures before ejection (default 5).', 0, UINT32_MAX),
+  splitExternalLocalOriginErrors: notApplied(bool('Count local failures (connect errors, timeouts) separately.'), 'local failures (connect errors, resets, timeouts) count with 5xx answers toward consecutive5xxErrors'),
+  consecutiveLocalOriginFailures: notApplied(int('Consecutive local failures before ejection (default 5).', 0, UINT32_MAX), 'local failures count toward consecutive5xxErrors'),
   consecutiveGatewayErrors: int('Consecutive 502/503/504 before ejection (0 disables; default off).', 0, UINT32_MAX),
   consecutive5xxErrors: int('Consecutive 5xx before ejection (default 5; 0 disables).', 0, UINT32_MAX),
   consecutiveErrors: deprecated(count('Consecutive errors before ejection.'), 'use `consecutive5xxErrors` or `consecutiveGatewayErrors`'),
@@ -168,16 +175,16 @@ const policyFields = {
   loadBalancer,
   connectionPool,
   outlierDetection,
-  tls: clientTls,
+  tls: notApplied(clientTls, 'connections to the destination are plain HTTP (no TLS, no mTLS)'),
 };
 
 const trafficPolicy: JsonSchema = obj('TrafficPolicy', 'Policies for traffic to the destination: load balancing, limits, outlier detection, TLS.', {
   ...policyFields,
   portLevelSettings: list(
-    obj('PortTrafficPolicy', 'Policies for one port; they replace (not merge with) the top-level ones.', { port: portSelector, ...policyFields }, { required: ['port'] }),
+    obj('PortTrafficPolicy', 'Policies for one port; each field it sets replaces the top-level one as a whole.', { port: portSelector, ...policyFields }, { required: ['port'] }),
     'Per-port policies.',
   ),
-  tunnel: obj(
+  tunnel: notApplied(obj(
     'TunnelSettings',
     'Tunnel TCP traffic through HTTP CONNECT or POST.',
     {
@@ -186,15 +193,21 @@ const trafficPolicy: JsonSchema = obj('TrafficPolicy', 'Policies for traffic to 
       targetPort: portNumber('Port to tunnel to.'),
     },
     { required: ['targetHost', 'targetPort'] },
+  ), 'traffic is not tunnelled'),
+  proxyProtocol: notApplied(
+    obj('ProxyProtocol', 'Send the PROXY protocol header upstream.', {
+      version: oneOfValues(['V1', 'V2'], 'PROXY protocol version (default V1).'),
+    }),
+    'no PROXY protocol header is sent',
   ),
-  proxyProtocol: obj('ProxyProtocol', 'Send the PROXY protocol header upstream.', {
-    version: oneOfValues(['V1', 'V2'], 'PROXY protocol version (default V1).'),
-  }),
-  retryBudget: obj('RetryBudget', 'Limit concurrent retries relative to active requests.', {
-    percent: num('Share of active requests that may be retries, 0-100 (default 20).', 0, 100),
-    minRetryConcurrency: int('Retries always allowed regardless of the share (default 3).', 0, UINT32_MAX),
-    budgetInterval: duration('Window of requests considered for the budget.'),
-  }),
+  retryBudget: notApplied(
+    obj('RetryBudget', 'Limit concurrent retries relative to active requests.', {
+      percent: num('Share of active requests that may be retries, 0-100 (default 20).', 0, 100),
+      minRetryConcurrency: int('Retries always allowed regardless of the share (default 3).', 0, UINT32_MAX),
+      budgetInterval: duration('Window of requests considered for the budget.'),
+    }),
+    'concurrent retries are limited by connectionPool.http.maxRetries only',
+  ),
 });
 
 const subset: JsonSchema = obj(
@@ -215,8 +228,8 @@ export const destinationRuleSpec: JsonSchema = obj(
     host: fmt('istio-host', 'The service the rule applies to: short (`reviews`) or fully qualified name.'),
     trafficPolicy,
     subsets: list(subset, 'Named subsets (versions) of the service.'),
-    exportTo,
-    workloadSelector,
+    exportTo: notApplied(exportTo, 'every resource is visible to the whole mesh'),
+    workloadSelector: notApplied(workloadSelector, 'the rule applies to every client workload'),
   },
   { required: ['host'] },
 );

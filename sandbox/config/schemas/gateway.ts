@@ -1,7 +1,7 @@
 /**
  * JSON Schema of Gateway `spec` (istio/api networking/v1 gateway.proto).
  */
-import { bool, fmt, list, obj, oneOfValues, str, strings } from './json-schema.js';
+import { bool, fmt, list, notApplied, obj, oneOfValues, str, strings } from './json-schema.js';
 import type { JsonSchema } from './json-schema.js';
 import { labelMap, portNumber } from './common.js';
 
@@ -67,13 +67,13 @@ const server: JsonSchema = obj(
   'One listener of the gateway: a port and the hosts it serves.',
   {
     port,
-    bind: str('IP or Unix socket to bind to.'),
+    bind: notApplied(str('IP or Unix socket to bind to.'), 'the ingress listens on meshbox.yaml `ingress.host` and --ingress-port'),
     hosts: strings(
       'Hosts served: `[namespace/]dnsName`, wildcards allowed (`*.example.com`, `*`). A VirtualService bound to the gateway must use one of them.',
       fmt('gateway-host', 'A host, optionally prefixed by `namespace/`.'),
       { minItems: 1 },
     ),
-    tls: serverTls,
+    tls: notApplied(serverTls, 'the ingress serves plain HTTP: no TLS termination, no httpsRedirect'),
     defaultEndpoint: str('Not implemented by Istio.'),
     name: str('Name of the server, unique across servers.'),
   },

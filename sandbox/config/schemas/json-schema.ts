@@ -8,7 +8,10 @@
  * - every object is closed (`additionalProperties: false`) and has a `title`;
  * - "exactly one of" is `oneOf` of single-`required` branches, "at least one of" is `anyOf` of
  *   them, "not together" is `not: { anyOf: [ { required: [a, b] }, ... ] }`;
- * - deprecated fields carry `deprecated: true` and a description starting with `Deprecated:`.
+ * - deprecated fields carry `deprecated: true` and a description starting with `Deprecated:`;
+ * - fields meshbox accepts (Istio does) but does not apply carry `x-meshbox-not-applied` with
+ *   what meshbox does instead (see ../not-applied.ts): every such field, at any depth, gets a
+ *   "recognised, not applied" warning with its location.
  */
 
 export type JsonType = 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | 'null';
@@ -21,6 +24,8 @@ export interface JsonSchema {
   title?: string;
   description?: string;
   deprecated?: boolean;
+  /** meshbox accepts the field but does not apply it: what happens instead (an annotation) */
+  'x-meshbox-not-applied'?: string;
   default?: unknown;
   examples?: unknown[];
   type?: JsonType | JsonType[];
@@ -134,6 +139,16 @@ export function duration(description: string, atLeast1ms = false): JsonSchema {
 
 export function deprecated(schema: JsonSchema, replacement: string): JsonSchema {
   return { ...schema, deprecated: true, description: `Deprecated: ${replacement}. ${schema.description ?? ''}`.trim() };
+}
+
+export const NOT_APPLIED_KEYWORD = 'x-meshbox-not-applied';
+
+/**
+ * A field Istio applies and meshbox accepts but does not apply (yet); `instead` says what meshbox
+ * does instead, e.g. `no copy of the traffic is sent`.
+ */
+export function notApplied(schema: JsonSchema, instead: string): JsonSchema {
+  return { ...schema, [NOT_APPLIED_KEYWORD]: instead, description: `${schema.description ?? ''} Recognised, not applied by meshbox: ${instead}.`.trim() };
 }
 
 /** Exactly one of `fields` must be set. */

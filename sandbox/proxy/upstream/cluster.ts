@@ -120,14 +120,15 @@ export class Cluster {
   }
 
   /**
-   * A host for one attempt: healthy (health checks) and not ejected (outlier detection),
-   * preferring hosts this request has not tried; in panic mode (minHealthPercent) any host.
-   * Undefined when none is available: 503 UH.
+   * A host for one attempt: healthy (ready: running and passing its health check) and not
+   * ejected (outlier detection), preferring hosts this request has not tried. In panic mode
+   * (minHealthPercent) any ready host, ejected or not: Istio sends Envoy only ready endpoints,
+   * so the threshold counts, and panic picks among, those. Undefined when none: 503 UH.
    */
   pick(rng: Rng, exclude?: ReadonlySet<string>, hashKey?: string): Endpoint | undefined {
-    const all = this.hosts();
-    const available = all.filter((e) => e.healthy && !this.isEjected(e));
-    const pool = this.outlier?.panic(available.length, all.length) ? all : available;
+    const ready = this.hosts().filter((e) => e.healthy);
+    const available = ready.filter((e) => !this.isEjected(e));
+    const pool = this.outlier?.panic(available.length, ready.length) ? ready : available;
     return pickHost(this.lb, pool, rng, exclude, hashKey);
   }
 

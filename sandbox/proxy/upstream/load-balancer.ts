@@ -1,7 +1,8 @@
 /**
  * Load balancers (DestinationRule `trafficPolicy.loadBalancer.simple`). Istio's default since
  * 1.14 is LEAST_REQUEST, which Envoy implements with equal weights as "power of two choices":
- * pick two hosts at random, take the one with fewer active requests.
+ * draw two hosts at random (independently, so possibly the same one twice), take the one with
+ * fewer active requests.
  *
  * `exclude` carries the hosts already tried by this request (Envoy's previous-hosts retry
  * predicate); it is honoured when another host is available, as Envoy retries host selection.
@@ -39,11 +40,10 @@ class LeastRequest implements LoadBalancer {
   readonly policy = 'LEAST_REQUEST' as const;
   pick(hosts: readonly Endpoint[], rng: Rng): Endpoint | undefined {
     if (hosts.length <= 1) return hosts[0];
-    const i = rng.int(hosts.length);
-    let j = rng.int(hosts.length - 1);
-    if (j >= i) j++;
-    const a = hosts[i]!;
-    const b = hosts[j]!;
+    // Envoy's choice_count 2: two independent draws (the same host may come twice), the first
+    // kept unless the second has fewer active requests
+    const a = hosts[rng.int(hosts.length)]!;
+    const b = hosts[rng.int(hosts.length)]!;
     return b.active < a.active ? b : a;
   }
 }

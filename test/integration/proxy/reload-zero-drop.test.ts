@@ -191,7 +191,8 @@ describe('requests during a restart by meshbox', () => {
     const t0 = Date.now();
     const r = await get('/x');
     expect([r.status, r.body]).toEqual([503, 'no healthy upstream']);
-    expect(Date.now() - t0).toBeLessThan(300);
+    // at once, not after the 10 s a restart by meshbox would wait
+    expect(Date.now() - t0).toBeLessThan(2000);
   });
 
   it('the wait is bounded: 503 UH when the instance does not come back in time', async () => {

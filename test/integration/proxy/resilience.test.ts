@@ -56,9 +56,11 @@ describe('circuit breaking (DestinationRule connectionPool)', () => {
     const uo = overflowed[0]!;
     expect(uo.body).toBe('upstream connect error or disconnect/reset before headers. reset reason: overflow');
     expect(uo.headers['x-envoy-overloaded']).toBe('true');
-    expect(uo.at).toBeLessThan(250);
+    // the overflow is answered at once, not after waiting: before any upstream answer (300 ms)
+    const served = replies.filter((r) => r.status === 200).map((r) => r.at).sort((a, b) => a - b);
+    expect(uo.at).toBeLessThan(served[0]!);
     // the queued one waited for the first: one connection at a time
-    expect(replies.filter((r) => r.status === 200).map((r) => r.at).sort((a, b) => a - b)[1]).toBeGreaterThanOrEqual(550);
+    expect(served[1]).toBeGreaterThanOrEqual(550);
     const events = await Promise.all([0, 1, 2].map((i) => h.eventsFor(`cb-${i}`, 1)));
     expect(events.flat().filter((e) => e.reporter === 'source' && e.responseFlags === 'UO')).toHaveLength(1);
   });
@@ -88,11 +90,16 @@ describe('outlier detection', () => {
   it('ejects a host after consecutive 5xx, shows it in /clusters, and lets it back after the ejection time', async () => {
     await h.rules(dr('    loadBalancer: { simple: ROUND_ROBIN }\n    outlierDetection: { consecutive5xxErrors: 3, interval: 0.2s, baseEjectionTime: 0.6s, maxEjectionPercent: 100 }') + vs(''));
     h.apps.get('backend-v2-1')!.fail = 500;
-    const seenBefore = h.events.length;
-    let errors = 0;
-    for (let i = 0; i < 20; i++) if ((await h.request({ from: client, host: 'backend', path: '/x' })).status === 500) errors++;
-    // three 500s eject v2-1; everything after goes to v2-2
-    expect(errors).toBe(3);
+    const served: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await h.request({ from: client, host: 'backend', path: '/x' });
+      served.push(r.status === 500 ? 'error' : String(r.json()['instance']));
+    }
+    // round robin alternates until three 500s from v2-1 eject it; everything after goes to v2-2
+    const third = served.map((x, i) => (x === 'error' ? i : -1)).filter((i) => i >= 0);
+    expect(third).toHaveLength(3);
+    expect(served.slice(third[2]! + 1)).toEqual(Array(19 - third[2]!).fill('backend-v2-2'));
+    expect(served.slice(0, third[2]!).filter((x) => x !== 'error')).toEqual(Array(third[2]! - 2).fill('backend-v2-2'));
     const clusters = (await h.dataPlane.clusters()) as { clusters: Array<{ proxy: string; name: string; hosts: Array<{ id: string; ejected: boolean; health_flags: string }> }> };
     const v2 = clusters.clusters.find((c) => c.proxy === client && c.name === 'outbound|8080|v2|backend.default.svc.cluster.local')!;
     expect(v2.hosts.find((x) => x.id === 'backend-v2-1')).toMatchObject({ ejected: true, health_flags: '/failed_outlier_check' });
@@ -101,7 +108,6 @@ describe('outlier detection', () => {
     const instances = new Set<string>();
     for (let i = 0; i < 10; i++) instances.add(String((await h.request({ from: client, host: 'backend', path: '/x' })).json()['instance']));
     expect(instances.has('backend-v2-1')).toBe(true);
-    expect(seenBefore).toBeGreaterThanOrEqual(0);
   });
 
   it('with every host ejected the answer is 503 no healthy upstream (UH)', async () => {
@@ -143,23 +149,30 @@ describe('fault injection (VirtualService fault) statistics', () => {
     expect(aborted / 4000).toBeLessThan(0.115);
   });
 
-  it('a 100 ms delay adds 100 ± 10 ms at p50', async () => {
-    const p50 = async (): Promise<number> => {
+  it('a 100 ms delay adds 100 ms to every request (never less), flagged DI', async () => {
+    const timed = async (tag: string): Promise<number[]> => {
       const times: number[] = [];
       for (let i = 0; i < 40; i++) {
         const t = performance.now();
-        await h.request({ from: client, host: 'backend', path: '/x' });
+        await h.request({ from: client, host: 'backend', path: '/x', headers: { 'x-request-id': `${tag}-${times.length}` } });
         times.push(performance.now() - t);
       }
-      times.sort((a, b) => a - b);
-      return times[20]!;
+      return times.sort((a, b) => a - b);
     };
     await h.rules(dr('') + vs(''));
-    const base = await p50();
+    const base = await timed('undelayed');
     await h.rules(dr('') + vs('      fault: { delay: { fixedDelay: 100ms, percentage: { value: 100 } } }\n'));
-    const delayed = await p50();
-    expect(delayed - base).toBeGreaterThan(90);
-    expect(delayed - base).toBeLessThan(110);
+    const delayed = await timed('delayed');
+    // a timer never fires (much) early: no delayed request is faster than the delay
+    expect(delayed[0]).toBeGreaterThanOrEqual(98);
+    // and the delay is added once: the fastest request moves by the delay, the median by about
+    // as much (two noisy medians: a wide band), far from 200
+    expect(delayed[0]! - base[0]!).toBeGreaterThan(95);
+    expect(delayed[20]! - base[20]!).toBeGreaterThan(50);
+    expect(delayed[20]! - base[20]!).toBeLessThan(170);
+    const flags = (await Promise.all(delayed.map((_, i) => h.eventsFor(`delayed-${i}`, 2)))).flat().filter((e) => e.reporter === 'source').map((e) => e.responseFlags);
+    expect(flags).toHaveLength(40);
+    expect(new Set(flags)).toEqual(new Set(['DI']));
   });
 });
 
@@ -194,7 +207,7 @@ describe("meshbox HTTP faults (at the destination's inbound sidecar)", () => {
     expect(dst.why.join(' ')).toMatch(/fault fault-0: abort 429/);
   });
 
-  it('a reset before the response is a connection termination for the caller (503 UC), retried by retryOn reset', async () => {
+  it('a reset before the response is a connection termination for the caller (503 UC)', async () => {
     await h.rules(dr('') + vs(''));
     await h.faults([{ target: { service: 'backend', subset: 'v2' }, http: { reset: { phase: 'request' } } }]);
     const r = await h.request({ from: client, host: 'backend', path: '/x', headers: { 'x-request-id': 'reset-1' } });
@@ -202,6 +215,25 @@ describe("meshbox HTTP faults (at the destination's inbound sidecar)", () => {
     expect(r.body).toBe('upstream connect error or disconnect/reset before headers. reset reason: connection termination');
     const src = (await h.eventsFor('reset-1', 2)).find((e) => e.reporter === 'source')!;
     expect(src.responseFlags).toBe('UC');
+    expect(src.attempts).toBe(1);
+  });
+
+  it('retryOn reset retries such a reset on the other endpoints until the attempts run out (UC,URX)', async () => {
+    await h.rules(dr('') + vs('      retries: { attempts: 2, retryOn: reset }\n'));
+    await h.faults([{ target: { service: 'backend', subset: 'v2' }, http: { reset: { phase: 'request' } } }]);
+    const r = await h.request({ from: client, host: 'backend', path: '/x', headers: { 'x-request-id': 'reset-2' } });
+    expect(r.status).toBe(503);
+    const evs = await h.eventsFor('reset-2', 4);
+    const src = evs.find((e) => e.reporter === 'source')!;
+    expect(src.attempts).toBe(3);
+    expect(src.responseFlags).toBe('UC,URX');
+    // each attempt reached a v2 inbound sidecar and was reset there; the retry went to the other host
+    const dst = evs.filter((e) => e.reporter === 'destination');
+    expect(dst).toHaveLength(3);
+    expect(new Set(dst.map((e) => e.destination.workload))).toEqual(new Set(['backend-v2']));
+    // once the fault is gone the same policy answers at once
+    await h.faults([]);
+    expect((await h.request({ from: client, host: 'backend', path: '/x' })).status).toBe(200);
   });
 
   it('a reset in the middle of the response reaches the client as a cut connection', async () => {
@@ -260,6 +292,11 @@ describe('consistent hashing (DestinationRule consistentHash)', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 10; i++) seen.add(String((await h.request({ from: client, host: 'backend', path: '/x', headers: { cookie: value } })).json()['instance']));
     expect(seen.size).toBe(1);
+  });
+  it('a cookie policy with a zero ttl sets a session cookie (no Max-Age), as Envoy does', async () => {
+    await h.rules(dr('    loadBalancer: { consistentHash: { httpCookie: { name: affinity, ttl: 0s } } }') + vs(''));
+    const first = await h.request({ from: client, host: 'backend', path: '/x' });
+    expect(String(first.headers['set-cookie'])).toMatch(/^affinity=[0-9a-f-]{36}; Path=\/; HttpOnly$/);
   });
 });
 

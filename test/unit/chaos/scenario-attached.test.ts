@@ -2,8 +2,11 @@
  * Attaching to a running sandbox: request events rebuilt from Istio metrics deltas, ejections
  * from /clusters, faults and workload actions through the admin API (a fake one here).
  */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AttachedTarget, eventsBetween, parseIstioMetrics } from '../../../sandbox/chaos/attached-target.js';
 import type { MeshEvent, RequestEvent } from '../../../sandbox/events.js';
@@ -114,5 +117,76 @@ describe('AttachedTarget against an admin API', () => {
       await target.close();
     }
     await expect(AttachedTarget.connect('http://127.0.0.1:1')).rejects.toThrow(/no meshbox sandbox answers at http:\/\/127\.0\.0\.1:1/);
+  });
+
+  it("sends the sandbox's admin token (from its token file in the state folder) with every request that changes the sandbox", async () => {
+    const seen: string[] = [];
+    server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`);
+        const url = req.url ?? '/';
+        res.writeHead(url === '/faults' ? 201 : 200, { 'content-type': url === '/metrics' ? 'text/plain' : 'application/json' });
+        if (url === '/metrics') return res.end('');
+        if (url === '/status') return res.end(JSON.stringify({ sandbox: 'sample-cc33dd', instances: [] }));
+        if (url === '/faults') return res.end(JSON.stringify({ name: 'f1' }));
+        res.end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const admin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const saved = process.env.MESHBOX_STATE_DIR;
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-attach-'));
+    process.env.MESHBOX_STATE_DIR = stateDir;
+    // what `meshbox up` leaves in the state folder: the record (this process as its owner) and the token
+    mkdirSync(path.join(stateDir, 'sandboxes'), { mode: 0o700 });
+    writeFileSync(path.join(stateDir, 'sandboxes', 'sample-cc33dd.json'), JSON.stringify({ id: 'sample-cc33dd', ownerPid: process.pid, startedAt: '', config: '/x', adminUrl: admin, processes: {} }));
+    writeFileSync(path.join(stateDir, 'sandboxes', 'sample-cc33dd.token'), 'attach-token\n', { mode: 0o600 });
+    try {
+      const target = await AttachedTarget.connect(`http://localhost:${new URL(admin).port}`, { host: 'h' });
+      try {
+        await target.addFault({ target: { service: 'callme-service' }, http: { abort: { httpStatus: 503 } } });
+        await target.workloadAction('caller-service-v1-1', 'stop');
+      } finally {
+        await target.close();
+      }
+      expect(seen.filter((l) => !l.startsWith('GET '))).toEqual(['POST /faults Bearer attach-token', 'POST /workloads/caller-service-v1-1/stop Bearer attach-token']);
+      // the readings (GET) need no token and are sent without it
+      expect(seen.filter((l) => l.startsWith('GET ')).every((l) => l.endsWith(' -'))).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.MESHBOX_STATE_DIR;
+      else process.env.MESHBOX_STATE_DIR = saved;
+    }
+  });
+
+  it('without a token, says where it looked and how to give it one', async () => {
+    server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.method === 'GET') {
+          res.writeHead(200, { 'content-type': req.url === '/metrics' ? 'text/plain' : 'application/json' });
+          return res.end(req.url === '/metrics' ? '' : '{"sandbox":"sample-dd44ee"}');
+        }
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'POST /faults changes the sandbox and needs its admin token', hint: 'send it', code: 'MESH_ERR_ADMIN_TOKEN_MISSING', status: 401, tokenFile: '/s/sandboxes/sample-dd44ee.token' }));
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const admin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const saved = process.env.MESHBOX_STATE_DIR;
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-attach-'));
+    process.env.MESHBOX_STATE_DIR = stateDir;
+    const target = await AttachedTarget.connect(admin, { host: 'h' });
+    try {
+      const err = await target.addFault({ target: { service: 'callme-service' }, http: { abort: { httpStatus: 503 } } }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ message: 'POST /faults: POST /faults changes the sandbox and needs its admin token' });
+      expect((err as { hint: string }).hint).toBe(
+        `meshbox found no admin token for 127.0.0.1:${new URL(admin).port} under ${path.join(stateDir, 'sandboxes')}: run this with the MESHBOX_STATE_DIR the sandbox was started with, or set MESHBOX_ADMIN_TOKEN to the token in /s/sandboxes/sample-dd44ee.token`,
+      );
+    } finally {
+      await target.close();
+      if (saved === undefined) delete process.env.MESHBOX_STATE_DIR;
+      else process.env.MESHBOX_STATE_DIR = saved;
+    }
   });
 });

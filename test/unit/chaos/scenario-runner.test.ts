@@ -70,7 +70,12 @@ describe('scenario runner', () => {
     expect(result.target).toMatchObject({ kind: 'sandbox', id: 'fake-123456', runtime: 'fake' });
     expect(progress.map((p) => p.type)).toContain('scenario:end');
     expect(progress.filter((p) => p.type === 'phase').map((p) => (p as { title: string }).title)).toEqual(['steady state (before)', 'method', 'steady state (after)', 'rollbacks', 'restore what the steps changed']);
-    for (const s of result.steps) expect(s.durationMs).toBeGreaterThanOrEqual(0);
+    // steps are timed one after the other, inside the run
+    const starts = result.steps.map((s) => Date.parse(s.startedAt));
+    expect(starts.every(Number.isFinite)).toBe(true);
+    expect([...starts].sort((a, b) => a - b)).toEqual(starts);
+    for (const s of result.steps) expect(Number.isFinite(s.durationMs) && s.durationMs >= 0).toBe(true);
+    expect(result.steps.reduce((sum, s) => sum + s.durationMs, 0)).toBeLessThanOrEqual(result.durationMs + result.steps.length);
   });
 
   it('a failed expectation: the method stops there, the rest is skipped, rollbacks still run', async () => {
@@ -172,11 +177,14 @@ describe('scenario runner', () => {
 
   it('defineScenario rejects a malformed scenario before anything starts, naming the fields', () => {
     expect(() => defineScenario({ title: 'bad', method: [{ type: 'load', rate: 5 } as never] })).toThrow(MeshError);
+    let thrown: unknown;
     try {
       defineScenario({ title: 'bad', method: [{ type: 'load', rate: 5, duration: 'soon' }] });
     } catch (e) {
-      expect((e as MeshError).findings.map((f) => f.message)).toEqual(['method[0].duration "soon" is not a valid duration: unexpected "soon"; write a number and a unit (h, m, s, ms, us, ns)']);
-      expect((e as MeshError).findings[0]!.location).toBeUndefined();
+      thrown = e;
     }
+    expect(thrown).toBeInstanceOf(MeshError);
+    expect((thrown as MeshError).findings.map((f) => f.message)).toEqual(['method[0].duration "soon" is not a valid duration: unexpected "soon"; write a number and a unit (h, m, s, ms, us, ns)']);
+    expect((thrown as MeshError).findings[0]!.location).toBeUndefined();
   });
 });

@@ -203,7 +203,7 @@ describe('analyze: conflicts and duplicates', () => {
     const findings = analyze(load(['a.yaml', a], ['b.yaml', b]));
     const [f] = only(findings, 'DUPLICATE_RESOURCE');
     expect(f).toMatchObject({ location: { file: 'b.yaml', line: 4, col: 9 } });
-    expect(f!.message).toBe('VirtualService default/same is defined twice: this definition (b.yaml:1) replaces the one at a.yaml:1, as kubectl apply would');
+    expect(f!.message).toBe('VirtualService default/same is defined twice: this definition (b.yaml:1) is in effect because its file comes later in name order; the one at a.yaml:1 is ignored');
     expect(findings).toHaveLength(1);
   });
 });

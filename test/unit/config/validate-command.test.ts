@@ -40,8 +40,9 @@ describe('meshbox validate', () => {
     const exit = await runValidate([MIXED], { config: `${PROJECT}/meshbox.yaml` }, c.io);
     expect(exit).toBe(1);
     expect(c.out).toContain(`${MIXED}/20-broken.yaml:22:14: error MB1101 [VirtualService default/caller]: spec.http[0].timeout must be a string, got 5 (an integer)`);
-    expect(c.out.at(-2)).toBe('4 files, 2 resources: 1 error, 2 warnings, 1 info');
-    expect(c.out.at(-1)).toBe(`not applied until their errors are fixed: ${MIXED}/20-broken.yaml`);
+    // the subfolder too (recursive, as kubectl apply -R): nested/ignored.yaml is broken YAML
+    expect(c.out.at(-2)).toBe('5 files, 2 resources: 2 errors, 2 warnings, 1 info');
+    expect(c.out.at(-1)).toBe(`not applied until their errors are fixed: ${MIXED}/20-broken.yaml, ${MIXED}/nested/ignored.yaml`);
   });
 
   it('prints JSON with --json', async () => {
@@ -51,8 +52,13 @@ describe('meshbox validate', () => {
     expect(c.out).toHaveLength(1);
     const parsed = JSON.parse(c.out[0]!) as { ok: boolean; summary: Record<string, number>; files: Array<{ file: string; applied: boolean }>; findings: Finding[] };
     expect(parsed.ok).toBe(false);
-    expect(parsed.summary).toEqual({ files: 3, resources: 2, errors: 1, warnings: 2, infos: 1 });
-    expect(parsed.files.map((f) => f.applied)).toEqual([true, false, true]);
+    expect(parsed.summary).toEqual({ files: 4, resources: 2, errors: 2, warnings: 2, infos: 1 });
+    expect(parsed.files.map((f) => [f.file.slice(MIXED.length + 1), f.applied])).toEqual([
+      ['10-good.yaml', true],
+      ['20-broken.yaml', false],
+      ['30-other-kinds.yml', true],
+      ['nested/ignored.yaml', false],
+    ]);
     expect(parsed.findings[0]).toMatchObject({ severity: 'error', code: 'MB1101', location: { file: `${MIXED}/20-broken.yaml`, line: 22, col: 14 } });
   });
 
@@ -65,6 +71,22 @@ describe('meshbox validate', () => {
     const c = capture();
     expect(await runValidate(['no/such/rules'], {}, c.io)).toBe(1);
     expect(c.out[0]).toBe('error MB1009: no/such/rules does not exist');
+  });
+
+  it('descends into subfolders, as kubectl apply -R does: a broken manifest two folders down fails the run', async () => {
+    const tree = 'test/fixtures/config/rules-tree';
+    const c = capture();
+    expect(await runValidate([tree], {}, c.io)).toBe(1);
+    expect(c.out).toContain(`${tree}/team-b/canary/callme-route.yaml:11:14: error MB1101 [VirtualService default/callme-canary]: spec.http[0].timeout must be a string, got 2 (an integer)`);
+    expect(c.out.at(-2)).toBe('2 files, 1 resource: 1 error, 0 warnings');
+    expect(c.out.at(-1)).toBe(`not applied until their errors are fixed: ${tree}/team-b/canary/callme-route.yaml`);
+  });
+
+  it('exits 1 when a folder tree holds no *.yaml file at all', async () => {
+    const c = capture();
+    expect(await runValidate(['test/fixtures/config/empty-tree'], {}, c.io)).toBe(1);
+    expect(c.out).toContain('error MB1015: no *.yaml or *.yml file found in test/fixtures/config/empty-tree (subfolders included): nothing was validated');
+    expect(c.out.at(-1)).toBe('0 files, 0 resources: 1 error, 0 warnings');
   });
 
   it('without paths, validates ./meshbox.yaml and its rules folder', async () => {

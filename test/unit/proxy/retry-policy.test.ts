@@ -39,13 +39,40 @@ describe('RetryPolicy', () => {
     expect(p.retriesFailure('per-try-timeout')).toBe(false);
   });
 
-  it('back-off is fully jittered exponential from 25 ms, capped at 250 ms', () => {
+  it('back-off is fully jittered exponential from 25 ms, capped at 250 ms: retry N waits U[0, (2^N-1) x 25 ms)', () => {
     const p = policy('5xx');
     const rng = new Rng(7);
-    for (let i = 0; i < 2000; i++) {
-      expect(p.backoffMs(1, rng)).toBeLessThan(25);
-      expect(p.backoffMs(2, rng)).toBeLessThan(75);
-      expect(p.backoffMs(6, rng)).toBeLessThan(250);
+    const n = 4000;
+    for (const [retry, upper] of [
+      [1, 25],
+      [2, 75],
+      [3, 175],
+      [4, 250],
+      [6, 250],
+    ] as const) {
+      const waits = Array.from({ length: n }, () => p.backoffMs(retry, rng));
+      const mean = waits.reduce((a, b) => a + b, 0) / n;
+      // uniform over [0, upper): never negative or above, mean upper/2, both ends reached
+      expect(Math.min(...waits)).toBeGreaterThanOrEqual(0);
+      expect(Math.max(...waits)).toBeLessThan(upper);
+      expect(mean / upper).toBeGreaterThan(0.47);
+      expect(mean / upper).toBeLessThan(0.53);
+      expect(Math.min(...waits)).toBeLessThan(upper * 0.01);
+      expect(Math.max(...waits)).toBeGreaterThan(upper * 0.99);
+      // and spread evenly: each quarter of the range gets 25% ± 3%
+      for (let q = 0; q < 4; q++) {
+        const share = waits.filter((w) => w >= (q * upper) / 4 && w < ((q + 1) * upper) / 4).length / n;
+        expect(share).toBeGreaterThan(0.22);
+        expect(share).toBeLessThan(0.28);
+      }
     }
+  });
+
+  it('a VirtualService backoff changes the base interval', () => {
+    const p = new RetryPolicy(compileRetryPolicy({ attempts: 3, retryOn: '5xx', backoff: '100ms' }, parseDuration));
+    const rng = new Rng(8);
+    const waits = Array.from({ length: 2000 }, () => p.backoffMs(2, rng));
+    expect(Math.max(...waits)).toBeLessThan(300);
+    expect(Math.max(...waits)).toBeGreaterThan(290);
   });
 });
