@@ -308,6 +308,8 @@ export class WorkloadManager {
   }
 
   private scheduleRestart(inst: Instance, reason: string): void {
+    // a start that failed while everything stops (stopAll waits for it) is not restarted
+    if (this.stopping) return;
     const sup = this.supervisionOf(inst.id);
     if (sup.healthySince !== undefined && Date.now() - sup.healthySince > STABLE_AFTER_MS) sup.crashes = 0;
     sup.healthySince = undefined;
