@@ -27,6 +27,30 @@ export interface DestinationInfo extends PeerInfo {
   subset?: string;
 }
 
+/**
+ * The route decision of an outbound or gateway hop, by reference into the snapshot the request
+ * ran on (`snapshotVersion`): which route configuration, what it looked up, and which virtual
+ * host, route and match block were picked. The request's `why` holds the matched route's line
+ * only; the reasons every earlier route was skipped are rendered when someone asks
+ * (sandbox/proxy/routing/route-explainer.ts: the TUI's request detail).
+ */
+export interface RouteRef {
+  /** route configuration name: `outbound/<proxy>`, `gateway/http.80` */
+  config: string;
+  /** the authority the virtual host was looked up by (the gateway's: without port) */
+  authority: string;
+  /** the destination port matched against `port` conditions */
+  port: number;
+  /** virtual host index in the configuration, -1 when none serves the authority */
+  virtualHost: number;
+  /** route index in the virtual host, -1 when none matched (404 NR) */
+  route: number;
+  /** the match block that matched, -1 when the route has none */
+  match: number;
+  /** routes tried and skipped before the decision (a miss: every route of the virtual host) */
+  skipped: number;
+}
+
 /** One HTTP request seen by one proxy: the fields of Istio's access log and metric labels. */
 export interface RequestEvent {
   type: 'mesh:request:end';
@@ -65,8 +89,13 @@ export interface RequestEvent {
   destination: DestinationInfo;
   /** instance id of the endpoint that answered last */
   endpoint?: string;
-  /** why the request went where it went (route match, weighted pick, retries, faults) */
+  /**
+   * why the request went where it went (route match, weighted pick, retries, faults); the lines
+   * of the route match come first, without the routes skipped before it (see `route`)
+   */
   why: string[];
+  /** outbound and gateway hops: the route decision, by reference (see RouteRef) */
+  route?: RouteRef;
   /** request headers as received by this proxy (lower-case names) */
   requestHeaders: Record<string, string>;
   /** snapshot version the request ran on */

@@ -29,9 +29,10 @@ import type { RulesLoadResult } from './config/rules-loader.js';
 import { instanceId, Registry, type Instance } from './control/registry.js';
 import { WorkloadManager } from './control/workload-manager.js';
 import { MeshError } from './errors.js';
-import { EventBus, type MeshEvent } from './events.js';
+import { EventBus, type MeshEvent, type RequestEvent } from './events.js';
 import { packageVersion, sampleMeshFile } from './paths.js';
 import { createDataPlane, type DataPlane } from './proxy/data-plane.js';
+import { RouteExplainer } from './proxy/routing/route-explainer.js';
 import { randomSeed } from './rng.js';
 import { allocatePort, releasePort } from './runtime/ports.js';
 import { startProcessWatchdog, type ProcessWatchdog } from './runtime/process-watchdog.js';
@@ -102,6 +103,7 @@ export class Sandbox {
   /** set when the sandbox cannot go on (the data plane is gone); it stops itself */
   fatal: MeshError | undefined;
   private readonly fatalListeners = new Set<(error: MeshError) => void>();
+  private explainer: RouteExplainer | undefined;
 
   constructor(readonly options: SandboxOptions = {}) {
     this.bus = options.bus ?? new EventBus();
@@ -497,6 +499,15 @@ export class Sandbox {
     this.state?.remove();
     this.processWatchdog?.release();
     this.bus.emit({ type: 'mesh:sandbox:stopped', time: Date.now(), message: 'stopped' });
+  }
+
+  /**
+   * The full `why` of a request event: with one line per route skipped before the one that
+   * matched, rendered now from the snapshot the request ran on (while it is kept).
+   */
+  explainRequest(e: RequestEvent): readonly string[] {
+    this.explainer ??= new RouteExplainer((v) => (this.controlPlane as ControlPlane | undefined)?.snapshotAt(v));
+    return this.explainer.why(e);
   }
 
   /** subscribe to every event (the CLI's printer, the TUI's view store) */

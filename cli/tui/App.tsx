@@ -280,7 +280,7 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
     const s = latest();
     const snap = store.getSnapshot();
     if (s.detail) {
-      const n = detailScreenLines(s.detail, store.requestEvents(s.detail.requestId), columns).length;
+      const n = detailScreenLines(s.detail, store.requestEvents(s.detail.requestId), columns, controller.explainRequest?.(s.detail)).length;
       return update({ detailScroll: clamp(s.detailScroll + delta, 0, Math.max(0, n - 1)) });
     }
     if (s.help) return update({ helpScroll: clamp(s.helpScroll + delta, 0, helpLines(columns).length - 1) });
@@ -478,7 +478,7 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
   const filter = ui.view === 'logs' ? ui.filters.logs : ui.filters.traffic;
   let body: ReactNode;
   if (ui.help) body = <HelpOverlay width={width} height={viewHeight} scroll={ui.helpScroll} />;
-  else if (ui.detail) body = <RequestDetail event={ui.detail} chain={store.requestEvents(ui.detail.requestId)} scroll={ui.detailScroll} width={width} height={viewHeight} />;
+  else if (ui.detail) body = <RequestDetail event={ui.detail} chain={store.requestEvents(ui.detail.requestId)} why={controller.explainRequest?.(ui.detail)} scroll={ui.detailScroll} width={width} height={viewHeight} />;
   else {
     switch (ui.view) {
       case 'services':

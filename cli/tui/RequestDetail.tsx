@@ -5,6 +5,7 @@
  * hop of the same request (same x-request-id).
  */
 import type { RequestEvent } from '../../sandbox/events.js';
+import { whyWithSummary } from '../../sandbox/proxy/routing/route-explainer.js';
 import { Block } from './Block.js';
 import { clock, duration, matchedRoute, shortPathsIn, wrap } from './format.js';
 import { line, type Line } from './lines.js';
@@ -21,8 +22,12 @@ export interface DetailLine {
 const isFaultLine = (line: string): boolean => /^fault[ :]/.test(line);
 const isAttemptLine = (line: string): boolean => /attempt|retr|timeout|back-off/.test(line);
 
-/** the detail of hop `e`, given every event of its request (both reporters, all hops) */
-export function detailLines(e: RequestEvent, chain: readonly RequestEvent[]): DetailLine[] {
+/**
+ * the detail of hop `e`, given every event of its request (both reporters, all hops); `why`:
+ * its reasons in full (SandboxController.explainRequest), else the event's own with the
+ * skipped routes summed up
+ */
+export function detailLines(e: RequestEvent, chain: readonly RequestEvent[], why: readonly string[] = whyWithSummary(e)): DetailLine[] {
   const lines: DetailLine[] = [];
   const add = (text: string, color?: ColorName, bold?: boolean): void => void lines.push({ text, color, bold });
   const upstream = upstreamOf(e, chain);
@@ -34,8 +39,8 @@ export function detailLines(e: RequestEvent, chain: readonly RequestEvent[]): De
   add('');
 
   add('WHY', 'cyan', true);
-  if (e.why.length === 0) add('  (the proxy gave no reasons)', 'gray');
-  e.why.forEach((w, i) => add(`  ${i + 1}. ${shortPathsIn(w)}`, isFaultLine(w) ? 'magenta' : undefined));
+  if (why.length === 0) add('  (the proxy gave no reasons)', 'gray');
+  why.forEach((w, i) => add(`  ${i + 1}. ${shortPathsIn(w)}`, isFaultLine(w) ? 'magenta' : undefined));
   add('');
 
   add('FAULTS', 'cyan', true);
@@ -75,15 +80,17 @@ export function detailLines(e: RequestEvent, chain: readonly RequestEvent[]): De
 export interface RequestDetailProps {
   event: RequestEvent;
   chain: readonly RequestEvent[];
+  /** the event's reasons in full (see detailLines) */
+  why?: readonly string[];
   scroll: number;
   width: number;
   height: number;
 }
 
 /** the detail's lines as shown: long ones (why, headers) wrapped to the width */
-export function detailScreenLines(e: RequestEvent, chain: readonly RequestEvent[], width: number): DetailLine[] {
+export function detailScreenLines(e: RequestEvent, chain: readonly RequestEvent[], width: number, why?: readonly string[]): DetailLine[] {
   const out: DetailLine[] = [];
-  for (const l of detailLines(e, chain)) {
+  for (const l of detailLines(e, chain, why)) {
     const indent = (/^ */.exec(l.text)![0].length) + 3;
     for (const text of wrap(l.text, width, indent)) out.push({ ...l, text });
     if (!l.text) out.push(l);
@@ -91,8 +98,8 @@ export function detailScreenLines(e: RequestEvent, chain: readonly RequestEvent[
   return out;
 }
 
-export function RequestDetail({ event, chain, scroll, width, height }: RequestDetailProps) {
-  const lines = detailScreenLines(event, chain, width);
+export function RequestDetail({ event, chain, why, scroll, width, height }: RequestDetailProps) {
+  const lines = detailScreenLines(event, chain, width, why);
   const body = Math.max(1, height - 1);
   const start = Math.max(0, Math.min(scroll, lines.length - body));
   const title = `REQUEST DETAIL  esc back${lines.length > body ? `  ↑↓ scroll (${start + 1}-${Math.min(lines.length, start + body)} of ${lines.length})` : ''}`;

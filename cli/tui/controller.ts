@@ -8,7 +8,7 @@
  */
 import type { Finding } from '../../sandbox/config/findings.js';
 import type { InstanceState } from '../../sandbox/control/registry.js';
-import type { MeshEvent } from '../../sandbox/events.js';
+import type { MeshEvent, RequestEvent } from '../../sandbox/events.js';
 import type { FaultRecord, FaultSpec } from '../../sandbox/faults/fault-spec.js';
 
 export interface SandboxInfo {
@@ -117,6 +117,11 @@ export interface SandboxController {
   faults: FaultControl | undefined;
   workloads: WorkloadControl;
   load: LoadControl;
+  /**
+   * The full `why` of a request for its detail view: with a line per route skipped before the
+   * one that matched (rendered on demand; events carry only the matched route's line)
+   */
+  explainRequest?(e: RequestEvent): readonly string[];
   /** stops everything the sandbox started */
   down(): Promise<void>;
 }

@@ -89,6 +89,7 @@ export function createSandboxController(sandbox: Sandbox): SandboxController {
     faults: sandbox.faults,
     workloads: workloadControl,
     load: new IngressLoad(loadTarget),
+    explainRequest: (e) => sandbox.explainRequest(e),
     down: () => sandbox.down(),
   };
 }

@@ -349,12 +349,21 @@ export function compile(input: CompileInput): MeshSnapshot {
   // ---- sidecar route configs (per proxy: sourceLabels make them differ)
   const routeConfigs: Record<string, RouteConfig> = {};
   const meshVss = vss.filter((vs) => !vs.spec.gateways || vs.spec.gateways.length === 0 || vs.spec.gateways.includes('mesh'));
+  // Sidecars whose routes cannot differ (the same values of every label a `sourceLabels` names)
+  // share one route list: it is compiled, shipped to the data plane and built there once.
+  const sourceLabelKeys = [
+    ...new Set(meshVss.flatMap((vs) => (vs.spec.http ?? []).flatMap((h) => (h.match ?? []).flatMap((m) => Object.keys(m.sourceLabels ?? {}))))),
+  ].sort();
+  const sharedRoutes = new Map<string, VirtualHostConfig[]>();
   for (const inst of instances) {
-    const scope: MatchScope = { gateway: 'mesh', labels: inst.workload.labels, namespace: ns };
-    routeConfigs[outboundRouteConfigName(inst)] = {
-      name: outboundRouteConfigName(inst),
-      virtualHosts: sidecarVirtualHosts(meshVss, services, resolver, routeCompiler, scope),
-    };
+    const key = JSON.stringify(sourceLabelKeys.map((k) => inst.workload.labels[k] ?? null));
+    let virtualHosts = sharedRoutes.get(key);
+    if (!virtualHosts) {
+      const scope: MatchScope = { gateway: 'mesh', labels: inst.workload.labels, namespace: ns };
+      virtualHosts = sidecarVirtualHosts(meshVss, services, resolver, routeCompiler, scope);
+      sharedRoutes.set(key, virtualHosts);
+    }
+    routeConfigs[outboundRouteConfigName(inst)] = { name: outboundRouteConfigName(inst), virtualHosts };
   }
 
   // ---- gateway route config

@@ -12,10 +12,16 @@ import type { EventBus } from '../events.js';
 import type { DataPlane } from '../proxy/data-plane.js';
 import { compile } from './compiler.js';
 import type { Registry } from './registry.js';
+import { RouteListInterner } from './route-fingerprint.js';
 import type { MeshSnapshot } from './snapshot.js';
+
+/** snapshots kept after they were replaced, for explanations of the requests that ran on them */
+export const SNAPSHOT_HISTORY = 5;
 
 export class ControlPlane {
   private version = 0;
+  private readonly history = new Map<number, MeshSnapshot>();
+  private readonly routeLists = new RouteListInterner();
   private resources: readonly LoadedResource[] = [];
   private runtimeFaults: readonly FaultRecord[] = [];
   private snapshot: MeshSnapshot | undefined;
@@ -46,6 +52,11 @@ export class ControlPlane {
 
   get current(): MeshSnapshot | undefined {
     return this.snapshot;
+  }
+
+  /** the snapshot of `version`, while it is the current one or one of the last SNAPSHOT_HISTORY */
+  snapshotAt(version: number): MeshSnapshot | undefined {
+    return this.history.get(version);
   }
 
   get appliedResources(): readonly LoadedResource[] {
@@ -103,8 +114,12 @@ export class ControlPlane {
       ingress: this.ingress,
       runtimeFaults: this.runtimeFaults,
     });
+    // unchanged route lists stay the same objects: kept once in the history, shipped once
+    this.routeLists.intern(snapshot.routeConfigs);
     const ack = await this.dataPlane.apply(snapshot);
     this.snapshot = snapshot;
+    this.history.set(snapshot.version, snapshot);
+    for (const v of this.history.keys()) if (this.history.size > SNAPSHOT_HISTORY + 1) this.history.delete(v);
     for (const e of ack.errors) {
       this.bus.emit({ type: 'mesh:notice', time: Date.now(), level: 'error', message: `listener ${e.listener} on ${e.address}:${e.port}: ${e.message}` });
     }

@@ -19,7 +19,12 @@ export interface CompiledSnapshot {
   httpFaults: Map<string, CompiledFault[]>;
 }
 
-export function compileSnapshot(snapshot: MeshSnapshot): CompiledSnapshot {
+/**
+ * `routeTables`: prebuilt tables by route configuration name (a shipped snapshot, whose
+ * `routeConfigs` is empty); otherwise they are built from `snapshot.routeConfigs`, once per
+ * distinct route list (sidecars with the same routes share one table).
+ */
+export function compileSnapshot(snapshot: MeshSnapshot, routeTables?: Map<string, RouteTable>): CompiledSnapshot {
   const hosts = new Map<string, ServiceRef>();
   for (const s of snapshot.services) for (const alias of hostAliases(s)) hosts.set(alias, s);
   const httpFaults = new Map<string, CompiledFault[]>();
@@ -32,8 +37,19 @@ export function compileSnapshot(snapshot: MeshSnapshot): CompiledSnapshot {
     snapshot,
     listeners: new Map(snapshot.listeners.map((l) => [l.name, l])),
     proxies: new Map(snapshot.proxies.map((p) => [p.id, p])),
-    routeTables: new Map(Object.entries(snapshot.routeConfigs).map(([name, rc]) => [name, new RouteTable(rc)])),
+    routeTables: routeTables ?? buildRouteTables(snapshot),
     services: new Map(snapshot.services.map((s) => [s.name, s])),
     hosts,
   };
+}
+
+function buildRouteTables(snapshot: MeshSnapshot): Map<string, RouteTable> {
+  const byList = new Map<unknown, RouteTable>();
+  const out = new Map<string, RouteTable>();
+  for (const [name, rc] of Object.entries(snapshot.routeConfigs)) {
+    let table = byList.get(rc.virtualHosts);
+    if (!table) byList.set(rc.virtualHosts, (table = new RouteTable(rc)));
+    out.set(name, table);
+  }
+  return out;
 }

@@ -435,8 +435,14 @@ export class ConnectionManager implements ListenerHandler {
       port,
       headers: ctx.req.headers,
     };
-    const selection = table?.select(view, lookupAuthority) ?? { why: ['no route configuration'] };
+    if (!table) {
+      ctx.why.push('no route configuration');
+      ctx.sendLocalReply(localReplies.noRoute());
+      return;
+    }
+    const selection = table.select(view, lookupAuthority);
     ctx.why.push(...selection.why);
+    ctx.route = { config: listener.routeConfig!, authority: lookupAuthority, port, ...selection.decision };
     if (!isSelection(selection)) {
       ctx.sendLocalReply(localReplies.noRoute());
       return;

@@ -4,11 +4,18 @@
  *
  * Applying a snapshot is atomic: the new CompiledSnapshot replaces the old one in a single
  * assignment; requests already running keep the one they started with.
+ *
+ * Applying is cheap, too (issue #10.12): a shipped snapshot (./snapshot-shipping.ts) brings its
+ * route lists ahead, in slices that are built one task each, between requests; route lists the
+ * data plane already holds are reused by fingerprint. The apply itself only assembles tables.
  */
 import type { MeshEvent } from '../events.js';
-import type { MeshSnapshot } from '../control/snapshot.js';
+import type { MeshSnapshot, VirtualHostConfig } from '../control/snapshot.js';
 import { Rng } from '../rng.js';
+import { MeshError } from '../errors.js';
 import { compileSnapshot, type CompiledSnapshot } from './compiled-snapshot.js';
+import { Route, RouteTable, VirtualHost } from './routing/route-table.js';
+import type { RouteSlice, ShippedSnapshot } from './snapshot-shipping.js';
 import { ConnectionManager } from './connection-manager.js';
 import { downstreamLimits, ListenerManager, type BoundListener, type DownstreamLimits, type ListenError } from './listener.js';
 import { ClusterManager } from './upstream/cluster.js';
@@ -30,6 +37,16 @@ export interface DataPlaneCoreOptions {
   limits?: Partial<DownstreamLimits>;
 }
 
+interface StagedHost {
+  config: VirtualHostConfig;
+  routes: Route[];
+  received: number;
+}
+
+interface StagedList {
+  hosts: StagedHost[];
+}
+
 const EMPTY_SNAPSHOT: MeshSnapshot = {
   version: 0,
   createdAt: new Date(0).toISOString(),
@@ -49,6 +66,10 @@ export class DataPlaneCore {
   private readonly cm: ConnectionManager;
   private readonly toxics: ToxicManager;
   private buffer: MeshEvent[] = [];
+  /** route tables of the current snapshot, by route list fingerprint */
+  private tables = new Map<string, RouteTable>();
+  /** route lists being staged for the next shipped snapshot */
+  private staging = new Map<string, StagedList>();
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: DataPlaneCoreOptions) {
@@ -75,14 +96,57 @@ export class DataPlaneCore {
     return this.listeners.ensure(listeners);
   }
 
-  async apply(snapshot: MeshSnapshot): Promise<SnapshotAck> {
+  private async swap(snapshot: MeshSnapshot, build: (effective: MeshSnapshot) => CompiledSnapshot): Promise<SnapshotAck> {
     // endpoints with network toxics are reached through their ToxicProxy
     const effective = await this.toxics.apply(snapshot);
-    const compiled = compileSnapshot(effective);
+    const compiled = build(effective);
     this.clusters.update(effective.clusters, effective.proxies.map((p) => p.id));
     this.current = compiled;
     const { bound, errors } = await this.listeners.reconcile(snapshot.listeners);
     return { version: snapshot.version, listeners: bound, errors };
+  }
+
+  /** Builds one slice of a route list for a shipped snapshot (see ./snapshot-shipping.ts). */
+  stageRoutes(slice: RouteSlice): void {
+    if (this.tables.has(slice.fingerprint)) return;
+    let list = this.staging.get(slice.fingerprint);
+    if (!list) this.staging.set(slice.fingerprint, (list = { hosts: new Array<StagedHost>(slice.virtualHosts) }));
+    if (slice.virtualHost < 0) return; // a list without virtual hosts
+    let host = list.hosts[slice.virtualHost];
+    if (!host) list.hosts[slice.virtualHost] = host = { config: { name: slice.name, domains: slice.domains, routes: new Array(slice.total) }, routes: new Array(slice.total), received: 0 };
+    slice.routes.forEach((r, i) => {
+      // a slice sent again (the control plane re-ships after a failed apply) replaces, not adds
+      if (host.routes[slice.offset + i] === undefined) host.received++;
+      host.config.routes[slice.offset + i] = r;
+      host.routes[slice.offset + i] = new Route(r);
+    });
+  }
+
+  /** Applies a snapshot whose route lists were staged (or are held already). */
+  async applyShipped(shipped: ShippedSnapshot): Promise<SnapshotAck> {
+    const byName = new Map<string, RouteTable>();
+    const next = new Map<string, RouteTable>();
+    for (const [name, fp] of Object.entries(shipped.routeRefs)) {
+      const table = next.get(fp) ?? this.tables.get(fp) ?? this.assemble(name, fp);
+      next.set(fp, table);
+      byName.set(name, table);
+    }
+    const ack = await this.swap(shipped.snapshot, (effective) => compileSnapshot(effective, byName));
+    this.tables = next;
+    this.staging.clear();
+    return ack;
+  }
+
+  private assemble(name: string, fp: string): RouteTable {
+    const list = this.staging.get(fp);
+    // (spread: holes of the sparse array count as missing hosts)
+    if (!list || ![...list.hosts].every((h) => h !== undefined && h.received === h.routes.length)) {
+      throw new MeshError('MESH_ERR_INTERNAL', [`data plane: route configuration ${name} was not staged completely (route list ${fp})`], {
+        hint: 'the control plane ships every route list again with the next snapshot',
+      });
+    }
+    const hosts = list.hosts.map((h, i) => new VirtualHost(h.config, i, h.routes));
+    return new RouteTable({ name, virtualHosts: hosts.map((h) => h.config) }, hosts);
   }
 
   clustersJson(): unknown {

@@ -19,7 +19,8 @@ port.on('message', (msg: ToWorker) => {
       const c = msg.command;
       let data: unknown;
       if (c.type === 'bind') data = await core.bind(c.listeners);
-      else if (c.type === 'apply') data = await core.apply(c.snapshot);
+      else if (c.type === 'stage') core.stageRoutes(c.slice);
+      else if (c.type === 'apply-shipped') data = await core.applyShipped(c.shipped);
       else if (c.type === 'clusters') data = core.clustersJson();
       else if (c.type === 'stop') {
         await core.stop(c.graceMs);

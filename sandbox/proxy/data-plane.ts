@@ -12,6 +12,7 @@ import { MeshError } from '../errors.js';
 import { DataPlaneCore, type SnapshotAck } from './data-plane-core.js';
 import type { BoundListener, DownstreamLimits, ListenError } from './listener.js';
 import type { DataPlaneCommand, FromWorker, WorkerInit } from './protocol.js';
+import { SnapshotShipper } from './snapshot-shipping.js';
 
 export interface DataPlaneOptions {
   seed: number;
@@ -28,6 +29,7 @@ export interface DataPlaneOptions {
 
 export interface DataPlane {
   bind(listeners: ListenerConfig[]): Promise<{ bound: BoundListener[]; errors: ListenError[] }>;
+  /** applies a snapshot (its route lists shipped ahead, in slices, each once: see snapshot-shipping.ts) */
   apply(snapshot: MeshSnapshot): Promise<SnapshotAck>;
   clusters(): Promise<unknown>;
   stop(graceMs?: number): Promise<void>;
@@ -101,8 +103,14 @@ class WorkerDataPlane implements DataPlane {
     return this.call({ type: 'bind', listeners });
   }
 
+  private readonly shipper = new SnapshotShipper({
+    // one slice per message, each acknowledged before the next: the worker serves requests between them
+    stage: (slice) => this.call({ type: 'stage', slice }),
+    applyShipped: (shipped) => this.call({ type: 'apply-shipped', shipped }),
+  });
+
   apply(snapshot: MeshSnapshot): Promise<SnapshotAck> {
-    return this.call({ type: 'apply', snapshot });
+    return this.shipper.ship(snapshot);
   }
 
   clusters(): Promise<unknown> {
@@ -128,8 +136,17 @@ class InProcessDataPlane implements DataPlane {
   bind(listeners: ListenerConfig[]): Promise<{ bound: BoundListener[]; errors: ListenError[] }> {
     return this.core.bind(listeners);
   }
+  private readonly shipper = new SnapshotShipper({
+    // as in the worker: the event loop serves requests between two slices
+    stage: (slice) => {
+      this.core.stageRoutes(slice);
+      return new Promise<void>((resolve) => setImmediate(resolve));
+    },
+    applyShipped: (shipped) => this.core.applyShipped(shipped),
+  });
+
   apply(snapshot: MeshSnapshot): Promise<SnapshotAck> {
-    return this.core.apply(snapshot);
+    return this.shipper.ship(snapshot);
   }
   clusters(): Promise<unknown> {
     return Promise.resolve(this.core.clustersJson());

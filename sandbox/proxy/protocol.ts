@@ -1,11 +1,14 @@
 /** Messages between the main thread (DataPlane) and the data plane worker. */
 import type { MeshEvent } from '../events.js';
-import type { ListenerConfig, MeshSnapshot } from '../control/snapshot.js';
+import type { ListenerConfig } from '../control/snapshot.js';
 import type { DownstreamLimits } from './listener.js';
+import type { RouteSlice, ShippedSnapshot } from './snapshot-shipping.js';
 
 export type DataPlaneCommand =
   | { type: 'bind'; listeners: ListenerConfig[] }
-  | { type: 'apply'; snapshot: MeshSnapshot }
+  /** a slice of a route list for the next shipped snapshot (see snapshot-shipping.ts) */
+  | { type: 'stage'; slice: RouteSlice }
+  | { type: 'apply-shipped'; shipped: ShippedSnapshot }
   | { type: 'clusters' }
   | { type: 'stop'; graceMs: number };
 

@@ -3,7 +3,7 @@
  * turned into one RequestEvent when the request ends.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DestinationInfo, PeerInfo, RequestEvent } from '../events.js';
+import type { DestinationInfo, PeerInfo, RequestEvent, RouteRef } from '../events.js';
 import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '../control/snapshot.js';
 import { ResponseFlags, type LocalReply } from './local-reply.js';
 
@@ -54,6 +54,8 @@ export class RequestContext {
   source: PeerInfo = UNKNOWN_PEER;
   destination: DestinationInfo = UNKNOWN_DESTINATION;
   readonly why: string[] = [];
+  /** the route decision (outbound and gateway hops), by reference */
+  route: RouteRef | undefined;
   /** set once the response head went out: timeouts can then only reset the stream */
   responseStarted = false;
   /** the client went away before the response ended */
@@ -140,6 +142,7 @@ export class RequestContext {
       destination: this.destination,
       endpoint: this.endpointId,
       why: this.why,
+      ...(this.route ? { route: this.route } : {}),
       requestHeaders: headers,
       snapshotVersion: this.snapshot.version,
     };

@@ -112,8 +112,12 @@ describe('RouteTable', () => {
     expect(isSelection(b) && b.route.name).toBe('jason');
     const c = table.select(req({ path: '/x' }));
     expect(isSelection(c) && c.route.name).toBe('rest');
-    expect(c.why.join('\n')).toContain('skipped, match[0] header end-user exact "jason" did not hold');
-    expect(c.why.join('\n')).toContain('matched (no match conditions)');
+    expect(c.why).toEqual(['VirtualService default/reviews http[0]: matched (no match conditions)']);
+    expect(c.decision).toEqual({ virtualHost: 0, route: 1, match: -1, skipped: 1 });
+    // the skipped routes are explained on demand
+    const why = table.explain(req({ path: '/x' }));
+    expect(why[0]).toContain('skipped, match[0] header end-user exact "jason" did not hold; match[1] uri prefix "/v3" did not hold');
+    expect(why[1]).toBe(c.why[0]);
   });
 
   it('virtual hosts: exact (with or without port), wildcard suffix, then *', () => {
@@ -128,6 +132,11 @@ describe('RouteTable', () => {
     const miss = t.select(req({ authority: 'h', path: '/b' }));
     expect(isSelection(miss)).toBe(false);
     expect(miss.why.at(-1)).toContain('no route of virtual host h matched');
+    expect(miss.decision).toEqual({ virtualHost: 0, route: -1, match: -1, skipped: 1 });
+    expect(t.explain(req({ authority: 'h', path: '/b' }))).toEqual([
+      'VirtualService default/reviews http[0]: skipped, match[0] uri exact "/a" did not hold',
+      'no route of virtual host h matched',
+    ]);
     expect(isSelection(t.select(req({ authority: 'other' })))).toBe(false);
   });
 
