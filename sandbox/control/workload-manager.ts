@@ -330,12 +330,17 @@ export class WorkloadManager {
     if (sup) sup.timer = undefined;
   }
 
-  /** stops every instance, once the starts in flight have finished (so none starts afterwards) */
+  /**
+   * Stops every instance, the ones whose start is in flight included (so none runs afterwards).
+   * The runtime is told at once (Docker then launches no container for a start still building
+   * its image), and once more when those starts are done, for what they launched meanwhile.
+   */
   async stopAll(graceMs = STOP_GRACE_MS): Promise<void> {
     this.stopping = true;
     for (const s of this.supervision.values()) if (s.timer) clearTimeout(s.timer);
-    await Promise.all([...this.inFlight]);
     this.health.stopAll();
-    await this.o.runtime.stopAll(graceMs);
+    await Promise.all([this.o.runtime.stopAll(graceMs), ...this.inFlight]);
+    this.health.stopAll();
+    if (this.o.registry.all().some((i) => this.o.runtime.isRunning(i.id))) await this.o.runtime.stopAll(graceMs);
   }
 }
