@@ -124,7 +124,8 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'meshbox.yaml whose services the rules are checked against')
     .option('--json', 'print the findings as JSON', false)
     .option('-o, --output <format>', 'json | yaml')
-    .action((paths: string[], o: { config?: string; json: boolean; output?: string }) => run(() => withOutput(o, (opts, io) => runValidate(paths, opts, io))));
+    .addOption(new Option('--runtime <runtime>', 'check that this runtime can run every service (default: the one `up` would pick)').choices(['auto', 'process', 'docker']).default('auto'))
+    .action((paths: string[], o: { config?: string; json: boolean; output?: string; runtime: 'auto' | 'process' | 'docker' }) => run(() => withOutput(o, (opts, io) => runValidate(paths, opts, io))));
 
   program
     .command('status')
