@@ -7,6 +7,7 @@
 import type { LoadedResource } from '../config/resource.js';
 import { parseDuration } from '../config/duration.js';
 import type { AuthorizationPolicySpec, AuthzPolicyConfig, InboundSecurityConfig } from './authz-types.js';
+import { LOCAL_ISSUER, TokenIssuer } from './token-issuer.js';
 import { DEFAULT_JWKS_TIMEOUT_MS, type JwtRuleConfig, type RequestAuthenticationSpec } from './jwt-rule.js';
 
 export const ROOT_NAMESPACE = 'istio-system';
@@ -37,6 +38,8 @@ function jwtRules(ra: RA): JwtRuleConfig[] {
     };
     if (j.jwks !== undefined) rule.jwks = j.jwks;
     if (j.jwksUri !== undefined) rule.jwksUri = j.jwksUri;
+    // the local issuer's keys, as istiod discovers an issuer's JWKS for the proxies
+    if (j.jwks === undefined && j.jwksUri === undefined && j.issuer === LOCAL_ISSUER) rule.jwks = JSON.stringify(TokenIssuer.local().jwks());
     if (j.outputPayloadToHeader !== undefined) rule.outputPayloadToHeader = j.outputPayloadToHeader;
     return rule;
   });

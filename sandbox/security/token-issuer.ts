@@ -4,7 +4,10 @@
  * (`<state>/issuer/key.jwk.json`, mode 0600 in a 0700 folder, made on first use), issuer
  * `meshbox.local`. `meshbox token` signs with it; the sandbox's admin API serves its public
  * JWKS at `/.well-known/jwks.json`, and `meshbox token --jwks` prints it for an inline `jwks:`.
+ * A jwtRule for issuer `meshbox.local` with neither `jwks` nor `jwksUri` gets these keys from the
+ * control plane, the way istiod discovers an issuer's JWKS and hands it to the proxies.
  */
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JSONWebKeySet, type JWK } from 'jose';
@@ -38,22 +41,8 @@ export class TokenIssuer {
   }
 
   /** the local issuer of this user, its key made on first use */
-  static async local(dir = path.join(stateDir(), 'issuer')): Promise<TokenIssuer> {
-    const file = path.join(dir, 'key.jwk.json');
-    if (existsSync(file)) {
-      let jwk: JWK;
-      try {
-        jwk = JSON.parse(readFileSync(file, 'utf8')) as JWK;
-      } catch (e) {
-        throw new Error(`the local issuer key ${file} is not JSON (${(e as Error).message}); delete it and a new one is made`);
-      }
-      return new TokenIssuer(jwk, LOCAL_ISSUER);
-    }
-    const issuer = await TokenIssuer.generate(LOCAL_ISSUER);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
-    writeFileSync(file, JSON.stringify(issuer.privateJwk), { mode: 0o600 });
-    return issuer;
+  static local(dir = localIssuerDir()): TokenIssuer {
+    return new TokenIssuer(localIssuerKey(dir), LOCAL_ISSUER);
   }
 
   get alg(): string {
@@ -78,4 +67,29 @@ export class TokenIssuer {
     if (o.aud && o.aud.length > 0) jwt.setAudience(o.aud.length === 1 ? o.aud[0]! : o.aud);
     return jwt.sign(key);
   }
+}
+
+export function localIssuerDir(): string {
+  return path.join(stateDir(), 'issuer');
+}
+
+/** the private key of the local issuer (ES256), made and stored on first use */
+export function localIssuerKey(dir = localIssuerDir()): JWK {
+  const file = path.join(dir, 'key.jwk.json');
+  if (existsSync(file)) {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as JWK;
+    } catch (e) {
+      throw new Error(`the local issuer key ${file} is not JSON (${(e as Error).message}); delete it and a new one is made`);
+    }
+  }
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = privateKey.export({ format: 'jwk' }) as JWK;
+  // RFC 7638 thumbprint: the required members in lexicographic order
+  jwk.kid = createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })).digest('base64url');
+  jwk.alg = 'ES256';
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  writeFileSync(file, JSON.stringify(jwk), { mode: 0o600 });
+  return jwk;
 }
