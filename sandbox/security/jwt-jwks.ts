@@ -5,10 +5,13 @@
  * URI) and makes the request fail with Envoy's `Jwks remote fetch is failed`, never a crash.
  * The cache outlives snapshots: it is keyed by URI, as Envoy's is per provider.
  */
+import http from 'node:http';
+import https from 'node:https';
 import type { JSONWebKeySet } from 'jose';
 import type { JwtRuleConfig } from './jwt-rule.js';
 
 export const JWKS_CACHE_MS = 600_000;
+const MAX_JWKS_BYTES = 1024 * 1024;
 
 export type JwksResult = { ok: true; jwks: JSONWebKeySet } | { ok: false; error: string };
 
@@ -78,18 +81,44 @@ export class JwksCache {
   }
 }
 
-async function fetchText(uri: string, timeoutMs: number): Promise<string> {
-  let res: Response;
-  try {
-    res = await fetch(uri, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
-  } catch (e) {
-    const err = e as Error & { cause?: { code?: string; message?: string } };
-    if (err.name === 'TimeoutError') throw new Error(`no answer within ${timeoutMs} ms (the rule's timeout)`);
-    throw new Error(err.cause?.code ?? err.cause?.message ?? err.message);
-  }
-  if (res.status !== 200) {
-    await res.body?.cancel();
-    throw new Error(`HTTP ${res.status}`);
-  }
-  return res.text();
+/** GET with node's http/https (fetch refuses the WHATWG "bad ports", which a local JWKS server may use) */
+function fetchText(uri: string, timeoutMs: number, redirects = 3): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      reject(new Error('not a URL'));
+      return;
+    }
+    const get = url.protocol === 'https:' ? https.get : url.protocol === 'http:' ? http.get : undefined;
+    if (!get) {
+      reject(new Error(`${url.protocol} is not http or https`));
+      return;
+    }
+    const req = get(url, { timeout: timeoutMs, headers: { accept: 'application/json' } }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
+        res.resume();
+        fetchText(new URL(res.headers.location, url).toString(), timeoutMs, redirects - 1).then(resolve, reject);
+        return;
+      }
+      if (status !== 200) {
+        res.resume();
+        reject(new Error(`HTTP ${status}`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_JWKS_BYTES) req.destroy(new Error(`the answer is larger than ${MAX_JWKS_BYTES} bytes`));
+        else chunks.push(c);
+      });
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      res.on('error', (e) => reject(e));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms (the rule's timeout)`)));
+    req.on('error', (e: NodeJS.ErrnoException) => reject(new Error(e.code && !e.message.includes(e.code) ? e.code : e.message)));
+  });
 }

@@ -88,7 +88,7 @@ describe('RequestAuthentication validation', () => {
       expect(errors(r.findings)).toEqual([]);
       const found = await probeJwksUris(r.resources);
       expect(found.map((f) => [f.code, at(f)])).toEqual([[code('JWKS_URI_UNREACHABLE'), '10:16']]);
-      expect(found[0]!.message).toMatch(/fetching http:\/\/127\.0\.0\.1:\d+\/jwks\.json failed: ECONNREFUSED: tokens of issuer b get 401 `Jwks remote fetch is failed`/);
+      expect(found[0]!.message).toMatch(/fetching http:\/\/127\.0\.0\.1:\d+\/jwks\.json failed: connect ECONNREFUSED 127\.0\.0\.1:\d+: tokens of issuer b get 401 `Jwks remote fetch is failed`/);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }
