@@ -22,6 +22,22 @@ function fail(message: JwtMessage, why: string, rule?: JwtRuleConfig): VerifyRes
   return { ok: false, message, why, ...(rule ? { rule } : {}) };
 }
 
+type ImportedKey = Awaited<ReturnType<typeof importJWK>>;
+/** imported keys by JWK object (the cached JWKS keeps its objects), so a key is imported once */
+const imported = new WeakMap<JWK, Map<string, Promise<ImportedKey>>>();
+
+function importedKey(jwk: JWK, alg: string): Promise<ImportedKey> {
+  let byAlg = imported.get(jwk);
+  if (!byAlg) imported.set(jwk, (byAlg = new Map()));
+  let key = byAlg.get(alg);
+  if (!key) {
+    key = importJWK(jwk, alg);
+    key.catch(() => byAlg!.delete(alg));
+    byAlg.set(alg, key);
+  }
+  return key;
+}
+
 /** a key may verify `alg` by its type (and curve), and its own `alg` when it has one */
 function keyFits(key: JWK, alg: string): boolean {
   if (key.alg !== undefined && key.alg !== alg) return false;
@@ -72,7 +88,7 @@ export async function verifyJwt(token: string, rules: readonly JwtRuleConfig[], 
   if (candidates.length === 0) return fail(JWT_MESSAGES.noMatchingKey, `no key for kid ${JSON.stringify(header.kid ?? null)} and alg ${alg}`, rule);
   for (const jwk of candidates) {
     try {
-      const key = await importJWK(jwk, alg);
+      const key = await importedKey(jwk, alg);
       await compactVerify(token, key, { algorithms: [alg] });
       const identity: JwtIdentity = {
         principal: `${iss}/${typeof payload.sub === 'string' ? payload.sub : ''}`,
