@@ -72,9 +72,3 @@ export function evaluateRbac(policies: readonly AuthzPolicyConfig[], req: AuthzR
   why.push(`rbac: denied: ALLOW ${allows.map((p) => `${p.namespace}/${p.name}`).join(', ')} select this workload and none of their rules matches`);
   return { allowed: false, details: 'rbac_access_denied_matched_policy[none]', audited, why: [...why, ...auditWhy] };
 }
-
-/** a plain-text account of the policies a workload enforces (explain) */
-export function explainPolicies(policies: readonly AuthzPolicyConfig[]): string[] {
-  if (policies.length === 0) return ['no AuthorizationPolicy selects this workload: every request is allowed'];
-  return policies.map((p) => `${p.action} ${p.namespace}/${p.name} (${p.source}): ${p.rules.length === 0 ? (p.action === 'ALLOW' ? 'no rules: denies every request' : 'no rules: matches nothing') : `${p.rules.length} rule(s)`}`);
-}

@@ -1,7 +1,8 @@
 /**
  * MB2040 (IST0127): a RequestAuthentication or AuthorizationPolicy whose selector matches no
  * workload of the mesh (or that lives in a namespace the mesh's workloads are not in): it
- * protects nothing, which is rarely what its author meant.
+ * protects nothing, which is rarely what its author meant. One that selects the ingress gateway
+ * is reported as recognised but not applied (MB1117): meshbox enforces policies on sidecars.
  */
 import type { AnalysisContext } from './context.js';
 import { ROOT_NAMESPACE } from '../../security/authz-compile.js';
@@ -24,6 +25,10 @@ export function checkSecurityPolicies(ctx: AnalysisContext): void {
     const labels = p.spec?.selector?.matchLabels;
     if (!labels) continue;
     if (workloads.some((w) => Object.entries(labels).every(([k, v]) => w.labels[k] === v))) continue;
+    if (ns === ROOT_NAMESPACE && Object.entries(labels).every(([k, v]) => mesh.ingress.labels[k] === v)) {
+      ctx.report('FIELD_NOT_APPLIED', p, ['spec', 'selector'], `spec.selector selects the ingress gateway, which is recognised but not applied by this meshbox version: meshbox enforces ${p.kind} on sidecars (inbound) only`, 'select the workloads behind the gateway instead (e.g. `app: caller-service`); on a real cluster the policy applies at the gateway');
+      continue;
+    }
     const shown = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
     ctx.report(
       'POLICY_NO_WORKLOADS',

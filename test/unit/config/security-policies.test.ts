@@ -56,6 +56,10 @@ describe('AuthorizationPolicy validation', () => {
       ['IST0127', '14:15', 'RequestAuthentication'],
     ]);
     expect(found[0]!.message).toBe('selector app=callme-service,version=v3 matches no workload: this AuthorizationPolicy applies to nothing');
+    const atGateway = parse(doc('AuthorizationPolicy', 'selector: { matchLabels: { istio: ingressgateway } }\nrules: [{}]', 'gw', SEC).replace('name: gw', 'name: gw\n  namespace: istio-system'));
+    const gw = analyze(atGateway.resources, meshOf({ 'callme-service': ['v1'] }));
+    expect(gw.map((f) => f.code)).toEqual([code('FIELD_NOT_APPLIED')]);
+    expect(gw[0]!.message).toContain('selects the ingress gateway');
   });
 });
 
