@@ -34,6 +34,7 @@ function jwtRules(ra: RA): JwtRuleConfig[] {
       fromCookies: j.fromCookies ?? [],
       forwardOriginalToken: j.forwardOriginalToken ?? false,
       outputClaimToHeaders: j.outputClaimToHeaders ?? [],
+      spaceDelimitedClaims: j.spaceDelimitedClaims ?? [],
       source: `RequestAuthentication ${ra.metadata.namespace}/${ra.metadata.name} jwtRules[${i}] (${where(ra)})`,
     };
     if (j.jwks !== undefined) rule.jwks = j.jwks;

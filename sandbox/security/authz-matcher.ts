@@ -201,10 +201,14 @@ export function isIpConditionKey(key: string): boolean {
   return key === 'source.ip' || key === 'remote.ip' || key === 'destination.ip';
 }
 
-function claimValues(claims: Record<string, unknown> | undefined, path: string[]): string[] {
-  let v: unknown = claims;
+/** the claims Istio always reads as space-separated lists */
+export const DEFAULT_SPACE_DELIMITED_CLAIMS = ['scope', 'permission'];
+
+function claimValues(jwt: AuthzRequest['jwt'], path: string[]): string[] {
+  let v: unknown = jwt?.claims;
   for (const p of path) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[p] : undefined;
-  if (typeof v === 'string') return [v];
+  const spaced = path.length === 1 && [...DEFAULT_SPACE_DELIMITED_CLAIMS, ...(jwt?.spaceDelimitedClaims ?? [])].includes(path[0]!);
+  if (typeof v === 'string') return spaced ? [v, ...v.split(' ').filter((x) => x.length > 0)] : [v];
   if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
   return [];
 }
@@ -219,7 +223,7 @@ export function conditionValues(key: string, req: AuthzRequest): string[] | unde
   const header = HEADER_KEY.exec(key);
   if (header) return one(headerValue(req.headers, header[1]!));
   const claim = CLAIM_KEY.exec(key);
-  if (claim) return claimValues(req.jwt?.claims, claim[1]!.slice(1, -1).split(']['));
+  if (claim) return claimValues(req.jwt, claim[1]!.slice(1, -1).split(']['));
   const parts = principalParts(peerPrincipal(req));
   switch (key) {
     case 'source.ip':

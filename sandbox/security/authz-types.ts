@@ -88,6 +88,8 @@ export interface JwtIdentity {
   claims: Record<string, unknown>;
   audiences: string[];
   presenter?: string;
+  /** claims whose string value is a space-separated list (Istio: `scope`, `permission` and the rule's spaceDelimitedClaims) */
+  spaceDelimitedClaims?: string[];
 }
 
 /** What an inbound sidecar enforces (ProxyConfig.security): the jwt_authn and rbac filters' config. */

@@ -43,6 +43,7 @@ export interface JwtRuleConfig {
   forwardOriginalToken: boolean;
   outputPayloadToHeader?: string;
   outputClaimToHeaders: Array<{ header: string; claim: string }>;
+  spaceDelimitedClaims: string[];
   /** `RequestAuthentication <ns>/<name> jwtRules[<i>] (file:line:col)` */
   source: string;
 }

@@ -95,6 +95,7 @@ export async function verifyJwt(token: string, rules: readonly JwtRuleConfig[], 
         claims: payload as Record<string, unknown>,
         audiences: auds,
         ...(typeof payload['azp'] === 'string' ? { presenter: payload['azp'] } : {}),
+        ...(rule.spaceDelimitedClaims?.length ? { spaceDelimitedClaims: rule.spaceDelimitedClaims } : {}),
       };
       return { ok: true, identity, payload, rule };
     } catch {

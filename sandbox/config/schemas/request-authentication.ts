@@ -32,7 +32,7 @@ const jwtRule: JsonSchema = obj(
     ),
     forwardOriginalToken: bool('Keep the token in the request to the app (default false: removed).'),
     timeout: duration('JWKS fetch timeout (default 5s).', true),
-    spaceDelimitedClaims: notApplied(strings('Claims holding space-separated lists.'), 'claims are matched as JSON strings or string lists'),
+    spaceDelimitedClaims: strings('Claims whose string value is a space-separated list (besides `scope` and `permission`), matched per item in `request.auth.claims[...]`.'),
   },
   { required: ['issuer'], rules: [atMostOneOf('jwksUri', 'jwks')] },
 );

@@ -15,7 +15,7 @@ const base: AuthzRequest = {
 };
 const req = (o: Partial<AuthzRequest> = {}): AuthzRequest => ({ ...base, ...o });
 const mtls = req({ peerPrincipal: 'cluster.local/ns/default/sa/caller' });
-const withJwt = req({ jwt: { principal: 'meshbox.local/alice', claims: { groups: ['dev', 'ops'], org: { team: 'core' }, n: 3 }, audiences: ['callme'], presenter: 'cli' } });
+const withJwt = req({ jwt: { principal: 'meshbox.local/alice', claims: { groups: ['dev', 'ops'], org: { team: 'core' }, n: 3, scope: 'read write', roles: 'a b' }, audiences: ['callme'], presenter: 'cli', spaceDelimitedClaims: ['roles'] } });
 
 describe('string matching (Istio: exact, prefix*, *suffix, presence *)', () => {
   it.each([
@@ -108,6 +108,10 @@ describe('when conditions', () => {
     [{ key: 'request.auth.claims[groups]', values: ['ops'] }, withJwt, true],
     [{ key: 'request.auth.claims[org][team]', values: ['core'] }, withJwt, true],
     [{ key: 'request.auth.claims[n]', values: ['3'] }, withJwt, false],
+    [{ key: 'request.auth.claims[scope]', values: ['write'] }, withJwt, true],
+    [{ key: 'request.auth.claims[scope]', values: ['read write'] }, withJwt, true],
+    [{ key: 'request.auth.claims[roles]', values: ['b'] }, withJwt, true],
+    [{ key: 'request.auth.claims[org]', values: ['core'] }, withJwt, false],
     [{ key: 'request.auth.principal', values: ['meshbox.local/alice'] }, withJwt, true],
     [{ key: 'request.auth.audiences', values: ['callme'] }, withJwt, true],
     [{ key: 'request.auth.presenter', values: ['cli'] }, withJwt, true],
