@@ -55,7 +55,8 @@ spec:
   jwtRules:
     - issuer: meshbox.local
       ${jwksField}
-${extra}`;
+${extra}
+`;
 }
 
 const REQUIRE_PRINCIPAL = `
@@ -226,6 +227,25 @@ describe('RequestAuthentication', () => {
       expect([r.status, r.body]).toEqual([status, body]);
       expect(r.headers['www-authenticate']).toBe('Bearer realm="http://backend:8080/", error="invalid_token"');
     }
+  });
+
+  it('finds tokens in fromHeaders (with prefix), fromParams and fromCookies only, and passes the payload on', async () => {
+    await h.rules(`${ROUTES}---${requestAuthn(inline(), `      fromHeaders: [{ name: x-jwt, prefix: "Token " }]
+      fromParams: [jwt]
+      fromCookies: [session]
+      outputPayloadToHeader: x-jwt-payload`)}---${REQUIRE_PRINCIPAL}`);
+    const token = await issuer.mint({ sub: 'dora' });
+    const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    const viaHeader = await h.request({ from: client, host: 'backend:8080', headers: { 'x-jwt': `Token ${token}` } });
+    expect(viaHeader.status).toBe(200);
+    const seen = viaHeader.json()['headers'] as Record<string, string>;
+    expect(seen['x-jwt']).toBeUndefined();
+    expect(JSON.parse(Buffer.from(seen['x-jwt-payload']!, 'base64url').toString())).toEqual(payload);
+    expect((await h.request({ from: client, host: 'backend:8080', path: `/q?jwt=${token}` })).status).toBe(200);
+    expect((await h.request({ from: client, host: 'backend:8080', headers: { cookie: `a=1; session=${token}` } })).status).toBe(200);
+    // the default location is not read when a rule names its own
+    expect((await h.request({ from: client, host: 'backend:8080', headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
+    expect((await h.request({ from: client, host: 'backend:8080', headers: { 'x-jwt': `Bearer ${token}` } })).status).toBe(403);
   });
 
   it('fetches a jwksUri over HTTP once and caches it; an unreachable one is Jwks remote fetch is failed, never a crash', async () => {
