@@ -40,7 +40,13 @@ function jwtRules(ra: RA): JwtRuleConfig[] {
     if (j.jwks !== undefined) rule.jwks = j.jwks;
     if (j.jwksUri !== undefined) rule.jwksUri = j.jwksUri;
     // the local issuer's keys, as istiod discovers an issuer's JWKS for the proxies
-    if (j.jwks === undefined && j.jwksUri === undefined && j.issuer === LOCAL_ISSUER) rule.jwks = JSON.stringify(TokenIssuer.local().jwks());
+    if (j.jwks === undefined && j.jwksUri === undefined && j.issuer === LOCAL_ISSUER) {
+      try {
+        rule.jwks = JSON.stringify(TokenIssuer.local().jwks());
+      } catch {
+        // an unusable state folder: the rule has no keys, its tokens get `Jwks remote fetch is failed`
+      }
+    }
     if (j.outputPayloadToHeader !== undefined) rule.outputPayloadToHeader = j.outputPayloadToHeader;
     return rule;
   });

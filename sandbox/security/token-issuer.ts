@@ -12,6 +12,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JSONWebKeySet, type JWK } from 'jose';
 import { stateDir } from '../runtime/sandbox-state.js';
+import { MeshError } from '../errors.js';
 
 export const LOCAL_ISSUER = 'meshbox.local';
 export const JWKS_PATH = '/.well-known/jwks.json';
@@ -76,20 +77,25 @@ export function localIssuerDir(): string {
 /** the private key of the local issuer (ES256), made and stored on first use */
 export function localIssuerKey(dir = localIssuerDir()): JWK {
   const file = path.join(dir, 'key.jwk.json');
-  if (existsSync(file)) {
-    try {
-      return JSON.parse(readFileSync(file, 'utf8')) as JWK;
-    } catch (e) {
-      throw new Error(`the local issuer key ${file} is not JSON (${(e as Error).message}); delete it and a new one is made`);
+  try {
+    if (existsSync(file)) {
+      const jwk = JSON.parse(readFileSync(file, 'utf8')) as JWK;
+      if (jwk.kty !== 'EC' || typeof jwk.d !== 'string') throw new Error('it holds no EC private key');
+      return jwk;
     }
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = privateKey.export({ format: 'jwk' }) as JWK;
+    // RFC 7638 thumbprint: the required members in lexicographic order
+    jwk.kid = createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })).digest('base64url');
+    jwk.alg = 'ES256';
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    writeFileSync(file, JSON.stringify(jwk), { mode: 0o600 });
+    return jwk;
+  } catch (e) {
+    throw new MeshError('MESH_ERR_STATE_DIR', [dir, `the local token issuer's key ${file}: ${(e as Error).message}`], {
+      hint: 'delete the file and a new key is made on next use (tokens signed with the old key stop verifying), or point MESHBOX_STATE_DIR at a folder of your own',
+      cause: e,
+    });
   }
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = privateKey.export({ format: 'jwk' }) as JWK;
-  // RFC 7638 thumbprint: the required members in lexicographic order
-  jwk.kid = createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })).digest('base64url');
-  jwk.alg = 'ES256';
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
-  writeFileSync(file, JSON.stringify(jwk), { mode: 0o600 });
-  return jwk;
 }

@@ -70,3 +70,17 @@ describe('local token issuer', () => {
     }
   });
 });
+
+describe('local token issuer, bad state', () => {
+  it('a corrupt key file is a MeshError with a hint, not a stack trace', async () => {
+    const { writeFileSync, mkdirSync } = await import('node:fs');
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'meshbox-issuer-')), 'issuer');
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'key.jwk.json'), '{oops');
+      expect(() => localIssuerKey(dir)).toThrow(expect.objectContaining({ name: 'MeshError', code: 'MESH_ERR_STATE_DIR', hint: expect.stringContaining('delete the file') }));
+    } finally {
+      rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+  });
+});
