@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../../helpers/mesh-harness.js';
 import { TokenIssuer } from '../../../sandbox/security/token-issuer.js';
+import { detailLines } from '../../../cli/tui/RequestDetail.js';
 
 const ROUTES = `
 apiVersion: networking.istio.io/v1
@@ -196,8 +197,13 @@ describe('RequestAuthentication', () => {
     expect(ok.status).toBe(200);
     // forwardOriginalToken defaults to false: the app never sees the token
     expect((ok.json()['headers'] as Record<string, string>)['authorization']).toBeUndefined();
-    const why = (await destinationEvent('jwt-ok')).why.join('\n');
+    const okEvent = await destinationEvent('jwt-ok');
+    const why = okEvent.why.join('\n');
     expect(why).toContain('jwt_authn: request principal meshbox.local/alice');
+    // the terminal UI's request detail lists them under WHY
+    const detail = detailLines(okEvent, await h.eventsFor('jwt-ok', 2)).map((l) => l.text);
+    expect(detail.some((l) => /^\s+\d+\. jwt_authn: request principal meshbox\.local\/alice/.test(l))).toBe(true);
+    expect(detail.some((l) => /^\s+\d+\. rbac: allowed by ALLOW ns\[default\]-policy\[require-jwt\]-rule\[0\]/.test(l))).toBe(true);
     expect(why).toMatch(/rbac: allowed by ALLOW ns\[default\]-policy\[require-jwt\]-rule\[0\].*request principal "meshbox.local\/alice" matches "\*"/);
   });
 
