@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { parseDuration } from '../config/duration.js';
 import type { RequestEvent } from '../events.js';
 import type { ListenerConfig, ProxyConfig, RouteEntryConfig } from '../control/snapshot.js';
-import type { Rng } from '../rng.js';
+import { RequestRandomness, type Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
 import { decideFault } from './filters/fault-filter.js';
 import './filters/inbound-fault-http-filter.js';
@@ -144,7 +144,12 @@ function authorityPort(authority: string, fallback: number): number {
 }
 
 export class ConnectionManager implements ListenerHandler {
-  constructor(private readonly deps: ConnectionManagerDeps) {}
+  /** a generator per request, derived from the seed (so `--seed` replays concurrent traffic too) */
+  private readonly randomness: RequestRandomness;
+
+  constructor(private readonly deps: ConnectionManagerDeps) {
+    this.randomness = new RequestRandomness(deps.rng.seed);
+  }
 
   request(listenerName: string, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     this.handle(listenerName, req, res, expectContinue);
@@ -271,9 +276,11 @@ export class ConnectionManager implements ListenerHandler {
     }
     const target = requestTarget(req);
     const idHeader = req.headers['x-request-id'];
-    const requestId = typeof idHeader === 'string' && idHeader.length > 0 ? idHeader : randomUUID();
+    const givenId = typeof idHeader === 'string' && idHeader.length > 0 ? idHeader : undefined;
+    const rng = this.randomness.forRequest(listenerName, givenId);
+    const requestId = givenId ?? rng.uuid();
     const authority = listener.boundHost ? `${listener.boundHost}:${listener.servicePort ?? 80}` : target.authority;
-    const ctx = new RequestContext(req, res, snap.snapshot, proxy, listener, requestId, target.path, authority);
+    const ctx = new RequestContext(req, res, snap.snapshot, proxy, listener, requestId, target.path, authority, rng);
     res.once('close', () => {
       const event = ctx.finish();
       if (event) this.deps.emit(event);
@@ -326,7 +333,8 @@ export class ConnectionManager implements ListenerHandler {
     }
     ctx.flags.add('SI');
     ctx.details = 'stream_idle_timeout';
-    ctx.res.destroy();
+    // the proxy's reset, not the client's disconnect (no DC)
+    ctx.resetDownstream();
   }
 
   /** 413 and close: the rest of the body is drained, not reset, so the client reads the reply */
@@ -377,7 +385,7 @@ export class ConnectionManager implements ListenerHandler {
     ctx.routeName = 'default';
     ctx.why.push(`inbound to ${proxy.id}: local app via ${cluster.name}`);
     const headers = this.baseHeaders(ctx, body);
-    const filters: InboundFilterContext = { ctx, snap, proxy, headers, rng: this.deps.rng, state: {} };
+    const filters: InboundFilterContext = { ctx, snap, proxy, headers, state: {} };
     if ((await runHttpFilters(INBOUND_HTTP_FILTERS, filters)) === 'stopped') return;
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = 'http';
     // the app starts a new chain: meshbox's own CDN-Loop entries stop here, others are kept
@@ -398,7 +406,6 @@ export class ConnectionManager implements ListenerHandler {
         responseFault: filters.state.responseFault,
         onEndpoint: () => undefined,
       },
-      this.deps.rng,
     );
   }
 
@@ -447,7 +454,7 @@ export class ConnectionManager implements ListenerHandler {
       ctx.sendLocalReply(localReplies.directResponse(action.status, text));
       return;
     }
-    const picked = selection.route.pickDestination(this.deps.rng);
+    const picked = selection.route.pickDestination(ctx.rng);
     if (!picked) {
       ctx.sendLocalReply(localReplies.clusterNotFound());
       return;
@@ -464,7 +471,7 @@ export class ConnectionManager implements ListenerHandler {
     };
 
     if (route.fault && route.faultMode !== 'upstream') {
-      const decision = decideFault(route.fault, this.deps.rng, parseDuration);
+      const decision = decideFault(route.fault, ctx.rng, parseDuration);
       ctx.why.push(...decision.why);
       if (decision.delayMs > 0) {
         ctx.flags.add('DI');
@@ -506,7 +513,7 @@ export class ConnectionManager implements ListenerHandler {
       const v = cookieValue(ctx.req.headers.cookie, hp.cookie.name);
       if (v !== undefined) return { key: v };
       if (hp.cookie.ttlMs === undefined) return {};
-      const fresh = randomUUID();
+      const fresh = ctx.rng.uuid();
       // Envoy: a zero ttl makes a session cookie (no Max-Age), not one that expires at once
       const attrs = [`${hp.cookie.name}=${fresh}`, `Path=${hp.cookie.path ?? '/'}`, ...(hp.cookie.ttlMs > 0 ? [`Max-Age=${Math.round(hp.cookie.ttlMs / 1000)}`] : []), 'HttpOnly'];
       return { key: fresh, setCookie: attrs.join('; ') };
@@ -576,7 +583,6 @@ export class ConnectionManager implements ListenerHandler {
           };
         },
       },
-      this.deps.rng,
     );
   }
 }

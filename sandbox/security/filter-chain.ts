@@ -8,7 +8,6 @@
  *
  * New capabilities register a filter here instead of adding branches to the connection manager.
  */
-import type { Rng } from '../rng.js';
 import type { ProxyConfig } from '../control/snapshot.js';
 import type { CompiledSnapshot } from '../proxy/compiled-snapshot.js';
 import type { LocalReply } from '../proxy/local-reply.js';
@@ -30,7 +29,6 @@ export interface InboundFilterContext {
   proxy: ProxyConfig;
   /** the request headers as they will reach the app; filters may change them */
   headers: HeaderMap;
-  rng: Rng;
   state: FilterState;
 }
 

@@ -9,7 +9,7 @@ import { decideInboundFaults } from './mesh-fault-filter.js';
 export class InboundFaultFilter implements HttpFilter {
   async decode(f: InboundFilterContext): Promise<FilterStatus> {
     const { ctx } = f;
-    const faults = decideInboundFaults(f.snap.httpFaults.get(f.proxy.id), { method: ctx.req.method ?? 'GET', path: ctx.path, headers: ctx.req.headers }, ctx.source.workload, f.rng);
+    const faults = decideInboundFaults(f.snap.httpFaults.get(f.proxy.id), { method: ctx.req.method ?? 'GET', path: ctx.path, headers: ctx.req.headers }, ctx.source.workload, ctx.rng);
     if (!faults) return CONTINUE;
     ctx.why.push(...faults.why);
     if (faults.delayMs > 0) {
@@ -24,7 +24,7 @@ export class InboundFaultFilter implements HttpFilter {
     if (faults.resetRequest) {
       ctx.flags.add('FI');
       ctx.details = 'fault_filter_reset';
-      ctx.req.socket.resetAndDestroy();
+      ctx.resetDownstream('rst');
       return { type: 'stopped' };
     }
     if (faults.response.reset || faults.response.slowBodyBps) ctx.flags.add('FI');

@@ -22,6 +22,9 @@ import { OutlierDetector, outlierConfig, type AttemptResult, type EjectionNotice
 
 export type ClusterEventSink = (e: OutlierEvent) => void;
 
+/** Envoy's default upstream idle_timeout (common_http_protocol_options) */
+export const IDLE_TIMEOUT_MS = 3_600_000;
+
 export class Cluster {
   readonly agent: http.Agent;
   readonly breaker = new CircuitBreaker();
@@ -41,7 +44,12 @@ export class Cluster {
     /** the proxy this instance of the cluster belongs to */
     readonly proxyId = '',
   ) {
-    this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
+    // Idle pooled connections close after Envoy's default idle_timeout (1 h), or earlier when the
+    // upstream announces a shorter keep-alive (`Keep-Alive: timeout=5` from a Node app: Node's
+    // agent then closes them a second before the upstream would, which it only does when an agent
+    // timeout is set). A request is never re-sent once written, so reusing a connection the
+    // upstream is closing would fail it.
+    this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo', timeout: IDLE_TIMEOUT_MS });
     this.lb = loadBalancers[config.lb](config.hashPolicy?.ringSize);
     this.update(config);
   }
