@@ -82,6 +82,20 @@ spec:
     expect(ok.body).toMatch(/^I'm caller-service v1\. Calling\.\.\. I'm callme-service v[12]$/);
   }, 60_000);
 
+  it('get and describe explain the policies: which sidecars enforce them, their rule ids, where keys and tokens come from', async () => {
+    const list = await runCli(['get', 'ap', '--admin', admin], env);
+    expect(list.code, list.output).toBe(0);
+    expect(list.output).toContain('require-jwt');
+    const ap = await runCli(['describe', 'authorizationpolicy', 'require-jwt', '--admin', admin], env);
+    expect(ap.code, ap.output).toBe(0);
+    expect(ap.output).toContain('Enforced by: caller-service-v1-1 (inbound)');
+    expect(ap.output).toContain('ns[default]-policy[require-jwt]-rule[0]: {"from":[{"source":{"requestPrincipals":["*"]}}]}');
+    const ra = await runCli(['describe', 'ra', 'caller-jwt', '--admin', admin], env);
+    expect(ra.output).toContain('Enforced by: caller-service-v1-1 (inbound)');
+    expect(ra.output).toMatch(/\[0\] issuer meshbox\.local, principal meshbox\.local\/<sub>; audiences any; keys: jwksUri http:\/\/127\.0\.0\.1:\d+\/\.well-known\/jwks\.json/);
+    expect(ra.output).toContain('token from header authorization "Bearer ", ?access_token=; removed before the app');
+  }, 30_000);
+
   it('refuses bad input with a hint, not a stack trace', async () => {
     const noSub = await runCli(['token'], env);
     expect(noSub.code).toBe(64);
