@@ -17,6 +17,7 @@ import { runWorkloadList } from './commands/workload.js';
 import { runSchema, SCHEMA_NAMES } from './commands/schema.js';
 import { WORKLOAD_ACTIONS } from '../sandbox/admin/chaos-routes.js';
 import { registerScenarioCommand } from './commands/scenario.js';
+import { runToken } from './commands/token.js';
 import { registerPrometheusConfigCommand } from './commands/prometheus-config.js';
 import { registerObserveCommands } from './observe-commands.js';
 import { runFaultAddSelected, runWorkloadActionSelected } from './commands/label-selector.js';
@@ -163,7 +164,8 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'meshbox.yaml whose services the rules are checked against')
     .option('--json', 'print the findings as JSON', false)
     .option('-o, --output <format>', 'json | yaml')
-    .action((paths: string[], o: { config?: string; json: boolean; output?: string }) => run(() => withOutput(o, (opts, io) => runValidate(paths, opts, io))));
+    .addOption(new Option('--runtime <runtime>', 'check that this runtime can run every service (default: the one `up` would pick)').choices(['auto', 'process', 'docker']).default('auto'))
+    .action((paths: string[], o: { config?: string; json: boolean; output?: string; runtime: 'auto' | 'process' | 'docker' }) => run(() => withOutput(o, (opts, io) => runValidate(paths, opts, io))));
 
   program
     .command('status')
@@ -178,6 +180,16 @@ export function buildProgram(): Command {
     .description('print the JSON Schema of a file meshbox reads, for editor completion')
     .argument('<kind>', SCHEMA_NAMES.join(' | '))
     .action((kind: string) => run(async () => runSchema(kind, stdio)));
+
+  program
+    .command('token')
+    .description('print a JWT signed by the local issuer meshbox.local, to try RequestAuthentication and AuthorizationPolicy without an identity provider')
+    .option('--sub <subject>', 'the subject (`sub`); the request principal is meshbox.local/<subject>')
+    .option('--aud <audience>', 'an audience (`aud`); repeat for several', collect)
+    .option('--claim <name=value>', 'an extra claim (value parsed as JSON when it is, e.g. roles=["a"]); repeat for several', collect)
+    .option('--expires <duration>', 'lifetime, e.g. 30m, 24h; -1h mints an expired token (default 1h)')
+    .option('--jwks', "print the issuer's public JWKS (for an inline `jwks:`) instead of a token", false)
+    .action((o: { sub?: string; aud?: string[]; claim?: string[]; expires?: string; jwks: boolean }) => run(() => runToken(o, stdio)));
 
   program
     .command('apply')

@@ -126,6 +126,8 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     process.on('SIGHUP', onSignal);
     // `meshbox up | head`: the reader is gone, so stop as a shell pipeline expects
     onOutputClosed(() => void shutdown(0, 'output closed').then(resolve));
+    // the sandbox failed while running (its data plane died): it said why and stops itself
+    sandbox.onFatal((e) => void shutdown(e.exitCode, e.code).then(resolve));
     process.on('uncaughtException', (err) => {
       printError(io, err);
       void shutdown(70, 'internal error').then(resolve);

@@ -54,6 +54,7 @@ export class RequestContext {
   routeName: string | undefined;
   source: PeerInfo = UNKNOWN_PEER;
   destination: DestinationInfo = UNKNOWN_DESTINATION;
+  peerPrincipal?: string;
   readonly why: string[] = [];
   /** the route decision (outbound and gateway hops), by reference */
   route: RouteRef | undefined;
