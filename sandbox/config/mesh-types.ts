@@ -46,6 +46,8 @@ export interface WorkloadSpec {
   health: HealthCheckSpec;
   /** milliseconds an instance may take to become healthy */
   startTimeoutMs: number;
+  /** Kubernetes service account: the identity `spiffe://cluster.local/ns/<ns>/sa/<sa>` (default: the service name) */
+  serviceAccount?: string;
 }
 
 /**

@@ -30,6 +30,9 @@ import { redirectTarget, rewritePath } from './routing/rewrite.js';
 import type { Cluster, ClusterManager } from './upstream/cluster.js';
 import { Endpoint } from './upstream/endpoint.js';
 import { RetryPolicy } from './upstream/retry-policy.js';
+import { downstreamSecurity } from '../security/tls-inbound.js';
+import { principalOf } from '../security/identity.js';
+import { applyXfcc, xfccElement } from '../security/mtls-headers.js';
 
 /** Internal header carrying the calling proxy's id between sidecars (Istio's metadata exchange). */
 export const PEER_HEADER = 'x-envoy-peer-metadata-id';
@@ -365,6 +368,17 @@ export class ConnectionManager implements ListenerHandler {
       serviceName: proxy.meta.service,
       serviceNamespace: proxy.meta.namespace,
     };
+    // mTLS (PeerAuthentication): the peer's identity comes from its certificate, as Istio's
+    // source_principal / destination_principal; plaintext leaves them unknown
+    const sec = downstreamSecurity(ctx.req.socket);
+    ctx.connectionSecurity = sec.security;
+    const peerUri = sec.peer?.uris[0];
+    if (sec.security === 'mutual_tls') {
+      ctx.peerPrincipal = peerUri ? principalOf(peerUri) : undefined;
+      ctx.source = { ...ctx.source, principal: peerUri ?? 'unknown' };
+      ctx.destination = { ...ctx.destination, principal: sec.localIdentity ?? 'unknown' };
+    }
+    ctx.why.push(`inbound ${sec.security === 'mutual_tls' ? `mTLS from ${peerUri ?? 'a peer without a SPIFFE id'}` : 'plaintext'} (${listener.mtls ? `${listener.mtls.mode}: ${listener.mtls.source}` : 'PERMISSIVE'})`);
     const cluster = listener.inboundCluster ? this.deps.clusters.get(proxy.id, listener.inboundCluster) : undefined;
     if (!cluster) {
       ctx.sendLocalReply(localReplies.clusterNotFound());
@@ -397,6 +411,7 @@ export class ConnectionManager implements ListenerHandler {
     }
     const headers = this.baseHeaders(ctx, body);
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = 'http';
+    applyXfcc(headers, sec.security === 'mutual_tls' && sec.peer ? xfccElement(sec.localIdentity, sec.peer) : undefined);
     // the app starts a new chain: meshbox's own CDN-Loop entries stop here, others are kept
     const foreign = cdnLoopEntries(headers[CDN_LOOP_HEADER]).filter((e) => !cdnIdOfEntry(e).endsWith(CDN_ID_SUFFIX));
     if (foreign.length > 0) headers[CDN_LOOP_HEADER] = foreign.join(', ');
@@ -584,8 +599,14 @@ export class ConnectionManager implements ListenerHandler {
         fixedEndpoint: cluster.config.kind === 'passthrough' ? passthroughEndpoint(authority) : undefined,
         onEndpoint: (ep) => {
           if (cluster.config.kind === 'passthrough') return;
+          // the transport to this endpoint: auto mTLS or the DestinationRule's tls (principals as Istio's source reporter fills them)
+          const tls = cluster.tlsDecision(ep.config);
+          ctx.upstreamSecurity = tls.kind === 'plaintext' ? 'none' : tls.mtls ? 'mutual_tls' : 'tls';
+          const mtls = tls.kind === 'tls' && tls.mtls;
+          ctx.source = { ...ctx.source, principal: mtls ? (ctx.proxy.meta.identity ?? 'unknown') : 'unknown' };
           ctx.destination = {
             ...peerOf(ep.config.meta),
+            principal: mtls ? (tls.peerIdentity ?? 'unknown') : 'unknown',
             service: ctx.destination.service,
             serviceName: ctx.destination.serviceName,
             serviceNamespace: ctx.destination.serviceNamespace,

@@ -60,6 +60,16 @@ export class RequestContext {
   responseStarted = false;
   /** the client went away before the response ended */
   downstreamClosed = false;
+  /**
+   * inbound over mTLS: the client's identity in Istio's principal form
+   * (`cluster.local/ns/<ns>/sa/<sa>`, its SPIFFE id without `spiffe://`); AuthorizationPolicy
+   * `principals` match it. Undefined on plaintext connections.
+   */
+  peerPrincipal?: string;
+  /** inbound: how the downstream connection is secured (PeerAuthentication decides what is accepted) */
+  connectionSecurity: 'mutual_tls' | 'none' = 'none';
+  /** outbound: how the upstream connection to the picked endpoint is secured */
+  upstreamSecurity: 'mutual_tls' | 'tls' | 'none' | undefined;
   private finished = false;
 
   constructor(
@@ -145,6 +155,7 @@ export class RequestContext {
       ...(this.route ? { route: this.route } : {}),
       requestHeaders: headers,
       snapshotVersion: this.snapshot.version,
+      connectionSecurity: this.listener.kind === 'inbound' ? this.connectionSecurity : (this.upstreamSecurity ?? 'none'),
     };
   }
 }

@@ -11,8 +11,9 @@
  * config and endpoint list in place, so counters, LB state, breaker and ejection state and
  * pooled connections survive rule reloads, and requests in flight keep their Endpoint objects.
  */
-import http from 'node:http';
-import type { ClusterConfig } from '../../control/snapshot.js';
+import type { ClusterConfig, EndpointConfig } from '../../control/snapshot.js';
+import { decideUpstreamTls, MeshUpstreamAgent, type UpstreamTlsDecision } from '../../security/tls-upstream.js';
+import type { TlsSecretStore } from '../../security/tls-secrets.js';
 import type { OutlierEvent } from '../../events.js';
 import type { Rng } from '../../rng.js';
 import { CircuitBreaker, limitsFromPool } from './circuit-breaker.js';
@@ -23,7 +24,8 @@ import { OutlierDetector, outlierConfig, type AttemptResult, type EjectionNotice
 export type ClusterEventSink = (e: OutlierEvent) => void;
 
 export class Cluster {
-  readonly agent: http.Agent;
+  /** keep-alive pool; plain TCP or TLS per endpoint (auto mTLS, DestinationRule tls) */
+  readonly agent: MeshUpstreamAgent;
   readonly breaker = new CircuitBreaker();
   private lb: LoadBalancer;
   private endpoints = new Map<string, Endpoint>();
@@ -40,8 +42,9 @@ export class Cluster {
     private readonly emit: ClusterEventSink = () => undefined,
     /** the proxy this instance of the cluster belongs to */
     readonly proxyId = '',
+    private readonly secrets?: TlsSecretStore,
   ) {
-    this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
+    this.agent = new MeshUpstreamAgent((host, port) => this.tlsFor(host, port));
     this.lb = loadBalancers[config.lb](config.hashPolicy?.ringSize);
     this.update(config);
   }
@@ -67,6 +70,8 @@ export class Cluster {
       }
     }
     this.endpoints = next;
+    this.byAddress = undefined;
+    if (this.agent) this.agent.dropStale();
     this.breaker.update(limitsFromPool(config.trafficPolicy?.connectionPool));
     const od = outlierConfig(config.trafficPolicy?.outlierDetection);
     if (!od) {
@@ -109,6 +114,19 @@ export class Cluster {
       ejectionMs: n.ejectionMs,
       ejections: n.ejections,
     });
+  }
+
+  private byAddress: Map<string, EndpointConfig> | undefined;
+
+  /** the transport toward one endpoint of this cluster (../../security/tls-upstream.ts) */
+  tlsDecision(ec: EndpointConfig): UpstreamTlsDecision {
+    return decideUpstreamTls(this.proxyId, this.config, ec, this.secrets);
+  }
+
+  private tlsFor(host: string, port: number): UpstreamTlsDecision {
+    this.byAddress ??= new Map(this.config.endpoints.map((e) => [`${e.address}:${e.port}`, e]));
+    const ec = this.byAddress.get(`${host}:${port}`);
+    return ec ? this.tlsDecision(ec) : { kind: 'plaintext', why: `${host}:${port} is not an endpoint of ${this.config.name}` };
   }
 
   hosts(): Endpoint[] {
@@ -202,7 +220,15 @@ export class ClusterManager {
   /** `<proxy id>\u0000<cluster key>` -> instance */
   private readonly clusters = new Map<string, Cluster>();
 
-  constructor(private readonly emit: ClusterEventSink = () => undefined) {}
+  constructor(
+    private readonly emit: ClusterEventSink = () => undefined,
+    private readonly secrets?: TlsSecretStore,
+  ) {}
+
+  /** idle connections made with a TLS setting that is no longer current close (a secret came or went) */
+  secretsChanged(): void {
+    for (const c of this.clusters.values()) c.agent.dropStale();
+  }
 
   update(configs: Record<string, ClusterConfig>, proxyIds: readonly string[] = []): void {
     this.configs = configs;
@@ -230,7 +256,7 @@ export class ClusterManager {
     if (existing) return existing;
     const config = this.configs[key];
     if (!config) return undefined;
-    const created = new Cluster(config, this.emit, proxyId);
+    const created = new Cluster(config, this.emit, proxyId, this.secrets);
     this.clusters.set(id, created);
     return created;
   }
