@@ -17,6 +17,7 @@ import { checkGatewayBindings } from './analyzers/gateway-bindings.js';
 import { checkRouteOrder } from './analyzers/route-order.js';
 import { checkVirtualServiceConflicts } from './analyzers/virtual-service-conflicts.js';
 import { checkDelegates } from './analyzers/delegates.js';
+import { checkPeerAuthentications } from './analyzers/peer-authentications.js';
 
 export function analyze(resources: LoadedResource[], mesh?: MeshDefinition): Finding[] {
   const findings: Finding[] = [];
@@ -29,5 +30,6 @@ export function analyze(resources: LoadedResource[], mesh?: MeshDefinition): Fin
   checkRouteOrder(ctx);
   checkVirtualServiceConflicts(ctx);
   checkDelegates(ctx);
+  checkPeerAuthentications(ctx);
   return findings;
 }

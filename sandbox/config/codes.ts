@@ -72,6 +72,7 @@ export const FINDING_CODES = {
   DELEGATE_UNUSED: { code: 'MB2013', severity: 'warning', title: 'a VirtualService without hosts that no VirtualService delegates to' },
   DELEGATE_NOT_FOUND: { code: 'MB2014', severity: 'warning', istioCode: 'IST0101', title: 'a `delegate` naming a VirtualService that does not exist or has hosts' },
   GATEWAY_SELECTOR_NO_MATCH: { code: 'MB2015', severity: 'warning', istioCode: 'IST0101', title: "a Gateway whose selector matches no gateway proxy (meshbox's ingress labels)" },
+  PEER_AUTHENTICATION_NO_WORKLOADS: { code: 'MB2016', severity: 'warning', istioCode: 'IST0127', title: 'a PeerAuthentication whose selector matches no workload of the mesh' },
 
   MESH_NOT_FOUND: { code: 'MB3001', severity: 'error', title: 'meshbox.yaml does not exist (MESH_ERR_CONFIG_NOT_FOUND)' },
   MESH_UNREADABLE: { code: 'MB3002', severity: 'error', title: 'meshbox.yaml cannot be read or holds no mapping' },

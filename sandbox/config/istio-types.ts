@@ -248,9 +248,19 @@ export interface IstioSpecs {
   DestinationRule: DestinationRuleSpec;
   Gateway: GatewaySpec;
   Fault: FaultSpec;
+  PeerAuthentication: PeerAuthenticationSpec;
 }
 
 export type SupportedKind = keyof IstioSpecs;
+
+/** security.istio.io PeerAuthentication (resolved in ../security/peer-authentication.ts) */
+export interface PeerAuthenticationSpec {
+  selector?: { matchLabels?: Record<string, string> };
+  mtls?: { mode?: 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT' };
+  portLevelMtls?: Record<string, { mode?: 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT' }>;
+}
+
+export const SECURITY_API_VERSIONS = ['security.istio.io/v1', 'security.istio.io/v1beta1'] as const;
 
 /** apiVersions of meshbox's own kinds */
 export const MESHBOX_API_VERSIONS = ['meshbox.dev/v1alpha1'] as const;

@@ -21,7 +21,6 @@ describe('documents: kinds and apiVersions', () => {
     for (const [kind, apiVersion] of [
       ['ServiceEntry', 'networking.istio.io/v1alpha3'],
       ['AuthorizationPolicy', 'security.istio.io/v1beta1'],
-      ['PeerAuthentication', 'security.istio.io/v1'],
       ['RequestAuthentication', 'security.istio.io/v1'],
       ['Sidecar', 'networking.istio.io/v1'],
       ['EnvoyFilter', 'networking.istio.io/v1alpha3'],
