@@ -27,7 +27,17 @@ import { MESH_CLIENT_ALPN, type TlsSecretStore } from './tls-secrets.js';
 
 export type UpstreamTlsDecision =
   | { kind: 'plaintext'; why: string }
-  | { kind: 'tls'; mtls: boolean; why: string; key: string; options: tls.ConnectionOptions; peerIdentity?: string };
+  | {
+      kind: 'tls';
+      mtls: boolean;
+      why: string;
+      /** pool key: connections are kept per TLS setting */
+      key: string;
+      options: tls.ConnectionOptions;
+      peerIdentity?: string;
+      /** the client certificate's serial: a rotated certificate never resumes an old session */
+      sessionTag?: string;
+    };
 
 /** Istio's SNI for an outbound cluster */
 export function istioSni(cluster: ClusterConfig): string {
@@ -71,6 +81,7 @@ export function decideUpstreamTls(proxyId: string, cluster: ClusterConfig, endpo
       why,
       key: `istio|${sni}|${expected.join(',')}|${ctx ? 'cert' : 'nocert'}`,
       peerIdentity: identity,
+      sessionTag: secrets?.get(proxyId)?.serial,
       options: {
         ...(ctx ? { secureContext: ctx } : {}),
         servername: sni,
@@ -140,7 +151,7 @@ export class MeshUpstreamAgent extends http.Agent {
     const port = Number(options.port ?? 80);
     const d = this.decide(host, port);
     if (d.kind === 'plaintext') return net.createConnection(options as net.NetConnectOpts, cb as never);
-    const sessionKey = `${host}:${port}|${d.key}`;
+    const sessionKey = `${host}:${port}|${d.key}|${d.sessionTag ?? ''}`;
     const session = this.sessions.get(sessionKey);
     const socket = tls.connect({ ...(options as tls.ConnectionOptions), host, port, ...d.options, ...(session ? { session } : {}) });
     socket.once('secureConnect', () => {
