@@ -41,6 +41,9 @@ import { selectRuntime, type DockerNetworkChoice, type RuntimeChoice } from './r
 import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.js';
 import { AccessLogWriter } from './telemetry/access-log.js';
 import { IstioMetrics } from './telemetry/metrics.js';
+import { installSecurityRoutes } from './admin/security-routes.js';
+import { MeshCA } from './security/ca.js';
+import { IdentityProvider, workloadCertTtlFromEnv } from './security/identity-provider.js';
 
 export type { RuntimeChoice } from './runtime/select-runtime.js';
 
@@ -98,6 +101,8 @@ export class Sandbox {
   private stopped: Promise<void> | undefined;
   private processWatchdog: ProcessWatchdog | undefined;
   private explainer: RouteExplainer | undefined;
+  /** the sandbox CA and every proxy's workload certificate (sandbox/security) */
+  identity: IdentityProvider | undefined;
 
   constructor(readonly options: SandboxOptions = {}) {
     this.bus = options.bus ?? new EventBus();
@@ -180,12 +185,27 @@ export class Sandbox {
     const ingress = { address: this.options.ingressHost ?? mesh.ingress.host, port: this.options.ingressPort ?? mesh.ingress.port };
     await this.bindListeners(mesh, ingress);
 
+    // Workload identity: the CA under the state directory, a certificate per proxy, pushed to
+    // the data plane before any rule applies, so the mesh runs mTLS from the first request.
+    this.identity = await IdentityProvider.start({
+      caDir: MeshCA.dirUnder(stateDir()),
+      ttlMs: workloadCertTtlFromEnv(),
+      push: (secrets) => this.dataPlane.setSecrets(secrets),
+      notice: (level, message, hint) => this.notice(level, message, hint),
+    });
+    await this.identity.ensure(mesh, this.registry.all());
+    // instances added or removed (hot reload of meshbox.yaml) get or lose their certificate
+    this.registry.on('change', () => {
+      if (this.identity && !this.stopping) void this.identity.ensure(this.mesh, this.registry.all()).catch((e: Error) => this.notice('error', `workload certificates: ${e.message}`));
+    });
+
     // the admin token: every state-changing admin route requires it; the CLI reads it from the file
     const adminToken = generateAdminToken();
     this.state.writeToken(adminToken);
     this.adminUrl = await this.admin.listen(this.options.adminHost ?? '127.0.0.1', this.options.adminPort ?? 15000, { token: adminToken, tokenFile: this.state.tokenFile });
     this.installAdminRoutes();
     installChaosRoutes(this.admin, { faults: this.faults, workloads: () => this.workloads, registry: this.registry });
+    installSecurityRoutes(this.admin, { identity: () => this.identity });
     this.state.set({ adminUrl: this.adminUrl, ingressUrl: this.ingressUrl });
 
     this.controlPlane = new ControlPlane(mesh, this.registry, this.dataPlane, this.bus, ingress);
@@ -403,6 +423,7 @@ export class Sandbox {
     this.faults.close();
     await this.workloads?.stopAll();
     this.controlPlane?.close();
+    this.identity?.close();
     await this.dataPlane?.stop(1_000).catch(() => undefined);
     await this.admin.close();
     await this.accessLog?.close();

@@ -52,8 +52,16 @@ export class WorkloadCertManager {
     this.clock = opts.clock ?? systemClock;
   }
 
-  /** issues certificates for workloads that have none (or whose identity changed), drops the others; then pushes */
-  async ensure(refs: readonly WorkloadRef[]): Promise<void> {
+  private ensuring: Promise<void> = Promise.resolve();
+
+  /** issues certificates for workloads that have none (or whose identity changed), drops the others; then pushes (calls run one after another) */
+  ensure(refs: readonly WorkloadRef[]): Promise<void> {
+    const run = this.ensuring.then(() => this.ensureNow(refs));
+    this.ensuring = run.catch(() => undefined);
+    return run;
+  }
+
+  private async ensureNow(refs: readonly WorkloadRef[]): Promise<void> {
     const wanted = new Map(refs.map((r) => [r.proxyId, r]));
     let changed = false;
     for (const [id, h] of this.held) {
