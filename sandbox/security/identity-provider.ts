@@ -34,9 +34,8 @@ export class IdentityProvider {
         `the sandbox CA could not be used (${loaded.regenerated}): a new root CA was created in ${opts.caDir}`,
         `workload certificates are issued by the new root; re-trust ${path.join(opts.caDir, 'root-cert.pem')} where you trusted the old one`,
       );
-    } else if (loaded.created) {
-      opts.notice('info', `created the sandbox root CA in ${opts.caDir} (ECDSA P-256)`);
     }
+    // a first start creates the root silently: README "Security" says where it lives, `meshbox certs` shows it
     const certs = new WorkloadCertManager({
       ca: loaded.ca,
       ttlMs: opts.ttlMs,
