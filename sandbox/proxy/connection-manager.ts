@@ -602,6 +602,7 @@ export class ConnectionManager implements ListenerHandler {
           // the transport to this endpoint: auto mTLS or the DestinationRule's tls (principals as Istio's source reporter fills them)
           const tls = cluster.tlsDecision(ep.config);
           ctx.upstreamSecurity = tls.kind === 'plaintext' ? 'none' : tls.mtls ? 'mutual_tls' : 'tls';
+          if (!ctx.why.includes(tls.why)) ctx.why.push(tls.why);
           const mtls = tls.kind === 'tls' && tls.mtls;
           ctx.source = { ...ctx.source, principal: mtls ? (ctx.proxy.meta.identity ?? 'unknown') : 'unknown' };
           ctx.destination = {

@@ -65,10 +65,13 @@ export class InboundMtls {
 
   /** puts the sniffer in front of `server`'s HTTP codec */
   install(server: http.Server, config: ListenerConfig): void {
-    const downstream = server.listeners('connection') as Array<(s: Socket) => void>;
+    // the HTTP codec's own listener comes first (http.Server registers it when created); the
+    // others (the listener's socket tracking) see the raw socket at once, so closing the listener
+    // also ends connections still in their handshake
+    const [codec, ...others] = server.listeners('connection') as Array<(s: Socket) => void>;
     server.removeAllListeners('connection');
     const toHttp = (s: Socket): void => {
-      for (const l of downstream) l.call(server, s);
+      codec?.call(server, s);
     };
     let tlsServer: tls.Server | undefined;
     let tlsSerial: string | undefined;
@@ -99,6 +102,7 @@ export class InboundMtls {
       return tlsServer;
     };
     server.on('connection', (socket: Socket) => {
+      for (const l of others) l.call(server, socket);
       socket.setNoDelay(true);
       // a peer that goes away before its first byte
       socket.on('error', () => socket.destroy());

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -133,5 +133,35 @@ spec:
     const r = await h.request({ from: 'caller-v1-1', host: 'callme' });
     expect(r.status).toBe(200);
     expect(r.json()['instance']).toBe('callme-v2-1');
+  });
+});
+
+describe('DestinationRule tls SIMPLE and MUTUAL with files', () => {
+  it('MUTUAL with certificate files is accepted by a STRICT sidecar (the file identity reaches the app); SIMPLE, without a client certificate, is refused: 503', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-files-'));
+    try {
+      const issued = await h.identity!.ca.issue('spiffe://cluster.local/ns/default/sa/from-files', 60_000);
+      writeFileSync(path.join(dir, 'cert.pem'), issued.certChainPem);
+      writeFileSync(path.join(dir, 'key.pem'), issued.keyPem);
+      writeFileSync(path.join(dir, 'ca.pem'), h.identity!.ca.rootCertPem);
+      const dr = (tls: string): string => `${strictMesh}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: callme}
+spec:
+  host: callme
+  trafficPolicy:
+    tls: ${tls}
+`;
+      await h.rules(dr(`{mode: MUTUAL, clientCertificate: ${dir}/cert.pem, privateKey: ${dir}/key.pem, caCertificates: ${dir}/ca.pem, subjectAltNames: ['spiffe://cluster.local/ns/default/sa/callme']}`));
+      const ok = await h.request({ from: 'caller-v1-1', host: 'callme', path: '/files' });
+      expect(ok.status).toBe(200);
+      const xfcc = String(h.apps.get(ok.json()['instance'] as string)!.requests.at(-1)!.headers['x-forwarded-client-cert']);
+      expect(xfcc).toContain('URI=spiffe://cluster.local/ns/default/sa/from-files');
+      await h.rules(dr(`{mode: SIMPLE, caCertificates: ${dir}/ca.pem}`));
+      expect((await h.request({ from: 'caller-v1-1', host: 'callme', path: '/simple' })).status).toBe(503);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
