@@ -175,7 +175,8 @@ export class Cluster {
     return (
       `cluster ${this.config.name}${policy}: ${this.config.lb} over ${available} of ${all.length} hosts available` +
       (limits.length ? `, circuit breaker ${limits.join(', ')}` : '') +
-      (this.outlier ? `, outlier detection on` : '')
+      (this.outlier ? `, outlier detection on` : '') +
+      (this.config.kind === 'outbound' ? `, ${this.config.tls && this.config.tls.mode !== 'AUTO' ? `tls ${this.config.tls.mode}` : 'auto mTLS'}` : '')
     );
   }
 
@@ -201,6 +202,7 @@ export class Cluster {
       no_healthy_upstream: this.noHealthyUpstream,
       circuit_breakers: this.breaker.toJSON(),
       outlier_detection: this.outlier ? { ...this.outlier.config } : undefined,
+      tls: this.config.kind === 'outbound' ? { mode: this.config.tls?.mode ?? 'AUTO', source: this.config.tls?.source, handshakes: this.agent.handshakes, resumed: this.agent.resumed } : undefined,
       hosts: this.hosts().map((h) => ({
         ...h.toJSON(),
         ejected: this.isEjected(h),
