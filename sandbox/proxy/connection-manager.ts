@@ -372,6 +372,15 @@ export class ConnectionManager implements ListenerHandler {
     // source_principal / destination_principal; plaintext leaves them unknown
     const sec = downstreamSecurity(ctx.req.socket);
     ctx.connectionSecurity = sec.security;
+    if (sec.security === 'none' && listener.mtls?.mode === 'STRICT') {
+      // a plaintext connection opened before the policy became STRICT: Envoy drains it off the
+      // old filter chain; meshbox ends it at its next request (no filter chain matches: NR)
+      ctx.flags.add('NR');
+      ctx.details = 'filter_chain_not_found';
+      ctx.why.push(`plaintext connection refused: ${listener.mtls.source} requires mTLS`);
+      ctx.req.socket.resetAndDestroy();
+      return;
+    }
     const peerUri = sec.peer?.uris[0];
     if (sec.security === 'mutual_tls') {
       ctx.peerPrincipal = peerUri ? principalOf(peerUri) : undefined;

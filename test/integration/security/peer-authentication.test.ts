@@ -165,3 +165,25 @@ spec:
     }
   });
 });
+
+describe('a policy change on open connections', () => {
+  it('a plaintext keep-alive connection opened under PERMISSIVE is reset at its next request once STRICT applies', async () => {
+    await h.rules(strictMesh.replace('STRICT', 'PERMISSIVE'));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const port = h.instance('callme-v1-1').sidecar.inbound;
+    const get = (): Promise<number | string> =>
+      new Promise((resolve) => {
+        http.get({ host: '127.0.0.1', port, path: '/ka', agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        }).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      });
+    try {
+      expect(await get()).toBe(200);
+      await h.rules(strictMesh);
+      expect(await get()).toBe('ECONNRESET');
+    } finally {
+      agent.destroy();
+    }
+  });
+});
