@@ -583,6 +583,8 @@ export class ConnectionManager implements ListenerHandler {
     }
     headers['host'] = authority;
     headers['x-forwarded-proto'] ??= 'http';
+    // Envoy's default on sidecar outbound and gateway listeners: SANITIZE (an app cannot forge XFCC)
+    applyXfcc(headers, undefined);
     if (isGateway) applyEdgeForwarding(headers, ctx.req.socket.remoteAddress ?? '');
     if (route.timeoutMs !== null) headers['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
     headers[PEER_HEADER] = ctx.proxy.id;

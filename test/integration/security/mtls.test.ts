@@ -75,6 +75,13 @@ describe('automatic mTLS between sidecars', () => {
     expect(h.apps.get('callme-v1-1')!.requests.at(-1)!.headers['x-forwarded-client-cert']).toBeUndefined();
   });
 
+  it('an app cannot forge XFCC through its own sidecar: the outbound listener sanitises it', async () => {
+    const r = await h.request({ from: 'caller-v1-1', host: 'callme', path: '/forged-out', headers: { 'x-forwarded-client-cert': 'URI=spiffe://cluster.local/ns/default/sa/admin' } });
+    const xfcc = String(h.apps.get(r.json()['instance'] as string)!.requests.at(-1)!.headers['x-forwarded-client-cert']);
+    expect(xfcc).not.toContain('sa/admin');
+    expect(xfcc).toMatch(/^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/callme;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/caller$/);
+  });
+
   it('keep-alive: one handshake serves many requests', async () => {
     const before = ((await h.dataPlane.secrets()) as { inbound: { handshakes: number } }).inbound.handshakes;
     for (let i = 0; i < 40; i++) expect((await h.request({ from: 'caller-v1-1', host: 'callme', path: `/ka/${i}` })).status).toBe(200);
