@@ -11,11 +11,24 @@ import { runStatus } from './commands/status.js';
 import { runCerts } from './commands/certs.js';
 import { runApply } from './commands/apply.js';
 import { runDown } from './commands/down.js';
-import { runFaultAdd, runFaultList, runFaultRemove, type FaultAddOptions } from './commands/fault.js';
-import { runWorkloadAction, runWorkloadList } from './commands/workload.js';
+import { runFaultList, runFaultRemove, type FaultAddOptions } from './commands/fault.js';
+import { runWorkloadList } from './commands/workload.js';
 import { runSchema, SCHEMA_NAMES } from './commands/schema.js';
 import { WORKLOAD_ACTIONS } from '../sandbox/admin/chaos-routes.js';
 import { registerScenarioCommand } from './commands/scenario.js';
+import { registerPrometheusConfigCommand } from './commands/prometheus-config.js';
+import { registerObserveCommands } from './observe-commands.js';
+import { runFaultAddSelected, runWorkloadActionSelected } from './commands/label-selector.js';
+import { jsonOrYaml } from './output-format.js';
+
+/** runs a command that prints JSON with `json: true` under -o json|yaml */
+function withOutput<O extends { json?: boolean; output?: string }>(o: O, fn: (o: O, io: typeof stdio) => Promise<number>): Promise<number> {
+  const w = jsonOrYaml(o, stdio);
+  return fn(w.options, w.io).then((code) => {
+    w.flush();
+    return code;
+  });
+}
 
 function port(value: string): number {
   const n = Number(value);
@@ -78,7 +91,9 @@ export function buildProgram(): Command {
     .option('--no-logs', 'do not print the workloads’ own output')
     .option('--no-watch', 'do not hot-reload the rules folder, meshbox.yaml or service code')
     .option('--ready-timeout <seconds>', 'how long to wait for every workload to be healthy', seconds)
-    .action((o: { config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
+    .option('--toxiproxy-port <port>', "port of the Toxiproxy-compatible API on 127.0.0.1 (default: 8474)", port)
+    .option('--no-toxiproxy-api', 'do not serve the Toxiproxy-compatible API')
+    .action((o: { toxiproxyPort?: number; toxiproxyApi: boolean; config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
       run(() =>
         runUp(
           {
@@ -95,6 +110,8 @@ export function buildProgram(): Command {
             logs: o.logs,
             readyTimeout: o.readyTimeout,
             watch: o.watch,
+            toxiproxyPort: o.toxiproxyPort,
+            toxiproxyApi: o.toxiproxyApi,
           },
           stdio,
         ),
@@ -107,14 +124,17 @@ export function buildProgram(): Command {
     .argument('[paths...]', 'files or folders, read with their subfolders (default: ./meshbox.yaml and its rules, else the sample mesh)')
     .option('-c, --config <file>', 'meshbox.yaml whose services the rules are checked against')
     .option('--json', 'print the findings as JSON', false)
-    .action((paths: string[], o: { config?: string; json: boolean }) => run(() => runValidate(paths, o, stdio)));
+    .option('-o, --output <format>', 'json | yaml')
+    .addOption(new Option('--runtime <runtime>', 'check that this runtime can run every service (default: the one `up` would pick)').choices(['auto', 'process', 'docker']).default('auto'))
+    .action((paths: string[], o: { config?: string; json: boolean; output?: string; runtime: 'auto' | 'process' | 'docker' }) => run(() => withOutput(o, (opts, io) => runValidate(paths, opts, io))));
 
   program
     .command('status')
     .description('show a running sandbox: instances, health, ports, rules version')
     .option('--admin <url>', 'admin API of the sandbox (default: the running one, else http://127.0.0.1:15000)')
-    .option('--json', 'print the raw status as JSON', false)
-    .action((o: { admin?: string; json: boolean }) => run(() => runStatus(o, stdio)));
+    .option('--json', 'print the raw status as JSON (alias of -o json)', false)
+    .option('-o, --output <format>', 'json | yaml')
+    .action((o: { admin?: string; json: boolean; output?: string }) => run(() => runStatus(o, stdio)));
 
   program
     .command('certs')
@@ -146,7 +166,8 @@ export function buildProgram(): Command {
   fault
     .command('add')
     .description('inject a fault into a service (or one subset): HTTP faults at its inbound sidecar, or Toxiproxy toxics on connections to it')
-    .argument('<service>', 'destination service, e.g. callme-service')
+    .argument('[service]', 'destination service, e.g. callme-service (or -l)')
+    .option('-l, --selector <labels>', 'the instances to hit, by labels, e.g. app=callme-service,version=v2: one fault per service or version they make up')
     .option('--subset <name>', 'only this subset (DestinationRule subset or version)')
     .option('--source <workload>', 'only requests from this workload (e.g. caller-service-v1)')
     .option('--name <name>', 'name of the fault (default: generated)')
@@ -167,13 +188,15 @@ export function buildProgram(): Command {
     .option('--ttl <duration>', 'remove the fault automatically after this long, e.g. 30s')
     .option('--admin <url>', 'admin API of the sandbox')
     .option('--json', 'print the fault as JSON', false)
-    .action((service: string, o: FaultAddOptions) => run(() => runFaultAdd(service, o, stdio)));
+    .option('-o, --output <format>', 'json | yaml')
+    .action((service: string | undefined, o: FaultAddOptions & { selector?: string; output?: string }) => run(() => withOutput(o, (opts, io) => runFaultAddSelected(service, opts, io))));
   fault
     .command('ls')
     .description('list active faults')
     .option('--admin <url>', 'admin API of the sandbox')
     .option('--json', 'print JSON', false)
-    .action((o: { admin?: string; json: boolean }) => run(() => runFaultList(o, stdio)));
+    .option('-o, --output <format>', 'json | yaml')
+    .action((o: { admin?: string; json: boolean; output?: string }) => run(() => withOutput(o, runFaultList)));
   fault
     .command('rm')
     .description('remove runtime faults by name, or all of them')
@@ -198,17 +221,19 @@ export function buildProgram(): Command {
           undrain: 'put a drained endpoint back',
         }[action],
       )
-      .argument('<instance>', 'instance id, e.g. callme-service-v2-1 (see `meshbox workload ls`)')
+      .argument('[instance]', 'instance id, e.g. callme-service-v2-1 (see `meshbox workload ls`), or -l')
+      .option('-l, --selector <labels>', 'every instance with these labels, e.g. app=callme-service,version=v2')
       .option('--admin <url>', 'admin API of the sandbox');
     if (action === 'kill') cmd.option('--signal <signal>', 'signal to send', 'SIGKILL');
-    cmd.action((instance: string, o: { admin?: string; signal?: string }) => run(() => runWorkloadAction(action, instance, o, stdio)));
+    cmd.action((instance: string | undefined, o: { admin?: string; signal?: string; selector?: string }) => run(() => runWorkloadActionSelected(action, instance, o, stdio)));
   }
   workload
     .command('ls')
     .description('list instances')
     .option('--admin <url>', 'admin API of the sandbox')
     .option('--json', 'print JSON', false)
-    .action((o: { admin?: string; json: boolean }) => run(() => runWorkloadList(o, stdio)));
+    .option('-o, --output <format>', 'json | yaml')
+    .action((o: { admin?: string; json: boolean; output?: string }) => run(() => withOutput(o, runWorkloadList)));
 
   program
     .command('down')
@@ -219,6 +244,8 @@ export function buildProgram(): Command {
     .action((o: { sandbox?: string; all: boolean; timeout?: number }) => run(() => runDown(o, stdio)));
 
   registerScenarioCommand(program, run, stdio);
+  registerPrometheusConfigCommand(program, run, stdio);
+  registerObserveCommands(program, run, stdio);
 
   return program;
 }

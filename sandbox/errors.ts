@@ -135,6 +135,16 @@ const catalog = {
     hint: () => 'a fault or a workload action is a small JSON object; send one at a time',
     exitCode: 1,
   },
+  MESH_ERR_NOT_FOUND: {
+    message: (kind, name) => `${kind} "${name}" not found`,
+    hint: (kind) => `\`meshbox get ${kind}\` lists them`,
+    exitCode: 1,
+  },
+  MESH_ERR_NO_MATCH: {
+    message: (what) => `no ${what} matched`,
+    hint: () => 'check the selector or filter against `meshbox get`',
+    exitCode: 1,
+  },
   MESH_ERR_USAGE: {
     message: (text) => text,
     hint: () => 'run the command with --help to see its options',

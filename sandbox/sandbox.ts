@@ -21,6 +21,7 @@ import type { LoadedResource } from './config/resource.js';
 import { AdminServer } from './admin/admin-server.js';
 import { generateAdminToken } from './admin/admin-token.js';
 import { installChaosRoutes } from './admin/chaos-routes.js';
+import { installObserveRoutes } from './admin/observe-routes.js';
 import { FaultStore } from './faults/fault-store.js';
 import { fileFaults, GATEWAY_ID, listenersFor } from './control/compiler.js';
 import { ControlPlane } from './control/control-plane.js';
@@ -37,10 +38,13 @@ import { randomSeed } from './rng.js';
 import { allocatePort, releasePort } from './runtime/ports.js';
 import { startProcessWatchdog, type ProcessWatchdog } from './runtime/process-watchdog.js';
 import type { Runtime } from './runtime/runtime.js';
+import { assertRuntimeCanRun } from './runtime/runtime-support.js';
 import { selectRuntime, type DockerNetworkChoice, type RuntimeChoice } from './runtime/select-runtime.js';
 import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.js';
 import { AccessLogWriter } from './telemetry/access-log.js';
-import { IstioMetrics } from './telemetry/metrics.js';
+import { meshViewOf, startSandboxToxiproxyApi, type SandboxToxiproxyOptions } from './toxiproxy-api/toxiproxy-api.js';
+import type { ToxiproxyServer } from './toxiproxy-api/toxiproxy-server.js';
+import { IstioMetrics, proxyInstances } from './telemetry/metrics.js';
 import { installSecurityRoutes } from './admin/security-routes.js';
 import { MeshCA } from './security/ca.js';
 import { IdentityProvider, workloadCertTtlFromEnv } from './security/identity-provider.js';
@@ -71,6 +75,8 @@ export interface SandboxOptions {
   /** hot reload of the rules folder, meshbox.yaml and watched service code (default true) */
   watch?: boolean;
   bus?: EventBus;
+  /** Toxiproxy's HTTP API (sandbox/toxiproxy-api); off unless given (`meshbox up` turns it on) */
+  toxiproxy?: SandboxToxiproxyOptions;
 }
 
 
@@ -95,11 +101,19 @@ export class Sandbox {
   dataPlane!: DataPlane;
   workloads!: WorkloadManager;
   private readonly admin = new AdminServer();
+  private toxiproxy: ToxiproxyServer | undefined;
+  /** the Toxiproxy API's URL, '' when it is off */
+  toxiproxyUrl = '';
   private accessLog: AccessLogWriter | undefined;
   private state: SandboxState | undefined;
   private started = false;
   private stopped: Promise<void> | undefined;
   private processWatchdog: ProcessWatchdog | undefined;
+  /** the running up(), settled either way (down waits for it) */
+  private upRun: Promise<void> | undefined;
+  /** set when the sandbox cannot go on (the data plane is gone); it stops itself */
+  fatal: MeshError | undefined;
+  private readonly fatalListeners = new Set<(error: MeshError) => void>();
   private explainer: RouteExplainer | undefined;
   /** the sandbox CA and every proxy's workload certificate (sandbox/security) */
   identity: IdentityProvider | undefined;
@@ -107,7 +121,7 @@ export class Sandbox {
   constructor(readonly options: SandboxOptions = {}) {
     this.bus = options.bus ?? new EventBus();
     this.seed = options.seed ?? randomSeed();
-    this.metrics = new IstioMetrics(undefined, packageVersion());
+    this.metrics = new IstioMetrics(undefined, packageVersion(), () => (this.mesh ? proxyInstances(this.mesh, this.registry.all()) : []));
     this.faults = new FaultStore(
       this.bus,
       () => fileFaults(this.controlPlane?.appliedResources ?? []),
@@ -119,12 +133,26 @@ export class Sandbox {
     this.bus.emit({ type: 'mesh:notice', time: Date.now(), level, message, hint });
   }
 
-  async up(): Promise<void> {
+  /**
+   * Starts the sandbox. A `down()` meanwhile (Ctrl-C during start-up) makes it stop at its next
+   * step: down waits for that, so it stops everything up() made, and nothing starts afterwards.
+   */
+  up(): Promise<void> {
+    const run = this.doUp();
+    this.upRun = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async doUp(): Promise<void> {
     this.started = true;
     const configFile = path.resolve(this.options.config ?? sampleMeshFile());
     this.bus.emit({ type: 'mesh:sandbox:starting', time: Date.now(), message: `starting ${configFile} (seed ${this.seed})` });
     if (!existsSync(configFile)) throw new MeshError('MESH_ERR_CONFIG_NOT_FOUND', [configFile]);
     const loaded = await loadMeshFile(configFile);
+    if (this.stopping) return;
     if (!loaded.mesh || hasErrors(loaded.findings)) {
       throw new MeshError('MESH_ERR_CONFIG_INVALID', [configFile], { findings: loaded.findings });
     }
@@ -133,6 +161,7 @@ export class Sandbox {
     this.id = `${mesh.name}-${randomBytes(3).toString('hex')}`;
 
     const resources = await this.loadRules(mesh);
+    if (this.stopping) return;
 
     for (const r of reapLeftovers()) {
       const what = r.killed.length ? `stopped ${r.killed.join(', ')}` : 'nothing was left running';
@@ -141,6 +170,10 @@ export class Sandbox {
     this.state = new SandboxState(this.id, configFile);
     const selected = await selectRuntime(this.options.runtime ?? 'auto', { pull: this.options.pull, dockerNetwork: this.options.dockerNetwork, onEvent: (e) => this.bus.emit(e) });
     this.runtime = selected.runtime;
+    if (this.stopping) return;
+    // a service this runtime cannot run fails now, before any instance starts
+    const autoFallback = (this.options.runtime ?? 'auto') === 'auto' && this.runtime.name === 'process';
+    assertRuntimeCanRun(mesh, this.runtime.name, autoFallback ? `--runtime auto picked it: ${selected.notice?.split(': running workloads as processes')[0]}` : undefined);
     // processes outlive a meshbox killed with -9: a watchdog stops them (Docker has its own)
     if (this.runtime.name === 'process') this.processWatchdog = startProcessWatchdog(this.state.file);
     if (selected.notice) this.notice('info', selected.notice);
@@ -174,6 +207,7 @@ export class Sandbox {
       }
     }
 
+    if (this.stopping) return;
     // Data plane: bind every listener first, so apps can be told their sidecar ports.
     this.dataPlane = createDataPlane({
       seed: this.seed,
@@ -181,9 +215,11 @@ export class Sandbox {
       onEvents: (events) => {
         for (const e of events) this.bus.emit(e);
       },
+      onExit: (error) => this.failFatally(error),
     });
     const ingress = { address: this.options.ingressHost ?? mesh.ingress.host, port: this.options.ingressPort ?? mesh.ingress.port };
     await this.bindListeners(mesh, ingress);
+    if (this.stopping) return;
 
     // Workload identity: the CA under the state directory, a certificate per proxy, pushed to
     // the data plane before any rule applies, so the mesh runs mTLS from the first request.
@@ -205,6 +241,7 @@ export class Sandbox {
     this.adminUrl = await this.admin.listen(this.options.adminHost ?? '127.0.0.1', this.options.adminPort ?? 15000, { token: adminToken, tokenFile: this.state.tokenFile });
     this.installAdminRoutes();
     installChaosRoutes(this.admin, { faults: this.faults, workloads: () => this.workloads, registry: this.registry });
+    installObserveRoutes(this.admin, { bus: this.bus, registry: this.registry, faults: this.faults, mesh: () => this.mesh, controlPlane: () => this.controlPlane, dataPlane: () => this.dataPlane });
     installSecurityRoutes(this.admin, { identity: () => this.identity });
     this.state.set({ adminUrl: this.adminUrl, ingressUrl: this.ingressUrl });
 
@@ -213,9 +250,14 @@ export class Sandbox {
       void this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()).catch((e: Error) => this.notice('error', `faults not applied: ${e.message}`));
     });
     await this.controlPlane.setResources(resources, this.ruleFindings.filter((f) => f.severity === 'warning'));
+    if (this.stopping) return;
+    if (this.options.toxiproxy) await this.startToxiproxy(this.options.toxiproxy);
+    if (this.stopping) return;
 
     await this.workloads.startAll();
+    if (this.stopping) return;
     if (this.options.watch !== false) await this.startHotReload(configFile, ingress);
+    if (this.stopping) return;
     this.bus.emit({ type: 'mesh:sandbox:ready', time: Date.now(), message: `ingress ${this.ingressUrl}, admin ${this.adminUrl}` });
     await this.waitReady(this.options.readyTimeoutMs ?? 30_000);
   }
@@ -270,6 +312,12 @@ export class Sandbox {
     }
   }
 
+  private async startToxiproxy(o: SandboxToxiproxyOptions): Promise<void> {
+    const deps = { seed: this.seed, inProcess: this.options.inProcessDataPlane, mesh: meshViewOf(() => this.mesh, this.registry), faults: this.faults, syncFaults: () => this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()), metrics: this.metrics.registry, namespace: this.mesh.namespace };
+    this.toxiproxy = await startSandboxToxiproxyApi(o, deps, (level, message, hint) => this.notice(level, message, hint));
+    this.toxiproxyUrl = this.toxiproxy?.url ?? '';
+  }
+
   /** service -> the names its instances can be selected by (version labels and DestinationRule subsets) */
   private faultTargets(): Map<string, Set<string>> {
     const out = new Map<string, Set<string>>();
@@ -277,6 +325,8 @@ export class Sandbox {
     for (const c of Object.values(this.controlPlane?.current?.clusters ?? {})) {
       if (c.service && c.subset) out.get(c.service.name)?.add(c.subset);
     }
+    // the Toxiproxy API's standalone proxies take toxics too
+    for (const name of this.toxiproxy?.proxies.standaloneTargets() ?? []) if (!out.has(name)) out.set(name, new Set());
     return out;
   }
 
@@ -303,10 +353,30 @@ export class Sandbox {
     await this.hotReload.start();
   }
 
-  /** every instance of every workload with replicas is healthy */
+  /** every instance of every workload with replicas is healthy, and the data plane runs */
   isReady(): boolean {
+    if (this.fatal) return false;
     const all = this.registry.all();
     return all.length > 0 && all.every((i) => i.healthy && i.state === 'running');
+  }
+
+  /**
+   * The sandbox cannot go on (the data-plane worker died: no sidecar, no ingress): said once,
+   * `/ready` answers 503 from now on, `onFatal` listeners hear it (`meshbox up` exits with its
+   * code) and the sandbox stops everything it started.
+   */
+  private failFatally(error: MeshError): void {
+    if (this.fatal || this.stopping) return;
+    this.fatal = error;
+    this.notice('error', `${error.code}: ${error.message}`, error.hint);
+    for (const l of this.fatalListeners) l(error);
+    void this.down();
+  }
+
+  /** called once if the sandbox fails while it runs (it stops itself right after) */
+  onFatal(listener: (error: MeshError) => void): () => void {
+    this.fatalListeners.add(listener);
+    return () => this.fatalListeners.delete(listener);
   }
 
   /** true once `down()` was called */
@@ -314,9 +384,33 @@ export class Sandbox {
     return this.stopped !== undefined;
   }
 
-  /** resolves when every workload is healthy, or at once when the sandbox is being stopped */
+  /** the first instance that failed for good (not restarted), with its error */
+  private failedInstance(): MeshError | undefined {
+    for (const i of this.registry.all()) {
+      const e = this.workloads?.failureOf(i.id);
+      if (e) return e;
+    }
+    return undefined;
+  }
+
+  /** MESH_ERR_NOT_READY saying, per instance, what is wrong: crash-looping, or what its health check sees */
+  private async notReadyError(timeoutMs: number): Promise<MeshError> {
+    const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running'));
+    const diagnoses = await Promise.all(waiting.map((i) => this.workloads.diagnose(i.id)));
+    const hint = diagnoses.find((d) => d.hint)?.hint;
+    return new MeshError('MESH_ERR_NOT_READY', [diagnoses.map((d) => d.what).join('; '), String(Math.round(timeoutMs / 1000))], hint ? { hint } : {});
+  }
+
+  /**
+   * Resolves when every workload is healthy, or at once when the sandbox is being stopped.
+   * Rejects with the instance's error as soon as one cannot start for good (a missing program or
+   * image), and with MESH_ERR_NOT_READY (saying what is wrong) after `timeoutMs`.
+   */
   async waitReady(timeoutMs: number): Promise<void> {
     if (this.isReady() || this.stopping) return;
+    const failed = this.failedInstance();
+    if (failed) throw failed;
+    if (this.fatal) throw this.fatal;
     await new Promise<void>((resolve, reject) => {
       const onChange = (): void => {
         if (this.isReady()) {
@@ -329,14 +423,23 @@ export class Sandbox {
         resolve();
       };
       const offStopping = this.bus.on('mesh:sandbox:stopping', onStopping);
+      const offFailure = this.workloads.onFailure((_id, error) => {
+        cleanup();
+        reject(error);
+      });
+      const offFatal = this.onFatal((error) => {
+        cleanup();
+        reject(error);
+      });
       const timer = setTimeout(() => {
         cleanup();
-        const waiting = this.registry.all().filter((i) => !i.healthy).map((i) => i.id);
-        reject(new MeshError('MESH_ERR_NOT_READY', [`${waiting.join(', ')}`, String(Math.round(timeoutMs / 1000))]));
+        void this.notReadyError(timeoutMs).then(reject, reject);
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);
         offStopping();
+        offFailure();
+        offFatal();
         this.registry.off('change', onChange);
       };
       this.registry.on('change', onChange);
@@ -352,8 +455,10 @@ export class Sandbox {
       seed: this.seed,
       ingress: this.ingressUrl,
       admin: this.adminUrl,
+      toxiproxy: this.toxiproxyUrl || undefined,
       ready: this.isReady(),
       snapshotVersion: this.controlPlane?.current?.version ?? 0,
+      ...(this.fatal ? { fatal: `${this.fatal.code}: ${this.fatal.message}` } : {}),
       findings: this.ruleFindings,
       reload: this.hotReload?.status(),
       instances: this.registry.all().map((i) => ({
@@ -366,6 +471,7 @@ export class Sandbox {
         appPort: i.appPort,
         sidecar: i.sidecar,
         restarts: i.restarts,
+        ...(i.failure ? { failure: i.failure } : {}),
       })),
     };
   }
@@ -373,7 +479,8 @@ export class Sandbox {
   private installAdminRoutes(): void {
     this.admin
       .route('GET', '/ready', 'LIVE (200) once every workload is healthy, else 503', () => {
-        const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running')).map((i) => `${i.id}: ${i.state}${i.state === 'running' ? ', unhealthy' : ''}`);
+        const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running')).map((i) => `${i.id}: ${i.state}${i.state === 'running' ? ', unhealthy' : ''}${i.failure ? ` (${i.failure})` : ''}`);
+        if (this.fatal) waiting.unshift(`data plane: ${this.fatal.message}`);
         return this.isReady() ? { body: 'LIVE\n' } : { status: 503, body: `NOT READY\n${waiting.join('\n')}\n` };
       })
       .route('GET', '/metrics', 'Istio standard metrics (Prometheus text)', async () => ({ body: await this.metrics.text(), contentType: this.metrics.contentType }))
@@ -419,8 +526,11 @@ export class Sandbox {
   private async doDown(): Promise<void> {
     if (!this.started) return;
     this.bus.emit({ type: 'mesh:sandbox:stopping', time: Date.now(), message: 'stopping workloads and sidecars' });
+    // a start-up in progress stops at its next step: then everything it made is known
+    await this.upRun;
     await this.hotReload?.close();
     this.faults.close();
+    await this.toxiproxy?.close();
     await this.workloads?.stopAll();
     this.controlPlane?.close();
     this.identity?.close();

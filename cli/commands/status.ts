@@ -1,6 +1,7 @@
 /** `meshbox status`: what a running sandbox looks like, from its admin API. */
 import { adminRequest, resolveAdmin } from '../admin-client.js';
 import { paint, useColor, type Io } from '../output.js';
+import { outputFormat, printData } from '../output-format.js';
 
 interface StatusBody {
   sandbox: string;
@@ -16,11 +17,12 @@ interface StatusBody {
   instances: Array<{ id: string; state: string; healthy: boolean; pid?: number; appPort: number; restarts: number; sidecar: { inbound: number; outbound: number } }>;
 }
 
-export async function runStatus(opts: { admin?: string; json?: boolean }, io: Io): Promise<number> {
+export async function runStatus(opts: { admin?: string; json?: boolean; output?: string }, io: Io): Promise<number> {
+  const format = outputFormat(opts, ['table', 'json', 'yaml']);
   const admin = resolveAdmin(opts.admin);
   const { body } = await adminRequest(`${admin}/status`);
-  if (opts.json) {
-    io.out(JSON.stringify(body, null, 2));
+  if (format === 'json' || format === 'yaml') {
+    printData(io, body, format);
     return 0;
   }
   const s = body as StatusBody;

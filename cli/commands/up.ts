@@ -10,6 +10,7 @@ import { sampleMeshFile } from '../../sandbox/paths.js';
 import { createSandboxController } from '../tui/sandbox-controller.js';
 import type { LoadTarget } from '../tui/controller.js';
 import { MeshError } from '../../sandbox/errors.js';
+import { DEFAULT_TOXIPROXY_PORT } from '../../sandbox/toxiproxy-api/toxiproxy-api.js';
 import { EventPrinter } from '../printer.js';
 import { runTui, shouldUseTui } from '../tui/run-tui.js';
 import { onOutputClosed, paint, printError, useColor, type Io } from '../output.js';
@@ -30,6 +31,10 @@ export interface UpOptions {
   readyTimeout?: number;
   /** hot reload (default on) */
   watch?: boolean;
+  /** port of the Toxiproxy API (default 8474; given explicitly, it must be free) */
+  toxiproxyPort?: number;
+  /** false: no Toxiproxy API (`--no-toxiproxy-api`) */
+  toxiproxyApi?: boolean;
 }
 
 /**
@@ -73,6 +78,7 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     accessLogDir: opts.accessLog,
     readyTimeoutMs: opts.readyTimeout,
     watch: opts.watch,
+    toxiproxy: opts.toxiproxyApi === false ? undefined : { port: opts.toxiproxyPort ?? DEFAULT_TOXIPROXY_PORT, explicitPort: opts.toxiproxyPort !== undefined },
   });
   // ── terminal UI (issue 6): a TTY without --headless gets the Ink UI, which starts the
   // sandbox itself and shows its start-up; everything below is the plain-line mode.
@@ -103,6 +109,8 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     process.on('SIGHUP', onSignal);
     // `meshbox up | head`: the reader is gone, so stop as a shell pipeline expects
     onOutputClosed(() => void shutdown(0, 'output closed').then(resolve));
+    // the sandbox failed while running (its data plane died): it said why and stops itself
+    sandbox.onFatal((e) => void shutdown(e.exitCode, e.code).then(resolve));
     process.on('uncaughtException', (err) => {
       printError(io, err);
       void shutdown(70, 'internal error').then(resolve);
@@ -128,6 +136,7 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
   io.out(`  config   ${sandbox.mesh?.file ?? path.resolve(config)}`);
   io.out(`  ingress  ${sandbox.ingressUrl}   ${tryLine(createSandboxController(sandbox).load.target())}`);
   io.out(`  admin    ${sandbox.adminUrl}   (/ready /metrics /config_dump /clusters /status)`);
+  if (sandbox.toxiproxyUrl) io.out(`  toxiproxy ${sandbox.toxiproxyUrl}   (Toxiproxy API: point your Toxiproxy clients here)`);
   io.out(`  rules    ${sandbox.rulesDir ?? '(none)'}`);
   io.out(c('gray', '  Ctrl-C stops everything'));
   io.out('');

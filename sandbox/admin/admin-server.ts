@@ -31,6 +31,8 @@ export interface AdminResponse {
   /** JSON-serialisable value, or a string sent as text */
   body: unknown;
   contentType?: string;
+  /** a streaming answer (tap, port-forward): takes over the response instead of `body` */
+  stream?: (res: http.ServerResponse, req: http.IncomingMessage) => void;
 }
 
 type Handler = (req: AdminRequest) => AdminResponse | Promise<AdminResponse>;
@@ -134,7 +136,8 @@ export class AdminServer {
           }
         }
         const out = await r.handler({ method, path: url.pathname, query: url.searchParams, params: m.slice(1), body });
-        send(out.status ?? 200, out.body, out.contentType);
+        if (out.stream) out.stream(res, req);
+        else send(out.status ?? 200, out.body, out.contentType);
         return;
       }
       send(matchedPath ? 405 : 404, { error: matchedPath ? `${method} not allowed on ${url.pathname}` : `no admin route ${url.pathname}; GET / lists them`, status: matchedPath ? 405 : 404 });

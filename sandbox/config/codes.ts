@@ -79,6 +79,7 @@ export const FINDING_CODES = {
   MESH_NO_START: { code: 'MB3003', severity: 'error', title: 'a service (or version) with neither `command` nor `image`/`build`' },
   MESH_RESERVED_LABEL: { code: 'MB3004', severity: 'error', title: 'a label meshbox sets itself (`app`, `version`) in `labels`' },
   MESH_DUPLICATE_WORKLOAD: { code: 'MB3005', severity: 'error', title: 'two versions that end up with the same workload name' },
+  MESH_RUNTIME_CANNOT_RUN: { code: 'MB3006', severity: 'error', title: 'a service the chosen runtime cannot run (`build:`/`image:` only with the process runtime, ...)' },
 } as const satisfies Record<string, FindingCodeInfo>;
 
 export type FindingCodeName = keyof typeof FINDING_CODES;

@@ -58,6 +58,8 @@ export const GATEWAY_ID = 'istio-ingressgateway';
  */
 export const FAULT_AS_UPSTREAM_ANNOTATION = 'meshbox.dev/fault-as-upstream';
 export const GATEWAY_ROUTE_CONFIG = 'gateway/http.80';
+/** the mesh routes (`gateways: [mesh]` VirtualServices) as the ingress gateway's workload sees them: port-forward listeners use it */
+export const PORT_FORWARD_ROUTE_CONFIG = `outbound/${GATEWAY_ID}`;
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** how long a request waits for an endpoint of a cluster whose instances meshbox is restarting */
@@ -72,6 +74,8 @@ export interface CompileInput {
   ingress: { address: string; port: number };
   /** runtime faults (faults from rule files come with `resources`) */
   runtimeFaults?: readonly FaultRecord[];
+  /** listeners added at runtime (`meshbox port-forward`), kept across snapshots */
+  extraListeners?: readonly ListenerConfig[];
 }
 
 /** Fault resources of the rule files as records (with their location). */
@@ -405,6 +409,15 @@ export function compile(input: CompileInput): MeshSnapshot {
     routeConfigs[outboundRouteConfigName(inst)] = { name: outboundRouteConfigName(inst), virtualHosts };
   }
 
+  // ---- port-forward listeners: mesh routing from the gateway's workload (no Gateway resource)
+  if ((input.extraListeners ?? []).some((l) => l.routeConfig === PORT_FORWARD_ROUTE_CONFIG)) {
+    const scope: MatchScope = { gateway: 'mesh', labels: mesh.ingress.labels, namespace: ns };
+    routeConfigs[PORT_FORWARD_ROUTE_CONFIG] = {
+      name: PORT_FORWARD_ROUTE_CONFIG,
+      virtualHosts: sidecarVirtualHosts(meshVss, services, resolver, routeCompiler, scope),
+    };
+  }
+
   // ---- gateway route config
   routeConfigs[GATEWAY_ROUTE_CONFIG] = {
     name: GATEWAY_ROUTE_CONFIG,
@@ -424,7 +437,7 @@ export function compile(input: CompileInput): MeshSnapshot {
   }
 
   const byId = new Map(instances.map((i) => [i.id, i]));
-  const listeners = listenersFor(mesh, instances, input.ingress).map((l) => {
+  const listeners = [...listenersFor(mesh, instances, input.ingress), ...(input.extraListeners ?? [])].map((l) => {
     const inst = l.kind === 'inbound' ? byId.get(l.proxyId) : undefined;
     return inst ? { ...l, mtls: mtlsOf(inst) } : l;
   });

@@ -13,7 +13,7 @@ import type { DataPlane } from '../proxy/data-plane.js';
 import { compile } from './compiler.js';
 import type { Registry } from './registry.js';
 import { RouteListInterner } from './route-fingerprint.js';
-import type { MeshSnapshot } from './snapshot.js';
+import type { ListenerConfig, MeshSnapshot } from './snapshot.js';
 
 /** snapshots kept after they were replaced, for explanations of the requests that ran on them */
 export const SNAPSHOT_HISTORY = 5;
@@ -24,6 +24,8 @@ export class ControlPlane {
   private readonly routeLists = new RouteListInterner();
   private resources: readonly LoadedResource[] = [];
   private runtimeFaults: readonly FaultRecord[] = [];
+  /** listeners added at runtime (port-forward), by name */
+  private readonly extraListeners = new Map<string, ListenerConfig>();
   private snapshot: MeshSnapshot | undefined;
   private pending: Promise<void> | undefined;
   private dirty = false;
@@ -82,6 +84,24 @@ export class ControlPlane {
     await this.publish();
   }
 
+  /** Adds (or replaces) a runtime listener and pushes; the data plane binds it with the snapshot. */
+  async addListener(listener: ListenerConfig): Promise<MeshSnapshot> {
+    this.extraListeners.set(listener.name, listener);
+    return this.publish();
+  }
+
+  /** Removes a runtime listener and pushes; the data plane closes it. */
+  async removeListener(name: string): Promise<boolean> {
+    if (!this.extraListeners.delete(name)) return false;
+    await this.publish();
+    return true;
+  }
+
+  /** the runtime listeners (port-forward) */
+  get runtimeListeners(): readonly ListenerConfig[] {
+    return [...this.extraListeners.values()];
+  }
+
   /** coalesces registry changes arriving together into one push */
   private schedule(): void {
     if (this.closed) return;
@@ -105,7 +125,19 @@ export class ControlPlane {
     return this.snapshot!;
   }
 
-  private async push(): Promise<void> {
+  /**
+   * One push at a time, in call order: a push that overtook one still being applied (a toxic
+   * proxy still binding) would leave the data plane on the older snapshot.
+   */
+  private pushing: Promise<void> = Promise.resolve();
+
+  private push(): Promise<void> {
+    const next = this.pushing.then(() => this.pushNow());
+    this.pushing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async pushNow(): Promise<void> {
     const snapshot = compile({
       version: ++this.version,
       mesh: this.meshDef,
@@ -113,6 +145,7 @@ export class ControlPlane {
       instances: this.registry.all(),
       ingress: this.ingress,
       runtimeFaults: this.runtimeFaults,
+      extraListeners: [...this.extraListeners.values()],
     });
     // unchanged route lists stay the same objects: kept once in the history, shipped once
     this.routeLists.intern(snapshot.routeConfigs);

@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import { parseDuration } from '../config/duration.js';
 import type { RequestEvent } from '../events.js';
 import type { ListenerConfig, ProxyConfig, RouteEntryConfig } from '../control/snapshot.js';
-import type { Rng } from '../rng.js';
+import { RequestRandomness, type Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
 import { decideFault } from './filters/fault-filter.js';
 import { decideInboundFaults } from './filters/mesh-fault-filter.js';
@@ -143,7 +143,12 @@ function authorityPort(authority: string, fallback: number): number {
 }
 
 export class ConnectionManager implements ListenerHandler {
-  constructor(private readonly deps: ConnectionManagerDeps) {}
+  /** a generator per request, derived from the seed (so `--seed` replays concurrent traffic too) */
+  private readonly randomness: RequestRandomness;
+
+  constructor(private readonly deps: ConnectionManagerDeps) {
+    this.randomness = new RequestRandomness(deps.rng.seed);
+  }
 
   request(listenerName: string, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     this.handle(listenerName, req, res, expectContinue);
@@ -270,9 +275,11 @@ export class ConnectionManager implements ListenerHandler {
     }
     const target = requestTarget(req);
     const idHeader = req.headers['x-request-id'];
-    const requestId = typeof idHeader === 'string' && idHeader.length > 0 ? idHeader : randomUUID();
+    const givenId = typeof idHeader === 'string' && idHeader.length > 0 ? idHeader : undefined;
+    const rng = this.randomness.forRequest(listenerName, givenId);
+    const requestId = givenId ?? rng.uuid();
     const authority = listener.boundHost ? `${listener.boundHost}:${listener.servicePort ?? 80}` : target.authority;
-    const ctx = new RequestContext(req, res, snap.snapshot, proxy, listener, requestId, target.path, authority);
+    const ctx = new RequestContext(req, res, snap.snapshot, proxy, listener, requestId, target.path, authority, rng);
     res.once('close', () => {
       const event = ctx.finish();
       if (event) this.deps.emit(event);
@@ -325,7 +332,8 @@ export class ConnectionManager implements ListenerHandler {
     }
     ctx.flags.add('SI');
     ctx.details = 'stream_idle_timeout';
-    ctx.res.destroy();
+    // the proxy's reset, not the client's disconnect (no DC)
+    ctx.resetDownstream();
   }
 
   /** 413 and close: the rest of the body is drained, not reset, so the client reads the reply */
@@ -395,7 +403,7 @@ export class ConnectionManager implements ListenerHandler {
     }
     ctx.routeName = 'default';
     ctx.why.push(`inbound to ${proxy.id}: local app via ${cluster.name}`);
-    const faults = decideInboundFaults(snap.httpFaults.get(proxy.id), { method: ctx.req.method ?? 'GET', path: ctx.path, headers: ctx.req.headers }, ctx.source.workload, this.deps.rng);
+    const faults = decideInboundFaults(snap.httpFaults.get(proxy.id), { method: ctx.req.method ?? 'GET', path: ctx.path, headers: ctx.req.headers }, ctx.source.workload, ctx.rng);
     if (faults) {
       ctx.why.push(...faults.why);
       if (faults.delayMs > 0) {
@@ -413,7 +421,7 @@ export class ConnectionManager implements ListenerHandler {
       if (faults.resetRequest) {
         ctx.flags.add('FI');
         ctx.details = 'fault_filter_reset';
-        ctx.req.socket.resetAndDestroy();
+        ctx.resetDownstream('rst');
         return;
       }
       if (faults.response.reset || faults.response.slowBodyBps) ctx.flags.add('FI');
@@ -439,7 +447,6 @@ export class ConnectionManager implements ListenerHandler {
         responseFault: faults?.response,
         onEndpoint: () => undefined,
       },
-      this.deps.rng,
     );
   }
 
@@ -488,7 +495,7 @@ export class ConnectionManager implements ListenerHandler {
       ctx.sendLocalReply(localReplies.directResponse(action.status, text));
       return;
     }
-    const picked = selection.route.pickDestination(this.deps.rng);
+    const picked = selection.route.pickDestination(ctx.rng);
     if (!picked) {
       ctx.sendLocalReply(localReplies.clusterNotFound());
       return;
@@ -505,7 +512,7 @@ export class ConnectionManager implements ListenerHandler {
     };
 
     if (route.fault && route.faultMode !== 'upstream') {
-      const decision = decideFault(route.fault, this.deps.rng, parseDuration);
+      const decision = decideFault(route.fault, ctx.rng, parseDuration);
       ctx.why.push(...decision.why);
       if (decision.delayMs > 0) {
         ctx.flags.add('DI');
@@ -547,7 +554,7 @@ export class ConnectionManager implements ListenerHandler {
       const v = cookieValue(ctx.req.headers.cookie, hp.cookie.name);
       if (v !== undefined) return { key: v };
       if (hp.cookie.ttlMs === undefined) return {};
-      const fresh = randomUUID();
+      const fresh = ctx.rng.uuid();
       // Envoy: a zero ttl makes a session cookie (no Max-Age), not one that expires at once
       const attrs = [`${hp.cookie.name}=${fresh}`, `Path=${hp.cookie.path ?? '/'}`, ...(hp.cookie.ttlMs > 0 ? [`Max-Age=${Math.round(hp.cookie.ttlMs / 1000)}`] : []), 'HttpOnly'];
       return { key: fresh, setCookie: attrs.join('; ') };
@@ -626,7 +633,6 @@ export class ConnectionManager implements ListenerHandler {
           };
         },
       },
-      this.deps.rng,
     );
   }
 }

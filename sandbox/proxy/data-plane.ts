@@ -19,6 +19,11 @@ export interface DataPlaneOptions {
   seed: number;
   onEvents(events: MeshEvent[]): void;
   inProcess?: boolean;
+  /**
+   * The worker exited (or crashed) without being asked to stop: every sidecar and the ingress
+   * gateway are gone. Called once, with MESH_ERR_INTERNAL saying how it ended.
+   */
+  onExit?(error: MeshError): void;
   /** downstream timeouts and size limits (listener.ts); Envoy's defaults where unset */
   limits?: Partial<DownstreamLimits>;
 }
@@ -52,6 +57,8 @@ class WorkerDataPlane implements DataPlane {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private exited = false;
+  private stopping = false;
+  private crash: string | undefined;
 
   constructor(opts: DataPlaneOptions) {
     const init: WorkerInit = { seed: opts.seed, limits: opts.limits };
@@ -72,8 +79,20 @@ class WorkerDataPlane implements DataPlane {
       for (const p of this.pending.values()) p.reject(new MeshError('MESH_ERR_INTERNAL', [`data plane ${reason}`]));
       this.pending.clear();
     };
-    this.worker.on('error', (e) => failAll(`crashed: ${e.stack ?? e.message}`));
-    this.worker.on('exit', (code) => failAll(`exited with code ${code}`));
+    this.worker.on('error', (e) => {
+      this.crash = e.message;
+      failAll(`crashed: ${e.stack ?? e.message}`);
+    });
+    this.worker.on('exit', (code) => {
+      failAll(`exited with code ${code}`);
+      if (this.stopping) return;
+      const how = this.crash ? `crashed (${this.crash})` : `exited with code ${code}`;
+      opts.onExit?.(
+        new MeshError('MESH_ERR_INTERNAL', [`the data plane worker ${how}: every sidecar and the ingress gateway are gone`], {
+          hint: 'meshbox stops the sandbox; start it again with `meshbox up`. This is a bug in meshbox: please report it with the output above (MESHBOX_DEBUG=1 adds stacks)',
+        }),
+      );
+    });
   }
 
   private call<T>(command: DataPlaneCommand): Promise<T> {
@@ -112,6 +131,7 @@ class WorkerDataPlane implements DataPlane {
   }
 
   async stop(graceMs = 2_000): Promise<void> {
+    this.stopping = true;
     if (this.exited) return;
     try {
       await this.call({ type: 'stop', graceMs });

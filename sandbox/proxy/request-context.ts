@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationInfo, PeerInfo, RequestEvent, RouteRef } from '../events.js';
 import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '../control/snapshot.js';
+import type { Rng } from '../rng.js';
 import { ResponseFlags, type LocalReply } from './local-reply.js';
 
 export const UNKNOWN_PEER: PeerInfo = {
@@ -58,7 +59,7 @@ export class RequestContext {
   route: RouteRef | undefined;
   /** set once the response head went out: timeouts can then only reset the stream */
   responseStarted = false;
-  /** the client went away before the response ended */
+  /** the client went away before the response ended (Envoy: `DC`, `downstream_remote_disconnect`) */
   downstreamClosed = false;
   /**
    * inbound over mTLS: the client's identity in Istio's principal form
@@ -70,6 +71,10 @@ export class RequestContext {
   connectionSecurity: 'mutual_tls' | 'none' = 'none';
   /** outbound: how the upstream connection to the picked endpoint is secured */
   upstreamSecurity: 'mutual_tls' | 'tls' | 'none' | undefined;
+  /** the proxy cut the downstream itself (a fault, a timeout mid-response): not the client's doing */
+  private resetByProxy = false;
+  /** what the request is waiting for (set by the router), for the explanation when the client leaves */
+  stage: string | undefined;
   private finished = false;
 
   constructor(
@@ -82,14 +87,32 @@ export class RequestContext {
     /** path as received, before any rewrite */
     readonly path: string,
     readonly authority: string,
-  ) {}
+    /** this request's own random generator (see RequestRandomness in ../rng.ts) */
+    readonly rng: Rng,
+  ) {
+    // Registered before anyone else's `close` listener, so the event and the router both know
+    // who closed the stream: a response that did not finish and that the proxy did not cut was
+    // abandoned by the client.
+    res.once('close', () => {
+      if (res.writableFinished || this.resetByProxy) return;
+      this.downstreamClosed = true;
+      this.why.push(`the client went away${this.stage ? ` ${this.stage}` : ''} before the response ended: the request is cancelled, never re-sent`);
+    });
+  }
+
+  /** The proxy resets the client's stream (`rst`: a TCP RST, as a fault does); it is not logged as DC. */
+  resetDownstream(how: 'close' | 'rst' = 'close'): void {
+    this.resetByProxy = true;
+    if (how === 'rst') this.req.socket.resetAndDestroy();
+    else this.res.destroy();
+  }
 
   /** Sends an Envoy local reply (text/plain, Envoy's body), unless a response already started. */
   sendLocalReply(reply: LocalReply, extraHeaders: Record<string, string> = {}): void {
     this.flags.add(reply.flag);
     this.details = reply.details;
     if (this.responseStarted || this.res.headersSent) {
-      this.res.destroy();
+      this.resetDownstream();
       return;
     }
     this.status = reply.status;
@@ -117,7 +140,11 @@ export class RequestContext {
   finish(): RequestEvent | undefined {
     if (this.finished) return undefined;
     this.finished = true;
-    if (this.downstreamClosed && !this.res.writableFinished) this.flags.add('DC');
+    if (this.downstreamClosed && !this.res.writableFinished) {
+      // Envoy: the code already sent (0 if none), flag DC, details downstream_remote_disconnect
+      this.flags.add('DC');
+      this.details = 'downstream_remote_disconnect';
+    }
     const req = this.req;
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
@@ -151,7 +178,7 @@ export class RequestContext {
       source: this.source,
       destination: this.destination,
       endpoint: this.endpointId,
-      why: this.why,
+      why: [...this.why],
       ...(this.route ? { route: this.route } : {}),
       requestHeaders: headers,
       snapshotVersion: this.snapshot.version,

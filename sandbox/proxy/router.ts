@@ -93,8 +93,18 @@ function failureReply(failure: AttemptFailure): LocalReply {
   return localReplies.connectionTermination();
 }
 
-export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng): Promise<void> {
+/**
+ * Routes one request: the retry loop of attempts, each on an endpoint the cluster picks.
+ * Every random choice (endpoint, back-off jitter, a per-attempt fault) comes from the request's
+ * own generator (`ctx.rng`), so it does not depend on what other requests do meanwhile.
+ *
+ * A client that goes away cancels the request: the attempt in flight is abandoned (its upstream
+ * connection closed), a wait for a connection or a back-off ends, nothing is sent again; the
+ * RequestContext logs it as Envoy does (`DC`, `downstream_remote_disconnect`).
+ */
+export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<void> {
   const { cluster, retry } = fr;
+  const rng = ctx.rng;
   const breaker = cluster.breaker;
   ctx.upstreamCluster = cluster.name;
   if (cluster.config.kind === 'outbound') ctx.why.push(cluster.explain());
@@ -103,11 +113,14 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
   let current: UpstreamAttempt | undefined;
   let downstreamGone = false;
   let retrying = false;
+  let signalGone: () => void = () => undefined;
+  /** resolves when the client goes away (shaped like a deadline, for the waits that race one) */
+  const gone = new Promise<'timeout'>((resolve) => (signalGone = () => resolve('timeout')));
   const onClose = (): void => {
     if (!ctx.res.writableFinished) {
       downstreamGone = true;
-      ctx.downstreamClosed = true;
       current?.abort();
+      signalGone();
     }
   };
   ctx.res.once('close', onClose);
@@ -136,10 +149,17 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
       ctx.endpointId = endpoint.id;
 
       // Circuit breaking: a connection (HTTP/1.1: one per request in flight) or a queue slot.
-      const admission = await breaker.admit(overall.promise);
-      if (admission === 'timeout' || downstreamGone) {
+      // A client that goes away leaves the queue at once.
+      const admitting = breaker.admit(Promise.race([overall.promise, gone]));
+      if (admitting instanceof Promise) ctx.stage = `waiting for a connection to ${cluster.name} (circuit breaker queue)`;
+      const admission = await admitting;
+      if (downstreamGone) {
+        if (admission === 'ok') breaker.release();
         endRetry();
-        if (downstreamGone) return;
+        return;
+      }
+      if (admission === 'timeout') {
+        endRetry();
         ctx.why.push(`route timeout ${fr.timeoutMs}ms expired waiting for a connection (circuit breaker queue)`);
         ctx.sendLocalReply(localReplies.routeTimeout());
         return;
@@ -156,8 +176,14 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
         if (!released) breaker.release();
         released = true;
       };
-      const outcome = await runAttempt(ctx, fr, endpoint, attemptNo, overall, (a) => (current = a), rng);
+      ctx.stage = `during attempt ${attemptNo} to ${endpoint.id} (cancelled: its upstream connection was closed)`;
+      const outcome = await runAttempt(ctx, fr, endpoint, attemptNo, overall, (a) => (current = a), () => downstreamGone);
       endRetry();
+      if (outcome === 'gone') {
+        // the client's doing, not the endpoint's: no outlier detection, no retry
+        release();
+        return;
+      }
       if (outcome === 'timeout') {
         release();
         cluster.record(endpoint, 'local-failure');
@@ -189,7 +215,8 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest, rng: Rng)
         else ctx.upstreamFailure = outcome.reason;
         release();
         const wait = retry.backoffMs(attemptNo, rng);
-        const slept = await Promise.race([sleep(wait), overall.promise]);
+        ctx.stage = `during the back-off before attempt ${attemptNo + 1}`;
+        const slept = await Promise.race([sleep(wait), overall.promise, gone]);
         if (downstreamGone) return;
         if (slept === 'timeout') {
           ctx.why.push(`route timeout ${fr.timeoutMs}ms expired during back-off`);
@@ -249,7 +276,21 @@ async function awaitEndpoint(ctx: RequestContext, cluster: Cluster, pick: () => 
   }
 }
 
-/** One attempt, raced against the route deadline; a stale pooled connection is re-sent once. */
+/**
+ * Istio turns `include_request_attempt_count` on for the virtual hosts of sidecars' outbound
+ * listeners and of gateways: their router sets `x-envoy-attempt-count` on each try. An inbound
+ * sidecar's virtual host does not, so the count the caller's proxy set reaches the app as is.
+ */
+function attemptHeaders(ctx: RequestContext, fr: ForwardRequest, attemptNo: number): OutgoingHttpHeaders {
+  if (ctx.listener.kind === 'inbound') return fr.headers;
+  return { ...fr.headers, 'x-envoy-attempt-count': String(attemptNo) };
+}
+
+/**
+ * One attempt, raced against the route deadline. It is sent again, once and without counting an
+ * attempt, only when a pooled connection failed before any byte of it was written
+ * (UpstreamAttempt.safeToResend). 'gone': the client went away meanwhile.
+ */
 async function runAttempt(
   ctx: RequestContext,
   fr: ForwardRequest,
@@ -257,14 +298,15 @@ async function runAttempt(
   attemptNo: number,
   overall: Timeout,
   setCurrent: (a: UpstreamAttempt) => void,
-  rng: Rng,
-): Promise<AttemptOutcome | 'timeout'> {
-  const headers: OutgoingHttpHeaders = { ...fr.headers, 'x-envoy-attempt-count': String(attemptNo) };
+  clientGone: () => boolean,
+): Promise<AttemptOutcome | 'timeout' | 'gone'> {
+  const headers = attemptHeaders(ctx, fr, attemptNo);
   endpoint.active++;
   endpoint.requests++;
   try {
     if (fr.attemptFault) {
-      const injected = await attemptFault(ctx, fr, attemptNo, overall, rng);
+      const injected = await attemptFault(ctx, fr, attemptNo, overall, ctx.rng);
+      if (clientGone()) return 'gone';
       if (injected) return injected;
     }
     for (let resend = 0; ; resend++) {
@@ -285,15 +327,24 @@ async function runAttempt(
       }).start();
       setCurrent(attempt);
       const outcome = await Promise.race([attempt.outcome, overall.promise]);
+      if (clientGone()) {
+        attempt.abort();
+        if (outcome !== 'timeout' && outcome.kind === 'response') outcome.response.resume();
+        return 'gone';
+      }
       if (outcome === 'timeout') {
         attempt.abort();
         endpoint.timeouts++;
         endpoint.errors++;
         return outcome;
       }
-      // A pooled keep-alive connection the upstream closed while idle is not the upstream's
-      // fault: send again on a fresh connection, as a browser would, without counting an attempt.
-      if (outcome.kind === 'failure' && outcome.failure === 'reset' && attempt.reusedSocket && resend === 0) continue;
+      // A pooled keep-alive connection the upstream had closed while idle, found dead before any
+      // byte of this request went out: the upstream never saw it, so it goes on a fresh connection
+      // without counting an attempt. Anything else is the retry policy's call.
+      if (outcome.kind === 'failure' && resend === 0 && attempt.safeToResend) {
+        ctx.why.push(`attempt ${attemptNo}: the pooled connection to ${endpoint.id} was closed before the request was written (${outcome.reason}); sent on a new connection`);
+        continue;
+      }
       if (outcome.kind === 'response') {
         const status = outcome.response.statusCode ?? 0;
         if (status >= 500) endpoint.errors++;
@@ -352,6 +403,7 @@ async function sendUpstreamResponse(
   ctx.upstreamServiceTimeMs = serviceTimeMs;
   ctx.status = upstream.statusCode ?? 502;
   ctx.responseStarted = true;
+  ctx.stage = 'while the response body streamed';
   ctx.res.writeHead(ctx.status, headers as OutgoingHttpHeaders);
   const fault = fr.responseFault;
   if (fault?.reset) return resetMidResponse(ctx, upstream);
@@ -370,20 +422,21 @@ async function sendUpstreamResponse(
       if (done) return;
       ctx.flags.add('UT');
       ctx.details = 'upstream_response_timeout';
+      // done first: closing the upstream ourselves is not the upstream's reset (no UC)
+      finish();
       upstream.destroy();
-      ctx.res.destroy();
-      finish();
+      ctx.resetDownstream();
     });
-    upstream.on('error', () => {
+    const upstreamReset = (): void => {
+      if (done) return;
       ctx.flags.add('UC');
-      ctx.res.destroy();
+      ctx.resetDownstream();
       finish();
-    });
-    upstream.on('aborted', () => {
-      ctx.flags.add('UC');
-      ctx.res.destroy();
-      finish();
-    });
+    };
+    upstream.on('error', upstreamReset);
+    upstream.on('aborted', upstreamReset);
+    // a client that goes away mid-body: forward()'s close handler aborts the attempt, which
+    // closes the upstream connection (the cancel reaches the app's side)
     ctx.res.on('close', finish);
     ctx.res.on('finish', finish);
     if (fault?.slowBodyBps) trickle(upstream, ctx, fault.slowBodyBps);
@@ -400,7 +453,7 @@ function resetMidResponse(ctx: RequestContext, upstream: IncomingMessage): Promi
       upstream.removeAllListeners('end');
       const part = chunk && chunk.length > 1 ? chunk.subarray(0, Math.floor(chunk.length / 2)) : undefined;
       const reset = (): void => {
-        ctx.res.socket?.resetAndDestroy();
+        ctx.resetDownstream('rst');
         upstream.destroy();
         resolve();
       };

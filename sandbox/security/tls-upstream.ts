@@ -136,8 +136,12 @@ export class MeshUpstreamAgent extends http.Agent {
   handshakes = 0;
   resumed = 0;
 
-  constructor(private readonly decide: Decide) {
-    super({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
+  constructor(
+    private readonly decide: Decide,
+    /** idle pooled connections close after this (the cluster's idle_timeout) */
+    idleTimeoutMs?: number,
+  ) {
+    super({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo', ...(idleTimeoutMs ? { timeout: idleTimeoutMs } : {}) });
   }
 
   override getName(options: http.ClientRequestArgs = {}): string {

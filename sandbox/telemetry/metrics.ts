@@ -4,9 +4,19 @@
  * `istio_request_duration_milliseconds`, `istio_request_bytes`, `istio_response_bytes`, with the
  * istio_stats label set, reported by both proxies of a hop (`reporter="source"|"destination"`).
  *
+ * Every series also carries `namespace` and `pod`: the labels Istio's Prometheus scrape job
+ * (`kubernetes-pods`) attaches to each sidecar's metrics from the pod it scraped. meshbox serves all
+ * of its proxies from one admin endpoint, so it attaches them itself: `pod` is the reporting proxy
+ * (instance id, e.g. `callme-service-v2-1`, or `istio-ingressgateway`), `namespace` its namespace.
+ * Two replicas of a workload are therefore two series, as in Istio, and `istio_build` has one
+ * series per proxy (see `setProxies`).
+ *
  * The registry is injected (tests use a fresh one).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { MeshDefinition } from '../config/mesh-types.js';
+import { gatewayMeta } from '../control/compiler.js';
+import type { Instance } from '../control/registry.js';
 import type { RequestEvent } from '../events.js';
 
 /** Istio's default histogram buckets (ms for durations, bytes for sizes) */
@@ -40,8 +50,18 @@ export const ISTIO_LABELS = [
   'grpc_response_status',
 ] as const;
 
+/** the Prometheus-side labels of Istio's scrape setup, which meshbox attaches per proxy */
+export const INSTANCE_LABELS = ['namespace', 'pod'] as const;
+
 type IstioLabel = (typeof ISTIO_LABELS)[number];
+type InstanceLabel = (typeof INSTANCE_LABELS)[number];
 type Labels = Record<IstioLabel, string>;
+
+/** one proxy as Prometheus would see it: the pod it runs in */
+export interface ProxyInstance {
+  pod: string;
+  namespace: string;
+}
 
 /** Istio's default cluster id, as a single-cluster mesh reports it */
 export const CLUSTER_ID = 'Kubernetes';
@@ -79,6 +99,17 @@ export function istioLabels(e: RequestEvent): Labels {
   };
 }
 
+/** the reporting proxy of an event: the source sidecar for `reporter="source"`, else the destination's */
+export function instanceLabels(e: RequestEvent): Record<InstanceLabel, string> {
+  return { namespace: e.reporter === 'source' ? e.source.namespace : e.destination.namespace, pod: e.proxy };
+}
+
+/** every proxy of a mesh as a pod: one sidecar per instance (in the mesh's namespace) and the gateway */
+export function proxyInstances(mesh: MeshDefinition, instances: readonly Instance[]): ProxyInstance[] {
+  const gateway = gatewayMeta(mesh);
+  return [{ pod: gateway.workload, namespace: gateway.namespace }, ...instances.map((i) => ({ pod: i.id, namespace: mesh.namespace }))];
+}
+
 interface Children {
   requests: { inc(): void };
   duration: { observe(v: number): void };
@@ -88,14 +119,22 @@ interface Children {
 
 export class IstioMetrics {
   readonly registry: Registry;
-  private readonly requests: Counter<IstioLabel>;
-  private readonly duration: Histogram<IstioLabel>;
-  private readonly requestBytes: Histogram<IstioLabel>;
-  private readonly responseBytes: Histogram<IstioLabel>;
+  private readonly requests: Counter<IstioLabel | InstanceLabel>;
+  private readonly duration: Histogram<IstioLabel | InstanceLabel>;
+  private readonly requestBytes: Histogram<IstioLabel | InstanceLabel>;
+  private readonly responseBytes: Histogram<IstioLabel | InstanceLabel>;
+  private readonly build: Gauge<'component' | 'tag' | InstanceLabel>;
+  private readonly tag: string;
+  private proxiesKey = '';
 
-  constructor(registry = new Registry(), version = '0.0.0') {
+  /** `proxies`: the running proxies, asked before each scrape (see `setProxies`) */
+  constructor(
+    registry = new Registry(),
+    version = '0.0.0',
+    private readonly proxies?: () => readonly ProxyInstance[],
+  ) {
     this.registry = registry;
-    const labelNames = [...ISTIO_LABELS];
+    const labelNames = [...ISTIO_LABELS, ...INSTANCE_LABELS];
     this.requests = new Counter({ name: 'istio_requests_total', help: 'Total number of requests handled by an Istio proxy', labelNames, registers: [registry] });
     this.duration = new Histogram({
       name: 'istio_request_duration_milliseconds',
@@ -106,8 +145,22 @@ export class IstioMetrics {
     });
     this.requestBytes = new Histogram({ name: 'istio_request_bytes', help: 'HTTP request body sizes', labelNames, buckets: ISTIO_BUCKETS, registers: [registry] });
     this.responseBytes = new Histogram({ name: 'istio_response_bytes', help: 'HTTP response body sizes', labelNames, buckets: ISTIO_BUCKETS, registers: [registry] });
-    const build = new Gauge({ name: 'istio_build', help: 'Istio component build info', labelNames: ['component', 'tag'], registers: [registry] });
-    build.set({ component: 'proxy', tag: `meshbox-${version}` }, 1);
+    this.tag = `meshbox-${version}`;
+    this.build = new Gauge({ name: 'istio_build', help: 'Istio component build info', labelNames: ['component', 'tag', ...INSTANCE_LABELS], registers: [registry] });
+    this.build.set({ component: 'proxy', tag: this.tag }, 1);
+  }
+
+  /**
+   * The proxies that run now (sidecars and the gateway): each gets its `istio_build` series, as
+   * every Envoy of a cluster exposes one from its start, so `sum(istio_build) by (component, tag)`
+   * counts proxies. Cheap to call before every scrape.
+   */
+  setProxies(proxies: readonly ProxyInstance[]): void {
+    const key = proxies.map((p) => `${p.namespace}/${p.pod}`).join(',');
+    if (key === this.proxiesKey) return;
+    this.proxiesKey = key;
+    this.build.reset();
+    for (const p of proxies) this.build.set({ component: 'proxy', tag: this.tag, namespace: p.namespace, pod: p.pod }, 1);
   }
 
   /**
@@ -117,10 +170,10 @@ export class IstioMetrics {
   private readonly children = new Map<string, Children>();
 
   observe(e: RequestEvent): void {
-    const key = `${e.reporter}|${e.source.workload}|${e.source.version}|${e.destination.workload}|${e.destination.version}|${e.destination.service}|${e.status}|${e.responseFlags}|${e.source.namespace}|${e.destination.namespace}|${e.source.app}|${e.destination.app}|${e.source.principal}|${e.destination.principal}|${e.connectionSecurity ?? ''}`;
+    const key = `${e.proxy}|${e.reporter}|${e.source.workload}|${e.source.version}|${e.destination.workload}|${e.destination.version}|${e.destination.service}|${e.status}|${e.responseFlags}|${e.source.namespace}|${e.destination.namespace}|${e.source.app}|${e.destination.app}|${e.source.principal}|${e.destination.principal}|${e.connectionSecurity ?? ''}`;
     let c = this.children.get(key);
     if (!c) {
-      const labels = istioLabels(e);
+      const labels = { ...istioLabels(e), ...instanceLabels(e) };
       c = {
         requests: this.requests.labels(labels),
         duration: this.duration.labels(labels),
@@ -136,6 +189,7 @@ export class IstioMetrics {
   }
 
   text(): Promise<string> {
+    if (this.proxies) this.setProxies(this.proxies());
     return this.registry.metrics();
   }
 

@@ -9,6 +9,13 @@ import type { Rng } from '../../rng.js';
 import { ToxicLink } from './toxic-link.js';
 import type { ConfiguredToxic } from './toxic.js';
 
+/** told about every connection, for metrics (the Toxiproxy API's standalone proxies) */
+export interface ConnectionObserver {
+  opened(): void;
+  /** bytes read from the client and written to it, once the client side is closed */
+  closed(c: { bytesReceived: number; bytesSent: number; durationMs: number }): void;
+}
+
 interface Connection {
   client: net.Socket;
   upstream: net.Socket;
@@ -25,14 +32,16 @@ export class ToxicProxy {
     readonly endpointId: string,
     private target: { host: string; port: number },
     private readonly rng: Rng,
+    private readonly observer?: ConnectionObserver,
   ) {
     this.server = net.createServer((client) => this.accept(client));
   }
 
-  listen(): Promise<number> {
+  /** loopback, on a port the OS picks unless one is given (standalone Toxiproxy API proxies) */
+  listen(host = '127.0.0.1', port = 0): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen({ host: '127.0.0.1', port: 0 }, () => {
+      this.server.listen({ host, port }, () => {
         this.port = (this.server.address() as AddressInfo).port;
         resolve(this.port);
       });
@@ -52,6 +61,8 @@ export class ToxicProxy {
     upstream.setNoDelay(true);
     const conn: Connection = { client, upstream, links: [] };
     this.connections.add(conn);
+    const opened = performance.now();
+    this.observer?.opened();
     let finished = 0;
     const teardown = (how: 'close' | 'reset'): void => {
       for (const l of conn.links) l.shutdown();
@@ -82,6 +93,7 @@ export class ToxicProxy {
     client.on('error', onError);
     upstream.on('error', onError);
     client.on('close', () => {
+      this.observer?.closed({ bytesReceived: client.bytesRead, bytesSent: client.bytesWritten, durationMs: performance.now() - opened });
       for (const l of conn.links) l.shutdown();
       upstream.destroy();
       this.connections.delete(conn);

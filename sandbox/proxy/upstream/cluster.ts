@@ -23,6 +23,9 @@ import { OutlierDetector, outlierConfig, type AttemptResult, type EjectionNotice
 
 export type ClusterEventSink = (e: OutlierEvent) => void;
 
+/** Envoy's default upstream idle_timeout (common_http_protocol_options) */
+export const IDLE_TIMEOUT_MS = 3_600_000;
+
 export class Cluster {
   /** keep-alive pool; plain TCP or TLS per endpoint (auto mTLS, DestinationRule tls) */
   readonly agent: MeshUpstreamAgent;
@@ -44,7 +47,13 @@ export class Cluster {
     readonly proxyId = '',
     private readonly secrets?: TlsSecretStore,
   ) {
-    this.agent = new MeshUpstreamAgent((host, port) => this.tlsFor(host, port));
+    // Idle pooled connections close after Envoy's default idle_timeout (1 h), or earlier when the
+    // upstream announces a shorter keep-alive (`Keep-Alive: timeout=5` from a Node app: Node's
+    // agent then closes them a second before the upstream would, which it only does when an agent
+    // timeout is set). A request is never re-sent once written, so reusing a connection the
+    // upstream is closing would fail it. Connections are plain TCP or TLS per endpoint (auto mTLS,
+    // DestinationRule tls: ../../security/tls-upstream.ts).
+    this.agent = new MeshUpstreamAgent((host, port) => this.tlsFor(host, port), IDLE_TIMEOUT_MS);
     this.lb = loadBalancers[config.lb](config.hashPolicy?.ringSize);
     this.update(config);
   }

@@ -55,6 +55,12 @@ export class UpstreamAttempt {
   private timers: NodeJS.Timeout[] = [];
   private startedAt = 0;
   private connected = false;
+  /** the socket's byte count when it was handed to this request (earlier requests' bytes) */
+  private writtenBefore = 0;
+  /** set when the socket failed: had any byte of this request been handed to it? */
+  private wroteBeforeFailure = true;
+  /** the proxy abandoned the attempt itself (timeout, client gone): never a stale connection */
+  private abandoned = false;
   readonly outcome: Promise<AttemptOutcome>;
 
   constructor(private readonly opts: AttemptOptions) {
@@ -74,7 +80,7 @@ export class UpstreamAttempt {
       connection: o.downstreamSocket,
     });
     if (o.perTryTimeoutMs !== null) {
-      this.timers.push(setTimeout(() => this.fail('per-try-timeout', 'per-try timeout'), o.perTryTimeoutMs));
+      this.timers.push(setTimeout(() => this.fail('per-try-timeout', 'per-try timeout', true), o.perTryTimeoutMs));
     }
     const options = {
       target: { protocol: 'http:', host: o.host, port: o.port },
@@ -95,6 +101,9 @@ export class UpstreamAttempt {
       return;
     }
     const socket = proxyReq.socket;
+    // http-proxy emits `proxyReq` on the request's `socket` event, before Node flushes the
+    // request's head and body to the socket: whatever it counts from here on is this request's.
+    this.writtenBefore = socket?.bytesWritten ?? 0;
     if (!proxyReq.reusedSocket) this.opts.onNewConnection?.();
     const limit = this.opts.maxRequestsPerConnection ?? 0;
     if (socket && limit > 0) {
@@ -106,7 +115,7 @@ export class UpstreamAttempt {
     if (socket && (proxyReq.reusedSocket || !socket.connecting)) {
       this.connected = true;
     } else if (socket) {
-      const timer = setTimeout(() => this.fail('connect-failure', 'connect timeout'), this.opts.connectTimeoutMs);
+      const timer = setTimeout(() => this.fail('connect-failure', 'connect timeout', true), this.opts.connectTimeoutMs);
       this.timers.push(timer);
       socket.once('connect', () => {
         this.connected = true;
@@ -130,20 +139,38 @@ export class UpstreamAttempt {
     return this.proxyReq?.reusedSocket === true;
   }
 
+  /**
+   * May this failed attempt be sent again on a fresh connection without counting a retry?
+   * Only when it failed on a pooled keep-alive connection before any byte of this request was
+   * written to it (the upstream closed the idle connection): then the upstream cannot have seen
+   * the request. An attempt the proxy abandoned (per-try or route timeout, client gone), or one
+   * whose bytes may have reached the upstream, is never re-sent behind the router's back; only
+   * the retry policy may send it again, as a counted attempt (Envoy's rule).
+   */
+  get safeToResend(): boolean {
+    return this.reusedSocket && !this.abandoned && !this.wroteBeforeFailure;
+  }
+
   private onError(err: NodeJS.ErrnoException): void {
     if (this.settled) return;
+    const socket = this.proxyReq?.socket;
+    const written = socket?.bytesWritten;
+    // unknown counts as written: a request is never re-sent on a guess
+    this.wroteBeforeFailure = typeof written !== 'number' || written > this.writtenBefore;
     const code = err.code ?? '';
     if (CONNECT_ERRORS.has(code) || !this.connected) {
-      this.fail('connect-failure', code || err.message);
+      this.fail('connect-failure', code || err.message, false);
     } else {
-      this.fail('reset', code || err.message);
+      this.fail('reset', code || err.message, false);
     }
   }
 
-  private fail(failure: AttemptFailure, reason: string): void {
+  /** `abandoned`: the proxy gave up on the attempt (a timer), rather than the socket failing */
+  private fail(failure: AttemptFailure, reason: string, abandoned: boolean): void {
     if (this.settled) return;
+    if (abandoned) this.abandoned = true;
     this.settle({ kind: 'failure', failure, reason });
-    this.abort();
+    this.proxyReq?.destroy();
   }
 
   private settle(outcome: AttemptOutcome): void {
@@ -155,6 +182,7 @@ export class UpstreamAttempt {
 
   /** abandons the attempt (timeout, client gone): the upstream connection is closed */
   abort(): void {
+    this.abandoned = true;
     if (!this.settled) this.settle({ kind: 'failure', failure: 'reset', reason: 'aborted' });
     this.proxyReq?.destroy();
   }
