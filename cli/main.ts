@@ -16,6 +16,7 @@ import { runWorkloadList } from './commands/workload.js';
 import { runSchema, SCHEMA_NAMES } from './commands/schema.js';
 import { WORKLOAD_ACTIONS } from '../sandbox/admin/chaos-routes.js';
 import { registerScenarioCommand } from './commands/scenario.js';
+import { runToken } from './commands/token.js';
 import { registerPrometheusConfigCommand } from './commands/prometheus-config.js';
 import { registerObserveCommands } from './observe-commands.js';
 import { runFaultAddSelected, runWorkloadActionSelected } from './commands/label-selector.js';
@@ -150,6 +151,16 @@ export function buildProgram(): Command {
     .description('print the JSON Schema of a file meshbox reads, for editor completion')
     .argument('<kind>', SCHEMA_NAMES.join(' | '))
     .action((kind: string) => run(async () => runSchema(kind, stdio)));
+
+  program
+    .command('token')
+    .description('print a JWT signed by the local issuer meshbox.local, to try RequestAuthentication and AuthorizationPolicy without an identity provider')
+    .option('--sub <subject>', 'the subject (`sub`); the request principal is meshbox.local/<subject>')
+    .option('--aud <audience>', 'an audience (`aud`); repeat for several', collect)
+    .option('--claim <name=value>', 'an extra claim (value parsed as JSON when it is, e.g. roles=["a"]); repeat for several', collect)
+    .option('--expires <duration>', 'lifetime, e.g. 30m, 24h; -1h mints an expired token (default 1h)')
+    .option('--jwks', "print the issuer's public JWKS (for an inline `jwks:`) instead of a token", false)
+    .action((o: { sub?: string; aud?: string[]; claim?: string[]; expires?: string; jwks: boolean }) => run(() => runToken(o, stdio)));
 
   program
     .command('apply')

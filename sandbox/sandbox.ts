@@ -9,6 +9,7 @@
  * `up()` resolves when every workload is healthy (or throws MESH_ERR_NOT_READY); `down()` stops
  * everything it started, by PID, and can be called any number of times.
  */
+import { JWKS_PATH, TokenIssuer } from './security/token-issuer.js';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -514,7 +515,8 @@ export class Sandbox {
         }
         return { body: `${lines.join('\n')}\n` };
       })
-      .route('GET', '/status', 'the sandbox at a glance', () => ({ body: this.status() }));
+      .route('GET', '/status', 'the sandbox at a glance', () => ({ body: this.status() }))
+      .route('GET', JWKS_PATH, "the local token issuer's public JWKS (meshbox token), for a RequestAuthentication jwksUri", () => ({ body: TokenIssuer.local().jwks() }));
   }
 
   /** Stops everything this sandbox started. Safe to call more than once, and after a failed up(). */

@@ -18,6 +18,7 @@ import { checkRouteOrder } from './analyzers/route-order.js';
 import { checkVirtualServiceConflicts } from './analyzers/virtual-service-conflicts.js';
 import { checkDelegates } from './analyzers/delegates.js';
 import { checkPeerAuthentications } from './analyzers/peer-authentications.js';
+import { checkSecurityPolicies } from './analyzers/security-policies.js';
 
 export function analyze(resources: LoadedResource[], mesh?: MeshDefinition): Finding[] {
   const findings: Finding[] = [];
@@ -31,5 +32,6 @@ export function analyze(resources: LoadedResource[], mesh?: MeshDefinition): Fin
   checkVirtualServiceConflicts(ctx);
   checkDelegates(ctx);
   checkPeerAuthentications(ctx);
+  checkSecurityPolicies(ctx);
   return findings;
 }

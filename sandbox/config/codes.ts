@@ -55,6 +55,12 @@ export const FINDING_CODES = {
   GATEWAY_TLS_REQUIRED: { code: 'MB1116', severity: 'error', title: 'an HTTPS or TLS Gateway server without `tls` settings' },
   FIELD_NOT_APPLIED: { code: 'MB1117', severity: 'warning', title: 'a valid field or value this meshbox version recognises but does not apply (mirror, corsPolicy, Gateway tls, tcp/tls routes, ...)' },
   UNSUPPORTED_VALUE: { code: 'MB1118', severity: 'error', title: 'a value Istio itself rejects (exponentialDelay, targetPort on a Gateway)' },
+  INVALID_PATH_TEMPLATE: { code: 'MB1140', severity: 'error', title: 'an AuthorizationPolicy path template Istio rejects (`{*}`/`{**}` not a whole segment, `{**}` not last)' },
+  INVALID_IP_BLOCK: { code: 'MB1141', severity: 'error', title: 'an AuthorizationPolicy address or CIDR block that is neither' },
+  INVALID_JWKS: { code: 'MB1142', severity: 'error', title: 'a RequestAuthentication inline `jwks` that is not a JSON Web Key Set of public keys' },
+  UNKNOWN_CONDITION_KEY: { code: 'MB1143', severity: 'warning', title: 'an AuthorizationPolicy `when` key Istio does not document: ignored' },
+  INVALID_JWKS_URI: { code: 'MB1144', severity: 'error', title: 'a RequestAuthentication `jwksUri` that is not an http(s) URL' },
+  INVALID_POLICY: { code: 'MB1145', severity: 'error', title: 'an AuthorizationPolicy Istio rejects (a condition with no values, a provider without CUSTOM, CUSTOM without provider)' },
   SCHEMA_VIOLATION: { code: 'MB1199', severity: 'error', title: 'any other schema violation' },
 
   HOST_NOT_FOUND: { code: 'MB2001', severity: 'warning', istioCode: 'IST0101', title: 'a destination host that is not a service of the mesh' },
@@ -71,6 +77,8 @@ export const FINDING_CODES = {
   DUPLICATE_RESOURCE: { code: 'MB2012', severity: 'warning', title: 'the same kind/namespace/name defined twice: the one later in file-name order is in effect, the other ignored' },
   DELEGATE_UNUSED: { code: 'MB2013', severity: 'warning', title: 'a VirtualService without hosts that no VirtualService delegates to' },
   DELEGATE_NOT_FOUND: { code: 'MB2014', severity: 'warning', istioCode: 'IST0101', title: 'a `delegate` naming a VirtualService that does not exist or has hosts' },
+  POLICY_NO_WORKLOADS: { code: 'MB2040', severity: 'warning', istioCode: 'IST0127', title: 'a RequestAuthentication or AuthorizationPolicy whose selector matches no workload' },
+  JWKS_URI_UNREACHABLE: { code: 'MB2041', severity: 'warning', title: 'a jwtRule whose jwksUri does not answer with a JWKS: its tokens get 401 `Jwks remote fetch is failed`' },
   GATEWAY_SELECTOR_NO_MATCH: { code: 'MB2015', severity: 'warning', istioCode: 'IST0101', title: "a Gateway whose selector matches no gateway proxy (meshbox's ingress labels)" },
   PEER_AUTHENTICATION_NO_WORKLOADS: { code: 'MB2016', severity: 'warning', istioCode: 'IST0127', title: 'a PeerAuthentication whose selector matches no workload of the mesh' },
 

@@ -6,6 +6,8 @@
  * Durations stay strings here (`"0.5s"`); `parseDuration` in ./duration.ts converts them.
  */
 import type { FaultSpec } from '../faults/fault-spec.js';
+import type { AuthorizationPolicySpec } from '../security/authz-types.js';
+import type { RequestAuthenticationSpec } from '../security/jwt-rule.js';
 
 export interface ObjectMeta {
   name: string;
@@ -249,6 +251,8 @@ export interface IstioSpecs {
   Gateway: GatewaySpec;
   Fault: FaultSpec;
   PeerAuthentication: PeerAuthenticationSpec;
+  AuthorizationPolicy: AuthorizationPolicySpec;
+  RequestAuthentication: RequestAuthenticationSpec;
 }
 
 export type SupportedKind = keyof IstioSpecs;
@@ -260,10 +264,10 @@ export interface PeerAuthenticationSpec {
   portLevelMtls?: Record<string, { mode?: 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT' }>;
 }
 
-export const SECURITY_API_VERSIONS = ['security.istio.io/v1', 'security.istio.io/v1beta1'] as const;
-
 /** apiVersions of meshbox's own kinds */
 export const MESHBOX_API_VERSIONS = ['meshbox.dev/v1alpha1'] as const;
+
+export const SECURITY_API_VERSIONS = ['security.istio.io/v1', 'security.istio.io/v1beta1'] as const;
 
 export const NETWORKING_API_VERSIONS = [
   'networking.istio.io/v1',

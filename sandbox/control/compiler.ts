@@ -12,7 +12,9 @@
  *   labels, for hosts its port-80 HTTP servers cover, and no catch-all (unknown host: 404);
  * - clusters: `outbound|<port>||<fqdn>` per service, `outbound|<port>|<subset>|<fqdn>` per
  *   DestinationRule subset (top-level trafficPolicy overridden by the subset's), `inbound|<port>||`
- *   per sidecar, and PassthroughCluster.
+ *   per sidecar, and PassthroughCluster;
+ * - sidecars get the RequestAuthentication and AuthorizationPolicy resources that select them
+ *   (ProxyConfig.security, enforced by their inbound jwt_authn and rbac filters).
  */
 import type {
   DestinationRuleSpec,
@@ -28,6 +30,7 @@ import type { LoadedResource } from '../config/resource.js';
 import type { FaultRecord, FaultSpec } from '../faults/fault-spec.js';
 import { describeFault } from '../faults/describe-fault.js';
 import { compileRetryPolicy } from '../proxy/upstream/retry-policy.js';
+import { inboundSecurityFor } from '../security/authz-compile.js';
 import { Registry, type Instance } from './registry.js';
 import type {
   ClusterConfig,
@@ -293,7 +296,10 @@ export function compile(input: CompileInput): MeshSnapshot {
   // ---- proxies
   const proxies: ProxyConfig[] = [{ id: GATEWAY_ID, kind: 'gateway', meta: gatewayMeta(mesh) }];
   for (const inst of instances) {
-    proxies.push({ id: inst.id, kind: 'sidecar', meta: metaOf(inst) });
+    const proxy: ProxyConfig = { id: inst.id, kind: 'sidecar', meta: metaOf(inst) };
+    const security = inboundSecurityFor(input.resources, inst.workload.labels, ns);
+    if (security) proxy.security = security;
+    proxies.push(proxy);
   }
 
   // ---- clusters

@@ -9,6 +9,7 @@
  * Names follow Envoy: listeners own a route configuration (virtual hosts -> routes); routes point
  * at clusters; clusters hold endpoints. A request keeps the snapshot it started with until it ends.
  */
+import type { InboundSecurityConfig } from '../security/authz-types.js';
 import type { FaultMatch, HttpFaultSpec, ToxicSpec } from '../faults/fault-spec.js';
 import type {
   HTTPMatchRequest,
@@ -193,6 +194,8 @@ export interface ProxyConfig {
   id: string;
   kind: 'sidecar' | 'gateway';
   meta: WorkloadMeta;
+  /** sidecars: the RequestAuthentication and AuthorizationPolicy their inbound filters enforce */
+  security?: InboundSecurityConfig;
 }
 
 /** A meshbox fault resolved to the instances it hits. */

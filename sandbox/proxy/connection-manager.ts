@@ -1,7 +1,8 @@
 /**
  * HTTP connection manager: what happens to one request on one listener.
  *
- *   inbound  (reporter=destination): peer identity -> router -> local app (`inbound|<port>||`)
+ *   inbound  (reporter=destination): peer identity -> HTTP filters (jwt_authn -> rbac -> fault,
+ *                                    sandbox/security/filter-chain.ts) -> router -> local app (`inbound|<port>||`)
  *   outbound (reporter=source):      route table -> [redirect | direct response]
  *   gateway  (reporter=source):        or fault filter -> router -> cluster of the picked subset
  *
@@ -17,7 +18,10 @@ import type { ListenerConfig, ProxyConfig, RouteEntryConfig } from '../control/s
 import { RequestRandomness, type Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
 import { decideFault } from './filters/fault-filter.js';
-import { decideInboundFaults } from './filters/mesh-fault-filter.js';
+import './filters/inbound-fault-http-filter.js';
+import '../security/request-authentication-filter.js';
+import '../security/rbac-filter.js';
+import { INBOUND_HTTP_FILTERS, runHttpFilters, type InboundFilterContext } from '../security/filter-chain.js';
 import { applyEdgeForwarding } from './forwarded-for.js';
 import { closeAfterReply, lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
 import { localReplies, type LocalReply } from './local-reply.js';
@@ -403,30 +407,9 @@ export class ConnectionManager implements ListenerHandler {
     }
     ctx.routeName = 'default';
     ctx.why.push(`inbound to ${proxy.id}: local app via ${cluster.name}`);
-    const faults = decideInboundFaults(snap.httpFaults.get(proxy.id), { method: ctx.req.method ?? 'GET', path: ctx.path, headers: ctx.req.headers }, ctx.source.workload, ctx.rng);
-    if (faults) {
-      ctx.why.push(...faults.why);
-      if (faults.delayMs > 0) {
-        ctx.flags.add('DI');
-        await new Promise((r) => setTimeout(r, faults.delayMs));
-        if (ctx.res.destroyed) {
-          ctx.downstreamClosed = true;
-          return;
-        }
-      }
-      if (faults.abort) {
-        ctx.sendLocalReply(faults.abort);
-        return;
-      }
-      if (faults.resetRequest) {
-        ctx.flags.add('FI');
-        ctx.details = 'fault_filter_reset';
-        ctx.resetDownstream('rst');
-        return;
-      }
-      if (faults.response.reset || faults.response.slowBodyBps) ctx.flags.add('FI');
-    }
     const headers = this.baseHeaders(ctx, body);
+    const filters: InboundFilterContext = { ctx, snap, proxy, headers, state: {} };
+    if ((await runHttpFilters(INBOUND_HTTP_FILTERS, filters)) === 'stopped') return;
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = 'http';
     applyXfcc(headers, sec.security === 'mutual_tls' && sec.peer ? xfccElement(sec.localIdentity, sec.peer) : undefined);
     // the app starts a new chain: meshbox's own CDN-Loop entries stop here, others are kept
@@ -444,7 +427,7 @@ export class ConnectionManager implements ListenerHandler {
         retry: NO_RETRY,
         timeoutMs: null,
         responseHeaderOps: [],
-        responseFault: faults?.response,
+        responseFault: filters.state.responseFault,
         onEndpoint: () => undefined,
       },
     );

@@ -13,6 +13,8 @@ import { destinationRuleSpec } from './destination-rule.js';
 import { gatewaySpec } from './gateway.js';
 import { faultSpecSchema } from './fault.js';
 import { peerAuthenticationSpec } from './peer-authentication.js';
+import { authorizationPolicySpec } from './authorization-policy.js';
+import { requestAuthenticationSpec } from './request-authentication.js';
 
 const setByKubernetes = (what: string): JsonSchema => ({ description: `${what}; set by Kubernetes, ignored by meshbox.` });
 
@@ -44,6 +46,8 @@ export const SPEC_SCHEMAS: Record<SupportedKind, JsonSchema> = {
   Gateway: gatewaySpec,
   Fault: faultSpecSchema,
   PeerAuthentication: peerAuthenticationSpec,
+  AuthorizationPolicy: authorizationPolicySpec,
+  RequestAuthentication: requestAuthenticationSpec,
 };
 
 const KIND_DESCRIPTIONS: Record<SupportedKind, string> = {
@@ -52,6 +56,8 @@ const KIND_DESCRIPTIONS: Record<SupportedKind, string> = {
   Gateway: 'Istio Gateway: the hosts and ports the ingress gateway serves.',
   Fault: "meshbox Fault: HTTP faults Istio lacks and Toxiproxy's network toxics, on a service or subset.",
   PeerAuthentication: 'Istio PeerAuthentication: whether workloads accept mTLS, plaintext or both (STRICT, PERMISSIVE, DISABLE).',
+  AuthorizationPolicy: 'Istio AuthorizationPolicy: which requests the selected workloads ALLOW, DENY or AUDIT.',
+  RequestAuthentication: 'Istio RequestAuthentication: which JWTs the selected workloads accept.',
 };
 
 const built = new Map<SupportedKind, JsonSchema>();
@@ -74,7 +80,7 @@ function buildResourceSchema(kind: SupportedKind): JsonSchema {
       apiVersion:
         kind === 'Fault'
           ? { type: 'string', enum: [...MESHBOX_API_VERSIONS], description: 'API version: meshbox.dev/v1alpha1.' }
-          : kind === 'PeerAuthentication'
+          : kind === 'PeerAuthentication' || kind === 'AuthorizationPolicy' || kind === 'RequestAuthentication'
             ? { type: 'string', enum: [...SECURITY_API_VERSIONS], description: 'API version: security.istio.io/v1 (or v1beta1).' }
             : { type: 'string', enum: [...NETWORKING_API_VERSIONS], description: 'API version: networking.istio.io/v1 (or v1beta1, v1alpha3).' },
       kind: { type: 'string', const: kind, description: 'The kind of the resource.' },
