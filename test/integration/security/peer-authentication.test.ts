@@ -187,3 +187,27 @@ describe('a policy change on open connections', () => {
     }
   });
 });
+
+describe('mTLS identity feeds AuthorizationPolicy principals', () => {
+  it('ALLOW from the caller principal: the caller over mTLS gets 200, a plaintext client 403 RBAC: access denied', async () => {
+    await h.rules(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: callme-from-caller, namespace: default}
+spec:
+  selector: {matchLabels: {app: callme}}
+  action: ALLOW
+  rules:
+  - from:
+    - source: {principals: [cluster.local/ns/default/sa/caller]}
+`);
+    expect((await h.request({ from: 'caller-v1-1', host: 'callme', path: '/authz' })).status).toBe(200);
+    const body = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: h.instance('callme-v1-1').sidecar.inbound, path: '/authz', agent: false }, (res) => {
+        let b = '';
+        res.on('data', (c: Buffer) => (b += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+      }).on('error', reject);
+    });
+    expect(body).toEqual({ status: 403, body: 'RBAC: access denied' });
+  });
+});
