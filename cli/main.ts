@@ -10,6 +10,7 @@ import { runExport } from './commands/export.js';
 import { runDev } from './commands/dev.js';
 import { runValidate } from './commands/validate.js';
 import { runStatus } from './commands/status.js';
+import { runCerts } from './commands/certs.js';
 import { runApply } from './commands/apply.js';
 import { runDown } from './commands/down.js';
 import { runFaultList, runFaultRemove, type FaultAddOptions } from './commands/fault.js';
@@ -174,6 +175,15 @@ export function buildProgram(): Command {
     .option('--json', 'print the raw status as JSON (alias of -o json)', false)
     .option('-o, --output <format>', 'json | yaml')
     .action((o: { admin?: string; json: boolean; output?: string }) => run(() => runStatus(o, stdio)));
+
+  program
+    .command('certs')
+    .description("show each proxy's workload certificate: SPIFFE identity, serial, validity, next rotation (like `istioctl proxy-config secret`)")
+    .argument('[instance]', 'one proxy (instance id, e.g. callme-service-v2-1, or a workload name)')
+    .option('--admin <url>', 'admin API of the sandbox (default: the running one, else http://127.0.0.1:15000)')
+    .option('--pem', 'also print the certificate chain (PEM)', false)
+    .option('--json', 'print the raw answer as JSON', false)
+    .action((instance: string | undefined, o: { admin?: string; json: boolean; pem: boolean }) => run(() => runCerts(instance, o, stdio)));
 
   program
     .command('schema')

@@ -47,6 +47,9 @@ import { AccessLogWriter } from './telemetry/access-log.js';
 import { meshViewOf, startSandboxToxiproxyApi, type SandboxToxiproxyOptions } from './toxiproxy-api/toxiproxy-api.js';
 import type { ToxiproxyServer } from './toxiproxy-api/toxiproxy-server.js';
 import { IstioMetrics, proxyInstances } from './telemetry/metrics.js';
+import { installSecurityRoutes } from './admin/security-routes.js';
+import { MeshCA } from './security/ca.js';
+import { IdentityProvider, workloadCertTtlFromEnv } from './security/identity-provider.js';
 
 export type { RuntimeChoice } from './runtime/select-runtime.js';
 
@@ -119,6 +122,8 @@ export class Sandbox {
   fatal: MeshError | undefined;
   private readonly fatalListeners = new Set<(error: MeshError) => void>();
   private explainer: RouteExplainer | undefined;
+  /** the sandbox CA and every proxy's workload certificate (sandbox/security) */
+  identity: IdentityProvider | undefined;
 
   constructor(readonly options: SandboxOptions = {}) {
     this.bus = options.bus ?? new EventBus();
@@ -223,6 +228,20 @@ export class Sandbox {
     await this.bindListeners(mesh, ingress);
     if (this.stopping) return;
 
+    // Workload identity: the CA under the state directory, a certificate per proxy, pushed to
+    // the data plane before any rule applies, so the mesh runs mTLS from the first request.
+    this.identity = await IdentityProvider.start({
+      caDir: MeshCA.dirUnder(stateDir()),
+      ttlMs: workloadCertTtlFromEnv(),
+      push: (secrets) => this.dataPlane.setSecrets(secrets),
+      notice: (level, message, hint) => this.notice(level, message, hint),
+    });
+    await this.identity.ensure(mesh, this.registry.all());
+    // instances added or removed (hot reload of meshbox.yaml) get or lose their certificate
+    this.registry.on('change', () => {
+      if (this.identity && !this.stopping) void this.identity.ensure(this.mesh, this.registry.all()).catch((e: Error) => this.notice('error', `workload certificates: ${e.message}`));
+    });
+
     // the admin token: every state-changing admin route requires it; the CLI reads it from the file
     const adminToken = generateAdminToken();
     this.state.writeToken(adminToken);
@@ -230,6 +249,7 @@ export class Sandbox {
     this.installAdminRoutes();
     installChaosRoutes(this.admin, { faults: this.faults, workloads: () => this.workloads, registry: this.registry });
     installObserveRoutes(this.admin, { bus: this.bus, registry: this.registry, faults: this.faults, mesh: () => this.mesh, controlPlane: () => this.controlPlane, dataPlane: () => this.dataPlane });
+    installSecurityRoutes(this.admin, { identity: () => this.identity });
     this.state.set({ adminUrl: this.adminUrl, ingressUrl: this.ingressUrl });
 
     this.controlPlane = new ControlPlane(mesh, this.registry, this.dataPlane, this.bus, ingress);
@@ -528,6 +548,7 @@ export class Sandbox {
     await this.toxiproxy?.close();
     await this.workloads?.stopAll();
     this.controlPlane?.close();
+    this.identity?.close();
     await this.dataPlane?.stop(1_000).catch(() => undefined);
     await this.admin.close();
     await this.accessLog?.close();

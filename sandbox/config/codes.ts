@@ -81,6 +81,7 @@ export const FINDING_CODES = {
   POLICY_NO_WORKLOADS: { code: 'MB2040', severity: 'warning', istioCode: 'IST0127', title: 'a RequestAuthentication or AuthorizationPolicy whose selector matches no workload' },
   JWKS_URI_UNREACHABLE: { code: 'MB2041', severity: 'warning', title: 'a jwtRule whose jwksUri does not answer with a JWKS: its tokens get 401 `Jwks remote fetch is failed`' },
   GATEWAY_SELECTOR_NO_MATCH: { code: 'MB2015', severity: 'warning', istioCode: 'IST0101', title: "a Gateway whose selector matches no gateway proxy (meshbox's ingress labels)" },
+  PEER_AUTHENTICATION_NO_WORKLOADS: { code: 'MB2016', severity: 'warning', istioCode: 'IST0127', title: 'a PeerAuthentication whose selector matches no workload of the mesh' },
 
   MESH_NOT_FOUND: { code: 'MB3001', severity: 'error', title: 'meshbox.yaml does not exist (MESH_ERR_CONFIG_NOT_FOUND)' },
   MESH_UNREADABLE: { code: 'MB3002', severity: 'error', title: 'meshbox.yaml cannot be read or holds no mapping' },

@@ -250,11 +250,19 @@ export interface IstioSpecs {
   DestinationRule: DestinationRuleSpec;
   Gateway: GatewaySpec;
   Fault: FaultSpec;
+  PeerAuthentication: PeerAuthenticationSpec;
   AuthorizationPolicy: AuthorizationPolicySpec;
   RequestAuthentication: RequestAuthenticationSpec;
 }
 
 export type SupportedKind = keyof IstioSpecs;
+
+/** security.istio.io PeerAuthentication (resolved in ../security/peer-authentication.ts) */
+export interface PeerAuthenticationSpec {
+  selector?: { matchLabels?: Record<string, string> };
+  mtls?: { mode?: 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT' };
+  portLevelMtls?: Record<string, { mode?: 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT' }>;
+}
 
 /** apiVersions of meshbox's own kinds */
 export const MESHBOX_API_VERSIONS = ['meshbox.dev/v1alpha1'] as const;

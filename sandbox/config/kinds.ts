@@ -1,8 +1,8 @@
 /**
  * What meshbox does with each kind of document found in a rules folder:
  * - `applied`: VirtualService, DestinationRule, Gateway (networking.istio.io v1/v1beta1/v1alpha3),
- *   AuthorizationPolicy and RequestAuthentication (security.istio.io v1/v1beta1), and meshbox's
- *   own Fault (meshbox.dev/v1alpha1);
+ *   PeerAuthentication, AuthorizationPolicy and RequestAuthentication (security.istio.io
+ *   v1/v1beta1), and meshbox's own Fault (meshbox.dev/v1alpha1);
  * - `istio`: other Istio kinds, recognised (apiVersion checked) but not applied: a warning;
  * - `kubernetes`: Kubernetes kinds (Deployment, Service, ...): info, meshbox.yaml defines services;
  * - `unknown`: anything else: a warning, never a crash.
@@ -27,6 +27,7 @@ const APPLIED: Record<SupportedKind, readonly string[]> = {
   DestinationRule: NETWORKING,
   Gateway: NETWORKING,
   Fault: [...MESHBOX_API_VERSIONS],
+  PeerAuthentication: SECURITY,
   AuthorizationPolicy: SECURITY,
   RequestAuthentication: SECURITY,
 };
@@ -39,7 +40,6 @@ export const ISTIO_KINDS: Record<string, readonly string[]> = {
   WorkloadGroup: NETWORKING,
   EnvoyFilter: ['networking.istio.io/v1alpha3'],
   ProxyConfig: ['networking.istio.io/v1beta1'],
-  PeerAuthentication: SECURITY,
   Telemetry: ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'],
   WasmPlugin: ['extensions.istio.io/v1alpha1'],
   IstioOperator: ['install.istio.io/v1alpha1'],

@@ -27,6 +27,7 @@ interface WorkloadValue {
   health?: HealthValue;
   startTimeout?: string;
   replicas?: number;
+  serviceAccount?: string;
 }
 
 type VersionValue = WorkloadValue & { workload?: string };
@@ -129,6 +130,7 @@ function workloadSpec(service: string, version: string, svc: ServiceValue, v: Ve
     labels: { ...strings(svc.labels), ...strings(v.labels), app: service, version },
     health: healthSpec(v.health ?? svc.health),
     startTimeoutMs: startTimeout !== undefined ? parseDuration(startTimeout) : DEFAULT_START_TIMEOUT_MS,
+    serviceAccount: v.serviceAccount ?? svc.serviceAccount ?? service,
   };
   const command = argv(v.command ?? svc.command);
   const image = v.image ?? svc.image;

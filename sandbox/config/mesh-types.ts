@@ -54,7 +54,10 @@ export interface WorkloadSpec {
   health: HealthCheckSpec;
   /** milliseconds an instance may take to become healthy */
   startTimeoutMs: number;
-  /** Kubernetes `serviceAccountName` (manifests read with `-f`): the workload's identity; default `default` */
+  /**
+   * Kubernetes service account: the identity `spiffe://cluster.local/ns/<ns>/sa/<sa>` (default: the
+   * service name; from manifests read with `-f`, their `serviceAccountName`, else `default` as in Kubernetes)
+   */
   serviceAccount?: string;
 }
 

@@ -13,6 +13,7 @@ import { DataPlaneCore, type SnapshotAck } from './data-plane-core.js';
 import type { BoundListener, DownstreamLimits, ListenError } from './listener.js';
 import type { DataPlaneCommand, FromWorker, WorkerInit } from './protocol.js';
 import { SnapshotShipper } from './snapshot-shipping.js';
+import type { ProxySecret } from '../security/tls-secrets.js';
 
 export interface DataPlaneOptions {
   seed: number;
@@ -32,6 +33,10 @@ export interface DataPlane {
   /** applies a snapshot (its route lists shipped ahead, in slices, each once: see snapshot-shipping.ts) */
   apply(snapshot: MeshSnapshot): Promise<SnapshotAck>;
   clusters(): Promise<unknown>;
+  /** SDS push: every proxy's workload certificate */
+  setSecrets(secrets: ProxySecret[]): Promise<void>;
+  /** the secrets the data plane holds (no keys) and TLS handshake counters */
+  secrets(): Promise<unknown>;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -117,6 +122,14 @@ class WorkerDataPlane implements DataPlane {
     return this.call({ type: 'clusters' });
   }
 
+  setSecrets(secrets: ProxySecret[]): Promise<void> {
+    return this.call({ type: 'secrets', secrets });
+  }
+
+  secrets(): Promise<unknown> {
+    return this.call({ type: 'secrets-dump' });
+  }
+
   async stop(graceMs = 2_000): Promise<void> {
     this.stopping = true;
     if (this.exited) return;
@@ -150,6 +163,13 @@ class InProcessDataPlane implements DataPlane {
   }
   clusters(): Promise<unknown> {
     return Promise.resolve(this.core.clustersJson());
+  }
+  setSecrets(secrets: ProxySecret[]): Promise<void> {
+    this.core.setSecrets(secrets);
+    return Promise.resolve();
+  }
+  secrets(): Promise<unknown> {
+    return Promise.resolve(this.core.secretsJson());
   }
   stop(graceMs?: number): Promise<void> {
     return this.core.stop(graceMs);

@@ -15,6 +15,7 @@ import type { DownstreamLimits } from '../../sandbox/proxy/listener.js';
 import { IstioMetrics } from '../../sandbox/telemetry/metrics.js';
 import type { FaultSpec } from '../../sandbox/faults/fault-spec.js';
 import { startFakeApp, type FakeApp } from './fake-app.js';
+import { IdentityProvider } from '../../sandbox/security/identity-provider.js';
 
 export interface ServiceDef {
   name: string;
@@ -62,6 +63,8 @@ export interface Harness {
   metrics: IstioMetrics;
   bus: EventBus;
   ingressPort: number;
+  /** set with `mtls`: the sandbox CA and workload certificates */
+  identity?: IdentityProvider;
   instance(id: string): Instance;
   /** applies inline YAML rules (throws on validation errors) */
   rules(yaml: string): Promise<void>;
@@ -81,7 +84,11 @@ export interface Reply {
   json(): Record<string, unknown>;
 }
 
-export async function startHarness(services: ServiceDef[], seed = 1, opts: { limits?: Partial<DownstreamLimits> } = {}): Promise<Harness> {
+export async function startHarness(
+  services: ServiceDef[],
+  seed = 1,
+  opts: { limits?: Partial<DownstreamLimits>; mtls?: { caDir: string; ttlMs?: number } } = {},
+): Promise<Harness> {
   const mesh = meshDefinition(services);
   const registry = new Registry();
   const apps = new Map<string, FakeApp>();
@@ -118,6 +125,11 @@ export async function startHarness(services: ServiceDef[], seed = 1, opts: { lim
     else inst.sidecar.outbound = b.port;
   }
   const controlPlane = new ControlPlane(mesh, registry, dataPlane, bus, { address: '127.0.0.1', port: ingressPort });
+  let identity: IdentityProvider | undefined;
+  if (opts.mtls) {
+    identity = await IdentityProvider.start({ caDir: opts.mtls.caDir, ttlMs: opts.mtls.ttlMs, push: (s) => dataPlane.setSecrets(s), notice: () => undefined });
+    await identity.ensure(mesh, registry.all());
+  }
   await controlPlane.setResources([], []);
   const agent = new http.Agent({ keepAlive: true });
 
@@ -131,6 +143,7 @@ export async function startHarness(services: ServiceDef[], seed = 1, opts: { lim
     metrics,
     bus,
     ingressPort,
+    identity,
     instance: (id) => registry.get(id)!,
     async rules(yaml) {
       const res = parseRulesText(yaml, 'inline.yaml');
@@ -170,6 +183,7 @@ export async function startHarness(services: ServiceDef[], seed = 1, opts: { lim
     },
     async close() {
       agent.destroy();
+      identity?.close();
       controlPlane.close();
       await dataPlane.stop(100);
       await Promise.all([...apps.values()].map((a) => a.close()));

@@ -74,6 +74,7 @@ const workloadFields = {
   health,
   startTimeout: duration('How long an instance may take to become healthy (default 30s).', true),
   replicas: int('Number of instances (0-50, default 1).', 0, 50),
+  serviceAccount: fmt('dns1123-subdomain', 'Kubernetes service account of the workload: its identity `spiffe://cluster.local/ns/<namespace>/sa/<serviceAccount>` (default: the service name).'),
 };
 
 const version: JsonSchema = obj('Version', 'Per-version overrides: command, cwd, image, build, health, replicas, startTimeout replace; env and labels are merged.', {

@@ -12,6 +12,7 @@ import { virtualServiceSpec } from './virtual-service.js';
 import { destinationRuleSpec } from './destination-rule.js';
 import { gatewaySpec } from './gateway.js';
 import { faultSpecSchema } from './fault.js';
+import { peerAuthenticationSpec } from './peer-authentication.js';
 import { authorizationPolicySpec } from './authorization-policy.js';
 import { requestAuthenticationSpec } from './request-authentication.js';
 
@@ -44,6 +45,7 @@ export const SPEC_SCHEMAS: Record<SupportedKind, JsonSchema> = {
   DestinationRule: destinationRuleSpec,
   Gateway: gatewaySpec,
   Fault: faultSpecSchema,
+  PeerAuthentication: peerAuthenticationSpec,
   AuthorizationPolicy: authorizationPolicySpec,
   RequestAuthentication: requestAuthenticationSpec,
 };
@@ -53,6 +55,7 @@ const KIND_DESCRIPTIONS: Record<SupportedKind, string> = {
   DestinationRule: 'Istio DestinationRule: subsets and traffic policies of a destination (load balancing, circuit breaking).',
   Gateway: 'Istio Gateway: the hosts and ports the ingress gateway serves.',
   Fault: "meshbox Fault: HTTP faults Istio lacks and Toxiproxy's network toxics, on a service or subset.",
+  PeerAuthentication: 'Istio PeerAuthentication: whether workloads accept mTLS, plaintext or both (STRICT, PERMISSIVE, DISABLE).',
   AuthorizationPolicy: 'Istio AuthorizationPolicy: which requests the selected workloads ALLOW, DENY or AUDIT.',
   RequestAuthentication: 'Istio RequestAuthentication: which JWTs the selected workloads accept.',
 };
@@ -77,9 +80,9 @@ function buildResourceSchema(kind: SupportedKind): JsonSchema {
       apiVersion:
         kind === 'Fault'
           ? { type: 'string', enum: [...MESHBOX_API_VERSIONS], description: 'API version: meshbox.dev/v1alpha1.' }
-          : kind === 'AuthorizationPolicy' || kind === 'RequestAuthentication'
-          ? { type: 'string', enum: [...SECURITY_API_VERSIONS], description: 'API version: security.istio.io/v1 (or v1beta1).' }
-          : { type: 'string', enum: [...NETWORKING_API_VERSIONS], description: 'API version: networking.istio.io/v1 (or v1beta1, v1alpha3).' },
+          : kind === 'PeerAuthentication' || kind === 'AuthorizationPolicy' || kind === 'RequestAuthentication'
+            ? { type: 'string', enum: [...SECURITY_API_VERSIONS], description: 'API version: security.istio.io/v1 (or v1beta1).' }
+            : { type: 'string', enum: [...NETWORKING_API_VERSIONS], description: 'API version: networking.istio.io/v1 (or v1beta1, v1alpha3).' },
       kind: { type: 'string', const: kind, description: 'The kind of the resource.' },
       metadata: objectMeta,
       spec: SPEC_SCHEMAS[kind],
