@@ -109,6 +109,12 @@ function durations(now: Map<number, number> | undefined, before: Map<number, num
   return out.slice(0, n);
 }
 
+/** the destination reporter's connection_security_policy (the source side reports `unknown`) */
+function security(labels: Labels): Pick<RequestEvent, 'connectionSecurity'> {
+  const p = labels['connection_security_policy'];
+  return p === 'mutual_tls' || p === 'none' ? { connectionSecurity: p } : {};
+}
+
 /** The request events that explain the difference between two metric samples. */
 export function eventsBetween(before: MetricsSample | undefined, now: MetricsSample, at = (before?.time ?? now.time) + 1): RequestEvent[] {
   const out: RequestEvent[] = [];
@@ -153,6 +159,7 @@ export function eventsBetween(before: MetricsSample | undefined, now: MetricsSam
         why: ['rebuilt from the istio_requests_total metric of an attached sandbox'],
         requestHeaders: {},
         snapshotVersion: 0,
+        ...security(labels),
       });
     }
   }
@@ -165,7 +172,7 @@ interface StatusBody {
   runtime?: string;
   ingress?: string;
   admin?: string;
-  instances?: Array<{ id: string; service: string; version: string; state: string; healthy: boolean; sidecar?: { services?: Record<string, number> } }>;
+  instances?: Array<{ id: string; service: string; version: string; state: string; healthy: boolean; sidecar?: { inbound?: number; services?: Record<string, number> } }>;
 }
 
 interface ClustersBody {
@@ -250,6 +257,7 @@ export class AttachedTarget implements ScenarioTarget {
     ]);
     this.status = status;
     const sidecars = new Map((status.instances ?? []).map((i) => [i.id, i.sidecar?.services ?? {}]));
+    const inbound = new Map((status.instances ?? []).map((i) => [i.id, i.sidecar?.inbound]));
     return workloads.instances.map((i) => ({
       id: i.id,
       service: i.service,
@@ -259,6 +267,7 @@ export class AttachedTarget implements ScenarioTarget {
       healthy: i.healthy,
       drained: i.drained,
       serviceListeners: { ...sidecars.get(i.id) },
+      ...(inbound.get(i.id) ? { inboundPort: inbound.get(i.id) } : {}),
     }));
   }
 

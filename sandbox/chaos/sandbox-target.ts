@@ -129,6 +129,7 @@ export class SandboxTarget implements ScenarioTarget {
       healthy: i.healthy,
       drained: i.drained,
       serviceListeners: { ...i.sidecar.services },
+      ...(i.sidecar.inbound ? { inboundPort: i.sidecar.inbound } : {}),
     }));
   }
 

@@ -23,6 +23,8 @@ export interface InstanceView {
   drained: boolean;
   /** the instance's sidecar listeners bound to one service each: service name -> loopback port */
   serviceListeners: Record<string, number>;
+  /** the loopback port of the instance's sidecar inbound listener (undefined when not known) */
+  inboundPort?: number;
 }
 
 /** Rules of a sandbox the scenario started: read what is applied, replace it. */

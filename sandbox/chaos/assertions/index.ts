@@ -9,6 +9,7 @@ import { ejections } from './ejections.js';
 import { errorRate } from './error-rate.js';
 import { healthy } from './healthy.js';
 import { latency } from './latency.js';
+import { mtls } from './mtls.js';
 import { requestCount } from './requests.js';
 import { share } from './share.js';
 import { successRate } from './success-rate.js';
@@ -29,6 +30,6 @@ export function assertionTypes(): AssertionType[] {
   return [...registry.values()];
 }
 
-for (const t of [successRate, errorRate, latency, share, attempts, ejections, requestCount, healthy] as Array<AssertionType<never>>) {
+for (const t of [successRate, errorRate, latency, share, attempts, ejections, requestCount, healthy, mtls] as Array<AssertionType<never>>) {
   registerAssertion(t as unknown as AssertionType);
 }

@@ -44,6 +44,7 @@ function attachedLimits(a: AssertionSpec, path: Array<string | number>, ctx: Che
   if (a.type === 'attempts') refuse('type', 'the number of attempts per request');
   if (a.type === 'share' && a['subset'] !== undefined) refuse('subset', 'the subset a request was routed to');
   if (a.type === 'share' && a['instance'] !== undefined) refuse('instance', 'the instance that answered');
+  if (a.type === 'mtls' && a['reporter'] !== 'destination') refuse('type', "the calling side's connection security (its metrics say `unknown`; use `reporter: destination`)");
   if (a['path'] !== undefined) refuse('path', 'the path of a request');
   if (a['headers'] !== undefined) refuse('headers', 'the headers of a request');
   return out;

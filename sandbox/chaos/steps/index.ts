@@ -7,6 +7,7 @@
  */
 import type { StepSpec } from '../scenario-types.js';
 import type { StepType } from './step-type.js';
+import { connect } from './connect.js';
 import { expect } from './expect.js';
 import { fault } from './fault.js';
 import { load } from './load.js';
@@ -33,4 +34,4 @@ export function stepTypes(): StepType[] {
   return [...registry.values()];
 }
 
-for (const t of [rules, fault, removeFault, workload, load, stopLoad, wait, probe, expect]) registerStep(t as unknown as StepType);
+for (const t of [rules, fault, removeFault, workload, load, stopLoad, wait, probe, connect, expect]) registerStep(t as unknown as StepType);

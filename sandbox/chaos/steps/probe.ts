@@ -13,7 +13,7 @@ import { formatValue, toMs } from '../tolerance.js';
 import type { StepType } from './step-type.js';
 import { resolveTrafficTarget, type TrafficTargetConfig } from './traffic-target.js';
 
-type StatusTolerance = number | string | [number, number];
+export type StatusTolerance = number | string | [number, number];
 
 export interface ProbeConfig extends StepSpec, TrafficTargetConfig {
   count?: number;
@@ -22,7 +22,7 @@ export interface ProbeConfig extends StepSpec, TrafficTargetConfig {
   expect?: { status?: StatusTolerance; body?: string; latency?: string };
 }
 
-const statusTolerance: JsonSchema = {
+export const statusTolerance: JsonSchema = {
   type: ['integer', 'string', 'array'],
   minimum: 100,
   maximum: 599,
@@ -39,7 +39,7 @@ export function statusAccepted(status: number, t: StatusTolerance): boolean {
   return status === t;
 }
 
-function describeStatus(t: StatusTolerance): string {
+export function describeStatus(t: StatusTolerance): string {
   return Array.isArray(t) ? `${t[0]}-${t[1]}` : String(t);
 }
 

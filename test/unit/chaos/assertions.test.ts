@@ -128,6 +128,25 @@ describe('assertion types', () => {
     expect((await check({ type: 'share', subset: 'v1', equals: 100 }, gateway(20))).passed).toBe(true);
   });
 
+  it('mtls: the share over mutual TLS as the destination sidecars report it; a plaintext hop lowers it', async () => {
+    const inbound = (i: number, security: 'mutual_tls' | 'none') =>
+      callmeEvent('v1', { startTime: T0 + i, reporter: 'destination', proxy: 'callme-service-v1-1', listener: 'inbound', connectionSecurity: security });
+    const all = Array.from({ length: 20 }, (_, i) => inbound(i, 'mutual_tls'));
+    const ok = await check({ type: 'mtls', service: 'callme-service', reporter: 'destination', min: 100 }, all);
+    expect(ok.passed).toBe(true);
+    expect(ok.message).toBe('share over mTLS by the sidecars of callme-service: 100% over 20 requests in this phase so far (expected at least 100%)');
+    expect(ok.detail).toBe('connection security mutual_tls: 20');
+    const mixed = [...all.slice(0, 15), ...Array.from({ length: 5 }, (_, i) => inbound(15 + i, 'none'))];
+    const bad = await check({ type: 'mtls', service: 'callme-service', reporter: 'destination', min: 100 }, mixed);
+    expect(bad.passed).toBe(false);
+    expect(bad.message).toBe('share over mTLS by the sidecars of callme-service: expected at least 100%, saw 75% over 20 requests in this phase so far');
+    expect(bad.detail).toBe('connection security mutual_tls: 15, none: 5');
+    // the source side's events: whether the upstream connection was mTLS (absent: unknown)
+    const source = await check({ type: 'mtls', service: 'callme-service', max: 0 }, Array.from({ length: 10 }, (_, i) => callmeEvent('v1', { startTime: T0 + i })));
+    expect(source.passed).toBe(true);
+    expect(source.detail).toBe('connection security unknown: 10');
+  });
+
   it('attempts: mean, max, share retried, total retries', async () => {
     const events = [1, 1, 2, 4, 1, 1, 1, 1, 2, 1, 1, 1].map((a, i) => callmeEvent('v2', { startTime: T0 + i, attempts: a }));
     const svc = { service: 'callme-service' };

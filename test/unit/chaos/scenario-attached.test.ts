@@ -24,7 +24,7 @@ function exposition(counts: { ok: number; failed: number }, buckets: { ok: Recor
     ...Object.entries(buckets.ok).map(([le, n]) => `istio_request_duration_milliseconds_bucket{le="${le}",${LABELS(200)}} ${n}`),
     `istio_request_duration_milliseconds_sum{${LABELS(200)}} 123`,
     `istio_request_duration_milliseconds_count{${LABELS(200)}} ${counts.ok}`,
-    `istio_requests_total{${LABELS(200, '-', 'destination', 'istio-ingressgateway', 'caller-service-v1')}} ${counts.ok}`,
+    `istio_requests_total{${LABELS(200, '-', 'destination', 'istio-ingressgateway', 'caller-service-v1')},connection_security_policy="mutual_tls"} ${counts.ok}`,
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -50,6 +50,9 @@ describe('metrics to request events', () => {
     const inbound = events.filter((e) => e.reporter === 'destination');
     expect(inbound).toHaveLength(4);
     expect(inbound[0]).toMatchObject({ proxy: 'caller-service-v1', listener: 'inbound' });
+    // connection_security_policy: the destination side's mutual_tls / none; the source side's unknown is left out
+    expect(inbound[0]!.connectionSecurity).toBe('mutual_tls');
+    expect(gateway.every((e) => e.connectionSecurity === undefined)).toBe(true);
   });
 });
 

@@ -217,6 +217,19 @@ method:
     ]);
   });
 
+  it('connect: a status for a connection expected reset or closed is refused (it gets no answer)', () => {
+    expect(errors(`
+title: x
+method:
+  - { type: connect, inbound: callme-service, expect: { connection: reset, status: 200 } }
+  - { type: connect, inbound: callme-service, expect: { connection: answered, status: 200 } }
+  - { type: connect, inbound: callme-service, expect: { connection: dropped } }
+`)).toEqual([
+      '6:69 MB1103 method[2].expect.connection must be one of `answered`, `reset` or `closed`, got "dropped" (a string)',
+      '4:76 MB4008 expect.status does not apply to a connection expected reset: it gets no answer',
+    ]);
+  });
+
   it('attached scenarios refuse what the metrics cannot tell, and rules', () => {
     const out = errors(`
 title: x
@@ -229,12 +242,15 @@ method:
       - { type: share, service: callme-service, subset: v2, min: 1 }
       - { type: share, service: callme-service, version: v2, min: 1 }
       - { type: success-rate, path: /caller, min: 1 }
+      - { type: mtls, service: callme-service, min: 100 }
+      - { type: mtls, service: callme-service, reporter: destination, min: 100 }
 `);
     expect(out).toEqual([
       '5:13 MB4006 a `rules` step needs a sandbox the scenario starts: an attached sandbox takes its rules from its rules folder',
       '8:11 MB4006 the number of attempts per request is not available when attached to a running sandbox',
       '9:49 MB4006 the subset a request was routed to is not available when attached to a running sandbox',
       '11:31 MB4006 the path of a request is not available when attached to a running sandbox',
+      "12:11 MB4006 the calling side's connection security (its metrics say `unknown`; use `reporter: destination`) is not available when attached to a running sandbox",
     ]);
     expect(errors(`title: x\nmesh: { attach: 'http://127.0.0.1:1', config: ./m.yaml }\nmethod: [{ type: wait, duration: 1ms }]\n`)[0]).toMatch(/MB1105 mesh: `config` cannot be used together with `attach`/);
   });

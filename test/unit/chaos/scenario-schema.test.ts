@@ -47,6 +47,7 @@ describe('shipped scenarios', () => {
       'outlier-ejection.yaml',
       'retries-mask-flaky-callme.yaml',
       'sample-allow-v1-only.yaml',
+      'strict-mtls-refuses-plaintext.yaml',
       'timeout-vs-slow-callme.yaml',
     ]);
     expect(failing.map((f) => path.basename(f))).toEqual(['retries-cannot-mask-a-dead-callme.yaml']);

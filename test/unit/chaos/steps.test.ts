@@ -2,12 +2,15 @@
  * Each step type against a fake target (an HTTP server standing in for the ingress gateway that
  * reports one request event per answer).
  */
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRulesText } from '../../../sandbox/config/rules-loader.js';
 import { RunState } from '../../../sandbox/chaos/run-state.js';
 import type { StepSpec } from '../../../sandbox/chaos/scenario-types.js';
 import { stepType, stepTypes } from '../../../sandbox/chaos/steps/index.js';
 import { statusAccepted } from '../../../sandbox/chaos/steps/probe.js';
+import { plaintextRequest } from '../../../sandbox/chaos/steps/connect.js';
 import { TrafficRecorder } from '../../../sandbox/chaos/traffic-recorder.js';
 import { FakeTarget, stepContext } from './scenario-fakes.js';
 
@@ -30,7 +33,7 @@ function run(spec: StepSpec, target: FakeTarget, state = new RunState(), traffic
 
 describe('step registry', () => {
   it('has one small entry per type, each with a run method and a schema', () => {
-    expect(stepTypes().map((t) => t.type)).toEqual(['rules', 'fault', 'remove-fault', 'workload', 'load', 'stop-load', 'wait', 'probe', 'expect']);
+    expect(stepTypes().map((t) => t.type)).toEqual(['rules', 'fault', 'remove-fault', 'workload', 'load', 'stop-load', 'wait', 'probe', 'connect', 'expect']);
     for (const t of stepTypes()) {
       expect(typeof t.run).toBe('function');
       expect(t.summary.length).toBeGreaterThan(10);
@@ -128,6 +131,90 @@ describe('probe', () => {
     expect(statusAccepted(204, '2xx')).toBe(true);
     expect(statusAccepted(302, [200, 399])).toBe(true);
     expect(statusAccepted(400, [200, 399])).toBe(false);
+  });
+});
+
+/** a TCP listener on port 0 that, once the first bytes of a connection arrive, resets it (a STRICT inbound), closes it (FIN) or answers HTTP */
+async function listener(mode: 'reset' | 'close' | 'answer'): Promise<number> {
+  const server = net.createServer((socket) => {
+    socket.once('data', () => {
+      if (mode === 'reset') socket.resetAndDestroy();
+      else if (mode === 'close') socket.end();
+      else socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return (server.address() as AddressInfo).port;
+}
+const servers: net.Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+async function unusedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+describe('connect', () => {
+  it('tells a reset (RST) from a close (FIN), an answer and a refused port', async () => {
+    const opts = { path: '/callme/ping', host: 'callme-service', timeoutMs: 5000 };
+    expect(await plaintextRequest(await listener('reset'), opts)).toMatchObject({ outcome: 'reset', code: 'ECONNRESET' });
+    expect(await plaintextRequest(await listener('close'), opts)).toMatchObject({ outcome: 'closed' });
+    expect(await plaintextRequest(await listener('answer'), opts)).toMatchObject({ outcome: 'answered', status: 200 });
+    expect(await plaintextRequest(await unusedPort(), opts)).toMatchObject({ outcome: 'refused', code: 'ECONNREFUSED' });
+  });
+
+  it('sends plaintext HTTP/1.1 to the inbound port of every running instance of a service, workload or instance', async () => {
+    const t = await fake();
+    const seen: string[] = [];
+    const server = net.createServer((socket) => {
+      socket.once('data', (d: Buffer) => {
+        seen.push(d.toString('latin1').split('\r\n').slice(0, 2).join(' | '));
+        socket.resetAndDestroy();
+      });
+      socket.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const port = (server.address() as AddressInfo).port;
+    for (const i of t.instanceList) i.inboundPort = port;
+    t.instanceList[3]!.state = 'stopped';
+    const o = await run({ type: 'connect', inbound: 'callme-service', path: '/callme/ping', count: 2, expect: { connection: 'reset' } }, t).outcome;
+    expect(o.failed).toBeUndefined();
+    expect(o.summary).toBe(`plaintext to the inbound of callme-service-v1-1 :${port}, callme-service-v2-1 :${port}: 4 of 4 connections reset, slowest ${o.summary.split('slowest ')[1]}`);
+    expect(seen).toEqual(Array(4).fill('GET /callme/ping HTTP/1.1 | Host: callme-service'));
+    expect((o.data!['connections'] as unknown[]).length).toBe(4);
+    const one = await run({ type: 'connect', inbound: 'callme-service-v2-1', expect: { connection: 'reset' } }, t).outcome;
+    expect(one.summary).toMatch(/^plaintext to the inbound of callme-service-v2-1 :\d+: 1 of 1 connections reset/);
+    const byWorkload = await run({ type: 'connect', inbound: 'callme-service-v2', expect: { connection: 'reset' } }, t).outcome;
+    expect(byWorkload.summary).toMatch(/^plaintext to the inbound of callme-service-v2-1 :\d+: 1 of 1/);
+  });
+
+  it('fails when a connection does not end as expected, and says how each ended', async () => {
+    const t = await fake();
+    t.instanceList[1]!.inboundPort = await listener('answer');
+    t.instanceList[2]!.inboundPort = await listener('reset');
+    t.instanceList[3]!.inboundPort = await listener('close');
+    const reset = await run({ type: 'connect', inbound: 'callme-service', expect: { connection: 'reset' } }, t).outcome;
+    expect(reset.failed).toBe(true);
+    expect(reset.summary).toMatch(/expected every connection reset, but 2 of 3 were not: callme-service-v1-1 :\d+ #1: answered 200; callme-service-v2-2 :\d+ #1: closed$/);
+    const answered = await run({ type: 'connect', inbound: 'callme-service', expect: { connection: 'answered', status: 200 } }, t).outcome;
+    expect(answered.failed).toBe(true);
+    expect(answered.summary).toMatch(/expected every connection answered 200, but 2 of 3 were not: callme-service-v2-1 :\d+ #1: reset \(ECONNRESET\); callme-service-v2-2 :\d+ #1: closed$/);
+    const status = await run({ type: 'connect', inbound: 'callme-service-v1', expect: { status: 503 } }, t).outcome;
+    expect(status.summary).toMatch(/expected every connection answered 503, but 1 of 1 were not: callme-service-v1-1 :\d+ #1: answered 200$/);
+  });
+
+  it('an unknown target or an unknown inbound port is an error of the scenario', async () => {
+    const t = await fake();
+    await expect(run({ type: 'connect', inbound: 'nobody' }, t).outcome).rejects.toThrow(/^no running instance of nobody \(instances: caller-service-v1-1 running, /);
+    await expect(run({ type: 'connect', inbound: 'caller-service' }, t).outcome).rejects.toThrow('the inbound port of caller-service-v1-1 is not known');
   });
 });
 
