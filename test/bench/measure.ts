@@ -43,6 +43,27 @@ export interface CpuUsage {
   threads?: ThreadUsage;
 }
 
+/** TLS handshakes the proxy's mesh connections made (client side: the gateway's and sidecars' upstream pools) */
+export interface TlsCounters {
+  handshakes: number;
+  /** of which resumed a TLS session */
+  resumed: number;
+}
+
+/** handshakes over one measured step (its settle traffic included: that is when connections open) */
+export interface TlsUsage extends TlsCounters {
+  seconds: number;
+  perSecond: number;
+  /** handshakes / requests sent in the step (keep-alive: far below 1) */
+  perRequest: number;
+}
+
+export function tlsUsage(before: TlsCounters, after: TlsCounters, seconds: number, requests: number): TlsUsage {
+  const handshakes = Math.max(0, after.handshakes - before.handshakes);
+  const resumed = Math.max(0, after.resumed - before.resumed);
+  return { handshakes, resumed, seconds, perSecond: seconds > 0 ? handshakes / seconds : 0, perRequest: requests > 0 ? handshakes / requests : 0 };
+}
+
 export interface OpenLoopResult {
   rate: number;
   /** how requests were timed: the precise timer, or the generator's setTimeout (can send early) */
@@ -55,6 +76,7 @@ export interface OpenLoopResult {
   achievedRate: number;
   latencyMs: LatencySummary;
   cpu: CpuUsage;
+  tls?: TlsUsage;
 }
 
 export interface ClosedLoopResult {
@@ -67,6 +89,7 @@ export interface ClosedLoopResult {
   non2xx: number;
   latencyMs: Partial<Record<'mean' | 'p50' | 'p90' | 'p99', number>>;
   cpu: CpuUsage;
+  tls?: TlsUsage;
 }
 
 export interface MemoryUsage {
@@ -94,7 +117,20 @@ export interface MeasureContext {
   signal: AbortSignal;
   /** sub-millisecond scheduling for the open loop (see precise-timer.ts); else the generator's own */
   timer?: PreciseTimer;
+  /** the proxy's TLS handshake counters (meshbox: its admin /clusters), read at the edges of each step, outside its CPU window */
+  tlsCounters?: () => Promise<TlsCounters>;
   log(line: string): void;
+}
+
+/** reads the counters before a step; `end` gives the step's handshakes */
+async function tlsStep(ctx: MeasureContext): Promise<((requests: number) => Promise<TlsUsage>) | undefined> {
+  if (!ctx.tlsCounters) return undefined;
+  const before = await ctx.tlsCounters();
+  const started = performance.now();
+  return async (requests) => {
+    const seconds = (performance.now() - started) / 1000;
+    return tlsUsage(before, await ctx.tlsCounters!(), seconds, requests);
+  };
 }
 
 interface Window {
@@ -159,6 +195,7 @@ export async function warmUp(ctx: MeasureContext, target: Target, ms: number): P
 export async function openLoop(ctx: MeasureContext, target: Target, rate: number): Promise<OpenLoopResult> {
   const { settleMs, measureMs, connections } = ctx.durations;
   const generator = new LoadGenerator({ url: target.url, headers: target.headers, rate, connections, warmupMs: settleMs, durationMs: measureMs, timeoutMs: 10_000 });
+  const tls = await tlsStep(ctx);
   const precise = ctx.timer !== undefined && preciseSleep(generator, ctx.timer);
   let window: Window | undefined;
   const timer = setTimeout(() => (window = startWindow(ctx)), settleMs);
@@ -172,6 +209,8 @@ export async function openLoop(ctx: MeasureContext, target: Target, rate: number
     ctx.signal.removeEventListener('abort', onAbort);
   }
   window ??= startWindow(ctx);
+  const cpu = window.end(result.completed);
+  const tlsUsed = tls ? await tls(result.sent) : undefined;
   return {
     rate,
     timing: precise ? 'precise' : 'setTimeout',
@@ -182,7 +221,8 @@ export async function openLoop(ctx: MeasureContext, target: Target, rate: number
     non2xx: non2xx(result),
     achievedRate: result.achievedRate,
     latencyMs: result.latencyMs,
-    cpu: window.end(result.completed),
+    cpu,
+    ...(tlsUsed ? { tls: tlsUsed } : {}),
   };
 }
 
@@ -255,6 +295,7 @@ export async function closedLoop(ctx: MeasureContext, target: Target): Promise<C
   const { measureMs, connections } = ctx.durations;
   if (ctx.wrk) {
     const seconds = Math.max(1, Math.round(measureMs / 1000));
+    const tls = await tlsStep(ctx);
     const window = startWindow(ctx);
     const proc = ctx.processes.start({
       name: 'wrk',
@@ -274,11 +315,14 @@ export async function closedLoop(ctx: MeasureContext, target: Target): Promise<C
     const summary = parseWrkOutput(output);
     const cpu = window.end(summary.requests);
     const errors = summary.socketErrors.connect + summary.socketErrors.read + summary.socketErrors.write + summary.socketErrors.timeout;
-    return { tool: 'wrk', connections, durationMs: summary.seconds * 1000, requests: summary.requests, rps: summary.rps, errors, non2xx: summary.non2xx, latencyMs: summary.latencyMs, cpu };
+    const tlsUsed = tls ? await tls(summary.requests) : undefined;
+    return { tool: 'wrk', connections, durationMs: summary.seconds * 1000, requests: summary.requests, rps: summary.rps, errors, non2xx: summary.non2xx, latencyMs: summary.latencyMs, cpu, ...(tlsUsed ? { tls: tlsUsed } : {}) };
   }
+  const tls = await tlsStep(ctx);
   const window = startWindow(ctx);
   const result = await runLoad({ url: target.url, headers: target.headers, concurrency: connections, durationMs: measureMs, timeoutMs: 10_000 }, ctx.signal);
   const cpu = window.end(result.completed);
+  const tlsUsed = tls ? await tls(result.sent) : undefined;
   const l = result.latencyMs;
   return {
     tool: 'node',
@@ -290,6 +334,7 @@ export async function closedLoop(ctx: MeasureContext, target: Target): Promise<C
     non2xx: non2xx(result),
     latencyMs: { mean: l.mean, p50: l.p50, p90: l.p90, p99: l.p99 },
     cpu,
+    ...(tlsUsed ? { tls: tlsUsed } : {}),
   };
 }
 

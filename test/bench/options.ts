@@ -1,6 +1,6 @@
 /**
  * Options of `npm run bench` (argv after `--`, or environment variables), and the durations they
- * give. Every duration is bounded: a full run takes about 4 minutes, `--quick` about 1.
+ * give. Every duration is bounded: a full run takes about 4.5 minutes, `--quick` about 1.5.
  */
 
 export interface BenchOptions {
@@ -11,6 +11,8 @@ export interface BenchOptions {
   pin: boolean;
   /** closed-loop throughput with wrk when installed (else the Node load generator) */
   wrk: boolean;
+  /** also measure meshbox's full path with mTLS off (mesh-wide PeerAuthentication DISABLE) */
+  mtlsOff: boolean;
   /** multiplies the measured periods (not the warm-ups) */
   scale: number;
   /** write V8 CPU profiles of the meshbox process (main thread and data-plane worker) here */
@@ -42,14 +44,16 @@ export interface Durations {
 export const USAGE = `usage: npm run bench [-- options]
 
 Measures, on loopback, the sample path ingress -> caller sidecar -> caller -> callme sidecar -> callme
-through meshbox, through nginx (when installed) and directly, and one sidecar hop in front of callme.
+through meshbox (with auto mTLS, and again with mTLS off), through nginx (when installed) and
+directly, and one sidecar hop in front of callme.
 Prints a table and one line starting with BENCH_JSON.
 
 options (or environment variables):
-  --quick            ~1 minute instead of ~4 (short warm-ups, 2.5 s periods)   MESHBOX_BENCH_QUICK=1
+  --quick            ~1.5 min instead of ~4.5 (short warm-ups, 2.5 s periods)   MESHBOX_BENCH_QUICK=1
   --no-nginx         skip the nginx scenarios                                   MESHBOX_BENCH_NGINX=0
   --no-pin           do not pin processes to cores with taskset                 MESHBOX_BENCH_PIN=0
   --no-wrk           closed-loop throughput with the Node load generator        MESHBOX_BENCH_WRK=0
+  --no-mtls-off      skip the meshbox phase with mTLS off (the mTLS cost)       MESHBOX_BENCH_MTLS_OFF=0
   --scale X          multiply the measured periods by X (0.1..10)               MESHBOX_BENCH_SCALE=X
   --cpu-prof DIR     run meshbox under node --cpu-prof, profiles into DIR       MESHBOX_BENCH_CPU_PROF=DIR
   -h, --help         this text`;
@@ -67,6 +71,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = {}): Bench
     nginx: flag(env, 'MESHBOX_BENCH_NGINX') ?? true,
     pin: flag(env, 'MESHBOX_BENCH_PIN') ?? true,
     wrk: flag(env, 'MESHBOX_BENCH_WRK') ?? true,
+    mtlsOff: flag(env, 'MESHBOX_BENCH_MTLS_OFF') ?? true,
     scale: 1,
     cpuProfDir: env.MESHBOX_BENCH_CPU_PROF?.trim() || undefined,
     help: false,
@@ -92,6 +97,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = {}): Bench
         break;
       case '--no-wrk':
         options.wrk = false;
+        break;
+      case '--no-mtls-off':
+        options.mtlsOff = false;
         break;
       case '--scale':
         scale = value();

@@ -14,13 +14,13 @@
  */
 import type { LatencySummary } from '../../sandbox/chaos/load-generator.js';
 import type { ProbeResult } from './cpu-probe.js';
-import type { TargetResult } from './measure.js';
+import type { TargetResult, TlsUsage } from './measure.js';
 import type { TopologyKind } from './topology.js';
 
 export type PathKind = 'full' | 'single';
 
 /** the issue's goals (not test assertions) */
-export const GOALS = { addedLatencyRatioMax: 1.5, throughputRatioMin: 0.8 } as const;
+export const GOALS = { addedLatencyRatioMax: 1.5, throughputRatioMin: 0.8, mtlsCpuIncreaseMax: 0.25 } as const;
 /** a proxy whose core was busier than this during the throughput run was saturated */
 export const SATURATED_CORES = 0.9;
 /** machine work of other processes above this (in cores) during a window marks it noisy */
@@ -76,7 +76,28 @@ export interface Derived {
   rssMB?: number;
   hwmMB?: number;
   threadsAtMax?: { mainCores: number; busiestCores: number; otherCores: number };
+  /** TLS handshakes of the proxy per open-loop rate and during the throughput run (meshbox) */
+  tls?: { byRate: Record<string, TlsUsage>; max?: TlsUsage };
   errorsTotal: number;
+}
+
+/** meshbox's full path with mTLS against the same with mTLS off (mesh-wide PeerAuthentication DISABLE), same run */
+export interface MtlsCost {
+  /** CPU per request with mTLS / without; keyed by open-loop rate, and at max throughput */
+  cpuRatioByRate: Record<string, number>;
+  cpuRatioAtMax?: number;
+  /** latency with mTLS minus without, ms (whole path), keyed by rate */
+  addedMsByRate: Record<string, { p50: number; p99: number }>;
+  /** closed-loop req/s with mTLS / without */
+  throughputRatio?: number;
+  /** the mTLS phase's handshakes (per rate, and during the throughput run) */
+  handshakesByRate: Record<string, TlsUsage>;
+  handshakesAtMax?: TlsUsage;
+  /** handshakes in the mTLS-off phase (0 when mTLS was really off) */
+  handshakesWhenOff: number;
+  /** rates either phase could not sustain */
+  overloadedRates: number[];
+  noisy: boolean;
 }
 
 export interface Comparison {
@@ -104,11 +125,14 @@ export interface Goals {
   addedLatency?: { ratio?: number; max: number; met?: boolean; meshboxOverloaded: boolean; otherRates: Record<string, number> };
   /** single hop: the lower of measured throughput ratio and capacity ratio, at least 0.8 */
   throughput?: { ratio: number; measuredRatio?: number; capacityRatio?: number; min: number; met: boolean };
+  /** mTLS adds at most 25 % CPU per request to a sidecar hop: at the headline rate (at max throughput when that rate was overloaded) */
+  mtls?: { increase: number; max: number; met: boolean; basis: string };
 }
 
 export const LABELS: Record<string, string> = {
   'direct-full': 'direct: caller -> callme',
   'meshbox-full': 'meshbox: ingress..callme (4 legs)',
+  'meshbox-no-mtls-full': 'meshbox, mTLS off: ingress..callme (4 legs)',
   'nginx-full': 'nginx: ingress..callme (4 legs)',
   'direct-single': 'direct: callme',
   'meshbox-single': 'meshbox: 1 sidecar -> callme',
@@ -156,7 +180,9 @@ export function derive(runs: ScenarioRun[]): Derived[] {
       if (b && run.legs > 0) {
         d.addedPerLegMs[key] = { p50: (l.p50 - b.p50) / run.legs, p90: (l.p90 - b.p90) / run.legs, p99: (l.p99 - b.p99) / run.legs };
       }
+      if (open.tls) (d.tls ??= { byRate: {} }).byRate[key] = open.tls;
     }
+    if (r.closed?.tls) (d.tls ??= { byRate: {} }).max = r.closed.tls;
     if (r.closed) {
       d.rps = r.closed.rps;
       d.throughputTool = r.closed.tool;
@@ -212,8 +238,42 @@ export function compare(derived: Derived[], headlineRate: number): Comparison[] 
   return out;
 }
 
-export function goals(comparisons: Comparison[]): Goals {
+export function mtlsCost(derived: Derived[]): MtlsCost | undefined {
+  const on = derived.find((d) => d.topology === 'meshbox' && d.path === 'full');
+  const off = derived.find((d) => d.topology === 'meshbox-no-mtls' && d.path === 'full');
+  if (!on || !off || on.error || off.error) return undefined;
+  const c: MtlsCost = {
+    cpuRatioByRate: {},
+    addedMsByRate: {},
+    handshakesByRate: { ...on.tls?.byRate },
+    handshakesWhenOff: Object.values(off.tls?.byRate ?? {}).reduce((n, t) => n + t.handshakes, 0) + (off.tls?.max?.handshakes ?? 0),
+    overloadedRates: [...new Set([...on.overloadedRates, ...off.overloadedRates])].sort((a, b) => b - a),
+    noisy: on.noisy || off.noisy,
+  };
+  for (const rate of Object.keys(on.latency)) {
+    const cpu = ratio(on.cpuUsPerRequest.byRate[rate], off.cpuUsPerRequest.byRate[rate]);
+    if (cpu !== undefined) c.cpuRatioByRate[rate] = cpu;
+    const a = on.latency[rate]!;
+    const b = off.latency[rate];
+    if (b) c.addedMsByRate[rate] = { p50: a.p50 - b.p50, p99: a.p99 - b.p99 };
+  }
+  const atMax = ratio(on.cpuUsPerRequest.max, off.cpuUsPerRequest.max);
+  if (atMax !== undefined) c.cpuRatioAtMax = atMax;
+  const thr = ratio(on.rps, off.rps);
+  if (thr !== undefined) c.throughputRatio = thr;
+  if (on.tls?.max) c.handshakesAtMax = on.tls.max;
+  return c;
+}
+
+export function goals(comparisons: Comparison[], mtls?: MtlsCost, headlineRate?: number): Goals {
   const g: Goals = {};
+  if (mtls) {
+    const head = headlineRate !== undefined ? String(headlineRate) : Object.keys(mtls.cpuRatioByRate)[0];
+    const atRate = head !== undefined && !mtls.overloadedRates.includes(Number(head)) ? mtls.cpuRatioByRate[head] : undefined;
+    const r = atRate ?? mtls.cpuRatioAtMax;
+    const basis = atRate !== undefined ? `@${head} req/s` : `at max throughput${head !== undefined && mtls.overloadedRates.includes(Number(head)) ? ` (${head} req/s was overloaded)` : ''}`;
+    if (r !== undefined) g.mtls = { increase: r - 1, max: GOALS.mtlsCpuIncreaseMax, met: r - 1 <= GOALS.mtlsCpuIncreaseMax, basis };
+  }
   const full = comparisons.find((c) => c.path === 'full');
   const single = comparisons.find((c) => c.path === 'single');
   if (full) {
@@ -274,7 +334,16 @@ export interface ReportMeta {
   notes: string[];
 }
 
-export function formatReport(meta: ReportMeta, derived: Derived[], comparisons: Comparison[], g: Goals): string {
+function fmtPct(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? '-' : `${v >= 0 ? '+' : ''}${(v * 100).toFixed(0)}%`;
+}
+
+function fmtHandshakes(t: TlsUsage | undefined): [string, string, string] {
+  if (!t) return ['-', '-', '-'];
+  return [t.perSecond.toFixed(1), t.perRequest.toFixed(4), `${t.resumed} of ${t.handshakes}`];
+}
+
+export function formatReport(meta: ReportMeta, derived: Derived[], comparisons: Comparison[], g: Goals, mtls?: MtlsCost): string {
   const head = String(meta.headlineRate);
   const other = meta.rates.filter((r) => r !== meta.headlineRate);
   const headers = [
@@ -352,6 +421,36 @@ export function formatReport(meta: ReportMeta, derived: Derived[], comparisons: 
       renderTable(['path', `>added latency p50 @${head}`, `>added p90 @${head}`, ...other.map((r) => `>added p50 @${r}`), '>throughput', '>capacity/core', '>CPU per req', 'nginx core saturated'], cRows),
     );
   }
+  if (mtls) {
+    const on = derived.find((d) => d.topology === 'meshbox' && d.path === 'full')!;
+    const off = derived.find((d) => d.topology === 'meshbox-no-mtls' && d.path === 'full')!;
+    const mark = mtls.noisy ? '* ' : '';
+    const rows = meta.rates.map((rate) => {
+      const k = String(rate);
+      const added = mtls.addedMsByRate[k];
+      return [
+        `${mark}open loop @${rate} req/s${mtls.overloadedRates.includes(rate) ? ' (overloaded)' : ''}`,
+        `${fmtInt(on.cpuUsPerRequest.byRate[k])} | ${fmtInt(off.cpuUsPerRequest.byRate[k])}`,
+        fmtPct(mtls.cpuRatioByRate[k] !== undefined ? mtls.cpuRatioByRate[k]! - 1 : undefined),
+        added ? `${fmtMs(added.p50)} / ${fmtMs(added.p99)}` : '-',
+        '-',
+        ...fmtHandshakes(mtls.handshakesByRate[k]),
+      ];
+    });
+    rows.push([
+      `${mark}throughput (closed loop)`,
+      `${fmtInt(on.cpuUsPerRequest.max)} | ${fmtInt(off.cpuUsPerRequest.max)}`,
+      fmtPct(mtls.cpuRatioAtMax !== undefined ? mtls.cpuRatioAtMax - 1 : undefined),
+      '-',
+      `${fmtInt(on.rps)} | ${fmtInt(off.rps)}`,
+      ...fmtHandshakes(mtls.handshakesAtMax),
+    ]);
+    out.push(
+      '',
+      `mTLS on vs off (meshbox full path, same run; ${mtls.handshakesWhenOff} handshakes with mTLS off):`,
+      renderTable(['step', '>CPU µs/req on | off', '>CPU/req', '>added p50 / p99 ms', '>req/s on | off', '>handshakes/s', '>handshakes/req', '>resumed'], rows),
+    );
+  }
   const goalLines: string[] = [];
   if (g.addedLatency) {
     const a = g.addedLatency;
@@ -367,6 +466,9 @@ export function formatReport(meta: ReportMeta, derived: Derived[], comparisons: 
     goalLines.push(
       `  sidecar throughput (single hop, lower of measured ${fmtRatio(g.throughput.measuredRatio)} and per-core capacity ${fmtRatio(g.throughput.capacityRatio)}): ${fmtRatio(g.throughput.ratio)} of nginx, goal >= ${fmtRatio(g.throughput.min)}: ${g.throughput.met ? 'met' : 'NOT met'}`,
     );
+  }
+  if (g.mtls) {
+    goalLines.push(`  mTLS CPU per request (meshbox full path ${g.mtls.basis}): ${fmtPct(g.mtls.increase)} over mTLS off, goal <= ${fmtPct(g.mtls.max)}: ${g.mtls.met ? 'met' : 'NOT met'}`);
   }
   if (goalLines.length) out.push('', 'goals (from the issue; not assertions):', ...goalLines);
   if (meta.notes.length) out.push('', ...meta.notes.map((n) => `note: ${n}`));

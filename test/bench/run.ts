@@ -6,7 +6,9 @@
  * Phases, each on freshly started processes, each followed by stopping every one of them:
  *   direct   caller -> callme, and callme alone (the baselines)
  *   meshbox  `meshbox up`: ingress -> caller sidecar -> caller -> callme sidecar -> callme, and
- *            one callme inbound sidecar alone
+ *            one callme inbound sidecar alone; the mesh hops run auto mTLS
+ *   meshbox-no-mtls  the same full path with a mesh-wide PeerAuthentication DISABLE (the mTLS
+ *            cost is the difference; TLS handshakes are counted from meshbox's /clusters)
  *   nginx    the same legs as nginx server blocks (1 worker), when nginx is installed
  * Per target: JIT warm-up, open loop at 1000 and 500 req/s (latency, CPU per request), closed loop
  * (throughput, CPU per request), RSS of the proxy. Before and after each phase every used core is
@@ -24,7 +26,7 @@ import { durationsFor, parseOptions, USAGE, type BenchOptions } from './options.
 import { PreciseTimer } from './precise-timer.js';
 import { allowedCpus } from './proc-stats.js';
 import { findExecutable, hasTaskset, pin, ProcessSet } from './processes.js';
-import { compare, derive, formatReport, goals, jsonLine, noiseVerdict, type ScenarioRun } from './report.js';
+import { compare, derive, formatReport, goals, jsonLine, mtlsCost, noiseVerdict, type ScenarioRun } from './report.js';
 import { checkTarget, startDirect, startMeshbox, startNginx, type Placement, type StartContext, type Topology, type TopologyKind } from './topology.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -67,6 +69,12 @@ function cpuModel(): string {
   } catch {
     return os.cpus()[0]?.model ?? 'unknown';
   }
+}
+
+/** the mesh hops of the full path run mTLS in the meshbox phase and plaintext in the mTLS-off one */
+function checkMtls(name: string, mtls: boolean, counters: { handshakes: number }): void {
+  if (mtls && counters.handshakes === 0) throw new Error(`${name}: a request went through without any TLS handshake: auto mTLS is not on`);
+  if (!mtls && counters.handshakes > 0) throw new Error(`${name}: ${counters.handshakes} TLS handshakes with a mesh-wide PeerAuthentication DISABLE: mTLS is not off`);
 }
 
 async function main(): Promise<number> {
@@ -144,10 +152,11 @@ async function main(): Promise<number> {
 
   const ctx: StartContext = { root: ROOT, dir, processes, placement, meshboxNodeArgs, signal: abort.signal };
   const timer = new PreciseTimer();
-  const kinds: TopologyKind[] = ['direct', 'meshbox', ...(nginx ? (['nginx'] as const) : [])];
+  const kinds: TopologyKind[] = ['direct', 'meshbox', ...(options.mtlsOff ? (['meshbox-no-mtls'] as const) : []), ...(nginx ? (['nginx'] as const) : [])];
   const phases: PhaseRecord[] = [];
   const allProbes: ProbeResult[] = [];
-  const estimateS = kinds.length * ((durations.warmupFirstMs + durations.warmupNextMs) / 1000 + 2 * ((durations.rates.length * (durations.settleMs + durations.measureMs) + durations.measureMs) / 1000)) + kinds.length * 5;
+  const targetS = (durations.rates.length * (durations.settleMs + durations.measureMs) + durations.measureMs) / 1000;
+  const estimateS = kinds.reduce((sum, k) => sum + 5 + durations.warmupFirstMs / 1000 + targetS + (k === 'meshbox-no-mtls' ? 0 : durations.warmupNextMs / 1000 + targetS), 0);
   log(`bench: ${options.quick ? 'quick' : 'full'} run, about ${Math.round(estimateS / 10) * 10} s; phases ${kinds.join(', ')}; work folder ${dir}`);
 
   try {
@@ -160,7 +169,8 @@ async function main(): Promise<number> {
       log(`bench: phase ${kind}: starting`);
       let topology: Topology | undefined;
       try {
-        topology = kind === 'direct' ? await startDirect(ctx) : kind === 'meshbox' ? await startMeshbox(ctx) : await startNginx(ctx, nginx!);
+        topology =
+          kind === 'direct' ? await startDirect(ctx) : kind === 'meshbox' ? await startMeshbox(ctx) : kind === 'meshbox-no-mtls' ? await startMeshbox(ctx, { mtls: false }) : await startNginx(ctx, nginx!);
         phase.info = topology.info;
         const mctx: MeasureContext = {
           processes,
@@ -169,19 +179,23 @@ async function main(): Promise<number> {
           appPids: topology.appPids,
           ...(topology.threadPid !== undefined ? { threadPid: topology.threadPid } : {}),
           ...(wrk ? { wrk } : {}),
+          ...(topology.tlsCounters ? { tlsCounters: topology.tlsCounters } : {}),
           signal: abort.signal,
           timer,
           log,
         };
+        const paths = topology.paths ?? ['full', 'single'];
         for (const [pathKind, target, warmupMs] of [
           ['full', topology.full, durations.warmupFirstMs],
           ['single', topology.single, durations.warmupNextMs],
         ] as const) {
           if (abort.signal.aborted) break;
+          if (!paths.includes(pathKind)) continue;
           const run: ScenarioRun & { foreign: number[] } = { topology: kind, path: pathKind, legs: target.legs, noise: noiseVerdict(1, [], NOISY_RATIO), foreign: [] };
           phase.runs.push(run);
           try {
             await checkTarget(`${kind} ${pathKind}`, target);
+            if (pathKind === 'full' && topology.tlsCounters && topology.mtls !== undefined) checkMtls(`${kind} ${pathKind}`, topology.mtls, await topology.tlsCounters());
             const result: TargetResult = await measureTarget(mctx, `${kind} ${pathKind}`, target, warmupMs);
             run.result = result;
             run.foreign = [...result.open.map((o) => o.cpu.foreignCores), ...(result.closed ? [result.closed.cpu.foreignCores] : [])];
@@ -193,7 +207,7 @@ async function main(): Promise<number> {
       } catch (err) {
         phase.error = (err as Error).message;
         log(`bench: phase ${kind} failed: ${phase.error}`);
-        for (const pathKind of ['full', 'single'] as const) {
+        for (const pathKind of kind === 'meshbox-no-mtls' ? (['full'] as const) : (['full', 'single'] as const)) {
           if (!phase.runs.some((r) => r.path === pathKind)) {
             phase.runs.push({ topology: kind, path: pathKind, legs: kind === 'direct' ? 0 : pathKind === 'full' ? 4 : 1, error: phase.error, noise: noiseVerdict(1, [], NOISY_RATIO), foreign: [] });
           }
@@ -227,12 +241,13 @@ async function main(): Promise<number> {
     }
   }
   // order: full paths, then single hops
-  const order = (r: ScenarioRun): number => (r.path === 'full' ? 0 : 10) + ['direct', 'meshbox', 'nginx'].indexOf(r.topology);
+  const order = (r: ScenarioRun): number => (r.path === 'full' ? 0 : 10) + ['direct', 'meshbox', 'meshbox-no-mtls', 'nginx'].indexOf(r.topology);
   runs.sort((a, b) => order(a) - order(b));
   const headlineRate = durations.rates[0]!;
   const derived = derive(runs);
   const comparisons = compare(derived, headlineRate);
-  const g = goals(comparisons);
+  const mtls = mtlsCost(derived);
+  const g = goals(comparisons, mtls, headlineRate);
   const elapsedS = (performance.now() - started) / 1000;
 
   const placementText = pinned
@@ -248,9 +263,10 @@ async function main(): Promise<number> {
   notes.push(
     'legs = proxy legs crossed; added ms/leg = (p - direct p of the same path) / legs; CPU µs/req = proxy process CPU (all threads) / requests, at max throughput | at the headline rate',
     'meshbox runs as `meshbox up --runtime process --headless --no-logs --no-access-log` on a generated meshbox.yaml (1 caller, 1 callme; rules: a Gateway and its VirtualService only, no retries, timeouts or splits); its CPU includes the main thread (telemetry, printed request lines)',
+    'mTLS: the meshbox rows run auto mTLS on the mesh hops (gateway -> caller, caller -> callme: every leg of the full path is a TLS client or server); "mTLS off" adds a mesh-wide PeerAuthentication DISABLE. The single hop is the benchmark\'s plaintext client to callme\'s inbound (PERMISSIVE), the same either way. Handshakes are the TLS connections the proxies opened during a step (settle traffic included), from meshbox\'s /clusters',
     'a NOISY row ran while a core probed below 85% of its best speed of the run or other processes used > 0.25 cores: do not compare it',
   );
-  const report = formatReport({ header, headlineRate, rates: durations.rates, notes }, derived, comparisons, g);
+  const report = formatReport({ header, headlineRate, rates: durations.rates, notes }, derived, comparisons, g, mtls);
   process.stdout.write(`${report}\n`);
 
   const failed = runs.filter((r) => r.error);
@@ -271,6 +287,7 @@ async function main(): Promise<number> {
     scenarios: derived,
     raw: runs.map((r) => ({ id: `${r.topology}-${r.path}`, noise: r.noise, result: r.result ?? null, error: r.error ?? null })),
     comparisons,
+    mtls: mtls ?? null,
     goals: g,
     notes,
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseWrkOutput, threadUsage, wrkHeaderArgs } from '../../bench/measure.js';
+import { parseWrkOutput, threadUsage, tlsUsage, wrkHeaderArgs } from '../../bench/measure.js';
 
 const WRK = `Running 10s test @ http://127.0.0.1:41235/callme/ping
   1 threads and 50 connections
@@ -41,6 +41,13 @@ describe('parseWrkOutput', () => {
 describe('wrkHeaderArgs', () => {
   it('capitalises header names so wrk replaces its own Host', () => {
     expect(wrkHeaderArgs({ host: 'caller.example.com', 'x-request-id': 'a' })).toEqual(['-H', 'Host: caller.example.com', '-H', 'X-Request-Id: a']);
+  });
+});
+
+describe('tlsUsage', () => {
+  it('gives the handshakes of a step, per second and per request; a counter reset does not go negative', () => {
+    expect(tlsUsage({ handshakes: 4, resumed: 1 }, { handshakes: 10, resumed: 5 }, 3, 3000)).toEqual({ handshakes: 6, resumed: 4, seconds: 3, perSecond: 2, perRequest: 0.002 });
+    expect(tlsUsage({ handshakes: 9, resumed: 9 }, { handshakes: 2, resumed: 0 }, 0, 0)).toEqual({ handshakes: 0, resumed: 0, seconds: 0, perSecond: 0, perRequest: 0 });
   });
 });
 

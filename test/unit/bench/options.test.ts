@@ -4,13 +4,15 @@ import { durationsFor, parseOptions } from '../../bench/options.js';
 
 describe('parseOptions', () => {
   it('defaults to a full run with nginx, pinning and wrk', () => {
-    expect(parseOptions([], {})).toEqual({ quick: false, nginx: true, pin: true, wrk: true, scale: 1, cpuProfDir: undefined, help: false });
+    expect(parseOptions([], {})).toEqual({ quick: false, nginx: true, pin: true, wrk: true, mtlsOff: true, scale: 1, cpuProfDir: undefined, help: false });
   });
   it('reads flags from argv and the environment, argv last', () => {
     const env = { MESHBOX_BENCH_QUICK: '1', MESHBOX_BENCH_NGINX: '0', MESHBOX_BENCH_SCALE: '2' };
     expect(parseOptions(['--no-pin', '--scale=0.5', '--cpu-prof', '/tmp/p'], env)).toMatchObject({ quick: true, nginx: false, pin: false, wrk: true, scale: 0.5, cpuProfDir: '/tmp/p' });
     expect(parseOptions(['--no-wrk', '--quick', '-h'], {})).toMatchObject({ wrk: false, quick: true, help: true });
     expect(parseOptions([], { MESHBOX_BENCH_NGINX: 'yes' }).nginx).toBe(true);
+    expect(parseOptions(['--no-mtls-off'], {}).mtlsOff).toBe(false);
+    expect(parseOptions([], { MESHBOX_BENCH_MTLS_OFF: '0' }).mtlsOff).toBe(false);
   });
   it('refuses unknown options and bad values', () => {
     expect(() => parseOptions(['--fast'], {})).toThrow(/unknown option --fast/);
@@ -23,8 +25,10 @@ describe('parseOptions', () => {
 describe('durationsFor', () => {
   it('keeps a full run under 5 minutes and a quick one near 1', () => {
     const total = (d: ReturnType<typeof durationsFor>): number =>
-      // 3 topologies x 2 targets: warm-ups, open loops (settle + measure) per rate, closed loop
-      3 * (d.warmupFirstMs + d.warmupNextMs + 2 * (d.rates.length * (d.settleMs + d.measureMs) + d.measureMs));
+      // 3 topologies x 2 targets: warm-ups, open loops (settle + measure) per rate, closed loop;
+      // and meshbox with mTLS off on the full path only
+      3 * (d.warmupFirstMs + d.warmupNextMs + 2 * (d.rates.length * (d.settleMs + d.measureMs) + d.measureMs)) +
+      (d.warmupFirstMs + d.rates.length * (d.settleMs + d.measureMs) + d.measureMs);
     expect(total(durationsFor({ quick: false, scale: 1 }))).toBeLessThan(270_000);
     expect(total(durationsFor({ quick: true, scale: 1 }))).toBeLessThan(75_000);
     expect(durationsFor({ quick: false, scale: 1 }).rates[0]).toBe(1000);

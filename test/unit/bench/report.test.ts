@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ClosedLoopResult, CpuUsage, OpenLoopResult, TargetResult } from '../../bench/measure.js';
-import { compare, derive, fmtInt, fmtMs, fmtRatio, formatReport, goals, jsonLine, noiseVerdict, renderTable, roundSignificant, type ScenarioRun } from '../../bench/report.js';
+import { tlsUsage, type ClosedLoopResult, type CpuUsage, type OpenLoopResult, type TargetResult } from '../../bench/measure.js';
+import { compare, derive, fmtInt, fmtMs, fmtRatio, formatReport, goals, jsonLine, mtlsCost, noiseVerdict, renderTable, roundSignificant, type ScenarioRun } from '../../bench/report.js';
 import type { TopologyKind } from '../../bench/topology.js';
 
 function cpu(proxySeconds: number, requests: number, hasProxy: boolean, windowSeconds = 10): CpuUsage {
@@ -174,6 +174,61 @@ describe('goal lines', () => {
     const comparisons = compare(derived, 1000);
     const text = formatReport({ header: [], headlineRate: 1000, rates: [1000, 500], notes: [] }, derived, comparisons, goals(comparisons));
     expect(text).toMatch(/full path, p50\): 4\.00x of nginx, goal <= 1\.50x: NOT met; at 500 req\/s: 2\.33x$/m);
+  });
+});
+
+describe('mTLS on vs off', () => {
+  // meshbox full path with mTLS (800 µs/req @1000) against the same with mTLS off (640 µs/req)
+  const withTls = (o: OpenLoopResult, handshakes: number, resumed: number): OpenLoopResult => ({ ...o, tls: tlsUsage({ handshakes: 10, resumed: 0 }, { handshakes: 10 + handshakes, resumed }, 3, o.sent) });
+  const on = run('meshbox', 'full', {
+    open: [withTls(open(1000, 5.0, 8.0, 13.0, 800), 6, 4), withTls(open(500, 3.0, 5.0, 8.0, 900), 0, 0)],
+    closed: { ...closed(1000, 700), tls: tlsUsage({ handshakes: 16, resumed: 4 }, { handshakes: 66, resumed: 54 }, 10, 10_000) },
+  });
+  const off = run('meshbox-no-mtls', 'full', {
+    open: [withTls(open(1000, 4.0, 6.0, 10.0, 640), 0, 0), withTls(open(500, 2.5, 4.0, 7.0, 720), 0, 0)],
+    closed: { ...closed(1250, 560), tls: tlsUsage({ handshakes: 0, resumed: 0 }, { handshakes: 0, resumed: 0 }, 10, 12_500) },
+  });
+  const all = [runs[0]!, runs[1]!, off, ...runs.slice(2)].map((r) => (r.topology === 'meshbox' && r.path === 'full' ? on : r));
+
+  it('gives the CPU per request ratio, the added latency and the handshakes of the mTLS phase', () => {
+    const c = mtlsCost(derive(all))!;
+    expect(c.cpuRatioByRate['1000']).toBeCloseTo(1.25);
+    expect(c.cpuRatioByRate['500']).toBeCloseTo(1.25);
+    expect(c.cpuRatioAtMax).toBeCloseTo(1.25);
+    expect(c.addedMsByRate['1000']).toEqual({ p50: 1, p99: 3 });
+    expect(c.throughputRatio).toBeCloseTo(0.8);
+    expect(c.handshakesByRate['1000']).toMatchObject({ handshakes: 6, resumed: 4, perSecond: 2, perRequest: 6 / 10_000 });
+    expect(c.handshakesAtMax).toMatchObject({ handshakes: 50, resumed: 50, perSecond: 5 });
+    expect(c.handshakesWhenOff).toBe(0);
+    expect(c.overloadedRates).toEqual([]);
+    expect(mtlsCost(derive(runs))).toBeUndefined();
+    expect(mtlsCost(derive(all.map((r) => (r === off ? run('meshbox-no-mtls', 'full', undefined) : r))))).toBeUndefined();
+  });
+
+  it('judges the 25 % goal at the headline rate, at max throughput when that rate was overloaded', () => {
+    const c = mtlsCost(derive(all))!;
+    expect(goals([], c, 1000).mtls).toMatchObject({ max: 0.25, met: true, basis: '@1000 req/s' });
+    expect(goals([], c, 1000).mtls!.increase).toBeCloseTo(0.25);
+    const heavy = run('meshbox', 'full', { open: [{ ...open(1000, 400, 600, 700, 1200), achievedRate: 700 }, open(500, 3.0, 5.0, 8.0, 900)], closed: closed(900, 840) });
+    const c2 = mtlsCost(derive(all.map((r) => (r === on ? heavy : r))))!;
+    expect(c2.overloadedRates).toEqual([1000]);
+    expect(goals([], c2, 1000).mtls).toMatchObject({ met: false, basis: 'at max throughput (1000 req/s was overloaded)' });
+    expect(goals([], c2, 1000).mtls!.increase).toBeCloseTo(0.5);
+  });
+
+  it('prints the mTLS-off row, the on/off table and the goal line', () => {
+    const derived = derive(all);
+    const comparisons = compare(derived, 1000);
+    const c = mtlsCost(derived);
+    const text = formatReport({ header: [], headlineRate: 1000, rates: [1000, 500], notes: [] }, derived, comparisons, goals(comparisons, c, 1000), c);
+    expect(text).toMatch(/^meshbox, mTLS off: ingress\.\.callme \(4 legs\)\s+1,250\s+4\.00 \/ 6\.00 \/ 10\.0\s+2\.50 \/ 7\.00\s+0\.75 \(1\.25\)\s+560 \| 640/m);
+    expect(text).toContain('mTLS on vs off (meshbox full path, same run; 0 handshakes with mTLS off):');
+    expect(text).toMatch(/^open loop @1000 req\/s\s+800 \| 640\s+\+25%\s+1\.00 \/ 3\.00\s+-\s+2\.0\s+0\.0006\s+4 of 6$/m);
+    expect(text).toMatch(/^throughput \(closed loop\)\s+700 \| 560\s+\+25%\s+-\s+1,000 \| 1,250\s+5\.0\s+0\.0050\s+50 of 50$/m);
+    expect(text).toMatch(/^ {2}mTLS CPU per request \(meshbox full path @1000 req\/s\): \+25% over mTLS off, goal <= \+25%: met$/m);
+    // without the mTLS-off phase: neither the table nor the goal line
+    const plain = formatReport({ header: [], headlineRate: 1000, rates: [1000, 500], notes: [] }, derive(runs), compare(derive(runs), 1000), goals(compare(derive(runs), 1000)));
+    expect(plain).not.toContain('mTLS');
   });
 });
 

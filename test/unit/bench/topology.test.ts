@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseMeshText } from '../../../sandbox/config/mesh-file.js';
 import { parseRulesText } from '../../../sandbox/config/rules-loader.js';
-import { appEnv, FULL_BODY, INGRESS_HOST, meshboxFiles, SINGLE_BODY } from '../../bench/topology.js';
+import { appEnv, FULL_BODY, INGRESS_HOST, meshboxFiles, MTLS_OFF_RULES, SINGLE_BODY, sumTlsCounters } from '../../bench/topology.js';
 
 describe('meshboxFiles', () => {
   const files = meshboxFiles('/usr/bin/node', '/repo');
@@ -29,6 +29,22 @@ describe('meshboxFiles', () => {
     expect(resources.map((r) => r.kind).sort()).toEqual(['Gateway', 'VirtualService']);
     expect(files.rulesYaml).toContain(INGRESS_HOST);
     expect(files.rulesYaml).not.toMatch(/retries|timeout|weight/);
+  });
+});
+
+describe('the mTLS-off phase', () => {
+  it('adds a mesh-wide PeerAuthentication DISABLE in istio-system, a valid rules file', () => {
+    const { resources, findings } = parseRulesText(MTLS_OFF_RULES, '/tmp/bench/meshbox-no-mtls/rules/mtls-off.yaml');
+    expect(findings.filter((f) => f.severity === 'error')).toEqual([]);
+    expect(resources).toHaveLength(1);
+    expect(resources[0]).toMatchObject({ kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'istio-system' }, spec: { mtls: { mode: 'DISABLE' } } });
+    expect((resources[0]!.spec as { selector?: unknown }).selector).toBeUndefined();
+  });
+
+  it('counts the TLS handshakes of every cluster from the admin /clusters JSON', () => {
+    const body = { clusters: [{ name: 'a', tls: { mode: 'AUTO', handshakes: 3, resumed: 1 } }, { name: 'inbound' }, { name: 'b', tls: { handshakes: 2, resumed: 2 } }] };
+    expect(sumTlsCounters(body)).toEqual({ handshakes: 5, resumed: 3 });
+    expect(() => sumTlsCounters({ error: 'x' })).toThrow(/has no clusters/);
   });
 });
 
