@@ -1,9 +1,10 @@
 /**
  * The mesh as text, like Kiali's versioned-app graph: each caller, the services it calls, the
- * edge's rate, success and p99, and how the edge's traffic splits over the callee's versions with
- * each version's error rate:
+ * edge's rate, success and p99, whether its recent requests went over mutual TLS (Kiali's lock:
+ * `mTLS` when all did, `mTLS 60%` when some did, `plaintext` when none did), and how the edge's
+ * traffic splits over the callee's versions with each version's error rate:
  *
- *   caller-service-v1 ─▶ callme-service   98/s  ok 100%  p99 12ms   v1 20% / v2 80%
+ *   caller-service-v1 ─▶ callme-service   98/s  ok 100%  p99 12ms   mTLS   v1 20% / v2 80%
  *                          ├─ v1 ████░░░░░░░░░░░░░░░░  20.1%    20/s  err 0.0%
  *                          └─ v2 ████████████████░░░░  79.9%    78/s  err 0.0%
  */
@@ -25,6 +26,14 @@ export function splitSummary(edge: EdgeRow): string {
   return edge.split.map((s, i) => `${s.version} ${shares[i]}%`).join(' / ');
 }
 
+/** the edge's mTLS marker: `mTLS` (every request of the window), `mTLS 60%` (some), `plaintext` (none) */
+export function mtlsMarker(edge: Pick<EdgeRow, 'mtls'>): { text: string; color: 'green' | 'yellow' | 'gray' } | undefined {
+  if (edge.mtls === undefined) return undefined;
+  if (edge.mtls >= 100) return { text: 'mTLS', color: 'green' };
+  if (edge.mtls <= 0) return { text: 'plaintext', color: 'gray' };
+  return { text: `mTLS ${Math.min(99, Math.max(1, Math.round(edge.mtls)))}%`, color: 'yellow' };
+}
+
 export function graphLines({ snapshot, width, height }: GraphViewProps): Line[] {
   const edges = snapshot.edges;
   if (edges.length === 0) return [line('no traffic yet: press l to send load through the ingress gateway, or curl it', { color: 'gray' })];
@@ -44,6 +53,7 @@ export function graphLines({ snapshot, width, height }: GraphViewProps): Line[] 
       span(cell(`${rps(e.rates.rps)}/s`, 9, 'right'), { dim }),
       span(cell(`ok ${percent(e.rates.success)}`, 11, 'right'), { color: successColor(e.rates.success), dim }),
       span(cell(`p99 ${duration(e.rates.p99)}`, 11, 'right'), { dim }),
+      span(cell(mtlsMarker(e)?.text ?? '', 12, 'right'), { color: mtlsMarker(e)?.color ?? 'gray', dim }),
       span(`   ${splitSummary(e)}`, { color: 'cyan', dim }),
     ]);
     e.split.forEach((s, i) => {

@@ -73,6 +73,8 @@ export interface EdgeRow {
   destination: string;
   rates: Rates;
   split: EdgeSplit[];
+  /** share of the edge's requests in the window that reached the callee over mutual TLS, 0-100 (undefined when none says) */
+  mtls: number | undefined;
 }
 
 export interface LogLine {
@@ -598,6 +600,12 @@ export class ViewStore {
       this.edges.set(edge, { source: e.source.workload, destination: service, lastAt: now });
     }
     this.window(`e:${edge}`).record(now, ok, bucket);
+    // the calling side's event says whether its upstream connection was mTLS (a local reply, such
+    // as an injected abort, made no connection; an event of an older sandbox does not say)
+    if (e.connectionSecurity !== undefined && e.upstreamHost) {
+      this.window(`es:${edge}`).record(now, ok, bucket);
+      if (e.connectionSecurity === 'mutual_tls') this.window(`em:${edge}`).record(now, ok, bucket);
+    }
     if (version) {
       // the counter first: making room for it may drop a version of this very edge
       this.window(`ev:${edge}|${version}`).record(now, ok, bucket);
@@ -772,7 +780,9 @@ export class ViewStore {
           errorRate: s.successRate === undefined ? undefined : round(100 - s.successRate, 1),
         });
       }
-      rows.push({ source: edge.source, destination: edge.destination, rates: rates(total), split });
+      const connected = this.summary(`es:${key}`, now).count;
+      const mtls = connected > 0 ? round((this.summary(`em:${key}`, now).count * 100) / connected, 1) : undefined;
+      rows.push({ source: edge.source, destination: edge.destination, rates: rates(total), split, mtls });
     }
     // the ingress gateway first, then by caller and callee
     const rank = (s: string): number => (s === 'istio-ingressgateway' ? 0 : 1);

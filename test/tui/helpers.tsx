@@ -54,6 +54,8 @@ export interface HopOptions {
   startTime?: number;
   why?: string[];
   headers?: Record<string, string>;
+  /** the hop's connection security (absent by default) */
+  security?: 'mutual_tls' | 'none';
 }
 
 /** A RequestEvent as a sidecar reports it; defaults: caller -> callme v2, 200 in 5 ms. */
@@ -99,6 +101,7 @@ export function hop(o: HopOptions = {}): RequestEvent {
     ],
     requestHeaders: o.headers ?? { host: `${service}:8080`, 'x-request-id': o.requestId ?? 'x' },
     snapshotVersion: 3,
+    ...(o.security ? { connectionSecurity: o.security } : {}),
   };
 }
 

@@ -100,6 +100,31 @@ describe('graph view', () => {
     expect(f).toMatch(/└─ v2\s+[█░]+\s+80\.0%\s+\d+\/s\s+err \d+\.\d%/);
   });
 
+  it('marks each edge by whether its recent requests went over mTLS: all, some or none', async () => {
+    ui = await mount({ view: 'graph', columns: 140 });
+    const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+    const events = [];
+    for (let i = 0; i < 10; i++) {
+      // ingress -> caller always mTLS; caller -> callme over mTLS to v2 only (a DISABLE on v1); caller -> other never
+      events.push(hop({ proxy: 'istio-ingressgateway', listener: 'gateway', source: 'istio-ingressgateway', service: 'caller-service', version: 'v1', startTime: t0 + i, security: 'mutual_tls' }));
+      const version = i % 5 === 0 ? 'v1' : 'v2';
+      events.push(hop({ version, startTime: t0 + i, security: version === 'v2' ? 'mutual_tls' : 'none' }));
+      events.push(hop({ service: 'other-service', version: 'v1', startTime: t0 + i, security: 'none' }));
+      // an injected abort at the gateway made no upstream connection: it does not count against mTLS
+      events.push({ ...hop({ proxy: 'istio-ingressgateway', listener: 'gateway', source: 'istio-ingressgateway', service: 'caller-service', version: 'v1', startTime: t0 + i, status: 503, flags: 'FI', security: 'none' }), upstreamHost: undefined });
+    }
+    ui.controller.emit(...events);
+    await ui.publish();
+    const f = ui.frame();
+    expect(f).toMatch(/istio-ingressgateway\s+─▶ caller-service .*p99 [\d.]+ms\s+mTLS\s+v1 100%/);
+    expect(f).toMatch(/caller-service-v1\s+─▶ callme-service .*p99 [\d.]+ms\s+mTLS 80%\s+v1 20% \/ v2 80%/);
+    expect(f).toMatch(/─▶ other-service .*p99 [\d.]+ms\s+plaintext\s+v1 100%/);
+    // the edges of events that do not say (an older sandbox) carry no marker
+    ui.unmount();
+    await withTraffic({ view: 'graph', columns: 140 });
+    expect(ui!.frame()).not.toMatch(/mTLS|plaintext/);
+  });
+
   it('says how to get traffic when there is none', async () => {
     ui = await mount({ view: 'graph' });
     expect(ui.frame()).toContain('no traffic yet: press l');
