@@ -75,7 +75,7 @@ describe('AttachedTarget against an admin API', () => {
         };
         const url = req.url ?? '/';
         if (req.method !== 'GET') calls.push(`${req.method} ${url} ${body}`);
-        if (url === '/status') return json(200, { sandbox: 'sample-aa11bb', seed: 77, runtime: 'process', ingress: 'http://127.0.0.1:8080', admin: 'x', instances: [{ id: 'caller-service-v1-1', service: 'caller-service', version: 'v1', state: 'running', healthy: true, sidecar: { services: { 'callme-service': 4242 } } }] });
+        if (url === '/status') return json(200, { sandbox: 'sample-aa11bb', seed: 77, runtime: 'process', ingress: 'http://127.0.0.1:8080', admin: 'x', instances: [{ id: 'caller-service-v1-1', service: 'caller-service', version: 'v1', state: 'running', healthy: true, sidecar: { inbound: 4343, services: { 'callme-service': 4242 } } }] });
         if (url === '/config_dump') return json(200, { rules: [{ kind: 'VirtualService', spec: { hosts: ['caller.example.com'], gateways: ['caller-gateway'] } }] });
         if (url === '/metrics') {
           res.writeHead(200, { 'content-type': 'text/plain' });
@@ -110,7 +110,7 @@ describe('AttachedTarget against an admin API', () => {
       await target.settle();
       expect(events.filter((e) => e.type === 'mesh:outlier:returned')).toHaveLength(1);
 
-      expect(await target.instances()).toEqual([{ id: 'caller-service-v1-1', service: 'caller-service', version: 'v1', workload: 'caller-service-v1', state: 'running', healthy: true, drained: false, serviceListeners: { 'callme-service': 4242 } }]);
+      expect(await target.instances()).toEqual([{ id: 'caller-service-v1-1', service: 'caller-service', version: 'v1', workload: 'caller-service-v1', state: 'running', healthy: true, drained: false, serviceListeners: { 'callme-service': 4242 }, inboundPort: 4343 }]);
       expect((await target.addFault({ target: { service: 'callme-service' }, http: { delay: { fixedDelayMs: 5 } } })).name).toBe('f1');
       expect(await target.removeFault('f1')).toBe(true);
       expect(await target.removeFault('ghost')).toBe(false);
