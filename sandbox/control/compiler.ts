@@ -46,6 +46,7 @@ import type {
   WorkloadMeta,
 } from './snapshot.js';
 import { hostAliases } from './snapshot.js';
+import { compileTracing, type TracingDefaults } from '../telemetry/tracing/telemetry-resource.js';
 
 export const GATEWAY_ID = 'istio-ingressgateway';
 /**
@@ -73,6 +74,8 @@ export interface CompileInput {
   runtimeFaults?: readonly FaultRecord[];
   /** listeners added at runtime (`meshbox port-forward`), kept across snapshots */
   extraListeners?: readonly ListenerConfig[];
+  /** tracing defaults (`--trace-sampling`); absent: tracing off; Telemetry resources refine it */
+  tracing?: TracingDefaults;
 }
 
 /** Fault resources of the rule files as records (with their location). */
@@ -408,6 +411,7 @@ export function compile(input: CompileInput): MeshSnapshot {
     routeConfigs,
     clusters,
     faults,
+    ...(input.tracing ? { tracing: compileTracing(input.tracing, input.resources, proxies) } : {}),
   };
 }
 

@@ -15,6 +15,7 @@ import type { DownstreamLimits } from '../../sandbox/proxy/listener.js';
 import { IstioMetrics } from '../../sandbox/telemetry/metrics.js';
 import type { FaultSpec } from '../../sandbox/faults/fault-spec.js';
 import { startFakeApp, type FakeApp } from './fake-app.js';
+import { Tracing, type TracingOptions } from '../../sandbox/telemetry/tracing/tracer.js';
 
 export interface ServiceDef {
   name: string;
@@ -61,6 +62,8 @@ export interface Harness {
   events: RequestEvent[];
   metrics: IstioMetrics;
   bus: EventBus;
+  /** present when the harness was started with `tracing` */
+  tracing?: Tracing;
   ingressPort: number;
   instance(id: string): Instance;
   /** applies inline YAML rules (throws on validation errors) */
@@ -81,7 +84,7 @@ export interface Reply {
   json(): Record<string, unknown>;
 }
 
-export async function startHarness(services: ServiceDef[], seed = 1, opts: { limits?: Partial<DownstreamLimits> } = {}): Promise<Harness> {
+export async function startHarness(services: ServiceDef[], seed = 1, opts: { limits?: Partial<DownstreamLimits>; tracing?: TracingOptions } = {}): Promise<Harness> {
   const mesh = meshDefinition(services);
   const registry = new Registry();
   const apps = new Map<string, FakeApp>();
@@ -118,6 +121,12 @@ export async function startHarness(services: ServiceDef[], seed = 1, opts: { lim
     else inst.sidecar.outbound = b.port;
   }
   const controlPlane = new ControlPlane(mesh, registry, dataPlane, bus, { address: '127.0.0.1', port: ingressPort });
+  let tracing: Tracing | undefined;
+  if (opts.tracing) {
+    tracing = new Tracing(opts.tracing, () => controlPlane.current?.tracing);
+    tracing.attach(bus);
+    await controlPlane.setTracing({ samplingPercent: opts.tracing.samplingPercent ?? 100 });
+  }
   await controlPlane.setResources([], []);
   const agent = new http.Agent({ keepAlive: true });
 
@@ -130,6 +139,7 @@ export async function startHarness(services: ServiceDef[], seed = 1, opts: { lim
     events,
     metrics,
     bus,
+    tracing,
     ingressPort,
     instance: (id) => registry.get(id)!,
     async rules(yaml) {
@@ -171,6 +181,7 @@ export async function startHarness(services: ServiceDef[], seed = 1, opts: { lim
     async close() {
       agent.destroy();
       controlPlane.close();
+      await tracing?.close();
       await dataPlane.stop(100);
       await Promise.all([...apps.values()].map((a) => a.close()));
     },
