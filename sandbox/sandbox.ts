@@ -44,6 +44,8 @@ import { AccessLogWriter } from './telemetry/access-log.js';
 import { meshViewOf, startSandboxToxiproxyApi, type SandboxToxiproxyOptions } from './toxiproxy-api/toxiproxy-api.js';
 import type { ToxiproxyServer } from './toxiproxy-api/toxiproxy-server.js';
 import { IstioMetrics, proxyInstances } from './telemetry/metrics.js';
+import { installTraceRoutes } from './admin/trace-routes.js';
+import { resolveTracingOptions, Tracing } from './telemetry/tracing/tracer.js';
 
 export type { RuntimeChoice } from './runtime/select-runtime.js';
 
@@ -73,6 +75,8 @@ export interface SandboxOptions {
   bus?: EventBus;
   /** Toxiproxy's HTTP API (sandbox/toxiproxy-api); off unless given (`meshbox up` turns it on) */
   toxiproxy?: SandboxToxiproxyOptions;
+  /** tracing (default on, 100 % sampled, no exporter; meshbox.yaml `tracing:` fills what is not given); false: off */
+  tracing?: { samplingPercent?: number; otlpEndpoint?: string; zipkinEndpoint?: string } | false;
 }
 
 
@@ -89,6 +93,8 @@ export class Sandbox {
   ruleFindings: Finding[] = [];
   /** hot reload (rules, meshbox.yaml, service code); undefined with `watch: false` */
   hotReload: HotReload | undefined;
+  /** spans and the trace store; undefined when tracing is off */
+  tracing: Tracing | undefined;
   private loadedRules: RulesLoadResult | undefined;
   ingressUrl = '';
   adminUrl = '';
@@ -194,10 +200,12 @@ export class Sandbox {
     this.adminUrl = await this.admin.listen(this.options.adminHost ?? '127.0.0.1', this.options.adminPort ?? 15000, { token: adminToken, tokenFile: this.state.tokenFile });
     this.installAdminRoutes();
     installChaosRoutes(this.admin, { faults: this.faults, workloads: () => this.workloads, registry: this.registry });
+    installTraceRoutes(this.admin, { tracing: () => this.tracing });
     installObserveRoutes(this.admin, { bus: this.bus, registry: this.registry, faults: this.faults, mesh: () => this.mesh, controlPlane: () => this.controlPlane, dataPlane: () => this.dataPlane });
     this.state.set({ adminUrl: this.adminUrl, ingressUrl: this.ingressUrl });
 
     this.controlPlane = new ControlPlane(mesh, this.registry, this.dataPlane, this.bus, ingress);
+    await this.startTracing(mesh);
     this.faults.onChange(() => {
       void this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()).catch((e: Error) => this.notice('error', `faults not applied: ${e.message}`));
     });
@@ -409,6 +417,15 @@ export class Sandbox {
       .route('GET', '/status', 'the sandbox at a glance', () => ({ body: this.status() }));
   }
 
+  /** spans from request events, kept in the trace store and sent to the collectors (README "Tracing") */
+  private async startTracing(mesh: MeshDefinition): Promise<void> {
+    const opts = resolveTracingOptions(this.options.tracing, mesh.tracing);
+    if (!opts) return;
+    this.tracing = new Tracing(opts, () => (this.controlPlane as ControlPlane | undefined)?.current?.tracing, (level, message) => this.notice(level, message));
+    this.tracing.attach(this.bus);
+    await this.controlPlane.setTracing({ samplingPercent: this.tracing.samplingPercent });
+  }
+
   /** Stops everything this sandbox started. Safe to call more than once, and after a failed up(). */
   down(): Promise<void> {
     this.stopped ??= this.doDown();
@@ -424,6 +441,7 @@ export class Sandbox {
     await this.workloads?.stopAll();
     this.controlPlane?.close();
     await this.dataPlane?.stop(1_000).catch(() => undefined);
+    await this.tracing?.close();
     await this.admin.close();
     await this.accessLog?.close();
     for (const i of this.registry.all()) releasePort(i.appPort);

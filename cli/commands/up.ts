@@ -14,6 +14,8 @@ import { DEFAULT_TOXIPROXY_PORT } from '../../sandbox/toxiproxy-api/toxiproxy-ap
 import { EventPrinter } from '../printer.js';
 import { runTui, shouldUseTui } from '../tui/run-tui.js';
 import { onOutputClosed, paint, printError, useColor, type Io } from '../output.js';
+import { collectorUrl } from '../../sandbox/telemetry/tracing/exporter.js';
+import { parseSamplingPercent } from '../../sandbox/telemetry/tracing/sampling.js';
 
 export interface UpOptions {
   config?: string;
@@ -35,6 +37,24 @@ export interface UpOptions {
   toxiproxyPort?: number;
   /** false: no Toxiproxy API (`--no-toxiproxy-api`) */
   toxiproxyApi?: boolean;
+  /** `--trace-sampling`, `--otlp-endpoint`, `--zipkin`; false: `--no-tracing` */
+  tracing?: { traceSampling?: string; otlpEndpoint?: string; zipkin?: string } | false;
+}
+
+/** the tracing flags, checked before anything starts */
+export function tracingFlags(t: UpOptions['tracing']): { samplingPercent?: number; otlpEndpoint?: string; zipkinEndpoint?: string } | false | undefined {
+  if (t === false || t === undefined) return t;
+  let samplingPercent: number | undefined;
+  if (t.traceSampling !== undefined) {
+    const p = parseSamplingPercent(t.traceSampling);
+    if (typeof p === 'string') throw new MeshError('MESH_ERR_USAGE', [`--trace-sampling ${p}`]);
+    samplingPercent = p;
+  }
+  return {
+    ...(samplingPercent !== undefined ? { samplingPercent } : {}),
+    ...(t.otlpEndpoint ? { otlpEndpoint: collectorUrl('--otlp-endpoint', t.otlpEndpoint) } : {}),
+    ...(t.zipkin ? { zipkinEndpoint: collectorUrl('--zipkin', t.zipkin) } : {}),
+  };
 }
 
 /**
@@ -65,8 +85,10 @@ export function tryLine(target: LoadTarget | undefined): string {
 export async function runUp(opts: UpOptions, io: Io): Promise<number> {
   const color = useColor();
   const c = paint(color);
+  const tracing = tracingFlags(opts.tracing);
   const config = chooseMeshFile(opts.config, io, c);
   const sandbox = new Sandbox({
+    tracing,
     config,
     rules: opts.rules,
     runtime: opts.runtime,

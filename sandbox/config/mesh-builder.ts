@@ -49,6 +49,7 @@ export interface MeshFileValue {
   namespace?: string;
   rules?: string;
   ingress?: { host?: string; port?: number; labels?: Record<string, string> };
+  tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
   services: Record<string, ServiceValue>;
 }
 
@@ -189,6 +190,7 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
       labels: { ...(value.ingress?.labels ?? DEFAULT_INGRESS.labels) },
     },
     services,
+    ...(value.tracing ? { tracing: { ...value.tracing } } : {}),
   };
   return { mesh, findings };
 }

@@ -95,6 +95,8 @@ export interface MeshDefinition {
   rulesDir?: string;
   ingress: IngressSpec;
   services: ServiceSpec[];
+  /** meshbox.yaml `tracing:` (sampling percentage, collectors); the command line overrides it */
+  tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
 }
 
 export const DEFAULT_HEALTH: Omit<HealthCheckSpec, 'path'> = {

@@ -5,7 +5,7 @@
  */
 import type { EventBus, RequestEvent } from '../../events.js';
 import type { TracingConfig } from '../../control/snapshot.js';
-import { SpanExporter, type ExporterStats, type ExportFormat } from './exporter.js';
+import { collectorUrl, SpanExporter, type ExporterStats, type ExportFormat } from './exporter.js';
 import { spanOf, type Span } from './span.js';
 import { TraceStore, type TraceStoreOptions } from './trace-store.js';
 
@@ -90,4 +90,19 @@ export class Tracing {
     this.off?.();
     await Promise.all(this.exporters.map((x) => x.close()));
   }
+}
+
+/** the sandbox's tracing options: the command line over meshbox.yaml over the defaults */
+export function resolveTracingOptions(
+  cli: { samplingPercent?: number; otlpEndpoint?: string; zipkinEndpoint?: string } | false | undefined,
+  file: { sampling?: number; otlpEndpoint?: string; zipkin?: string } | undefined,
+): TracingOptions | undefined {
+  if (cli === false) return undefined;
+  const otlp = cli?.otlpEndpoint ?? file?.otlpEndpoint;
+  const zipkin = cli?.zipkinEndpoint ?? file?.zipkin;
+  return {
+    samplingPercent: cli?.samplingPercent ?? file?.sampling ?? 100,
+    ...(otlp ? { otlpEndpoint: collectorUrl('--otlp-endpoint', otlp) } : {}),
+    ...(zipkin ? { zipkinEndpoint: collectorUrl('--zipkin', zipkin) } : {}),
+  };
 }
