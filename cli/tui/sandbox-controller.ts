@@ -90,6 +90,9 @@ export function createSandboxController(sandbox: Sandbox): SandboxController {
     workloads: workloadControl,
     load: new IngressLoad(loadTarget),
     explainRequest: (e) => sandbox.explainRequest(e),
+    get traces() {
+      return sandbox.tracing?.store;
+    },
     down: () => sandbox.down(),
   };
 }
