@@ -32,6 +32,7 @@ const KIND_CHECKS: Record<SupportedKind, (spec: unknown, locator: Locator) => Fi
   DestinationRule: checkDestinationRule,
   Gateway: checkGateway,
   Fault: () => [],
+  Telemetry: () => [],
 };
 
 const NOT_APPLIED_HINTS: Record<string, string> = {

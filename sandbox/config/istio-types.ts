@@ -6,6 +6,7 @@
  * Durations stay strings here (`"0.5s"`); `parseDuration` in ./duration.ts converts them.
  */
 import type { FaultSpec } from '../faults/fault-spec.js';
+import type { TelemetrySpec } from '../telemetry/tracing/telemetry-resource.js';
 
 export interface ObjectMeta {
   name: string;
@@ -248,7 +249,11 @@ export interface IstioSpecs {
   DestinationRule: DestinationRuleSpec;
   Gateway: GatewaySpec;
   Fault: FaultSpec;
+  Telemetry: TelemetrySpec;
 }
+
+/** apiVersions of Istio's Telemetry kind */
+export const TELEMETRY_API_VERSIONS = ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'] as const;
 
 export type SupportedKind = keyof IstioSpecs;
 

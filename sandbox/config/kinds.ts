@@ -1,12 +1,13 @@
 /**
  * What meshbox does with each kind of document found in a rules folder:
  * - `applied`: VirtualService, DestinationRule, Gateway (networking.istio.io v1/v1beta1/v1alpha3),
- *   and meshbox's own Fault (meshbox.dev/v1alpha1);
+ *   meshbox's own Fault (meshbox.dev/v1alpha1), and Telemetry (telemetry.istio.io v1/v1alpha1:
+ *   its tracing part);
  * - `istio`: other Istio kinds, recognised (apiVersion checked) but not applied: a warning;
  * - `kubernetes`: Kubernetes kinds (Deployment, Service, ...): info, meshbox.yaml defines services;
  * - `unknown`: anything else: a warning, never a crash.
  */
-import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS } from './istio-types.js';
+import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS, TELEMETRY_API_VERSIONS } from './istio-types.js';
 import type { SupportedKind } from './istio-types.js';
 
 export type KindClass =
@@ -26,6 +27,7 @@ const APPLIED: Record<SupportedKind, readonly string[]> = {
   DestinationRule: NETWORKING,
   Gateway: NETWORKING,
   Fault: [...MESHBOX_API_VERSIONS],
+  Telemetry: [...TELEMETRY_API_VERSIONS],
 };
 
 /** Istio kinds meshbox recognises but does not apply, with the apiVersions that serve them. */
@@ -39,7 +41,6 @@ export const ISTIO_KINDS: Record<string, readonly string[]> = {
   AuthorizationPolicy: SECURITY,
   PeerAuthentication: SECURITY,
   RequestAuthentication: SECURITY,
-  Telemetry: ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'],
   WasmPlugin: ['extensions.istio.io/v1alpha1'],
   IstioOperator: ['install.istio.io/v1alpha1'],
 };

@@ -2,7 +2,7 @@
  * Whole-document schemas (apiVersion, kind, metadata, spec) of the kinds meshbox applies, as
  * `kubectl apply` would check them, and their export as standalone JSON Schema files.
  */
-import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS } from '../istio-types.js';
+import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS, TELEMETRY_API_VERSIONS } from '../istio-types.js';
 import type { SupportedKind } from '../istio-types.js';
 import { fmt, map, obj, str } from './json-schema.js';
 import type { JsonSchema } from './json-schema.js';
@@ -12,6 +12,7 @@ import { virtualServiceSpec } from './virtual-service.js';
 import { destinationRuleSpec } from './destination-rule.js';
 import { gatewaySpec } from './gateway.js';
 import { faultSpecSchema } from './fault.js';
+import { telemetrySpec } from './telemetry.js';
 
 const setByKubernetes = (what: string): JsonSchema => ({ description: `${what}; set by Kubernetes, ignored by meshbox.` });
 
@@ -42,6 +43,7 @@ export const SPEC_SCHEMAS: Record<SupportedKind, JsonSchema> = {
   DestinationRule: destinationRuleSpec,
   Gateway: gatewaySpec,
   Fault: faultSpecSchema,
+  Telemetry: telemetrySpec,
 };
 
 const KIND_DESCRIPTIONS: Record<SupportedKind, string> = {
@@ -49,6 +51,7 @@ const KIND_DESCRIPTIONS: Record<SupportedKind, string> = {
   DestinationRule: 'Istio DestinationRule: subsets and traffic policies of a destination (load balancing, circuit breaking).',
   Gateway: 'Istio Gateway: the hosts and ports the ingress gateway serves.',
   Fault: "meshbox Fault: HTTP faults Istio lacks and Toxiproxy's network toxics, on a service or subset.",
+  Telemetry: 'Istio Telemetry: trace sampling and custom span tags of the selected workloads (metrics and access logging: recognised, not applied).',
 };
 
 const built = new Map<SupportedKind, JsonSchema>();
@@ -71,6 +74,8 @@ function buildResourceSchema(kind: SupportedKind): JsonSchema {
       apiVersion:
         kind === 'Fault'
           ? { type: 'string', enum: [...MESHBOX_API_VERSIONS], description: 'API version: meshbox.dev/v1alpha1.' }
+          : kind === 'Telemetry'
+          ? { type: 'string', enum: [...TELEMETRY_API_VERSIONS], description: 'API version: telemetry.istio.io/v1 (or v1alpha1).' }
           : { type: 'string', enum: [...NETWORKING_API_VERSIONS], description: 'API version: networking.istio.io/v1 (or v1beta1, v1alpha3).' },
       kind: { type: 'string', const: kind, description: 'The kind of the resource.' },
       metadata: objectMeta,

@@ -169,3 +169,46 @@ describe('propagation', () => {
     expect(h.tracing!.stats().malformedContext).toBe(before + 1);
   });
 });
+
+describe('Telemetry resources (hot-reloaded with the rules)', () => {
+  const telemetry = (spec: string, ns = 'istio-system', name = 'mesh-default'): string => `
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ${name}, namespace: ${ns} }
+spec:
+${spec}`;
+
+  it('randomSamplingPercentage 0 in the root namespace: no new trace is sampled; a workload selector overrides it; customTags are added', async () => {
+    await h.rules(GW + telemetry('  tracing: [{ randomSamplingPercentage: 0 }]'));
+    await h.request({ host: 'front.example.com', path: '/caller/t0', headers: { 'x-request-id': 'tel-0' } });
+    await h.eventsFor('tel-0', 2);
+    expect(received(caller, 'tel-0')['x-b3-sampled']).toBe('0');
+    expect(h.tracing!.store.byRequestId('tel-0')).toBeUndefined();
+
+    await h.rules(
+      GW +
+        telemetry('  tracing: [{ randomSamplingPercentage: 0 }]') +
+        telemetry(
+          `  selector: { matchLabels: { istio: ingressgateway } }\n  tracing:\n    - randomSamplingPercentage: 100\n      customTags:\n        team: { literal: { value: payments } }\n        user: { header: { name: end-user, defaultValue: anonymous } }`,
+          'istio-system',
+          'gateway',
+        ),
+    );
+    await h.request({ host: 'front.example.com', path: '/caller/t1', headers: { 'x-request-id': 'tel-1', 'end-user': 'jason' } });
+    await h.eventsFor('tel-1', 2);
+    const t = h.tracing!.store.byRequestId('tel-1')!;
+    // the gateway decided (sampled), the caller's sidecar kept its decision
+    expect(t.spans.map((s) => s.proxy).sort()).toEqual([caller, 'istio-ingressgateway']);
+    const gw = t.spans.find((s) => s.proxy === 'istio-ingressgateway')!;
+    expect(gw.tags['team']).toBe('payments');
+    expect(gw.tags['user']).toBe('jason');
+    expect(t.spans.find((s) => s.proxy === caller)!.tags['team']).toBeUndefined();
+  });
+
+  it('a bad Telemetry is refused with its location; the last good rules keep serving', async () => {
+    await expect(h.rules(GW + telemetry('  tracing: [{ randomSamplingPercentage: 150 }]'))).rejects.toThrow(/randomSamplingPercentage/);
+    const r = await h.request({ host: 'front.example.com', path: '/caller/still', headers: { 'x-request-id': 'tel-2' } });
+    expect(r.status).toBe(200);
+  });
+});
