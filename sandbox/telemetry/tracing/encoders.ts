@@ -11,89 +11,107 @@
 import type { Span } from './span.js';
 import type { StoredTrace } from './trace-store.js';
 
-type AnyValue = { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean };
+/*
+ * The two export encoders write their JSON text directly (no intermediate objects): they run for
+ * every sampled span, and building attribute wrapper objects cost more than the rest of a span.
+ */
+const q = JSON.stringify;
 
-function anyValue(v: string | number | boolean): AnyValue {
-  if (typeof v === 'boolean') return { boolValue: v };
-  if (typeof v === 'number') return Number.isInteger(v) ? { intValue: String(v) } : { doubleValue: v };
-  return { stringValue: v };
+/** an OTLP AnyValue: strings, ints as decimal strings (int64 in proto3 JSON), doubles, bools */
+function otlpValue(v: string | number | boolean): string {
+  if (typeof v === 'boolean') return `{"boolValue":${v}}`;
+  if (typeof v === 'number') return Number.isInteger(v) ? `{"intValue":"${v}"}` : `{"doubleValue":${v}}`;
+  return `{"stringValue":${q(v)}}`;
 }
 
-function attributes(map: Record<string, string | number | boolean>): Array<{ key: string; value: AnyValue }> {
-  return Object.entries(map).map(([key, v]) => ({ key, value: anyValue(v) }));
+function otlpAttributes(map: Record<string, string | number | boolean>): string {
+  let out = '';
+  for (const k in map) out += `${out ? ',' : ''}{"key":${q(k)},"value":${otlpValue(map[k]!)}}`;
+  return `[${out}]`;
 }
 
-const usToNanos = (us: number): string => `${BigInt(Math.round(us)) * 1000n}`;
+/** epoch microseconds as nanoseconds, in decimal (beyond 2^53: no float arithmetic) */
+const usToNanos = (us: number): string => `${Math.round(us)}000`;
 
-/** OTLP attribute names for the Envoy tags that have a semantic-convention twin */
-function otlpAttributes(s: Span): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = { ...s.tags };
-  const status = Number(s.tags['http.status_code']);
-  if (Number.isFinite(status)) out['http.status_code'] = status;
-  return out;
+/**
+ * Most tags repeat from span to span (a proxy's node_id, cluster, canonical service...): their
+ * encoded text is kept, up to TAG_CACHE entries (then the cache starts again).
+ */
+const TAG_CACHE = 4096;
+const tagCache = new Map<string, string>();
+
+function otlpTag(k: string, v: string): string {
+  const key = `${k}\u0000${v}`;
+  let text = tagCache.get(key);
+  if (text === undefined) {
+    const value = k === 'http.status_code' && /^\d+$/.test(v) ? `{"intValue":"${v}"}` : `{"stringValue":${q(v)}}`;
+    text = `{"key":${q(k)},"value":${value}}`;
+    if (tagCache.size >= TAG_CACHE) tagCache.clear();
+    tagCache.set(key, text);
+  }
+  return text;
 }
 
-export function toOtlpJson(spans: readonly Span[]): { resourceSpans: unknown[] } {
+function otlpSpan(s: Span): string {
+  let events = '';
+  for (const e of s.events) events += `${events ? ',' : ''}{"timeUnixNano":"${usToNanos(e.timeUs)}","name":${q(e.name)},"attributes":${otlpAttributes(e.attributes)}}`;
+  // Envoy's tags are strings; the status code goes as the int OpenTelemetry's conventions use
+  let attrs = '';
+  for (const k in s.tags) attrs += `${attrs ? ',' : ''}${otlpTag(k, s.tags[k]!)}`;
+  return (
+    `{"traceId":"${s.traceId}","spanId":"${s.spanId}"${s.parentSpanId ? `,"parentSpanId":"${s.parentSpanId}"` : ''},"name":${q(s.name)},` +
+    `"kind":${s.kind === 'server' ? 2 : 3},"startTimeUnixNano":"${usToNanos(s.startUs)}","endTimeUnixNano":"${usToNanos(s.startUs + s.durationUs)}",` +
+    `"attributes":[${attrs}],"events":[${events}],` +
+    `"status":${s.error ? `{"code":2,"message":${q(`${s.tags['http.status_code']} ${s.tags['response_flags']}`)}}` : '{"code":0}'}}`
+  );
+}
+
+/** OTLP/HTTP JSON `ExportTraceServiceRequest`: one resource per (service, proxy) */
+export function encodeOtlpJson(spans: readonly Span[]): string {
   const byService = new Map<string, Span[]>();
   for (const s of spans) {
     const key = `${s.service}\u0000${s.proxy}`;
-    const list = byService.get(key) ?? [];
-    list.push(s);
-    byService.set(key, list);
+    const list = byService.get(key);
+    if (list) list.push(s);
+    else byService.set(key, [s]);
   }
-  return {
-    resourceSpans: [...byService.values()].map((list) => ({
-      resource: {
-        attributes: attributes({
-          'service.name': list[0]!.service,
-          'service.instance.id': list[0]!.proxy,
-          'k8s.namespace.name': list[0]!.tags['istio.namespace'] ?? 'default',
-          'telemetry.sdk.name': 'meshbox',
-        }),
-      },
-      scopeSpans: [
-        {
-          scope: { name: 'meshbox.proxy' },
-          spans: list.map((s) => ({
-            traceId: s.traceId,
-            spanId: s.spanId,
-            ...(s.parentSpanId ? { parentSpanId: s.parentSpanId } : {}),
-            name: s.name,
-            kind: s.kind === 'server' ? 2 : 3,
-            startTimeUnixNano: usToNanos(s.startUs),
-            endTimeUnixNano: usToNanos(s.startUs + s.durationUs),
-            attributes: attributes(otlpAttributes(s)),
-            events: s.events.map((e) => ({ timeUnixNano: usToNanos(e.timeUs), name: e.name, attributes: attributes(e.attributes) })),
-            status: s.error ? { code: 2, message: `${s.tags['http.status_code']} ${s.tags['response_flags']}` } : { code: 0 },
-          })),
-        },
-      ],
-    })),
-  };
+  let out = '';
+  for (const list of byService.values()) {
+    const first = list[0]!;
+    const resource = otlpAttributes({
+      'service.name': first.service,
+      'service.instance.id': first.proxy,
+      'k8s.namespace.name': first.tags['istio.namespace'] ?? 'default',
+      'telemetry.sdk.name': 'meshbox',
+    });
+    out += `${out ? ',' : ''}{"resource":{"attributes":${resource}},"scopeSpans":[{"scope":{"name":"meshbox.proxy"},"spans":[${list.map(otlpSpan).join(',')}]}]}`;
+  }
+  return `{"resourceSpans":[${out}]}`;
 }
 
-function ipOf(addr: string | undefined): { ipv4?: string; ipv6?: string } {
-  if (!addr) return {};
-  return addr.includes(':') ? { ipv6: addr.replace(/^\[|\]$/g, '') } : { ipv4: addr };
+function ipOf(addr: string | undefined): string {
+  if (!addr) return '{}';
+  return addr.includes(':') ? `{"ipv6":${q(addr.replace(/^\[|\]$/g, ''))}}` : `{"ipv4":${q(addr)}}`;
 }
 
-export function toZipkinJson(spans: readonly Span[]): unknown[] {
-  return spans.map((s) => ({
-    traceId: s.traceId,
-    id: s.spanId,
-    ...(s.parentSpanId ? { parentId: s.parentSpanId } : {}),
-    name: s.name,
-    kind: s.kind === 'server' ? 'SERVER' : 'CLIENT',
-    timestamp: Math.round(s.startUs),
-    duration: Math.round(s.durationUs),
-    localEndpoint: { serviceName: s.service },
-    ...(s.tags['peer.address'] ? { remoteEndpoint: ipOf(s.tags['peer.address']) } : {}),
-    tags: s.tags,
-    annotations: s.events.map((e) => ({
-      timestamp: Math.round(e.timeUs),
-      value: [e.name, ...Object.entries(e.attributes).filter(([k]) => k !== 'meshbox.attempt').map(([k, v]) => `${k}=${v}`)].join(' '),
-    })),
-  }));
+/** Zipkin v2 JSON: a list of spans */
+export function encodeZipkinJson(spans: readonly Span[]): string {
+  const out: string[] = [];
+  for (const s of spans) {
+    let annotations = '';
+    for (const e of s.events) {
+      let value = e.name;
+      for (const k in e.attributes) if (k !== 'meshbox.attempt') value += ` ${k}=${e.attributes[k]}`;
+      annotations += `${annotations ? ',' : ''}{"timestamp":${Math.round(e.timeUs)},"value":${q(value)}}`;
+    }
+    out.push(
+      `{"traceId":"${s.traceId}","id":"${s.spanId}"${s.parentSpanId ? `,"parentId":"${s.parentSpanId}"` : ''},"name":${q(s.name)},` +
+        `"kind":"${s.kind === 'server' ? 'SERVER' : 'CLIENT'}","timestamp":${Math.round(s.startUs)},"duration":${Math.round(s.durationUs)},` +
+        `"localEndpoint":{"serviceName":${q(s.service)}}${s.tags['peer.address'] ? `,"remoteEndpoint":${ipOf(s.tags['peer.address'])}` : ''},` +
+        `"tags":${q(s.tags)},"annotations":[${annotations}]}`,
+    );
+  }
+  return `[${out.join(',')}]`;
 }
 
 interface JaegerTag {

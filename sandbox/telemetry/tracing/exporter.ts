@@ -12,7 +12,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { MeshError } from '../../errors.js';
 import type { Span } from './span.js';
-import { toOtlpJson, toZipkinJson } from './encoders.js';
+import { encodeOtlpJson, encodeZipkinJson } from './encoders.js';
 
 export type ExportFormat = 'otlp' | 'zipkin';
 
@@ -115,7 +115,7 @@ export class SpanExporter {
   }
 
   private async send(batch: Span[]): Promise<void> {
-    const body = Buffer.from(JSON.stringify(this.opts.format === 'otlp' ? toOtlpJson(batch) : toZipkinJson(batch)));
+    const body = Buffer.from(this.opts.format === 'otlp' ? encodeOtlpJson(batch) : encodeZipkinJson(batch));
     this.stats.batches++;
     try {
       await this.post(body);

@@ -142,16 +142,17 @@ function parseB3Multi(h: Headers): Incoming | { sampled: boolean | undefined } |
   return { traceId, spanId, sampled: s, from: 'x-b3' };
 }
 
+const TS_KEY = /^(?:[a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13})$/;
+const TS_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
+
 /** W3C tracestate: at most 32 `key=value` members, no empty list-members beyond OWS */
 function validTracestate(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
   const members = v.split(',').map((m) => m.trim()).filter((m) => m.length > 0);
   if (members.length === 0 || members.length > 32) return undefined;
-  const KEY = /^(?:[a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13})$/;
-  const VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
   for (const m of members) {
     const eq = m.indexOf('=');
-    if (eq <= 0 || !KEY.test(m.slice(0, eq)) || !VALUE.test(m.slice(eq + 1))) return undefined;
+    if (eq <= 0 || !TS_KEY.test(m.slice(0, eq)) || !TS_VALUE.test(m.slice(eq + 1))) return undefined;
   }
   return members.join(',');
 }
@@ -177,7 +178,11 @@ export function decideSpanContext(headers: Headers, sample: () => boolean): Span
   if (tp !== undefined) {
     const r = parseTraceparent(tp);
     if (typeof r === 'string') replaced = r;
-    else incoming = { ...r, from: 'traceparent', tracestate: validTracestate(one(headers['tracestate'])) };
+    else {
+      incoming = { traceId: r.traceId, spanId: r.spanId, sampled: r.sampled, from: 'traceparent' };
+      const ts = headers['tracestate'];
+      if (ts !== undefined) incoming.tracestate = validTracestate(one(ts));
+    }
   }
   if (!incoming) {
     const single = one(headers['b3']);
@@ -195,19 +200,16 @@ export function decideSpanContext(headers: Headers, sample: () => boolean): Span
     else if (r) samplingOnly = samplingOnly ?? r.sampled;
   }
   const spanId = newSpanId();
+  // plain object literals (no conditional spreads): this runs for every request on every proxy
+  let ctx: SpanContextInfo;
   if (incoming) {
-    const sampled = incoming.sampled ?? sample();
-    return {
-      traceId: incoming.traceId,
-      spanId,
-      parentSpanId: incoming.spanId,
-      sampled,
-      ...(incoming.tracestate ? { tracestate: incoming.tracestate } : {}),
-      from: incoming.from,
-      ...(replaced ? { replaced } : {}),
-    };
+    ctx = { traceId: incoming.traceId, spanId, parentSpanId: incoming.spanId, sampled: incoming.sampled ?? sample(), from: incoming.from };
+    if (incoming.tracestate) ctx.tracestate = incoming.tracestate;
+  } else {
+    ctx = { traceId: newTraceId(), spanId, sampled: samplingOnly ?? sample(), from: 'new' };
   }
-  return { traceId: newTraceId(), spanId, sampled: samplingOnly ?? sample(), from: 'new', ...(replaced ? { replaced } : {}) };
+  if (replaced) ctx.replaced = replaced;
+  return ctx;
 }
 
 /**

@@ -1,0 +1,104 @@
+/**
+ * `node dist/test/bench/tracing-overhead.js [--requests N] [--rounds R]`: the CPU meshbox itself
+ * spends per request (its own process: data plane worker and main thread, not the apps) with
+ * tracing off (`--no-tracing`) and with tracing at 100 % exporting to a local OTLP and Zipkin
+ * collector, on the sample mesh (ingress -> caller -> callme: four spans a request). Rounds
+ * alternate off/on so a machine that slows down hurts both alike; the median round counts.
+ * Target (issue #14): at most 15 % more CPU per request with tracing on.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runLoad } from '../../sandbox/chaos/load-generator.js';
+import { allocatePort } from '../../sandbox/runtime/ports.js';
+import { startTraceCollector, type TraceCollector } from '../helpers/trace-collector.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const CLK_TCK = 100;
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** utime + stime of a process (all its threads), in ms */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+async function waitFor(url: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} not ready in ${ms} ms`);
+}
+
+async function round(tracing: boolean, requests: number, collector: TraceCollector): Promise<{ cpuPerRequestMs: number; rps: number; spansReceived: number }> {
+  const ip = await allocatePort();
+  const ap = await allocatePort();
+  const state = mkdtempSync(path.join(os.tmpdir(), 'meshbox-bench-'));
+  const args = [path.join(ROOT, 'dist/cli/main.js'), 'up', '--headless', '--runtime', 'process', '--no-logs', '--no-access-log', '--no-toxiproxy-api', '--no-watch',
+    '--ingress-port', String(ip), '--admin-port', String(ap), '--seed', '1',
+    ...(tracing ? ['--otlp-endpoint', `${collector.url}/v1/traces`, '--zipkin', `${collector.url}/api/v2/spans`] : ['--no-tracing'])];
+  const child: ChildProcess = spawn(process.execPath, args, { env: { ...process.env, MESHBOX_STATE_DIR: state, CI: '1' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    await waitFor(`http://127.0.0.1:${ap}/ready`, 60_000);
+    const load = (n: number) => runLoad({ url: `http://127.0.0.1:${ip}/caller/ping`, headers: { host: 'caller.example.com' }, concurrency: 4, maxRequests: n, durationMs: 120_000 });
+    await load(Math.min(1000, requests)); // JIT warm-up
+    const before = cpuMs(child.pid!);
+    const spansBefore = collector.spans.length;
+    const result = await load(requests);
+    await new Promise((r) => setTimeout(r, 1500)); // the last batches
+    const used = cpuMs(child.pid!) - before;
+    return { cpuPerRequestMs: used / result.completed, rps: result.achievedRate, spansReceived: collector.spans.length - spansBefore };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const requests = arg('--requests', 4000);
+  const rounds = arg('--rounds', 3);
+  const collector = await startTraceCollector();
+  const off: number[] = [];
+  const on: number[] = [];
+  try {
+    for (let i = 0; i < rounds; i++) {
+      const a = await round(false, requests, collector);
+      off.push(a.cpuPerRequestMs);
+      const b = await round(true, requests, collector);
+      on.push(b.cpuPerRequestMs);
+      process.stderr.write(`round ${i + 1}: off ${a.cpuPerRequestMs.toFixed(3)} ms/req (${a.rps.toFixed(0)} req/s), on ${b.cpuPerRequestMs.toFixed(3)} ms/req (${b.rps.toFixed(0)} req/s, ${b.spansReceived} spans received)\n`);
+    }
+  } finally {
+    // the collector keeps every span it parsed; it is dropped with the process
+    await collector.close();
+  }
+  const mOff = median(off);
+  const mOn = median(on);
+  const overhead = (mOn / mOff - 1) * 100;
+  console.log(`tracing off: ${mOff.toFixed(3)} ms CPU per request (median of ${rounds})`);
+  console.log(`tracing 100 % + OTLP + Zipkin export: ${mOn.toFixed(3)} ms CPU per request`);
+  console.log(`overhead: ${overhead.toFixed(1)} % (target <= 15 %)`);
+  console.log(`BENCH_JSON ${JSON.stringify({ tracingOffCpuMsPerRequest: mOff, tracingOnCpuMsPerRequest: mOn, overheadPercent: overhead, off, on, requests })}`);
+}
+
+void main().catch((e: Error) => {
+  console.error(e.message);
+  process.exit(1);
+});
