@@ -1,9 +1,11 @@
 /**
- * `node dist/test/bench/tracing-overhead.js [--requests N] [--rounds R]`: the CPU meshbox itself
+ * `node dist/test/bench/tracing-overhead.js [--requests N] [--rounds R] [--rate RPS]`: the CPU meshbox itself
  * spends per request (its own process: data plane worker and main thread, not the apps) with
  * tracing off (`--no-tracing`) and with tracing at 100 % exporting to a local OTLP and Zipkin
- * collector, on the sample mesh (ingress -> caller -> callme: four spans a request). Rounds
- * alternate off/on so a machine that slows down hurts both alike; the median round counts.
+ * collector, on the sample mesh (ingress -> caller -> callme: four spans a request), at the same
+ * open-loop rate both ways. The collector is a child process that drains and counts (so its own
+ * parsing costs neither side). Rounds alternate off/on so a machine that slows down hurts both
+ * alike; the median round counts.
  * Target (issue #14): at most 15 % more CPU per request with tracing on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,7 +15,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLoad } from '../../sandbox/chaos/load-generator.js';
 import { allocatePort } from '../../sandbox/runtime/ports.js';
-import { startTraceCollector, type TraceCollector } from '../helpers/trace-collector.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const CLK_TCK = 100;
@@ -44,7 +45,19 @@ async function waitFor(url: string, ms: number): Promise<void> {
   throw new Error(`${url} not ready in ${ms} ms`);
 }
 
-async function round(tracing: boolean, requests: number, collector: TraceCollector): Promise<{ cpuPerRequestMs: number; rps: number; spansReceived: number }> {
+/** a collector in its own process: answers every POST with 200 after reading it, counts bytes */
+async function startCollector(): Promise<{ url: string; bytes(): Promise<number>; child: ChildProcess }> {
+  const port = await allocatePort();
+  const code = `let bytes=0;require('http').createServer((q,s)=>{if(q.method==='GET'){s.end(String(bytes));return}q.on('data',c=>bytes+=c.length);q.on('end',()=>{s.writeHead(200);s.end('{}')})}).listen(${port},'127.0.0.1',()=>process.send('up'))`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await new Promise((r) => child.once('message', r));
+  const url = `http://127.0.0.1:${port}`;
+  return { url, child, bytes: async () => Number(await (await fetch(url)).text()) };
+}
+
+type Collector = Awaited<ReturnType<typeof startCollector>>;
+
+async function round(tracing: boolean, requests: number, rate: number, collector: Collector): Promise<{ cpuPerRequestMs: number; rps: number; exportedBytes: number }> {
   const ip = await allocatePort();
   const ap = await allocatePort();
   const state = mkdtempSync(path.join(os.tmpdir(), 'meshbox-bench-'));
@@ -54,14 +67,15 @@ async function round(tracing: boolean, requests: number, collector: TraceCollect
   const child: ChildProcess = spawn(process.execPath, args, { env: { ...process.env, MESHBOX_STATE_DIR: state, CI: '1' }, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     await waitFor(`http://127.0.0.1:${ap}/ready`, 60_000);
-    const load = (n: number) => runLoad({ url: `http://127.0.0.1:${ip}/caller/ping`, headers: { host: 'caller.example.com' }, concurrency: 4, maxRequests: n, durationMs: 120_000 });
+    const load = (n: number) => runLoad({ url: `http://127.0.0.1:${ip}/caller/ping`, headers: { host: 'caller.example.com' }, rate, connections: 16, maxRequests: n, durationMs: 120_000 });
     await load(Math.min(1000, requests)); // JIT warm-up
+    await new Promise((r) => setTimeout(r, 1500));
     const before = cpuMs(child.pid!);
-    const spansBefore = collector.spans.length;
+    const bytesBefore = await collector.bytes();
     const result = await load(requests);
     await new Promise((r) => setTimeout(r, 1500)); // the last batches
     const used = cpuMs(child.pid!) - before;
-    return { cpuPerRequestMs: used / result.completed, rps: result.achievedRate, spansReceived: collector.spans.length - spansBefore };
+    return { cpuPerRequestMs: used / result.completed, rps: result.achievedRate, exportedBytes: (await collector.bytes()) - bytesBefore };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -74,20 +88,20 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   const requests = arg('--requests', 4000);
   const rounds = arg('--rounds', 3);
-  const collector = await startTraceCollector();
+  const rate = arg('--rate', 200);
+  const collector = await startCollector();
   const off: number[] = [];
   const on: number[] = [];
   try {
     for (let i = 0; i < rounds; i++) {
-      const a = await round(false, requests, collector);
+      const a = await round(false, requests, rate, collector);
       off.push(a.cpuPerRequestMs);
-      const b = await round(true, requests, collector);
+      const b = await round(true, requests, rate, collector);
       on.push(b.cpuPerRequestMs);
-      process.stderr.write(`round ${i + 1}: off ${a.cpuPerRequestMs.toFixed(3)} ms/req (${a.rps.toFixed(0)} req/s), on ${b.cpuPerRequestMs.toFixed(3)} ms/req (${b.rps.toFixed(0)} req/s, ${b.spansReceived} spans received)\n`);
+      process.stderr.write(`round ${i + 1}: off ${a.cpuPerRequestMs.toFixed(3)} ms/req (${a.rps.toFixed(0)} req/s), on ${b.cpuPerRequestMs.toFixed(3)} ms/req (${b.rps.toFixed(0)} req/s, ${(b.exportedBytes / 1024).toFixed(0)} KiB exported)\n`);
     }
   } finally {
-    // the collector keeps every span it parsed; it is dropped with the process
-    await collector.close();
+    collector.child.kill();
   }
   const mOff = median(off);
   const mOn = median(on);
@@ -95,7 +109,7 @@ async function main(): Promise<void> {
   console.log(`tracing off: ${mOff.toFixed(3)} ms CPU per request (median of ${rounds})`);
   console.log(`tracing 100 % + OTLP + Zipkin export: ${mOn.toFixed(3)} ms CPU per request`);
   console.log(`overhead: ${overhead.toFixed(1)} % (target <= 15 %)`);
-  console.log(`BENCH_JSON ${JSON.stringify({ tracingOffCpuMsPerRequest: mOff, tracingOnCpuMsPerRequest: mOn, overheadPercent: overhead, off, on, requests })}`);
+  console.log(`BENCH_JSON ${JSON.stringify({ tracingOffCpuMsPerRequest: mOff, tracingOnCpuMsPerRequest: mOn, overheadPercent: overhead, off, on, requests, rate })}`);
 }
 
 void main().catch((e: Error) => {
