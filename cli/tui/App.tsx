@@ -548,7 +548,7 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
       case 'traces': {
         const traces = controller.traces?.recent(TRACE_ROWS) ?? [];
         const open = ui.traceOpen ? controller.traces?.get(ui.traceOpen) : undefined;
-        body = <TracesView traces={traces} selected={ui.traceSel ?? traces[0]?.traceId} open={open} scroll={ui.traceScroll} width={width} height={viewHeight} enabled={controller.traces !== undefined} />;
+        body = <TracesView traces={traces} selected={ui.traceSel ?? traces[0]?.traceId} open={open} scroll={ui.traceScroll} width={width} height={viewHeight} enabled={controller.traces !== undefined} stats={controller.traceStats?.()} />;
         break;
       }
       case 'faults':

@@ -11,6 +11,7 @@ import { Block } from './Block.js';
 import { cell, clockSeconds, col, duration } from './format.js';
 import { line, restyle, span, type Line } from './lines.js';
 import { statusColor } from './theme.js';
+import type { TracingStats } from '../../sandbox/telemetry/tracing/tracer.js';
 
 export interface TracesViewProps {
   /** newest first */
@@ -24,13 +25,31 @@ export interface TracesViewProps {
   height: number;
   /** false: tracing is off in this sandbox */
   enabled: boolean;
+  stats?: TracingStats;
 }
 
-export function traceListLines({ traces, selected, width, height, enabled }: TracesViewProps): Line[] {
+/** `sampling 100% · OTLP http://...: 812 exported, 0 dropped, 3 failed (connection refused)` */
+export function statsLine(stats: TracingStats | undefined): Line {
+  if (!stats) return [];
+  const parts: Line = [span(`sampling ${stats.samplingPercent}%  ${stats.spans} spans`, { color: 'gray' })];
+  if (stats.malformedContext > 0) parts.push(span(`  ${stats.malformedContext} malformed trace headers replaced`, { color: 'yellow' }));
+  if (stats.exporters.length === 0) parts.push(span('  no exporter (--otlp-endpoint, --zipkin)', { color: 'gray' }));
+  for (const x of stats.exporters) {
+    const bad = x.dropped > 0 || x.failed > 0;
+    parts.push(span(`  ${x.name} ${x.url}: ${x.exported} exported, ${x.dropped} dropped, ${x.failed} failed${x.lastError && x.failed > 0 ? ` (${x.lastError})` : ''}`, { color: bad ? 'red' : 'gray' }));
+  }
+  return parts;
+}
+
+export function traceListLines({ traces, selected, width, height, enabled, stats }: TracesViewProps): Line[] {
   if (!enabled) return [line('tracing is off in this sandbox (started with --no-tracing)', { color: 'gray' })];
   const lines: Line[] = [
     line(`${traces.length} recent traces, newest first  (enter: waterfall, esc: back)`, { color: 'gray' }),
   ];
+  if (stats) {
+    lines.push(statsLine(stats));
+    height -= 1;
+  }
   const w = { time: 9, trace: 10, root: Math.max(16, Math.min(44, width - 9 - 10 - 6 - 9 - 5 - 5 - 24)), spans: 6, dur: 9, err: 5, retry: 5 };
   const servicesWidth = Math.max(0, width - w.time - w.trace - w.root - w.spans - w.dur - w.err - w.retry);
   lines.push(line(col('TIME', w.time) + col('TRACE', w.trace) + col('ROOT', w.root) + col('SPANS', w.spans) + col('DURATION', w.dur, 'right') + col('ERR', w.err, 'right') + col('RETR', w.retry, 'right') + cell(' SERVICES', servicesWidth), { color: 'gray' }));

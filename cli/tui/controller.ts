@@ -11,6 +11,7 @@ import type { InstanceState } from '../../sandbox/control/registry.js';
 import type { MeshEvent, RequestEvent } from '../../sandbox/events.js';
 import type { FaultRecord, FaultSpec } from '../../sandbox/faults/fault-spec.js';
 import type { StoredTrace } from '../../sandbox/telemetry/tracing/trace-store.js';
+import type { TracingStats } from '../../sandbox/telemetry/tracing/tracer.js';
 
 export interface SandboxInfo {
   /** `sample-6f0f72`; empty until the mesh file is read */
@@ -133,6 +134,8 @@ export interface SandboxController {
   explainRequest?(e: RequestEvent): readonly string[];
   /** the built-in trace store; undefined when tracing is off */
   traces?: TraceSource;
+  /** sampling, store and exporter counters (dropped and failed spans), for the Traces view */
+  traceStats?(): TracingStats | undefined;
   /** stops everything the sandbox started */
   down(): Promise<void>;
 }

@@ -93,6 +93,7 @@ export function createSandboxController(sandbox: Sandbox): SandboxController {
     get traces() {
       return sandbox.tracing?.store;
     },
+    traceStats: () => sandbox.tracing?.stats(),
     down: () => sandbox.down(),
   };
 }

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/mesh-harness.js';
 import { TRACE_HEADERS } from '../../sandbox/telemetry/tracing/trace-context.js';
 import { FakeController, KEYS, mount, upEvents } from './helpers.js';
+import { Tracing } from '../../sandbox/telemetry/tracing/tracer.js';
+import { freePort } from '../helpers/free-port.js';
 
 let h: Harness;
 let requestId = '';
@@ -106,6 +108,22 @@ describe('Traces view', () => {
     await ui.press(KEYS.enter);
     expect(ui.frame()).toContain(`trace ${trace.traceId}`);
     ui.unmount();
+  });
+
+  it('the list shows the exporters: a dead collector’s failed spans in its line, with the reason', async () => {
+    const port = await freePort();
+    const tracing = new Tracing({ zipkinEndpoint: `http://127.0.0.1:${port}/api/v2/spans`, exporter: { intervalMs: 5 } }, () => undefined);
+    for (const e of h.events) tracing.observe(e);
+    await waitFor(() => (tracing.stats().exporters[0]!.failed > 0 && tracing.stats().exporters[0]!.queued === 0 ? true : undefined));
+    const controller = new FakeController();
+    controller.traces = tracing.store;
+    controller.traceStats = () => tracing.stats();
+    const ui = await mount({ controller, view: 'traces', columns: 160, rows: 30 });
+    const failed = tracing.stats().exporters[0]!.failed;
+    expect(ui.frame()).toContain(`Zipkin http://127.0.0.1:${port}/api/v2/spans: 0 exported, 0 dropped, ${failed} failed (connection refused)`);
+    expect(ui.frame()).toContain('sampling 100%');
+    ui.unmount();
+    await tracing.close();
   });
 
   it('7 shows the list; without tracing it says so; t on an untraced request explains', async () => {
