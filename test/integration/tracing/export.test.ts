@@ -137,3 +137,38 @@ describe('bounded queues and failing collectors', () => {
     expect(() => collectorUrl('--otlp-endpoint', 'nope')).toThrow(/not a URL/);
   });
 });
+
+describe('a hanging collector behind real proxies', () => {
+  it('traffic is not held up: every request answers, the queue stays bounded, the overflow is counted', async () => {
+    const c = await startTraceCollector();
+    c.mode = 'hang';
+    // the export timeout is far beyond what any request may take here: a request that waited for
+    // the collector would show as a request that did not answer
+    const h = await startHarness([{ name: 'caller', versions: { v1: 1 } }, { name: 'callme', versions: { v1: 1 } }], 4, {
+      tracing: { otlpEndpoint: `${c.url}/v1/traces`, exporter: { maxQueue: 20, maxBatch: 5, intervalMs: 5, timeoutMs: 60_000 } },
+    });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          Promise.race([
+            h.request({ from: 'caller-v1-1', host: 'callme:8080', path: `/callme/${i}`, headers: { 'x-request-id': `hang-${i}` } }).then((r) => r.status),
+            new Promise<number>((r) => setTimeout(() => r(-1), 20_000)),
+          ]),
+        ),
+      );
+      expect(answers.every((s) => s === 200)).toBe(true);
+      await until(() => h.events.length >= 60);
+      const x = h.tracing!.stats().exporters[0]!;
+      // 60 spans: one batch of 5 stuck at the collector, 20 queued, the rest dropped
+      expect(x.queued).toBe(20);
+      expect(x.dropped).toBe(60 - 20 - 5);
+      expect(x.exported).toBe(0);
+      // the built-in store is not affected by the exporter
+      expect(h.tracing!.stats().spans).toBe(60);
+    } finally {
+      c.mode = 'ok';
+      await c.close();
+      await h.close();
+    }
+  });
+});
