@@ -6,8 +6,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { packageVersion } from '../sandbox/paths.js';
 import { printError, stdio } from './output.js';
 import { runUp } from './commands/up.js';
+import { runExport } from './commands/export.js';
+import { runDev } from './commands/dev.js';
 import { runValidate } from './commands/validate.js';
 import { runStatus } from './commands/status.js';
+import { runCerts } from './commands/certs.js';
 import { runApply } from './commands/apply.js';
 import { runDown } from './commands/down.js';
 import { runFaultList, runFaultRemove, type FaultAddOptions } from './commands/fault.js';
@@ -15,6 +18,7 @@ import { runWorkloadList } from './commands/workload.js';
 import { runSchema, SCHEMA_NAMES } from './commands/schema.js';
 import { WORKLOAD_ACTIONS } from '../sandbox/admin/chaos-routes.js';
 import { registerScenarioCommand } from './commands/scenario.js';
+import { runToken } from './commands/token.js';
 import { registerPrometheusConfigCommand } from './commands/prometheus-config.js';
 import { registerObserveCommands } from './observe-commands.js';
 import { runFaultAddSelected, runWorkloadActionSelected } from './commands/label-selector.js';
@@ -77,6 +81,7 @@ export function buildProgram(): Command {
     .command('up')
     .description('start a sandbox: the services of --config, else of ./meshbox.yaml, else the bundled caller/callme sample')
     .option('-c, --config <file>', 'meshbox.yaml to run (default: ./meshbox.yaml, else the bundled sample mesh)')
+    .option('-f, --file <path>', 'Kubernetes manifests (file, folder or kustomize folder; repeatable) to run instead of meshbox.yaml', collect)
     .option('-r, --rules <dir>', 'folder of Istio YAML (default: the `rules` folder of meshbox.yaml)')
     .addOption(new Option('--runtime <runtime>', 'where workloads run').choices(['auto', 'process', 'docker']).default('auto'))
     .option('--pull', 'Docker: pull images that are not present locally (default: never pull)')
@@ -96,11 +101,12 @@ export function buildProgram(): Command {
     .option('--otlp-endpoint <url>', 'send spans to an OTLP/HTTP collector (JSON), e.g. http://127.0.0.1:4318/v1/traces')
     .option('--zipkin <url>', 'send spans to a Zipkin collector (v2 JSON), e.g. http://127.0.0.1:9411/api/v2/spans')
     .option('--no-tracing', 'no spans, no trace headers written by the proxies')
-    .action((o: { traceSampling?: string; otlpEndpoint?: string; zipkin?: string; tracing: boolean; toxiproxyPort?: number; toxiproxyApi: boolean; config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
+    .action((o: { file?: string[]; traceSampling?: string; otlpEndpoint?: string; zipkin?: string; tracing: boolean; toxiproxyPort?: number; toxiproxyApi: boolean; config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
       run(() =>
         runUp(
           {
             config: o.config,
+            files: o.file,
             rules: o.rules,
             runtime: o.runtime,
             pull: o.pull,
@@ -123,13 +129,49 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('dev')
+    .description('the `skaffold dev` loop on Kubernetes manifests: watch each image\'s build context, rebuild and roll only what changed (no failed request), hot-reload the rules, stream logs; --port-forward is the ingress, always on')
+    .option('-c, --config <file>', 'meshbox.yaml (with `kubernetes:`, or the `images:` beside -f)')
+    .option('-f, --file <path>', 'Kubernetes manifests (file, folder or kustomize folder; repeatable)', collect)
+    .option('-r, --rules <dir>', 'folder of Istio YAML beside the manifests')
+    .addOption(new Option('--runtime <runtime>', 'where workloads run').choices(['auto', 'process', 'docker']).default('auto'))
+    .option('--headless', 'plain output lines instead of the terminal UI', false)
+    .option('--ingress-port <port>', 'port of the ingress gateway on 127.0.0.1 (default: 8080)', port)
+    .option('--admin-port <port>', 'port of the admin API on 127.0.0.1 (default: 15000)', port)
+    .option('--seed <n>', 'seed for every random choice', integer)
+    .option('--no-access-log', 'do not write access logs')
+    .option('--no-logs', 'do not print the workloads’ own output')
+    .option('--ready-timeout <seconds>', 'how long to wait for every workload to be healthy', seconds)
+    .option('--toxiproxy-port <port>', 'port of the Toxiproxy-compatible API on 127.0.0.1 (default: 8474)', port)
+    .option('--no-toxiproxy-api', 'do not serve the Toxiproxy-compatible API')
+    .option('--port-forward', 'accepted for skaffold users: meshbox\'s ingress already forwards to the mesh')
+    .action((o: { config?: string; file?: string[]; rules?: string; runtime: 'auto' | 'process' | 'docker'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog: boolean; logs: boolean; readyTimeout?: number; toxiproxyPort?: number; toxiproxyApi: boolean }) =>
+      run(() =>
+        runDev(
+          { config: o.config, files: o.file, rules: o.rules, runtime: o.runtime, headless: o.headless, ingressPort: o.ingressPort, adminPort: o.adminPort, seed: o.seed, accessLog: o.accessLog === false ? false : undefined, logs: o.logs, readyTimeout: o.readyTimeout, watch: true, toxiproxyPort: o.toxiproxyPort, toxiproxyApi: o.toxiproxyApi },
+          stdio,
+        ),
+      ),
+    );
+
+  program
+    .command('export')
+    .description('write the mesh (meshbox.yaml and its rules, or -f manifests) as a Kubernetes + Istio project for `kubectl apply -k DIR`')
+    .requiredOption('--k8s <dir>', 'folder to write the Kubernetes project to (created when missing)')
+    .option('-c, --config <file>', 'meshbox.yaml to export (default: ./meshbox.yaml, else the bundled sample)')
+    .option('-r, --rules <dir>', 'rules folder (default: the one meshbox.yaml names)')
+    .option('-f, --file <path>', 'Kubernetes manifests to export instead of meshbox.yaml (repeatable)', collect)
+    .action((o: { k8s: string; config?: string; rules?: string; file?: string[] }) => run(() => runExport(o, stdio)));
+
+  program
     .command('validate')
     .description('validate meshbox.yaml and Istio rule files like the API server and `istioctl analyze` would; exits 1 on errors')
     .argument('[paths...]', 'files or folders, read with their subfolders (default: ./meshbox.yaml and its rules, else the sample mesh)')
     .option('-c, --config <file>', 'meshbox.yaml whose services the rules are checked against')
     .option('--json', 'print the findings as JSON', false)
     .option('-o, --output <format>', 'json | yaml')
-    .action((paths: string[], o: { config?: string; json: boolean; output?: string }) => run(() => withOutput(o, (opts, io) => runValidate(paths, opts, io))));
+    .addOption(new Option('--runtime <runtime>', 'check that this runtime can run every service (default: the one `up` would pick)').choices(['auto', 'process', 'docker']).default('auto'))
+    .action((paths: string[], o: { config?: string; json: boolean; output?: string; runtime: 'auto' | 'process' | 'docker' }) => run(() => withOutput(o, (opts, io) => runValidate(paths, opts, io))));
 
   program
     .command('status')
@@ -140,10 +182,29 @@ export function buildProgram(): Command {
     .action((o: { admin?: string; json: boolean; output?: string }) => run(() => runStatus(o, stdio)));
 
   program
+    .command('certs')
+    .description("show each proxy's workload certificate: SPIFFE identity, serial, validity, next rotation (like `istioctl proxy-config secret`)")
+    .argument('[instance]', 'one proxy (instance id, e.g. callme-service-v2-1, or a workload name)')
+    .option('--admin <url>', 'admin API of the sandbox (default: the running one, else http://127.0.0.1:15000)')
+    .option('--pem', 'also print the certificate chain (PEM)', false)
+    .option('--json', 'print the raw answer as JSON', false)
+    .action((instance: string | undefined, o: { admin?: string; json: boolean; pem: boolean }) => run(() => runCerts(instance, o, stdio)));
+
+  program
     .command('schema')
     .description('print the JSON Schema of a file meshbox reads, for editor completion')
     .argument('<kind>', SCHEMA_NAMES.join(' | '))
     .action((kind: string) => run(async () => runSchema(kind, stdio)));
+
+  program
+    .command('token')
+    .description('print a JWT signed by the local issuer meshbox.local, to try RequestAuthentication and AuthorizationPolicy without an identity provider')
+    .option('--sub <subject>', 'the subject (`sub`); the request principal is meshbox.local/<subject>')
+    .option('--aud <audience>', 'an audience (`aud`); repeat for several', collect)
+    .option('--claim <name=value>', 'an extra claim (value parsed as JSON when it is, e.g. roles=["a"]); repeat for several', collect)
+    .option('--expires <duration>', 'lifetime, e.g. 30m, 24h; -1h mints an expired token (default 1h)')
+    .option('--jwks', "print the issuer's public JWKS (for an inline `jwks:`) instead of a token", false)
+    .action((o: { sub?: string; aud?: string[]; claim?: string[]; expires?: string; jwks: boolean }) => run(() => runToken(o, stdio)));
 
   program
     .command('apply')

@@ -26,6 +26,8 @@ export const KINDS: readonly KindInfo[] = [
   { plural: 'destinationrules', singular: 'destinationrule', kind: 'DestinationRule', resource: 'destinationrule.networking.istio.io', aliases: ['dr'], rule: true },
   { plural: 'gateways', singular: 'gateway', kind: 'Gateway', resource: 'gateway.networking.istio.io', aliases: ['gw'], rule: true },
   { plural: 'faults', singular: 'fault', kind: 'Fault', resource: 'fault.meshbox.dev', aliases: [], rule: true },
+  { plural: 'authorizationpolicies', singular: 'authorizationpolicy', kind: 'AuthorizationPolicy', resource: 'authorizationpolicy.security.istio.io', aliases: ['ap'], rule: true },
+  { plural: 'requestauthentications', singular: 'requestauthentication', kind: 'RequestAuthentication', resource: 'requestauthentication.security.istio.io', aliases: ['ra'], rule: true },
 ];
 
 function namesOf(k: KindInfo): string[] {

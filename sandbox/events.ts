@@ -100,6 +100,12 @@ export interface RequestEvent {
   requestHeaders: Record<string, string>;
   /** snapshot version the request ran on */
   snapshotVersion: number;
+  /**
+   * the security of this hop's connection, as Istio's `connection_security_policy`: on the
+   * destination side the downstream connection (`mutual_tls` or `none`), on the source side the
+   * upstream one the sidecar opened (`mutual_tls`, `tls` for DestinationRule SIMPLE, or `none`)
+   */
+  connectionSecurity?: 'mutual_tls' | 'tls' | 'none';
   /** this proxy's span (ids decided on the request path; see sandbox/telemetry/tracing) */
   trace?: RequestTrace;
 }

@@ -9,11 +9,13 @@
  * `up()` resolves when every workload is healthy (or throws MESH_ERR_NOT_READY); `down()` stops
  * everything it started, by PID, and can be called any number of times.
  */
+import { JWKS_PATH, TokenIssuer } from './security/token-issuer.js';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadMeshFile } from './config/mesh-file.js';
 import { validatePaths } from './config/validate.js';
+import { FINDING_CODES } from './config/codes.js';
 import type { Finding } from './config/findings.js';
 import { hasErrors } from './config/findings.js';
 import type { MeshDefinition } from './config/mesh-types.js';
@@ -38,6 +40,7 @@ import { randomSeed } from './rng.js';
 import { allocatePort, releasePort } from './runtime/ports.js';
 import { startProcessWatchdog, type ProcessWatchdog } from './runtime/process-watchdog.js';
 import type { Runtime } from './runtime/runtime.js';
+import { assertRuntimeCanRun } from './runtime/runtime-support.js';
 import { selectRuntime, type DockerNetworkChoice, type RuntimeChoice } from './runtime/select-runtime.js';
 import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.js';
 import { AccessLogWriter } from './telemetry/access-log.js';
@@ -46,6 +49,9 @@ import type { ToxiproxyServer } from './toxiproxy-api/toxiproxy-server.js';
 import { IstioMetrics, proxyInstances } from './telemetry/metrics.js';
 import { installTraceRoutes } from './admin/trace-routes.js';
 import { resolveTracingOptions, Tracing } from './telemetry/tracing/tracer.js';
+import { installSecurityRoutes } from './admin/security-routes.js';
+import { MeshCA } from './security/ca.js';
+import { IdentityProvider, workloadCertTtlFromEnv } from './security/identity-provider.js';
 
 export type { RuntimeChoice } from './runtime/select-runtime.js';
 
@@ -54,6 +60,11 @@ export interface SandboxOptions {
   config?: string;
   /** rules folder; default: the one meshbox.yaml names */
   rules?: string;
+  /**
+   * a mesh already built (from Kubernetes manifests, sandbox/kubernetes): used instead of reading
+   * `config`; its `ruleFiles` are applied as rules; read once (no hot reload of the manifests)
+   */
+  mesh?: MeshDefinition;
   runtime?: RuntimeChoice;
   /** Docker runtime: pull images that are not present locally (default: never pull) */
   pull?: boolean;
@@ -111,7 +122,14 @@ export class Sandbox {
   private started = false;
   private stopped: Promise<void> | undefined;
   private processWatchdog: ProcessWatchdog | undefined;
+  /** the running up(), settled either way (down waits for it) */
+  private upRun: Promise<void> | undefined;
+  /** set when the sandbox cannot go on (the data plane is gone); it stops itself */
+  fatal: MeshError | undefined;
+  private readonly fatalListeners = new Set<(error: MeshError) => void>();
   private explainer: RouteExplainer | undefined;
+  /** the sandbox CA and every proxy's workload certificate (sandbox/security) */
+  identity: IdentityProvider | undefined;
 
   constructor(readonly options: SandboxOptions = {}) {
     this.bus = options.bus ?? new EventBus();
@@ -128,12 +146,26 @@ export class Sandbox {
     this.bus.emit({ type: 'mesh:notice', time: Date.now(), level, message, hint });
   }
 
-  async up(): Promise<void> {
+  /**
+   * Starts the sandbox. A `down()` meanwhile (Ctrl-C during start-up) makes it stop at its next
+   * step: down waits for that, so it stops everything up() made, and nothing starts afterwards.
+   */
+  up(): Promise<void> {
+    const run = this.doUp();
+    this.upRun = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async doUp(): Promise<void> {
     this.started = true;
-    const configFile = path.resolve(this.options.config ?? sampleMeshFile());
+    const configFile = path.resolve(this.options.mesh?.file ?? this.options.config ?? sampleMeshFile());
     this.bus.emit({ type: 'mesh:sandbox:starting', time: Date.now(), message: `starting ${configFile} (seed ${this.seed})` });
     if (!existsSync(configFile)) throw new MeshError('MESH_ERR_CONFIG_NOT_FOUND', [configFile]);
-    const loaded = await loadMeshFile(configFile);
+    const loaded = this.options.mesh ? { mesh: this.options.mesh, findings: [] } : await loadMeshFile(configFile);
+    if (this.stopping) return;
     if (!loaded.mesh || hasErrors(loaded.findings)) {
       throw new MeshError('MESH_ERR_CONFIG_INVALID', [configFile], { findings: loaded.findings });
     }
@@ -142,6 +174,7 @@ export class Sandbox {
     this.id = `${mesh.name}-${randomBytes(3).toString('hex')}`;
 
     const resources = await this.loadRules(mesh);
+    if (this.stopping) return;
 
     for (const r of reapLeftovers()) {
       const what = r.killed.length ? `stopped ${r.killed.join(', ')}` : 'nothing was left running';
@@ -150,6 +183,10 @@ export class Sandbox {
     this.state = new SandboxState(this.id, configFile);
     const selected = await selectRuntime(this.options.runtime ?? 'auto', { pull: this.options.pull, dockerNetwork: this.options.dockerNetwork, onEvent: (e) => this.bus.emit(e) });
     this.runtime = selected.runtime;
+    if (this.stopping) return;
+    // a service this runtime cannot run fails now, before any instance starts
+    const autoFallback = (this.options.runtime ?? 'auto') === 'auto' && this.runtime.name === 'process';
+    assertRuntimeCanRun(mesh, this.runtime.name, autoFallback ? `--runtime auto picked it: ${selected.notice?.split(': running workloads as processes')[0]}` : undefined);
     // processes outlive a meshbox killed with -9: a watchdog stops them (Docker has its own)
     if (this.runtime.name === 'process') this.processWatchdog = startProcessWatchdog(this.state.file);
     if (selected.notice) this.notice('info', selected.notice);
@@ -183,6 +220,7 @@ export class Sandbox {
       }
     }
 
+    if (this.stopping) return;
     // Data plane: bind every listener first, so apps can be told their sidecar ports.
     this.dataPlane = createDataPlane({
       seed: this.seed,
@@ -190,9 +228,25 @@ export class Sandbox {
       onEvents: (events) => {
         for (const e of events) this.bus.emit(e);
       },
+      onExit: (error) => this.failFatally(error),
     });
     const ingress = { address: this.options.ingressHost ?? mesh.ingress.host, port: this.options.ingressPort ?? mesh.ingress.port };
     await this.bindListeners(mesh, ingress);
+    if (this.stopping) return;
+
+    // Workload identity: the CA under the state directory, a certificate per proxy, pushed to
+    // the data plane before any rule applies, so the mesh runs mTLS from the first request.
+    this.identity = await IdentityProvider.start({
+      caDir: MeshCA.dirUnder(stateDir()),
+      ttlMs: workloadCertTtlFromEnv(),
+      push: (secrets) => this.dataPlane.setSecrets(secrets),
+      notice: (level, message, hint) => this.notice(level, message, hint),
+    });
+    await this.identity.ensure(mesh, this.registry.all());
+    // instances added or removed (hot reload of meshbox.yaml) get or lose their certificate
+    this.registry.on('change', () => {
+      if (this.identity && !this.stopping) void this.identity.ensure(this.mesh, this.registry.all()).catch((e: Error) => this.notice('error', `workload certificates: ${e.message}`));
+    });
 
     // the admin token: every state-changing admin route requires it; the CLI reads it from the file
     const adminToken = generateAdminToken();
@@ -202,6 +256,7 @@ export class Sandbox {
     installChaosRoutes(this.admin, { faults: this.faults, workloads: () => this.workloads, registry: this.registry });
     installTraceRoutes(this.admin, { tracing: () => this.tracing });
     installObserveRoutes(this.admin, { bus: this.bus, registry: this.registry, faults: this.faults, mesh: () => this.mesh, controlPlane: () => this.controlPlane, dataPlane: () => this.dataPlane });
+    installSecurityRoutes(this.admin, { identity: () => this.identity });
     this.state.set({ adminUrl: this.adminUrl, ingressUrl: this.ingressUrl });
 
     this.controlPlane = new ControlPlane(mesh, this.registry, this.dataPlane, this.bus, ingress);
@@ -210,10 +265,14 @@ export class Sandbox {
       void this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()).catch((e: Error) => this.notice('error', `faults not applied: ${e.message}`));
     });
     await this.controlPlane.setResources(resources, this.ruleFindings.filter((f) => f.severity === 'warning'));
+    if (this.stopping) return;
     if (this.options.toxiproxy) await this.startToxiproxy(this.options.toxiproxy);
+    if (this.stopping) return;
 
     await this.workloads.startAll();
-    if (this.options.watch !== false) await this.startHotReload(configFile, ingress);
+    if (this.stopping) return;
+    if (this.options.watch !== false && !this.options.mesh) await this.startHotReload(configFile, ingress);
+    if (this.stopping) return;
     this.bus.emit({ type: 'mesh:sandbox:ready', time: Date.now(), message: `ingress ${this.ingressUrl}, admin ${this.adminUrl}` });
     await this.waitReady(this.options.readyTimeoutMs ?? 30_000);
   }
@@ -222,13 +281,20 @@ export class Sandbox {
     const explicit = this.options.rules !== undefined;
     const dir = this.options.rules ? path.resolve(this.options.rules) : mesh.rulesDir;
     this.rulesDir = dir;
+    if (!explicit && mesh.ruleFiles?.length && (!dir || !existsSync(dir))) return this.applyRulePaths(mesh.ruleFiles, mesh);
     if (!dir || !existsSync(dir)) {
       if (explicit) throw new MeshError('MESH_ERR_RULES_NOT_FOUND', [dir ?? '']);
       this.notice('info', `no rules folder${dir ? ` at ${dir}` : ''}: every service gets Istio's default routing`);
       return [];
     }
     if (!statSync(dir).isDirectory()) throw new MeshError('MESH_ERR_RULES_NOT_FOUND', [dir], { hint: 'pass a folder of Istio YAML files' });
-    const result = await validatePaths([dir], { mesh });
+    return this.applyRulePaths([dir, ...(mesh.ruleFiles ?? [])], mesh);
+  }
+
+  private async applyRulePaths(paths: string[], mesh: MeshDefinition): Promise<readonly LoadedResource[]> {
+    const result = await validatePaths(paths, { mesh });
+    // the Kubernetes kinds of manifests read with -f are the mesh itself, not ignored documents
+    if (mesh.ruleFiles?.length) result.findings = result.findings.filter((f) => !(f.code === FINDING_CODES.KUBERNETES_KIND_IGNORED.code && f.location && mesh.ruleFiles!.includes(f.location.file)));
     this.ruleFindings = result.findings;
     this.loadedRules = result;
     const errors = result.findings.filter((f) => f.severity === 'error');
@@ -309,10 +375,30 @@ export class Sandbox {
     await this.hotReload.start();
   }
 
-  /** every instance of every workload with replicas is healthy */
+  /** every instance of every workload with replicas is healthy, and the data plane runs */
   isReady(): boolean {
+    if (this.fatal) return false;
     const all = this.registry.all();
     return all.length > 0 && all.every((i) => i.healthy && i.state === 'running');
+  }
+
+  /**
+   * The sandbox cannot go on (the data-plane worker died: no sidecar, no ingress): said once,
+   * `/ready` answers 503 from now on, `onFatal` listeners hear it (`meshbox up` exits with its
+   * code) and the sandbox stops everything it started.
+   */
+  private failFatally(error: MeshError): void {
+    if (this.fatal || this.stopping) return;
+    this.fatal = error;
+    this.notice('error', `${error.code}: ${error.message}`, error.hint);
+    for (const l of this.fatalListeners) l(error);
+    void this.down();
+  }
+
+  /** called once if the sandbox fails while it runs (it stops itself right after) */
+  onFatal(listener: (error: MeshError) => void): () => void {
+    this.fatalListeners.add(listener);
+    return () => this.fatalListeners.delete(listener);
   }
 
   /** true once `down()` was called */
@@ -320,9 +406,33 @@ export class Sandbox {
     return this.stopped !== undefined;
   }
 
-  /** resolves when every workload is healthy, or at once when the sandbox is being stopped */
+  /** the first instance that failed for good (not restarted), with its error */
+  private failedInstance(): MeshError | undefined {
+    for (const i of this.registry.all()) {
+      const e = this.workloads?.failureOf(i.id);
+      if (e) return e;
+    }
+    return undefined;
+  }
+
+  /** MESH_ERR_NOT_READY saying, per instance, what is wrong: crash-looping, or what its health check sees */
+  private async notReadyError(timeoutMs: number): Promise<MeshError> {
+    const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running'));
+    const diagnoses = await Promise.all(waiting.map((i) => this.workloads.diagnose(i.id)));
+    const hint = diagnoses.find((d) => d.hint)?.hint;
+    return new MeshError('MESH_ERR_NOT_READY', [diagnoses.map((d) => d.what).join('; '), String(Math.round(timeoutMs / 1000))], hint ? { hint } : {});
+  }
+
+  /**
+   * Resolves when every workload is healthy, or at once when the sandbox is being stopped.
+   * Rejects with the instance's error as soon as one cannot start for good (a missing program or
+   * image), and with MESH_ERR_NOT_READY (saying what is wrong) after `timeoutMs`.
+   */
   async waitReady(timeoutMs: number): Promise<void> {
     if (this.isReady() || this.stopping) return;
+    const failed = this.failedInstance();
+    if (failed) throw failed;
+    if (this.fatal) throw this.fatal;
     await new Promise<void>((resolve, reject) => {
       const onChange = (): void => {
         if (this.isReady()) {
@@ -335,14 +445,23 @@ export class Sandbox {
         resolve();
       };
       const offStopping = this.bus.on('mesh:sandbox:stopping', onStopping);
+      const offFailure = this.workloads.onFailure((_id, error) => {
+        cleanup();
+        reject(error);
+      });
+      const offFatal = this.onFatal((error) => {
+        cleanup();
+        reject(error);
+      });
       const timer = setTimeout(() => {
         cleanup();
-        const waiting = this.registry.all().filter((i) => !i.healthy).map((i) => i.id);
-        reject(new MeshError('MESH_ERR_NOT_READY', [`${waiting.join(', ')}`, String(Math.round(timeoutMs / 1000))]));
+        void this.notReadyError(timeoutMs).then(reject, reject);
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);
         offStopping();
+        offFailure();
+        offFatal();
         this.registry.off('change', onChange);
       };
       this.registry.on('change', onChange);
@@ -361,6 +480,7 @@ export class Sandbox {
       toxiproxy: this.toxiproxyUrl || undefined,
       ready: this.isReady(),
       snapshotVersion: this.controlPlane?.current?.version ?? 0,
+      ...(this.fatal ? { fatal: `${this.fatal.code}: ${this.fatal.message}` } : {}),
       findings: this.ruleFindings,
       reload: this.hotReload?.status(),
       instances: this.registry.all().map((i) => ({
@@ -373,6 +493,7 @@ export class Sandbox {
         appPort: i.appPort,
         sidecar: i.sidecar,
         restarts: i.restarts,
+        ...(i.failure ? { failure: i.failure } : {}),
       })),
     };
   }
@@ -380,7 +501,8 @@ export class Sandbox {
   private installAdminRoutes(): void {
     this.admin
       .route('GET', '/ready', 'LIVE (200) once every workload is healthy, else 503', () => {
-        const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running')).map((i) => `${i.id}: ${i.state}${i.state === 'running' ? ', unhealthy' : ''}`);
+        const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running')).map((i) => `${i.id}: ${i.state}${i.state === 'running' ? ', unhealthy' : ''}${i.failure ? ` (${i.failure})` : ''}`);
+        if (this.fatal) waiting.unshift(`data plane: ${this.fatal.message}`);
         return this.isReady() ? { body: 'LIVE\n' } : { status: 503, body: `NOT READY\n${waiting.join('\n')}\n` };
       })
       .route('GET', '/metrics', 'Istio standard metrics (Prometheus text)', async () => ({ body: await this.metrics.text(), contentType: this.metrics.contentType }))
@@ -414,7 +536,8 @@ export class Sandbox {
         }
         return { body: `${lines.join('\n')}\n` };
       })
-      .route('GET', '/status', 'the sandbox at a glance', () => ({ body: this.status() }));
+      .route('GET', '/status', 'the sandbox at a glance', () => ({ body: this.status() }))
+      .route('GET', JWKS_PATH, "the local token issuer's public JWKS (meshbox token), for a RequestAuthentication jwksUri", () => ({ body: TokenIssuer.local().jwks() }));
   }
 
   /** spans from request events, kept in the trace store and sent to the collectors (README "Tracing") */
@@ -435,11 +558,14 @@ export class Sandbox {
   private async doDown(): Promise<void> {
     if (!this.started) return;
     this.bus.emit({ type: 'mesh:sandbox:stopping', time: Date.now(), message: 'stopping workloads and sidecars' });
+    // a start-up in progress stops at its next step: then everything it made is known
+    await this.upRun;
     await this.hotReload?.close();
     this.faults.close();
     await this.toxiproxy?.close();
     await this.workloads?.stopAll();
     this.controlPlane?.close();
+    this.identity?.close();
     await this.dataPlane?.stop(1_000).catch(() => undefined);
     await this.tracing?.close();
     await this.admin.close();

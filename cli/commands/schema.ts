@@ -15,6 +15,8 @@ const KINDS: Record<string, SupportedKind | 'mesh'> = {
   destinationrule: 'DestinationRule',
   gateway: 'Gateway',
   fault: 'Fault',
+  authorizationpolicy: 'AuthorizationPolicy',
+  requestauthentication: 'RequestAuthentication',
   mesh: 'mesh',
   'meshbox.yaml': 'mesh',
 };

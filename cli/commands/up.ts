@@ -13,12 +13,22 @@ import { MeshError } from '../../sandbox/errors.js';
 import { DEFAULT_TOXIPROXY_PORT } from '../../sandbox/toxiproxy-api/toxiproxy-api.js';
 import { EventPrinter } from '../printer.js';
 import { runTui, shouldUseTui } from '../tui/run-tui.js';
-import { onOutputClosed, paint, printError, useColor, type Io } from '../output.js';
+import { onOutputClosed, paint, printError, printFindings, useColor, type Io } from '../output.js';
+import { loadMeshFile } from '../../sandbox/config/mesh-file.js';
+import { loadKubernetesMesh } from '../../sandbox/kubernetes/load.js';
+import { attachDevLoop, withDevWatches } from '../../sandbox/kubernetes/dev-loop.js';
+import type { MeshDefinition } from '../../sandbox/config/mesh-types.js';
+import type { Finding } from '../../sandbox/config/findings.js';
+import { hasErrors } from '../../sandbox/config/findings.js';
 import { collectorUrl } from '../../sandbox/telemetry/tracing/exporter.js';
 import { parseSamplingPercent } from '../../sandbox/telemetry/tracing/sampling.js';
 
 export interface UpOptions {
   config?: string;
+  /** `-f`: Kubernetes manifest files or folders (kustomize folders expanded) instead of meshbox.yaml */
+  files?: string[];
+  /** `meshbox dev`: watch the images' build contexts and the manifests' rules (sandbox/kubernetes/dev-loop.ts) */
+  dev?: boolean;
   rules?: string;
   runtime: RuntimeChoice;
   /** Docker: pull missing images */
@@ -86,12 +96,17 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
   const color = useColor();
   const c = paint(color);
   const tracing = tracingFlags(opts.tracing);
-  const config = chooseMeshFile(opts.config, io, c);
+  const config = opts.files?.length ? path.resolve(opts.files[0]!) : chooseMeshFile(opts.config, io, c);
+  // ── Kubernetes manifests (issue 16): `-f`, or meshbox.yaml `kubernetes:`
+  const k8s = await kubernetesMesh(opts, config, io, color);
+  if (typeof k8s === 'number') return k8s;
+  // ──
   const sandbox = new Sandbox({
     tracing,
     config,
+    ...(k8s ? { mesh: opts.dev ? withDevWatches(k8s.mesh) : k8s.mesh, runtime: k8s.runtime } : {}),
     rules: opts.rules,
-    runtime: opts.runtime,
+    ...(k8s ? {} : { runtime: opts.runtime }),
     pull: opts.pull,
     dockerNetwork: opts.dockerNetwork,
     ingressPort: opts.ingressPort,
@@ -102,6 +117,8 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     watch: opts.watch,
     toxiproxy: opts.toxiproxyApi === false ? undefined : { port: opts.toxiproxyPort ?? DEFAULT_TOXIPROXY_PORT, explicitPort: opts.toxiproxyPort !== undefined },
   });
+  // manifests: the rules (and `watch:`) hot reload of sandbox/kubernetes/dev-loop.ts, the image contexts too with `dev`
+  if (k8s && opts.watch !== false) attachDevLoop(sandbox, { dev: opts.dev === true });
   // ── terminal UI (issue 6): a TTY without --headless gets the Ink UI, which starts the
   // sandbox itself and shows its start-up; everything below is the plain-line mode.
   if (shouldUseTui(opts)) return runTui(sandbox, { color, logs: opts.logs !== false }, io);
@@ -131,6 +148,8 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     process.on('SIGHUP', onSignal);
     // `meshbox up | head`: the reader is gone, so stop as a shell pipeline expects
     onOutputClosed(() => void shutdown(0, 'output closed').then(resolve));
+    // the sandbox failed while running (its data plane died): it said why and stops itself
+    sandbox.onFatal((e) => void shutdown(e.exitCode, e.code).then(resolve));
     process.on('uncaughtException', (err) => {
       printError(io, err);
       void shutdown(70, 'internal error').then(resolve);
@@ -157,8 +176,55 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
   io.out(`  ingress  ${sandbox.ingressUrl}   ${tryLine(createSandboxController(sandbox).load.target())}`);
   io.out(`  admin    ${sandbox.adminUrl}   (/ready /metrics /config_dump /clusters /status)`);
   if (sandbox.toxiproxyUrl) io.out(`  toxiproxy ${sandbox.toxiproxyUrl}   (Toxiproxy API: point your Toxiproxy clients here)`);
-  io.out(`  rules    ${sandbox.rulesDir ?? '(none)'}`);
+  io.out(`  rules    ${sandbox.rulesDir ?? (sandbox.mesh?.ruleFiles?.length ? `the Istio kinds of ${sandbox.mesh.ruleFiles.length} manifest file(s)` : '(none)')}`);
   io.out(c('gray', '  Ctrl-C stops everything'));
   io.out('');
   return done;
+}
+
+/**
+ * The mesh of `-f` manifests, or of a meshbox.yaml with `kubernetes:`; undefined for a plain
+ * meshbox.yaml. Findings are printed; errors drop only what they concern, and the rest comes up
+ * (exit code 1 when nothing is left to run).
+ */
+async function kubernetesMesh(opts: UpOptions, config: string, io: Io, color: boolean): Promise<{ mesh: MeshDefinition; runtime: 'process' | 'docker' } | number | undefined> {
+  let source: { files: string[] } | { mesh: MeshDefinition };
+  if (opts.files?.length) {
+    io.out(paint(color)('gray', `reading Kubernetes manifests ${opts.files.join(', ')} (-f)`));
+    const images = await companionImages(opts.config, io, color);
+    if (typeof images === 'number') return images;
+    source = { files: opts.files, ...(images ? { images } : {}) };
+  } else {
+    const loaded = await loadMeshFile(config);
+    if (!loaded.mesh?.kubernetes) return undefined;
+    if (loaded.mesh.kubernetes.paths.length === 0) {
+      if (loaded.mesh.services.length > 0) return undefined; // `images:` only matter beside -f
+      io.err(paint(color)('red', `${config} has \`images:\` but no \`services:\` and no \`kubernetes:\`: nothing to run`));
+      io.err('  hint: give the manifests with `meshbox up -f DIR|FILE`, or name them in meshbox.yaml with `kubernetes: [paths]`');
+      return 1;
+    }
+    if (hasErrors(loaded.findings)) return undefined; // the sandbox reports them
+    source = { mesh: loaded.mesh };
+  }
+  const result = await loadKubernetesMesh(source, opts.runtime);
+  const shown: Finding[] = result.findings.filter((f) => f.severity !== 'info');
+  printFindings(io, shown, color);
+  if (!result.mesh) {
+    io.err(paint(color)('red', 'nothing to run: fix the errors above'));
+    return 1;
+  }
+  if (hasErrors(shown)) io.err(paint(color)('yellow', 'the rest of the project comes up; what the errors above name does not'));
+  return { mesh: result.mesh, runtime: result.runtime };
+}
+
+/** Beside `-f`: the `images:` (process commands) of --config or ./meshbox.yaml, when there is one. */
+export async function companionImages(config: string | undefined, io: Io, color: boolean): Promise<MeshDefinition['kubernetes'] | number> {
+  const companion = config ?? findProjectMeshFile();
+  const loaded = companion ? await loadMeshFile(companion) : undefined;
+  if (loaded && hasErrors(loaded.findings)) {
+    printFindings(io, loaded.findings, color);
+    return 1;
+  }
+  if (loaded?.mesh?.kubernetes && companion) io.out(paint(color)('gray', `using the \`images:\` of ${path.resolve(companion)}`));
+  return loaded?.mesh?.kubernetes;
 }

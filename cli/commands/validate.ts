@@ -19,12 +19,15 @@ import type { Finding } from '../../sandbox/config/findings.js';
 import type { RulesLoadResult } from '../../sandbox/config/rules-loader.js';
 import { MeshError } from '../../sandbox/errors.js';
 import { sampleMeshFile } from '../../sandbox/paths.js';
+import { autoRuntime, runtimeFindings, type RuntimeName } from '../../sandbox/runtime/runtime-support.js';
 
 export interface ValidateCommandOptions {
   /** meshbox.yaml to validate and analyze the rules against */
   config?: string;
   /** print the result as JSON */
   json?: boolean;
+  /** check that this runtime can run every service (default: the one `meshbox up` would pick) */
+  runtime?: 'auto' | 'process' | 'docker';
 }
 
 export interface CommandIo {
@@ -77,6 +80,12 @@ export async function runValidate(paths: string[], opts: ValidateCommandOptions,
         hint: 'give the folder or the files that hold your Istio YAML and meshbox.yaml',
       }),
     );
+  }
+  if (result.mesh) {
+    const auto = !opts.runtime || opts.runtime === 'auto' ? await autoRuntime() : undefined;
+    for (const f of runtimeFindings(result.mesh, auto?.runtime ?? (opts.runtime as RuntimeName))) {
+      result.findings.push(auto ? { ...f, message: `${f.message} (--runtime auto picks ${auto.runtime}: ${auto.why})` } : f);
+    }
   }
   const findings = sortFindings(result.findings);
   const summary = summarize(result);

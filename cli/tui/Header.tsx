@@ -57,7 +57,7 @@ export function headerLines(snapshot: ViewSnapshot, compact: boolean): Line[] {
         : span('-');
   return [
     first,
-    [span('rules ', gray), span(`v${snapshot.config.rulesVersion} `), reloadSpan, span('  ingress ', gray), span(s.ingressUrl || '-'), span('  admin ', gray), span(s.adminUrl || '-')],
+    [span('rules ', gray), span(`v${snapshot.config.rulesVersion} `), reloadSpan, span('  ingress ', gray), span(s.ingressUrl || '-'), span('  admin ', gray), span(s.adminUrl || '-'), ...(s.toxiproxyUrl ? [span('  toxiproxy ', gray), span(s.toxiproxyUrl)] : [])],
   ];
 }
 

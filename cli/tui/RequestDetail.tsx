@@ -61,6 +61,7 @@ export function detailLines(e: RequestEvent, chain: readonly RequestEvent[], why
   add('UPSTREAM', 'cyan', true);
   add(`  cluster ${e.upstreamCluster ?? '-'}   host ${e.upstreamHost ?? '-'}   endpoint ${e.endpoint ?? '-'}   upstream time ${e.upstreamServiceTimeMs !== undefined ? duration(e.upstreamServiceTimeMs) : '-'}`);
   if (e.upstreamTransportFailureReason) add(`  transport failure: ${e.upstreamTransportFailureReason}`, 'red');
+  if (e.connectionSecurity) add(`  ${e.reporter === 'source' ? 'to upstream' : 'from downstream'}: ${e.connectionSecurity === 'mutual_tls' ? 'mTLS' : e.connectionSecurity === 'tls' ? 'TLS' : 'plaintext'}`, e.connectionSecurity === 'none' ? 'yellow' : 'green');
   add('');
 
   add(`REQUEST HEADERS (as ${e.proxy} received them)`, 'cyan', true);

@@ -22,6 +22,8 @@ export interface SandboxInfo {
   runtime: string | undefined;
   ingressUrl: string;
   adminUrl: string;
+  /** the Toxiproxy API's URL, empty when it is off */
+  toxiproxyUrl?: string;
   seed: number;
   rulesDir: string | undefined;
 }

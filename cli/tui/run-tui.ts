@@ -132,6 +132,8 @@ export async function runTui(sandbox: Sandbox, opts: TuiOptions, io: Io): Promis
   process.on('SIGHUP', onSignal);
   process.on('uncaughtException', onCrash);
   process.on('unhandledRejection', onCrash);
+  // the sandbox failed while running (its data plane died): it stops itself; the UI closes with its error
+  sandbox.onFatal(onCrash);
 
   let upSettled = false;
   const started = sandbox.up().then(

@@ -59,6 +59,7 @@ export function createSandboxController(sandbox: Sandbox): SandboxController {
       runtime: (sandbox.runtime as Runtime | undefined)?.name,
       ingressUrl: sandbox.ingressUrl,
       adminUrl: sandbox.adminUrl,
+      toxiproxyUrl: sandbox.toxiproxyUrl,
       seed: sandbox.seed,
       rulesDir: sandbox.rulesDir,
     }),

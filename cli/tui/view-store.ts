@@ -117,6 +117,7 @@ export interface ViewSnapshot {
     runtime: string | undefined;
     ingressUrl: string;
     adminUrl: string;
+    toxiproxyUrl: string;
     seed: number;
     rulesDir: string | undefined;
     startedAt: number;
@@ -667,6 +668,7 @@ export class ViewStore {
       runtime: info.runtime,
       ingressUrl: info.ingressUrl,
       adminUrl: info.adminUrl,
+      toxiproxyUrl: info.toxiproxyUrl ?? '',
       seed: info.seed,
       rulesDir: info.rulesDir,
       startedAt: this.startedAt,

@@ -14,8 +14,11 @@ import type { FaultRecord } from '../faults/fault-spec.js';
 import { MeshError } from '../errors.js';
 import { closestMatch } from '../config/did-you-mean.js';
 import { RequestMatcher } from '../proxy/routing/request-matcher.js';
+import { explainAuthorizationPolicy, explainRequestAuthentication } from '../security/authz-explain.js';
+import type { AuthorizationPolicySpec } from '../security/authz-types.js';
+import type { RequestAuthenticationSpec } from '../security/jwt-rule.js';
 
-export const OBJECT_KINDS = ['services', 'workloads', 'pods', 'virtualservices', 'destinationrules', 'gateways', 'faults'] as const;
+export const OBJECT_KINDS = ['services', 'workloads', 'pods', 'virtualservices', 'destinationrules', 'gateways', 'faults', 'authorizationpolicies', 'requestauthentications'] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
 const RULE_KINDS: Partial<Record<ObjectKind, string>> = {
@@ -23,6 +26,8 @@ const RULE_KINDS: Partial<Record<ObjectKind, string>> = {
   destinationrules: 'DestinationRule',
   gateways: 'Gateway',
   faults: 'Fault',
+  authorizationpolicies: 'AuthorizationPolicy',
+  requestauthentications: 'RequestAuthentication',
 };
 
 export interface MeshObject {
@@ -290,6 +295,12 @@ export function describeObject(ctx: DescribeContext, kind: ObjectKind, name: str
       lines.push(`VirtualServices bound: ${bound.map((r) => `${r.metadata.namespace}/${r.metadata.name}`).join(', ') || 'none (requests get 404 NR)'}`);
       break;
     }
+    case 'authorizationpolicies':
+      lines.push(...explainAuthorizationPolicy(snap, object.metadata, object.spec as AuthorizationPolicySpec));
+      break;
+    case 'requestauthentications':
+      lines.push(...explainRequestAuthentication(snap, object.metadata, object.spec as RequestAuthenticationSpec));
+      break;
     case 'faults': {
       const f = snap?.faults.find((x) => x.name === name);
       lines.push(f ? `Hits: ${f.endpoints.join(', ') || 'no instance (no workload matches its target)'}` : 'Hits: nothing (disabled)');

@@ -1,5 +1,5 @@
 /** Schema pieces shared by step and assertion types. */
-import { duration, map, str } from '../config/schemas/json-schema.js';
+import { duration, map, obj, str, strings } from '../config/schemas/json-schema.js';
 import type { JsonSchema } from '../config/schemas/json-schema.js';
 
 /** a duration with its unit (`2s`, `250ms`), as Istio writes them */
@@ -17,4 +17,15 @@ export const trafficTargetProperties: Record<string, JsonSchema> = {
   method: str('HTTP method (default GET).', { pattern: '^[A-Za-z]+$' }),
   headers: map(str('Header value.'), 'Request headers, e.g. `end-user: jason`.'),
   body: str('Request body.'),
+  bearer: obj(
+    'BearerToken',
+    'Send `Authorization: Bearer <token>` with a token minted by the local issuer `meshbox.local` (as `meshbox token` does), e.g. `{ sub: alice }`.',
+    {
+      sub: str('The subject; the request principal is `meshbox.local/<sub>`.', { minLength: 1 }),
+      aud: strings('Audiences.'),
+      claims: { type: 'object', description: 'Extra claims.' },
+      expires: str('Lifetime, e.g. `1h`; `-1h` mints an expired token (default 1h).', { pattern: '^-?[0-9.]+(h|m|s|ms)$' }),
+    },
+    { required: ['sub'] },
+  ),
 };

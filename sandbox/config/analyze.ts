@@ -17,6 +17,8 @@ import { checkGatewayBindings } from './analyzers/gateway-bindings.js';
 import { checkRouteOrder } from './analyzers/route-order.js';
 import { checkVirtualServiceConflicts } from './analyzers/virtual-service-conflicts.js';
 import { checkDelegates } from './analyzers/delegates.js';
+import { checkPeerAuthentications } from './analyzers/peer-authentications.js';
+import { checkSecurityPolicies } from './analyzers/security-policies.js';
 
 export function analyze(resources: LoadedResource[], mesh?: MeshDefinition): Finding[] {
   const findings: Finding[] = [];
@@ -29,5 +31,7 @@ export function analyze(resources: LoadedResource[], mesh?: MeshDefinition): Fin
   checkRouteOrder(ctx);
   checkVirtualServiceConflicts(ctx);
   checkDelegates(ctx);
+  checkPeerAuthentications(ctx);
+  checkSecurityPolicies(ctx);
   return findings;
 }

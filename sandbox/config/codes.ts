@@ -5,6 +5,7 @@
  * - MB11xx: schema and field validation of Istio resources (what the API server would reject)
  * - MB20xx: analyzer warnings (what `istioctl analyze` would flag; `istioCode` carries Istio's code)
  * - MB30xx: meshbox.yaml
+ * - MB40xx: Kubernetes manifests read by `meshbox up -f` and written by `meshbox export --k8s`
  *
  * Codes never change meaning once released; new situations get new codes.
  */
@@ -55,6 +56,12 @@ export const FINDING_CODES = {
   GATEWAY_TLS_REQUIRED: { code: 'MB1116', severity: 'error', title: 'an HTTPS or TLS Gateway server without `tls` settings' },
   FIELD_NOT_APPLIED: { code: 'MB1117', severity: 'warning', title: 'a valid field or value this meshbox version recognises but does not apply (mirror, corsPolicy, Gateway tls, tcp/tls routes, ...)' },
   UNSUPPORTED_VALUE: { code: 'MB1118', severity: 'error', title: 'a value Istio itself rejects (exponentialDelay, targetPort on a Gateway)' },
+  INVALID_PATH_TEMPLATE: { code: 'MB1140', severity: 'error', title: 'an AuthorizationPolicy path template Istio rejects (`{*}`/`{**}` not a whole segment, `{**}` not last)' },
+  INVALID_IP_BLOCK: { code: 'MB1141', severity: 'error', title: 'an AuthorizationPolicy address or CIDR block that is neither' },
+  INVALID_JWKS: { code: 'MB1142', severity: 'error', title: 'a RequestAuthentication inline `jwks` that is not a JSON Web Key Set of public keys' },
+  UNKNOWN_CONDITION_KEY: { code: 'MB1143', severity: 'warning', title: 'an AuthorizationPolicy `when` key Istio does not document: ignored' },
+  INVALID_JWKS_URI: { code: 'MB1144', severity: 'error', title: 'a RequestAuthentication `jwksUri` that is not an http(s) URL' },
+  INVALID_POLICY: { code: 'MB1145', severity: 'error', title: 'an AuthorizationPolicy Istio rejects (a condition with no values, a provider without CUSTOM, CUSTOM without provider)' },
   SCHEMA_VIOLATION: { code: 'MB1199', severity: 'error', title: 'any other schema violation' },
 
   HOST_NOT_FOUND: { code: 'MB2001', severity: 'warning', istioCode: 'IST0101', title: 'a destination host that is not a service of the mesh' },
@@ -71,13 +78,28 @@ export const FINDING_CODES = {
   DUPLICATE_RESOURCE: { code: 'MB2012', severity: 'warning', title: 'the same kind/namespace/name defined twice: the one later in file-name order is in effect, the other ignored' },
   DELEGATE_UNUSED: { code: 'MB2013', severity: 'warning', title: 'a VirtualService without hosts that no VirtualService delegates to' },
   DELEGATE_NOT_FOUND: { code: 'MB2014', severity: 'warning', istioCode: 'IST0101', title: 'a `delegate` naming a VirtualService that does not exist or has hosts' },
+  POLICY_NO_WORKLOADS: { code: 'MB2040', severity: 'warning', istioCode: 'IST0127', title: 'a RequestAuthentication or AuthorizationPolicy whose selector matches no workload' },
+  JWKS_URI_UNREACHABLE: { code: 'MB2041', severity: 'warning', title: 'a jwtRule whose jwksUri does not answer with a JWKS: its tokens get 401 `Jwks remote fetch is failed`' },
   GATEWAY_SELECTOR_NO_MATCH: { code: 'MB2015', severity: 'warning', istioCode: 'IST0101', title: "a Gateway whose selector matches no gateway proxy (meshbox's ingress labels)" },
+  PEER_AUTHENTICATION_NO_WORKLOADS: { code: 'MB2016', severity: 'warning', istioCode: 'IST0127', title: 'a PeerAuthentication whose selector matches no workload of the mesh' },
 
   MESH_NOT_FOUND: { code: 'MB3001', severity: 'error', title: 'meshbox.yaml does not exist (MESH_ERR_CONFIG_NOT_FOUND)' },
   MESH_UNREADABLE: { code: 'MB3002', severity: 'error', title: 'meshbox.yaml cannot be read or holds no mapping' },
   MESH_NO_START: { code: 'MB3003', severity: 'error', title: 'a service (or version) with neither `command` nor `image`/`build`' },
   MESH_RESERVED_LABEL: { code: 'MB3004', severity: 'error', title: 'a label meshbox sets itself (`app`, `version`) in `labels`' },
   MESH_DUPLICATE_WORKLOAD: { code: 'MB3005', severity: 'error', title: 'two versions that end up with the same workload name' },
+  MESH_RUNTIME_CANNOT_RUN: { code: 'MB3006', severity: 'error', title: 'a service the chosen runtime cannot run (`build:`/`image:` only with the process runtime, ...)' },
+
+  K8S_NOT_HONOURED: { code: 'MB4001', severity: 'warning', title: 'a Kubernetes field meshbox cannot honour on one machine (volumes, node selectors, init containers, resources, ...): reported, ignored' },
+  K8S_SELECTOR_MISMATCH: { code: 'MB4002', severity: 'error', title: "a Deployment or StatefulSet whose selector does not match its pod template's labels" },
+  K8S_SERVICE_SELECTS_NOTHING: { code: 'MB4003', severity: 'warning', title: 'a Service whose selector matches no Deployment or StatefulSet' },
+  K8S_DUPLICATE_PORT: { code: 'MB4004', severity: 'error', title: 'two Service ports with the same port number, or two Services on the same pods and port' },
+  K8S_IMAGE_NOT_RUNNABLE: { code: 'MB4005', severity: 'error', title: 'an image that is neither in the local Docker store nor buildable (skaffold.yaml, Dockerfile folder), nor given a command for the process runtime' },
+  K8S_UNSUPPORTED_BUILDER: { code: 'MB4006', severity: 'error', title: 'a skaffold.yaml artifact with a builder meshbox does not run (jib, buildpacks, ko, bazel, custom)' },
+  K8S_REFERENCE_NOT_FOUND: { code: 'MB4007', severity: 'error', title: 'a ConfigMap, Secret or key named by env/envFrom that no manifest defines' },
+  K8S_WORKLOAD_NO_SERVICE: { code: 'MB4008', severity: 'warning', title: 'a Deployment or StatefulSet that no Service selects: not started (meshbox addresses workloads through their Service)' },
+  K8S_KUSTOMIZE: { code: 'MB4009', severity: 'error', title: 'a kustomization.yaml resource that does not exist or cannot be read' },
+  K8S_EXPORT_NOTE: { code: 'MB4010', severity: 'info', title: '`meshbox export --k8s`: a meshbox-only setting left out of (or mapped into) the Kubernetes project' },
 } as const satisfies Record<string, FindingCodeInfo>;
 
 export type FindingCodeName = keyof typeof FINDING_CODES;

@@ -18,6 +18,9 @@ import { notAppliedFindings } from './not-applied.js';
 import { checkVirtualService } from './checks/virtual-service-checks.js';
 import { checkDestinationRule } from './checks/destination-rule-checks.js';
 import { checkGateway } from './checks/gateway-checks.js';
+import { checkPeerAuthentication } from './checks/peer-authentication-checks.js';
+import { checkAuthorizationPolicy } from './checks/authorization-policy-checks.js';
+import { checkRequestAuthentication } from './checks/request-authentication-checks.js';
 import { isObj, objAt, strAt } from './checks/guards.js';
 import type { Locator } from './schema-findings.js';
 
@@ -32,14 +35,14 @@ const KIND_CHECKS: Record<SupportedKind, (spec: unknown, locator: Locator) => Fi
   DestinationRule: checkDestinationRule,
   Gateway: checkGateway,
   Fault: () => [],
+  PeerAuthentication: checkPeerAuthentication,
+  AuthorizationPolicy: checkAuthorizationPolicy,
+  RequestAuthentication: checkRequestAuthentication,
   Telemetry: () => [],
 };
 
 const NOT_APPLIED_HINTS: Record<string, string> = {
   ServiceEntry: 'meshbox does not add its hosts to the mesh: destinations naming them count as unknown hosts (it stays valid for a real cluster)',
-  AuthorizationPolicy: 'meshbox does not enforce it: requests it would deny are allowed (it stays valid for a real cluster)',
-  PeerAuthentication: 'meshbox does not enforce mTLS modes (it stays valid for a real cluster)',
-  RequestAuthentication: 'meshbox does not validate JWTs (it stays valid for a real cluster)',
 };
 
 const DESCRIBE_KIND_HINT = 'it stays valid for a real cluster, where it applies; meshbox ignores it';

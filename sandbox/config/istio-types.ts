@@ -6,6 +6,8 @@
  * Durations stay strings here (`"0.5s"`); `parseDuration` in ./duration.ts converts them.
  */
 import type { FaultSpec } from '../faults/fault-spec.js';
+import type { AuthorizationPolicySpec } from '../security/authz-types.js';
+import type { RequestAuthenticationSpec } from '../security/jwt-rule.js';
 import type { TelemetrySpec } from '../telemetry/tracing/telemetry-resource.js';
 
 export interface ObjectMeta {
@@ -249,6 +251,9 @@ export interface IstioSpecs {
   DestinationRule: DestinationRuleSpec;
   Gateway: GatewaySpec;
   Fault: FaultSpec;
+  PeerAuthentication: PeerAuthenticationSpec;
+  AuthorizationPolicy: AuthorizationPolicySpec;
+  RequestAuthentication: RequestAuthenticationSpec;
   Telemetry: TelemetrySpec;
 }
 
@@ -257,8 +262,17 @@ export const TELEMETRY_API_VERSIONS = ['telemetry.istio.io/v1', 'telemetry.istio
 
 export type SupportedKind = keyof IstioSpecs;
 
+/** security.istio.io PeerAuthentication (resolved in ../security/peer-authentication.ts) */
+export interface PeerAuthenticationSpec {
+  selector?: { matchLabels?: Record<string, string> };
+  mtls?: { mode?: 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT' };
+  portLevelMtls?: Record<string, { mode?: 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT' }>;
+}
+
 /** apiVersions of meshbox's own kinds */
 export const MESHBOX_API_VERSIONS = ['meshbox.dev/v1alpha1'] as const;
+
+export const SECURITY_API_VERSIONS = ['security.istio.io/v1', 'security.istio.io/v1beta1'] as const;
 
 export const NETWORKING_API_VERSIONS = [
   'networking.istio.io/v1',

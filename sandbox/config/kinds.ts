@@ -1,13 +1,14 @@
 /**
  * What meshbox does with each kind of document found in a rules folder:
  * - `applied`: VirtualService, DestinationRule, Gateway (networking.istio.io v1/v1beta1/v1alpha3),
- *   meshbox's own Fault (meshbox.dev/v1alpha1), and Telemetry (telemetry.istio.io v1/v1alpha1:
- *   its tracing part);
+ *   PeerAuthentication, AuthorizationPolicy and RequestAuthentication (security.istio.io
+ *   v1/v1beta1), meshbox's own Fault (meshbox.dev/v1alpha1), and Telemetry
+ *   (telemetry.istio.io v1/v1alpha1: its tracing part);
  * - `istio`: other Istio kinds, recognised (apiVersion checked) but not applied: a warning;
  * - `kubernetes`: Kubernetes kinds (Deployment, Service, ...): info, meshbox.yaml defines services;
  * - `unknown`: anything else: a warning, never a crash.
  */
-import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS, TELEMETRY_API_VERSIONS } from './istio-types.js';
+import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS, SECURITY_API_VERSIONS, TELEMETRY_API_VERSIONS } from './istio-types.js';
 import type { SupportedKind } from './istio-types.js';
 
 export type KindClass =
@@ -20,13 +21,16 @@ export type KindClass =
   | { class: 'bad-api-version'; kind: string; expected: readonly string[] };
 
 const NETWORKING = [...NETWORKING_API_VERSIONS];
-const SECURITY = ['security.istio.io/v1', 'security.istio.io/v1beta1'];
+const SECURITY = [...SECURITY_API_VERSIONS];
 
 const APPLIED: Record<SupportedKind, readonly string[]> = {
   VirtualService: NETWORKING,
   DestinationRule: NETWORKING,
   Gateway: NETWORKING,
   Fault: [...MESHBOX_API_VERSIONS],
+  PeerAuthentication: SECURITY,
+  AuthorizationPolicy: SECURITY,
+  RequestAuthentication: SECURITY,
   Telemetry: [...TELEMETRY_API_VERSIONS],
 };
 
@@ -38,9 +42,7 @@ export const ISTIO_KINDS: Record<string, readonly string[]> = {
   WorkloadGroup: NETWORKING,
   EnvoyFilter: ['networking.istio.io/v1alpha3'],
   ProxyConfig: ['networking.istio.io/v1beta1'],
-  AuthorizationPolicy: SECURITY,
-  PeerAuthentication: SECURITY,
-  RequestAuthentication: SECURITY,
+
   WasmPlugin: ['extensions.istio.io/v1alpha1'],
   IstioOperator: ['install.istio.io/v1alpha1'],
 };

@@ -8,7 +8,7 @@ import type { Finding } from './findings.js';
 import { hasErrors } from './findings.js';
 import { makeFinding } from './codes.js';
 import { DEFAULT_HEALTH, DEFAULT_INGRESS, DEFAULT_START_TIMEOUT_MS } from './mesh-types.js';
-import type { BuildSpec, HealthCheckSpec, MeshDefinition, ServiceSpec, WatchSpec, WorkloadSpec } from './mesh-types.js';
+import type { BuildSpec, HealthCheckSpec, KubernetesSourceSpec, MeshDefinition, ServiceSpec, WatchSpec, WorkloadSpec } from './mesh-types.js';
 import { DEFAULT_NAMESPACE } from './resource.js';
 import type { YamlDocument } from './yaml-source.js';
 import { parseDuration } from './duration.js';
@@ -27,6 +27,7 @@ interface WorkloadValue {
   health?: HealthValue;
   startTimeout?: string;
   replicas?: number;
+  serviceAccount?: string;
 }
 
 type VersionValue = WorkloadValue & { workload?: string };
@@ -50,7 +51,9 @@ export interface MeshFileValue {
   rules?: string;
   ingress?: { host?: string; port?: number; labels?: Record<string, string> };
   tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
-  services: Record<string, ServiceValue>;
+  services?: Record<string, ServiceValue>;
+  kubernetes?: string[];
+  images?: Record<string, { command?: string | string[]; cwd?: string; health?: string; watch?: WatchValue }>;
 }
 
 const RESERVED_LABELS = ['app', 'version'];
@@ -128,6 +131,7 @@ function workloadSpec(service: string, version: string, svc: ServiceValue, v: Ve
     labels: { ...strings(svc.labels), ...strings(v.labels), app: service, version },
     health: healthSpec(v.health ?? svc.health),
     startTimeoutMs: startTimeout !== undefined ? parseDuration(startTimeout) : DEFAULT_START_TIMEOUT_MS,
+    serviceAccount: v.serviceAccount ?? svc.serviceAccount ?? service,
   };
   const command = argv(v.command ?? svc.command);
   const image = v.image ?? svc.image;
@@ -145,7 +149,7 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
   const services: ServiceSpec[] = [];
   const workloadNames = new Map<string, string>();
 
-  for (const [name, svc] of Object.entries(value.services)) {
+  for (const [name, svc] of Object.entries(value.services ?? {})) {
     const base = ['services', name];
     findings.push(...reservedLabelFindings(svc, base, doc));
     const versions: Array<[string, VersionValue]> = svc.versions ? Object.entries(svc.versions) : [['v1', {}]];
@@ -192,5 +196,14 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
     services,
     ...(value.tracing ? { tracing: { ...value.tracing } } : {}),
   };
+  if (value.kubernetes || value.images) {
+    const images: KubernetesSourceSpec['images'] = {};
+    for (const [image, entry] of Object.entries(value.images ?? {})) {
+      const cmd = argv(entry.command);
+      const watch = watchSpec(entry.watch, { port: 0, ...(entry.cwd ? { cwd: entry.cwd } : {}) }, dir);
+      images[image] = { cwd: resolve(dir, entry.cwd ?? '.'), ...(cmd ? { command: cmd } : {}), ...(entry.health ? { health: entry.health } : {}), ...(watch ? { watch } : {}) };
+    }
+    mesh.kubernetes = { paths: (value.kubernetes ?? []).map((p) => resolve(dir, p)), images };
+  }
   return { mesh, findings };
 }

@@ -16,6 +16,14 @@ export interface HealthCheckSpec {
   timeoutMs: number;
   /** consecutive failures before a healthy instance is marked unhealthy */
   unhealthyThreshold: number;
+  /**
+   * how to probe (default `http`: GET `path`): `tcp` opens a connection to the instance's port,
+   * `exec` runs `command` in the workload's cwd (process runtime), exit 0 is healthy; from a
+   * Kubernetes probe's tcpSocket / exec
+   */
+  kind?: 'http' | 'tcp' | 'exec';
+  /** argv of an `exec` probe */
+  command?: string[];
 }
 
 export interface BuildSpec {
@@ -46,6 +54,11 @@ export interface WorkloadSpec {
   health: HealthCheckSpec;
   /** milliseconds an instance may take to become healthy */
   startTimeoutMs: number;
+  /**
+   * Kubernetes service account: the identity `spiffe://cluster.local/ns/<ns>/sa/<sa>` (default: the
+   * service name; from manifests read with `-f`, their `serviceAccountName`, else `default` as in Kubernetes)
+   */
+  serviceAccount?: string;
 }
 
 /**
@@ -95,8 +108,32 @@ export interface MeshDefinition {
   rulesDir?: string;
   ingress: IngressSpec;
   services: ServiceSpec[];
+  /**
+   * Rule files beyond `rulesDir`: the Kubernetes manifests a mesh was read from (`meshbox up -f`,
+   * meshbox.yaml `kubernetes:`), whose Istio kinds are applied as rules.
+   */
+  ruleFiles?: string[];
+  /** meshbox.yaml `kubernetes:` and `images:` (absolute paths): read by sandbox/kubernetes */
+  kubernetes?: KubernetesSourceSpec;
   /** meshbox.yaml `tracing:` (sampling percentage, collectors); the command line overrides it */
   tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
+}
+
+/** How to start an image of a Kubernetes manifest with the process runtime (meshbox.yaml `images:`). */
+export interface ImageCommandSpec {
+  command?: string[];
+  /** absolute working directory of the command */
+  cwd: string;
+  health?: string;
+  /** `meshbox dev`: rebuild and roll the services of this image on changes */
+  watch?: WatchSpec;
+}
+
+export interface KubernetesSourceSpec {
+  /** absolute manifest files or folders (a folder with kustomization.yaml is expanded) */
+  paths: string[];
+  /** by image name (with or without tag) */
+  images: Record<string, ImageCommandSpec>;
 }
 
 export const DEFAULT_HEALTH: Omit<HealthCheckSpec, 'path'> = {

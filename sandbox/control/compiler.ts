@@ -12,7 +12,9 @@
  *   labels, for hosts its port-80 HTTP servers cover, and no catch-all (unknown host: 404);
  * - clusters: `outbound|<port>||<fqdn>` per service, `outbound|<port>|<subset>|<fqdn>` per
  *   DestinationRule subset (top-level trafficPolicy overridden by the subset's), `inbound|<port>||`
- *   per sidecar, and PassthroughCluster.
+ *   per sidecar, and PassthroughCluster;
+ * - sidecars get the RequestAuthentication and AuthorizationPolicy resources that select them
+ *   (ProxyConfig.security, enforced by their inbound jwt_authn and rbac filters).
  */
 import type {
   DestinationRuleSpec,
@@ -28,6 +30,7 @@ import type { LoadedResource } from '../config/resource.js';
 import type { FaultRecord, FaultSpec } from '../faults/fault-spec.js';
 import { describeFault } from '../faults/describe-fault.js';
 import { compileRetryPolicy } from '../proxy/upstream/retry-policy.js';
+import { inboundSecurityFor } from '../security/authz-compile.js';
 import { Registry, type Instance } from './registry.js';
 import type {
   ClusterConfig,
@@ -46,6 +49,9 @@ import type {
   WorkloadMeta,
 } from './snapshot.js';
 import { hostAliases } from './snapshot.js';
+import { spiffeId } from '../security/identity.js';
+import { PeerAuthenticationResolver, type PeerAuthenticationPolicy, type PeerAuthenticationSpec } from '../security/peer-authentication.js';
+import { upstreamTls } from '../security/tls-settings.js';
 import { compileTracing, type TracingDefaults } from '../telemetry/tracing/telemetry-resource.js';
 
 export const GATEWAY_ID = 'istio-ingressgateway';
@@ -113,8 +119,33 @@ export function workloadMeta(labels: Record<string, string>, workload: string, n
   };
 }
 
+/** the ingress gateway's service account, as Istio installs it */
+export const GATEWAY_SERVICE_ACCOUNT = 'istio-ingressgateway-service-account';
+
 export function gatewayMeta(mesh: MeshDefinition): WorkloadMeta {
-  return { ...workloadMeta(mesh.ingress.labels, GATEWAY_ID, 'istio-system', ''), app: GATEWAY_ID, version: 'unknown' };
+  return {
+    ...workloadMeta(mesh.ingress.labels, GATEWAY_ID, 'istio-system', ''),
+    app: GATEWAY_ID,
+    version: 'unknown',
+    identity: spiffeId('istio-system', GATEWAY_SERVICE_ACCOUNT),
+  };
+}
+
+/** a workload's SPIFFE id: its service account (default: the service name) in the mesh namespace */
+export function workloadIdentity(w: { service: string; serviceAccount?: string }, namespace: string): string {
+  return spiffeId(namespace, w.serviceAccount ?? w.service);
+}
+
+/** the PeerAuthentication resources, for the resolver (file order decides between equals) */
+export function peerAuthentications(resources: readonly LoadedResource[]): PeerAuthenticationPolicy[] {
+  return resources
+    .filter((r) => r.kind === 'PeerAuthentication')
+    .map((r) => ({
+      name: r.metadata.name,
+      namespace: r.metadata.namespace,
+      spec: (r.spec ?? {}) as PeerAuthenticationSpec,
+      location: `${r.source.file}:${r.source.line}:${r.source.col}`,
+    }));
 }
 
 function labelsMatch(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
@@ -257,10 +288,21 @@ export function compile(input: CompileInput): MeshSnapshot {
   const drs = input.resources.filter((r): r is DR => r.kind === 'DestinationRule');
   const gws = input.resources.filter((r): r is GW => r.kind === 'Gateway');
 
+  const peerAuthn = new PeerAuthenticationResolver(peerAuthentications(input.resources));
+  const servicePortOf = (inst: Instance): number => mesh.services.find((s) => s.name === inst.workload.service)?.port ?? 80;
+  const mtlsOf = (inst: Instance) => peerAuthn.resolve({ namespace: ns, labels: inst.workload.labels, port: servicePortOf(inst) });
+  const metaOf = (inst: Instance): WorkloadMeta => ({
+    ...workloadMeta(inst.workload.labels, inst.workload.workload, ns, inst.workload.service),
+    identity: workloadIdentity(inst.workload, ns),
+  });
+
   // ---- proxies
   const proxies: ProxyConfig[] = [{ id: GATEWAY_ID, kind: 'gateway', meta: gatewayMeta(mesh) }];
   for (const inst of instances) {
-    proxies.push({ id: inst.id, kind: 'sidecar', meta: workloadMeta(inst.workload.labels, inst.workload.workload, ns, inst.workload.service) });
+    const proxy: ProxyConfig = { id: inst.id, kind: 'sidecar', meta: metaOf(inst) };
+    const security = inboundSecurityFor(input.resources, inst.workload.labels, ns);
+    if (security) proxy.security = security;
+    proxies.push(proxy);
   }
 
   // ---- clusters
@@ -270,7 +312,8 @@ export function compile(input: CompileInput): MeshSnapshot {
     address: '127.0.0.1',
     port: inst.sidecar.inbound,
     healthy: Registry.serving(inst),
-    meta: workloadMeta(inst.workload.labels, inst.workload.workload, ns, inst.workload.service),
+    meta: metaOf(inst),
+    serverMtls: mtlsOf(inst).mode,
   });
   // Several DestinationRules for one host: Istio merges their subsets and keeps the first
   // one's top-level trafficPolicy (the analyzer warns about it).
@@ -297,6 +340,7 @@ export function compile(input: CompileInput): MeshSnapshot {
       connectTimeoutMs: connectTimeout(top),
       trafficPolicy: top,
       policySource: dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined,
+      tls: upstreamTls(top?.tls, dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined),
     };
     const seenSubsets = new Set<string>();
     for (const owner of rules) {
@@ -318,6 +362,7 @@ export function compile(input: CompileInput): MeshSnapshot {
           connectTimeoutMs: connectTimeout(policy),
           trafficPolicy: policy,
           policySource: `DestinationRule ${owner.metadata.namespace}/${owner.metadata.name} subset ${subset.name}`,
+          tls: upstreamTls(policy?.tls, `DestinationRule ${owner.metadata.namespace}/${owner.metadata.name} subset ${subset.name}`),
         };
       }
     }
@@ -400,7 +445,11 @@ export function compile(input: CompileInput): MeshSnapshot {
     faults.push({ name: f.name, summary: describeFault(f.spec), source, endpoints, match: f.spec.match, http: f.spec.http, toxics: f.spec.toxics });
   }
 
-  const listeners = [...listenersFor(mesh, instances, input.ingress), ...(input.extraListeners ?? [])];
+  const byId = new Map(instances.map((i) => [i.id, i]));
+  const listeners = [...listenersFor(mesh, instances, input.ingress), ...(input.extraListeners ?? [])].map((l) => {
+    const inst = l.kind === 'inbound' ? byId.get(l.proxyId) : undefined;
+    return inst ? { ...l, mtls: mtlsOf(inst) } : l;
+  });
   return {
     version: input.version,
     createdAt: new Date().toISOString(),

@@ -1,6 +1,7 @@
 /**
  * Active HTTP health checks, like a kubelet readiness probe: GET the health path on the app's own
- * port (not through the sidecar). Until the first success an instance is probed every
+ * port (not through the sidecar); or, for a workload read from a Kubernetes tcpSocket / exec probe,
+ * a TCP connect to that port / the command's exit code. Until the first success an instance is probed every
  * `startupIntervalMs`; afterwards every `intervalMs`, and `unhealthyThreshold` failures in a row
  * take it out of load balancing. One success brings it back.
  *
@@ -10,6 +11,9 @@
  * not counted; the instance keeps its state, and `onProbeError` reports what happened.
  */
 import http from 'node:http';
+import net from 'node:net';
+import { execFile } from 'node:child_process';
+import type { HealthCheckSpec } from '../config/mesh-types.js';
 import { MeshError } from '../errors.js';
 import type { Registry } from './registry.js';
 
@@ -45,6 +49,38 @@ export function probe(port: number, path: string, timeoutMs: number): Promise<Pr
       else resolve({ ok: false, reason: e.code ?? e.message });
     });
   });
+}
+
+/** A tcpSocket probe: the instance accepts a connection on its port. */
+export function probeTcp(port: number, timeoutMs: number): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    const done = (r: ProbeResult): void => {
+      sock.destroy();
+      resolve(r);
+    };
+    sock.setTimeout(timeoutMs, () => done({ ok: false, reason: `no connection within ${timeoutMs}ms` }));
+    sock.once('connect', () => done({ ok: true }));
+    sock.once('error', (e: NodeJS.ErrnoException) => done(e.code && OUT_OF_DESCRIPTORS.has(e.code) ? { ok: false, reason: e.code, notProbed: new MeshError('MESH_ERR_FD_EXHAUSTED', [e.code]) } : { ok: false, reason: e.code ?? e.message }));
+  });
+}
+
+/** An exec probe: the command exits 0 within the timeout (run in `cwd`, with PORT set to the instance's port). */
+export function probeExec(command: readonly string[], cwd: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    execFile(command[0]!, command.slice(1), { cwd, timeout: timeoutMs, env: { ...process.env, PORT: String(port) } }, (err) => {
+      if (!err) return resolve({ ok: true });
+      const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
+      resolve({ ok: false, reason: e.killed ? `no exit within ${timeoutMs}ms` : typeof e.code === 'number' ? `exit code ${e.code}` : (e.code ?? e.message) });
+    });
+  });
+}
+
+/** the probe of a health check spec: HTTP (default), TCP or exec */
+export function probeFor(h: HealthCheckSpec, port: number, cwd: string): Promise<ProbeResult> {
+  if (h.kind === 'tcp') return probeTcp(port, h.timeoutMs);
+  if (h.kind === 'exec' && h.command?.length) return probeExec(h.command, cwd, port, h.timeoutMs);
+  return probe(port, h.path, h.timeoutMs);
 }
 
 interface Watch {
@@ -95,7 +131,7 @@ export class HealthChecker {
     const inst = this.registry.get(id);
     if (!inst || w.stopped) return;
     const h = inst.workload.health;
-    const result = await probe(inst.appPort, h.path, h.timeoutMs);
+    const result = await probeFor(h, inst.appPort, inst.workload.cwd);
     if (w.stopped) return;
     if (result.notProbed) {
       if (!w.notProbed) this.onProbeError(id, result.notProbed);

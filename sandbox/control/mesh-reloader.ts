@@ -12,6 +12,10 @@
  *   ingress address/port, mesh name: reported, applied at the next `meshbox up`
  *
  * Instances of workloads that did not change keep running (same processes, same ports).
+ *
+ * All or nothing: the new mesh's listeners are bound before the control plane or the workloads
+ * switch to it, so a save that cannot be applied (a listener that does not bind) leaves every part
+ * on the old mesh and is reported (`<file> not applied: ...`), never swallowed.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,6 +24,7 @@ import { hasErrors } from '../config/findings.js';
 import { loadMeshFile, parseMeshText } from '../config/mesh-file.js';
 import type { MeshDefinition, WorkloadSpec } from '../config/mesh-types.js';
 import { FileWatcher, displayPath } from '../config/watcher.js';
+import { MeshError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { ControlPlane } from './control-plane.js';
 import type { Registry } from './registry.js';
@@ -157,6 +162,8 @@ export interface MeshReloadOutcome {
   /** per changed workload: what the rollout did */
   results: Array<{ workload: string; result: RolloutResult }>;
   findings: Finding[];
+  /** why a valid save could not be applied (a listener that did not bind, ...): nothing of it was */
+  error?: string;
   at: number;
   durationMs: number;
 }
@@ -183,7 +190,11 @@ export class MeshReloader {
       debounceMs: this.o.debounceMs ?? 50,
       accept: (f) => f === file,
       onChange: (changes) => {
-        if (changes.some((c) => c.path === file)) void this.reload([file]).catch(() => undefined);
+        if (changes.some((c) => c.path === file)) {
+          void this.reload([file]).catch((e: Error) =>
+            this.notice('error', `${rel(file)} reload failed: ${e.message}`, 'the services keep running as they are; save meshbox.yaml again'),
+          );
+        }
       },
       onError: (e) =>
         this.o.bus.emit({ type: 'mesh:notice', time: Date.now(), level: 'error', message: `cannot watch ${rel(file)}: ${e.message}`, hint: 'changes to it are not picked up until meshbox is restarted' }),
@@ -238,7 +249,18 @@ export class MeshReloader {
     if (wasRejected) this.notice('info', `${rel(file)}: errors fixed${plan.empty ? ' (nothing else changed)' : ''}`);
     for (const what of plan.notApplied) this.notice('warn', `${rel(file)}: ${what} takes effect at the next \`meshbox up\``);
     if (plan.changed.length === 0) return done({ applied: false, changed: [], results: [] });
-    const results = await this.o.rollout.exclusive(() => this.apply(plan));
+    let results: Array<{ workload: string; result: RolloutResult }>;
+    try {
+      results = await this.o.rollout.exclusive(() => this.apply(plan));
+    } catch (e) {
+      const reason = (e as Error).message;
+      this.notice(
+        'error',
+        `${rel(file)} not applied: ${reason}; the services keep running as they are`,
+        e instanceof MeshError ? `${e.hint}; then save meshbox.yaml again` : 'save meshbox.yaml again',
+      );
+      return done({ applied: false, changed: [], results: [], error: reason });
+    }
     if (this.closed) return done({ applied: true, changed: plan.changed, results });
     const failed = results.filter((r) => !r.result.ok);
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
@@ -249,12 +271,19 @@ export class MeshReloader {
 
   private async apply(plan: MeshPlan): Promise<Array<{ workload: string; result: RolloutResult }>> {
     const { controlPlane, registry, rollout, workloads, bus } = this.o;
-    // 1. the new mesh: new services get their clusters (and every sidecar its listener for them),
-    //    removed ones lose theirs
+    // 1. the new mesh, all or nothing: every sidecar's listeners for new services are bound
+    //    first (a failure throws before anything uses the new mesh), then the control plane
+    //    switches (back to the old mesh if the data plane refuses), then the workloads
+    const before = controlPlane.mesh;
+    await rollout.bind(registry.all(), plan.mesh);
+    let snapshot;
+    try {
+      snapshot = await controlPlane.setMesh(plan.mesh);
+    } catch (e) {
+      await controlPlane.setMesh(before).catch(() => undefined);
+      throw e;
+    }
     workloads.setMesh(plan.mesh);
-    await controlPlane.setMesh(plan.mesh);
-    await rollout.bind(registry.all());
-    const snapshot = await controlPlane.publish();
     bus.emit({ type: 'mesh:config:applied', time: Date.now(), version: snapshot.version, changed: plan.changed, warnings: [] });
     await this.o.onMesh(plan.mesh, plan);
     // 2. the workloads that changed, each on its own; the others are not touched

@@ -28,6 +28,8 @@ export interface Instance {
   healthy: boolean;
   /** taken out of load balancing by hand (workload chaos), whatever its health */
   drained: boolean;
+  /** set when the instance cannot start and is not restarted (why: command not found, image missing) */
+  failure?: string;
   pid?: number;
   restarts: number;
   /**
@@ -61,7 +63,7 @@ export class Registry extends EventEmitter {
     return [...this.instances.values()];
   }
 
-  update(id: string, patch: Partial<Pick<Instance, 'state' | 'healthy' | 'pid' | 'restarts' | 'drained' | 'sidecar' | 'appPort' | 'workload' | 'restarting'>>): void {
+  update(id: string, patch: Partial<Pick<Instance, 'state' | 'healthy' | 'pid' | 'restarts' | 'drained' | 'sidecar' | 'appPort' | 'workload' | 'restarting' | 'failure'>>): void {
     const inst = this.instances.get(id);
     if (!inst) return;
     let changed = false;

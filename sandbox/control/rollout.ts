@@ -75,10 +75,12 @@ export class Rollout {
   /**
    * Binds the sidecar listeners every given instance needs that are not bound yet (a new
    * instance's, or a new service's per-service listener on existing instances) and records the
-   * ports on the instances.
+   * ports on the instances (only when every listener bound: a failure records nothing).
+   * `mesh`: the mesh the listeners are for (default: the control plane's; a reload binds the new
+   * mesh's listeners before anything switches to it).
    */
-  async bind(instances: readonly Instance[]): Promise<void> {
-    const { bound, errors } = await this.h.dataPlane.bind(listenersFor(this.h.controlPlane.mesh, instances, this.h.ingress));
+  async bind(instances: readonly Instance[], mesh = this.h.controlPlane.mesh): Promise<void> {
+    const { bound, errors } = await this.h.dataPlane.bind(listenersFor(mesh, instances, this.h.ingress));
     const e = errors.find((x) => !x.listener.startsWith(`${GATEWAY_ID}/`));
     if (e) throw new MeshError('MESH_ERR_LISTEN', [`sidecar listener ${e.listener}`, `${e.address}:${e.port}`, e.message]);
     const byId = new Map(instances.map((i) => [i.id, i]));
@@ -154,6 +156,12 @@ export class Rollout {
     });
   }
 
+  /** what is wrong with an instance that did not become healthy, in words (crash-looping, HTTP 500, ...) */
+  private async why(id: string): Promise<string> {
+    const { what } = await this.h.workloads.diagnose(id);
+    return what.startsWith(`${id} (`) ? what.slice(id.length + 2, -1) : 'its log lines say why';
+  }
+
   /** starts a registered instance and waits until it is healthy (its spec's startTimeout) */
   async start(inst: Instance): Promise<boolean> {
     await this.h.workloads.start(inst.id);
@@ -215,7 +223,7 @@ export class Rollout {
       const t0 = Date.now();
       const ok = await this.restartInPlace(olds[0]!, spec);
       steps.push(`${olds[0]!.id} restarted in place (${Date.now() - t0}ms)`);
-      if (!ok) return { ok, steps, error: `${olds[0]!.id} did not become healthy (it is restarted with back-off; its log lines say why)` };
+      if (!ok) return { ok, steps, error: `${olds[0]!.id} did not become healthy (${await this.why(olds[0]!.id)}; ${this.h.workloads.failureOf(olds[0]!.id) ? 'not restarted' : 'it is restarted with back-off'})` };
       return { ok, steps };
     }
     let fresh = 0;
@@ -244,7 +252,7 @@ export class Rollout {
       steps.push(`${inst!.id} started, healthy in ${Date.now() - t0}ms`);
       return { ok, steps };
     }
-    const error = `${inst!.id} did not become healthy (its log lines say why): the rollout stopped, the old instances keep serving`;
+    const error = `${inst!.id} did not become healthy (${await this.why(inst!.id)}): the rollout stopped, the old instances keep serving`;
     await this.retire(inst!);
     steps.push(`${inst!.id} never became healthy: removed`);
     return { ok: false, steps, error };

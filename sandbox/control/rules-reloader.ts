@@ -20,6 +20,7 @@ import path from 'node:path';
 import { analyze } from '../config/analyze.js';
 import { FINDING_CODES, makeFinding } from '../config/codes.js';
 import type { Finding } from '../config/findings.js';
+import { probeJwksUris } from '../security/jwt-jwks-probe.js';
 import type { MeshDefinition } from '../config/mesh-types.js';
 import { resourceKey, type LoadedResource } from '../config/resource.js';
 import { dedupeResources } from '../config/resource-set.js';
@@ -313,6 +314,9 @@ export class RulesReloader {
       resources,
       findings.filter((f) => f.severity === 'warning'),
     );
+    void probeJwksUris(resources).then((unreachable) => {
+      for (const f of unreachable) this.o.bus.emit({ type: 'mesh:notice', time: Date.now(), level: 'warn', message: `${rel(f.location!.file)}:${f.location!.line}:${f.location!.col}: ${f.message}`, hint: f.hint });
+    });
     return done({ version, changed, rejected: [...this.rejections.keys()] });
   }
 

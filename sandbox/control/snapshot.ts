@@ -9,6 +9,7 @@
  * Names follow Envoy: listeners own a route configuration (virtual hosts -> routes); routes point
  * at clusters; clusters hold endpoints. A request keeps the snapshot it started with until it ends.
  */
+import type { InboundSecurityConfig } from '../security/authz-types.js';
 import type { FaultMatch, HttpFaultSpec, ToxicSpec } from '../faults/fault-spec.js';
 import type {
   HTTPMatchRequest,
@@ -19,6 +20,8 @@ import type {
   CorsPolicy,
   TrafficPolicy,
 } from '../config/istio-types.js';
+import type { EffectiveMtlsMode } from '../security/peer-authentication.js';
+import type { InboundMtlsConfig, UpstreamTlsConfig } from '../security/tls-settings.js';
 
 /** Workload identity as Istio's metadata exchange carries it (metric labels). */
 export interface WorkloadMeta {
@@ -32,6 +35,8 @@ export interface WorkloadMeta {
   canonicalRevision: string;
   principal: string;
   labels: Record<string, string>;
+  /** the workload's SPIFFE id (`spiffe://cluster.local/ns/<ns>/sa/<sa>`), the URI SAN of its certificate */
+  identity?: string;
 }
 
 export interface EndpointConfig {
@@ -42,6 +47,8 @@ export interface EndpointConfig {
   port: number;
   healthy: boolean;
   meta: WorkloadMeta;
+  /** the PeerAuthentication mode of the endpoint's sidecar on this port (auto mTLS reads it); absent: no sidecar */
+  serverMtls?: EffectiveMtlsMode;
 }
 
 export type LbPolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST' | 'RING_HASH';
@@ -90,6 +97,8 @@ export interface ClusterConfig {
    * in its route timeout), instead of answering 503 UH at once.
    */
   awaitEndpointsMs?: number;
+  /** outbound clusters: DestinationRule `tls` (per port and subset) or auto mTLS */
+  tls?: UpstreamTlsConfig;
 }
 
 export interface RetryPolicyConfig {
@@ -177,12 +186,16 @@ export interface ListenerConfig {
   inboundCluster?: string;
   /** the Service port the listener stands for (inbound: the app's service port) */
   servicePort?: number;
+  /** inbound listeners: PeerAuthentication for the workload port */
+  mtls?: InboundMtlsConfig;
 }
 
 export interface ProxyConfig {
   id: string;
   kind: 'sidecar' | 'gateway';
   meta: WorkloadMeta;
+  /** sidecars: the RequestAuthentication and AuthorizationPolicy their inbound filters enforce */
+  security?: InboundSecurityConfig;
 }
 
 /** A meshbox fault resolved to the instances it hits. */

@@ -1,7 +1,8 @@
 /**
  * HTTP connection manager: what happens to one request on one listener.
  *
- *   inbound  (reporter=destination): peer identity -> router -> local app (`inbound|<port>||`)
+ *   inbound  (reporter=destination): peer identity -> HTTP filters (jwt_authn -> rbac -> fault,
+ *                                    sandbox/security/filter-chain.ts) -> router -> local app (`inbound|<port>||`)
  *   outbound (reporter=source):      route table -> [redirect | direct response]
  *   gateway  (reporter=source):        or fault filter -> router -> cluster of the picked subset
  *
@@ -17,7 +18,10 @@ import type { ListenerConfig, ProxyConfig, RouteEntryConfig } from '../control/s
 import { RequestRandomness, Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
 import { decideFault } from './filters/fault-filter.js';
-import { decideInboundFaults } from './filters/mesh-fault-filter.js';
+import './filters/inbound-fault-http-filter.js';
+import '../security/request-authentication-filter.js';
+import '../security/rbac-filter.js';
+import { INBOUND_HTTP_FILTERS, runHttpFilters, type InboundFilterContext } from '../security/filter-chain.js';
 import { applyEdgeForwarding } from './forwarded-for.js';
 import { closeAfterReply, lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
 import { localReplies, type LocalReply } from './local-reply.js';
@@ -32,6 +36,9 @@ import { Endpoint } from './upstream/endpoint.js';
 import { RetryPolicy } from './upstream/retry-policy.js';
 import { decideSpanContext, writeTraceHeaders } from '../telemetry/tracing/trace-context.js';
 import { samplingPercentFor } from '../telemetry/tracing/sampling.js';
+import { downstreamSecurity } from '../security/tls-inbound.js';
+import { principalOf } from '../security/identity.js';
+import { applyXfcc, xfccElement } from '../security/mtls-headers.js';
 
 /** Internal header carrying the calling proxy's id between sidecars (Istio's metadata exchange). */
 export const PEER_HEADER = 'x-envoy-peer-metadata-id';
@@ -396,6 +403,26 @@ export class ConnectionManager implements ListenerHandler {
       serviceName: proxy.meta.service,
       serviceNamespace: proxy.meta.namespace,
     };
+    // mTLS (PeerAuthentication): the peer's identity comes from its certificate, as Istio's
+    // source_principal / destination_principal; plaintext leaves them unknown
+    const sec = downstreamSecurity(ctx.req.socket);
+    ctx.connectionSecurity = sec.security;
+    if (sec.security === 'none' && listener.mtls?.mode === 'STRICT') {
+      // a plaintext connection opened before the policy became STRICT: Envoy drains it off the
+      // old filter chain; meshbox ends it at its next request (no filter chain matches: NR)
+      ctx.flags.add('NR');
+      ctx.details = 'filter_chain_not_found';
+      ctx.why.push(`plaintext connection refused: ${listener.mtls.source} requires mTLS`);
+      ctx.req.socket.resetAndDestroy();
+      return;
+    }
+    const peerUri = sec.peer?.uris[0];
+    if (sec.security === 'mutual_tls') {
+      ctx.peerPrincipal = peerUri ? principalOf(peerUri) : undefined;
+      ctx.source = { ...ctx.source, principal: peerUri ?? 'unknown' };
+      ctx.destination = { ...ctx.destination, principal: sec.localIdentity ?? 'unknown' };
+    }
+    ctx.why.push(`inbound ${sec.security === 'mutual_tls' ? `mTLS from ${peerUri ?? 'a peer without a SPIFFE id'}` : 'plaintext'} (${listener.mtls ? `${listener.mtls.mode}: ${listener.mtls.source}` : 'PERMISSIVE'})`);
     const cluster = listener.inboundCluster ? this.deps.clusters.get(proxy.id, listener.inboundCluster) : undefined;
     if (!cluster) {
       ctx.sendLocalReply(localReplies.clusterNotFound());
@@ -403,34 +430,11 @@ export class ConnectionManager implements ListenerHandler {
     }
     ctx.routeName = 'default';
     ctx.why.push(`inbound to ${proxy.id}: local app via ${cluster.name}`);
-    const faults = decideInboundFaults(snap.httpFaults.get(proxy.id), { method: ctx.req.method ?? 'GET', path: ctx.path, headers: ctx.req.headers }, ctx.source.workload, ctx.rng);
-    if (faults) {
-      ctx.why.push(...faults.why);
-      if (faults.delayMs > 0) {
-        ctx.flags.add('DI');
-        await new Promise((r) => setTimeout(r, faults.delayMs));
-        if (ctx.res.destroyed) {
-          ctx.downstreamClosed = true;
-          return;
-        }
-      }
-      if (faults.delayMs > 0) ctx.fault = `delay ${faults.delayMs}ms`;
-      if (faults.abort) {
-        ctx.fault = `${ctx.fault ? `${ctx.fault}, ` : ''}abort ${faults.abort.status}`;
-        ctx.sendLocalReply(faults.abort);
-        return;
-      }
-      if (faults.resetRequest) {
-        ctx.fault = `${ctx.fault ? `${ctx.fault}, ` : ''}reset`;
-        ctx.flags.add('FI');
-        ctx.details = 'fault_filter_reset';
-        ctx.resetDownstream('rst');
-        return;
-      }
-      if (faults.response.reset || faults.response.slowBodyBps) ctx.flags.add('FI');
-    }
     const headers = this.baseHeaders(ctx, body);
+    const filters: InboundFilterContext = { ctx, snap, proxy, headers, state: {} };
+    if ((await runHttpFilters(INBOUND_HTTP_FILTERS, filters)) === 'stopped') return;
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = 'http';
+    applyXfcc(headers, sec.security === 'mutual_tls' && sec.peer ? xfccElement(sec.localIdentity, sec.peer) : undefined);
     // the app starts a new chain: meshbox's own CDN-Loop entries stop here, others are kept
     const foreign = cdnLoopEntries(headers[CDN_LOOP_HEADER]).filter((e) => !cdnIdOfEntry(e).endsWith(CDN_ID_SUFFIX));
     if (foreign.length > 0) headers[CDN_LOOP_HEADER] = foreign.join(', ');
@@ -446,7 +450,7 @@ export class ConnectionManager implements ListenerHandler {
         retry: NO_RETRY,
         timeoutMs: null,
         responseHeaderOps: [],
-        responseFault: faults?.response,
+        responseFault: filters.state.responseFault,
         onEndpoint: () => undefined,
       },
     );
@@ -595,6 +599,8 @@ export class ConnectionManager implements ListenerHandler {
     }
     headers['host'] = authority;
     headers['x-forwarded-proto'] ??= 'http';
+    // Envoy's default on sidecar outbound and gateway listeners: SANITIZE (an app cannot forge XFCC)
+    applyXfcc(headers, undefined);
     if (isGateway) applyEdgeForwarding(headers, ctx.req.socket.remoteAddress ?? '');
     if (route.timeoutMs !== null) headers['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
     headers[PEER_HEADER] = ctx.proxy.id;
@@ -620,8 +626,15 @@ export class ConnectionManager implements ListenerHandler {
         fixedEndpoint: cluster.config.kind === 'passthrough' ? passthroughEndpoint(authority) : undefined,
         onEndpoint: (ep) => {
           if (cluster.config.kind === 'passthrough') return;
+          // the transport to this endpoint: auto mTLS or the DestinationRule's tls (principals as Istio's source reporter fills them)
+          const tls = cluster.tlsDecision(ep.config);
+          ctx.upstreamSecurity = tls.kind === 'plaintext' ? 'none' : tls.mtls ? 'mutual_tls' : 'tls';
+          if (!ctx.why.includes(tls.why)) ctx.why.push(tls.why);
+          const mtls = tls.kind === 'tls' && tls.mtls;
+          ctx.source = { ...ctx.source, principal: mtls ? (ctx.proxy.meta.identity ?? 'unknown') : 'unknown' };
           ctx.destination = {
             ...peerOf(ep.config.meta),
+            principal: mtls ? (tls.peerIdentity ?? 'unknown') : 'unknown',
             service: ctx.destination.service,
             serviceName: ctx.destination.serviceName,
             serviceNamespace: ctx.destination.serviceNamespace,

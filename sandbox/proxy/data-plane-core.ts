@@ -20,6 +20,8 @@ import { ConnectionManager } from './connection-manager.js';
 import { downstreamLimits, ListenerManager, type BoundListener, type DownstreamLimits, type ListenError } from './listener.js';
 import { ClusterManager } from './upstream/cluster.js';
 import { ToxicManager } from './toxics/toxic-manager.js';
+import { TlsSecretStore, type ProxySecret } from '../security/tls-secrets.js';
+import { InboundMtls } from '../security/tls-inbound.js';
 
 export interface SnapshotAck {
   version: number;
@@ -71,11 +73,19 @@ export class DataPlaneCore {
   /** route lists being staged for the next shipped snapshot */
   private staging = new Map<string, StagedList>();
   private flushTimer: NodeJS.Timeout | undefined;
+  /** workload certificates pushed by the control side (SDS) */
+  readonly secrets = new TlsSecretStore();
+  readonly inboundMtls: InboundMtls;
 
   constructor(private readonly opts: DataPlaneCoreOptions) {
-    this.clusters = new ClusterManager((e) => this.buffered(e));
+    this.clusters = new ClusterManager((e) => this.buffered(e), this.secrets);
     const rng = new Rng(opts.seed);
     const limits = downstreamLimits(opts.limits);
+    this.inboundMtls = new InboundMtls({
+      secrets: this.secrets,
+      mtls: (name) => this.current.listeners.get(name)?.mtls,
+      firstByteTimeoutMs: limits.requestHeadersTimeoutMs > 0 ? limits.requestHeadersTimeoutMs : limits.idleTimeoutMs,
+    });
     this.toxics = new ToxicManager(rng.fork(1));
     this.cm = new ConnectionManager({
       current: () => this.current,
@@ -84,7 +94,25 @@ export class DataPlaneCore {
       emit: (e) => this.buffered(e),
       limits,
     });
-    this.listeners = new ListenerManager(this.cm, limits);
+    this.listeners = new ListenerManager(this.cm, limits, this.inboundMtls);
+  }
+
+  /** SDS: the whole set of workload secrets; new connections use them at once */
+  setSecrets(secrets: readonly ProxySecret[]): void {
+    this.secrets.update(secrets);
+    this.clusters.secretsChanged();
+  }
+
+  /** the secrets held, without keys (`meshbox certs`, the admin API) */
+  secretsJson(): unknown {
+    return {
+      secrets: this.secrets.all().map(({ keyPem: _k, ...rest }) => rest),
+      inbound: { ...this.inboundMtls.stats },
+      upstream: this.clusters.all().reduce(
+        (acc, c) => ({ handshakes: acc.handshakes + c.agent.handshakes, resumed: acc.resumed + c.agent.resumed }),
+        { handshakes: 0, resumed: 0 },
+      ),
+    };
   }
 
   get version(): number {

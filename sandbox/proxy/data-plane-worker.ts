@@ -22,6 +22,8 @@ port.on('message', (msg: ToWorker) => {
       else if (c.type === 'stage') core.stageRoutes(c.slice);
       else if (c.type === 'apply-shipped') data = await core.applyShipped(c.shipped);
       else if (c.type === 'clusters') data = core.clustersJson();
+      else if (c.type === 'secrets') core.setSecrets(c.secrets);
+      else if (c.type === 'secrets-dump') data = core.secretsJson();
       else if (c.type === 'stop') {
         await core.stop(c.graceMs);
         data = true;

@@ -13,11 +13,17 @@ import { DataPlaneCore, type SnapshotAck } from './data-plane-core.js';
 import type { BoundListener, DownstreamLimits, ListenError } from './listener.js';
 import type { DataPlaneCommand, FromWorker, WorkerInit } from './protocol.js';
 import { SnapshotShipper } from './snapshot-shipping.js';
+import type { ProxySecret } from '../security/tls-secrets.js';
 
 export interface DataPlaneOptions {
   seed: number;
   onEvents(events: MeshEvent[]): void;
   inProcess?: boolean;
+  /**
+   * The worker exited (or crashed) without being asked to stop: every sidecar and the ingress
+   * gateway are gone. Called once, with MESH_ERR_INTERNAL saying how it ended.
+   */
+  onExit?(error: MeshError): void;
   /** downstream timeouts and size limits (listener.ts); Envoy's defaults where unset */
   limits?: Partial<DownstreamLimits>;
 }
@@ -27,6 +33,10 @@ export interface DataPlane {
   /** applies a snapshot (its route lists shipped ahead, in slices, each once: see snapshot-shipping.ts) */
   apply(snapshot: MeshSnapshot): Promise<SnapshotAck>;
   clusters(): Promise<unknown>;
+  /** SDS push: every proxy's workload certificate */
+  setSecrets(secrets: ProxySecret[]): Promise<void>;
+  /** the secrets the data plane holds (no keys) and TLS handshake counters */
+  secrets(): Promise<unknown>;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -47,6 +57,8 @@ class WorkerDataPlane implements DataPlane {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private exited = false;
+  private stopping = false;
+  private crash: string | undefined;
 
   constructor(opts: DataPlaneOptions) {
     const init: WorkerInit = { seed: opts.seed, limits: opts.limits };
@@ -67,8 +79,20 @@ class WorkerDataPlane implements DataPlane {
       for (const p of this.pending.values()) p.reject(new MeshError('MESH_ERR_INTERNAL', [`data plane ${reason}`]));
       this.pending.clear();
     };
-    this.worker.on('error', (e) => failAll(`crashed: ${e.stack ?? e.message}`));
-    this.worker.on('exit', (code) => failAll(`exited with code ${code}`));
+    this.worker.on('error', (e) => {
+      this.crash = e.message;
+      failAll(`crashed: ${e.stack ?? e.message}`);
+    });
+    this.worker.on('exit', (code) => {
+      failAll(`exited with code ${code}`);
+      if (this.stopping) return;
+      const how = this.crash ? `crashed (${this.crash})` : `exited with code ${code}`;
+      opts.onExit?.(
+        new MeshError('MESH_ERR_INTERNAL', [`the data plane worker ${how}: every sidecar and the ingress gateway are gone`], {
+          hint: 'meshbox stops the sandbox; start it again with `meshbox up`. This is a bug in meshbox: please report it with the output above (MESHBOX_DEBUG=1 adds stacks)',
+        }),
+      );
+    });
   }
 
   private call<T>(command: DataPlaneCommand): Promise<T> {
@@ -98,7 +122,16 @@ class WorkerDataPlane implements DataPlane {
     return this.call({ type: 'clusters' });
   }
 
+  setSecrets(secrets: ProxySecret[]): Promise<void> {
+    return this.call({ type: 'secrets', secrets });
+  }
+
+  secrets(): Promise<unknown> {
+    return this.call({ type: 'secrets-dump' });
+  }
+
   async stop(graceMs = 2_000): Promise<void> {
+    this.stopping = true;
     if (this.exited) return;
     try {
       await this.call({ type: 'stop', graceMs });
@@ -130,6 +163,13 @@ class InProcessDataPlane implements DataPlane {
   }
   clusters(): Promise<unknown> {
     return Promise.resolve(this.core.clustersJson());
+  }
+  setSecrets(secrets: ProxySecret[]): Promise<void> {
+    this.core.setSecrets(secrets);
+    return Promise.resolve();
+  }
+  secrets(): Promise<unknown> {
+    return Promise.resolve(this.core.secretsJson());
   }
   stop(graceMs?: number): Promise<void> {
     return this.core.stop(graceMs);

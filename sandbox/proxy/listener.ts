@@ -13,6 +13,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ListenerConfig } from '../control/snapshot.js';
+import type { InboundMtls } from '../security/tls-inbound.js';
 
 /** Downstream resource limits (Envoy HTTP connection manager fields in brackets). */
 export interface DownstreamLimits {
@@ -107,7 +108,7 @@ class Listener {
   private readonly sockets = new Set<Socket>();
   port = 0;
 
-  constructor(readonly config: ListenerConfig, handler: ListenerHandler, limits: DownstreamLimits) {
+  constructor(readonly config: ListenerConfig, handler: ListenerHandler, limits: DownstreamLimits, inboundMtls?: InboundMtls) {
     const headersTimeout = limits.requestHeadersTimeoutMs;
     this.server = http.createServer(
       {
@@ -129,6 +130,8 @@ class Listener {
     });
     // A malformed request gets Envoy's codec reply and the connection closes; it must never crash the worker.
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => handler.clientError(config.name, err, socket));
+    // inbound: mTLS or plaintext per PeerAuthentication, decided by the first byte (../security/tls-inbound.ts)
+    if (config.kind === 'inbound' && inboundMtls) inboundMtls.install(this.server, config);
   }
 
   listen(): Promise<BoundListener> {
@@ -167,6 +170,7 @@ export class ListenerManager {
   constructor(
     private readonly handler: ListenerHandler,
     limits?: Partial<DownstreamLimits>,
+    private readonly inboundMtls?: InboundMtls,
   ) {
     this.limits = downstreamLimits(limits);
   }
@@ -198,7 +202,7 @@ export class ListenerManager {
           bound.push({ name: c.name, address: c.address, port: existing.port });
           return;
         }
-        const l = new Listener(c, this.handler, this.limits);
+        const l = new Listener(c, this.handler, this.limits, this.inboundMtls);
         try {
           bound.push(await l.listen());
           this.listeners.set(c.name, l);

@@ -2,6 +2,7 @@
 import type { MeshEvent } from '../events.js';
 import type { ListenerConfig } from '../control/snapshot.js';
 import type { DownstreamLimits } from './listener.js';
+import type { ProxySecret } from '../security/tls-secrets.js';
 import type { RouteSlice, ShippedSnapshot } from './snapshot-shipping.js';
 
 export type DataPlaneCommand =
@@ -10,6 +11,9 @@ export type DataPlaneCommand =
   | { type: 'stage'; slice: RouteSlice }
   | { type: 'apply-shipped'; shipped: ShippedSnapshot }
   | { type: 'clusters' }
+  /** SDS: every proxy's workload certificate (../security/tls-secrets.ts) */
+  | { type: 'secrets'; secrets: ProxySecret[] }
+  | { type: 'secrets-dump' }
   | { type: 'stop'; graceMs: number };
 
 export type ToWorker = { id: number; command: DataPlaneCommand };

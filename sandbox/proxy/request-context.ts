@@ -62,6 +62,16 @@ export class RequestContext {
   responseStarted = false;
   /** the client went away before the response ended (Envoy: `DC`, `downstream_remote_disconnect`) */
   downstreamClosed = false;
+  /**
+   * inbound over mTLS: the client's identity in Istio's principal form
+   * (`cluster.local/ns/<ns>/sa/<sa>`, its SPIFFE id without `spiffe://`); AuthorizationPolicy
+   * `principals` match it. Undefined on plaintext connections.
+   */
+  peerPrincipal?: string;
+  /** inbound: how the downstream connection is secured (PeerAuthentication decides what is accepted) */
+  connectionSecurity: 'mutual_tls' | 'none' = 'none';
+  /** outbound: how the upstream connection to the picked endpoint is secured */
+  upstreamSecurity: 'mutual_tls' | 'tls' | 'none' | undefined;
   /** the proxy cut the downstream itself (a fault, a timeout mid-response): not the client's doing */
   private resetByProxy = false;
   /** what the request is waiting for (set by the router), for the explanation when the client leaves */
@@ -183,6 +193,7 @@ export class RequestContext {
       ...(this.route ? { route: this.route } : {}),
       requestHeaders: headers,
       snapshotVersion: this.snapshot.version,
+      connectionSecurity: this.listener.kind === 'inbound' ? this.connectionSecurity : (this.upstreamSecurity ?? 'none'),
       ...(this.trace
         ? {
             trace: {

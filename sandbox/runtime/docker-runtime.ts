@@ -26,7 +26,7 @@ import { currentOwner, removeDeadSandboxContainers, removeSandboxContainers } fr
 import { LogDemuxer } from './docker/log-demux.js';
 import { startWatchdog, type Watchdog } from './docker/watchdog.js';
 import { isPortOpen } from './ports.js';
-import type { LaunchSpec, Runtime, RuntimeExit } from './runtime.js';
+import { permanentFailure, type LaunchSpec, type Runtime, type RuntimeExit } from './runtime.js';
 
 export type DockerNetworkChoice = 'auto' | NetworkMode;
 
@@ -203,14 +203,19 @@ export class DockerRuntime extends EventEmitter implements Runtime {
       started = true;
       if (early) this.onExit(box, early.status, resolveExited);
       let pid: number | undefined;
+      let running = true;
       try {
         const info = await container.inspect();
         pid = info.State?.Pid || undefined;
-        // it may already have died; the wait reports it
+        running = info.State?.Running !== false;
       } catch {
         // removed already by a racing exit
+        running = false;
       }
-      return { pid };
+      // it died already (a command that cannot run): its exit is handled before start returns, so
+      // the caller does not report a start (with no pid) after it
+      if (!running) await waiting.exit;
+      return { pid: running ? pid : undefined };
     } catch (e) {
       abort.abort();
       logs?.removeAllListeners('data');
@@ -228,7 +233,8 @@ export class DockerRuntime extends EventEmitter implements Runtime {
       });
     }
     if (/executable file not found|no such file or directory/i.test(msg)) {
-      return this.fail(spec, `the container's command cannot run: ${msg}`, "check `command` in meshbox.yaml (in a container it runs inside the image), or the image's CMD");
+      // the same image runs the same command on the next try: not retried
+      return permanentFailure(this.fail(spec, `the container's command cannot run: ${msg}`, "check `command` in meshbox.yaml (in a container it runs inside the image), or the image's CMD"));
     }
     return this.fail(spec, `Docker could not start the container: ${msg}`);
   }
@@ -383,7 +389,21 @@ export class DockerRuntime extends EventEmitter implements Runtime {
     await Promise.allSettled([...this.starting.values()]);
     await Promise.all([...this.boxes.keys()].map((id) => this.stop(id, graceMs)));
     await Promise.all([...this.removals.values()]);
-    if (this.sandboxId) await removeSandboxContainers(this.docker, this.sandboxId).catch(() => undefined);
+    if (this.sandboxId) {
+      try {
+        await removeSandboxContainers(this.docker, this.sandboxId);
+      } catch (e) {
+        // keep the watchdog: it removes them once this meshbox exits (the pipe closes)
+        this.opts.onEvent?.({
+          type: 'mesh:notice',
+          time: Date.now(),
+          level: 'error',
+          message: `could not remove the containers of sandbox ${this.sandboxId}: ${dockerMessage(e)}`,
+          hint: `the watchdog${this.watchdog?.pid ? ` (pid ${this.watchdog.pid})` : ''} removes them when meshbox exits; \`docker ps -a --filter label=meshbox.sandbox=${this.sandboxId}\` lists what is left, \`meshbox down --all\` removes it`,
+        });
+        return;
+      }
+    }
     this.watchdog?.release();
     this.watchdog = undefined;
   }

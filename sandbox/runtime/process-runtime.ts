@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import { MeshError } from '../errors.js';
-import type { LaunchSpec, Runtime, RuntimeExit } from './runtime.js';
+import { permanentFailure, type LaunchSpec, type Runtime, type RuntimeExit } from './runtime.js';
 
 interface Child {
   proc: ChildProcess;
@@ -23,9 +23,11 @@ export class ProcessRuntime extends EventEmitter implements Runtime {
     if (this.children.has(spec.id)) throw new MeshError('MESH_ERR_WORKLOAD_START', [spec.id, 'already running']);
     const argv = spec.workload.command;
     if (!argv || argv.length === 0) {
-      throw new MeshError('MESH_ERR_WORKLOAD_START', [spec.id, 'no command to run'], {
-        hint: 'give the service a `command` in meshbox.yaml (the process runtime cannot run an image)',
-      });
+      throw permanentFailure(
+        new MeshError('MESH_ERR_WORKLOAD_START', [spec.id, 'no command to run'], {
+          hint: 'give the service a `command` in meshbox.yaml (the process runtime cannot run an image or a build), or run it with --runtime docker',
+        }),
+      );
     }
     const proc = spawn(argv[0]!, argv.slice(1), {
       cwd: spec.workload.cwd,
@@ -38,7 +40,12 @@ export class ProcessRuntime extends EventEmitter implements Runtime {
       proc.once('error', (e) => resolve(e));
     });
     if (spawnError) {
-      throw new MeshError('MESH_ERR_WORKLOAD_START', [spec.id, `${argv[0]}: ${spawnError.message}`]);
+      const err = new MeshError('MESH_ERR_WORKLOAD_START', [spec.id, `${argv[0]}: ${spawnError.message}`], {
+        hint: `check \`command\` in meshbox.yaml: ${argv[0]} must be a program on PATH or a path relative to the service's cwd (${spec.workload.cwd})`,
+      });
+      // a program that does not exist (or may not be run) is not there on the next try either
+      const code = (spawnError as NodeJS.ErrnoException).code;
+      throw code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR' ? permanentFailure(err) : err;
     }
     let resolveExit!: () => void;
     const child: Child = { proc, expectedExit: false, exited: new Promise((r) => (resolveExit = r)), paused: false };

@@ -4,6 +4,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { WorkloadSpec } from '../config/mesh-types.js';
+import { MeshError, type MeshErrorCode } from '../errors.js';
 
 export interface LaunchSpec {
   /** instance id, e.g. `callme-service-v2-1` */
@@ -40,4 +41,36 @@ export interface Runtime extends EventEmitter {
   resume(id: string): Promise<void>;
   isRunning(id: string): boolean;
   stopAll(graceMs: number): Promise<void>;
+}
+
+const kPermanent = Symbol.for('meshbox.permanent-start-failure');
+
+/** codes of start failures that no restart can heal: the image or the runtime has to change first */
+const PERMANENT_CODES: ReadonlySet<MeshErrorCode> = new Set(['MESH_ERR_IMAGE_MISSING', 'MESH_ERR_IMAGE_BUILD', 'MESH_ERR_RUNTIME_UNAVAILABLE']);
+
+/** marks a start error that retrying cannot heal (no command, a program that does not exist) */
+export function permanentFailure<E extends Error>(e: E): E {
+  Object.defineProperty(e, kPermanent, { value: true });
+  return e;
+}
+
+/**
+ * Whether a failed start can heal by retrying. A crash can (a dependency comes up, a port frees);
+ * a missing image, a missing program or a missing command cannot: meshbox.yaml or the machine
+ * has to change first.
+ */
+export function isPermanentFailure(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  if ((e as Record<symbol, unknown>)[kPermanent] === true) return true;
+  return e instanceof MeshError && PERMANENT_CODES.has(e.code);
+}
+
+/**
+ * Exit statuses of a shell (and of Docker's init) that mean the command itself cannot run:
+ * 126 found but not executable, 127 not found. Restarting runs the same command again.
+ */
+export function commandNotRunnable(code: number | null): string | undefined {
+  if (code === 127) return 'command not found (exit code 127)';
+  if (code === 126) return 'command found but not executable (exit code 126)';
+  return undefined;
 }

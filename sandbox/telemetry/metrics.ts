@@ -92,7 +92,8 @@ export function istioLabels(e: RequestEvent): Labels {
     destination_cluster: d.workload === 'unknown' ? 'unknown' : CLUSTER_ID,
     request_protocol: 'http',
     response_flags: e.responseFlags,
-    connection_security_policy: e.reporter === 'destination' ? 'none' : 'unknown',
+    // Istio: the destination reporter knows its downstream connection (mutual_tls | none); the source says unknown
+    connection_security_policy: e.reporter === 'destination' ? (e.connectionSecurity === 'mutual_tls' ? 'mutual_tls' : 'none') : 'unknown',
     response_code: String(e.status),
     grpc_response_status: '',
   };
@@ -169,7 +170,7 @@ export class IstioMetrics {
   private readonly children = new Map<string, Children>();
 
   observe(e: RequestEvent): void {
-    const key = `${e.proxy}|${e.reporter}|${e.source.workload}|${e.source.version}|${e.destination.workload}|${e.destination.version}|${e.destination.service}|${e.status}|${e.responseFlags}|${e.source.namespace}|${e.destination.namespace}|${e.source.app}|${e.destination.app}`;
+    const key = `${e.proxy}|${e.reporter}|${e.source.workload}|${e.source.version}|${e.destination.workload}|${e.destination.version}|${e.destination.service}|${e.status}|${e.responseFlags}|${e.source.namespace}|${e.destination.namespace}|${e.source.app}|${e.destination.app}|${e.source.principal}|${e.destination.principal}|${e.connectionSecurity ?? ''}`;
     let c = this.children.get(key);
     if (!c) {
       const labels = { ...istioLabels(e), ...instanceLabels(e) };

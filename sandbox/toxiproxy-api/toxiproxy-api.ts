@@ -80,7 +80,7 @@ export async function startSandboxToxiproxyApi(
 ): Promise<ToxiproxyServer | undefined> {
   try {
     const server = await startToxiproxyApi({ ...deps, host: o.host, port: o.port, onNotice: (m) => notice('info', m) });
-    notice('info', `Toxiproxy API on ${server.url}: Toxiproxy clients and suites can use it as they are`);
+    // its URL is in the banner and the terminal UI's header; a notice would hide the UI's `try:` hint
     return server;
   } catch (e) {
     if (o.explicitPort || !(e instanceof MeshError && e.code === 'MESH_ERR_PORT_IN_USE')) throw e;

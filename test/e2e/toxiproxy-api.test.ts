@@ -30,13 +30,14 @@ describe('meshbox up --toxiproxy-port', () => {
   let ingress = '';
   let admin = '';
   let toxiproxyUrl = '';
+  let stateDir = '';
 
   beforeAll(async () => {
     const [ip, ap, tp] = [await freePort(), await freePort(), await freePort()];
     ingress = `http://127.0.0.1:${ip}`;
     admin = `http://127.0.0.1:${ap}`;
     toxiproxyUrl = `http://localhost:${tp}`;
-    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-state-'));
+    stateDir = mkdtempSync(path.join(os.tmpdir(), 'meshbox-state-'));
     run = startCli(['up', '--headless', '--runtime', 'process', '--ingress-port', String(ip), '--admin-port', String(ap), '--toxiproxy-port', String(tp), '--seed', '5', '--no-logs', '--no-watch'], {
       MESHBOX_STATE_DIR: stateDir,
     });
@@ -81,12 +82,12 @@ describe('meshbox up --toxiproxy-port', () => {
     await httpGet(`${through}/ready`);
     expect(performance.now() - t).toBeGreaterThanOrEqual(295);
     // the proxy is the fault target admin-api: `meshbox fault add` stacks a toxic on it
-    const added = await runCli(['fault', 'add', 'admin-api', '--name', 'slower', '--toxic', 'latency', '--attr', 'latency=200', '--admin', admin]);
+    const added = await runCli(['fault', 'add', 'admin-api', '--name', 'slower', '--toxic', 'latency', '--attr', 'latency=200', '--admin', admin], { MESHBOX_STATE_DIR: stateDir });
     expect(added.code).toBe(0);
     const t2 = performance.now();
     await httpGet(`${through}/ready`);
     expect(performance.now() - t2).toBeGreaterThanOrEqual(495);
-    expect((await runCli(['fault', 'rm', 'slower', '--admin', admin])).code).toBe(0);
+    expect((await runCli(['fault', 'rm', 'slower', '--admin', admin], { MESHBOX_STATE_DIR: stateDir })).code).toBe(0);
     const metrics = (await httpGet(`${admin}/metrics`)).body;
     expect(metrics).toMatch(/istio_tcp_connections_opened_total\{[^}]*destination_service="admin_api"[^}]*request_protocol="tcp"[^}]*\} 3/);
     await proxy.remove();

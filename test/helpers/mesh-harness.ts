@@ -16,6 +16,7 @@ import { IstioMetrics } from '../../sandbox/telemetry/metrics.js';
 import type { FaultSpec } from '../../sandbox/faults/fault-spec.js';
 import { startFakeApp, type FakeApp } from './fake-app.js';
 import { Tracing, type TracingOptions } from '../../sandbox/telemetry/tracing/tracer.js';
+import { IdentityProvider } from '../../sandbox/security/identity-provider.js';
 
 export interface ServiceDef {
   name: string;
@@ -65,6 +66,8 @@ export interface Harness {
   /** present when the harness was started with `tracing` */
   tracing?: Tracing;
   ingressPort: number;
+  /** set with `mtls`: the sandbox CA and workload certificates */
+  identity?: IdentityProvider;
   instance(id: string): Instance;
   /** applies inline YAML rules (throws on validation errors) */
   rules(yaml: string): Promise<void>;
@@ -84,7 +87,11 @@ export interface Reply {
   json(): Record<string, unknown>;
 }
 
-export async function startHarness(services: ServiceDef[], seed = 1, opts: { limits?: Partial<DownstreamLimits>; tracing?: TracingOptions } = {}): Promise<Harness> {
+export async function startHarness(
+  services: ServiceDef[],
+  seed = 1,
+  opts: { limits?: Partial<DownstreamLimits>; mtls?: { caDir: string; ttlMs?: number }; tracing?: TracingOptions } = {},
+): Promise<Harness> {
   const mesh = meshDefinition(services);
   const registry = new Registry();
   const apps = new Map<string, FakeApp>();
@@ -121,6 +128,11 @@ export async function startHarness(services: ServiceDef[], seed = 1, opts: { lim
     else inst.sidecar.outbound = b.port;
   }
   const controlPlane = new ControlPlane(mesh, registry, dataPlane, bus, { address: '127.0.0.1', port: ingressPort });
+  let identity: IdentityProvider | undefined;
+  if (opts.mtls) {
+    identity = await IdentityProvider.start({ caDir: opts.mtls.caDir, ttlMs: opts.mtls.ttlMs, push: (s) => dataPlane.setSecrets(s), notice: () => undefined });
+    await identity.ensure(mesh, registry.all());
+  }
   let tracing: Tracing | undefined;
   if (opts.tracing) {
     tracing = new Tracing(opts.tracing, () => controlPlane.current?.tracing);
@@ -141,6 +153,7 @@ export async function startHarness(services: ServiceDef[], seed = 1, opts: { lim
     bus,
     tracing,
     ingressPort,
+    identity,
     instance: (id) => registry.get(id)!,
     async rules(yaml) {
       const res = parseRulesText(yaml, 'inline.yaml');
@@ -180,6 +193,7 @@ export async function startHarness(services: ServiceDef[], seed = 1, opts: { lim
     },
     async close() {
       agent.destroy();
+      identity?.close();
       controlPlane.close();
       await tracing?.close();
       await dataPlane.stop(100);

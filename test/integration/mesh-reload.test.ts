@@ -159,6 +159,8 @@ describe('meshbox.yaml hot reload', () => {
     await saveMesh('v2: { replicas: 2, env: { VERSION: v2 } }', 'v2: { replicas: 2, command: [node, -e, "process.exit(3)"], env: { VERSION: v2 } }');
     off();
     expect(notices.join('\n')).toMatch(/applied in [\d.]+s, but: callme-service-v2: callme-service-v2-\d did not become healthy .*the rollout stopped, the old instances keep serving/);
+    // and says what it saw
+    expect(notices.join('\n')).toMatch(/callme-service-v2-\d did not become healthy \(exited \d+ times? without becoming healthy, last with exit code 3\)/);
     expect(pids()).toEqual(before);
     for (let i = 0; i < 10; i++) expect((await httpGet(`${sb.ingressUrl}/caller/ping`, HOST)).status).toBe(200);
     // fixing the command rolls again, this time to the end

@@ -2,10 +2,18 @@
  * Where a load or probe step sends its requests: through the ingress gateway (default; Host
  * header from the step, the scenario's `mesh.host` or the mesh's gateway host), to a service
  * through the sidecar of an instance of another service (the way an app in the mesh calls it),
- * or to a loopback URL.
+ * or to a loopback URL; `bearer` adds a token of the local issuer (sandbox/security/token-issuer.ts).
  */
 import { isLoopbackHost } from '../load-options.js';
 import type { StepContext } from './step-type.js';
+import { parseDuration } from '../../config/duration.js';
+import { TokenIssuer } from '../../security/token-issuer.js';
+
+function mintBearer(b: NonNullable<TrafficTargetConfig['bearer']>): Promise<string> {
+  const negative = b.expires?.startsWith('-') ?? false;
+  const ms = b.expires ? parseDuration(negative ? b.expires.slice(1) : b.expires) : 3_600_000;
+  return TokenIssuer.local().mint({ sub: b.sub, aud: b.aud ?? [], claims: b.claims ?? {}, expiresInS: Math.round(((negative ? -1 : 1) * ms) / 1000) });
+}
 
 export interface TrafficTargetConfig {
   path?: string;
@@ -16,6 +24,8 @@ export interface TrafficTargetConfig {
   method?: string;
   headers?: Record<string, string>;
   body?: string;
+  /** a token of the local issuer, sent as `Authorization: Bearer <token>` */
+  bearer?: { sub: string; aud?: string[]; claims?: Record<string, unknown>; expires?: string };
 }
 
 export interface ResolvedTarget {
@@ -32,6 +42,7 @@ function hasHeader(headers: Record<string, string>, name: string): boolean {
 export async function resolveTrafficTarget(config: TrafficTargetConfig, ctx: Pick<StepContext, 'target'>): Promise<ResolvedTarget> {
   const headers: Record<string, string> = { ...config.headers };
   const path = config.path ?? '/';
+  if (config.bearer) headers['authorization'] = `Bearer ${await mintBearer(config.bearer)}`;
   if (config.url !== undefined) {
     const u = new URL(config.url);
     if (!isLoopbackHost(u.hostname)) throw new Error(`refusing to send requests to ${config.url}: only loopback URLs are allowed`);

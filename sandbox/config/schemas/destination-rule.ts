@@ -155,11 +155,11 @@ const clientTls: JsonSchema = obj(
     clientCertificate: str('Client certificate file (required for MUTUAL without credentialName).'),
     privateKey: str('Client private key file (required for MUTUAL without credentialName).'),
     caCertificates: str('CA certificates file used to verify the server.'),
-    credentialName: str('Secret holding the client certificates.'),
+    credentialName: notApplied(str('Secret holding the client certificates.'), 'meshbox has no Kubernetes secrets: give the files (clientCertificate, privateKey, caCertificates)'),
     subjectAltNames: strings('Accepted subject alternative names of the server certificate.'),
     sni: str('SNI to present.'),
     insecureSkipVerify: bool('Skip verifying the server certificate.'),
-    caCrl: str('Certificate revocation list file.'),
+    caCrl: notApplied(str('Certificate revocation list file.'), 'no revocation list is checked'),
   },
   {
     rules: [
@@ -175,7 +175,7 @@ const policyFields = {
   loadBalancer,
   connectionPool,
   outlierDetection,
-  tls: notApplied(clientTls, 'connections to the destination are plain HTTP (no TLS, no mTLS)'),
+  tls: clientTls,
 };
 
 const trafficPolicy: JsonSchema = obj('TrafficPolicy', 'Policies for traffic to the destination: load balancing, limits, outlier detection, TLS.', {

@@ -1,7 +1,7 @@
 /**
  * JSON Schema of meshbox.yaml (the format is documented in ../mesh-file.ts).
  */
-import { duration, fmt, int, map, num, obj, oneOfValues, str, strings } from './json-schema.js';
+import { atLeastOneOf, duration, fmt, int, map, num, obj, oneOfValues, str, strings } from './json-schema.js';
 import type { JsonSchema } from './json-schema.js';
 import { labelMap, portNumber } from './common.js';
 import { hoistSharedSchemas } from './hoist.js';
@@ -74,6 +74,7 @@ const workloadFields = {
   health,
   startTimeout: duration('How long an instance may take to become healthy (default 30s).', true),
   replicas: int('Number of instances (0-50, default 1).', 0, 50),
+  serviceAccount: fmt('dns1123-subdomain', 'Kubernetes service account of the workload: its identity `spiffe://cluster.local/ns/<namespace>/sa/<serviceAccount>` (default: the service name).'),
 };
 
 const version: JsonSchema = obj('Version', 'Per-version overrides: command, cwd, image, build, health, replicas, startTimeout replace; env and labels are merged.', {
@@ -111,8 +112,19 @@ export const meshFileSchema: JsonSchema = obj(
       zipkin: str('Zipkin v2 collector, e.g. http://127.0.0.1:9411/api/v2/spans (`--zipkin`).', { minLength: 1 }),
     }),
     services: { ...map(service, 'The services, by name (DNS-1123 label, e.g. `callme-service`).', fmt('dns1123-label', 'Service name.')), minProperties: 1 },
+    kubernetes: strings('Kubernetes manifests (files, folders, kustomize folders), relative to meshbox.yaml: their Deployments, StatefulSets and Services become services of the mesh, their Istio kinds rules.', str('Manifest file or folder.', { minLength: 1 }), { minItems: 1 }),
+    images: map(
+      obj('ImageCommand', 'How the process runtime starts an image of the manifests.', {
+        command,
+        cwd: str('Working directory, relative to meshbox.yaml (default: its folder).', { minLength: 1 }),
+        health: str('HTTP path probed when the manifest has no readinessProbe (default `/`).', { pattern: '^/' }),
+        watch: { ...watch, description: '`meshbox dev`: rebuild (run `build` in `cwd`) and roll the services of this image when files matching `paths` change.' },
+      }),
+      'Process runtime: the command of each image of the `kubernetes:` manifests, by image name (`piomin/callme-service`, with or without tag).',
+    ),
   },
-  { required: ['services'] },
+  // `services` is required unless the services come from Kubernetes manifests (`kubernetes:`, or `images:` beside `meshbox up -f`)
+  { rules: [{ if: { not: atLeastOneOf('kubernetes', 'images') }, then: { required: ['services'] } }] },
 );
 
 /** A standalone JSON Schema file for editors (`meshbox.schema.json`). */

@@ -2,7 +2,7 @@
  * Whole-document schemas (apiVersion, kind, metadata, spec) of the kinds meshbox applies, as
  * `kubectl apply` would check them, and their export as standalone JSON Schema files.
  */
-import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS, TELEMETRY_API_VERSIONS } from '../istio-types.js';
+import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS, SECURITY_API_VERSIONS, TELEMETRY_API_VERSIONS } from '../istio-types.js';
 import type { SupportedKind } from '../istio-types.js';
 import { fmt, map, obj, str } from './json-schema.js';
 import type { JsonSchema } from './json-schema.js';
@@ -12,6 +12,9 @@ import { virtualServiceSpec } from './virtual-service.js';
 import { destinationRuleSpec } from './destination-rule.js';
 import { gatewaySpec } from './gateway.js';
 import { faultSpecSchema } from './fault.js';
+import { peerAuthenticationSpec } from './peer-authentication.js';
+import { authorizationPolicySpec } from './authorization-policy.js';
+import { requestAuthenticationSpec } from './request-authentication.js';
 import { telemetrySpec } from './telemetry.js';
 
 const setByKubernetes = (what: string): JsonSchema => ({ description: `${what}; set by Kubernetes, ignored by meshbox.` });
@@ -43,6 +46,9 @@ export const SPEC_SCHEMAS: Record<SupportedKind, JsonSchema> = {
   DestinationRule: destinationRuleSpec,
   Gateway: gatewaySpec,
   Fault: faultSpecSchema,
+  PeerAuthentication: peerAuthenticationSpec,
+  AuthorizationPolicy: authorizationPolicySpec,
+  RequestAuthentication: requestAuthenticationSpec,
   Telemetry: telemetrySpec,
 };
 
@@ -51,6 +57,9 @@ const KIND_DESCRIPTIONS: Record<SupportedKind, string> = {
   DestinationRule: 'Istio DestinationRule: subsets and traffic policies of a destination (load balancing, circuit breaking).',
   Gateway: 'Istio Gateway: the hosts and ports the ingress gateway serves.',
   Fault: "meshbox Fault: HTTP faults Istio lacks and Toxiproxy's network toxics, on a service or subset.",
+  PeerAuthentication: 'Istio PeerAuthentication: whether workloads accept mTLS, plaintext or both (STRICT, PERMISSIVE, DISABLE).',
+  AuthorizationPolicy: 'Istio AuthorizationPolicy: which requests the selected workloads ALLOW, DENY or AUDIT.',
+  RequestAuthentication: 'Istio RequestAuthentication: which JWTs the selected workloads accept.',
   Telemetry: 'Istio Telemetry: trace sampling and custom span tags of the selected workloads (metrics and access logging: recognised, not applied).',
 };
 
@@ -74,9 +83,11 @@ function buildResourceSchema(kind: SupportedKind): JsonSchema {
       apiVersion:
         kind === 'Fault'
           ? { type: 'string', enum: [...MESHBOX_API_VERSIONS], description: 'API version: meshbox.dev/v1alpha1.' }
-          : kind === 'Telemetry'
-          ? { type: 'string', enum: [...TELEMETRY_API_VERSIONS], description: 'API version: telemetry.istio.io/v1 (or v1alpha1).' }
-          : { type: 'string', enum: [...NETWORKING_API_VERSIONS], description: 'API version: networking.istio.io/v1 (or v1beta1, v1alpha3).' },
+          : kind === 'PeerAuthentication' || kind === 'AuthorizationPolicy' || kind === 'RequestAuthentication'
+            ? { type: 'string', enum: [...SECURITY_API_VERSIONS], description: 'API version: security.istio.io/v1 (or v1beta1).' }
+            : kind === 'Telemetry'
+              ? { type: 'string', enum: [...TELEMETRY_API_VERSIONS], description: 'API version: telemetry.istio.io/v1 (or v1alpha1).' }
+              : { type: 'string', enum: [...NETWORKING_API_VERSIONS], description: 'API version: networking.istio.io/v1 (or v1beta1, v1alpha3).' },
       kind: { type: 'string', const: kind, description: 'The kind of the resource.' },
       metadata: objectMeta,
       spec: SPEC_SCHEMAS[kind],

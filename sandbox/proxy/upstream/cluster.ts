@@ -11,8 +11,9 @@
  * config and endpoint list in place, so counters, LB state, breaker and ejection state and
  * pooled connections survive rule reloads, and requests in flight keep their Endpoint objects.
  */
-import http from 'node:http';
-import type { ClusterConfig } from '../../control/snapshot.js';
+import type { ClusterConfig, EndpointConfig } from '../../control/snapshot.js';
+import { decideUpstreamTls, MeshUpstreamAgent, type UpstreamTlsDecision } from '../../security/tls-upstream.js';
+import type { TlsSecretStore } from '../../security/tls-secrets.js';
 import type { OutlierEvent } from '../../events.js';
 import type { Rng } from '../../rng.js';
 import { CircuitBreaker, limitsFromPool } from './circuit-breaker.js';
@@ -26,7 +27,8 @@ export type ClusterEventSink = (e: OutlierEvent) => void;
 export const IDLE_TIMEOUT_MS = 3_600_000;
 
 export class Cluster {
-  readonly agent: http.Agent;
+  /** keep-alive pool; plain TCP or TLS per endpoint (auto mTLS, DestinationRule tls) */
+  readonly agent: MeshUpstreamAgent;
   readonly breaker = new CircuitBreaker();
   private lb: LoadBalancer;
   private endpoints = new Map<string, Endpoint>();
@@ -43,13 +45,15 @@ export class Cluster {
     private readonly emit: ClusterEventSink = () => undefined,
     /** the proxy this instance of the cluster belongs to */
     readonly proxyId = '',
+    private readonly secrets?: TlsSecretStore,
   ) {
     // Idle pooled connections close after Envoy's default idle_timeout (1 h), or earlier when the
     // upstream announces a shorter keep-alive (`Keep-Alive: timeout=5` from a Node app: Node's
     // agent then closes them a second before the upstream would, which it only does when an agent
     // timeout is set). A request is never re-sent once written, so reusing a connection the
-    // upstream is closing would fail it.
-    this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo', timeout: IDLE_TIMEOUT_MS });
+    // upstream is closing would fail it. Connections are plain TCP or TLS per endpoint (auto mTLS,
+    // DestinationRule tls: ../../security/tls-upstream.ts).
+    this.agent = new MeshUpstreamAgent((host, port) => this.tlsFor(host, port), IDLE_TIMEOUT_MS);
     this.lb = loadBalancers[config.lb](config.hashPolicy?.ringSize);
     this.update(config);
   }
@@ -75,6 +79,8 @@ export class Cluster {
       }
     }
     this.endpoints = next;
+    this.byAddress = undefined;
+    if (this.agent) this.agent.dropStale();
     this.breaker.update(limitsFromPool(config.trafficPolicy?.connectionPool));
     const od = outlierConfig(config.trafficPolicy?.outlierDetection);
     if (!od) {
@@ -117,6 +123,19 @@ export class Cluster {
       ejectionMs: n.ejectionMs,
       ejections: n.ejections,
     });
+  }
+
+  private byAddress: Map<string, EndpointConfig> | undefined;
+
+  /** the transport toward one endpoint of this cluster (../../security/tls-upstream.ts) */
+  tlsDecision(ec: EndpointConfig): UpstreamTlsDecision {
+    return decideUpstreamTls(this.proxyId, this.config, ec, this.secrets);
+  }
+
+  private tlsFor(host: string, port: number): UpstreamTlsDecision {
+    this.byAddress ??= new Map(this.config.endpoints.map((e) => [`${e.address}:${e.port}`, e]));
+    const ec = this.byAddress.get(`${host}:${port}`);
+    return ec ? this.tlsDecision(ec) : { kind: 'plaintext', why: `${host}:${port} is not an endpoint of ${this.config.name}` };
   }
 
   hosts(): Endpoint[] {
@@ -165,7 +184,8 @@ export class Cluster {
     return (
       `cluster ${this.config.name}${policy}: ${this.config.lb} over ${available} of ${all.length} hosts available` +
       (limits.length ? `, circuit breaker ${limits.join(', ')}` : '') +
-      (this.outlier ? `, outlier detection on` : '')
+      (this.outlier ? `, outlier detection on` : '') +
+      (this.config.kind === 'outbound' ? `, ${this.config.tls && this.config.tls.mode !== 'AUTO' ? `tls ${this.config.tls.mode}` : 'auto mTLS'}` : '')
     );
   }
 
@@ -191,6 +211,7 @@ export class Cluster {
       no_healthy_upstream: this.noHealthyUpstream,
       circuit_breakers: this.breaker.toJSON(),
       outlier_detection: this.outlier ? { ...this.outlier.config } : undefined,
+      tls: this.config.kind === 'outbound' ? { mode: this.config.tls?.mode ?? 'AUTO', source: this.config.tls?.source, handshakes: this.agent.handshakes, resumed: this.agent.resumed } : undefined,
       hosts: this.hosts().map((h) => ({
         ...h.toJSON(),
         ejected: this.isEjected(h),
@@ -210,7 +231,15 @@ export class ClusterManager {
   /** `<proxy id>\u0000<cluster key>` -> instance */
   private readonly clusters = new Map<string, Cluster>();
 
-  constructor(private readonly emit: ClusterEventSink = () => undefined) {}
+  constructor(
+    private readonly emit: ClusterEventSink = () => undefined,
+    private readonly secrets?: TlsSecretStore,
+  ) {}
+
+  /** idle connections made with a TLS setting that is no longer current close (a secret came or went) */
+  secretsChanged(): void {
+    for (const c of this.clusters.values()) c.agent.dropStale();
+  }
 
   update(configs: Record<string, ClusterConfig>, proxyIds: readonly string[] = []): void {
     this.configs = configs;
@@ -238,7 +267,7 @@ export class ClusterManager {
     if (existing) return existing;
     const config = this.configs[key];
     if (!config) return undefined;
-    const created = new Cluster(config, this.emit, proxyId);
+    const created = new Cluster(config, this.emit, proxyId, this.secrets);
     this.clusters.set(id, created);
     return created;
   }

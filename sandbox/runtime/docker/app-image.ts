@@ -21,6 +21,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { MeshError } from '../../errors.js';
+import { permanentFailure } from '../runtime.js';
 import type { WorkloadSpec } from '../../config/mesh-types.js';
 import { ContextTooLargeError, contextEntries, hashContext, walkContext, type ContextFile } from './context-files.js';
 import { labelInstruction } from './base-image.js';
@@ -99,7 +100,7 @@ export function nearestPackageType(dir: string): string | undefined {
 /** the service folder and the container command (pure but for reading the file system) */
 export function planCommand(w: Pick<WorkloadSpec, 'command' | 'cwd' | 'service' | 'version'>): { folder: string; cmd: string[] } {
   const argv = w.command;
-  if (!argv || argv.length === 0) throw new MeshError('MESH_ERR_WORKLOAD_START', [`${w.service} ${w.version}`, 'no command, image or build to run']);
+  if (!argv || argv.length === 0) throw permanentFailure(new MeshError('MESH_ERR_WORKLOAD_START', [`${w.service} ${w.version}`, 'no command, image or build to run']));
   const program = argv[0]!;
   const script = isNode(program) ? nodeScript(argv, w.cwd) : undefined;
   const folder = script ? path.dirname(script) : w.cwd;
@@ -115,9 +116,11 @@ export function planCommand(w: Pick<WorkloadSpec, 'command' | 'cwd' | 'service' 
   else {
     const abs = path.resolve(w.cwd, program);
     if (!program.includes('/') || !inside(folder, abs) || !existingFile(abs)) {
-      throw new MeshError('MESH_ERR_WORKLOAD_START', [`${w.service} ${w.version}`, `the Docker runtime cannot run \`${program}\` in a generated image`], {
-        hint: "a generated image holds node, /bin/sh and the service folder only: run the service with `node ...`, point `command` at a program inside its folder, or give it an `image` or a `build` context in meshbox.yaml",
-      });
+      throw permanentFailure(
+        new MeshError('MESH_ERR_WORKLOAD_START', [`${w.service} ${w.version}`, `the Docker runtime cannot run \`${program}\` in a generated image`], {
+          hint: "a generated image holds node, /bin/sh and the service folder only: run the service with `node ...`, point `command` at a program inside its folder, or give it an `image` or a `build` context in meshbox.yaml",
+        }),
+      );
     }
     cmdProgram = `./${path.relative(folder, abs).split(path.sep).join('/')}`;
   }
@@ -128,9 +131,11 @@ export function planCommand(w: Pick<WorkloadSpec, 'command' | 'cwd' | 'service' 
 export async function planAppImage(w: WorkloadSpec): Promise<AppPlan> {
   const { folder, cmd } = planCommand(w);
   if (!existsSync(folder) || !statSync(folder).isDirectory()) {
-    throw new MeshError('MESH_ERR_WORKLOAD_START', [`${w.service} ${w.version}`, `its folder ${folder} does not exist`], {
-      hint: 'build the service first (for the sample services: `npm run build`), or fix `command`/`cwd` in meshbox.yaml',
-    });
+    throw permanentFailure(
+      new MeshError('MESH_ERR_WORKLOAD_START', [`${w.service} ${w.version}`, `its folder ${folder} does not exist`], {
+        hint: 'build the service first (for the sample services: `npm run build`), or fix `command`/`cwd` in meshbox.yaml',
+      }),
+    );
   }
   let files: ContextFile[];
   try {

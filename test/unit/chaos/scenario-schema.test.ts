@@ -39,11 +39,14 @@ describe('shipped scenarios', () => {
     expect(shipped.map((f) => path.basename(f))).toEqual([
       'canary-split.yaml',
       'circuit-breaker.yaml',
+      'deny-path-rollback.yaml',
       'header-routing.yaml',
       'instance-kill-failover.yaml',
+      'jwt-required.yaml',
       'network-latency.yaml',
       'outlier-ejection.yaml',
       'retries-mask-flaky-callme.yaml',
+      'sample-allow-v1-only.yaml',
       'timeout-vs-slow-callme.yaml',
     ]);
     expect(failing.map((f) => path.basename(f))).toEqual(['retries-cannot-mask-a-dead-callme.yaml']);

@@ -20,9 +20,6 @@ describe('documents: kinds and apiVersions', () => {
   it('warns about Istio kinds it recognises but does not apply, without blocking the file', () => {
     for (const [kind, apiVersion] of [
       ['ServiceEntry', 'networking.istio.io/v1alpha3'],
-      ['AuthorizationPolicy', 'security.istio.io/v1beta1'],
-      ['PeerAuthentication', 'security.istio.io/v1'],
-      ['RequestAuthentication', 'security.istio.io/v1'],
       ['Sidecar', 'networking.istio.io/v1'],
       ['EnvoyFilter', 'networking.istio.io/v1alpha3'],
       ['WorkloadEntry', 'networking.istio.io/v1beta1'],

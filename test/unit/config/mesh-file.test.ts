@@ -53,6 +53,7 @@ describe('meshbox.yaml: defaults', () => {
               labels: { app: 'callme-service', version: 'v1' },
               health: { path: '/', ...DEFAULT_HEALTH },
               startTimeoutMs: DEFAULT_START_TIMEOUT_MS,
+              serviceAccount: 'callme-service',
             },
           ],
         },

@@ -40,7 +40,7 @@ describe('recognised, not applied fields', () => {
       'DestinationRule LoadBalancerSettings.localityLbSetting',
       'DestinationRule DestinationRuleSpec.exportTo',
       'VirtualService HTTPRetry.retryRemoteLocalities',
-      'DestinationRule TrafficPolicy.tls',
+      'DestinationRule ClientTLSSettings.credentialName',
     ]) {
       expect(fields, f).toContain(f);
     }
@@ -86,13 +86,13 @@ describe('recognised, not applied fields', () => {
         '        http: {maxRetries: 3, idleTimeout: 10s}',
         '      portLevelSettings:',
         '      - port: {number: 9080}',
-        '        tls: {mode: SIMPLE}',
+        '        tls: {mode: SIMPLE, caCrl: /etc/crl.pem}',
       ].join('\n'),
       'deep.yaml',
     );
     expect(withCode(r.findings, 'FIELD_NOT_APPLIED').map((f) => `${f.location!.line}:${f.location!.col} ${pathOf(f.message)}`)).toEqual([
       '11:31 spec.subsets[].trafficPolicy.connectionPool.http.idleTimeout',
-      '14:9 spec.subsets[].trafficPolicy.portLevelSettings[].tls',
+      '14:29 spec.subsets[].trafficPolicy.portLevelSettings[].tls.caCrl',
     ]);
   });
 

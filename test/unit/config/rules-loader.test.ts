@@ -48,15 +48,15 @@ describe('loadRules', () => {
     expect(good!.resources.map((x) => `${x.kind}/${x.metadata.name}`)).toEqual(['DestinationRule/callme', 'VirtualService/callme']);
     expect(broken).toMatchObject({ applied: false, resources: [] });
     expect(withCode(broken!.findings, 'WRONG_TYPE')[0]).toMatchObject({ location: { file: `${MIXED}/20-broken.yaml`, line: 22, col: 14 } });
-    expect(other).toMatchObject({ applied: true, resources: [] });
-    expect(r.resources.map((x) => x.metadata.name)).toEqual(['callme', 'callme']);
+    expect(other).toMatchObject({ applied: true });
+    expect(other!.resources.map((x) => `${x.kind}/${x.metadata.name}`)).toEqual(['AuthorizationPolicy/allow-post']);
+    expect(r.resources.map((x) => x.metadata.name)).toEqual(['callme', 'callme', 'allow-post']);
   });
 
   it('reports other kinds by severity without blocking', async () => {
     const r = await loadRules([MIXED]);
     const other = r.files[2]!;
     expect(other.findings.map((f) => [f.severity, f.code, at(f)])).toEqual([
-      ['warning', code('KIND_NOT_APPLIED'), '2:7'],
       ['info', code('KUBERNETES_KIND_IGNORED'), '9:7'],
       ['warning', code('UNKNOWN_KIND'), '16:7'],
     ]);

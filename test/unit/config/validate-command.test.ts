@@ -41,7 +41,7 @@ describe('meshbox validate', () => {
     expect(exit).toBe(1);
     expect(c.out).toContain(`${MIXED}/20-broken.yaml:22:14: error MB1101 [VirtualService default/caller]: spec.http[0].timeout must be a string, got 5 (an integer)`);
     // the subfolder too (recursive, as kubectl apply -R): nested/ignored.yaml is broken YAML
-    expect(c.out.at(-2)).toBe('5 files, 2 resources: 2 errors, 2 warnings, 1 info');
+    expect(c.out.at(-2)).toBe('5 files, 3 resources: 2 errors, 1 warning, 1 info');
     expect(c.out.at(-1)).toBe(`not applied until their errors are fixed: ${MIXED}/20-broken.yaml, ${MIXED}/nested/ignored.yaml`);
   });
 
@@ -52,7 +52,7 @@ describe('meshbox validate', () => {
     expect(c.out).toHaveLength(1);
     const parsed = JSON.parse(c.out[0]!) as { ok: boolean; summary: Record<string, number>; files: Array<{ file: string; applied: boolean }>; findings: Finding[] };
     expect(parsed.ok).toBe(false);
-    expect(parsed.summary).toEqual({ files: 4, resources: 2, errors: 2, warnings: 2, infos: 1 });
+    expect(parsed.summary).toEqual({ files: 4, resources: 3, errors: 2, warnings: 1, infos: 1 });
     expect(parsed.files.map((f) => [f.file.slice(MIXED.length + 1), f.applied])).toEqual([
       ['10-good.yaml', true],
       ['20-broken.yaml', false],

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { importManifests } from '../../../sandbox/kubernetes/import-mesh.js';
+import type { Finding } from '../../../sandbox/config/findings.js';
+
+const FIX = join(__dirname, '../../fixtures/kubernetes');
+const where = (f: Finding): string => `${f.location?.file.split('/').slice(-2).join('/')}:${f.location?.line}:${f.location?.col}`;
+const byCode = (fs: Finding[], code: string): Finding[] => fs.filter((f) => f.code === code);
+
+describe('importManifests: Deployments, StatefulSets, Services, ConfigMaps, Secrets', () => {
+  it('builds the mesh model meshbox.yaml would: workloads per version, labels, env, probes, replicas', async () => {
+    const r = await importManifests([join(FIX, 'shop')], { runtime: 'process', images: { 'example/catalog': { command: ['node', 'v2.js'], cwd: '/srv' } } });
+    expect(r.mesh).toBeDefined();
+    const svc = r.mesh!.services.find((s) => s.name === 'catalog')!;
+    expect(svc.port).toBe(9000);
+    const [v1, v2] = svc.workloads;
+    expect(v1).toMatchObject({ workload: 'catalog-v1', version: 'v1', replicas: 2, command: ['/bin/sh', '-c', 'node catalog.js'], labels: { app: 'catalog', version: 'v1', team: 'shop' } });
+    expect(v1!.env).toEqual({ CURRENCY: 'EUR', PAGE_SIZE: '20', VERSION: 'v1', DB_PASSWORD: 's3cr3t' });
+    expect(v1!.health).toEqual({ path: '/ready', intervalMs: 5000, timeoutMs: 2000, unhealthyThreshold: 4 });
+    expect(v2).toMatchObject({ workload: 'catalog-v2', version: 'v2', replicas: 1, command: ['node', 'v2.js'], cwd: '/srv', env: { VERSION: 'v2' } });
+    expect(r.serviceAccounts).toEqual({ 'catalog-v1': 'catalog', 'catalog-v2': 'default' });
+    expect([v1!.serviceAccount, v2!.serviceAccount]).toEqual(['catalog', 'default']);
+    // the Istio kinds of the same file are rules
+    expect(r.mesh!.ruleFiles).toEqual([join(FIX, 'shop/app.yaml')]);
+  });
+
+  it('reports once, with file:line:col, what one machine cannot honour, and keeps the workload', async () => {
+    const r = await importManifests([join(FIX, 'shop')], { runtime: 'process', images: { 'example/catalog': { command: ['node'], cwd: '/' } } });
+    const warn = byCode(r.findings, 'MB4001').map((f) => `${where(f)} ${f.message}`);
+    expect(warn).toEqual([
+      expect.stringMatching(/^shop\/app.yaml:33:7 .*`nodeSelector` is not honoured/),
+      expect.stringMatching(/^shop\/app.yaml:54:11 .*volume `data` \(persistentVolumeClaim\) is not mounted/),
+      expect.stringMatching(/^shop\/app.yaml:51:11 .*`resources`/),
+    ]);
+    // a tcpSocket probe is a TCP health check
+    expect(r.mesh!.services[0]!.workloads[1]!.health).toMatchObject({ kind: 'tcp' });
+    expect(r.findings.filter((f) => f.severity === 'error')).toEqual([]);
+  });
+
+  it('expands kustomize folders: resources, namePrefix (also on env references), commonLabels, images', async () => {
+    const r = await importManifests([join(FIX, 'kustomize')], { runtime: 'process', images: { 'example/greeter': { command: ['node', 'g.js'], cwd: '/' } } });
+    expect(r.mesh!.services.map((s) => s.name)).toEqual(['dev-greeter']);
+    const w = r.mesh!.services[0]!.workloads[0]!;
+    expect(w).toMatchObject({ workload: 'dev-greeter', image: 'example/greeter:3.1', env: { GREETING: 'hello' }, labels: { app: 'greeter', env: 'dev', version: 'v1' } });
+    const patches = byCode(r.findings, 'MB4001');
+    expect(patches.map((f) => `${where(f)} ${f.message}`)).toEqual([expect.stringMatching(/^kustomize\/kustomization.yaml:12:1 kustomization `patches` is not applied/)]);
+  });
+});
+
+describe('importManifests: bad input, each one message with its location, the rest still comes up', () => {
+  it('YAML errors, schema errors, selector mismatch, a Service selecting nothing, duplicate ports, unbuildable images, an unsupported builder', async () => {
+    const r = await importManifests([join(FIX, 'bad')], { runtime: 'docker', imageExists: async () => false });
+    const lines = r.findings.map((f) => `${f.severity} ${f.code} ${where(f)} ${f.message}`);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^error MB1001 bad\/broken.yaml:8:1 YAML syntax error/),
+        expect.stringMatching(/^error MB1101 bad\/apps.yaml:38:13 Deployment twice: .*replicas/),
+        expect.stringMatching(/^error MB4002 bad\/apps.yaml:6:3 Deployment mismatch: `selector.matchLabels` \{"app":"mismatch"\} does not match/),
+        expect.stringMatching(/^warning MB4003 bad\/apps.yaml:20:3 Service lonely: its selector \{"app":"nobody"\} matches no Deployment/),
+        expect.stringMatching(/^error MB4004 bad\/apps.yaml:31:33 Service twice: port 8080 is declared twice/),
+        expect.stringMatching(/^error MB4005 bad\/apps.yaml:60:31 Deployment nowhere: image example\/nowhere:1.0 is not in the local Docker image store and has no build recipe/),
+        expect.stringMatching(/^error MB4006 bad\/skaffold.yaml:6:7 skaffold artifact example\/jibbed: the `jib` builder is not supported/),
+      ]),
+    );
+    const nowhere = r.findings.find((f) => f.code === 'MB4005')!;
+    expect(nowhere.hint).toMatch(/skaffold\.yaml.*build\.artifacts.*image: example\/nowhere.*a folder .*nowhere\/ holding its Dockerfile/);
+    expect(r.findings.find((f) => f.code === 'MB4006')!.hint).toMatch(/jib:dockerBuild/);
+    // the rest comes up: `fine` is built from its skaffold artifact
+    expect(r.mesh!.services.map((s) => s.name)).toEqual(['fine']);
+    expect(r.mesh!.services[0]!.workloads[0]!.build).toEqual({ context: join(FIX, 'bad/fine'), dockerfile: 'Dockerfile.dev', args: { MODE: 'dev' } });
+  });
+
+  it('process runtime without a command: says to add the annotation or the meshbox.yaml entry', async () => {
+    const r = await importManifests([join(FIX, 'build')], { runtime: 'process' });
+    expect(r.mesh).toBeUndefined();
+    const f = r.findings.find((x) => x.code === 'MB4005')!;
+    expect(`${where(f)} ${f.message}`).toMatch(/^build\/app.yaml:13:35 Deployment greeter: image example\/greeter:dev cannot run as a process/);
+    expect(f.hint).toMatch(/meshbox\.dev\/command.*images: \{ example\/greeter: \{ command/);
+  });
+
+  it('Docker runtime: a local image runs as it is; else a folder named like the image with a Dockerfile is built', async () => {
+    const local = await importManifests([join(FIX, 'build')], { runtime: 'docker', imageExists: async (i) => i === 'example/greeter:dev' });
+    expect(local.mesh!.services[0]!.workloads[0]).toMatchObject({ image: 'example/greeter:dev' });
+    expect(local.mesh!.services[0]!.workloads[0]!.build).toBeUndefined();
+    const built = await importManifests([join(FIX, 'build')], { runtime: 'docker', imageExists: async () => false });
+    expect(built.mesh!.services[0]!.workloads[0]!.build).toEqual({ context: join(FIX, 'build/greeter'), dockerfile: 'Dockerfile', args: {} });
+  });
+});
