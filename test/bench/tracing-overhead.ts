@@ -65,6 +65,7 @@ async function round(tracing: boolean, requests: number, rate: number, collector
     '--ingress-port', String(ip), '--admin-port', String(ap), '--seed', '1',
     ...(tracing ? ['--otlp-endpoint', `${collector.url}/v1/traces`, '--zipkin', `${collector.url}/api/v2/spans`] : ['--no-tracing'])];
   const child: ChildProcess = spawn(process.execPath, args, { env: { ...process.env, MESHBOX_STATE_DIR: state, CI: '1' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  running.add(child);
   try {
     await waitFor(`http://127.0.0.1:${ap}/ready`, 60_000);
     const load = (n: number) => runLoad({ url: `http://127.0.0.1:${ip}/caller/ping`, headers: { host: 'caller.example.com' }, rate, connections: 16, maxRequests: n, durationMs: 120_000 });
@@ -79,8 +80,18 @@ async function round(tracing: boolean, requests: number, rate: number, collector
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+    running.delete(child);
     rmSync(state, { recursive: true, force: true });
   }
+}
+
+/** what this bench started and has not stopped yet: stopped on Ctrl-C / SIGTERM too */
+const running = new Set<ChildProcess>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const c of running) c.kill('SIGTERM');
+    process.exit(130);
+  });
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -90,6 +101,7 @@ async function main(): Promise<void> {
   const rounds = arg('--rounds', 3);
   const rate = arg('--rate', 200);
   const collector = await startCollector();
+  running.add(collector.child);
   const off: number[] = [];
   const on: number[] = [];
   try {
