@@ -44,7 +44,8 @@ export const MESH_ID = 'cluster.local';
 export function nodeIdOf(e: RequestEvent): string {
   const self = e.reporter === 'destination' ? e.destination : e.source;
   const kind = e.listener === 'gateway' ? 'router' : 'sidecar';
-  const ip = (e.reporter === 'destination' ? e.downstreamLocalAddress : e.downstreamLocalAddress).replace(/:\d+$/, '');
+  // the address the proxy serves on (every proxy of the sandbox is on loopback)
+  const ip = e.downstreamLocalAddress.replace(/:\d+$/, '');
   return `${kind}~${ip}~${e.proxy}.${self.namespace}~${self.namespace}.svc.${MESH_ID}`;
 }
 
@@ -64,8 +65,7 @@ export function spanOf(e: RequestEvent, tracing?: TracingConfig): Span | undefin
   const error = e.status >= 500 || e.status === 0;
   const tags: Record<string, string> = {
     component: 'proxy',
-    'node_id': nodeIdOf(e),
-    'zone': '',
+    node_id: nodeIdOf(e),
     'guid:x-request-id': e.requestId,
     'http.url': `http://${e.authority}${e.path}`,
     'http.method': e.method,
@@ -82,7 +82,6 @@ export function spanOf(e: RequestEvent, tracing?: TracingConfig): Span | undefin
     'istio.mesh_id': MESH_ID,
     'istio.namespace': self.namespace,
   };
-  if (!tags['zone']) delete tags['zone'];
   if (e.upstreamCluster) {
     tags['upstream_cluster'] = e.upstreamCluster;
     tags['upstream_cluster.name'] = e.upstreamCluster;
