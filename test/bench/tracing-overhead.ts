@@ -1,5 +1,5 @@
 /**
- * `node dist/test/bench/tracing-overhead.js [--requests N] [--rounds R] [--rate RPS]`: the CPU meshbox itself
+ * `node dist/test/bench/tracing-overhead.js [--requests N] [--rounds R] [--rate RPS] [--exporters otlp|zipkin|both]`: the CPU meshbox itself
  * spends per request (its own process: data plane worker and main thread, not the apps) with
  * tracing off (`--no-tracing`) and with tracing at 100 % exporting to a local OTLP and Zipkin
  * collector, on the sample mesh (ingress -> caller -> callme: four spans a request), at the same
@@ -63,7 +63,7 @@ async function round(tracing: boolean, requests: number, rate: number, collector
   const state = mkdtempSync(path.join(os.tmpdir(), 'meshbox-bench-'));
   const args = [path.join(ROOT, 'dist/cli/main.js'), 'up', '--headless', '--runtime', 'process', '--no-logs', '--no-access-log', '--no-toxiproxy-api', '--no-watch',
     '--ingress-port', String(ip), '--admin-port', String(ap), '--seed', '1',
-    ...(tracing ? ['--otlp-endpoint', `${collector.url}/v1/traces`, '--zipkin', `${collector.url}/api/v2/spans`] : ['--no-tracing'])];
+    ...(tracing ? exporterArgs(collector.url) : ['--no-tracing'])];
   const child: ChildProcess = spawn(process.execPath, args, { env: { ...process.env, MESHBOX_STATE_DIR: state, CI: '1' }, stdio: ['ignore', 'ignore', 'inherit'] });
   running.add(child);
   try {
@@ -83,6 +83,17 @@ async function round(tracing: boolean, requests: number, rate: number, collector
     running.delete(child);
     rmSync(state, { recursive: true, force: true });
   }
+}
+
+const EXPORTERS = (() => {
+  const i = process.argv.indexOf('--exporters');
+  return i >= 0 ? process.argv[i + 1]! : 'both';
+})();
+
+function exporterArgs(url: string): string[] {
+  const otlp = ['--otlp-endpoint', `${url}/v1/traces`];
+  const zipkin = ['--zipkin', `${url}/api/v2/spans`];
+  return EXPORTERS === 'otlp' ? otlp : EXPORTERS === 'zipkin' ? zipkin : [...otlp, ...zipkin];
 }
 
 /** what this bench started and has not stopped yet: stopped on Ctrl-C / SIGTERM too */
@@ -119,9 +130,9 @@ async function main(): Promise<void> {
   const mOn = median(on);
   const overhead = (mOn / mOff - 1) * 100;
   console.log(`tracing off: ${mOff.toFixed(3)} ms CPU per request (median of ${rounds})`);
-  console.log(`tracing 100 % + OTLP + Zipkin export: ${mOn.toFixed(3)} ms CPU per request`);
+  console.log(`tracing 100 % + export (${EXPORTERS}): ${mOn.toFixed(3)} ms CPU per request`);
   console.log(`overhead: ${overhead.toFixed(1)} % (target <= 15 %)`);
-  console.log(`BENCH_JSON ${JSON.stringify({ tracingOffCpuMsPerRequest: mOff, tracingOnCpuMsPerRequest: mOn, overheadPercent: overhead, off, on, requests, rate })}`);
+  console.log(`BENCH_JSON ${JSON.stringify({ tracingOffCpuMsPerRequest: mOff, tracingOnCpuMsPerRequest: mOn, overheadPercent: overhead, off, on, requests, rate, exporters: EXPORTERS })}`);
 }
 
 void main().catch((e: Error) => {
