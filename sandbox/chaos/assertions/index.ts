@@ -12,6 +12,7 @@ import { latency } from './latency.js';
 import { requestCount } from './requests.js';
 import { share } from './share.js';
 import { successRate } from './success-rate.js';
+import { traces } from './traces.js';
 
 export type { AssertionType, Measurement, MeasureInput } from './assertion-type.js';
 
@@ -29,6 +30,6 @@ export function assertionTypes(): AssertionType[] {
   return [...registry.values()];
 }
 
-for (const t of [successRate, errorRate, latency, share, attempts, ejections, requestCount, healthy] as Array<AssertionType<never>>) {
+for (const t of [successRate, errorRate, latency, share, attempts, ejections, requestCount, healthy, traces] as Array<AssertionType<never>>) {
   registerAssertion(t as unknown as AssertionType);
 }
