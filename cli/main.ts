@@ -97,7 +97,11 @@ export function buildProgram(): Command {
     .option('--ready-timeout <seconds>', 'how long to wait for every workload to be healthy', seconds)
     .option('--toxiproxy-port <port>', "port of the Toxiproxy-compatible API on 127.0.0.1 (default: 8474)", port)
     .option('--no-toxiproxy-api', 'do not serve the Toxiproxy-compatible API')
-    .action((o: { file?: string[]; toxiproxyPort?: number; toxiproxyApi: boolean; config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
+    .option('--trace-sampling <percent>', 'percentage of new traces recorded, 0-100 (default 100; Telemetry resources refine it)')
+    .option('--otlp-endpoint <url>', 'send spans to an OTLP/HTTP collector (JSON), e.g. http://127.0.0.1:4318/v1/traces')
+    .option('--zipkin <url>', 'send spans to a Zipkin collector (v2 JSON), e.g. http://127.0.0.1:9411/api/v2/spans')
+    .option('--no-tracing', 'no spans, no trace headers written by the proxies')
+    .action((o: { file?: string[]; traceSampling?: string; otlpEndpoint?: string; zipkin?: string; tracing: boolean; toxiproxyPort?: number; toxiproxyApi: boolean; config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
       run(() =>
         runUp(
           {
@@ -117,6 +121,7 @@ export function buildProgram(): Command {
             watch: o.watch,
             toxiproxyPort: o.toxiproxyPort,
             toxiproxyApi: o.toxiproxyApi,
+            tracing: o.tracing === false ? false : { traceSampling: o.traceSampling, otlpEndpoint: o.otlpEndpoint, zipkin: o.zipkin },
           },
           stdio,
         ),

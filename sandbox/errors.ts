@@ -29,6 +29,16 @@ const catalog = {
     hint: () => 'pass --config with the path of a meshbox.yaml, or run `meshbox up` without --config for the sample mesh',
     exitCode: 1,
   },
+  MESH_ERR_TRACE_ENDPOINT: {
+    message: (flag, url, why) => `${flag} ${url} is not a collector URL: ${why}`,
+    hint: (flag) => `give an http:// or https:// URL, e.g. ${flag === '--zipkin' ? '--zipkin http://127.0.0.1:9411/api/v2/spans' : '--otlp-endpoint http://127.0.0.1:4318/v1/traces'}`,
+    exitCode: 1,
+  },
+  MESH_ERR_TRACE_EXPORT: {
+    message: (name, url, why) => `trace export to ${name} (${url}) failed: ${why}`,
+    hint: () => 'is the collector running and listening there? Traffic is not slowed: spans wait in a bounded queue and are dropped (counted on GET /traces/stats) when it is full',
+    exitCode: 1,
+  },
   MESH_ERR_RULES_NOT_FOUND: {
     message: (dir) => `rules folder ${dir} does not exist`,
     hint: () => 'create it, pass --rules with an existing folder, or remove `rules:` from meshbox.yaml',

@@ -106,6 +106,40 @@ export interface RequestEvent {
    * upstream one the sidecar opened (`mutual_tls`, `tls` for DestinationRule SIMPLE, or `none`)
    */
   connectionSecurity?: 'mutual_tls' | 'tls' | 'none';
+  /** this proxy's span (ids decided on the request path; see sandbox/telemetry/tracing) */
+  trace?: RequestTrace;
+}
+
+/** One upstream attempt of a request, for its span (an event per attempt). */
+export interface AttemptRecord {
+  attempt: number;
+  endpoint: string;
+  /** epoch ms */
+  startTime: number;
+  durationMs: number;
+  /** the status it got (0: none) */
+  status: number;
+  /** what failed, when no response came (connect-failure, per-try-timeout, reset, ...) */
+  failure?: string;
+  /** the fault injected into this attempt, when one fired */
+  fault?: string;
+}
+
+/** The span a proxy made for one request: ids as sent on (traceparent / B3), attempts, faults. */
+export interface RequestTrace {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  sampled: boolean;
+  /** Envoy's operation name: the route decorator `<host>:<port>/*` */
+  operation: string;
+  /** where the context came from: an incoming header, or started here */
+  from: 'traceparent' | 'b3' | 'x-b3' | 'new';
+  /** an incoming trace header was malformed and replaced (why) */
+  replaced?: string;
+  attempts: AttemptRecord[];
+  /** the fault that fired on this hop (before any attempt), in one line */
+  fault?: string;
 }
 
 export interface WorkloadEvent {

@@ -47,6 +47,8 @@ import { AccessLogWriter } from './telemetry/access-log.js';
 import { meshViewOf, startSandboxToxiproxyApi, type SandboxToxiproxyOptions } from './toxiproxy-api/toxiproxy-api.js';
 import type { ToxiproxyServer } from './toxiproxy-api/toxiproxy-server.js';
 import { IstioMetrics, proxyInstances } from './telemetry/metrics.js';
+import { installTraceRoutes } from './admin/trace-routes.js';
+import { resolveTracingOptions, Tracing } from './telemetry/tracing/tracer.js';
 import { installSecurityRoutes } from './admin/security-routes.js';
 import { MeshCA } from './security/ca.js';
 import { IdentityProvider, workloadCertTtlFromEnv } from './security/identity-provider.js';
@@ -84,6 +86,8 @@ export interface SandboxOptions {
   bus?: EventBus;
   /** Toxiproxy's HTTP API (sandbox/toxiproxy-api); off unless given (`meshbox up` turns it on) */
   toxiproxy?: SandboxToxiproxyOptions;
+  /** tracing (default on, 100 % sampled, no exporter; meshbox.yaml `tracing:` fills what is not given); false: off */
+  tracing?: { samplingPercent?: number; otlpEndpoint?: string; zipkinEndpoint?: string } | false;
 }
 
 
@@ -100,6 +104,8 @@ export class Sandbox {
   ruleFindings: Finding[] = [];
   /** hot reload (rules, meshbox.yaml, service code); undefined with `watch: false` */
   hotReload: HotReload | undefined;
+  /** spans and the trace store; undefined when tracing is off */
+  tracing: Tracing | undefined;
   private loadedRules: RulesLoadResult | undefined;
   ingressUrl = '';
   adminUrl = '';
@@ -248,11 +254,13 @@ export class Sandbox {
     this.adminUrl = await this.admin.listen(this.options.adminHost ?? '127.0.0.1', this.options.adminPort ?? 15000, { token: adminToken, tokenFile: this.state.tokenFile });
     this.installAdminRoutes();
     installChaosRoutes(this.admin, { faults: this.faults, workloads: () => this.workloads, registry: this.registry });
+    installTraceRoutes(this.admin, { tracing: () => this.tracing });
     installObserveRoutes(this.admin, { bus: this.bus, registry: this.registry, faults: this.faults, mesh: () => this.mesh, controlPlane: () => this.controlPlane, dataPlane: () => this.dataPlane });
     installSecurityRoutes(this.admin, { identity: () => this.identity });
     this.state.set({ adminUrl: this.adminUrl, ingressUrl: this.ingressUrl });
 
     this.controlPlane = new ControlPlane(mesh, this.registry, this.dataPlane, this.bus, ingress);
+    await this.startTracing(mesh);
     this.faults.onChange(() => {
       void this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()).catch((e: Error) => this.notice('error', `faults not applied: ${e.message}`));
     });
@@ -532,6 +540,15 @@ export class Sandbox {
       .route('GET', JWKS_PATH, "the local token issuer's public JWKS (meshbox token), for a RequestAuthentication jwksUri", () => ({ body: TokenIssuer.local().jwks() }));
   }
 
+  /** spans from request events, kept in the trace store and sent to the collectors (README "Tracing") */
+  private async startTracing(mesh: MeshDefinition): Promise<void> {
+    const opts = resolveTracingOptions(this.options.tracing, mesh.tracing);
+    if (!opts) return;
+    this.tracing = new Tracing(opts, () => (this.controlPlane as ControlPlane | undefined)?.current?.tracing, (level, message) => this.notice(level, message));
+    this.tracing.attach(this.bus);
+    await this.controlPlane.setTracing({ samplingPercent: this.tracing.samplingPercent });
+  }
+
   /** Stops everything this sandbox started. Safe to call more than once, and after a failed up(). */
   down(): Promise<void> {
     this.stopped ??= this.doDown();
@@ -550,6 +567,7 @@ export class Sandbox {
     this.controlPlane?.close();
     this.identity?.close();
     await this.dataPlane?.stop(1_000).catch(() => undefined);
+    await this.tracing?.close();
     await this.admin.close();
     await this.accessLog?.close();
     for (const i of this.registry.all()) releasePort(i.appPort);

@@ -20,6 +20,8 @@ import { attachDevLoop, withDevWatches } from '../../sandbox/kubernetes/dev-loop
 import type { MeshDefinition } from '../../sandbox/config/mesh-types.js';
 import type { Finding } from '../../sandbox/config/findings.js';
 import { hasErrors } from '../../sandbox/config/findings.js';
+import { collectorUrl } from '../../sandbox/telemetry/tracing/exporter.js';
+import { parseSamplingPercent } from '../../sandbox/telemetry/tracing/sampling.js';
 
 export interface UpOptions {
   config?: string;
@@ -45,6 +47,24 @@ export interface UpOptions {
   toxiproxyPort?: number;
   /** false: no Toxiproxy API (`--no-toxiproxy-api`) */
   toxiproxyApi?: boolean;
+  /** `--trace-sampling`, `--otlp-endpoint`, `--zipkin`; false: `--no-tracing` */
+  tracing?: { traceSampling?: string; otlpEndpoint?: string; zipkin?: string } | false;
+}
+
+/** the tracing flags, checked before anything starts */
+export function tracingFlags(t: UpOptions['tracing']): { samplingPercent?: number; otlpEndpoint?: string; zipkinEndpoint?: string } | false | undefined {
+  if (t === false || t === undefined) return t;
+  let samplingPercent: number | undefined;
+  if (t.traceSampling !== undefined) {
+    const p = parseSamplingPercent(t.traceSampling);
+    if (typeof p === 'string') throw new MeshError('MESH_ERR_USAGE', [`--trace-sampling ${p}`]);
+    samplingPercent = p;
+  }
+  return {
+    ...(samplingPercent !== undefined ? { samplingPercent } : {}),
+    ...(t.otlpEndpoint ? { otlpEndpoint: collectorUrl('--otlp-endpoint', t.otlpEndpoint) } : {}),
+    ...(t.zipkin ? { zipkinEndpoint: collectorUrl('--zipkin', t.zipkin) } : {}),
+  };
 }
 
 /**
@@ -75,12 +95,14 @@ export function tryLine(target: LoadTarget | undefined): string {
 export async function runUp(opts: UpOptions, io: Io): Promise<number> {
   const color = useColor();
   const c = paint(color);
+  const tracing = tracingFlags(opts.tracing);
   const config = opts.files?.length ? path.resolve(opts.files[0]!) : chooseMeshFile(opts.config, io, c);
   // ── Kubernetes manifests (issue 16): `-f`, or meshbox.yaml `kubernetes:`
   const k8s = await kubernetesMesh(opts, config, io, color);
   if (typeof k8s === 'number') return k8s;
   // ──
   const sandbox = new Sandbox({
+    tracing,
     config,
     ...(k8s ? { mesh: opts.dev ? withDevWatches(k8s.mesh) : k8s.mesh, runtime: k8s.runtime } : {}),
     rules: opts.rules,

@@ -26,6 +26,7 @@ import { logText, LogsView } from './LogsView.js';
 import { line } from './lines.js';
 import { Prompt } from './Prompt.js';
 import { detailScreenLines, RequestDetail } from './RequestDetail.js';
+import { TracesView } from './TracesView.js';
 import { rulesLines, RulesView } from './RulesView.js';
 import { rowTarget, serviceListRows, ServicesView, type ServiceListRow } from './ServicesView.js';
 import { StatusLine, type StatusMessage } from './StatusLine.js';
@@ -66,6 +67,10 @@ interface UiState {
   rulesScroll: number;
   detail: RequestEvent | undefined;
   detailScroll: number;
+  /** Traces view: the selected trace, the one whose waterfall is open, its scroll */
+  traceSel: string | undefined;
+  traceOpen: string | undefined;
+  traceScroll: number;
   help: boolean;
   helpScroll: number;
   filters: { traffic: string; logs: string };
@@ -76,6 +81,8 @@ interface UiState {
 }
 
 const MIN_COLUMNS = 40;
+/** traces the Traces view lists */
+const TRACE_ROWS = 200;
 const MIN_ROWS = 8;
 /** below this height the header and the bottom lines shrink to one line each */
 const COMPACT_ROWS = 18;
@@ -156,6 +163,9 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
     rulesScroll: 0,
     detail: undefined,
     detailScroll: 0,
+    traceSel: undefined,
+    traceOpen: undefined,
+    traceScroll: 0,
     help: false,
     helpScroll: 0,
     filters: { traffic: '', logs: '' },
@@ -308,9 +318,25 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
         const i = Math.max(0, d.faults.findIndex((f) => f.name === d.selectedFault?.name));
         return update({ faultSel: d.faults[clamp(i + delta, 0, d.faults.length - 1)]!.name });
       }
+      case 'traces': {
+        if (s.traceOpen) return update({ traceScroll: Math.max(0, s.traceScroll + delta) });
+        const list = controller.traces?.recent(TRACE_ROWS) ?? [];
+        if (list.length === 0) return;
+        const i = Math.max(0, list.findIndex((t) => t.traceId === s.traceSel));
+        return update({ traceSel: list[clamp(i + delta, 0, list.length - 1)]!.traceId });
+      }
       case 'graph':
         return;
     }
+  };
+
+  /** the trace of a request (Traffic's `t`), opened as a waterfall in the Traces view */
+  const openTrace = (e: RequestEvent | undefined): void => {
+    if (!e) return say('warn', 'select a request first (↑ in Traffic)');
+    if (!controller.traces) return say('warn', 'tracing is off in this sandbox');
+    const t = controller.traces.byRequestId(e.requestId);
+    if (!t) return say('warn', e.trace && !e.trace.sampled ? `request ${e.requestId} was not sampled (--trace-sampling)` : `no trace for request ${e.requestId} (not kept, or tracing off)`);
+    update({ view: 'traces', traceSel: t.traceId, traceOpen: t.traceId, traceScroll: 0, detail: undefined });
   };
 
   const dispatch = (action: Action): void => {
@@ -323,6 +349,7 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
       case 'view-4':
       case 'view-5':
       case 'view-6':
+      case 'view-7':
         return update({ view: VIEWS[Number(action.slice(5)) - 1]!, detail: undefined, help: false });
       case 'next-view':
       case 'prev-view': {
@@ -354,13 +381,22 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
           if (!e) return say('warn', 'no request to show yet');
           return update({ trafficFrozen: d.trafficAll, trafficSel: e, detail: e, detailScroll: 0 });
         }
+        if (s.view === 'traces') {
+          const list = controller.traces?.recent(TRACE_ROWS) ?? [];
+          const t = list.find((x) => x.traceId === s.traceSel) ?? list[0];
+          if (!t) return say('warn', 'no trace yet');
+          return update({ traceSel: t.traceId, traceOpen: t.traceId, traceScroll: 0 });
+        }
         if (s.view === 'services' && d.selectedService?.kind === 'instance') {
           return update({ view: 'logs', filters: { ...s.filters, logs: d.selectedService.row.id }, logsFrozen: undefined, logsScroll: 0 });
         }
         return;
       }
+      case 'open-trace':
+        return openTrace(s.detail ?? s.trafficSel ?? derive(s, snap, store).trafficRows.at(-1));
       case 'back':
         if (s.detail) return update({ detail: undefined });
+        if (s.view === 'traces' && s.traceOpen) return update({ traceOpen: undefined, traceScroll: 0 });
         if (s.help) return update({ help: false });
         if (s.view === 'traffic' || s.view === 'logs') {
           if (s.filters[s.view]) return update({ filters: { ...s.filters, [s.view]: '' }, trafficSel: undefined });
@@ -509,6 +545,12 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
       case 'logs':
         body = <LogsView lines={d.logRows} total={d.logsAll.length} paused={ui.logsFrozen !== undefined} filter={ui.filters.logs} scroll={ui.logsScroll} width={width} height={viewHeight} />;
         break;
+      case 'traces': {
+        const traces = controller.traces?.recent(TRACE_ROWS) ?? [];
+        const open = ui.traceOpen ? controller.traces?.get(ui.traceOpen) : undefined;
+        body = <TracesView traces={traces} selected={ui.traceSel ?? traces[0]?.traceId} open={open} scroll={ui.traceScroll} width={width} height={viewHeight} enabled={controller.traces !== undefined} stats={controller.traceStats?.()} />;
+        break;
+      }
       case 'faults':
         body = <FaultsView snapshot={snapshot} selected={d.selectedFault?.name} width={width} height={viewHeight} />;
         break;

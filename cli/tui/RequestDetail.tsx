@@ -36,6 +36,7 @@ export function detailLines(e: RequestEvent, chain: readonly RequestEvent[], why
   add(`${e.method} ${e.authority}${e.path}   x-request-id ${e.requestId}`, undefined, true);
   add(`${e.proxy} -> ${destinationOf(e)}   ${e.status} ${e.responseCodeDetails}   ${duration(e.durationMs)}   attempts ${e.attempts}   flags ${flags.join(',') || '-'}`, statusColor(e.status));
   add(`at ${clock(e.startTime)}   reporter ${e.reporter} (${e.listener})   rules snapshot v${e.snapshotVersion}   route ${matchedRoute(e.why, e.routeName)}`, 'gray');
+  if (e.trace) add(`trace ${e.trace.traceId}   span ${e.trace.spanId}${e.trace.parentSpanId ? ` (parent ${e.trace.parentSpanId})` : ' (root)'}   ${e.trace.sampled ? 't opens its waterfall' : 'not sampled'}`, 'gray');
   add('');
 
   add('WHY', 'cyan', true);

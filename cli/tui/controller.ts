@@ -10,6 +10,8 @@ import type { Finding } from '../../sandbox/config/findings.js';
 import type { InstanceState } from '../../sandbox/control/registry.js';
 import type { MeshEvent, RequestEvent } from '../../sandbox/events.js';
 import type { FaultRecord, FaultSpec } from '../../sandbox/faults/fault-spec.js';
+import type { StoredTrace } from '../../sandbox/telemetry/tracing/trace-store.js';
+import type { TracingStats } from '../../sandbox/telemetry/tracing/tracer.js';
 
 export interface SandboxInfo {
   /** `sample-6f0f72`; empty until the mesh file is read */
@@ -105,6 +107,14 @@ export interface LoadControl {
   status(): LoadStatus | undefined;
 }
 
+/** What the Traces view reads (the sandbox's TraceStore has this shape). */
+export interface TraceSource {
+  /** newest first */
+  recent(limit?: number): StoredTrace[];
+  get(traceId: string): StoredTrace | undefined;
+  byRequestId(requestId: string): StoredTrace | undefined;
+}
+
 export interface SandboxController {
   /** every sandbox event, in order; returns an unsubscribe function */
   onEvent(listener: (event: MeshEvent) => void): () => void;
@@ -124,6 +134,10 @@ export interface SandboxController {
    * one that matched (rendered on demand; events carry only the matched route's line)
    */
   explainRequest?(e: RequestEvent): readonly string[];
+  /** the built-in trace store; undefined when tracing is off */
+  traces?: TraceSource;
+  /** sampling, store and exporter counters (dropped and failed spans), for the Traces view */
+  traceStats?(): TracingStats | undefined;
   /** stops everything the sandbox started */
   down(): Promise<void>;
 }

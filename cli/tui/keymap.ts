@@ -5,7 +5,7 @@
  */
 import type { Key } from 'ink';
 
-export const VIEWS = ['services', 'graph', 'traffic', 'rules', 'logs', 'faults'] as const;
+export const VIEWS = ['services', 'graph', 'traffic', 'rules', 'logs', 'faults', 'traces'] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 export const VIEW_TITLES: Record<ViewName, string> = {
@@ -15,6 +15,7 @@ export const VIEW_TITLES: Record<ViewName, string> = {
   rules: 'Rules',
   logs: 'Logs',
   faults: 'Faults',
+  traces: 'Traces',
 };
 
 export type Action =
@@ -24,6 +25,8 @@ export type Action =
   | 'view-4'
   | 'view-5'
   | 'view-6'
+  | 'view-7'
+  | 'open-trace'
   | 'next-view'
   | 'prev-view'
   | 'up'
@@ -72,6 +75,7 @@ export const KEYMAP: readonly KeyBinding[] = [
   { keys: ['4'], action: 'view-4', label: 'rules', description: 'rules: loaded resources and validation findings', group: 'navigate' },
   { keys: ['5'], action: 'view-5', label: 'logs', description: 'logs: every instance’s output and meshbox’s own events', group: 'navigate' },
   { keys: ['6'], action: 'view-6', label: 'faults', description: 'faults: active faults, from rule files and from here', group: 'navigate' },
+  { keys: ['7'], action: 'view-7', label: 'traces', description: 'traces: recent traces and the waterfall of one (spans, attempts, faults)', group: 'navigate' },
   { keys: ['tab'], action: 'next-view', label: 'next view', description: 'next view', group: 'navigate' },
   { keys: ['shift-tab'], action: 'prev-view', label: 'previous view', description: 'previous view', group: 'navigate' },
   { keys: ['up', 'k'], action: 'up', label: 'select', description: 'move up (in traffic: pause and select a request)', group: 'navigate' },
@@ -80,10 +84,11 @@ export const KEYMAP: readonly KeyBinding[] = [
   { keys: ['pagedown'], action: 'page-down', label: 'page down', description: 'one page down', group: 'navigate' },
   { keys: ['home', 'g'], action: 'top', label: 'top', description: 'first row', group: 'navigate' },
   { keys: ['end', 'G'], action: 'bottom', label: 'bottom', description: 'last row (in traffic and logs: follow again)', group: 'navigate' },
-  { keys: ['enter'], action: 'open', label: 'detail', description: 'traffic: the selected request in detail (headers, route and why, faults, retries); services: that instance’s logs', views: ['traffic', 'services'], bar: true, group: 'traffic' },
+  { keys: ['enter'], action: 'open', label: 'detail', description: 'traffic: the selected request in detail (headers, route and why, faults, retries); services: that instance’s logs; traces: the waterfall of the selected trace', views: ['traffic', 'services', 'traces'], bar: true, group: 'traffic' },
   { keys: ['escape'], action: 'back', label: 'back', description: 'close the detail, help or prompt; clear the filter', group: 'navigate' },
   { keys: ['/'], action: 'filter', label: 'filter', description: 'filter rows by text (`!text` excludes; `5xx`, `FI`, `v1` work)', views: ['traffic', 'logs'], bar: true, group: 'traffic' },
   { keys: ['space'], action: 'pause', label: 'pause', description: 'pause / follow the stream', views: ['traffic', 'logs'], bar: true, group: 'traffic' },
+  { keys: ['t'], action: 'open-trace', label: 'trace', description: 'traffic: the trace of the selected request, as a waterfall (Traces view)', views: ['traffic'], bar: true, group: 'traffic' },
   { keys: ['d'], action: 'delay', label: 'delay', description: 'inject a delay into the selected service/version (percent, ms)', bar: true, views: ['services', 'graph', 'traffic', 'faults'], group: 'faults' },
   { keys: ['a'], action: 'abort', label: 'abort', description: 'inject an abort (HTTP status) into the selected service/version (percent, status)', bar: true, views: ['services', 'graph', 'traffic', 'faults'], group: 'faults' },
   { keys: ['n'], action: 'network', label: 'network fault', description: 'add a network fault (toxic: latency, bandwidth, reset_peer, ...) on connections to the selected service/version', bar: true, views: ['services', 'graph', 'traffic', 'faults'], group: 'faults' },

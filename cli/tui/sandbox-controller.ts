@@ -91,6 +91,10 @@ export function createSandboxController(sandbox: Sandbox): SandboxController {
     workloads: workloadControl,
     load: new IngressLoad(loadTarget),
     explainRequest: (e) => sandbox.explainRequest(e),
+    get traces() {
+      return sandbox.tracing?.store;
+    },
+    traceStats: () => sandbox.tracing?.stats(),
     down: () => sandbox.down(),
   };
 }

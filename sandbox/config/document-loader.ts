@@ -38,6 +38,7 @@ const KIND_CHECKS: Record<SupportedKind, (spec: unknown, locator: Locator) => Fi
   PeerAuthentication: checkPeerAuthentication,
   AuthorizationPolicy: checkAuthorizationPolicy,
   RequestAuthentication: checkRequestAuthentication,
+  Telemetry: () => [],
 };
 
 const NOT_APPLIED_HINTS: Record<string, string> = {

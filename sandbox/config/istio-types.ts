@@ -8,6 +8,7 @@
 import type { FaultSpec } from '../faults/fault-spec.js';
 import type { AuthorizationPolicySpec } from '../security/authz-types.js';
 import type { RequestAuthenticationSpec } from '../security/jwt-rule.js';
+import type { TelemetrySpec } from '../telemetry/tracing/telemetry-resource.js';
 
 export interface ObjectMeta {
   name: string;
@@ -253,7 +254,11 @@ export interface IstioSpecs {
   PeerAuthentication: PeerAuthenticationSpec;
   AuthorizationPolicy: AuthorizationPolicySpec;
   RequestAuthentication: RequestAuthenticationSpec;
+  Telemetry: TelemetrySpec;
 }
+
+/** apiVersions of Istio's Telemetry kind */
+export const TELEMETRY_API_VERSIONS = ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'] as const;
 
 export type SupportedKind = keyof IstioSpecs;
 

@@ -50,6 +50,7 @@ export interface MeshFileValue {
   namespace?: string;
   rules?: string;
   ingress?: { host?: string; port?: number; labels?: Record<string, string> };
+  tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
   services?: Record<string, ServiceValue>;
   kubernetes?: string[];
   images?: Record<string, { command?: string | string[]; cwd?: string; health?: string; watch?: WatchValue }>;
@@ -193,6 +194,7 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
       labels: { ...(value.ingress?.labels ?? DEFAULT_INGRESS.labels) },
     },
     services,
+    ...(value.tracing ? { tracing: { ...value.tracing } } : {}),
   };
   if (value.kubernetes || value.images) {
     const images: KubernetesSourceSpec['images'] = {};

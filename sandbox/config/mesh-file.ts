@@ -10,6 +10,10 @@
  *   host: 127.0.0.1          #   default 127.0.0.1
  *   port: 8080               #   default 8080 (serves Gateway servers of port 80)
  *   labels: { istio: ingressgateway }   # default; matched by Gateway `selector`
+ * tracing:                   # optional: spans (README "Tracing"); the command line overrides each
+ *   sampling: 100            #   percentage of new traces recorded (default 100; --trace-sampling)
+ *   otlpEndpoint: http://127.0.0.1:4318/v1/traces   # OTLP/HTTP JSON collector (--otlp-endpoint)
+ *   zipkin: http://127.0.0.1:9411/api/v2/spans      # Zipkin v2 collector (--zipkin)
  * services:
  *   callme-service:          # the service name, a DNS-1123 label (lowercase, digits, `-`)
  *     port: 8080             # required: the Service port apps address (callme-service:8080)

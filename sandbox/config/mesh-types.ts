@@ -115,6 +115,8 @@ export interface MeshDefinition {
   ruleFiles?: string[];
   /** meshbox.yaml `kubernetes:` and `images:` (absolute paths): read by sandbox/kubernetes */
   kubernetes?: KubernetesSourceSpec;
+  /** meshbox.yaml `tracing:` (sampling percentage, collectors); the command line overrides it */
+  tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
 }
 
 /** How to start an image of a Kubernetes manifest with the process runtime (meshbox.yaml `images:`). */

@@ -52,6 +52,7 @@ import { hostAliases } from './snapshot.js';
 import { spiffeId } from '../security/identity.js';
 import { PeerAuthenticationResolver, type PeerAuthenticationPolicy, type PeerAuthenticationSpec } from '../security/peer-authentication.js';
 import { upstreamTls } from '../security/tls-settings.js';
+import { compileTracing, type TracingDefaults } from '../telemetry/tracing/telemetry-resource.js';
 
 export const GATEWAY_ID = 'istio-ingressgateway';
 /**
@@ -79,6 +80,8 @@ export interface CompileInput {
   runtimeFaults?: readonly FaultRecord[];
   /** listeners added at runtime (`meshbox port-forward`), kept across snapshots */
   extraListeners?: readonly ListenerConfig[];
+  /** tracing defaults (`--trace-sampling`); absent: tracing off; Telemetry resources refine it */
+  tracing?: TracingDefaults;
 }
 
 /** Fault resources of the rule files as records (with their location). */
@@ -457,6 +460,7 @@ export function compile(input: CompileInput): MeshSnapshot {
     routeConfigs,
     clusters,
     faults,
+    ...(input.tracing ? { tracing: compileTracing(input.tracing, input.resources, proxies) } : {}),
   };
 }
 

@@ -14,6 +14,7 @@ import { compile } from './compiler.js';
 import type { Registry } from './registry.js';
 import { RouteListInterner } from './route-fingerprint.js';
 import type { ListenerConfig, MeshSnapshot } from './snapshot.js';
+import type { TracingDefaults } from '../telemetry/tracing/telemetry-resource.js';
 
 /** snapshots kept after they were replaced, for explanations of the requests that ran on them */
 export const SNAPSHOT_HISTORY = 5;
@@ -30,6 +31,8 @@ export class ControlPlane {
   private pending: Promise<void> | undefined;
   private dirty = false;
   private closed = false;
+  /** tracing defaults (`--trace-sampling`); undefined: tracing off */
+  private tracing: TracingDefaults | undefined;
 
   constructor(
     private meshDef: MeshDefinition,
@@ -146,6 +149,7 @@ export class ControlPlane {
       ingress: this.ingress,
       runtimeFaults: this.runtimeFaults,
       extraListeners: [...this.extraListeners.values()],
+      ...(this.tracing ? { tracing: this.tracing } : {}),
     });
     // unchanged route lists stay the same objects: kept once in the history, shipped once
     this.routeLists.intern(snapshot.routeConfigs);
@@ -156,6 +160,12 @@ export class ControlPlane {
     for (const e of ack.errors) {
       this.bus.emit({ type: 'mesh:notice', time: Date.now(), level: 'error', message: `listener ${e.listener} on ${e.address}:${e.port}: ${e.message}` });
     }
+  }
+
+  /** Turns tracing on (with its default sampling) or off; pushes a new snapshot. */
+  async setTracing(tracing: TracingDefaults | undefined): Promise<void> {
+    this.tracing = tracing;
+    if (this.snapshot) await this.publish();
   }
 
   close(): void {

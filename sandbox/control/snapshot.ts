@@ -222,4 +222,18 @@ export interface MeshSnapshot {
   routeConfigs: Record<string, RouteConfig>;
   clusters: Record<string, ClusterConfig>;
   faults: CompiledFault[];
+  /** tracing: sampling per proxy and custom tags (absent: tracing off) */
+  tracing?: TracingConfig;
 }
+
+/** What the Telemetry resources and `--trace-sampling` decide (sandbox/telemetry/tracing/sampling.ts). */
+export interface TracingConfig {
+  /** mesh-wide random sampling percentage (0-100) for requests that start a trace */
+  samplingPercent: number;
+  /** proxy id -> percentage, from Telemetry resources that select a workload or a namespace */
+  byProxy?: Record<string, number>;
+  /** proxy id ('*' for all) -> tag name -> how to fill it */
+  customTags?: Record<string, Record<string, CustomTagConfig>>;
+}
+
+export type CustomTagConfig = { literal: string } | { header: string; defaultValue?: string } | { environment: string; defaultValue?: string };

@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { parseDuration } from '../config/duration.js';
 import type { RequestEvent } from '../events.js';
 import type { ListenerConfig, ProxyConfig, RouteEntryConfig } from '../control/snapshot.js';
-import { RequestRandomness, type Rng } from '../rng.js';
+import { RequestRandomness, Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
 import { decideFault } from './filters/fault-filter.js';
 import './filters/inbound-fault-http-filter.js';
@@ -34,6 +34,8 @@ import { redirectTarget, rewritePath } from './routing/rewrite.js';
 import type { Cluster, ClusterManager } from './upstream/cluster.js';
 import { Endpoint } from './upstream/endpoint.js';
 import { RetryPolicy } from './upstream/retry-policy.js';
+import { decideSpanContext, writeTraceHeaders } from '../telemetry/tracing/trace-context.js';
+import { samplingPercentFor } from '../telemetry/tracing/sampling.js';
 import { downstreamSecurity } from '../security/tls-inbound.js';
 import { principalOf } from '../security/identity.js';
 import { applyXfcc, xfccElement } from '../security/mtls-headers.js';
@@ -149,9 +151,12 @@ function authorityPort(authority: string, fallback: number): number {
 export class ConnectionManager implements ListenerHandler {
   /** a generator per request, derived from the seed (so `--seed` replays concurrent traffic too) */
   private readonly randomness: RequestRandomness;
+  /** trace sampling draws from its own generator: turning tracing on changes no other choice */
+  private readonly sampler: Rng;
 
   constructor(private readonly deps: ConnectionManagerDeps) {
     this.randomness = new RequestRandomness(deps.rng.seed);
+    this.sampler = Rng.derive(deps.rng.seed, 'trace-sampling');
   }
 
   request(listenerName: string, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
@@ -284,6 +289,7 @@ export class ConnectionManager implements ListenerHandler {
     const requestId = givenId ?? rng.uuid();
     const authority = listener.boundHost ? `${listener.boundHost}:${listener.servicePort ?? 80}` : target.authority;
     const ctx = new RequestContext(req, res, snap.snapshot, proxy, listener, requestId, target.path, authority, rng);
+    this.traceContext(ctx, snap, proxy.id);
     res.once('close', () => {
       const event = ctx.finish();
       if (event) this.deps.emit(event);
@@ -294,6 +300,22 @@ export class ConnectionManager implements ListenerHandler {
       ctx.why.push(`internal error: ${err.message}`);
       ctx.sendLocalReply({ status: 500, body: 'internal proxy error', details: 'internal_error' });
     });
+  }
+
+  /**
+   * This proxy's span: a child of the incoming context, or the root of a new trace (sampled at
+   * the mesh's percentage). Its ids go on with the request (baseHeaders), so a server span and the
+   * app's next call join it; a malformed incoming header is replaced and said why.
+   */
+  private traceContext(ctx: RequestContext, snap: CompiledSnapshot, proxyId: string): void {
+    const percent = samplingPercentFor(snap.snapshot.tracing, proxyId);
+    if (percent === undefined) return;
+    ctx.trace = decideSpanContext(ctx.req.headers, () => this.sampler.percent(percent));
+    if (ctx.trace.replaced) ctx.why.push(`trace context: ${ctx.trace.replaced}; replaced by a new trace ${ctx.trace.traceId}`);
+    if (ctx.listener.kind === 'inbound') {
+      const svc = snap.services.get(ctx.proxy.meta.service);
+      ctx.operation = `${svc?.fqdn ?? ctx.authority}:${ctx.listener.servicePort ?? authorityPort(ctx.authority, 80)}/*`;
+    }
   }
 
   private async process(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, expectContinue: boolean): Promise<void> {
@@ -365,6 +387,7 @@ export class ConnectionManager implements ListenerHandler {
     // Envoy answers `Expect: 100-continue` itself and removes the header (proxy_100_continue off)
     if (String(headers['expect']).toLowerCase() === '100-continue') delete headers['expect'];
     headers['x-request-id'] = ctx.requestId;
+    if (ctx.trace) writeTraceHeaders(headers, ctx.trace);
     if (body.length > 0 || ctx.req.headers['content-length'] !== undefined) headers['content-length'] = String(body.length);
     return headers;
   }
@@ -486,6 +509,7 @@ export class ConnectionManager implements ListenerHandler {
     ctx.why.push(picked.why);
     const dest = picked.destination;
     const svc = snap.hosts.get(dest.host);
+    ctx.operation = `${svc?.fqdn ?? dest.host}:${dest.port}/*`;
     ctx.destination = {
       ...UNKNOWN_DESTINATION,
       service: svc?.fqdn ?? dest.host,
@@ -497,6 +521,8 @@ export class ConnectionManager implements ListenerHandler {
     if (route.fault && route.faultMode !== 'upstream') {
       const decision = decideFault(route.fault, ctx.rng, parseDuration);
       ctx.why.push(...decision.why);
+      const fired = [decision.delayMs > 0 ? `delay ${decision.delayMs}ms` : '', decision.abort ? `abort ${decision.abort.status}` : ''].filter(Boolean).join(', ');
+      if (fired) ctx.fault = fired;
       if (decision.delayMs > 0) {
         ctx.flags.add('DI');
         await new Promise((r) => setTimeout(r, decision.delayMs));

@@ -3,7 +3,8 @@
  * turned into one RequestEvent when the request ends.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DestinationInfo, PeerInfo, RequestEvent, RouteRef } from '../events.js';
+import type { AttemptRecord, DestinationInfo, PeerInfo, RequestEvent, RouteRef } from '../events.js';
+import type { SpanContextInfo } from '../telemetry/tracing/trace-context.js';
 import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '../control/snapshot.js';
 import type { Rng } from '../rng.js';
 import { ResponseFlags, type LocalReply } from './local-reply.js';
@@ -76,6 +77,16 @@ export class RequestContext {
   /** what the request is waiting for (set by the router), for the explanation when the client leaves */
   stage: string | undefined;
   private finished = false;
+  /** this proxy's span context (decided by the connection manager; absent for tracing off) */
+  trace: SpanContextInfo | undefined;
+  /** the operation name of the span: Envoy's route decorator `<host>:<port>/*` */
+  operation: string | undefined;
+  /** upstream attempts with their timings, for the span */
+  readonly attemptLog: AttemptRecord[] = [];
+  /** the fault that fired on this hop before any attempt, in one line (for the span) */
+  fault: string | undefined;
+  /** the fault injected into the attempt running now (fault-as-upstream mode) */
+  attemptFault: string | undefined;
 
   constructor(
     readonly req: IncomingMessage,
@@ -183,6 +194,21 @@ export class RequestContext {
       requestHeaders: headers,
       snapshotVersion: this.snapshot.version,
       connectionSecurity: this.listener.kind === 'inbound' ? this.connectionSecurity : (this.upstreamSecurity ?? 'none'),
+      ...(this.trace
+        ? {
+            trace: {
+              traceId: this.trace.traceId,
+              spanId: this.trace.spanId,
+              ...(this.trace.parentSpanId ? { parentSpanId: this.trace.parentSpanId } : {}),
+              sampled: this.trace.sampled,
+              operation: this.operation ?? `${this.authority}/*`,
+              from: this.trace.from,
+              ...(this.trace.replaced ? { replaced: this.trace.replaced } : {}),
+              attempts: this.attemptLog,
+              ...(this.fault ? { fault: this.fault } : {}),
+            },
+          }
+        : {}),
     };
   }
 }

@@ -17,6 +17,7 @@ import type { Rng } from '../rng.js';
 import { localReplies, type LocalReply } from './local-reply.js';
 import type { ResponseFault } from './filters/mesh-fault-filter.js';
 import type { RequestContext } from './request-context.js';
+import type { AttemptRecord } from '../events.js';
 import { applyHeaderOps, type HeaderMap } from './routing/header-ops.js';
 import type { Cluster } from './upstream/cluster.js';
 import type { Endpoint } from './upstream/endpoint.js';
@@ -177,7 +178,10 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
         released = true;
       };
       ctx.stage = `during attempt ${attemptNo} to ${endpoint.id} (cancelled: its upstream connection was closed)`;
+      const attemptStart = Date.now();
+      const attemptMono = performance.now();
       const outcome = await runAttempt(ctx, fr, endpoint, attemptNo, overall, (a) => (current = a), () => downstreamGone);
+      if (ctx.trace) ctx.attemptLog.push(attemptRecord(ctx, attemptNo, endpoint.id, attemptStart, attemptMono, outcome));
       endRetry();
       if (outcome === 'gone') {
         // the client's doing, not the endpoint's: no outlier detection, no retry
@@ -361,6 +365,28 @@ async function runAttempt(
   }
 }
 
+/** one attempt, for the request's span (see sandbox/telemetry/tracing) */
+function attemptRecord(
+  ctx: RequestContext,
+  attempt: number,
+  endpoint: string,
+  startTime: number,
+  startMono: number,
+  outcome: AttemptOutcome | 'timeout' | 'gone',
+): AttemptRecord {
+  const fault = ctx.attemptFault;
+  ctx.attemptFault = undefined;
+  return {
+    attempt,
+    endpoint,
+    startTime,
+    durationMs: Math.round((performance.now() - startMono) * 1000) / 1000,
+    status: typeof outcome === 'object' && outcome.kind === 'response' ? (outcome.response.statusCode ?? 0) : 0,
+    ...(typeof outcome === 'object' && outcome.kind === 'failure' ? { failure: outcome.failure } : typeof outcome === 'string' ? { failure: outcome === 'timeout' ? 'route-timeout' : 'downstream-disconnect' } : {}),
+    ...(fault ? { fault } : {}),
+  };
+}
+
 /**
  * A VirtualService fault in fault-as-upstream mode: sampled per attempt; the delay runs inside
  * the attempt (per-try and route timeouts see it), an abort looks like the upstream's answer.
@@ -368,6 +394,8 @@ async function runAttempt(
 async function attemptFault(ctx: RequestContext, fr: ForwardRequest, attemptNo: number, overall: Timeout, rng: Rng): Promise<AttemptOutcome | 'timeout' | undefined> {
   const decision = decideFault(fr.attemptFault!, rng, parseDuration);
   ctx.why.push(...decision.why.map((w) => `attempt ${attemptNo}: ${w}`));
+  const fired = [decision.delayMs > 0 ? `delay ${decision.delayMs}ms` : '', decision.abort ? `abort ${decision.abort.status}` : ''].filter(Boolean).join(', ');
+  if (fired) ctx.attemptFault = fired;
   if (decision.delayMs > 0) {
     ctx.flags.add('DI');
     const perTry = fr.retry.config.perTryTimeoutMs;

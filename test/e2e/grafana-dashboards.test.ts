@@ -18,7 +18,8 @@ import { analyzeQuery, interpolate, parseExposition, select, type Sample, type S
 
 interface Fixture {
   variables: Record<string, string>;
-  knownEmpty: Array<{ metric?: string; matcher?: string; reason: string }>;
+  /** `matcher`: one label matcher, or several that must all be in the selector */
+  knownEmpty: Array<{ metric?: string; matcher?: string | string[]; reason: string }>;
   prometheusLabels: string[];
   dashboards: Array<{
     name: string;
@@ -58,7 +59,7 @@ async function scrapeLikePrometheus(job: ScrapeJob): Promise<Sample[]> {
 
 function knownEmptyRule(s: Selector): Fixture['knownEmpty'][number] | undefined {
   return fixture.knownEmpty.find(
-    (r) => (r.metric !== undefined && new RegExp(r.metric).test(s.metric)) || (r.matcher !== undefined && s.matchers.some((m) => `${m.label}${m.op}"${m.value}"` === r.matcher)),
+    (r) => (r.metric !== undefined && new RegExp(r.metric).test(s.metric)) || (r.matcher !== undefined && [r.matcher].flat().every((want) => s.matchers.some((m) => `${m.label}${m.op}"${m.value}"` === want))),
   );
 }
 

@@ -82,7 +82,7 @@ describe('npm pack + npm install -g / npx on a fresh machine', () => {
 
   it('the tarball ships the built CLI, the sample and the scenarios, and no sources or tests of meshbox itself', () => {
     const files = packed.files.map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'dist/cli/main.js', 'dist/sandbox/index.js', 'dist/sample-services/caller/main.js', 'dist/sample-services/callme/main.js', 'sample-services/meshbox.yaml', 'sample-services/rules/callme-service.yaml', 'scenarios/canary-split.yaml']) {
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/cli/main.js', 'dist/sandbox/index.js', 'dist/sample-services/caller/main.js', 'dist/sample-services/callme/main.js', 'sample-services/meshbox.yaml', 'sample-services/rules/callme-service.yaml', 'scenarios/canary-split.yaml']) {
       expect(files, f).toContain(f);
     }
     expect(files.filter((f) => /^(cli|sandbox|test)\//.test(f) || f.startsWith('dist/test/') || f.endsWith('.map') || f.startsWith('node_modules/'))).toEqual([]);

@@ -15,6 +15,7 @@ import type { DownstreamLimits } from '../../sandbox/proxy/listener.js';
 import { IstioMetrics } from '../../sandbox/telemetry/metrics.js';
 import type { FaultSpec } from '../../sandbox/faults/fault-spec.js';
 import { startFakeApp, type FakeApp } from './fake-app.js';
+import { Tracing, type TracingOptions } from '../../sandbox/telemetry/tracing/tracer.js';
 import { IdentityProvider } from '../../sandbox/security/identity-provider.js';
 
 export interface ServiceDef {
@@ -62,6 +63,8 @@ export interface Harness {
   events: RequestEvent[];
   metrics: IstioMetrics;
   bus: EventBus;
+  /** present when the harness was started with `tracing` */
+  tracing?: Tracing;
   ingressPort: number;
   /** set with `mtls`: the sandbox CA and workload certificates */
   identity?: IdentityProvider;
@@ -87,7 +90,7 @@ export interface Reply {
 export async function startHarness(
   services: ServiceDef[],
   seed = 1,
-  opts: { limits?: Partial<DownstreamLimits>; mtls?: { caDir: string; ttlMs?: number } } = {},
+  opts: { limits?: Partial<DownstreamLimits>; mtls?: { caDir: string; ttlMs?: number }; tracing?: TracingOptions } = {},
 ): Promise<Harness> {
   const mesh = meshDefinition(services);
   const registry = new Registry();
@@ -130,6 +133,12 @@ export async function startHarness(
     identity = await IdentityProvider.start({ caDir: opts.mtls.caDir, ttlMs: opts.mtls.ttlMs, push: (s) => dataPlane.setSecrets(s), notice: () => undefined });
     await identity.ensure(mesh, registry.all());
   }
+  let tracing: Tracing | undefined;
+  if (opts.tracing) {
+    tracing = new Tracing(opts.tracing, () => controlPlane.current?.tracing);
+    tracing.attach(bus);
+    await controlPlane.setTracing({ samplingPercent: opts.tracing.samplingPercent ?? 100 });
+  }
   await controlPlane.setResources([], []);
   const agent = new http.Agent({ keepAlive: true });
 
@@ -142,6 +151,7 @@ export async function startHarness(
     events,
     metrics,
     bus,
+    tracing,
     ingressPort,
     identity,
     instance: (id) => registry.get(id)!,
@@ -185,6 +195,7 @@ export async function startHarness(
       agent.destroy();
       identity?.close();
       controlPlane.close();
+      await tracing?.close();
       await dataPlane.stop(100);
       await Promise.all([...apps.values()].map((a) => a.close()));
     },

@@ -141,6 +141,9 @@ export class FakeController implements SandboxController {
   calls: string[] = [];
   downCalls = 0;
   readonly loadFake: FakeLoad;
+  /** the Traces view's store (a real TraceStore in tests that trace); undefined: tracing off */
+  traces: SandboxController['traces'];
+  traceStats: SandboxController['traceStats'];
 
   constructor(options: { faults?: boolean; target?: LoadTarget | null } = {}) {
     this.loadFake = new FakeLoad(options.target === null ? undefined : (options.target ?? { baseUrl: 'http://127.0.0.1:8080', host: 'caller.example.com', path: '/caller/ping' }));

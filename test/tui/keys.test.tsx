@@ -28,7 +28,7 @@ async function select(m: Mounted, rowIndex: number): Promise<void> {
 const ROW = { callme: 3, callmeV2: 6, callmeV2one: 7 } as const;
 
 describe('views', () => {
-  it('1-6 pick a view, tab and shift-tab cycle', async () => {
+  it('1-7 pick a view, tab and shift-tab cycle', async () => {
     await up();
     await ui!.press('2');
     expect(ui!.frame()).toContain('─▶');
@@ -40,10 +40,12 @@ describe('views', () => {
     expect(ui!.frame()).toMatch(/meshbox\s*│/);
     await ui!.press('6');
     expect(ui!.frame()).toContain('no fault is active');
+    await ui!.press('7');
+    expect(ui!.frame()).toContain('tracing is off in this sandbox');
     await ui!.press(KEYS.tab);
     expect(ui!.frame()).toMatch(/NAME\s+STATE\s+RPS/);
     await ui!.press(KEYS.shiftTab);
-    expect(ui!.frame()).toContain('no fault is active');
+    expect(ui!.frame()).toContain('tracing is off in this sandbox');
   });
 
   it('? lists every key; esc closes it', async () => {

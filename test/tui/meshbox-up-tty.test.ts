@@ -63,6 +63,7 @@ describe.skipIf(!hasTmux())('meshbox up in a terminal (tmux)', () => {
   const pidFile = path.join(dir, 'meshbox.pid');
   let ingressPort = 0;
   let adminPort = 0;
+  let toxiproxyPort = 0;
   let pid = 0;
   let children: number[] = [];
 
@@ -88,6 +89,8 @@ describe.skipIf(!hasTmux())('meshbox up in a terminal (tmux)', () => {
   beforeAll(async () => {
     ingressPort = await freePort();
     adminPort = await freePort();
+    // a port of its own: a taken default 8474 would be a warning replacing the try: hint
+    toxiproxyPort = await freePort();
     const script = path.join(dir, 'run.sh');
     writeFileSync(
       script,
@@ -97,7 +100,7 @@ describe.skipIf(!hasTmux())('meshbox up in a terminal (tmux)', () => {
         // Ink draws nothing until exit under CI; a person's terminal has no CI variable
         'unset CI CONTINUOUS_INTEGRATION',
         `export MESHBOX_STATE_DIR='${path.join(dir, 'state')}' TERM=xterm-256color`,
-        `sh -c 'echo $$ > "${pidFile}"; exec "${process.execPath}" "${CLI}" up --runtime process --ingress-port ${ingressPort} --admin-port ${adminPort} --no-access-log'`,
+        `sh -c 'echo $$ > "${pidFile}"; exec "${process.execPath}" "${CLI}" up --runtime process --ingress-port ${ingressPort} --admin-port ${adminPort} --toxiproxy-port ${toxiproxyPort} --no-access-log'`,
         'echo "meshbox exited with $?"',
         'sleep 600',
       ].join('\n'),
@@ -205,7 +208,7 @@ describe.skipIf(!hasTmux())('meshbox up in a terminal, stopped while it starts (
   });
 
   it('stops everything it had started, gives the terminal back and exits 0', async () => {
-    const [ingressPort, adminPort] = [await freePort(), await freePort()];
+    const [ingressPort, adminPort, toxiproxyPort] = [await freePort(), await freePort(), await freePort()];
     const script = path.join(dir, 'run.sh');
     writeFileSync(
       script,
@@ -214,7 +217,7 @@ describe.skipIf(!hasTmux())('meshbox up in a terminal, stopped while it starts (
         `cd '${ROOT}'`,
         'unset CI CONTINUOUS_INTEGRATION',
         `export MESHBOX_STATE_DIR='${path.join(dir, 'state')}'`,
-        `sh -c 'echo $$ > "${pidFile}"; exec "${process.execPath}" "${CLI}" up --runtime process --ingress-port ${ingressPort} --admin-port ${adminPort} --no-access-log'`,
+        `sh -c 'echo $$ > "${pidFile}"; exec "${process.execPath}" "${CLI}" up --runtime process --ingress-port ${ingressPort} --admin-port ${adminPort} --toxiproxy-port ${toxiproxyPort} --no-access-log'`,
         'echo "meshbox exited with $?"',
         'sleep 600',
       ].join('\n'),

@@ -28,6 +28,8 @@ export interface MeasureInput {
   instances(): Promise<InstanceView[]>;
   /** where the requests were seen, for messages: `at the ingress gateway` */
   seenAt: string;
+  /** events kind: every request event of the window, from every proxy (trace assertions) */
+  allRequests?: RequestEvent[];
 }
 
 export interface Measurement {

@@ -1,7 +1,7 @@
 /**
  * JSON Schema of meshbox.yaml (the format is documented in ../mesh-file.ts).
  */
-import { atLeastOneOf, duration, fmt, int, map, obj, oneOfValues, str, strings } from './json-schema.js';
+import { atLeastOneOf, duration, fmt, int, map, num, obj, oneOfValues, str, strings } from './json-schema.js';
 import type { JsonSchema } from './json-schema.js';
 import { labelMap, portNumber } from './common.js';
 import { hoistSharedSchemas } from './hoist.js';
@@ -105,6 +105,11 @@ export const meshFileSchema: JsonSchema = obj(
       host: str('Address to listen on (default 127.0.0.1).', { minLength: 1 }),
       port: portNumber('Port to listen on (default 8080).'),
       labels: labelMap('Labels of the gateway proxy, matched by Gateway `selector` (default `istio: ingressgateway`).'),
+    }),
+    tracing: obj('Tracing', 'Spans of every proxy (README "Tracing"); the command line overrides each field.', {
+      sampling: num('Percentage of new traces recorded, 0 to 100 (default 100; `--trace-sampling`). Telemetry resources refine it.', 0, 100),
+      otlpEndpoint: str('OTLP/HTTP JSON collector, e.g. http://127.0.0.1:4318/v1/traces (`--otlp-endpoint`).', { minLength: 1 }),
+      zipkin: str('Zipkin v2 collector, e.g. http://127.0.0.1:9411/api/v2/spans (`--zipkin`).', { minLength: 1 }),
     }),
     services: { ...map(service, 'The services, by name (DNS-1123 label, e.g. `callme-service`).', fmt('dns1123-label', 'Service name.')), minProperties: 1 },
     kubernetes: strings('Kubernetes manifests (files, folders, kustomize folders), relative to meshbox.yaml: their Deployments, StatefulSets and Services become services of the mesh, their Istio kinds rules.', str('Manifest file or folder.', { minLength: 1 }), { minItems: 1 }),

@@ -2,7 +2,7 @@
  * Whole-document schemas (apiVersion, kind, metadata, spec) of the kinds meshbox applies, as
  * `kubectl apply` would check them, and their export as standalone JSON Schema files.
  */
-import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS, SECURITY_API_VERSIONS } from '../istio-types.js';
+import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS, SECURITY_API_VERSIONS, TELEMETRY_API_VERSIONS } from '../istio-types.js';
 import type { SupportedKind } from '../istio-types.js';
 import { fmt, map, obj, str } from './json-schema.js';
 import type { JsonSchema } from './json-schema.js';
@@ -15,6 +15,7 @@ import { faultSpecSchema } from './fault.js';
 import { peerAuthenticationSpec } from './peer-authentication.js';
 import { authorizationPolicySpec } from './authorization-policy.js';
 import { requestAuthenticationSpec } from './request-authentication.js';
+import { telemetrySpec } from './telemetry.js';
 
 const setByKubernetes = (what: string): JsonSchema => ({ description: `${what}; set by Kubernetes, ignored by meshbox.` });
 
@@ -48,6 +49,7 @@ export const SPEC_SCHEMAS: Record<SupportedKind, JsonSchema> = {
   PeerAuthentication: peerAuthenticationSpec,
   AuthorizationPolicy: authorizationPolicySpec,
   RequestAuthentication: requestAuthenticationSpec,
+  Telemetry: telemetrySpec,
 };
 
 const KIND_DESCRIPTIONS: Record<SupportedKind, string> = {
@@ -58,6 +60,7 @@ const KIND_DESCRIPTIONS: Record<SupportedKind, string> = {
   PeerAuthentication: 'Istio PeerAuthentication: whether workloads accept mTLS, plaintext or both (STRICT, PERMISSIVE, DISABLE).',
   AuthorizationPolicy: 'Istio AuthorizationPolicy: which requests the selected workloads ALLOW, DENY or AUDIT.',
   RequestAuthentication: 'Istio RequestAuthentication: which JWTs the selected workloads accept.',
+  Telemetry: 'Istio Telemetry: trace sampling and custom span tags of the selected workloads (metrics and access logging: recognised, not applied).',
 };
 
 const built = new Map<SupportedKind, JsonSchema>();
@@ -82,7 +85,9 @@ function buildResourceSchema(kind: SupportedKind): JsonSchema {
           ? { type: 'string', enum: [...MESHBOX_API_VERSIONS], description: 'API version: meshbox.dev/v1alpha1.' }
           : kind === 'PeerAuthentication' || kind === 'AuthorizationPolicy' || kind === 'RequestAuthentication'
             ? { type: 'string', enum: [...SECURITY_API_VERSIONS], description: 'API version: security.istio.io/v1 (or v1beta1).' }
-            : { type: 'string', enum: [...NETWORKING_API_VERSIONS], description: 'API version: networking.istio.io/v1 (or v1beta1, v1alpha3).' },
+            : kind === 'Telemetry'
+              ? { type: 'string', enum: [...TELEMETRY_API_VERSIONS], description: 'API version: telemetry.istio.io/v1 (or v1alpha1).' }
+              : { type: 'string', enum: [...NETWORKING_API_VERSIONS], description: 'API version: networking.istio.io/v1 (or v1beta1, v1alpha3).' },
       kind: { type: 'string', const: kind, description: 'The kind of the resource.' },
       metadata: objectMeta,
       spec: SPEC_SCHEMAS[kind],

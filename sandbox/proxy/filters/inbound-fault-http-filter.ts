@@ -20,6 +20,9 @@ export class InboundFaultFilter implements HttpFilter {
         return { type: 'stopped' };
       }
     }
+    // the fault that fired, for this hop's span (sandbox/telemetry/tracing)
+    const fired = [faults.delayMs > 0 ? `delay ${faults.delayMs}ms` : '', faults.abort ? `abort ${faults.abort.status}` : '', faults.resetRequest ? 'reset' : ''].filter(Boolean).join(', ');
+    if (fired) ctx.fault = fired;
     if (faults.abort) return { type: 'localReply', reply: faults.abort };
     if (faults.resetRequest) {
       ctx.flags.add('FI');

@@ -23,7 +23,7 @@ describe('documents: kinds and apiVersions', () => {
       ['Sidecar', 'networking.istio.io/v1'],
       ['EnvoyFilter', 'networking.istio.io/v1alpha3'],
       ['WorkloadEntry', 'networking.istio.io/v1beta1'],
-      ['Telemetry', 'telemetry.istio.io/v1'],
+      ['WasmPlugin', 'extensions.istio.io/v1alpha1'],
     ]) {
       const text = `${doc(kind!, 'anything: goes', 'p', apiVersion)}---\n${doc('VirtualService', minimalVs)}`;
       const f = expectOne(text, 'KIND_NOT_APPLIED', { at: '2:7', message: `${kind} default/p is recognised but not applied by this meshbox version` });
