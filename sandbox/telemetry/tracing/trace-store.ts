@@ -130,7 +130,9 @@ export function summarize(t: StoredTrace): TraceSummary {
   const root = roots[0] ?? orphans[0] ?? first;
   const start = Math.min(...t.spans.map((s) => s.startUs));
   const end = Math.max(...t.spans.map((s) => s.startUs + s.durationUs));
-  const services: string[] = [];
+  // the root's service first, then in the order the spans started (spans of different proxies
+  // are timed from their own events, so a child can appear to start a few µs before its parent)
+  const services: string[] = [root.service];
   for (const s of [...t.spans].sort((a, b) => a.startUs - b.startUs)) if (!services.includes(s.service)) services.push(s.service);
   return {
     traceId: t.traceId,
