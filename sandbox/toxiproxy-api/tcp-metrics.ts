@@ -9,36 +9,14 @@
  * unknown workload outside the mesh and the destination service the proxy's name.
  */
 import { Counter, type Registry } from 'prom-client';
-import { CLUSTER_ID } from '../telemetry/metrics.js';
+import { CLUSTER_ID, ISTIO_LABELS } from '../telemetry/metrics.js';
 import type { TcpConnectionRecord } from './tcp-proxy-host.js';
 
-const TCP_LABELS = [
-  'reporter',
-  'source_workload',
-  'source_workload_namespace',
-  'source_principal',
-  'source_app',
-  'source_version',
-  'source_canonical_service',
-  'source_canonical_revision',
-  'source_cluster',
-  'destination_workload',
-  'destination_workload_namespace',
-  'destination_principal',
-  'destination_app',
-  'destination_version',
-  'destination_service',
-  'destination_service_name',
-  'destination_service_namespace',
-  'destination_canonical_service',
-  'destination_canonical_revision',
-  'destination_cluster',
-  'request_protocol',
-  'response_flags',
-  'connection_security_policy',
-] as const;
+/** Istio's TCP metrics carry the request metrics' labels less the HTTP ones */
+const HTTP_ONLY_LABELS = new Set<string>(['response_code', 'grpc_response_status']);
+const TCP_LABELS = ISTIO_LABELS.filter((l): l is TcpLabel => !HTTP_ONLY_LABELS.has(l));
 
-type TcpLabel = (typeof TCP_LABELS)[number];
+type TcpLabel = Exclude<(typeof ISTIO_LABELS)[number], 'response_code' | 'grpc_response_status'>;
 
 function counter(registry: Registry, name: string, help: string): Counter<TcpLabel> {
   // registered once per registry (a second API on the same registry shares the counters)
