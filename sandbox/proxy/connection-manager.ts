@@ -33,7 +33,7 @@ import type { RequestView } from './routing/request-view.js';
 import { redirectTarget, rewritePath } from './routing/rewrite.js';
 import type { Cluster, ClusterManager } from './upstream/cluster.js';
 import { Endpoint } from './upstream/endpoint.js';
-import { RetryPolicy } from './upstream/retry-policy.js';
+import { RetryPolicy, retryPolicyOf } from './upstream/retry-policy.js';
 import { decideSpanContext, writeTraceHeaders } from '../telemetry/tracing/trace-context.js';
 import { samplingPercentFor } from '../telemetry/tracing/sampling.js';
 import { downstreamSecurity } from '../security/tls-inbound.js';
@@ -607,7 +607,7 @@ export class ConnectionManager implements ListenerHandler {
     headers[CDN_LOOP_HEADER] = [...cdnLoopEntries(headers[CDN_LOOP_HEADER]), cdnIdOf(ctx.proxy.id)].join(', ');
     applyHeaderOps(headers, destHeaders?.request);
     applyHeaderOps(headers, route.headers?.request);
-    const retry = new RetryPolicy(route.retry);
+    const retry = retryPolicyOf(route.retry);
     const hash = this.hashKey(ctx, cluster, isGateway);
     if (cluster.config.kind === 'passthrough') ctx.why.push(`no service for ${authority}: passthrough to the original destination`);
     return forward(

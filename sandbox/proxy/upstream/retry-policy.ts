@@ -71,6 +71,14 @@ export function compileRetryPolicy(
   };
 }
 
+/** The RetryPolicy of a route's retry config, built once per snapshot's config object (it holds no per-request state). */
+const byConfig = new WeakMap<RetryPolicyConfig, RetryPolicy>();
+export function retryPolicyOf(config: RetryPolicyConfig): RetryPolicy {
+  let policy = byConfig.get(config);
+  if (!policy) byConfig.set(config, (policy = new RetryPolicy(config)));
+  return policy;
+}
+
 export class RetryPolicy {
   private readonly on: Set<string>;
   private readonly codes: Set<number>;
