@@ -9,6 +9,7 @@
  * Names follow Envoy: listeners own a route configuration (virtual hosts -> routes); routes point
  * at clusters; clusters hold endpoints. A request keeps the snapshot it started with until it ends.
  */
+import type { SelectedProtocol } from '../config/protocol-selection.js';
 import type { InboundSecurityConfig } from '../security/authz-types.js';
 import type { FaultMatch, HttpFaultSpec, ToxicSpec } from '../faults/fault-spec.js';
 import type {
@@ -99,6 +100,8 @@ export interface ClusterConfig {
   awaitEndpointsMs?: number;
   /** outbound clusters: DestinationRule `tls` (per port and subset) or auto mTLS */
   tls?: UpstreamTlsConfig;
+  /** the Service port's protocol (../config/protocol-selection.ts): picks HTTP/1.1, HTTP/2 or TCP upstream; absent: http */
+  protocol?: SelectedProtocol;
 }
 
 export interface RetryPolicyConfig {
@@ -188,6 +191,8 @@ export interface ListenerConfig {
   servicePort?: number;
   /** inbound listeners: PeerAuthentication for the workload port */
   mtls?: InboundMtlsConfig;
+  /** the Service port's protocol (../config/protocol-selection.ts); absent: http */
+  protocol?: SelectedProtocol;
 }
 
 export interface ProxyConfig {
