@@ -45,7 +45,8 @@ export function acceptWebSockets(app: FakeApp): WsApp {
         ws.send(isBinary ? data : `${app.instance}:${String(data)}`, () => {
           echoed++;
           if (closeAfter && echoed >= Number(closeAfter[1])) socket.end();
-          if (resetAfter && echoed >= Number(resetAfter[1])) socket.resetAndDestroy();
+          // (a reset in the write callback can leave as a FIN while the echo is still in the kernel's queue)
+          if (resetAfter && echoed >= Number(resetAfter[1])) setTimeout(() => socket.resetAndDestroy(), 20);
         });
       });
       ws.on('close', (code) => {
