@@ -9,6 +9,7 @@ import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '..
 import type { Rng } from '../rng.js';
 import { ResponseFlags, type LocalReply } from './local-reply.js';
 import type { UpgradeRequest } from './upgrade/upgrade-request.js';
+import { resetConnection } from './reset-connection.js';
 
 export const UNKNOWN_PEER: PeerInfo = {
   workload: 'unknown',
@@ -118,7 +119,7 @@ export class RequestContext {
   /** The proxy resets the client's stream (`rst`: a TCP RST, as a fault does); it is not logged as DC. */
   resetDownstream(how: 'close' | 'rst' = 'close'): void {
     this.resetByProxy = true;
-    if (how === 'rst') this.req.socket.resetAndDestroy();
+    if (how === 'rst') resetConnection(this.req.socket);
     else this.res.destroy();
   }
 

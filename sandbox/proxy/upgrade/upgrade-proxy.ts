@@ -26,6 +26,7 @@ import { parseDuration } from '../../config/duration.js';
 import { decideFault } from '../filters/fault-filter.js';
 import { localReplies, type LocalReply } from '../local-reply.js';
 import type { RequestContext } from '../request-context.js';
+import { resetConnection } from '../reset-connection.js';
 import { HOP_BY_HOP, type ForwardRequest } from '../router.js';
 import { applyHeaderOps, type HeaderMap } from '../routing/header-ops.js';
 import type { Endpoint } from '../upstream/endpoint.js';
@@ -336,13 +337,29 @@ async function switched(ctx: RequestContext, fr: ForwardRequest, outcome: Extrac
     source: ctx.source,
     destination: ctx.destination,
   });
+  try {
+    await stream(ctx, fr, outcome, opts);
+  } catch (err) {
+    // never leave a half-proxied stream behind
+    downstream.destroy();
+    outcome.socket.destroy();
+    throw err;
+  } finally {
+    closeResponse(ctx.res);
+  }
+}
+
+/** the open stream, until both sides closed */
+async function stream(ctx: RequestContext, fr: ForwardRequest, outcome: Extract<UpgradeOutcome, { kind: 'switched' }>, opts: UpgradeProxyOptions): Promise<void> {
+  const up = ctx.upgrade!;
+  const downstream = up.socket;
   const fault = fr.responseFault;
   if (fault?.reset) {
     // meshbox's reset fault: the head went out, then the connection is reset
     ctx.details = 'fault_filter_reset';
     ctx.why.push('reset fault: the upgraded stream is reset right after the 101');
     outcome.socket.destroy();
-    downstream.resetAndDestroy();
+    resetConnection(downstream);
     await new Promise<void>((resolve) => (downstream.closed ? resolve() : downstream.once('close', () => resolve())));
   } else {
     const end = await runUpgradedStream({
@@ -358,7 +375,6 @@ async function switched(ctx: RequestContext, fr: ForwardRequest, outcome: Extrac
     });
     recordEnd(ctx, end, opts.idleTimeoutMs);
   }
-  closeResponse(ctx.res);
 }
 
 /** how the stream ended, as Envoy's flags say it */

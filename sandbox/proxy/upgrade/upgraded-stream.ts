@@ -43,16 +43,20 @@ export function runUpgradedStream(o: UpgradedStreamOptions): Promise<StreamEnd> 
     const closed = new Set<Side>();
     let drainTimer: NodeJS.Timeout | undefined;
     const socketOf = (side: Side): Socket => (side === 'downstream' ? downstream : upstream);
-    const other = (side: Side): Side => (side === 'downstream' ? 'upstream' : 'downstream');
 
-    /** closes both sides cleanly; whatever is still open after drainMs is destroyed */
+    let closing = false;
+    /** closes both sides cleanly, once what is on its way to the client went out; whatever is still open after drainMs is destroyed */
     const closeAll = (): void => {
-      for (const s of [downstream, upstream]) if (!s.destroyed && s.writable) s.end();
-      drainTimer ??= setTimeout(() => {
-        downstream.destroy();
-        upstream.destroy();
-      }, o.drainMs);
-      drainTimer.unref();
+      if (closing) return;
+      closing = true;
+      toDownstream.end(() => {
+        for (const s of [downstream, upstream]) if (!s.destroyed && s.writable) s.end();
+        drainTimer ??= setTimeout(() => {
+          downstream.destroy();
+          upstream.destroy();
+        }, o.drainMs);
+        drainTimer.unref();
+      });
     };
     const ended = (e: StreamEnd): void => {
       end ??= e;
@@ -76,14 +80,11 @@ export function runUpgradedStream(o: UpgradedStreamOptions): Promise<StreamEnd> 
       s.on('end', () => {
         // a FIN: pass what it sent on, then close the other side cleanly
         ended({ by: side, how: 'close' });
-        if (side === 'upstream') toDownstream.end(() => closeAll());
-        else closeAll();
+        closeAll();
       });
       s.on('error', (err: NodeJS.ErrnoException) => {
         ended({ by: side, how: 'reset', reason: err.code ?? err.message });
         s.destroy();
-        const peer = socketOf(other(side));
-        if (!peer.destroyed && peer.writable) peer.end();
         closeAll();
       });
       const onClose = (): void => {
@@ -148,6 +149,8 @@ function throttled(bps: number | undefined, sink: Socket, source: Socket, counte
   const pump = (): void => {
     timer = undefined;
     let budget = slice;
+    // nobody left to trickle to
+    if (sink.destroyed) queue.length = 0;
     while (budget > 0 && queue.length > 0) {
       const head = queue[0]!;
       const n = Math.min(budget, head.length);

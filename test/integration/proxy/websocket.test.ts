@@ -325,6 +325,42 @@ spec:
   });
 });
 
+describe('WebSocket and the rest of the mesh', () => {
+  it('an open stream holds its circuit-breaker slot: with http2MaxRequests 1 a second request overflows (503 UO) until it closes', async () => {
+    await h.rules(ROUTES.replace('  host: callme\n  subsets:', '  host: callme\n  trafficPolicy: { connectionPool: { http: { http2MaxRequests: 1 } } }\n  subsets:'));
+    const client = connectWs(outbound(), 'callme:8080', '/chat', { 'x-request-id': 'ws-slot' });
+    expect((await opened(client)).ok).toBe(true);
+    const overflow = await h.request({ from: caller, host: 'callme:8080', path: '/plain' });
+    expect(overflow.status).toBe(503);
+    expect(overflow.headers['x-envoy-overloaded']).toBe('true');
+    client.close();
+    await closed(client);
+    await h.eventsFor('ws-slot', 2);
+    expect((await h.request({ from: caller, host: 'callme:8080', path: '/plain' })).status).toBe(200);
+  });
+
+  it("meshbox's HTTP faults at the inbound sidecar: reset cuts the stream after the 101; slowBody trickles what the app sends", async () => {
+    await h.faults([{ name: 'cut', target: { service: 'callme', subset: 'v1' }, match: { pathPrefix: '/cut' }, http: { reset: { phase: 'response' } } }]);
+    const cut = connectWs(outbound(), 'callme:8080', '/cut', { 'x-request-id': 'ws-cut' });
+    const o = await opened(cut);
+    if (o.ok) expect(await closed(cut)).toBe(1006);
+    const dst = side(await h.eventsFor('ws-cut', 2), 'destination');
+    expect(dst.responseFlags).toBe('FI');
+    expect(dst.responseCodeDetails).toBe('fault_filter_reset');
+
+    await h.faults([{ name: 'slow', target: { service: 'callme', subset: 'v1' }, match: { pathPrefix: '/slow' }, http: { slowBody: { bytesPerSecond: 1000 } } }]);
+    const slow = connectWs(outbound(), 'callme:8080', '/slow');
+    expect((await opened(slow)).ok).toBe(true);
+    const text = 'y'.repeat(300);
+    const t0 = performance.now();
+    // ~315 bytes at 1000 B/s in 100 ms slices of 100 bytes: the last slice leaves after 300 ms at the earliest
+    expect(await echo(slow, text)).toBe(`callme-v1-1:${text}`);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+    slow.close();
+    await closed(slow);
+  });
+});
+
 describe('WebSocket through the ingress gateway', () => {
   it('gateway -> sidecar (mTLS) -> app, as routed by the gateway-bound VirtualService', async () => {
     const client = connectWs(h.ingressPort, 'front.example.com', '/live', { 'x-request-id': 'ws-gw' });
