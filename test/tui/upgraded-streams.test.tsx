@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { UpgradeEvent } from '../../sandbox/events.js';
 import { FakeController, hop, mount, upEvents, type Mounted } from './helpers.js';
 import { ViewStore } from '../../cli/tui/view-store.js';
+import { EventPrinter } from '../../cli/printer.js';
 
 let ui: Mounted | undefined;
 afterEach(() => {
@@ -60,5 +61,14 @@ describe('upgraded streams in the traffic view', () => {
     store.publish();
     expect(store.getSnapshot().traffic.open.at(-1)!.requestId).toBe('ws-999');
     store.stop();
+  });
+
+  it('the headless lines: a line when the stream opens (the caller side), the hop line with 101 when it closes', () => {
+    const out: string[] = [];
+    const printer = new EventPrinter({ out: (l: string) => out.push(l), err: () => undefined } as never, { color: false });
+    printer.print(upgraded('ws-p'));
+    printer.print(upgraded('ws-p', { reporter: 'destination' }));
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatch(/caller-service-v1-1 -> callme-service-v2-1 {2}GET callme-service:8080\/chat {2}101 websocket open$/);
   });
 });

@@ -38,6 +38,11 @@ type Side = 'downstream' | 'upstream';
 
 export function runUpgradedStream(o: UpgradedStreamOptions): Promise<StreamEnd> {
   const { downstream, upstream } = o;
+  // small frames go out at once both ways (Nagle against delayed ACKs costs 40 ms a message)
+  for (const s of [downstream, upstream]) {
+    s.setNoDelay(true);
+    (s as Socket & { _parent?: Socket | null })._parent?.setNoDelay(true);
+  }
   return new Promise((resolve) => {
     let end: StreamEnd | undefined;
     const closed = new Set<Side>();

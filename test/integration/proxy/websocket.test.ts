@@ -461,3 +461,22 @@ describe('toxics on the upgraded stream', () => {
     expect(src!.responseFlags).toBe('UC');
   });
 });
+
+describe('stream_idle_timeout on an upgraded stream', () => {
+  let idle: Harness;
+  beforeAll(async () => {
+    idle = await startHarness([{ name: 'caller', versions: { v1: 1 } }, { name: 'callme', versions: { v1: 1 } }], 1, { limits: { streamIdleTimeoutMs: 300 } });
+    for (const app of idle.apps.values()) acceptWebSockets(app);
+  });
+  afterAll(async () => idle?.close());
+
+  it('a stream with nothing moving either way for the timeout is closed: SI', async () => {
+    const client = connectWs(idle.instance(caller).sidecar.outbound, 'callme:8080', '/chat', { 'x-request-id': 'ws-idle' });
+    expect((await opened(client)).ok).toBe(true);
+    expect(await echo(client, 'still here')).toBe('callme-v1-1:still here');
+    expect(await closed(client)).toBe(1006);
+    const events = await idle.eventsFor('ws-idle', 2);
+    expect(events.map((e) => e.status)).toEqual([101, 101]);
+    expect(events.some((e) => e.responseFlags === 'SI' && e.responseCodeDetails === 'stream_idle_timeout')).toBe(true);
+  });
+});
