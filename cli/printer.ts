@@ -115,6 +115,12 @@ export class EventPrinter {
       case 'mesh:outlier:returned':
         this.io.out(`${c('gray', time(e.time))} ${e.endpoint} back in ${e.proxy ?? '?'}'s ${e.cluster}`);
         return;
+      case 'mesh:request:upgraded':
+        // the stream opened; its request line comes when it closes (status 101)
+        if (e.reporter === 'source' || this.opts.bothReporters) {
+          this.io.out(`${c('gray', time(e.time))} ${e.proxy} -> ${e.endpoint ?? e.destination.serviceName}  ${e.method} ${e.authority}${e.path}  ${c('green', '101')} ${e.upgrade} open`);
+        }
+        return;
       default:
         this.io.out(`${c('gray', time(e.time))} ${c('bold', e.message)}`);
     }

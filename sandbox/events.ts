@@ -108,6 +108,38 @@ export interface RequestEvent {
   connectionSecurity?: 'mutual_tls' | 'tls' | 'none';
   /** this proxy's span (ids decided on the request path; see sandbox/telemetry/tracing) */
   trace?: RequestTrace;
+  /**
+   * the protocol the request switched to (`websocket`), when the upstream answered 101: the
+   * event then covers the whole upgraded stream (its bytes both ways and its duration), emitted
+   * when the stream closed, as Envoy logs an upgraded stream at its end
+   */
+  upgrade?: string;
+}
+
+/**
+ * An HTTP/1.1 upgrade (WebSocket) switched protocols at one proxy: the upstream's 101 went to
+ * the client and the stream is open. Its `mesh:request:end` (status 101, same proxy and request
+ * id) arrives when the stream closes; this event lets a view show the stream while it is open.
+ */
+export interface UpgradeEvent {
+  type: 'mesh:request:upgraded';
+  /** epoch ms of the switch */
+  time: number;
+  reporter: 'source' | 'destination';
+  proxy: string;
+  listener: 'inbound' | 'outbound' | 'gateway';
+  /** epoch ms the request started (the `startTime` its end event will carry) */
+  startTime: number;
+  requestId: string;
+  method: string;
+  path: string;
+  authority: string;
+  /** the protocol switched to (`websocket`) */
+  upgrade: string;
+  upstreamCluster?: string;
+  endpoint?: string;
+  source: PeerInfo;
+  destination: DestinationInfo;
 }
 
 /** One upstream attempt of a request, for its span (an event per attempt). */
@@ -251,6 +283,7 @@ export interface ImageEvent {
 
 export type MeshEvent =
   | RequestEvent
+  | UpgradeEvent
   | WorkloadEvent
   | LogEvent
   | ConfigAppliedEvent

@@ -8,12 +8,14 @@
  *
  * Every request ends in exactly one RequestEvent, emitted when the response closes. Replies the
  * proxy sends before a request exists (a codec error, a header timeout, CONNECT) get one too.
+ * An upgrade request (WebSocket) takes the same path, with its own terminal step instead of the
+ * router (./upgrade/): its event comes when the upgraded stream closes.
  */
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parseDuration } from '../config/duration.js';
-import type { RequestEvent } from '../events.js';
+import type { RequestEvent, UpgradeEvent } from '../events.js';
 import type { ListenerConfig, ProxyConfig, RouteEntryConfig } from '../control/snapshot.js';
 import { RequestRandomness, Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
@@ -26,7 +28,7 @@ import { applyEdgeForwarding } from './forwarded-for.js';
 import { closeAfterReply, lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
 import { localReplies, type LocalReply } from './local-reply.js';
 import { RequestContext, peerOf, UNKNOWN_DESTINATION, UNKNOWN_PEER } from './request-context.js';
-import { forward, HOP_BY_HOP } from './router.js';
+import { forward, HOP_BY_HOP, type ForwardRequest } from './router.js';
 import { applyHeaderOps, type HeaderMap } from './routing/header-ops.js';
 import { isSelection, type RouteSelection } from './routing/route-table.js';
 import type { RequestView } from './routing/request-view.js';
@@ -39,6 +41,8 @@ import { samplingPercentFor } from '../telemetry/tracing/sampling.js';
 import { downstreamSecurity } from '../security/tls-inbound.js';
 import { principalOf } from '../security/identity.js';
 import { applyXfcc, xfccElement } from '../security/mtls-headers.js';
+import { downstreamResponse, refuseUpgrade, upgradeProtocolOf, type UpgradeRequest } from './upgrade/upgrade-request.js';
+import { proxyUpgrade } from './upgrade/upgrade-proxy.js';
 
 /** Internal header carrying the calling proxy's id between sidecars (Istio's metadata exchange). */
 export const PEER_HEADER = 'x-envoy-peer-metadata-id';
@@ -86,7 +90,7 @@ export interface ConnectionManagerDeps {
   current(): CompiledSnapshot;
   clusters: ClusterManager;
   rng: Rng;
-  emit(event: RequestEvent): void;
+  emit(event: RequestEvent | UpgradeEvent): void;
   limits: DownstreamLimits;
 }
 
@@ -172,6 +176,15 @@ export class ConnectionManager implements ListenerHandler {
     this.edgeReply(listenerName, socket, localReplies.noRoute(), req, [
       `CONNECT ${req.url ?? ''}: no route matches CONNECT (routes match paths; Envoy needs a connect_matcher route, which Istio does not generate)`,
     ]);
+  }
+
+  /**
+   * An HTTP/1.1 upgrade (`Upgrade: websocket`): routed and filtered like any request; its reply,
+   * when it is not a 101, goes out on the handed-over socket (./upgrade/upgrade-request.ts).
+   */
+  upgrade(listenerName: string, req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const res = downstreamResponse(req, socket, this.deps.limits.delayedCloseTimeoutMs);
+    this.handle(listenerName, req, res, false, { protocol: upgradeProtocolOf(req), head, socket, switched: false, announce: (e) => this.deps.emit(e) });
   }
 
   /** the HTTP/1 codec failed before a request existed */
@@ -272,7 +285,7 @@ export class ConnectionManager implements ListenerHandler {
     });
   }
 
-  handle(listenerName: string, req: IncomingMessage, res: ServerResponse, expectContinue = false): void {
+  handle(listenerName: string, req: IncomingMessage, res: ServerResponse, expectContinue = false, upgrade?: UpgradeRequest): void {
     const snap = this.deps.current();
     const listener = snap.listeners.get(listenerName);
     const proxy = listener ? snap.proxies.get(listener.proxyId) : undefined;
@@ -289,6 +302,7 @@ export class ConnectionManager implements ListenerHandler {
     const requestId = givenId ?? rng.uuid();
     const authority = listener.boundHost ? `${listener.boundHost}:${listener.servicePort ?? 80}` : target.authority;
     const ctx = new RequestContext(req, res, snap.snapshot, proxy, listener, requestId, target.path, authority, rng);
+    ctx.upgrade = upgrade;
     this.traceContext(ctx, snap, proxy.id);
     res.once('close', () => {
       const event = ctx.finish();
@@ -320,6 +334,8 @@ export class ConnectionManager implements ListenerHandler {
 
   private async process(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, expectContinue: boolean): Promise<void> {
     if (listener.kind !== 'inbound' && this.looped(ctx, proxy)) return;
+    // an upgrade's payload is the upgraded stream itself: there is no body to buffer
+    if (ctx.upgrade) return listener.kind === 'inbound' ? this.inbound(ctx, snap, listener, proxy, EMPTY) : this.outbound(ctx, snap, listener, proxy, EMPTY);
     const limit = this.deps.limits.maxRequestBodyBytes;
     const declared = declaredLength(ctx.req);
     if (declared !== undefined && declared > limit) {
@@ -360,6 +376,13 @@ export class ConnectionManager implements ListenerHandler {
     ctx.details = 'stream_idle_timeout';
     // the proxy's reset, not the client's disconnect (no DC)
     ctx.resetDownstream();
+  }
+
+  /** the router, or for an upgrade request the upgrade proxy */
+  private terminal(ctx: RequestContext): (ctx: RequestContext, fr: ForwardRequest) => Promise<void> {
+    if (!ctx.upgrade) return forward;
+    const opts = { idleTimeoutMs: this.deps.limits.streamIdleTimeoutMs, drainMs: this.deps.limits.delayedCloseTimeoutMs };
+    return (c, fr) => proxyUpgrade(c, fr, opts);
   }
 
   /** 413 and close: the rest of the body is drained, not reset, so the client reads the reply */
@@ -430,6 +453,7 @@ export class ConnectionManager implements ListenerHandler {
     }
     ctx.routeName = 'default';
     ctx.why.push(`inbound to ${proxy.id}: local app via ${cluster.name}`);
+    if (refuseUpgrade(ctx)) return;
     const headers = this.baseHeaders(ctx, body);
     const filters: InboundFilterContext = { ctx, snap, proxy, headers, state: {} };
     if ((await runHttpFilters(INBOUND_HTTP_FILTERS, filters)) === 'stopped') return;
@@ -439,7 +463,7 @@ export class ConnectionManager implements ListenerHandler {
     const foreign = cdnLoopEntries(headers[CDN_LOOP_HEADER]).filter((e) => !cdnIdOfEntry(e).endsWith(CDN_ID_SUFFIX));
     if (foreign.length > 0) headers[CDN_LOOP_HEADER] = foreign.join(', ');
     else delete headers[CDN_LOOP_HEADER];
-    return forward(
+    return this.terminal(ctx)(
       ctx,
       {
         cluster,
@@ -484,6 +508,7 @@ export class ConnectionManager implements ListenerHandler {
       ctx.sendLocalReply(localReplies.noRoute());
       return;
     }
+    if (refuseUpgrade(ctx)) return;
     const route = selection.route.config;
     ctx.routeName = route.name;
     const action = route.action;
@@ -610,7 +635,7 @@ export class ConnectionManager implements ListenerHandler {
     const retry = retryPolicyOf(route.retry);
     const hash = this.hashKey(ctx, cluster, isGateway);
     if (cluster.config.kind === 'passthrough') ctx.why.push(`no service for ${authority}: passthrough to the original destination`);
-    return forward(
+    return this.terminal(ctx)(
       ctx,
       {
         cluster,

@@ -14,6 +14,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ListenerConfig } from '../control/snapshot.js';
 import type { InboundMtls } from '../security/tls-inbound.js';
+import { isH2cUpgrade, serveWithoutH2c } from './upgrade/h2c.js';
 
 /** Downstream resource limits (Envoy HTTP connection manager fields in brackets). */
 export interface DownstreamLimits {
@@ -85,6 +86,8 @@ export interface ListenerHandler {
   request(listenerName: string, req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void;
   /** an HTTP CONNECT request (Node hands over the raw socket) */
   connect(listenerName: string, req: http.IncomingMessage, socket: Socket): void;
+  /** an HTTP/1.1 upgrade request (`Upgrade: websocket`, ...): Node hands over the raw socket and the bytes read after the head */
+  upgrade(listenerName: string, req: http.IncomingMessage, socket: Socket, head: Buffer): void;
   /** the codec failed before a request existed: header too large, header timeout, parse error */
   clientError(listenerName: string, err: NodeJS.ErrnoException, socket: Socket): void;
 }
@@ -123,6 +126,13 @@ class Listener {
     );
     this.server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => handler.request(config.name, req, res, true));
     this.server.on('connect', (req: http.IncomingMessage, socket: Socket) => handler.connect(config.name, req, socket));
+    // the HTTP codec (http.Server's own connection listener, taken before anything wraps it): an
+    // `Upgrade: h2c` request goes back to it as plain HTTP/1.1, as Envoy's codec serves it
+    const codec = this.server.listeners('connection')[0] as (s: Socket) => void;
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      if (isH2cUpgrade(req)) serveWithoutH2c(req, socket, head, (s) => codec.call(this.server, s));
+      else handler.upgrade(config.name, req, socket, head);
+    });
     this.server.on('connection', (s: Socket) => {
       s.setNoDelay(true);
       this.sockets.add(s);

@@ -8,6 +8,8 @@ import type { SpanContextInfo } from '../telemetry/tracing/trace-context.js';
 import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '../control/snapshot.js';
 import type { Rng } from '../rng.js';
 import { ResponseFlags, type LocalReply } from './local-reply.js';
+import type { UpgradeRequest } from './upgrade/upgrade-request.js';
+import { resetConnection } from './reset-connection.js';
 
 export const UNKNOWN_PEER: PeerInfo = {
   workload: 'unknown',
@@ -87,6 +89,8 @@ export class RequestContext {
   fault: string | undefined;
   /** the fault injected into the attempt running now (fault-as-upstream mode) */
   attemptFault: string | undefined;
+  /** an HTTP/1.1 upgrade request (WebSocket): its stream is proxied by ./upgrade/upgrade-proxy.ts */
+  upgrade: UpgradeRequest | undefined;
 
   constructor(
     readonly req: IncomingMessage,
@@ -105,7 +109,8 @@ export class RequestContext {
     // who closed the stream: a response that did not finish and that the proxy did not cut was
     // abandoned by the client.
     res.once('close', () => {
-      if (res.writableFinished || this.resetByProxy) return;
+      // (an upgraded stream says itself how it ended: ./upgrade/upgrade-proxy.ts)
+      if (res.writableFinished || this.resetByProxy || this.upgrade?.switched) return;
       this.downstreamClosed = true;
       this.why.push(`the client went away${this.stage ? ` ${this.stage}` : ''} before the response ended: the request is cancelled, never re-sent`);
     });
@@ -114,7 +119,7 @@ export class RequestContext {
   /** The proxy resets the client's stream (`rst`: a TCP RST, as a fault does); it is not logged as DC. */
   resetDownstream(how: 'close' | 'rst' = 'close'): void {
     this.resetByProxy = true;
-    if (how === 'rst') this.req.socket.resetAndDestroy();
+    if (how === 'rst') resetConnection(this.req.socket);
     else this.res.destroy();
   }
 
@@ -193,6 +198,7 @@ export class RequestContext {
       ...(this.route ? { route: this.route } : {}),
       requestHeaders: headers,
       snapshotVersion: this.snapshot.version,
+      ...(this.upgrade?.switched ? { upgrade: this.upgrade.protocol.toLowerCase() } : {}),
       connectionSecurity: this.listener.kind === 'inbound' ? this.connectionSecurity : (this.upstreamSecurity ?? 'none'),
       ...(this.trace
         ? {
