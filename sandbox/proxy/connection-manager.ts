@@ -12,13 +12,14 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { parseDuration } from '../config/duration.js';
 import type { RequestEvent } from '../events.js';
 import type { ListenerConfig, ProxyConfig, RouteEntryConfig } from '../control/snapshot.js';
 import { RequestRandomness, Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
-import { decideFault } from './filters/fault-filter.js';
 import './filters/inbound-fault-http-filter.js';
+import './filters/outbound-fault-http-filter.js';
+import './filters/cors-http-filter.js';
+import { OUTBOUND_HTTP_FILTERS, runOutboundHttpFilters } from './filters/outbound-filter-chain.js';
 import '../security/request-authentication-filter.js';
 import '../security/rbac-filter.js';
 import { INBOUND_HTTP_FILTERS, runHttpFilters, type InboundFilterContext } from '../security/filter-chain.js';
@@ -487,12 +488,34 @@ export class ConnectionManager implements ListenerHandler {
     const route = selection.route.config;
     ctx.routeName = route.name;
     const action = route.action;
+    // the weighted cluster is picked with the route (Envoy), so the filters' replies name it too
+    const picked = action.type === 'route' ? selection.route.pickDestination(ctx.rng) : undefined;
+    if (action.type === 'route' && !picked) {
+      ctx.sendLocalReply(localReplies.clusterNotFound());
+      return;
+    }
+    if (picked) {
+      ctx.why.push(picked.why);
+      const svc = snap.hosts.get(picked.destination.host);
+      ctx.operation = `${svc?.fqdn ?? picked.destination.host}:${picked.destination.port}/*`;
+      ctx.destination = {
+        ...UNKNOWN_DESTINATION,
+        service: svc?.fqdn ?? picked.destination.host,
+        serviceName: svc?.name ?? picked.destination.host,
+        serviceNamespace: svc?.namespace ?? 'unknown',
+        subset: picked.destination.subset,
+      };
+    }
+    // HTTP filters (fault -> cors -> ...), then the router: redirect, direct response or a cluster
+    if ((await runOutboundHttpFilters(OUTBOUND_HTTP_FILTERS, { ctx, snap, proxy, route, isGateway })) === 'stopped') return;
     if (action.type === 'redirect') {
       const r = redirectTarget(action.redirect, { scheme: 'http', authority: ctx.authority, path: ctx.path, port });
       ctx.details = 'direct_response';
       ctx.status = r.status;
       ctx.responseStarted = true;
-      ctx.res.writeHead(r.status, { location: r.location, 'content-length': 0, server: ctx.serverHeader() });
+      const headers: HeaderMap = { location: r.location, 'content-length': '0', server: ctx.serverHeader() };
+      ctx.encodeHeaders(headers);
+      ctx.res.writeHead(r.status, headers as OutgoingHttpHeaders);
       ctx.res.end();
       return;
     }
@@ -501,41 +524,7 @@ export class ConnectionManager implements ListenerHandler {
       ctx.sendLocalReply(localReplies.directResponse(action.status, text));
       return;
     }
-    const picked = selection.route.pickDestination(ctx.rng);
-    if (!picked) {
-      ctx.sendLocalReply(localReplies.clusterNotFound());
-      return;
-    }
-    ctx.why.push(picked.why);
-    const dest = picked.destination;
-    const svc = snap.hosts.get(dest.host);
-    ctx.operation = `${svc?.fqdn ?? dest.host}:${dest.port}/*`;
-    ctx.destination = {
-      ...UNKNOWN_DESTINATION,
-      service: svc?.fqdn ?? dest.host,
-      serviceName: svc?.name ?? dest.host,
-      serviceNamespace: svc?.namespace ?? 'unknown',
-      subset: dest.subset,
-    };
-
-    if (route.fault && route.faultMode !== 'upstream') {
-      const decision = decideFault(route.fault, ctx.rng, parseDuration);
-      ctx.why.push(...decision.why);
-      const fired = [decision.delayMs > 0 ? `delay ${decision.delayMs}ms` : '', decision.abort ? `abort ${decision.abort.status}` : ''].filter(Boolean).join(', ');
-      if (fired) ctx.fault = fired;
-      if (decision.delayMs > 0) {
-        ctx.flags.add('DI');
-        await new Promise((r) => setTimeout(r, decision.delayMs));
-        if (ctx.res.destroyed) {
-          ctx.downstreamClosed = true;
-          return;
-        }
-      }
-      if (decision.abort) {
-        ctx.sendLocalReply(decision.abort);
-        return;
-      }
-    }
+    const dest = picked!.destination;
 
     const cluster = this.deps.clusters.get(ctx.proxy.id, dest.clusterKey);
     if (!cluster) {

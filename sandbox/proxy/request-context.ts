@@ -2,7 +2,8 @@
  * Per-request state shared by the HTTP connection manager, the filters and the router, and
  * turned into one RequestEvent when the request ends.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { HeaderMap } from './routing/header-ops.js';
 import type { AttemptRecord, DestinationInfo, PeerInfo, RequestEvent, RouteRef } from '../events.js';
 import type { SpanContextInfo } from '../telemetry/tracing/trace-context.js';
 import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '../control/snapshot.js';
@@ -87,6 +88,8 @@ export class RequestContext {
   fault: string | undefined;
   /** the fault injected into the attempt running now (fault-as-upstream mode) */
   attemptFault: string | undefined;
+  /** response-header encoders of the HTTP filters that decoded this request (Envoy's encoder half), in the order they registered */
+  private readonly encoders: Array<(headers: HeaderMap) => void> = [];
 
   constructor(
     readonly req: IncomingMessage,
@@ -118,6 +121,16 @@ export class RequestContext {
     else this.res.destroy();
   }
 
+  /** An HTTP filter's encoder: it sees the response headers of whatever answer goes out from now on. */
+  addEncoder(encode: (headers: HeaderMap) => void): void {
+    this.encoders.push(encode);
+  }
+
+  /** Runs the encoders on response headers about to be written (Envoy runs encoder filters last-first). */
+  encodeHeaders(headers: HeaderMap): void {
+    for (let i = this.encoders.length - 1; i >= 0; i--) this.encoders[i]!(headers);
+  }
+
   /** Sends an Envoy local reply (text/plain, Envoy's body), unless a response already started. */
   sendLocalReply(reply: LocalReply, extraHeaders: Record<string, string> = {}): void {
     this.flags.add(reply.flag);
@@ -128,16 +141,17 @@ export class RequestContext {
     }
     this.status = reply.status;
     const body = Buffer.from(reply.body);
-    const headers: Record<string, string | number> = {
+    const headers: HeaderMap = {
       ...reply.headers,
       ...extraHeaders,
-      'content-length': body.length,
+      'content-length': String(body.length),
       date: new Date().toUTCString(),
       server: this.serverHeader(),
     };
     if (body.length > 0) headers['content-type'] = 'text/plain';
+    this.encodeHeaders(headers);
     this.responseStarted = true;
-    this.res.writeHead(reply.status, headers);
+    this.res.writeHead(reply.status, headers as OutgoingHttpHeaders);
     this.res.end(body);
     this.bytesSent += body.length;
   }

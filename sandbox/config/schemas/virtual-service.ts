@@ -206,7 +206,7 @@ const httpRoute: JsonSchema = obj(
     mirror: notApplied(destination, 'no copy of the traffic is sent'),
     mirrorPercentage: notApplied(percent, 'no copy of the traffic is sent'),
     mirrors: notApplied(list(mirrorPolicy, 'Destinations that get a copy of the traffic.'), 'no copy of the traffic is sent'),
-    corsPolicy: notApplied(corsPolicy, 'no CORS headers are added and preflight requests go to the app'),
+    corsPolicy,
     headers,
   },
   {

@@ -29,7 +29,6 @@ describe('recognised, not applied fields', () => {
       'VirtualService HTTPRoute.mirror',
       'VirtualService HTTPRoute.mirrorPercentage',
       'VirtualService HTTPRoute.mirrors',
-      'VirtualService HTTPRoute.corsPolicy',
       'Gateway Server.tls',
       'DestinationRule TCPSettings.idleTimeout',
       'DestinationRule HTTPSettings.idleTimeout',
