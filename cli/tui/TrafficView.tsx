@@ -2,7 +2,8 @@
  * Live traffic, like `linkerd viz tap`: one row per hop (reporter=source, so a request through
  * the ingress and caller shows as two rows), newest at the bottom, following the stream until
  * paused (space) or a row is selected (↑). The rows come from the store's bounded tap ring; the
- * header says how fast they arrive.
+ * header says how fast they arrive. A mirrored copy (VirtualService mirror) has its own row,
+ * `sender ~> mirror` in gray, from the mirror's inbound sidecar (its sender reports none).
  */
 import type { RequestEvent } from '../../sandbox/events.js';
 import { Block } from './Block.js';
@@ -85,7 +86,7 @@ export function trafficLines({ events, total, hopRps, ingressRps, paused, filter
     const flags = flagsOf.get(e)!;
     const row: Line = [
       ...(cols.time ? [span(col(clockSeconds(e.startTime + e.durationMs), cols.time), { color: 'gray' })] : []),
-      span(col(`${e.proxy} -> ${destinationOf(e)}`, cols.hop)),
+      span(col(e.shadowOf ? `${e.shadowOf} ~> ${destinationOf(e)}` : `${e.proxy} -> ${destinationOf(e)}`, cols.hop), e.shadowOf ? { color: 'gray' } : {}),
       span(col(e.method, cols.method)),
       span(col(e.path, cols.path)),
       span(col(String(e.status), cols.status), { color: statusColor(e.status) }),

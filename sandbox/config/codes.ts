@@ -54,7 +54,7 @@ export const FINDING_CODES = {
   DUPLICATE_SUBSET: { code: 'MB1114', severity: 'error', title: 'two subsets with the same name in one DestinationRule' },
   DUPLICATE_PORT_NAME: { code: 'MB1115', severity: 'error', title: 'two Gateway servers with the same port name' },
   GATEWAY_TLS_REQUIRED: { code: 'MB1116', severity: 'error', title: 'an HTTPS or TLS Gateway server without `tls` settings' },
-  FIELD_NOT_APPLIED: { code: 'MB1117', severity: 'warning', title: 'a valid field or value this meshbox version recognises but does not apply (mirror, corsPolicy, Gateway tls, tcp/tls routes, ...)' },
+  FIELD_NOT_APPLIED: { code: 'MB1117', severity: 'warning', title: 'a valid field or value this meshbox version recognises but does not apply (delegate, Gateway tls, tcp/tls routes, ...)' },
   UNSUPPORTED_VALUE: { code: 'MB1118', severity: 'error', title: 'a value Istio itself rejects (exponentialDelay, targetPort on a Gateway)' },
   INVALID_PATH_TEMPLATE: { code: 'MB1140', severity: 'error', title: 'an AuthorizationPolicy path template Istio rejects (`{*}`/`{**}` not a whole segment, `{**}` not last)' },
   INVALID_IP_BLOCK: { code: 'MB1141', severity: 'error', title: 'an AuthorizationPolicy address or CIDR block that is neither' },

@@ -17,6 +17,7 @@
  *   (ProxyConfig.security, enforced by their inbound jwt_authn and rbac filters).
  */
 import type {
+  Destination,
   DestinationRuleSpec,
   GatewaySpec,
   HTTPMatchRequest,
@@ -40,6 +41,7 @@ import type {
   LbPolicy,
   ListenerConfig,
   MeshSnapshot,
+  MirrorPolicyConfig,
   ProxyConfig,
   RouteConfig,
   RouteEntryConfig,
@@ -654,10 +656,7 @@ class RouteCompiler {
     }
     const ds = http.route ?? [];
     const destinations: WeightedClusterConfig[] = ds.map((d) => {
-      const svc = this.resolver.resolve(d.destination.host);
-      const port = d.destination.port?.number ?? svc?.port ?? 80;
-      const host = svc?.fqdn ?? d.destination.host;
-      const clusterName = `outbound|${port}|${d.destination.subset ?? ''}|${host}`;
+      const { clusterName, port } = this.clusterOf(d.destination);
       return {
         clusterKey: clusterName,
         clusterName,
@@ -668,6 +667,37 @@ class RouteCompiler {
         headers: d.headers,
       };
     });
-    return { ...base, action: { type: 'route', destinations } };
+    const mirrors = this.mirrors(vs, http, index);
+    return { ...base, ...(mirrors.length ? { mirrors } : {}), action: { type: 'route', destinations } };
+  }
+
+  private clusterOf(d: Destination): { clusterName: string; port: number } {
+    const svc = this.resolver.resolve(d.host);
+    const port = d.port?.number ?? svc?.port ?? 80;
+    return { clusterName: `outbound|${port}|${d.subset ?? ''}|${svc?.fqdn ?? d.host}`, port };
+  }
+
+  /**
+   * Istio's mirror policies: `mirror` with `mirrorPercentage` (absent: 100%), or each of
+   * `mirrors[]` with its own `percentage`; a 0% mirror gets no policy at all.
+   */
+  private mirrors(vs: VS, http: HTTPRoute, index: number): MirrorPolicyConfig[] {
+    const list: Array<{ destination: Destination; percent: number; path: Array<string | number> }> = [];
+    if (http.mirror) list.push({ destination: http.mirror, percent: http.mirrorPercentage?.value ?? 100, path: ['spec', 'http', index, 'mirror'] });
+    (http.mirrors ?? []).forEach((m, j) => list.push({ destination: m.destination, percent: m.percentage?.value ?? 100, path: ['spec', 'http', index, 'mirrors', j] }));
+    return list
+      .filter((m) => m.percent > 0)
+      .map((m) => {
+        const { clusterName, port } = this.clusterOf(m.destination);
+        return {
+          clusterKey: clusterName,
+          clusterName,
+          host: m.destination.host,
+          subset: m.destination.subset,
+          port,
+          percent: Math.min(100, m.percent),
+          location: loc(vs, m.path),
+        };
+      });
   }
 }

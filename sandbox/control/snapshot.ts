@@ -127,6 +127,19 @@ export interface WeightedClusterConfig {
   headers?: Headers;
 }
 
+/** VirtualService `mirror`/`mirrors[]`: where a copy of the route's traffic goes (Envoy request_mirror_policies) */
+export interface MirrorPolicyConfig {
+  clusterKey: string;
+  clusterName: string;
+  host: string;
+  subset?: string;
+  port: number;
+  /** share of requests copied, 0-100 (absent in the rule: 100) */
+  percent: number;
+  /** file:line:col of the mirror, when known */
+  location?: string;
+}
+
 export interface RouteOrigin {
   /** `VirtualService default/callme-service-route`, or `default route` for a service without one */
   resource: string;
@@ -157,6 +170,8 @@ export interface RouteEntryConfig {
   /** `istio`: before the router (never retried); `upstream`: per attempt (meshbox annotation) */
   faultMode?: 'istio' | 'upstream';
   corsPolicy?: CorsPolicy;
+  /** copies of the traffic (route actions only), fire and forget */
+  mirrors?: MirrorPolicyConfig[];
 }
 
 export interface VirtualHostConfig {

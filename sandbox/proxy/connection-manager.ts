@@ -20,6 +20,7 @@ import './filters/inbound-fault-http-filter.js';
 import './filters/outbound-fault-http-filter.js';
 import './filters/cors-http-filter.js';
 import { OUTBOUND_HTTP_FILTERS, runOutboundHttpFilters } from './filters/outbound-filter-chain.js';
+import { sendShadows, SHADOW_HEADER } from './mirror/shadow-writer.js';
 import '../security/request-authentication-filter.js';
 import '../security/rbac-filter.js';
 import { INBOUND_HTTP_FILTERS, runHttpFilters, type InboundFilterContext } from '../security/filter-chain.js';
@@ -385,6 +386,7 @@ export class ConnectionManager implements ListenerHandler {
     const headers: HeaderMap = { ...ctx.req.headers };
     for (const h of HOP_BY_HOP) delete headers[h];
     delete headers[PEER_HEADER];
+    delete headers[SHADOW_HEADER];
     // Envoy answers `Expect: 100-continue` itself and removes the header (proxy_100_continue off)
     if (String(headers['expect']).toLowerCase() === '100-continue') delete headers['expect'];
     headers['x-request-id'] = ctx.requestId;
@@ -397,6 +399,11 @@ export class ConnectionManager implements ListenerHandler {
     const peerId = ctx.req.headers[PEER_HEADER];
     const peer = typeof peerId === 'string' ? snap.proxies.get(peerId) : undefined;
     if (peer) ctx.source = peerOf(peer.meta);
+    const shadowOf = ctx.req.headers[SHADOW_HEADER];
+    if (typeof shadowOf === 'string' && snap.proxies.has(shadowOf)) {
+      ctx.shadowOf = shadowOf;
+      ctx.why.push(`a mirrored copy (VirtualService mirror) sent by ${shadowOf} as ${ctx.authority}: its answer is discarded there`);
+    }
     const service = snap.services.get(proxy.meta.service);
     ctx.destination = {
       ...peerOf(proxy.meta),
@@ -596,6 +603,8 @@ export class ConnectionManager implements ListenerHandler {
     headers[CDN_LOOP_HEADER] = [...cdnLoopEntries(headers[CDN_LOOP_HEADER]), cdnIdOf(ctx.proxy.id)].join(', ');
     applyHeaderOps(headers, destHeaders?.request);
     applyHeaderOps(headers, route.headers?.request);
+    // request mirroring: copies go out now, fire and forget (the body as a Buffer: see shadow-writer.ts)
+    sendShadows(ctx, route.mirrors, { method: ctx.req.method ?? 'GET', path, headers, body, timeoutMs: route.timeoutMs }, this.deps.clusters);
     const retry = retryPolicyOf(route.retry);
     const hash = this.hashKey(ctx, cluster, isGateway);
     if (cluster.config.kind === 'passthrough') ctx.why.push(`no service for ${authority}: passthrough to the original destination`);

@@ -88,6 +88,8 @@ export class RequestContext {
   fault: string | undefined;
   /** the fault injected into the attempt running now (fault-as-upstream mode) */
   attemptFault: string | undefined;
+  /** inbound: this request is a mirrored copy sent by that proxy (VirtualService mirror) */
+  shadowOf: string | undefined;
   /** response-header encoders of the HTTP filters that decoded this request (Envoy's encoder half), in the order they registered */
   private readonly encoders: Array<(headers: HeaderMap) => void> = [];
 
@@ -205,6 +207,7 @@ export class RequestContext {
       endpoint: this.endpointId,
       why: [...this.why],
       ...(this.route ? { route: this.route } : {}),
+      ...(this.shadowOf ? { shadowOf: this.shadowOf } : {}),
       requestHeaders: headers,
       snapshotVersion: this.snapshot.version,
       connectionSecurity: this.listener.kind === 'inbound' ? this.connectionSecurity : (this.upstreamSecurity ?? 'none'),

@@ -22,7 +22,7 @@ export function rulesForHost(ctx: AnalysisContext, fqdn: string): DestinationRul
 export function checkDestinationHosts(ctx: AnalysisContext): void {
   for (const vs of ctx.virtualServices) {
     const ns = vs.metadata.namespace;
-    for (const { destination, path } of destinationsOf(vs)) {
+    for (const { destination, path, mirror } of destinationsOf(vs)) {
       if (ctx.mesh && !meshServiceForHost(ctx.mesh, destination.host, ns)) {
         const names = ctx.mesh.services.map((s) => s.name);
         const guess = closestMatch(destination.host.split('.')[0]!, names);
@@ -30,7 +30,9 @@ export function checkDestinationHosts(ctx: AnalysisContext): void {
           'HOST_NOT_FOUND',
           vs,
           [...path, 'host'],
-          `destination host \`${destination.host}\` is not a service of this mesh: the rule is applied, and requests routed there get 503`,
+          mirror
+            ? `mirror host \`${destination.host}\` is not a service of this mesh: the rule is applied, and no copy of the traffic is sent`
+            : `destination host \`${destination.host}\` is not a service of this mesh: the rule is applied, and requests routed there get 503`,
           guess
             ? `did you mean \`${guess}\`?`
             : names.length
@@ -51,7 +53,9 @@ export function checkDestinationHosts(ctx: AnalysisContext): void {
         'SUBSET_NOT_FOUND',
         vs,
         [...path, 'subset'],
-        `subset \`${destination.subset}\` of host \`${destination.host}\` is not defined in any DestinationRule: requests routed there get 503 NC (cluster_not_found)`,
+        mirror
+          ? `subset \`${destination.subset}\` of mirror host \`${destination.host}\` is not defined in any DestinationRule: no copy of the traffic is sent`
+          : `subset \`${destination.subset}\` of host \`${destination.host}\` is not defined in any DestinationRule: requests routed there get 503 NC (cluster_not_found)`,
         guess ? `did you mean \`${guess}\`? (${defined})` : `add a subset \`${destination.subset}\` with its labels to a DestinationRule for ${destination.host} (${defined})`,
       );
     }
