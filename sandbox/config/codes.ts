@@ -55,6 +55,7 @@ export const FINDING_CODES = {
   DUPLICATE_PORT_NAME: { code: 'MB1115', severity: 'error', title: 'two Gateway servers with the same port name' },
   GATEWAY_TLS_REQUIRED: { code: 'MB1116', severity: 'error', title: 'an HTTPS or TLS Gateway server without `tls` settings' },
   FIELD_NOT_APPLIED: { code: 'MB1117', severity: 'warning', title: 'a valid field or value this meshbox version recognises but does not apply (delegate, Gateway tls, tcp/tls routes, ...)' },
+  ENVOY_CONFIG_REJECTED: { code: 'MB1119', severity: 'warning', title: 'an EnvoyFilter patch whose Envoy configuration Envoy rejects (NACK), e.g. a local rate limit with a zero token bucket: not applied' },
   UNSUPPORTED_VALUE: { code: 'MB1118', severity: 'error', title: 'a value Istio itself rejects (exponentialDelay, targetPort on a Gateway)' },
   INVALID_PATH_TEMPLATE: { code: 'MB1140', severity: 'error', title: 'an AuthorizationPolicy path template Istio rejects (`{*}`/`{**}` not a whole segment, `{**}` not last)' },
   INVALID_IP_BLOCK: { code: 'MB1141', severity: 'error', title: 'an AuthorizationPolicy address or CIDR block that is neither' },

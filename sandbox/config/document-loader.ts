@@ -21,6 +21,7 @@ import { checkGateway } from './checks/gateway-checks.js';
 import { checkPeerAuthentication } from './checks/peer-authentication-checks.js';
 import { checkAuthorizationPolicy } from './checks/authorization-policy-checks.js';
 import { checkRequestAuthentication } from './checks/request-authentication-checks.js';
+import { checkEnvoyFilter } from './checks/envoy-filter-checks.js';
 import { isObj, objAt, strAt } from './checks/guards.js';
 import type { Locator } from './schema-findings.js';
 
@@ -39,6 +40,7 @@ const KIND_CHECKS: Record<SupportedKind, (spec: unknown, locator: Locator) => Fi
   AuthorizationPolicy: checkAuthorizationPolicy,
   RequestAuthentication: checkRequestAuthentication,
   Telemetry: () => [],
+  EnvoyFilter: checkEnvoyFilter,
 };
 
 const NOT_APPLIED_HINTS: Record<string, string> = {

@@ -255,7 +255,18 @@ export interface IstioSpecs {
   AuthorizationPolicy: AuthorizationPolicySpec;
   RequestAuthentication: RequestAuthenticationSpec;
   Telemetry: TelemetrySpec;
+  EnvoyFilter: EnvoyFilterSpec;
 }
+
+/** networking.istio.io/v1alpha3 EnvoyFilter: meshbox applies its local rate limit patches (sandbox/rate-limit) */
+export interface EnvoyFilterSpec {
+  workloadSelector?: { labels?: Record<string, string> };
+  priority?: number;
+  configPatches?: Array<{ applyTo?: string; match?: Record<string, unknown>; patch?: { operation?: string; value?: Record<string, unknown>; filterClass?: string } }>;
+}
+
+/** apiVersions of Istio's EnvoyFilter kind */
+export const ENVOY_FILTER_API_VERSIONS = ['networking.istio.io/v1alpha3'] as const;
 
 /** apiVersions of Istio's Telemetry kind */
 export const TELEMETRY_API_VERSIONS = ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'] as const;

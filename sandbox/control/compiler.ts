@@ -55,6 +55,7 @@ import { spiffeId } from '../security/identity.js';
 import { PeerAuthenticationResolver, type PeerAuthenticationPolicy, type PeerAuthenticationSpec } from '../security/peer-authentication.js';
 import { upstreamTls } from '../security/tls-settings.js';
 import { compileTracing, type TracingDefaults } from '../telemetry/tracing/telemetry-resource.js';
+import { compileRateLimits } from '../rate-limit/rate-limit-compile.js';
 
 export const GATEWAY_ID = 'istio-ingressgateway';
 /**
@@ -434,6 +435,17 @@ export function compile(input: CompileInput): MeshSnapshot {
     name: GATEWAY_ROUTE_CONFIG,
     virtualHosts: gatewayVirtualHosts(gws, vss, mesh, routeCompiler),
   };
+
+  // ---- EnvoyFilter local rate limits: filters in the proxies' chains, per-route settings
+  compileRateLimits({
+    envoyFilters: input.resources.filter((r) => r.kind === 'EnvoyFilter'),
+    proxies,
+    servicePortOf: (id) => {
+      const inst = instances.find((i) => i.id === id);
+      return inst ? servicePortOf(inst) : undefined;
+    },
+    routeConfigOf: (id, context) => routeConfigs[context === 'gateway' ? GATEWAY_ROUTE_CONFIG : `outbound/${id}`],
+  });
 
   // ---- faults: each resolved to the instances it hits
   const faults: CompiledFault[] = [];

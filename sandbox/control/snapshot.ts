@@ -23,6 +23,7 @@ import type {
 } from '../config/istio-types.js';
 import type { EffectiveMtlsMode } from '../security/peer-authentication.js';
 import type { InboundMtlsConfig, UpstreamTlsConfig } from '../security/tls-settings.js';
+import type { ProxyRateLimitConfig } from '../rate-limit/rate-limit-types.js';
 
 /** Workload identity as Istio's metadata exchange carries it (metric labels). */
 export interface WorkloadMeta {
@@ -216,6 +217,8 @@ export interface ProxyConfig {
   meta: WorkloadMeta;
   /** sidecars: the RequestAuthentication and AuthorizationPolicy their inbound filters enforce */
   security?: InboundSecurityConfig;
+  /** EnvoyFilter local rate limits: the filters inserted into this proxy's chains, per-route settings */
+  rateLimit?: ProxyRateLimitConfig;
 }
 
 /** A meshbox fault resolved to the instances it hits. */

@@ -21,6 +21,7 @@ import './filters/outbound-fault-http-filter.js';
 import './filters/cors-http-filter.js';
 import { OUTBOUND_HTTP_FILTERS, runOutboundHttpFilters } from './filters/outbound-filter-chain.js';
 import { sendShadows, SHADOW_HEADER } from './mirror/shadow-writer.js';
+import '../rate-limit/local-rate-limit-filter.js';
 import '../security/request-authentication-filter.js';
 import '../security/rbac-filter.js';
 import { INBOUND_HTTP_FILTERS, runHttpFilters, type InboundFilterContext } from '../security/filter-chain.js';
@@ -392,6 +393,7 @@ export class ConnectionManager implements ListenerHandler {
     headers['x-request-id'] = ctx.requestId;
     if (ctx.trace) writeTraceHeaders(headers, ctx.trace);
     if (body.length > 0 || ctx.req.headers['content-length'] !== undefined) headers['content-length'] = String(body.length);
+    if (ctx.upstreamRequestHeaders) Object.assign(headers, ctx.upstreamRequestHeaders);
     return headers;
   }
 
@@ -440,7 +442,7 @@ export class ConnectionManager implements ListenerHandler {
     ctx.why.push(`inbound to ${proxy.id}: local app via ${cluster.name}`);
     const headers = this.baseHeaders(ctx, body);
     const filters: InboundFilterContext = { ctx, snap, proxy, headers, state: {} };
-    if ((await runHttpFilters(INBOUND_HTTP_FILTERS, filters)) === 'stopped') return;
+    if ((await runHttpFilters(proxy.rateLimit?.chains.inbound ?? INBOUND_HTTP_FILTERS, filters)) === 'stopped') return;
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = 'http';
     applyXfcc(headers, sec.security === 'mutual_tls' && sec.peer ? xfccElement(sec.localIdentity, sec.peer) : undefined);
     // the app starts a new chain: meshbox's own CDN-Loop entries stop here, others are kept
@@ -514,7 +516,8 @@ export class ConnectionManager implements ListenerHandler {
       };
     }
     // HTTP filters (fault -> cors -> ...), then the router: redirect, direct response or a cluster
-    if ((await runOutboundHttpFilters(OUTBOUND_HTTP_FILTERS, { ctx, snap, proxy, route, isGateway })) === 'stopped') return;
+    const chain = (isGateway ? proxy.rateLimit?.chains.gateway : proxy.rateLimit?.chains.outbound) ?? OUTBOUND_HTTP_FILTERS;
+    if ((await runOutboundHttpFilters(chain, { ctx, snap, proxy, route, isGateway })) === 'stopped') return;
     if (action.type === 'redirect') {
       const r = redirectTarget(action.redirect, { scheme: 'http', authority: ctx.authority, path: ctx.path, port });
       ctx.details = 'direct_response';

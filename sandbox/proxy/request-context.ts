@@ -88,6 +88,8 @@ export class RequestContext {
   fault: string | undefined;
   /** the fault injected into the attempt running now (fault-as-upstream mode) */
   attemptFault: string | undefined;
+  /** request headers an HTTP filter adds to what goes upstream (outbound and gateway; inbound filters edit their own map) */
+  upstreamRequestHeaders: HeaderMap | undefined;
   /** inbound: this request is a mirrored copy sent by that proxy (VirtualService mirror) */
   shadowOf: string | undefined;
   /** response-header encoders of the HTTP filters that decoded this request (Envoy's encoder half), in the order they registered */

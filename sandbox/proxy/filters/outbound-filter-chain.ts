@@ -11,8 +11,8 @@
  * the RequestContext (`ctx.addEncoder`): it runs on the upstream's answer and on every local reply
  * sent after the filter decoded the request, as Envoy's encoder filters do.
  *
- * The chain of one proxy may carry more filters (EnvoyFilter patches, see ../rate-limit/): the
- * names come from `outboundFilterNames`.
+ * The chain of one proxy may carry more filters (EnvoyFilter patches, see sandbox/rate-limit/):
+ * then its ProxyConfig.rateLimit.chains names them.
  */
 import type { ProxyConfig, RouteEntryConfig } from '../../control/snapshot.js';
 import type { CompiledSnapshot } from '../compiled-snapshot.js';
@@ -31,6 +31,8 @@ export interface OutboundFilterContext {
   /** the route the request matched */
   route: RouteEntryConfig;
   isGateway: boolean;
+  /** the name of the filter instance running (`envoy.filters.http.local_ratelimit#2` for a second one of its kind) */
+  instance?: string;
 }
 
 export interface OutboundHttpFilter {
@@ -49,8 +51,10 @@ export function registerOutboundHttpFilter(name: string, filter: OutboundHttpFil
  */
 export async function runOutboundHttpFilters(names: readonly string[], f: OutboundFilterContext): Promise<'continue' | 'stopped'> {
   for (const name of names) {
-    const filter = registry.get(name);
+    // `<filter>#<n>`: another instance of a registered filter (an EnvoyFilter inserted it)
+    const filter = registry.get(name) ?? registry.get(name.split('#')[0]!);
     if (!filter) throw new Error(`outbound HTTP filter ${name} is not registered`);
+    f.instance = name;
     const status = await filter.decode(f);
     if (status.type === 'continue') continue;
     if (status.type === 'localReply') f.ctx.sendLocalReply(status.reply);
