@@ -256,6 +256,17 @@ export interface IstioSpecs {
   RequestAuthentication: RequestAuthenticationSpec;
   Telemetry: TelemetrySpec;
   EnvoyFilter: EnvoyFilterSpec;
+  ServiceEntry: ServiceEntrySpec;
+}
+
+/** networking.istio.io ServiceEntry (compiled into clusters and virtual hosts: ../control/service-entries.ts) */
+export interface ServiceEntrySpec {
+  hosts: string[];
+  addresses?: string[];
+  ports?: Array<{ number: number; protocol?: string; name?: string; targetPort?: number }>;
+  location?: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
+  resolution?: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'DYNAMIC_DNS';
+  endpoints?: Array<{ address?: string; ports?: Record<string, number>; labels?: Record<string, string>; weight?: number }>;
 }
 
 /** networking.istio.io/v1alpha3 EnvoyFilter: meshbox applies its local rate limit patches (sandbox/rate-limit) */

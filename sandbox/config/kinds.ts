@@ -4,7 +4,8 @@
  *   PeerAuthentication, AuthorizationPolicy and RequestAuthentication (security.istio.io
  *   v1/v1beta1), meshbox's own Fault (meshbox.dev/v1alpha1), and Telemetry
  *   (telemetry.istio.io v1/v1alpha1: its tracing part), and EnvoyFilter
- *   (networking.istio.io v1alpha3: its local rate limit patches, the others reported);
+ *   (networking.istio.io v1alpha3: its local rate limit patches, the others reported),
+ *   ServiceEntry (egress: hosts outside the mesh);
  * - `istio`: other Istio kinds, recognised (apiVersion checked) but not applied: a warning;
  * - `kubernetes`: Kubernetes kinds (Deployment, Service, ...): info, meshbox.yaml defines services;
  * - `unknown`: anything else: a warning, never a crash.
@@ -34,11 +35,11 @@ const APPLIED: Record<SupportedKind, readonly string[]> = {
   RequestAuthentication: SECURITY,
   Telemetry: [...TELEMETRY_API_VERSIONS],
   EnvoyFilter: [...ENVOY_FILTER_API_VERSIONS],
+  ServiceEntry: NETWORKING,
 };
 
 /** Istio kinds meshbox recognises but does not apply, with the apiVersions that serve them. */
 export const ISTIO_KINDS: Record<string, readonly string[]> = {
-  ServiceEntry: NETWORKING,
   Sidecar: NETWORKING,
   WorkloadEntry: NETWORKING,
   WorkloadGroup: NETWORKING,

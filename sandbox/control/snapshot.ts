@@ -103,6 +103,10 @@ export interface ClusterConfig {
   tls?: UpstreamTlsConfig;
   /** the Service port's protocol (../config/protocol-selection.ts): picks HTTP/1.1, HTTP/2 or TCP upstream; absent: http */
   protocol?: SelectedProtocol;
+  /** a ServiceEntry's cluster: its hosts are outside the mesh (`external`) or in it without meshbox sidecars (`internal`) */
+  external?: 'external' | 'internal';
+  /** ServiceEntry resolution NONE: requests go to the address the caller asked for (Envoy ORIGINAL_DST) */
+  originalDestination?: boolean;
 }
 
 export interface RetryPolicyConfig {
@@ -173,6 +177,8 @@ export interface RouteEntryConfig {
   corsPolicy?: CorsPolicy;
   /** copies of the traffic (route actions only), fire and forget */
   mirrors?: MirrorPolicyConfig[];
+  /** a direct response reported as going to this cluster (REGISTRY_ONLY: BlackHoleCluster) */
+  statsDestination?: string;
 }
 
 export interface VirtualHostConfig {
@@ -240,6 +246,8 @@ export interface MeshSnapshot {
   namespace: string;
   /** the mesh's services (destination metadata, host aliases) */
   services: ServiceRef[];
+  /** ServiceEntry hosts, one per port (destination metadata; named exactly as declared) */
+  external?: ServiceRef[];
   proxies: ProxyConfig[];
   listeners: ListenerConfig[];
   routeConfigs: Record<string, RouteConfig>;

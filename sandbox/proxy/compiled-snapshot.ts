@@ -29,6 +29,8 @@ export interface CompiledSnapshot {
 export function compileSnapshot(snapshot: MeshSnapshot, routeTables?: Map<string, RouteTable>): CompiledSnapshot {
   const hosts = new Map<string, ServiceRef>();
   for (const s of snapshot.services) for (const alias of hostAliases(s)) hosts.set(alias, s);
+  // ServiceEntry hosts, as declared (the first port's entry stands for the host)
+  for (const s of snapshot.external ?? []) if (!hosts.has(s.fqdn)) hosts.set(s.fqdn, s);
   // local rate limit buckets of configs this snapshot no longer has go
   retainBuckets(liveBuckets(snapshot));
   const httpFaults = new Map<string, CompiledFault[]>();

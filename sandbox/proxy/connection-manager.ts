@@ -503,6 +503,12 @@ export class ConnectionManager implements ListenerHandler {
       ctx.sendLocalReply(localReplies.clusterNotFound());
       return;
     }
+    if (route.statsDestination) {
+      // a direct response reported as going to a cluster (REGISTRY_ONLY: BlackHoleCluster)
+      ctx.destination = { ...UNKNOWN_DESTINATION, service: route.statsDestination, serviceName: route.statsDestination };
+      ctx.upstreamCluster = route.statsDestination;
+      ctx.why.push(`${ctx.authority} is not in the service registry (outboundTrafficPolicy REGISTRY_ONLY): ${route.statsDestination}`);
+    }
     if (picked) {
       ctx.why.push(picked.why);
       const svc = snap.hosts.get(picked.destination.host);
@@ -624,7 +630,7 @@ export class ConnectionManager implements ListenerHandler {
         responseHeaderOps: [destHeaders?.response, route.headers?.response, hash?.setCookie ? { add: { 'set-cookie': hash.setCookie } } : undefined],
         hashKey: hash?.key,
         attemptFault: route.fault && route.faultMode === 'upstream' ? route.fault : undefined,
-        fixedEndpoint: cluster.config.kind === 'passthrough' ? passthroughEndpoint(authority) : undefined,
+        fixedEndpoint: cluster.config.kind === 'passthrough' || cluster.config.originalDestination ? passthroughEndpoint(authority, cluster.config.service?.port) : undefined,
         onEndpoint: (ep) => {
           if (cluster.config.kind === 'passthrough') return;
           // the transport to this endpoint: auto mTLS or the DestinationRule's tls (principals as Istio's source reporter fills them)
@@ -655,13 +661,14 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-function passthroughEndpoint(authority: string): Endpoint {
+/** the original destination: the authority the caller asked for (its port, else `defaultPort`) */
+function passthroughEndpoint(authority: string, defaultPort = 80): Endpoint {
   const m = /^(.*?)(?::(\d+))?$/.exec(authority);
   const host = (m?.[1] ?? authority).replace(/^\[|\]$/g, '');
   return new Endpoint({
     id: `passthrough:${authority}`,
     address: host,
-    port: m?.[2] ? Number(m[2]) : 80,
+    port: m?.[2] ? Number(m[2]) : defaultPort,
     healthy: true,
     meta: {
       workload: 'unknown',

@@ -9,6 +9,7 @@ import { destinationsOf } from './destinations.js';
 import { meshServiceForHost, resolveHost } from '../hosts.js';
 import { closestMatch, listWords } from '../did-you-mean.js';
 import type { DestinationRule } from '../resource.js';
+import { declaredByServiceEntry } from './service-entries.js';
 
 /** DestinationRules (without workloadSelector) whose host covers the fully qualified `fqdn`. */
 export function rulesForHost(ctx: AnalysisContext, fqdn: string): DestinationRule[] {
@@ -23,7 +24,7 @@ export function checkDestinationHosts(ctx: AnalysisContext): void {
   for (const vs of ctx.virtualServices) {
     const ns = vs.metadata.namespace;
     for (const { destination, path, mirror } of destinationsOf(vs)) {
-      if (ctx.mesh && !meshServiceForHost(ctx.mesh, destination.host, ns)) {
+      if (ctx.mesh && !meshServiceForHost(ctx.mesh, destination.host, ns) && !declaredByServiceEntry(ctx, destination.host)) {
         const names = ctx.mesh.services.map((s) => s.name);
         const guess = closestMatch(destination.host.split('.')[0]!, names);
         ctx.report(
@@ -36,13 +37,16 @@ export function checkDestinationHosts(ctx: AnalysisContext): void {
           guess
             ? `did you mean \`${guess}\`?`
             : names.length
-              ? `the mesh has ${listWords(names, 'and')}; add the service to meshbox.yaml or fix the host`
-              : 'add the service to meshbox.yaml',
+              ? `the mesh has ${listWords(names, 'and')}; add the service to meshbox.yaml, declare the host in a ServiceEntry, or fix the host`
+              : 'add the service to meshbox.yaml, or declare the host in a ServiceEntry',
         );
         continue;
       }
       if (destination.subset === undefined) continue;
-      const rules = rulesForHost(ctx, resolveHost(destination.host, ns));
+      const external = declaredByServiceEntry(ctx, destination.host) && !(ctx.mesh && meshServiceForHost(ctx.mesh, destination.host, ns));
+      const rules = external
+        ? ctx.destinationRules.filter((dr) => !dr.spec.workloadSelector && dr.spec.host.toLowerCase() === destination.host.toLowerCase())
+        : rulesForHost(ctx, resolveHost(destination.host, ns));
       const subsets = rules.flatMap((dr) => (dr.spec.subsets ?? []).map((s) => s.name));
       if (subsets.includes(destination.subset)) continue;
       const guess = closestMatch(destination.subset, subsets);

@@ -17,6 +17,7 @@ import { authorizationPolicySpec } from './authorization-policy.js';
 import { requestAuthenticationSpec } from './request-authentication.js';
 import { telemetrySpec } from './telemetry.js';
 import { envoyFilterSpec } from './envoy-filter.js';
+import { serviceEntrySpec } from './service-entry.js';
 
 const setByKubernetes = (what: string): JsonSchema => ({ description: `${what}; set by Kubernetes, ignored by meshbox.` });
 
@@ -52,6 +53,7 @@ export const SPEC_SCHEMAS: Record<SupportedKind, JsonSchema> = {
   RequestAuthentication: requestAuthenticationSpec,
   Telemetry: telemetrySpec,
   EnvoyFilter: envoyFilterSpec,
+  ServiceEntry: serviceEntrySpec,
 };
 
 const KIND_DESCRIPTIONS: Record<SupportedKind, string> = {
@@ -64,6 +66,7 @@ const KIND_DESCRIPTIONS: Record<SupportedKind, string> = {
   RequestAuthentication: 'Istio RequestAuthentication: which JWTs the selected workloads accept.',
   Telemetry: 'Istio Telemetry: trace sampling and custom span tags of the selected workloads (metrics and access logging: recognised, not applied).',
   EnvoyFilter: "Istio EnvoyFilter: patches to the proxies' Envoy configuration (meshbox applies the local rate limit; other patches are recognised, not applied).",
+  ServiceEntry: 'Istio ServiceEntry: hosts outside (or inside) the mesh that sidecars may call, with their ports and endpoints.',
 };
 
 const built = new Map<SupportedKind, JsonSchema>();
