@@ -3,8 +3,12 @@
  *
  *   inbound  (reporter=destination): peer identity -> HTTP filters (jwt_authn -> rbac -> fault,
  *                                    sandbox/security/filter-chain.ts) -> router -> local app (`inbound|<port>||`)
- *   outbound (reporter=source):      route table -> [redirect | direct response]
- *   gateway  (reporter=source):        or fault filter -> router -> cluster of the picked subset
+ *   outbound (reporter=source):      route table -> HTTP filters (fault -> cors, ./filters/outbound-filter-chain.ts)
+ *   gateway  (reporter=source):        -> router: redirect | direct response | cluster of the picked subset
+ *                                       (+ mirrored copies, ./mirror/shadow-writer.ts)
+ *
+ * An EnvoyFilter may insert more filters into a proxy's chains (sandbox/rate-limit: the local
+ * rate limit); its ProxyConfig.rateLimit.chains then name them.
  *
  * Every request ends in exactly one RequestEvent, emitted when the response closes. Replies the
  * proxy sends before a request exists (a codec error, a header timeout, CONNECT) get one too.

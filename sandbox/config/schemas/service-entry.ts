@@ -5,7 +5,7 @@
  */
 import { fmt, int, list, map, notApplied, obj, oneOfValues, str, strings } from './json-schema.js';
 import type { JsonSchema } from './json-schema.js';
-import { exportTo, labelMap, portNumber, workloadSelector } from './common.js';
+import { exportTo, labelMap, portNumber } from './common.js';
 
 const port: JsonSchema = obj(
   'ServicePort',
@@ -40,7 +40,10 @@ export const serviceEntrySpec: JsonSchema = obj('ServiceEntrySpec', 'Hosts that 
   location: oneOfValues(['MESH_EXTERNAL', 'MESH_INTERNAL'], 'Outside the mesh (default) or part of it.'),
   resolution: oneOfValues(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN', 'DYNAMIC_DNS'], 'How endpoints are found: NONE (the address the caller asked for), STATIC (endpoints IPs), DNS (host or endpoint names).'),
   endpoints: list(endpoint, 'Endpoints of the service.'),
-  workloadSelector: notApplied(workloadSelector, 'endpoints come from `endpoints` only'),
+  workloadSelector: notApplied(
+    obj('WorkloadSelector', 'Selects mesh workloads as endpoints, by their labels.', { labels: labelMap('Labels a workload must all carry.') }),
+    'endpoints come from `endpoints` only',
+  ),
   exportTo: notApplied(exportTo, 'every resource is visible to the whole mesh'),
   subjectAltNames: notApplied(strings('SANs the endpoints may present.'), 'a DestinationRule tls.subjectAltNames is checked; these are not'),
 }, { required: ['hosts', 'ports'] });

@@ -14,7 +14,7 @@ import { sampleMeshFile } from '../../../sandbox/paths.js';
 import { code, withCode } from './helpers.js';
 
 const EVERY = 'test/fixtures/config/not-applied/every-field.yaml';
-const KINDS = ['VirtualService', 'DestinationRule', 'Gateway'] as const;
+const KINDS = ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry'] as const;
 const MARKED = KINDS.flatMap((k) => notAppliedFields(k, SPEC_SCHEMAS[k]));
 
 /** `spec.http[0].match[0].name is recognised ...` -> `spec.http[].match[].name` */
@@ -135,7 +135,7 @@ describe('recognised, not applied fields', () => {
     const exit = await runValidate([EVERY], {}, { out: (l) => out.push(l), err: () => undefined });
     expect(exit).toBe(0);
     expect(out).toContain(`${EVERY}:14:7: warning MB1117 [VirtualService default/shop-route]: spec.http[0].match[0].name is recognised but not applied by this meshbox version: access logs show the route name only`);
-    expect(out.at(-1)).toBe(`1 file, 5 resources: 0 errors, ${MARKED.length} warnings`);
+    expect(out.at(-1)).toBe(`1 file, 6 resources: 0 errors, ${MARKED.length} warnings`);
   });
 
   it('the README table lists exactly the marked fields', () => {
