@@ -10,10 +10,15 @@ import { decideFault } from './fault-filter.js';
 import { registerOutboundHttpFilter, type OutboundFilterContext, type OutboundHttpFilter } from './outbound-filter-chain.js';
 
 export class OutboundFaultFilter implements OutboundHttpFilter {
-  async decode(f: OutboundFilterContext): Promise<FilterStatus> {
-    const { ctx, route } = f;
+  decode(f: OutboundFilterContext): FilterStatus | Promise<FilterStatus> {
+    const { route } = f;
     if (!route.fault || route.faultMode === 'upstream') return CONTINUE;
-    const decision = decideFault(route.fault, ctx.rng, parseDuration);
+    return this.inject(f, route.fault);
+  }
+
+  private async inject(f: OutboundFilterContext, fault: NonNullable<OutboundFilterContext['route']['fault']>): Promise<FilterStatus> {
+    const { ctx } = f;
+    const decision = decideFault(fault, ctx.rng, parseDuration);
     ctx.why.push(...decision.why);
     const fired = [decision.delayMs > 0 ? `delay ${decision.delayMs}ms` : '', decision.abort ? `abort ${decision.abort.status}` : ''].filter(Boolean).join(', ');
     if (fired) ctx.fault = fired;

@@ -55,7 +55,9 @@ export async function runOutboundHttpFilters(names: readonly string[], f: Outbou
     const filter = registry.get(name) ?? registry.get(name.split('#')[0]!);
     if (!filter) throw new Error(`outbound HTTP filter ${name} is not registered`);
     f.instance = name;
-    const status = await filter.decode(f);
+    const decided = filter.decode(f);
+    // most filters decide at once: no extra turn of the event loop for them
+    const status = decided instanceof Promise ? await decided : decided;
     if (status.type === 'continue') continue;
     if (status.type === 'localReply') f.ctx.sendLocalReply(status.reply);
     return 'stopped';
