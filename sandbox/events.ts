@@ -96,6 +96,11 @@ export interface RequestEvent {
   why: string[];
   /** outbound and gateway hops: the route decision, by reference (see RouteRef) */
   route?: RouteRef;
+  /**
+   * a mirrored copy (VirtualService `mirror`), reported by the mirror destination's inbound
+   * sidecar: the proxy that sent it. The sender reports no event for the copy (as in Istio).
+   */
+  shadowOf?: string;
   /** request headers as received by this proxy (lower-case names) */
   requestHeaders: Record<string, string>;
   /** snapshot version the request ran on */

@@ -4,6 +4,8 @@
  * paused (space) or a row is selected (↑). The rows come from the store's bounded tap ring; the
  * header says how fast they arrive. Upgraded streams (WebSocket) still open are listed on one
  * line under the header (`⇄ open`); each becomes a row, status 101, when it closes.
+ * A mirrored copy (VirtualService mirror) has its own row,
+ * `sender ~> mirror` in gray, from the mirror's inbound sidecar (its sender reports none).
  */
 import type { RequestEvent } from '../../sandbox/events.js';
 import type { OpenStream } from './view-store.js';
@@ -100,7 +102,7 @@ export function trafficLines({ events, total, hopRps, ingressRps, paused, filter
     const flags = flagsOf.get(e)!;
     const row: Line = [
       ...(cols.time ? [span(col(clockSeconds(e.startTime + e.durationMs), cols.time), { color: 'gray' })] : []),
-      span(col(`${e.proxy} -> ${destinationOf(e)}`, cols.hop)),
+      span(col(e.shadowOf ? `${e.shadowOf} ~> ${destinationOf(e)}` : `${e.proxy} -> ${destinationOf(e)}`, cols.hop), e.shadowOf ? { color: 'gray' } : {}),
       span(col(e.method, cols.method)),
       span(col(e.path, cols.path)),
       span(col(String(e.status), cols.status), { color: statusColor(e.status) }),

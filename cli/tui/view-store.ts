@@ -621,6 +621,8 @@ export class ViewStore {
         const fired = /^fault (\S+): /.exec(line);
         if (fired) this.window(`f:${fired[1]}`).record(now, true, 0);
       }
+      // a mirrored copy has no source-side event (as in Istio): its row in the tap is the mirror's own
+      if (e.shadowOf) this.tap.push(e);
       return;
     }
     this.tap.push(e);

@@ -117,6 +117,8 @@ export interface MeshDefinition {
   kubernetes?: KubernetesSourceSpec;
   /** meshbox.yaml `tracing:` (sampling percentage, collectors); the command line overrides it */
   tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
+  /** meshbox.yaml `outboundTrafficPolicy:` (Istio MeshConfig); absent: ALLOW_ANY */
+  outboundTrafficPolicy?: { mode: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
 }
 
 /** How to start an image of a Kubernetes manifest with the process runtime (meshbox.yaml `images:`). */

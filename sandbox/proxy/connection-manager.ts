@@ -3,8 +3,12 @@
  *
  *   inbound  (reporter=destination): peer identity -> HTTP filters (jwt_authn -> rbac -> fault,
  *                                    sandbox/security/filter-chain.ts) -> router -> local app (`inbound|<port>||`)
- *   outbound (reporter=source):      route table -> [redirect | direct response]
- *   gateway  (reporter=source):        or fault filter -> router -> cluster of the picked subset
+ *   outbound (reporter=source):      route table -> HTTP filters (fault -> cors, ./filters/outbound-filter-chain.ts)
+ *   gateway  (reporter=source):        -> router: redirect | direct response | cluster of the picked subset
+ *                                       (+ mirrored copies, ./mirror/shadow-writer.ts)
+ *
+ * An EnvoyFilter may insert more filters into a proxy's chains (sandbox/rate-limit: the local
+ * rate limit); its ProxyConfig.rateLimit.chains then name them.
  *
  * Every request ends in exactly one RequestEvent, emitted when the response closes. Replies the
  * proxy sends before a request exists (a codec error, a header timeout, CONNECT) get one too.
@@ -14,13 +18,16 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { parseDuration } from '../config/duration.js';
 import type { RequestEvent, UpgradeEvent } from '../events.js';
 import type { ListenerConfig, ProxyConfig, RouteEntryConfig } from '../control/snapshot.js';
 import { RequestRandomness, Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
-import { decideFault } from './filters/fault-filter.js';
 import './filters/inbound-fault-http-filter.js';
+import './filters/outbound-fault-http-filter.js';
+import './filters/cors-http-filter.js';
+import { OUTBOUND_HTTP_FILTERS, runOutboundHttpFilters } from './filters/outbound-filter-chain.js';
+import { sendShadows, SHADOW_HEADER } from './mirror/shadow-writer.js';
+import '../rate-limit/local-rate-limit-filter.js';
 import '../security/request-authentication-filter.js';
 import '../security/rbac-filter.js';
 import { INBOUND_HTTP_FILTERS, runHttpFilters, type InboundFilterContext } from '../security/filter-chain.js';
@@ -407,11 +414,13 @@ export class ConnectionManager implements ListenerHandler {
     const headers: HeaderMap = { ...ctx.req.headers };
     for (const h of HOP_BY_HOP) delete headers[h];
     delete headers[PEER_HEADER];
+    delete headers[SHADOW_HEADER];
     // Envoy answers `Expect: 100-continue` itself and removes the header (proxy_100_continue off)
     if (String(headers['expect']).toLowerCase() === '100-continue') delete headers['expect'];
     headers['x-request-id'] = ctx.requestId;
     if (ctx.trace) writeTraceHeaders(headers, ctx.trace);
     if (body.length > 0 || ctx.req.headers['content-length'] !== undefined) headers['content-length'] = String(body.length);
+    if (ctx.upstreamRequestHeaders) Object.assign(headers, ctx.upstreamRequestHeaders);
     return headers;
   }
 
@@ -419,6 +428,11 @@ export class ConnectionManager implements ListenerHandler {
     const peerId = ctx.req.headers[PEER_HEADER];
     const peer = typeof peerId === 'string' ? snap.proxies.get(peerId) : undefined;
     if (peer) ctx.source = peerOf(peer.meta);
+    const shadowOf = ctx.req.headers[SHADOW_HEADER];
+    if (typeof shadowOf === 'string' && snap.proxies.has(shadowOf)) {
+      ctx.shadowOf = shadowOf;
+      ctx.why.push(`a mirrored copy (VirtualService mirror) sent by ${shadowOf} as ${ctx.authority}: its answer is discarded there`);
+    }
     const service = snap.services.get(proxy.meta.service);
     ctx.destination = {
       ...peerOf(proxy.meta),
@@ -456,7 +470,7 @@ export class ConnectionManager implements ListenerHandler {
     if (refuseUpgrade(ctx)) return;
     const headers = this.baseHeaders(ctx, body);
     const filters: InboundFilterContext = { ctx, snap, proxy, headers, state: {} };
-    if ((await runHttpFilters(INBOUND_HTTP_FILTERS, filters)) === 'stopped') return;
+    if ((await runHttpFilters(proxy.rateLimit?.chains.inbound ?? INBOUND_HTTP_FILTERS, filters)) === 'stopped') return;
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = 'http';
     applyXfcc(headers, sec.security === 'mutual_tls' && sec.peer ? xfccElement(sec.localIdentity, sec.peer) : undefined);
     // the app starts a new chain: meshbox's own CDN-Loop entries stop here, others are kept
@@ -512,12 +526,41 @@ export class ConnectionManager implements ListenerHandler {
     const route = selection.route.config;
     ctx.routeName = route.name;
     const action = route.action;
+    // the weighted cluster is picked with the route (Envoy), so the filters' replies name it too
+    const picked = action.type === 'route' ? selection.route.pickDestination(ctx.rng) : undefined;
+    if (action.type === 'route' && !picked) {
+      ctx.sendLocalReply(localReplies.clusterNotFound());
+      return;
+    }
+    if (route.statsDestination) {
+      // a direct response reported as going to a cluster (REGISTRY_ONLY: BlackHoleCluster)
+      ctx.destination = { ...UNKNOWN_DESTINATION, service: route.statsDestination, serviceName: route.statsDestination };
+      ctx.upstreamCluster = route.statsDestination;
+      ctx.why.push(`${ctx.authority} is not in the service registry (outboundTrafficPolicy REGISTRY_ONLY): ${route.statsDestination}`);
+    }
+    if (picked) {
+      ctx.why.push(picked.why);
+      const svc = snap.hosts.get(picked.destination.host);
+      ctx.operation = `${svc?.fqdn ?? picked.destination.host}:${picked.destination.port}/*`;
+      ctx.destination = {
+        ...UNKNOWN_DESTINATION,
+        service: svc?.fqdn ?? picked.destination.host,
+        serviceName: svc?.name ?? picked.destination.host,
+        serviceNamespace: svc?.namespace ?? 'unknown',
+        subset: picked.destination.subset,
+      };
+    }
+    // HTTP filters (fault -> cors -> ...), then the router: redirect, direct response or a cluster
+    const chain = (isGateway ? proxy.rateLimit?.chains.gateway : proxy.rateLimit?.chains.outbound) ?? OUTBOUND_HTTP_FILTERS;
+    if ((await runOutboundHttpFilters(chain, { ctx, snap, proxy, route, isGateway })) === 'stopped') return;
     if (action.type === 'redirect') {
       const r = redirectTarget(action.redirect, { scheme: 'http', authority: ctx.authority, path: ctx.path, port });
       ctx.details = 'direct_response';
       ctx.status = r.status;
       ctx.responseStarted = true;
-      ctx.res.writeHead(r.status, { location: r.location, 'content-length': 0, server: ctx.serverHeader() });
+      const headers: HeaderMap = { location: r.location, 'content-length': '0', server: ctx.serverHeader() };
+      ctx.encodeHeaders(headers);
+      ctx.res.writeHead(r.status, headers as OutgoingHttpHeaders);
       ctx.res.end();
       return;
     }
@@ -526,41 +569,7 @@ export class ConnectionManager implements ListenerHandler {
       ctx.sendLocalReply(localReplies.directResponse(action.status, text));
       return;
     }
-    const picked = selection.route.pickDestination(ctx.rng);
-    if (!picked) {
-      ctx.sendLocalReply(localReplies.clusterNotFound());
-      return;
-    }
-    ctx.why.push(picked.why);
-    const dest = picked.destination;
-    const svc = snap.hosts.get(dest.host);
-    ctx.operation = `${svc?.fqdn ?? dest.host}:${dest.port}/*`;
-    ctx.destination = {
-      ...UNKNOWN_DESTINATION,
-      service: svc?.fqdn ?? dest.host,
-      serviceName: svc?.name ?? dest.host,
-      serviceNamespace: svc?.namespace ?? 'unknown',
-      subset: dest.subset,
-    };
-
-    if (route.fault && route.faultMode !== 'upstream') {
-      const decision = decideFault(route.fault, ctx.rng, parseDuration);
-      ctx.why.push(...decision.why);
-      const fired = [decision.delayMs > 0 ? `delay ${decision.delayMs}ms` : '', decision.abort ? `abort ${decision.abort.status}` : ''].filter(Boolean).join(', ');
-      if (fired) ctx.fault = fired;
-      if (decision.delayMs > 0) {
-        ctx.flags.add('DI');
-        await new Promise((r) => setTimeout(r, decision.delayMs));
-        if (ctx.res.destroyed) {
-          ctx.downstreamClosed = true;
-          return;
-        }
-      }
-      if (decision.abort) {
-        ctx.sendLocalReply(decision.abort);
-        return;
-      }
-    }
+    const dest = picked!.destination;
 
     const cluster = this.deps.clusters.get(ctx.proxy.id, dest.clusterKey);
     if (!cluster) {
@@ -632,6 +641,8 @@ export class ConnectionManager implements ListenerHandler {
     headers[CDN_LOOP_HEADER] = [...cdnLoopEntries(headers[CDN_LOOP_HEADER]), cdnIdOf(ctx.proxy.id)].join(', ');
     applyHeaderOps(headers, destHeaders?.request);
     applyHeaderOps(headers, route.headers?.request);
+    // request mirroring: copies go out now, fire and forget (the body as a Buffer: see shadow-writer.ts)
+    sendShadows(ctx, route.mirrors, { method: ctx.req.method ?? 'GET', path, headers, body, timeoutMs: route.timeoutMs }, this.deps.clusters);
     const retry = retryPolicyOf(route.retry);
     const hash = this.hashKey(ctx, cluster, isGateway);
     if (cluster.config.kind === 'passthrough') ctx.why.push(`no service for ${authority}: passthrough to the original destination`);
@@ -648,7 +659,7 @@ export class ConnectionManager implements ListenerHandler {
         responseHeaderOps: [destHeaders?.response, route.headers?.response, hash?.setCookie ? { add: { 'set-cookie': hash.setCookie } } : undefined],
         hashKey: hash?.key,
         attemptFault: route.fault && route.faultMode === 'upstream' ? route.fault : undefined,
-        fixedEndpoint: cluster.config.kind === 'passthrough' ? passthroughEndpoint(authority) : undefined,
+        fixedEndpoint: cluster.config.kind === 'passthrough' || cluster.config.originalDestination ? passthroughEndpoint(authority, cluster.config.service?.port) : undefined,
         onEndpoint: (ep) => {
           if (cluster.config.kind === 'passthrough') return;
           // the transport to this endpoint: auto mTLS or the DestinationRule's tls (principals as Istio's source reporter fills them)
@@ -679,13 +690,14 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-function passthroughEndpoint(authority: string): Endpoint {
+/** the original destination: the authority the caller asked for (its port, else `defaultPort`) */
+function passthroughEndpoint(authority: string, defaultPort = 80): Endpoint {
   const m = /^(.*?)(?::(\d+))?$/.exec(authority);
   const host = (m?.[1] ?? authority).replace(/^\[|\]$/g, '');
   return new Endpoint({
     id: `passthrough:${authority}`,
     address: host,
-    port: m?.[2] ? Number(m[2]) : 80,
+    port: m?.[2] ? Number(m[2]) : defaultPort,
     healthy: true,
     meta: {
       workload: 'unknown',

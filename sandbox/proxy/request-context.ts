@@ -2,7 +2,8 @@
  * Per-request state shared by the HTTP connection manager, the filters and the router, and
  * turned into one RequestEvent when the request ends.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { HeaderMap } from './routing/header-ops.js';
 import type { AttemptRecord, DestinationInfo, PeerInfo, RequestEvent, RouteRef } from '../events.js';
 import type { SpanContextInfo } from '../telemetry/tracing/trace-context.js';
 import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '../control/snapshot.js';
@@ -91,6 +92,12 @@ export class RequestContext {
   attemptFault: string | undefined;
   /** an HTTP/1.1 upgrade request (WebSocket): its stream is proxied by ./upgrade/upgrade-proxy.ts */
   upgrade: UpgradeRequest | undefined;
+  /** request headers an HTTP filter adds to what goes upstream (outbound and gateway; inbound filters edit their own map) */
+  upstreamRequestHeaders: HeaderMap | undefined;
+  /** inbound: this request is a mirrored copy sent by that proxy (VirtualService mirror) */
+  shadowOf: string | undefined;
+  /** response-header encoders of the HTTP filters that decoded this request (Envoy's encoder half), in the order they registered */
+  private readonly encoders: Array<(headers: HeaderMap) => void> = [];
 
   constructor(
     readonly req: IncomingMessage,
@@ -123,6 +130,16 @@ export class RequestContext {
     else this.res.destroy();
   }
 
+  /** An HTTP filter's encoder: it sees the response headers of whatever answer goes out from now on. */
+  addEncoder(encode: (headers: HeaderMap) => void): void {
+    this.encoders.push(encode);
+  }
+
+  /** Runs the encoders on response headers about to be written (Envoy runs encoder filters last-first). */
+  encodeHeaders(headers: HeaderMap): void {
+    for (let i = this.encoders.length - 1; i >= 0; i--) this.encoders[i]!(headers);
+  }
+
   /** Sends an Envoy local reply (text/plain, Envoy's body), unless a response already started. */
   sendLocalReply(reply: LocalReply, extraHeaders: Record<string, string> = {}): void {
     this.flags.add(reply.flag);
@@ -133,16 +150,17 @@ export class RequestContext {
     }
     this.status = reply.status;
     const body = Buffer.from(reply.body);
-    const headers: Record<string, string | number> = {
+    const headers: HeaderMap = {
       ...reply.headers,
       ...extraHeaders,
-      'content-length': body.length,
+      'content-length': String(body.length),
       date: new Date().toUTCString(),
       server: this.serverHeader(),
     };
     if (body.length > 0) headers['content-type'] = 'text/plain';
+    this.encodeHeaders(headers);
     this.responseStarted = true;
-    this.res.writeHead(reply.status, headers);
+    this.res.writeHead(reply.status, headers as OutgoingHttpHeaders);
     this.res.end(body);
     this.bytesSent += body.length;
   }
@@ -196,6 +214,7 @@ export class RequestContext {
       endpoint: this.endpointId,
       why: [...this.why],
       ...(this.route ? { route: this.route } : {}),
+      ...(this.shadowOf ? { shadowOf: this.shadowOf } : {}),
       requestHeaders: headers,
       snapshotVersion: this.snapshot.version,
       ...(this.upgrade?.switched ? { upgrade: this.upgrade.protocol.toLowerCase() } : {}),

@@ -428,6 +428,7 @@ async function sendUpstreamResponse(
   for (const ops of fr.responseHeaderOps) applyHeaderOps(headers, ops);
   headers['x-envoy-upstream-service-time'] = String(serviceTimeMs);
   headers['server'] = ctx.serverHeader();
+  ctx.encodeHeaders(headers);
   ctx.upstreamServiceTimeMs = serviceTimeMs;
   ctx.status = upstream.statusCode ?? 502;
   ctx.responseStarted = true;

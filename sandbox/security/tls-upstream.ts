@@ -70,7 +70,8 @@ function verifySan(expected: readonly string[]): (host: string, cert: tls.PeerCe
 export function decideUpstreamTls(proxyId: string, cluster: ClusterConfig, endpoint: EndpointConfig, secrets: TlsSecretStore | undefined): UpstreamTlsDecision {
   if (cluster.kind !== 'outbound') return { kind: 'plaintext', why: `${cluster.kind} cluster: plaintext` };
   const tlsConfig = cluster.tls ?? { mode: 'AUTO' as const, source: 'auto mTLS' };
-  const sni = tlsConfig.sni ?? istioSni(cluster);
+  // a ServiceEntry host: Istio's auto SNI (the Host the caller used, i.e. the host); a mesh service: Istio's cluster SNI
+  const sni = tlsConfig.sni ?? (cluster.external && cluster.service ? cluster.service.fqdn : istioSni(cluster));
   const identity = endpoint.meta.identity;
   const istioMutual = (why: string): UpstreamTlsDecision => {
     const ctx = secrets?.clientContext(proxyId);

@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage, ServerResponse, Agent, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
 
 /** How an attempt failed, in Envoy's retry vocabulary. */
@@ -117,7 +118,8 @@ export class UpstreamAttempt {
     } else if (socket) {
       const timer = setTimeout(() => this.fail('connect-failure', 'connect timeout', true), this.opts.connectTimeoutMs);
       this.timers.push(timer);
-      socket.once('connect', () => {
+      // a TLS connection is up once its handshake is done (Envoy: a failed handshake is a connect failure, UF)
+      socket.once(socket instanceof TLSSocket ? 'secureConnect' : 'connect', () => {
         this.connected = true;
         clearTimeout(timer);
       });
