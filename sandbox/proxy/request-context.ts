@@ -2,12 +2,23 @@
  * Per-request state shared by the HTTP connection manager, the filters and the router, and
  * turned into one RequestEvent when the request ends.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { AttemptRecord, DestinationInfo, PeerInfo, RequestEvent, RouteRef } from '../events.js';
 import type { SpanContextInfo } from '../telemetry/tracing/trace-context.js';
 import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '../control/snapshot.js';
 import type { Rng } from '../rng.js';
 import { ResponseFlags, type LocalReply } from './local-reply.js';
+import { protocolOf, resetStream, sendResponse, type DownstreamRequest, type DownstreamResponse } from './downstream.js';
+import { httpToGrpcStatus, isGrpcRequest, percentEncodeGrpcMessage } from './grpc/grpc-status.js';
+
+/** what a gRPC request's hop saw of gRPC (Istio's grpc_response_status, the message counts) */
+export interface GrpcState {
+  /** `grpc-status` of the response (trailers, or the headers of a trailers-only response) */
+  status?: number;
+  message?: string;
+  requestMessages: number;
+  responseMessages: number;
+}
 
 export const UNKNOWN_PEER: PeerInfo = {
   workload: 'unknown',
@@ -87,10 +98,14 @@ export class RequestContext {
   fault: string | undefined;
   /** the fault injected into the attempt running now (fault-as-upstream mode) */
   attemptFault: string | undefined;
+  /** Envoy's %PROTOCOL%: `HTTP/1.1`, `HTTP/1.0` or `HTTP/2` */
+  readonly protocol: string;
+  /** set for gRPC requests (content-type application/grpc): local replies are gRPC, statuses are read */
+  readonly grpc: GrpcState | undefined;
 
   constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    readonly req: DownstreamRequest,
+    readonly res: DownstreamResponse,
     readonly snapshot: MeshSnapshot,
     readonly proxy: ProxyConfig,
     readonly listener: ListenerConfig,
@@ -101,6 +116,8 @@ export class RequestContext {
     /** this request's own random generator (see RequestRandomness in ../rng.ts) */
     readonly rng: Rng,
   ) {
+    this.protocol = protocolOf(req);
+    this.grpc = isGrpcRequest(req.headers) ? { requestMessages: 0, responseMessages: 0 } : undefined;
     // Registered before anyone else's `close` listener, so the event and the router both know
     // who closed the stream: a response that did not finish and that the proxy did not cut was
     // abandoned by the client.
@@ -111,14 +128,20 @@ export class RequestContext {
     });
   }
 
-  /** The proxy resets the client's stream (`rst`: a TCP RST, as a fault does); it is not logged as DC. */
+  /**
+   * The proxy resets the client's stream (`rst`: a TCP RST, as a fault does; on HTTP/2 the
+   * stream alone); it is not logged as DC.
+   */
   resetDownstream(how: 'close' | 'rst' = 'close'): void {
     this.resetByProxy = true;
-    if (how === 'rst') this.req.socket.resetAndDestroy();
-    else this.res.destroy();
+    resetStream(this.req, this.res, how);
   }
 
-  /** Sends an Envoy local reply (text/plain, Envoy's body), unless a response already started. */
+  /**
+   * Sends an Envoy local reply (text/plain, Envoy's body), unless a response already started.
+   * A gRPC request gets it as Envoy converts it: a trailers-only response, `:status 200`,
+   * `grpc-status` (the reply's, else mapped from its HTTP status) and `grpc-message` (its body).
+   */
   sendLocalReply(reply: LocalReply, extraHeaders: Record<string, string> = {}): void {
     this.flags.add(reply.flag);
     this.details = reply.details;
@@ -126,9 +149,28 @@ export class RequestContext {
       this.resetDownstream();
       return;
     }
+    this.responseStarted = true;
+    if (this.grpc) {
+      const grpcStatus = reply.grpcStatus ?? httpToGrpcStatus(reply.status);
+      const headers: OutgoingHttpHeaders = {
+        ...reply.headers,
+        ...extraHeaders,
+        'content-type': 'application/grpc',
+        'grpc-status': String(grpcStatus),
+        ...(reply.body.length > 0 ? { 'grpc-message': percentEncodeGrpcMessage(reply.body) } : {}),
+        date: new Date().toUTCString(),
+        server: this.serverHeader(),
+      };
+      if (this.protocol !== 'HTTP/2') headers['content-length'] = 0;
+      this.status = 200;
+      this.grpc.status = grpcStatus;
+      this.grpc.message = reply.body.length > 0 ? reply.body : undefined;
+      sendResponse(this.req, this.res, 200, headers);
+      return;
+    }
     this.status = reply.status;
     const body = Buffer.from(reply.body);
-    const headers: Record<string, string | number> = {
+    const headers: OutgoingHttpHeaders = {
       ...reply.headers,
       ...extraHeaders,
       'content-length': body.length,
@@ -136,9 +178,7 @@ export class RequestContext {
       server: this.serverHeader(),
     };
     if (body.length > 0) headers['content-type'] = 'text/plain';
-    this.responseStarted = true;
-    this.res.writeHead(reply.status, headers);
-    this.res.end(body);
+    sendResponse(this.req, this.res, reply.status, headers, body);
     this.bytesSent += body.length;
   }
 
@@ -169,7 +209,7 @@ export class RequestContext {
       method: req.method ?? 'GET',
       path: this.path,
       authority: this.authority,
-      protocol: `HTTP/${req.httpVersion}`,
+      protocol: this.protocol,
       requestId: this.requestId,
       userAgent: headers['user-agent'] ?? '-',
       forwardedFor: headers['x-forwarded-for'] ?? '-',
@@ -194,6 +234,17 @@ export class RequestContext {
       requestHeaders: headers,
       snapshotVersion: this.snapshot.version,
       connectionSecurity: this.listener.kind === 'inbound' ? this.connectionSecurity : (this.upstreamSecurity ?? 'none'),
+      ...(this.grpc
+        ? {
+            grpc: {
+              // Envoy's getGrpcStatus: trailers, then headers, else mapped from the HTTP status sent (none: unknown)
+              ...(this.grpc.status !== undefined ? { status: this.grpc.status } : this.status !== 0 ? { status: httpToGrpcStatus(this.status) } : {}),
+              ...(this.grpc.message !== undefined ? { message: this.grpc.message } : {}),
+              requestMessages: this.grpc.requestMessages,
+              responseMessages: this.grpc.responseMessages,
+            },
+          }
+        : {}),
       ...(this.trace
         ? {
             trace: {

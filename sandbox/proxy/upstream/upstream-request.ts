@@ -12,13 +12,15 @@ import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage, ServerResponse, Agent, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
+import type { UpstreamResetReason } from '../local-reply.js';
 
-/** How an attempt failed, in Envoy's retry vocabulary. */
-export type AttemptFailure = 'connect-failure' | 'reset' | 'per-try-timeout';
+/** How an attempt failed, in Envoy's retry vocabulary (`refused-stream`: an HTTP/2 RST_STREAM REFUSED_STREAM). */
+export type AttemptFailure = 'connect-failure' | 'reset' | 'refused-stream' | 'per-try-timeout';
 
 export type AttemptOutcome =
   | { kind: 'response'; response: IncomingMessage; serviceTimeMs: number }
-  | { kind: 'failure'; failure: AttemptFailure; reason: string };
+  /** `resetReason`: Envoy's reset reason when the codec knows it (HTTP/2); else derived from `failure` */
+  | { kind: 'failure'; failure: AttemptFailure; reason: string; resetReason?: UpstreamResetReason };
 
 export interface AttemptOptions {
   host: string;
