@@ -35,7 +35,7 @@ import type { RetryPolicy } from './upstream/retry-policy.js';
 import type { AttemptOutcome } from './upstream/upstream-request.js';
 import { startAttempt, upstreamCodec, type Attempt, type UpstreamCodec } from './upstream/attempt-factory.js';
 import type { H2Response } from './upstream/h2-upstream-attempt.js';
-import { dropPseudoHeaders, isHttp2, writeHead } from './downstream.js';
+import { dropPseudoHeaders, isHttp2, sendResponse, writeHead } from './downstream.js';
 import { GrpcMessageCounter } from './grpc/grpc-message-counter.js';
 import { grpcMessageOf, grpcStatusOf, grpcToHttpStatus, httpToGrpcStatus as httpToGrpc, percentEncodeGrpcMessage } from './grpc/grpc-status.js';
 
@@ -494,8 +494,7 @@ async function sendUpstreamResponse(
   // END_STREAM for an HTTP/2 client: a gRPC client reads its status from exactly that
   if (h2down && !fault && headersOnly(upstream)) {
     upstream.resume();
-    writeHead(ctx.req, ctx.res, ctx.status, headers as OutgoingHttpHeaders);
-    return endHeadersOnly(ctx);
+    return endHeadersOnly(ctx, headers as OutgoingHttpHeaders);
   }
   writeHead(ctx.req, ctx.res, ctx.status, headers as OutgoingHttpHeaders);
   if (fault?.reset) return resetMidResponse(ctx, upstream);
@@ -550,11 +549,11 @@ function headersOnly(upstream: IncomingMessage): boolean {
   return upstream.headers['content-length'] === '0' || upstream.readableEnded;
 }
 
-/** ends an HTTP/2 response whose head is set: the head goes out with END_STREAM */
-function endHeadersOnly(ctx: RequestContext): Promise<void> {
+/** an HTTP/2 response of headers only: one HEADERS frame with END_STREAM */
+function endHeadersOnly(ctx: RequestContext, headers: OutgoingHttpHeaders): Promise<void> {
   return new Promise<void>((resolve) => {
     ctx.res.once('close', () => resolve());
-    ctx.res.end();
+    sendResponse(ctx.req, ctx.res, ctx.status, headers);
   });
 }
 

@@ -39,6 +39,9 @@ export interface GrpcApp extends FakeApp {
   /** answer every call with this gRPC status (trailers-only) */
   failCode?: number;
   grpcServer: grpc.Server;
+  /** calls in progress now, and the most seen at once */
+  active: number;
+  maxActive: number;
 }
 
 function metadataOf(m: grpc.Metadata): Record<string, string> {
@@ -56,6 +59,8 @@ export async function startGrpcApp(instance: string): Promise<GrpcApp> {
     requestsWithId: (id) => app.requests.filter((r) => r.headers['x-request-id'] === id),
     server: undefined as unknown as http.Server,
     grpcServer: server,
+    active: 0,
+    maxActive: 0,
     close: () =>
       new Promise<void>((resolve) => {
         server.forceShutdown();
@@ -71,11 +76,20 @@ export async function startGrpcApp(instance: string): Promise<GrpcApp> {
   server.addService(greeterService, {
     SayHello: (call: grpc.ServerUnaryCall<HelloRequest, HelloReply>, callback: grpc.sendUnaryData<HelloReply>) => {
       const metadata = record(GREETER_SAY_HELLO, call.metadata);
+      // grpc-js takes grpc-timeout out of the metadata as the call's deadline: record what is left of it
+      const deadline = call.getDeadline();
+      if (deadline instanceof Date || typeof deadline === 'number') {
+        const left = Math.round(Number(deadline) - Date.now());
+        if (Number.isFinite(left)) app.requests.at(-1)!.headers['x-deadline-ms'] = String(left);
+      }
       if (app.failCode !== undefined) {
         callback({ code: app.failCode, details: `${instance} fails on purpose` });
         return;
       }
+      app.active++;
+      app.maxActive = Math.max(app.maxActive, app.active);
       const answer = (): void => {
+        app.active--;
         const trailer = new grpc.Metadata();
         trailer.set('x-instance', instance);
         callback(null, { message: `hello ${call.request.name} from ${instance}`, instance, metadata }, trailer);

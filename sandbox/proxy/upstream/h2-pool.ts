@@ -28,6 +28,8 @@ export interface PooledSession {
   active: number;
   draining: boolean;
   connected: boolean;
+  /** called once the connection is up (streams waiting for it clear their connect timers) */
+  readonly onConnect: Array<() => void>;
 }
 
 export interface StreamLimits {
@@ -92,9 +94,10 @@ export class H2Pool {
       settings: CLIENT_SETTINGS,
       createConnection: () => (d.kind === 'tls' ? this.agent.connectTls(host, port, d, d.mtls ? MESH_CLIENT_ALPN_H2 : ['h2']) : net.connect({ host, port })),
     });
-    const pooled: PooledSession = { session, key, tls, streams: 0, active: 0, draining: false, connected: false };
+    const pooled: PooledSession = { session, key, tls, streams: 0, active: 0, draining: false, connected: false, onConnect: [] };
     session.once('connect', () => {
       pooled.connected = true;
+      for (const cb of pooled.onConnect.splice(0)) cb();
     });
     const drop = (): void => {
       pooled.draining = true;

@@ -84,7 +84,7 @@ export class H2UpstreamAttempt {
         if (created) session.destroy();
       }, o.connectTimeoutMs);
       this.timers.push(timer);
-      session.once('connect', () => clearTimeout(timer));
+      pooled.onConnect.push(() => clearTimeout(timer));
     }
     let stream: http2.ClientHttp2Stream;
     try {
