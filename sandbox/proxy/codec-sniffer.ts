@@ -25,6 +25,13 @@ export const H2_ALPN = new Set(['h2', 'istio-h2']);
 
 export type Codec = 'http1' | 'http2';
 
+/** what the preface test can find: HTTP/1.1, HTTP/2, or the magic followed by something that is not a SETTINGS frame */
+export type PrefaceVerdict = Codec | 'bad-preface';
+
+/** the magic and the 9-byte header of the SETTINGS frame that must follow it */
+const PREFACE_WITH_SETTINGS = HTTP2_PREFACE.length + 9;
+const SETTINGS = 0x4;
+
 /** what a classifier says of the bytes read so far: a verdict, or `more` to read on */
 export type Classification<V> = V | 'more';
 
@@ -37,6 +44,35 @@ export function classifyPreface(bytes: Buffer): Classification<Codec> {
   if (bytes.subarray(0, n).compare(HTTP2_PREFACE, 0, n) !== 0) return 'http1';
   return n === HTTP2_PREFACE.length ? 'http2' : 'more';
 }
+
+/**
+ * The whole client preface (RFC 9113 §3.4): the magic, then a SETTINGS frame (type 4, stream 0,
+ * a length that is a multiple of 6). The magic followed by anything else is `bad-preface`, a
+ * connection error of type PROTOCOL_ERROR.
+ */
+export function classifyClientPreface(bytes: Buffer): Classification<PrefaceVerdict> {
+  const magic = classifyPreface(bytes);
+  if (magic !== 'http2') return magic;
+  if (bytes.length < PREFACE_WITH_SETTINGS) return 'more';
+  const h = bytes.subarray(HTTP2_PREFACE.length, PREFACE_WITH_SETTINGS);
+  const length = h.readUIntBE(0, 3);
+  const ok = h[3] === SETTINGS && (h.readUInt32BE(5) & 0x7fffffff) === 0 && length % 6 === 0 && (h[4]! & 0x1) === 0;
+  return ok ? 'http2' : 'bad-preface';
+}
+
+/** a GOAWAY frame (RFC 9113 §6.8): last stream 0, the given error code */
+export function goawayFrame(errorCode: number): Buffer {
+  const f = Buffer.alloc(17);
+  f.writeUIntBE(8, 0, 3);
+  f[3] = 0x7;
+  f.writeUInt32BE(0, 5);
+  f.writeUInt32BE(0, 9);
+  f.writeUInt32BE(errorCode, 13);
+  return f;
+}
+
+/** RFC 9113 §7 */
+export const H2_PROTOCOL_ERROR = 0x1;
 
 export interface SniffOptions<V> {
   /** decides from the bytes read so far */
@@ -141,11 +177,21 @@ export function installCodecDispatch(server: http.Server, h2: http2.Http2Server,
       socket.destroy();
     };
     socket.on('error', onError);
-    void sniffFirstBytes<Codec>(socket, { classify: classifyPreface, fallback: 'http1', timeoutMs: opts.firstByteTimeoutMs }).then((codec) => {
+    void sniffFirstBytes<PrefaceVerdict>(socket, { classify: classifyClientPreface, fallback: 'http1', timeoutMs: opts.firstByteTimeoutMs }).then((codec) => {
       socket.off('error', onError);
       if (socket.destroyed) return;
       if (codec === 'http2') toHttp2(socket);
-      else toHttp1(socket);
+      else if (codec === 'http1') toHttp1(socket);
+      else {
+        // the magic without its SETTINGS frame: GOAWAY PROTOCOL_ERROR and close, as nghttp2 would
+        opts.stats.downstream_cx_protocol_error++;
+        socket.on('error', () => socket.destroy());
+        socket.end(goawayFrame(H2_PROTOCOL_ERROR));
+        const timer = setTimeout(() => socket.destroy(), 1_000);
+        timer.unref();
+        socket.once('close', () => clearTimeout(timer));
+        socket.resume();
+      }
     });
   };
   server.on('connection', dispatch);

@@ -82,6 +82,18 @@ export function resetStream(req: DownstreamRequest, res: DownstreamResponse, how
   else res.destroy();
 }
 
+/**
+ * Did the response go out whole? HTTP/1.1: `writableFinished`. HTTP/2: Node's compatibility
+ * response reports `writableFinished` once the stream closed, even when the client reset it, so
+ * the response must have been ended and the stream closed without a reset code.
+ */
+export function responseFinished(req: DownstreamRequest, res: DownstreamResponse): boolean {
+  if (!isHttp2(req)) return res.writableFinished;
+  const h2res = res as http2.Http2ServerResponse;
+  const code = h2res.stream.rstCode;
+  return h2res.writableEnded && (code === undefined || code === http2.constants.NGHTTP2_NO_ERROR);
+}
+
 /** headers only an HTTP/1.1 connection can carry (`connection: close`); HTTP/2 forbids them */
 const CONNECTION_HEADERS = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
 

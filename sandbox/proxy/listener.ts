@@ -113,6 +113,57 @@ export interface ListenError {
 /** Envoy's HTTP/2 defaults where Node's differ (http2_protocol_options; windows kept smaller: bodies are buffered anyway) */
 const H2_SETTINGS = { maxConcurrentStreams: 2_147_483_647, initialWindowSize: 1 << 20, enablePush: false };
 const H2_CONNECTION_WINDOW = 1 << 24;
+/**
+ * A session whose peer committed a connection error can be terminated inside Node's HTTP/2
+ * codec (GOAWAY sent, reading stopped) without a word to JavaScript. A session that goes idle is
+ * pinged after this long; one that does not answer within H2_PING_TIMEOUT_MS is closed and
+ * counted as a protocol error, so a broken connection never waits for the 1 h idle timeout.
+ */
+const H2_IDLE_CHECK_MS = 500;
+const H2_PING_TIMEOUT_MS = 2_000;
+
+/** pings `session` once it has been idle a while; closes it if the ping goes unanswered */
+function watchSession(session: http2.ServerHttp2Session, stats: CodecStats): void {
+  let active = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const check = (): void => {
+    timer = undefined;
+    if (active > 0 || session.closed || session.destroyed) return;
+    const deadline = setTimeout(() => {
+      if (session.destroyed) return;
+      stats.downstream_cx_protocol_error++;
+      session.destroy();
+    }, H2_PING_TIMEOUT_MS);
+    deadline.unref();
+    try {
+      const sent = session.ping((err) => {
+        clearTimeout(deadline);
+        if (err && !session.destroyed) session.destroy();
+      });
+      if (!sent) clearTimeout(deadline);
+    } catch {
+      clearTimeout(deadline);
+    }
+  };
+  const idle = (): void => {
+    if (timer || session.destroyed) return;
+    timer = setTimeout(check, H2_IDLE_CHECK_MS);
+    timer.unref();
+  };
+  session.on('stream', (stream: http2.ServerHttp2Stream) => {
+    active++;
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    stream.once('close', () => {
+      active--;
+      if (active === 0) idle();
+    });
+  });
+  session.once('close', () => {
+    if (timer) clearTimeout(timer);
+  });
+  idle();
+}
 
 class Listener {
   readonly server: http.Server;
@@ -157,6 +208,7 @@ class Listener {
       session.once('connect', () => session.setLocalWindowSize(H2_CONNECTION_WINDOW));
       // [idle_timeout] no stream for this long: GOAWAY and close, as Envoy does
       if (limits.idleTimeoutMs > 0) session.setTimeout(limits.idleTimeoutMs, () => session.close());
+      watchSession(session, stats);
     });
     // A malformed frame or preface: Node's HTTP/2 codec sends GOAWAY PROTOCOL_ERROR and ends the
     // session; counted, never thrown. A stream it resets is the stream's own business.

@@ -8,7 +8,7 @@ import type { SpanContextInfo } from '../telemetry/tracing/trace-context.js';
 import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '../control/snapshot.js';
 import type { Rng } from '../rng.js';
 import { ResponseFlags, type LocalReply } from './local-reply.js';
-import { protocolOf, resetStream, sendResponse, type DownstreamRequest, type DownstreamResponse } from './downstream.js';
+import { protocolOf, resetStream, responseFinished, sendResponse, type DownstreamRequest, type DownstreamResponse } from './downstream.js';
 import { httpToGrpcStatus, isGrpcRequest, percentEncodeGrpcMessage } from './grpc/grpc-status.js';
 
 /** what a gRPC request's hop saw of gRPC (Istio's grpc_response_status, the message counts) */
@@ -122,7 +122,7 @@ export class RequestContext {
     // who closed the stream: a response that did not finish and that the proxy did not cut was
     // abandoned by the client.
     res.once('close', () => {
-      if (res.writableFinished || this.resetByProxy) return;
+      if (responseFinished(req, res) || this.resetByProxy) return;
       this.downstreamClosed = true;
       this.why.push(`the client went away${this.stage ? ` ${this.stage}` : ''} before the response ended: the request is cancelled, never re-sent`);
     });
@@ -191,7 +191,7 @@ export class RequestContext {
   finish(): RequestEvent | undefined {
     if (this.finished) return undefined;
     this.finished = true;
-    if (this.downstreamClosed && !this.res.writableFinished) {
+    if (this.downstreamClosed && !responseFinished(this.req, this.res)) {
       // Envoy: the code already sent (0 if none), flag DC, details downstream_remote_disconnect
       this.flags.add('DC');
       this.details = 'downstream_remote_disconnect';

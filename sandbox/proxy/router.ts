@@ -35,7 +35,7 @@ import type { RetryPolicy } from './upstream/retry-policy.js';
 import type { AttemptOutcome } from './upstream/upstream-request.js';
 import { startAttempt, upstreamCodec, type Attempt, type UpstreamCodec } from './upstream/attempt-factory.js';
 import type { H2Response } from './upstream/h2-upstream-attempt.js';
-import { dropPseudoHeaders, isHttp2, sendResponse, writeHead } from './downstream.js';
+import { dropPseudoHeaders, isHttp2, responseFinished, sendResponse, writeHead } from './downstream.js';
 import { GrpcMessageCounter } from './grpc/grpc-message-counter.js';
 import { grpcMessageOf, grpcStatusOf, grpcToHttpStatus, httpToGrpcStatus as httpToGrpc, percentEncodeGrpcMessage } from './grpc/grpc-status.js';
 
@@ -145,7 +145,7 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
   /** resolves when the client goes away (shaped like a deadline, for the waits that race one) */
   const gone = new Promise<'timeout'>((resolve) => (signalGone = () => resolve('timeout')));
   const onClose = (): void => {
-    if (!ctx.res.writableFinished) {
+    if (!responseFinished(ctx.req, ctx.res)) {
       downstreamGone = true;
       current?.abort();
       signalGone();
