@@ -15,6 +15,7 @@
  */
 import http2 from 'node:http2';
 import net from 'node:net';
+import type tls from 'node:tls';
 import type { MeshUpstreamAgent, UpstreamTlsDecision } from '../../security/tls-upstream.js';
 import { MESH_CLIENT_ALPN_H2 } from '../../security/tls-secrets.js';
 
@@ -92,7 +93,8 @@ export class H2Pool {
     const tls = d.kind === 'tls';
     const session = http2.connect(`${tls ? 'https' : 'http'}://${host}:${port}`, {
       settings: CLIENT_SETTINGS,
-      createConnection: () => (d.kind === 'tls' ? this.agent.connectTls(host, port, d, d.mtls ? MESH_CLIENT_ALPN_H2 : ['h2']) : net.connect({ host, port })),
+      // no Nagle: a stream's frames go out as they are written (as the HTTP/1.1 pool's sockets)
+      createConnection: () => (d.kind === 'tls' ? this.agent.connectTls(host, port, d, d.mtls ? MESH_CLIENT_ALPN_H2 : ['h2'], { noDelay: true } as tls.ConnectionOptions) : net.connect({ host, port, noDelay: true })),
     });
     const pooled: PooledSession = { session, key, tls, streams: 0, active: 0, draining: false, connected: false, onConnect: [] };
     session.once('connect', () => {
