@@ -115,20 +115,30 @@ const H2_SETTINGS = { maxConcurrentStreams: 2_147_483_647, initialWindowSize: 1 
 const H2_CONNECTION_WINDOW = 1 << 24;
 /**
  * A session whose peer committed a connection error can be terminated inside Node's HTTP/2
- * codec (GOAWAY sent, reading stopped) without a word to JavaScript. A session that goes idle is
- * pinged after this long; one that does not answer within H2_PING_TIMEOUT_MS is closed and
- * counted as a protocol error, so a broken connection never waits for the 1 h idle timeout.
+ * codec (GOAWAY sent, reading stopped) without a word to JavaScript. So an idle session is looked
+ * at every H2_IDLE_CHECK_MS: when bytes arrived since its last good check and no stream came of
+ * them, it is pinged; one that does not answer within H2_PING_TIMEOUT_MS is closed and counted as
+ * a protocol error, so a broken connection never waits for the 1 h idle timeout. A quiet idle
+ * connection costs a timer, no traffic.
  */
 const H2_IDLE_CHECK_MS = 500;
 const H2_PING_TIMEOUT_MS = 2_000;
 
-/** pings `session` once it has been idle a while; closes it if the ping goes unanswered */
 function watchSession(session: http2.ServerHttp2Session, stats: CodecStats): void {
   let active = 0;
   let timer: NodeJS.Timeout | undefined;
+  /** bytes read as of the last answered ping (-1: never checked) */
+  let seen = -1;
+  const bytesRead = (): number => session.socket?.bytesRead ?? 0;
+  const idle = (): void => {
+    if (timer || session.closed || session.destroyed) return;
+    timer = setTimeout(check, H2_IDLE_CHECK_MS);
+    timer.unref();
+  };
   const check = (): void => {
     timer = undefined;
     if (active > 0 || session.closed || session.destroyed) return;
+    if (bytesRead() === seen) return idle();
     const deadline = setTimeout(() => {
       if (session.destroyed) return;
       stats.downstream_cx_protocol_error++;
@@ -138,17 +148,17 @@ function watchSession(session: http2.ServerHttp2Session, stats: CodecStats): voi
     try {
       const sent = session.ping((err) => {
         clearTimeout(deadline);
-        if (err && !session.destroyed) session.destroy();
+        if (err) {
+          if (!session.destroyed) session.destroy();
+          return;
+        }
+        seen = bytesRead();
+        idle();
       });
       if (!sent) clearTimeout(deadline);
     } catch {
       clearTimeout(deadline);
     }
-  };
-  const idle = (): void => {
-    if (timer || session.destroyed) return;
-    timer = setTimeout(check, H2_IDLE_CHECK_MS);
-    timer.unref();
   };
   session.on('stream', (stream: http2.ServerHttp2Stream) => {
     active++;

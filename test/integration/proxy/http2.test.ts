@@ -341,6 +341,19 @@ describe('bad HTTP/2 input', () => {
     expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request/);
   });
 
+  it('a healthy idle connection stays open (its pings are answered) and serves again', async () => {
+    await h.rules(GATEWAY);
+    const s = connect(h.ingressPort);
+    expect((await h2Request(s, { ':method': 'GET', ':path': '/first', ':authority': 'web.example.com' })).status).toBe(200);
+    const before = (await stats()).downstream['downstream_cx_protocol_error'];
+    let closed = false;
+    s.once('close', () => (closed = true));
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(closed).toBe(false);
+    expect((await h2Request(s, { ':method': 'GET', ':path': '/again', ':authority': 'web.example.com' })).status).toBe(200);
+    expect((await stats()).downstream['downstream_cx_protocol_error']).toBe(before);
+  });
+
   it('a client resetting its stream cancels only that request (DC)', async () => {
     await h.rules(GATEWAY);
     const s = connect(h.ingressPort);
