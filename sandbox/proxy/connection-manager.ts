@@ -408,7 +408,8 @@ export class ConnectionManager implements ListenerHandler {
     if (String(headers['expect']).toLowerCase() === '100-continue') delete headers['expect'];
     headers['x-request-id'] = ctx.requestId;
     if (ctx.trace) writeTraceHeaders(headers, ctx.trace);
-    if (body.length > 0 || ctx.req.headers['content-length'] !== undefined) headers['content-length'] = String(body.length);
+    // the buffered body's length; an HTTP/2 request without content-length (gRPC sends none) goes on without one, as Envoy forwards it
+    if (ctx.req.headers['content-length'] !== undefined || (body.length > 0 && !isHttp2(ctx.req))) headers['content-length'] = String(body.length);
     return headers;
   }
 
