@@ -577,7 +577,7 @@ export class ConnectionManager implements ListenerHandler {
    */
   private grpcTimeout(ctx: RequestContext, headers: HeaderMap, routeTimeoutMs: number | null, perTryMs: number | null, expectedHeader: boolean): number | null {
     const d = grpcDeadline(ctx.req.headers['grpc-timeout'], routeTimeoutMs);
-    ctx.why.push(d.why);
+    if (d.timeoutMs !== null || ctx.req.headers['grpc-timeout'] !== undefined) ctx.why.push(d.why);
     const expected = perTryMs !== null && d.timeoutMs !== null ? Math.min(perTryMs, d.timeoutMs) : (perTryMs ?? d.timeoutMs);
     if (expected !== null && expected > 0) {
       headers['grpc-timeout'] = formatGrpcTimeout(expected);

@@ -137,7 +137,7 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
   const overall = deadline(fr.timeoutMs);
   const tried = new Set<string>();
   const codec = upstreamCodec(cluster.config, ctx.protocol);
-  if (cluster.config.kind !== 'inbound' || codec.codec === 'http2') ctx.why.push(codec.why);
+  if (codec.notable) ctx.why.push(codec.why);
   let current: Attempt | undefined;
   let downstreamGone = false;
   let retrying = false;

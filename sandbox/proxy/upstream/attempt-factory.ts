@@ -28,23 +28,25 @@ export interface Attempt {
 export interface CodecDecision {
   codec: UpstreamCodec;
   why: string;
+  /** worth a line in the request's explanation (not the everyday HTTP/1.1 to an http port) */
+  notable: boolean;
 }
 
 /** the upstream codec of `cluster` for a request that came in over `downstreamProtocol` (`HTTP/2`, `HTTP/1.1`) */
 export function upstreamCodec(cluster: ClusterConfig, downstreamProtocol: string): CodecDecision {
   const downstream: UpstreamCodec = downstreamProtocol === 'HTTP/2' ? 'http2' : 'http1';
   const name = (c: UpstreamCodec): string => (c === 'http2' ? 'HTTP/2' : 'HTTP/1.1');
-  if (cluster.kind === 'passthrough') return { codec: downstream, why: `PassthroughCluster: upstream ${name(downstream)}, as the client's` };
+  if (cluster.kind === 'passthrough') return { codec: downstream, why: `PassthroughCluster: upstream ${name(downstream)}, as the client's`, notable: downstream === 'http2' };
   const http = cluster.trafficPolicy?.connectionPool?.http;
   const port = cluster.protocol ?? 'http';
   if (cluster.kind === 'outbound' && http?.useClientProtocol) {
-    return { codec: downstream, why: `${cluster.policySource ?? 'DestinationRule'} useClientProtocol: upstream ${name(downstream)}, as the client's` };
+    return { codec: downstream, why: `${cluster.policySource ?? 'DestinationRule'} useClientProtocol: upstream ${name(downstream)}, as the client's`, notable: true };
   }
-  if (upstreamIsHttp2(port)) return { codec: 'http2', why: `${port} port: upstream HTTP/2` };
+  if (upstreamIsHttp2(port)) return { codec: 'http2', why: `${port} port: upstream HTTP/2`, notable: true };
   if (cluster.kind === 'outbound' && http?.h2UpgradePolicy === 'UPGRADE') {
-    return { codec: 'http2', why: `${cluster.policySource ?? 'DestinationRule'} h2UpgradePolicy UPGRADE: upstream HTTP/2` };
+    return { codec: 'http2', why: `${cluster.policySource ?? 'DestinationRule'} h2UpgradePolicy UPGRADE: upstream HTTP/2`, notable: true };
   }
-  return { codec: 'http1', why: `${port} port: upstream HTTP/1.1` };
+  return { codec: 'http1', why: `${port} port: upstream HTTP/1.1`, notable: downstream === 'http2' };
 }
 
 /** starts an attempt with `codec` */
