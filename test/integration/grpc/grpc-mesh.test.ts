@@ -229,6 +229,27 @@ spec:
     expect(plain.headers['grpc-status']).toBeUndefined();
   });
 
+  it('an AuthorizationPolicy denial reaches a gRPC client as PERMISSION_DENIED `RBAC: access denied`', async () => {
+    await h.rules(`
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata: {name: deny-hello}
+spec:
+  selector: {matchLabels: {app: greeter}}
+  action: DENY
+  rules:
+  - to: [{operation: {paths: ["${GREETER_SAY_HELLO}"]}}]
+`);
+    const r = await sayHello(viaSidecar(), { name: 'no' }, { metadata: { 'x-request-id': 'grpc-rbac' } });
+    expect(r.error?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(r.error?.details).toBe('RBAC: access denied');
+    const events = await h.eventsFor('grpc-rbac', 2);
+    const dst = events.find((e) => e.reporter === 'destination')!;
+    expect(dst.status).toBe(200);
+    expect(dst.responseCodeDetails).toMatch(/^rbac_access_denied_matched_policy\[/);
+    expect(dst.grpc?.status).toBe(7);
+  });
+
   it('retryOn: unavailable masks a version that answers UNAVAILABLE; without it the failures show', async () => {
     app('greeter-v2-1').failCode = grpc.status.UNAVAILABLE;
     await h.rules(`
