@@ -119,6 +119,13 @@ export interface RequestEvent {
    * when the stream closed, as Envoy logs an upgraded stream at its end
    */
   upgrade?: string;
+  /**
+   * gRPC requests only (content-type application/grpc): the response's `grpc-status` (Envoy's
+   * rule: trailers, else the headers of a trailers-only response, else mapped from the HTTP
+   * status; absent when nothing was sent), its `grpc-message`, and the length-prefixed messages
+   * counted each way (Istio's istio_request_messages_total / istio_response_messages_total)
+   */
+  grpc?: { status?: number; message?: string; requestMessages: number; responseMessages: number };
 }
 
 /**

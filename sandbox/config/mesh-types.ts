@@ -6,6 +6,7 @@
  * loader), so the rest of meshbox never guesses a base directory.
  */
 import type { SourceLocation } from './findings.js';
+import type { SelectedProtocol } from './protocol-selection.js';
 
 export interface HealthCheckSpec {
   /** HTTP path probed on the instance's own port; 2xx/3xx means healthy */
@@ -82,8 +83,12 @@ export interface ServiceSpec {
   name: string;
   /** the Service port apps use to address it (`callme-service:8080`) */
   port: number;
-  /** the protocol name of the port, as a Kubernetes Service port name (`http`) */
-  protocol: 'http';
+  /**
+   * the port's protocol as Istio selects it (./protocol-selection.ts): `http` (meshbox.yaml's
+   * default), `http2`, `grpc`, `grpc-web`, ...; the compiler copies it into the service's
+   * clusters and listeners (HTTP/2 upstream for http2/grpc/grpc-web)
+   */
+  protocol: SelectedProtocol;
   workloads: WorkloadSpec[];
   /** restart (or rebuild) on source changes; absent: the service's code is not watched */
   watch?: WatchSpec;

@@ -14,7 +14,9 @@
  *   DestinationRule subset (top-level trafficPolicy overridden by the subset's), `inbound|<port>||`
  *   per sidecar, and PassthroughCluster;
  * - sidecars get the RequestAuthentication and AuthorizationPolicy resources that select them
- *   (ProxyConfig.security, enforced by their inbound jwt_authn and rbac filters).
+ *   (ProxyConfig.security, enforced by their inbound jwt_authn and rbac filters);
+ * - a service's port protocol (`http`, `grpc`, ...) goes into its clusters (outbound and the
+ *   sidecars' inbound ones: HTTP/2 upstream for http2/grpc/grpc-web) and its listeners.
  */
 import type {
   Destination,
@@ -27,6 +29,7 @@ import type {
 } from '../config/istio-types.js';
 import { parseDuration } from '../config/duration.js';
 import type { MeshDefinition } from '../config/mesh-types.js';
+import type { SelectedProtocol } from '../config/protocol-selection.js';
 import type { LoadedResource } from '../config/resource.js';
 import type { FaultRecord, FaultSpec } from '../faults/fault-spec.js';
 import { describeFault } from '../faults/describe-fault.js';
@@ -189,6 +192,7 @@ export function listenersFor(mesh: MeshDefinition, instances: readonly Instance[
     },
   ];
   const servicePorts = new Map(mesh.services.map((s) => [s.name, s.port]));
+  const protocols = new Map(mesh.services.map((s) => [s.name, s.protocol]));
   for (const inst of instances) {
     out.push({
       name: `${inst.id}/inbound`,
@@ -198,6 +202,7 @@ export function listenersFor(mesh: MeshDefinition, instances: readonly Instance[
       port: inst.sidecar.inbound,
       inboundCluster: inboundClusterKey(inst),
       servicePort: servicePorts.get(inst.workload.service) ?? 80,
+      ...protocolField(protocols.get(inst.workload.service)),
     });
     out.push({
       name: `${inst.id}/outbound`,
@@ -217,10 +222,16 @@ export function listenersFor(mesh: MeshDefinition, instances: readonly Instance[
         routeConfig: outboundRouteConfigName(inst),
         boundHost: svc.name,
         servicePort: svc.port,
+        ...protocolField(svc.protocol),
       });
     }
   }
   return out;
+}
+
+/** a listener's or cluster's `protocol`, left out for plain `http` (the default) */
+function protocolField(protocol: SelectedProtocol | undefined): { protocol?: SelectedProtocol } {
+  return protocol && protocol !== 'http' ? { protocol } : {};
 }
 
 function inboundClusterKey(inst: Instance): string {
@@ -337,7 +348,9 @@ export function compile(input: CompileInput): MeshSnapshot {
     const svc = resolver.resolve(dr.spec.host);
     if (svc) drByService.set(svc.name, [...(drByService.get(svc.name) ?? []), dr]);
   }
+  const protocolOfService = new Map(mesh.services.map((s) => [s.name, s.protocol]));
   for (const svc of services) {
+    const protocol = protocolField(protocolOfService.get(svc.name));
     const members = instances.filter((i) => i.workload.service === svc.name);
     const rules = drByService.get(svc.name) ?? [];
     const dr = rules[0];
@@ -356,6 +369,7 @@ export function compile(input: CompileInput): MeshSnapshot {
       trafficPolicy: top,
       policySource: dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined,
       tls: upstreamTls(top?.tls, dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined),
+      ...protocol,
     };
     const seenSubsets = new Set<string>();
     for (const owner of rules) {
@@ -378,6 +392,7 @@ export function compile(input: CompileInput): MeshSnapshot {
           trafficPolicy: policy,
           policySource: `DestinationRule ${owner.metadata.namespace}/${owner.metadata.name} subset ${subset.name}`,
           tls: upstreamTls(policy?.tls, `DestinationRule ${owner.metadata.namespace}/${owner.metadata.name} subset ${subset.name}`),
+          ...protocol,
         };
       }
     }
@@ -447,6 +462,7 @@ export function compile(input: CompileInput): MeshSnapshot {
       ],
       lb: 'ROUND_ROBIN',
       connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+      ...protocolField(protocolOfService.get(inst.workload.service)),
     };
   }
   clusters[PASSTHROUGH_CLUSTER] = {

@@ -50,6 +50,9 @@ import { principalOf } from '../security/identity.js';
 import { applyXfcc, xfccElement } from '../security/mtls-headers.js';
 import { downstreamResponse, refuseUpgrade, upgradeProtocolOf, type UpgradeRequest } from './upgrade/upgrade-request.js';
 import { proxyUpgrade } from './upgrade/upgrade-proxy.js';
+import { isHttp2, sendResponse, type DownstreamRequest, type DownstreamResponse } from './downstream.js';
+import { GrpcMessageCounter } from './grpc/grpc-message-counter.js';
+import { formatGrpcTimeout, grpcDeadline } from './grpc/grpc-timeout.js';
 
 /** Internal header carrying the calling proxy's id between sidecars (Istio's metadata exchange). */
 export const PEER_HEADER = 'x-envoy-peer-metadata-id';
@@ -102,7 +105,7 @@ export interface ConnectionManagerDeps {
 }
 
 /** the declared Content-Length, when it is one well-formed value */
-function declaredLength(req: IncomingMessage): number | undefined {
+function declaredLength(req: DownstreamRequest): number | undefined {
   const cl = req.headers['content-length'];
   if (cl === undefined || !/^\d+$/.test(cl)) return undefined;
   return Number(cl);
@@ -112,10 +115,11 @@ function declaredLength(req: IncomingMessage): number | undefined {
  * Buffers the request body up to `limit`. Beyond it the rest is read and dropped (never reset:
  * the client must be able to read the 413).
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
+function readBody(req: DownstreamRequest, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
   const te = req.headers['transfer-encoding'];
   const cl = req.headers['content-length'];
-  if (te === undefined && (cl === undefined || cl === '0')) {
+  // HTTP/2 frames a body without either header (gRPC sends none): read to END_STREAM
+  if (!isHttp2(req) && te === undefined && (cl === undefined || cl === '0')) {
     req.resume();
     return Promise.resolve(EMPTY);
   }
@@ -141,7 +145,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
 }
 
 /** `GET http://host:port/path` (forward-proxy form) or `GET /path` + Host */
-function requestTarget(req: IncomingMessage): { path: string; authority: string } {
+function requestTarget(req: DownstreamRequest): { path: string; authority: string } {
   const url = req.url ?? '/';
   if (url.startsWith('http://') || url.startsWith('https://')) {
     try {
@@ -170,7 +174,7 @@ export class ConnectionManager implements ListenerHandler {
     this.sampler = Rng.derive(deps.rng.seed, 'trace-sampling');
   }
 
-  request(listenerName: string, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+  request(listenerName: string, req: DownstreamRequest, res: DownstreamResponse, expectContinue: boolean): void {
     this.handle(listenerName, req, res, expectContinue);
   }
 
@@ -292,14 +296,13 @@ export class ConnectionManager implements ListenerHandler {
     });
   }
 
-  handle(listenerName: string, req: IncomingMessage, res: ServerResponse, expectContinue = false, upgrade?: UpgradeRequest): void {
+  handle(listenerName: string, req: DownstreamRequest, res: DownstreamResponse, expectContinue = false, upgrade?: UpgradeRequest): void {
     const snap = this.deps.current();
     const listener = snap.listeners.get(listenerName);
     const proxy = listener ? snap.proxies.get(listener.proxyId) : undefined;
     if (!listener || !proxy) {
       // The listener left the configuration while this connection stayed open.
-      res.writeHead(503, { 'content-type': 'text/plain', connection: 'close' });
-      res.end('listener removed');
+      sendResponse(req, res, 503, { 'content-type': 'text/plain', connection: 'close' }, Buffer.from('listener removed'));
       return;
     }
     const target = requestTarget(req);
@@ -311,6 +314,16 @@ export class ConnectionManager implements ListenerHandler {
     const ctx = new RequestContext(req, res, snap.snapshot, proxy, listener, requestId, target.path, authority, rng);
     ctx.upgrade = upgrade;
     this.traceContext(ctx, snap, proxy.id);
+    if (isHttp2(req) && req.method === 'CONNECT') {
+      // as for HTTP/1.1 (see connect()): no route matches CONNECT; only this stream is answered
+      res.once('close', () => {
+        const event = ctx.finish();
+        if (event) this.deps.emit(event);
+      });
+      ctx.why.push(`CONNECT ${req.authority}: no route matches CONNECT (routes match paths; Envoy needs a connect_matcher route, which Istio does not generate)`);
+      ctx.sendLocalReply(localReplies.noRoute());
+      return;
+    }
     res.once('close', () => {
       const event = ctx.finish();
       if (event) this.deps.emit(event);
@@ -363,6 +376,7 @@ export class ConnectionManager implements ListenerHandler {
       return;
     }
     ctx.bytesReceived = body.length;
+    countRequestMessages(ctx, body);
     if (listener.kind === 'inbound') return this.inbound(ctx, snap, listener, proxy, body);
     return this.outbound(ctx, snap, listener, proxy, body);
   }
@@ -375,6 +389,8 @@ export class ConnectionManager implements ListenerHandler {
   private streamIdle(ctx: RequestContext, idleMs: number): void {
     ctx.why.push(`stream idle: nothing moved for stream_idle_timeout (${idleMs} ms)`);
     if (!ctx.req.complete && !ctx.responseStarted && !ctx.res.headersSent) {
+      // HTTP/2: the reply ends this stream only (Node resets what the client still sends)
+      if (isHttp2(ctx.req)) return ctx.sendLocalReply(localReplies.streamIdleTimeout());
       closeAfterReply(ctx.req.socket, this.deps.limits.delayedCloseTimeoutMs);
       ctx.sendLocalReply(localReplies.streamIdleTimeout(), { connection: 'close' });
       return;
@@ -394,6 +410,7 @@ export class ConnectionManager implements ListenerHandler {
 
   /** 413 and close: the rest of the body is drained, not reset, so the client reads the reply */
   private refuseBody(ctx: RequestContext): void {
+    if (isHttp2(ctx.req)) return ctx.sendLocalReply(localReplies.payloadTooLarge());
     closeAfterReply(ctx.req.socket, this.deps.limits.delayedCloseTimeoutMs);
     ctx.sendLocalReply(localReplies.payloadTooLarge(), { connection: 'close' });
   }
@@ -412,14 +429,18 @@ export class ConnectionManager implements ListenerHandler {
 
   private baseHeaders(ctx: RequestContext, body: Buffer): HeaderMap {
     const headers: HeaderMap = { ...ctx.req.headers };
+    const te = headers['te'];
     for (const h of HOP_BY_HOP) delete headers[h];
+    // Envoy keeps `te: trailers` (gRPC clients send it), and drops every other TE value
+    if (typeof te === 'string' && te.split(',').some((v) => v.trim().toLowerCase() === 'trailers')) headers['te'] = 'trailers';
     delete headers[PEER_HEADER];
     delete headers[SHADOW_HEADER];
     // Envoy answers `Expect: 100-continue` itself and removes the header (proxy_100_continue off)
     if (String(headers['expect']).toLowerCase() === '100-continue') delete headers['expect'];
     headers['x-request-id'] = ctx.requestId;
     if (ctx.trace) writeTraceHeaders(headers, ctx.trace);
-    if (body.length > 0 || ctx.req.headers['content-length'] !== undefined) headers['content-length'] = String(body.length);
+    // the buffered body's length; an HTTP/2 request without content-length (gRPC sends none) goes on without one, as Envoy forwards it
+    if (ctx.req.headers['content-length'] !== undefined || (body.length > 0 && !isHttp2(ctx.req))) headers['content-length'] = String(body.length);
     if (ctx.upstreamRequestHeaders) Object.assign(headers, ctx.upstreamRequestHeaders);
     return headers;
   }
@@ -477,6 +498,8 @@ export class ConnectionManager implements ListenerHandler {
     const foreign = cdnLoopEntries(headers[CDN_LOOP_HEADER]).filter((e) => !cdnIdOfEntry(e).endsWith(CDN_ID_SUFFIX));
     if (foreign.length > 0) headers[CDN_LOOP_HEADER] = foreign.join(', ');
     else delete headers[CDN_LOOP_HEADER];
+    // Istio's inbound route: no timeout, max_grpc_timeout 0, so a gRPC request's grpc-timeout is its deadline
+    const timeoutMs = ctx.grpc ? this.grpcTimeout(ctx, headers, null, null, false) : null;
     return this.terminal(ctx)(
       ctx,
       {
@@ -486,7 +509,7 @@ export class ConnectionManager implements ListenerHandler {
         headers: headers as OutgoingHttpHeaders,
         body,
         retry: NO_RETRY,
-        timeoutMs: null,
+        timeoutMs,
         responseHeaderOps: [],
         responseFault: filters.state.responseFault,
         onEndpoint: () => undefined,
@@ -582,6 +605,22 @@ export class ConnectionManager implements ListenerHandler {
   }
 
   /**
+   * A gRPC request's deadline (./grpc/grpc-timeout.ts): its grpc-timeout capped at the route
+   * timeout, as Istio's `max_grpc_timeout` makes Envoy do; the header goes upstream rewritten to
+   * what each attempt has (the per-try timeout when shorter), like Envoy's router.
+   */
+  private grpcTimeout(ctx: RequestContext, headers: HeaderMap, routeTimeoutMs: number | null, perTryMs: number | null, expectedHeader: boolean): number | null {
+    const d = grpcDeadline(ctx.req.headers['grpc-timeout'], routeTimeoutMs);
+    if (d.timeoutMs !== null || ctx.req.headers['grpc-timeout'] !== undefined) ctx.why.push(d.why);
+    const expected = perTryMs !== null && d.timeoutMs !== null ? Math.min(perTryMs, d.timeoutMs) : (perTryMs ?? d.timeoutMs);
+    if (expected !== null && expected > 0) {
+      headers['grpc-timeout'] = formatGrpcTimeout(expected);
+      if (expectedHeader) headers['x-envoy-expected-rq-timeout-ms'] = String(expected);
+    }
+    return d.timeoutMs;
+  }
+
+  /**
    * The consistent-hash key (DestinationRule `consistentHash`): a header, a cookie (generated,
    * with Set-Cookie, when absent and a ttl is given, as Envoy does), the source address (on a
    * sidecar: the calling instance, since every app shares loopback) or a query parameter.
@@ -636,14 +675,15 @@ export class ConnectionManager implements ListenerHandler {
     // Envoy's default on sidecar outbound and gateway listeners: SANITIZE (an app cannot forge XFCC)
     applyXfcc(headers, undefined);
     if (isGateway) applyEdgeForwarding(headers, ctx.req.socket.remoteAddress ?? '');
-    if (route.timeoutMs !== null) headers['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
+    const retry = retryPolicyOf(route.retry);
+    const timeoutMs = ctx.grpc ? this.grpcTimeout(ctx, headers, route.timeoutMs, retry.config.perTryTimeoutMs, true) : route.timeoutMs;
+    if (!ctx.grpc && route.timeoutMs !== null) headers['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
     headers[PEER_HEADER] = ctx.proxy.id;
     headers[CDN_LOOP_HEADER] = [...cdnLoopEntries(headers[CDN_LOOP_HEADER]), cdnIdOf(ctx.proxy.id)].join(', ');
     applyHeaderOps(headers, destHeaders?.request);
     applyHeaderOps(headers, route.headers?.request);
     // request mirroring: copies go out now, fire and forget (the body as a Buffer: see shadow-writer.ts)
     sendShadows(ctx, route.mirrors, { method: ctx.req.method ?? 'GET', path, headers, body, timeoutMs: route.timeoutMs }, this.deps.clusters);
-    const retry = retryPolicyOf(route.retry);
     const hash = this.hashKey(ctx, cluster, isGateway);
     if (cluster.config.kind === 'passthrough') ctx.why.push(`no service for ${authority}: passthrough to the original destination`);
     return this.terminal(ctx)(
@@ -655,7 +695,7 @@ export class ConnectionManager implements ListenerHandler {
         headers: headers as OutgoingHttpHeaders,
         body,
         retry,
-        timeoutMs: route.timeoutMs,
+        timeoutMs,
         responseHeaderOps: [destHeaders?.response, route.headers?.response, hash?.setCookie ? { add: { 'set-cookie': hash.setCookie } } : undefined],
         hashKey: hash?.key,
         attemptFault: route.fault && route.faultMode === 'upstream' ? route.fault : undefined,
@@ -680,6 +720,17 @@ export class ConnectionManager implements ListenerHandler {
       },
     );
   }
+}
+
+/**
+ * gRPC requests: the length-prefixed messages of the (buffered) body, for
+ * istio_request_messages_total. Kept apart so a streaming body can feed the counter as it flows.
+ */
+function countRequestMessages(ctx: RequestContext, body: Buffer): void {
+  if (!ctx.grpc || body.length === 0) return;
+  const counter = new GrpcMessageCounter();
+  counter.push(body);
+  ctx.grpc.requestMessages = counter.count;
 }
 
 function cookieValue(header: string | undefined, name: string): string | undefined {

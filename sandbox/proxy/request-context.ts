@@ -2,7 +2,7 @@
  * Per-request state shared by the HTTP connection manager, the filters and the router, and
  * turned into one RequestEvent when the request ends.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { HeaderMap } from './routing/header-ops.js';
 import type { AttemptRecord, DestinationInfo, PeerInfo, RequestEvent, RouteRef } from '../events.js';
 import type { SpanContextInfo } from '../telemetry/tracing/trace-context.js';
@@ -10,7 +10,17 @@ import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '..
 import type { Rng } from '../rng.js';
 import { ResponseFlags, type LocalReply } from './local-reply.js';
 import type { UpgradeRequest } from './upgrade/upgrade-request.js';
-import { resetConnection } from './reset-connection.js';
+import { protocolOf, resetStream, responseFinished, sendResponse, type DownstreamRequest, type DownstreamResponse } from './downstream.js';
+import { httpToGrpcStatus, isGrpcRequest, percentEncodeGrpcMessage } from './grpc/grpc-status.js';
+
+/** what a gRPC request's hop saw of gRPC (Istio's grpc_response_status, the message counts) */
+export interface GrpcState {
+  /** `grpc-status` of the response (trailers, or the headers of a trailers-only response) */
+  status?: number;
+  message?: string;
+  requestMessages: number;
+  responseMessages: number;
+}
 
 export const UNKNOWN_PEER: PeerInfo = {
   workload: 'unknown',
@@ -98,10 +108,14 @@ export class RequestContext {
   shadowOf: string | undefined;
   /** response-header encoders of the HTTP filters that decoded this request (Envoy's encoder half), in the order they registered */
   private readonly encoders: Array<(headers: HeaderMap) => void> = [];
+  /** Envoy's %PROTOCOL%: `HTTP/1.1`, `HTTP/1.0` or `HTTP/2` */
+  readonly protocol: string;
+  /** set for gRPC requests (content-type application/grpc): local replies are gRPC, statuses are read */
+  readonly grpc: GrpcState | undefined;
 
   constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    readonly req: DownstreamRequest,
+    readonly res: DownstreamResponse,
     readonly snapshot: MeshSnapshot,
     readonly proxy: ProxyConfig,
     readonly listener: ListenerConfig,
@@ -112,22 +126,26 @@ export class RequestContext {
     /** this request's own random generator (see RequestRandomness in ../rng.ts) */
     readonly rng: Rng,
   ) {
+    this.protocol = protocolOf(req);
+    this.grpc = isGrpcRequest(req.headers) ? { requestMessages: 0, responseMessages: 0 } : undefined;
     // Registered before anyone else's `close` listener, so the event and the router both know
     // who closed the stream: a response that did not finish and that the proxy did not cut was
     // abandoned by the client.
     res.once('close', () => {
       // (an upgraded stream says itself how it ended: ./upgrade/upgrade-proxy.ts)
-      if (res.writableFinished || this.resetByProxy || this.upgrade?.switched) return;
+      if (responseFinished(req, res) || this.resetByProxy || this.upgrade?.switched) return;
       this.downstreamClosed = true;
       this.why.push(`the client went away${this.stage ? ` ${this.stage}` : ''} before the response ended: the request is cancelled, never re-sent`);
     });
   }
 
-  /** The proxy resets the client's stream (`rst`: a TCP RST, as a fault does); it is not logged as DC. */
+  /**
+   * The proxy resets the client's stream (`rst`: a TCP RST, as a fault does; on HTTP/2 the
+   * stream alone); it is not logged as DC.
+   */
   resetDownstream(how: 'close' | 'rst' = 'close'): void {
     this.resetByProxy = true;
-    if (how === 'rst') resetConnection(this.req.socket);
-    else this.res.destroy();
+    resetStream(this.req, this.res, how);
   }
 
   /** An HTTP filter's encoder: it sees the response headers of whatever answer goes out from now on. */
@@ -140,12 +158,36 @@ export class RequestContext {
     for (let i = this.encoders.length - 1; i >= 0; i--) this.encoders[i]!(headers);
   }
 
-  /** Sends an Envoy local reply (text/plain, Envoy's body), unless a response already started. */
+  /**
+   * Sends an Envoy local reply (text/plain, Envoy's body), unless a response already started.
+   * A gRPC request gets it as Envoy converts it: a trailers-only response, `:status 200`,
+   * `grpc-status` (the reply's, else mapped from its HTTP status) and `grpc-message` (its body).
+   */
   sendLocalReply(reply: LocalReply, extraHeaders: Record<string, string> = {}): void {
     this.flags.add(reply.flag);
     this.details = reply.details;
     if (this.responseStarted || this.res.headersSent) {
       this.resetDownstream();
+      return;
+    }
+    this.responseStarted = true;
+    if (this.grpc) {
+      const grpcStatus = reply.grpcStatus ?? httpToGrpcStatus(reply.status);
+      const headers: OutgoingHttpHeaders = {
+        ...reply.headers,
+        ...extraHeaders,
+        'content-type': 'application/grpc',
+        'grpc-status': String(grpcStatus),
+        ...(reply.body.length > 0 ? { 'grpc-message': percentEncodeGrpcMessage(reply.body) } : {}),
+        date: new Date().toUTCString(),
+        server: this.serverHeader(),
+      };
+      if (this.protocol !== 'HTTP/2') headers['content-length'] = 0;
+      this.status = 200;
+      this.grpc.status = grpcStatus;
+      this.grpc.message = reply.body.length > 0 ? reply.body : undefined;
+      this.encodeHeaders(headers as HeaderMap);
+      sendResponse(this.req, this.res, 200, headers);
       return;
     }
     this.status = reply.status;
@@ -159,9 +201,7 @@ export class RequestContext {
     };
     if (body.length > 0) headers['content-type'] = 'text/plain';
     this.encodeHeaders(headers);
-    this.responseStarted = true;
-    this.res.writeHead(reply.status, headers as OutgoingHttpHeaders);
-    this.res.end(body);
+    sendResponse(this.req, this.res, reply.status, headers as OutgoingHttpHeaders, body);
     this.bytesSent += body.length;
   }
 
@@ -174,7 +214,7 @@ export class RequestContext {
   finish(): RequestEvent | undefined {
     if (this.finished) return undefined;
     this.finished = true;
-    if (this.downstreamClosed && !this.res.writableFinished) {
+    if (this.downstreamClosed && !responseFinished(this.req, this.res)) {
       // Envoy: the code already sent (0 if none), flag DC, details downstream_remote_disconnect
       this.flags.add('DC');
       this.details = 'downstream_remote_disconnect';
@@ -192,7 +232,7 @@ export class RequestContext {
       method: req.method ?? 'GET',
       path: this.path,
       authority: this.authority,
-      protocol: `HTTP/${req.httpVersion}`,
+      protocol: this.protocol,
       requestId: this.requestId,
       userAgent: headers['user-agent'] ?? '-',
       forwardedFor: headers['x-forwarded-for'] ?? '-',
@@ -219,6 +259,17 @@ export class RequestContext {
       snapshotVersion: this.snapshot.version,
       ...(this.upgrade?.switched ? { upgrade: this.upgrade.protocol.toLowerCase() } : {}),
       connectionSecurity: this.listener.kind === 'inbound' ? this.connectionSecurity : (this.upstreamSecurity ?? 'none'),
+      ...(this.grpc
+        ? {
+            grpc: {
+              // Envoy's getGrpcStatus: trailers, then headers, else mapped from the HTTP status sent (none: unknown)
+              ...(this.grpc.status !== undefined ? { status: this.grpc.status } : this.status !== 0 ? { status: httpToGrpcStatus(this.status) } : {}),
+              ...(this.grpc.message !== undefined ? { message: this.grpc.message } : {}),
+              requestMessages: this.grpc.requestMessages,
+              responseMessages: this.grpc.responseMessages,
+            },
+          }
+        : {}),
       ...(this.trace
         ? {
             trace: {

@@ -20,7 +20,7 @@
  * - the request ends, with one event (status 101, the bytes of the whole stream, its duration),
  *   when the stream has closed; `mesh:request:upgraded` says when it opened.
  */
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { parseDuration } from '../../config/duration.js';
 import { decideFault } from '../filters/fault-filter.js';
@@ -318,7 +318,7 @@ async function switched(ctx: RequestContext, fr: ForwardRequest, outcome: Extrac
   ctx.responseStarted = true;
   up.switched = true;
   ctx.stage = 'while the upgraded stream was open';
-  detachResponse(ctx.res);
+  detachResponse(ctx.res as ServerResponse); // upgrades are HTTP/1.1 only
   downstream.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   up.announce({
     type: 'mesh:request:upgraded',
@@ -345,7 +345,7 @@ async function switched(ctx: RequestContext, fr: ForwardRequest, outcome: Extrac
     outcome.socket.destroy();
     throw err;
   } finally {
-    closeResponse(ctx.res);
+    closeResponse(ctx.res as ServerResponse);
   }
 }
 

@@ -13,13 +13,15 @@ import type { ClientRequest, IncomingMessage, ServerResponse, Agent, OutgoingHtt
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
+import type { UpstreamResetReason } from '../local-reply.js';
 
-/** How an attempt failed, in Envoy's retry vocabulary. */
-export type AttemptFailure = 'connect-failure' | 'reset' | 'per-try-timeout';
+/** How an attempt failed, in Envoy's retry vocabulary (`refused-stream`: an HTTP/2 RST_STREAM REFUSED_STREAM). */
+export type AttemptFailure = 'connect-failure' | 'reset' | 'refused-stream' | 'per-try-timeout';
 
 export type AttemptOutcome =
   | { kind: 'response'; response: IncomingMessage; serviceTimeMs: number }
-  | { kind: 'failure'; failure: AttemptFailure; reason: string };
+  /** `resetReason`: Envoy's reset reason when the codec knows it (HTTP/2); else derived from `failure` */
+  | { kind: 'failure'; failure: AttemptFailure; reason: string; resetReason?: UpstreamResetReason };
 
 export interface AttemptOptions {
   host: string;
