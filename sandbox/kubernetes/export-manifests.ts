@@ -53,8 +53,13 @@ function imageOf(svc: ServiceSpec, w: WorkloadSpec): string {
   return `meshbox/${svc.name}`;
 }
 
+/** the handler of the workload's health check: httpGet, tcpSocket or exec */
+function handler(w: WorkloadSpec): Obj {
+  return w.health.kind === 'tcp' ? { tcpSocket: { port: 'http' } } : w.health.kind === 'exec' && w.health.command ? { exec: { command: w.health.command } } : { httpGet: { path: w.health.path, port: 'http' } };
+}
+
 function probe(w: WorkloadSpec): Obj {
-  const how: Obj = w.health.kind === 'tcp' ? { tcpSocket: { port: 'http' } } : w.health.kind === 'exec' && w.health.command ? { exec: { command: w.health.command } } : { httpGet: { path: w.health.path, port: 'http' } };
+  const how = handler(w);
   return {
     ...how,
     periodSeconds: seconds(w.health.intervalMs),
@@ -75,14 +80,18 @@ function deployment(mesh: MeshDefinition, svc: ServiceSpec, w: WorkloadSpec, out
     imagePullPolicy: 'IfNotPresent',
     ports: [{ name: 'http', containerPort: svc.port }],
   };
-  // in a container, the command is the image's own unless the workload has an image and a command
-  if (w.command && w.image) container['command'] = w.command;
+  // in a container: the manifest's own command/args when it came from one; else meshbox.yaml's
+  // `command` of an `image`, which meshbox's Docker runtime runs as the image's CMD: `args`
+  if (w.container) {
+    if (w.container.command) container['command'] = w.container.command;
+    if (w.container.args) container['args'] = w.container.args;
+  } else if (w.command && w.image) container['args'] = w.command;
   const env = Object.entries(w.env).map(([name, value]) => ({ name, value }));
   if (env.length) container['env'] = env;
   container['readinessProbe'] = probe(w);
   container['livenessProbe'] = probe(w);
   if (w.startTimeoutMs !== DEFAULT_START_TIMEOUT_MS) {
-    container['startupProbe'] = { httpGet: { path: w.health.path, port: 'http' }, periodSeconds: 1, failureThreshold: seconds(w.startTimeoutMs) };
+    container['startupProbe'] = { ...handler(w), periodSeconds: 1, failureThreshold: seconds(w.startTimeoutMs) };
   }
   if (!w.image && !w.build && !notes.some((n) => n.message.includes(`the image ${imageOf(svc, w)},`))) {
     notes.push(makeFinding('K8S_EXPORT_NOTE', `${w.workload}: no \`image\` or \`build\` in ${basename(mesh.file)}: the Deployment names the image ${imageOf(svc, w)}, which a cluster must be able to pull`, { location: svc.location, hint: `build and push it, or give the service \`image:\` or \`build:\` in ${basename(mesh.file)} and export again` }));

@@ -5,8 +5,8 @@
  *   Service (name, first port; selector)   -> ServiceSpec (name, port)
  *   Deployment / StatefulSet it selects     -> WorkloadSpec: workload = the Deployment's name,
  *     version = pod label `version` (default v1), labels = the pod labels (with `app`, `version`),
- *     replicas, env (value, ConfigMap/Secret keys, envFrom), command/args (the container's, in
- *     Docker), readinessProbe (else livenessProbe) httpGet -> health path/interval/timeout/threshold
+ *     replicas, env (value, ConfigMap/Secret keys, envFrom), command/args (`container`: ENTRYPOINT
+ *     and CMD in Docker), readinessProbe (else livenessProbe) httpGet -> health path/interval/timeout/threshold
  *   Istio kinds in the same files           -> rules (`ruleFiles`), applied as from a rules folder
  *
  * What one machine cannot honour (volumes other than ConfigMap/Secret/emptyDir, node selectors,
@@ -364,8 +364,10 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
     }
   }
 
-  // how to start it
-  const k8sCommand = [...(Array.isArray(container['command']) ? (container['command'] as string[]) : []), ...(Array.isArray(container['args']) ? (container['args'] as string[]) : [])];
+  // how to start it; the container's own command/args (none: the image's) are kept as Kubernetes
+  // runs them, for Docker and for export
+  w.container = {};
+  for (const key of ['command', 'args'] as const) if (Array.isArray(container[key])) w.container[key] = (container[key] as unknown[]).map(String);
   if (c.opts.runtime === 'process') {
     const annotated = annotations[COMMAND_ANNOTATION];
     const entry = image ? imageEntry(image, c.opts.images ?? {}) : undefined;
@@ -388,7 +390,6 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
     c.findings.push(makeFinding('MISSING_FIELD', `${o.kind} ${o.name}: the container has no \`image\``, { location: at(o, cPath), hint: 'add `image: <name>` to the container' }));
     return undefined;
   }
-  if (k8sCommand.length) w.command = k8sCommand;
   w.image = image;
   if (c.opts.imageExists && (await c.opts.imageExists(image))) return w;
   const { name } = { name: image.replace(/[:@].*$/, '') };

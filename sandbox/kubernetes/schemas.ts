@@ -105,22 +105,6 @@ export const KUBERNETES_SCHEMAS: Record<string, JsonSchema> = {
   Namespace: open('Namespace', { ...typeMeta, metadata }, ['metadata']),
 };
 
-/**
- * The same schemas closed (`additionalProperties: false` on every object that lists its
- * properties): what `meshbox export --k8s` writes must use only fields the Kubernetes API
- * defines at those places (a misspelt or misplaced field fails), as `kubectl apply` with
- * server-side field validation would reject it.
- */
-export function strictSchema(schema: JsonSchema): JsonSchema {
-  const out: JsonSchema = { ...schema };
-  if (schema.properties) {
-    out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, strictSchema(v)]));
-    out.additionalProperties = false;
-  }
-  if (schema.items) out.items = strictSchema(schema.items);
-  return out;
-}
-
 /** apiVersions that serve the kinds meshbox reads */
 export const KUBERNETES_API_VERSIONS: Record<string, string> = {
   Deployment: 'apps/v1',
