@@ -46,7 +46,7 @@ const UNSUPPORTED_BUILDERS: Record<string, string> = {
 };
 
 /** Reads the skaffold.yaml files found in `dirs` and the folders above them (nearest first). */
-export function readSkaffold(dirs: readonly string[]): { artifacts: SkaffoldArtifact[]; findings: Finding[] } {
+export function readSkaffold(dirs: readonly string[]): { artifacts: SkaffoldArtifact[]; findings: Finding[]; files: string[] } {
   const artifacts: SkaffoldArtifact[] = [];
   const findings: Finding[] = [];
   const seen = new Set<string>();
@@ -88,7 +88,7 @@ export function readSkaffold(dirs: readonly string[]): { artifacts: SkaffoldArti
       }
     }
   }
-  return { artifacts, findings };
+  return { artifacts, findings, files: [...seen] };
 }
 
 export function unsupportedBuilderFinding(a: SkaffoldArtifact): Finding {
@@ -134,10 +134,12 @@ export function commandAnnotation(value: string): string[] {
 }
 
 /** The message when nothing can start `image`: every way to make it runnable. */
-export function notRunnableHint(image: string, runtime: 'process' | 'docker', dirs: readonly string[]): string {
+export function notRunnableHint(image: string, runtime: 'process' | 'docker', dirs: readonly string[], skaffoldFile?: string): string {
   const dir = dirs[0] ?? '.';
   if (runtime === 'process') {
     return `the process runtime needs a command: add the pod annotation \`${COMMAND_ANNOTATION}: "<command line>"\` to the Deployment's template, or in meshbox.yaml \`images: { ${splitImage(image).name}: { command: <command line> } }\`; or run with Docker (--runtime docker)`;
   }
-  return `add a ${join(dir, 'skaffold.yaml')} with \`build.artifacts: [{ image: ${splitImage(image).name}, context: <folder with its Dockerfile> }]\`, or a folder ${join(dir, imageFolderName(image))}/ holding its Dockerfile, or build it once (\`docker build -t ${image} .\`); meshbox never pulls without --pull`;
+  const artifact = `{ image: ${splitImage(image).name}, context: <folder with its Dockerfile> }`;
+  const recipe = skaffoldFile ? `add \`${artifact}\` to \`build.artifacts\` of ${skaffoldFile}` : `add a ${join(dir, 'skaffold.yaml')} with \`build.artifacts: [${artifact}]\``;
+  return `${recipe}, or a folder ${join(dir, imageFolderName(image))}/ holding its Dockerfile, or build it once (\`docker build -t ${image} .\`); meshbox never pulls without --pull`;
 }

@@ -201,7 +201,7 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
         );
         continue;
       }
-      const w = await workloadOf(pod.o, pod.labels, svcObj.name, { opts, findings, configMaps, secrets, skaffold: skaffold.artifacts, reportedBuilders, dirs: set.dirs, watches });
+      const w = await workloadOf(pod.o, pod.labels, svcObj.name, { opts, findings, configMaps, secrets, skaffold: skaffold.artifacts, skaffoldFiles: skaffold.files, reportedBuilders, dirs: set.dirs, watches });
       if (!w) continue;
       claimed.set(pod.o, svcObj.name);
       const podSpec = ((pod.o.value['spec'] as Obj)['template'] as Obj)['spec'] as Obj;
@@ -248,6 +248,8 @@ interface WorkloadContext {
   configMaps: Map<string, Config>;
   secrets: Map<string, Config>;
   skaffold: ReturnType<typeof readSkaffold>['artifacts'];
+  /** the skaffold.yaml files found, nearest first */
+  skaffoldFiles: string[];
   reportedBuilders: Set<string>;
   dirs: string[];
   /** `images.<image>.watch` of the services' images, by service */
@@ -407,7 +409,7 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
     w.build = build;
     return w;
   }
-  c.findings.push(makeFinding('K8S_IMAGE_NOT_RUNNABLE', `${o.kind} ${o.name}: image ${image} is not in the local Docker image store and has no build recipe`, { location: at(o, [...cPath, 'image']), hint: notRunnableHint(image, 'docker', c.dirs) }));
+  c.findings.push(makeFinding('K8S_IMAGE_NOT_RUNNABLE', `${o.kind} ${o.name}: image ${image} is not in the local Docker image store and has no build recipe`, { location: at(o, [...cPath, 'image']), hint: notRunnableHint(image, 'docker', c.dirs, c.skaffoldFiles[0]) }));
   return undefined;
 }
 

@@ -63,7 +63,8 @@ describe('importManifests: bad input, each one message with its location, the re
       ]),
     );
     const nowhere = r.findings.find((f) => f.code === 'MB4005')!;
-    expect(nowhere.hint).toMatch(/skaffold\.yaml.*build\.artifacts.*image: example\/nowhere.*a folder .*nowhere\/ holding its Dockerfile/);
+    // the skaffold.yaml beside the manifests is the one to add the artifact to
+    expect(nowhere.hint).toBe(`add \`{ image: example/nowhere, context: <folder with its Dockerfile> }\` to \`build.artifacts\` of ${join(FIX, 'bad/skaffold.yaml')}, or a folder ${join(FIX, 'bad/nowhere')}/ holding its Dockerfile, or build it once (\`docker build -t example/nowhere:1.0 .\`); meshbox never pulls without --pull`);
     expect(r.findings.find((f) => f.code === 'MB4006')!.hint).toMatch(/jib:dockerBuild/);
     // the rest comes up: `fine` is built from its skaffold artifact
     expect(r.mesh!.services.map((s) => s.name)).toEqual(['fine']);
