@@ -6,7 +6,9 @@
  *   Deployment / StatefulSet it selects     -> WorkloadSpec: workload = the Deployment's name,
  *     version = pod label `version` (default v1), labels = the pod labels (with `app`, `version`),
  *     replicas, env (value, ConfigMap/Secret keys, envFrom), command/args (`container`: ENTRYPOINT
- *     and CMD in Docker), readinessProbe (else livenessProbe) httpGet -> health path/interval/timeout/threshold
+ *     and CMD in Docker), readinessProbe (else livenessProbe) httpGet/tcpSocket/exec -> health
+ *     path/interval/timeout/threshold (no probe: a TCP check of the port, as ready as Kubernetes
+ *     counts a running container)
  *   Istio kinds in the same files           -> rules (`ruleFiles`), applied as from a rules folder
  *
  * What one machine cannot honour (volumes other than ConfigMap/Secret/emptyDir, node selectors,
@@ -91,9 +93,18 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
   const services: ManifestObject[] = [];
   let namespace: string | undefined;
 
+  // one object per kind/namespace/name, as a cluster keeps it: `kubectl apply` leaves the last one
+  const nsOf = (o: ManifestObject): string => (isObj(o.value['metadata']) && typeof o.value['metadata']['namespace'] === 'string' ? o.value['metadata']['namespace'] : '');
+  const last = new Map<string, ManifestObject>();
+  for (const o of set.objects) if (o.name && classifyKind(o.apiVersion, o.kind).class === 'kubernetes') last.set(`${o.kind}/${nsOf(o)}/${o.name}`, o);
   for (const o of set.objects) {
     const cls = classifyKind(o.apiVersion, o.kind);
     if (cls.class !== 'kubernetes') continue; // Istio kinds: applied as rules from the same files
+    const kept = o.name ? last.get(`${o.kind}/${nsOf(o)}/${o.name}`) : o;
+    if (kept && kept !== o) {
+      findings.push(makeFinding('DUPLICATE_RESOURCE', `${o.kind} ${o.name} is defined again at ${kept.file}:${kept.doc.start.line}: that one is in effect, this one is ignored (as \`kubectl apply\` leaves the last)`, { location: o.doc.start, hint: `remove one of the two, or rename one` }));
+      continue;
+    }
     if (o.kind === 'ServiceAccount' || o.kind === 'Namespace') continue; // identities and the namespace: nothing to run
     const schema = KUBERNETES_SCHEMAS[o.kind];
     if (!schema) {
@@ -132,6 +143,8 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
     service?: string;
   }
   const pods: Pod[] = [];
+  /** workloads dropped for their selector (labels: the template's and the selector's): a Service selecting them says so */
+  const mismatched: Pod[] = [];
   for (const o of workloads) {
     const spec = o.value['spec'] as Obj;
     const tpl = spec['template'] as Obj;
@@ -144,6 +157,7 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
           hint: 'make every selector label also a label of `spec.template.metadata.labels` (the API server rejects this Deployment)',
         }),
       );
+      mismatched.push({ o, labels: { ...labels, ...selector } });
       continue;
     }
     pods.push({ o, labels });
@@ -155,6 +169,14 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
     const spec = (svcObj.value['spec'] ?? {}) as Obj;
     const selector = strMap(spec['selector']);
     const ports = Array.isArray(spec['ports']) ? (spec['ports'] as Obj[]) : [];
+    if (spec['type'] === 'ExternalName') {
+      findings.push(makeFinding('K8S_NOT_HONOURED', `Service ${svcObj.name}: an ExternalName Service (a DNS alias of ${String(spec['externalName'] ?? 'an outside host')}) has no workload for meshbox to run`, { location: at(svcObj, ['spec', 'type']), hint: 'it applies unchanged on a cluster; meshbox ignores it' }));
+      continue;
+    }
+    if (Object.keys(selector).length === 0) {
+      findings.push(makeFinding('K8S_SERVICE_SELECTS_NOTHING', `Service ${svcObj.name} has no selector (its endpoints are managed outside Kubernetes): meshbox has no workload to run for it`, { location: at(svcObj, ['spec'], true), hint: 'give it `selector: { app: <name> }` with the labels of a Deployment pod template' }));
+      continue;
+    }
     if (ports.length === 0) {
       findings.push(makeFinding('MISSING_FIELD', `Service ${svcObj.name} has no \`spec.ports\``, { location: at(svcObj, ['spec'], true), hint: 'add `ports: [{ name: http, port: 8080 }]`' }));
       continue;
@@ -180,6 +202,16 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
       findings.push(makeFinding('K8S_NOT_HONOURED', `Service ${svcObj.name}: only the first port (${String(first['port'])}) is served; port ${String(ports[idx]!['port'])} is not`, { location: at(svcObj, ['spec', 'ports', idx]), hint: 'meshbox gives each service one port; split the others into a Service of their own' }));
     }
     const selected = pods.filter((p) => matches(selector, p.labels));
+    const dropped = mismatched.filter((p) => matches(selector, p.labels));
+    if (selected.length === 0 && dropped.length > 0) {
+      findings.push(
+        makeFinding('K8S_SERVICE_SELECTS_NOTHING', `Service ${svcObj.name}: it selects ${dropped.map((p) => `${p.o.kind} ${p.o.name}`).join(', ')}, which is not started (its selector does not match its pod template: see the error at ${dropped.map((p) => `${p.o.file}:${at(p.o, ['spec', 'selector'], true)?.line ?? p.o.doc.start.line}`).join(', ')})`, {
+          location: at(svcObj, ['spec', 'selector'], true),
+          hint: "fix that Deployment's selector; this Service comes up with it",
+        }),
+      );
+      continue;
+    }
     if (selected.length === 0) {
       findings.push(
         makeFinding('K8S_SERVICE_SELECTS_NOTHING', `Service ${svcObj.name}: its selector ${JSON.stringify(selector)} matches no Deployment or StatefulSet`, {
@@ -348,7 +380,9 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
     cwd: dirname(o.file),
     env,
     labels: { ...labels, app: labels['app'] ?? service, version },
-    health: { path: '/', ...DEFAULT_HEALTH },
+    // no probe: Kubernetes counts the pod ready once its container runs; meshbox waits for its
+    // port to accept connections (never an HTTP path it would have to guess)
+    health: { path: '/', ...DEFAULT_HEALTH, kind: 'tcp' },
     startTimeoutMs: DEFAULT_START_TIMEOUT_MS,
   };
   const probeAt = container['readinessProbe'] !== undefined ? 'readinessProbe' : container['livenessProbe'] !== undefined ? 'livenessProbe' : undefined;
@@ -359,7 +393,7 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
     else {
       const kind = 'exec' in p ? 'exec' : 'grpc' in p ? 'grpc' : 'probe';
       const why = kind === 'exec' ? 'exec probes run with the process runtime only (in Docker they would run on the host, not in the container)' : `a ${kind} probe is not supported`;
-      c.findings.push(makeFinding('K8S_NOT_HONOURED', `${o.kind} ${o.name}: the ${kind} ${probeAt} is not run (${why}); meshbox probes HTTP \`/\` on the instance`, { location: at(o, [...cPath, probeAt, kind], true), hint: 'use an `httpGet` or `tcpSocket` probe, or answer 2xx on `/`' }));
+      c.findings.push(makeFinding('K8S_NOT_HONOURED', `${o.kind} ${o.name}: the ${kind} ${probeAt} is not run (${why}); meshbox checks that the instance's port accepts connections`, { location: at(o, [...cPath, probeAt, kind], true), hint: 'use an `httpGet` or `tcpSocket` probe' }));
     }
     if (typeof p['initialDelaySeconds'] === 'number' && typeof p['failureThreshold'] === 'number' && typeof p['periodSeconds'] === 'number') {
       w.startTimeoutMs = Math.max(DEFAULT_START_TIMEOUT_MS, (p['initialDelaySeconds'] + p['failureThreshold'] * p['periodSeconds']) * 1000);
@@ -380,7 +414,7 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
       w.command = entry.command;
       w.cwd = entry.cwd;
       if (entry.watch && !c.watches.has(service)) c.watches.set(service, entry.watch);
-      if (entry.health && !probeAt) w.health = { ...w.health, path: entry.health };
+      if (entry.health && !probeAt) w.health = { path: entry.health, ...DEFAULT_HEALTH };
     } else {
       c.findings.push(makeFinding('K8S_IMAGE_NOT_RUNNABLE', `${o.kind} ${o.name}: image ${image ?? '(none)'} cannot run as a process: no command given`, { location: at(o, [...cPath, 'image']), hint: notRunnableHint(image ?? o.name, 'process', c.dirs) }));
       return undefined;
@@ -396,15 +430,17 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
   if (c.opts.imageExists && (await c.opts.imageExists(image))) return w;
   const { name } = { name: image.replace(/[:@].*$/, '') };
   const artifact = c.skaffold.find((a) => a.image === image || a.image === name || image.startsWith(`${a.image}:`));
+  const folder = artifact?.build ? undefined : dockerfileFolder(image, c.dirs);
   if (artifact?.unsupported) {
+    // once per artifact; with a Dockerfile folder named like the image, that is built instead (a warning)
     const key = `${artifact.file}#${artifact.index}`;
     if (!c.reportedBuilders.has(key)) {
       c.reportedBuilders.add(key);
-      c.findings.push(unsupportedBuilderFinding(artifact));
+      c.findings.push(unsupportedBuilderFinding(artifact, folder));
     }
-    return undefined;
+    if (!folder) return undefined;
   }
-  const build = artifact?.build ?? dockerfileFolder(image, c.dirs);
+  const build = artifact?.build ?? folder;
   if (build) {
     w.build = build;
     return w;

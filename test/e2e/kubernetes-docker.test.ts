@@ -7,11 +7,11 @@
  * image only and rolls its workload with zero failed requests, the other service untouched.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { httpGet, interrupt, startCli, type CliRun } from '../helpers/cli.js';
+import { ROOT, httpGet, interrupt, startCli, type CliRun } from '../helpers/cli.js';
 import { dockerForTests, sandboxContainers, testDocker } from '../helpers/docker-available.js';
 import { freePort } from '../helpers/free-port.js';
 
@@ -127,7 +127,7 @@ const built = new Set<string>();
 afterEach(async () => {
   for (const r of runs.splice(0)) {
     if (r.proc.exitCode === null && r.proc.signalCode === null) await interrupt(r);
-    for (const m of r.output().matchAll(/building image (meshbox\/(?:greeter|hello):[0-9a-f]{12})/g)) built.add(m[1]!);
+    for (const m of r.output().matchAll(/building image (meshbox\/(?:greeter|hello|callme-service|caller-service):[0-9a-f]{12})/g)) built.add(m[1]!);
   }
 });
 afterAll(async () => {
@@ -139,16 +139,16 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function start(command: 'up' | 'dev'): Promise<{ run: CliRun; ask: (host: string) => Promise<{ status: number; answer?: Answer }>; sandbox: () => string }> {
+async function start(command: 'up' | 'dev', files = [path.join(project, 'k8s')]): Promise<{ run: CliRun; ask: (host: string) => Promise<{ status: number; answer?: Answer }>; sandbox: () => string; ingress: string }> {
   const ip = await freePort();
-  const run = startCli([command, '--headless', '--runtime', 'docker', '--ingress-port', String(ip), '--admin-port', String(await freePort()), '--no-access-log', '--no-toxiproxy-api', '-f', path.join(project, 'k8s')], { MESHBOX_STATE_DIR: path.join(work, 'state') });
+  const run = startCli([command, '--headless', '--runtime', 'docker', '--ingress-port', String(ip), '--admin-port', String(await freePort()), '--no-access-log', '--no-toxiproxy-api', ...files.flatMap((f) => ['-f', f])], { MESHBOX_STATE_DIR: path.join(work, 'state') });
   runs.push(run);
   await run.waitFor('meshbox is up', 120_000);
   const ask = async (host: string): Promise<{ status: number; answer?: Answer }> => {
     const r = await httpGet(`http://127.0.0.1:${ip}/`, { host });
     return { status: r.status, ...(r.status === 200 ? { answer: JSON.parse(r.body) as Answer } : {}) };
   };
-  return { run, ask, sandbox: () => /meshbox is up\s+sandbox (\S+)/.exec(run.output())?.[1] ?? '' };
+  return { run, ask, sandbox: () => /meshbox is up\s+sandbox (\S+)/.exec(run.output())?.[1] ?? '', ingress: `http://127.0.0.1:${ip}` };
 }
 
 describe.skipIf(!docker.available)('Kubernetes manifests with the Docker runtime', { timeout: 180_000 }, () => {
@@ -182,8 +182,8 @@ describe.skipIf(!docker.available)('Kubernetes manifests with the Docker runtime
   it('dev: a change in greeter/ rebuilds greeter only and rolls it with zero failed requests; hello is untouched', async () => {
     const { run, ask, sandbox } = await start('dev');
     await run.waitFor(/dev: watching greeter \(.*greeter\), hello \(.*hello\)/);
-    // unchanged sources since the test above: the images are reused
-    expect(run.output()).toMatch(/image meshbox\/greeter:[0-9a-f]{12} for greeter is up to date/);
+    // unchanged sources since the test above: the images are reused (built here when it did not run)
+    expect(run.output()).toMatch(/image meshbox\/greeter:[0-9a-f]{12} for greeter is up to date|building image meshbox\/greeter/);
     const helloBefore = (await ask('hello.test')).answer!;
     const containersBefore = await sandboxContainers(sandbox());
 
@@ -212,5 +212,27 @@ describe.skipIf(!docker.available)('Kubernetes manifests with the Docker runtime
     expect(helloContainers(await sandboxContainers(sandbox()))).toEqual(helloContainers(containersBefore));
     expect(await interrupt(run)).toBe(0);
     expect(await sandboxContainers(sandbox())).toEqual([]);
+  });
+
+  it('the sample-shaped manifests, unchanged, with a folder named like each image holding its Dockerfile: the sample answers as with processes', async () => {
+    // example/callme-service and example/caller-service: the compiled sample apps on meshbox's Node image
+    const sample = path.join(work, 'sample');
+    for (const d of ['callme', 'caller']) cpSync(path.join(ROOT, 'test', 'fixtures', 'kubernetes', 'sample-shape', d), path.join(sample, d), { recursive: true });
+    for (const app of ['callme', 'caller']) {
+      const folder = path.join(sample, `${app}-service`);
+      cpSync(path.join(ROOT, 'dist', 'sample-services', app), folder, { recursive: true, dereference: true });
+      writeFileSync(path.join(folder, 'package.json'), `{"type":"module","description":"${nonce}"}\n`);
+      writeFileSync(path.join(folder, 'Dockerfile'), ['ARG MESHBOX_NODE_IMAGE', 'FROM ${MESHBOX_NODE_IMAGE}', 'COPY . /app', 'WORKDIR /app', 'CMD ["node", "main.js"]', ''].join('\n'));
+    }
+    const { run, ingress } = await start('up', [path.join(sample, 'callme'), path.join(sample, 'caller')]);
+    expect(run.output()).toMatch(/building image meshbox\/callme-service:[0-9a-f]{12} for callme-service from .*\/callme-service\/Dockerfile/);
+    expect(run.output()).not.toMatch(/error MB/);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 40; i++) {
+      const r = await httpGet(`${ingress}/caller/ping`, { host: 'caller.test' });
+      seen.set(`${r.status} ${r.body}`, (seen.get(`${r.status} ${r.body}`) ?? 0) + 1);
+    }
+    expect(new Set(seen.keys())).toEqual(new Set(["200 I'm caller-service v1. Calling... I'm callme-service v1", "200 I'm caller-service v1. Calling... I'm callme-service v2"]));
+    expect(await interrupt(run)).toBe(0);
   });
 });
