@@ -30,6 +30,7 @@ import { DEFAULT_NAMESPACE } from '../config/resource.js';
 import { classifyKind } from '../config/kinds.js';
 import { readManifests, type ManifestObject } from './manifest-sources.js';
 import { KUBERNETES_API_VERSIONS, KUBERNETES_SCHEMAS } from './schemas.js';
+import { apiSchemaProblems } from './api-schemas.js';
 import { COMMAND_ANNOTATION, CWD_ANNOTATION, commandAnnotation, dockerfileFolder, imageEntry, notRunnableHint, readSkaffold, unsupportedBuilderFinding } from './image-recipes.js';
 
 export interface ImportOptions {
@@ -105,7 +106,11 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
       findings.push(makeFinding('DUPLICATE_RESOURCE', `${o.kind} ${o.name} is defined again at ${kept.file}:${kept.doc.start.line}: that one is in effect, this one is ignored (as \`kubectl apply\` leaves the last)`, { location: o.doc.start, hint: `remove one of the two, or rename one` }));
       continue;
     }
-    if (o.kind === 'ServiceAccount' || o.kind === 'Namespace') continue; // identities and the namespace: nothing to run
+    if (o.kind === 'ServiceAccount' || o.kind === 'Namespace') {
+      // identities and the namespace: nothing to run, but what a cluster would reject is said
+      if (o.apiVersion === 'v1') findings.push(...(await apiFindings(o)));
+      continue;
+    }
     const schema = KUBERNETES_SCHEMAS[o.kind];
     if (!schema) {
       findings.push(makeFinding('K8S_NOT_HONOURED', `${o.kind} ${o.name}: not used by meshbox on one machine`, { location: o.doc.start, hint: 'meshbox runs Deployments, StatefulSets and Services (with ConfigMaps and Secrets as env)' }));
@@ -120,6 +125,7 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
       findings.push(...errs.map((f) => ({ ...f, message: `${o.kind} ${o.name || '(unnamed)'}: ${f.message}` })));
       continue;
     }
+    findings.push(...(await apiFindings(o)));
     const ns = isObj(o.value['metadata']) && typeof o.value['metadata']['namespace'] === 'string' ? o.value['metadata']['namespace'] : undefined;
     if (ns && namespace === undefined) namespace = ns;
     if (o.kind === 'ConfigMap') configMaps.set(o.name, { data: strMap(o.value['data']) });
@@ -272,6 +278,23 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
     ruleFiles,
   };
   return { mesh, findings, serviceAccounts };
+}
+
+/**
+ * The Kubernetes API's own schema of the object (api-schemas.ts): an unknown field (a typo such as
+ * `readinesProbe` would otherwise be silently ignored) or a value a cluster rejects, in a part
+ * meshbox does not read (what it reads is checked by ./schemas.ts, as errors), is a warning.
+ */
+async function apiFindings(o: ManifestObject): Promise<Finding[]> {
+  const problems = (await apiSchemaProblems(o.value)) ?? [];
+  return problems.map((p) => {
+    const where = p.path.length ? p.path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('').slice(1) : `a ${o.kind}`;
+    const message = p.unknown
+      ? `${o.kind} ${o.name}: \`${p.unknown.field}\` is not a field of ${where} in the Kubernetes API: meshbox ignores it, and \`kubectl apply\` rejects it`
+      : `${o.kind} ${o.name}: ${where} ${p.message} in the Kubernetes API: \`kubectl apply\` rejects it`;
+    const hint = p.unknown?.suggestion ? `did you mean \`${p.unknown.suggestion}\`?` : p.unknown ? 'remove it, or move it where the API defines it' : 'fix the value before applying to a cluster';
+    return makeFinding('K8S_API_SCHEMA', message, { location: p.unknown ? o.doc.locate([...p.path, p.unknown.field], { key: true }) : o.doc.locate(p.path), hint });
+  });
 }
 
 interface WorkloadContext {

@@ -4,11 +4,9 @@
  *
  * - Kubernetes kinds (apps/v1 Deployment and StatefulSet; v1 Service, ServiceAccount, Namespace,
  *   ConfigMap, Secret): the validators `kubernetes-models` generates from the Kubernetes API's own
- *   OpenAPI spec (types, required fields, enums, int32/int64 formats). The OpenAPI spec leaves
- *   objects open, but `kubectl apply` (field validation `Strict`, its default) rejects a field the
- *   schema does not define: unknown fields are found by watching which properties the generated
- *   validator reads of each object (it reads every property its schema defines, and iterates the
- *   keys of a map), so the list of fields is the spec's, not ours.
+ *   OpenAPI spec (types, required fields, enums, int32/int64 formats), and unknown fields rejected
+ *   as `kubectl apply`'s strict field validation does (see sandbox/kubernetes/api-schemas.ts, which
+ *   `meshbox up -f` uses for its warnings).
  * - Istio kinds: the CRDs' `openAPIV3Schema` from Istio's crd-all.gen.yaml, vendored unchanged in
  *   test/fixtures/kubernetes-api/istio/ (Apache-2.0), for the apiVersion's served version; closed
  *   as a structural schema is (an object with `properties` and without
@@ -27,6 +25,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { problemsAgainst } from '../../sandbox/kubernetes/api-schemas.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -52,57 +51,10 @@ export function isCheckedKind(doc: Obj): boolean {
   return key in MODELS || istioSchema(String(doc['apiVersion']), String(doc['kind'])) !== undefined;
 }
 
-// ---- Kubernetes kinds: kubernetes-models' validators, with the fields they read ----
-
-interface Seen {
-  target: Obj;
-  read: Set<string>;
-  enumerated: boolean;
-}
-
-/** a deep proxy of `value` that records, per object path, the properties read and whether its keys were iterated */
-function tracked(value: unknown, at: string, seen: Map<string, Seen>): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) {
-    return new Proxy(value, {
-      get: (t, p, r) => (typeof p === 'string' && /^\d+$/.test(p) ? tracked(t[Number(p)], `${at}/${p}`, seen) : Reflect.get(t, p, r)),
-    });
-  }
-  const record: Seen = seen.get(at) ?? { target: value as Obj, read: new Set(), enumerated: false };
-  seen.set(at, record);
-  return new Proxy(value as Obj, {
-    get(t, p, r) {
-      if (typeof p !== 'string') return Reflect.get(t, p, r);
-      record.read.add(p);
-      return tracked(t[p], `${at}/${p}`, seen);
-    },
-    has(t, p) {
-      if (typeof p === 'string') record.read.add(p);
-      return Reflect.has(t, p);
-    },
-    ownKeys(t) {
-      record.enumerated = true;
-      return Reflect.ownKeys(t);
-    },
-  });
-}
+// ---- Kubernetes kinds: kubernetes-models' validators, with the fields they read (sandbox/kubernetes/api-schemas.ts) ----
 
 function kubernetesModelErrors(model: ModelClass, doc: Obj): string[] {
-  const seen = new Map<string, Seen>();
-  const errors: string[] = [];
-  try {
-    model.prototype.validate.call(tracked(doc, '', seen));
-  } catch (e) {
-    const list = (e as { errors?: Array<{ instancePath: string; message?: string; params?: unknown }> }).errors;
-    if (list) for (const x of list) errors.push(`${x.instancePath || '/'} ${x.message ?? 'is invalid'} ${JSON.stringify(x.params ?? {})}`);
-    else errors.push(String(e));
-  }
-  for (const [at, s] of seen) {
-    // an object of a type without properties (free-form) is read by nothing: not checked
-    if (s.enumerated || s.read.size === 0) continue;
-    for (const k of Object.keys(s.target)) if (!s.read.has(k)) errors.push(`${at || '/'} unknown field "${k}"`);
-  }
-  return errors;
+  return problemsAgainst(model, doc).map((p) => `/${p.path.join('/')} ${p.message}`);
 }
 
 // ---- Istio kinds: the CRDs' openAPIV3Schema ----
