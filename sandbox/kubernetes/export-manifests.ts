@@ -140,11 +140,13 @@ function faultAsVirtualService(doc: Obj, hostsWithVs: Set<string>, where: Findin
   if (hostsWithVs.has(service)) return leftOut(`a VirtualService for ${service} exists, and Istio applies one per host`, `add \`fault:\` (delay/abort) to that VirtualService's route`);
   const fault: Obj = {};
   const pct = (p: unknown): Obj => ({ percentage: { value: typeof p === 'number' ? p : 100 } });
-  if (isObj(http['delay'])) fault['delay'] = { fixedDelay: `${Number(http['delay']['fixedDelayMs'])}ms`, ...pct(http['delay']['percent']) };
+  // Istio takes delays of 1ms and more (its CRD rejects `0ms`); a zero delay does nothing anyway
+  if (isObj(http['delay']) && Number(http['delay']['fixedDelayMs']) >= 1) fault['delay'] = { fixedDelay: `${Number(http['delay']['fixedDelayMs'])}ms`, ...pct(http['delay']['percent']) };
   if (isObj(http['abort'])) {
     fault['abort'] = { httpStatus: Number(http['abort']['httpStatus']), ...pct(http['abort']['percent']) };
     if (http['abort']['body'] !== undefined || http['abort']['headers'] !== undefined) notes.push(makeFinding('K8S_EXPORT_NOTE', `Fault ${name}: the abort's body and headers have no Istio equivalent: Istio answers \`fault filter abort\``, { location: where }));
   }
+  if (Object.keys(fault).length === 0) return leftOut('a delay of 0ms does nothing (and Istio takes delays of 1ms and more)', 'give it a delay of 1ms or more, or an abort');
   const match = isObj(spec['match']) ? spec['match'] : undefined;
   const m: Obj = {};
   if (match?.['method']) m['method'] = { exact: String(match['method']) };

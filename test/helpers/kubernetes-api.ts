@@ -10,8 +10,10 @@
  * - Istio kinds: the CRDs' `openAPIV3Schema` from Istio's crd-all.gen.yaml, vendored unchanged in
  *   test/fixtures/kubernetes-api/istio/ (Apache-2.0), for the apiVersion's served version; closed
  *   as a structural schema is (an object with `properties` and without
- *   `x-kubernetes-preserve-unknown-fields` has no other fields). Their CEL rules
- *   (`x-kubernetes-validations`) are not evaluated.
+ *   `x-kubernetes-preserve-unknown-fields` has no other fields), and their CEL rules
+ *   (`x-kubernetes-validations`) evaluated as the API server does on create (with
+ *   @marcbachmann/cel-js, plus Kubernetes' `url()`/`isURL()`; transition rules on `oldSelf` do
+ *   not apply to a new object).
  * - What the API server checks in code rather than in the schema (k8s.io/apimachinery
  *   pkg/util/validation, k8s.io/kubernetes pkg/apis/core/validation): object names (DNS-1035
  *   label for a Service, DNS-1123 label for a Namespace, DNS-1123 subdomain otherwise), label
@@ -22,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { Environment } from '@marcbachmann/cel-js';
 import { parseAllDocuments } from 'yaml';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
@@ -113,6 +116,65 @@ function istioValidator(apiVersion: string, kind: string): ValidateFunction | un
   const validate = istioAjv.compile({ ...root, properties, required: [...((root['required'] as string[]) ?? []), 'apiVersion', 'kind', 'metadata'] });
   compiledIstio.set(key, validate);
   return validate;
+}
+
+// ---- the CRDs' CEL rules ----
+
+class CelUrl {
+  constructor(readonly url: URL) {}
+}
+
+let cel: Environment | undefined;
+function celEnvironment(): Environment {
+  cel ??= new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false })
+    .registerType('URL', CelUrl)
+    // Kubernetes' URL library: an absolute URI (or an absolute path)
+    .registerFunction('isURL(string): bool', (s: string) => URL.canParse(s) || s.startsWith('/'))
+    .registerFunction('url(string): URL', (s: string) => {
+      if (!URL.canParse(s)) throw new Error(`url: ${s} is not a URL`);
+      return new CelUrl(new URL(s));
+    })
+    .registerFunction({ name: 'getScheme', receiverType: 'URL', returnType: 'string', handler: (u: CelUrl) => u.url.protocol.replace(/:$/, ''), params: [] });
+  return cel;
+}
+
+/** the value as CEL sees it under its schema: integers are ints (BigInt), numbers doubles */
+function celValue(value: unknown, schema: Obj | undefined): unknown {
+  if (!schema) return value;
+  if (schema['type'] === 'integer' && typeof value === 'number') return BigInt(value);
+  if (Array.isArray(value)) return value.map((v) => celValue(v, isObj(schema['items']) ? schema['items'] : undefined));
+  if (isObj(value)) {
+    const props = isObj(schema['properties']) ? schema['properties'] : {};
+    const extra = isObj(schema['additionalProperties']) ? schema['additionalProperties'] : undefined;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, celValue(v, isObj(props[k]) ? props[k] : extra)]));
+  }
+  return value;
+}
+
+/** every `x-kubernetes-validations` rule of the schema on the value it applies to */
+function celErrors(value: unknown, schema: Obj, at: string, out: string[]): void {
+  if (value === undefined || value === null) return;
+  const rules = Array.isArray(schema['x-kubernetes-validations']) ? (schema['x-kubernetes-validations'] as Obj[]) : [];
+  for (const r of rules) {
+    const rule = String(r['rule']);
+    if (/\boldSelf\b/.test(rule)) continue; // a transition rule: not checked on create
+    let ok: unknown;
+    try {
+      ok = celEnvironment().evaluate(rule, { self: celValue(value, schema) });
+    } catch (e) {
+      ok = `${(e as Error).message}`;
+    }
+    if (ok !== true) out.push(`${at || '/'} ${String(r['message'] ?? `failed rule: ${rule}`)}${typeof ok === 'string' ? ` (${ok})` : ''}`);
+  }
+  if (Array.isArray(value) && isObj(schema['items'])) value.forEach((v, i) => celErrors(v, schema['items'] as Obj, `${at}/${i}`, out));
+  if (isObj(value)) {
+    const props = isObj(schema['properties']) ? schema['properties'] : {};
+    const extra = isObj(schema['additionalProperties']) ? schema['additionalProperties'] : undefined;
+    for (const [k, v] of Object.entries(value)) {
+      const s = isObj(props[k]) ? props[k] : extra;
+      if (s) celErrors(v, s, `${at}/${k}`, out);
+    }
+  }
 }
 
 // ---- what the API server checks in code ----
@@ -228,6 +290,8 @@ export function apiServerErrors(doc: unknown): string[] {
   const validate = istioValidator(apiVersion, kind);
   if (!validate) throw new Error(`apiServerErrors: no schema for ${apiVersion} ${kind}`);
   const errors = validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'} ${JSON.stringify(e.params)}`);
+  // the CEL rules run on an object the schema accepts
+  if (errors.length === 0) celErrors(doc, istioSchema(apiVersion, kind)!, '', errors);
   // a custom resource's metadata is an ObjectMeta, as every object's
   errors.push(...kubernetesModelErrors(ConfigMap, { apiVersion: 'v1', kind: 'ConfigMap', metadata: doc['metadata'] }), ...nameErrors(doc));
   return errors;

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { loadMeshFile } from '../../../sandbox/config/mesh-file.js';
 import { expandRulePaths } from '../../../sandbox/config/rule-sources.js';
 import type { MeshDefinition } from '../../../sandbox/config/mesh-types.js';
@@ -143,12 +143,18 @@ describe('export --k8s against the Kubernetes OpenAPI schemas and the Istio CRD 
       [
         'apiVersion: meshbox.dev/v1alpha1\nkind: Fault\nmetadata: { name: slow-api }\nspec:\n  target: { service: api, subset: v1 }\n  match: { method: GET, pathPrefix: /orders, headers: { x-user: tester } }\n  http:\n    delay: { fixedDelayMs: 250, percent: 12.5 }\n    abort: { httpStatus: 503, percent: 1 }\n',
         'apiVersion: meshbox.dev/v1alpha1\nkind: Fault\nmetadata: { name: web-down }\nspec:\n  target: { service: web }\n  http:\n    abort: { httpStatus: 500 }\n',
+        // Istio's CRD takes no delay under 1ms: a zero delay is left out (with the abort kept), or the whole fault
+        'apiVersion: meshbox.dev/v1alpha1\nkind: Fault\nmetadata: { name: db-zero }\nspec:\n  target: { service: db }\n  http:\n    delay: { fixedDelayMs: 0 }\n    abort: { httpStatus: 502, percent: 5 }\n',
+        'apiVersion: meshbox.dev/v1alpha1\nkind: Fault\nmetadata: { name: nothing }\nspec:\n  target: { service: api }\n  match: { pathPrefix: /health }\n  http:\n    delay: { fixedDelayMs: 0 }\n',
       ].join('---\n'),
     );
     const loaded = await loadMeshFile(join(project, 'meshbox.yaml'));
     expect(loaded.findings.filter((f) => f.severity === 'error')).toEqual([]);
     const out = join(work, 'everything-out');
     await exportMesh(loaded.mesh!, (await expandRulePaths([loaded.mesh!.rulesDir!])).files, out);
+    const faults = parseAllDocuments(readFileSync(join(out, 'faults.yaml'), 'utf8')).map((d) => d.toJS() as { metadata: { name: string }; spec: { http: Array<{ fault?: unknown }> } });
+    expect(faults.map((f) => f.metadata.name)).toEqual(['slow-api-fault', 'web-down-fault', 'db-zero-fault']);
+    expect(faults[2]!.spec.http[0]!.fault).toEqual({ abort: { httpStatus: 502, percentage: { value: 5 } } });
     const v = verdicts(out);
     expect(v.rejected).toEqual([]);
     expect(v.kinds).toEqual(['apps/v1 Deployment', 'networking.istio.io/v1 VirtualService', 'v1 Namespace', 'v1 Service', 'v1 ServiceAccount']);
@@ -189,5 +195,13 @@ describe('export --k8s against the Kubernetes OpenAPI schemas and the Istio CRD 
     expect(apiServerErrors(vs)).toEqual(['/spec/http/0/retries/attempts must be integer {"type":"integer"}', '/spec/http/0/route/0/destination must NOT have additional properties {"additionalProperty":"subsett"}']);
     expect(apiServerErrors({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'd', extra: 1 }, spec: { host: 'api', subsets: [{ name: 'v1' }] } })).toEqual(['/metadata unknown field "extra"']);
     expect(() => apiServerErrors({ apiVersion: 'networking.istio.io/v2', kind: 'VirtualService', metadata: { name: 'r' } })).toThrow(/no schema/);
+    // the CRDs' CEL rules
+    const timed = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'r' }, spec: { hosts: ['api'], http: [{ timeout: '0s', fault: { delay: { fixedDelay: '250ms', percentage: { value: 50 } } }, route: [{ destination: { host: 'api' } }] }] } };
+    expect(apiServerErrors(timed)).toEqual(['/spec/http/0/timeout must be a valid duration greater than 1ms']);
+    const policy = { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p' }, spec: { rules: [{ from: [{ source: { serviceAccounts: ['ns/sa'], principals: ['cluster.local/ns/ns/sa/sa'] } }] }] } };
+    expect(apiServerErrors(policy)).toEqual([expect.stringMatching(/^\/spec\/rules\/0\/from\/0\/source /)]);
+    const jwt = { apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'j' }, spec: { jwtRules: [{ issuer: 'me', jwksUri: 'ftp://keys.example.com/jwks.json' }] } };
+    expect(apiServerErrors(jwt)).toEqual([expect.stringMatching(/^\/spec\/jwtRules\/0\/jwksUri /)]);
+    expect(apiServerErrors({ ...jwt, spec: { jwtRules: [{ issuer: 'me', jwksUri: 'https://keys.example.com/jwks.json' }] } })).toEqual([]);
   });
 });
