@@ -119,6 +119,8 @@ function serviceDocs(mesh: MeshDefinition, svc: ServiceSpec, outDir: string, not
     },
   ];
   for (const w of svc.workloads) docs.push(deployment(mesh, svc, w, outDir, notes));
+  // meshbox takes DNS-1123 labels; a Kubernetes Service name is a DNS-1035 label (it starts with a letter)
+  if (!/^[a-z]/.test(svc.name)) notes.push(makeFinding('K8S_EXPORT_NOTE', `${svc.name}: a Kubernetes Service name must start with a letter (DNS-1035 label): the API server rejects Service ${svc.name}`, { location: svc.location, severity: 'warning', hint: `rename the service in ${basename(mesh.file)} (and its hosts in the rules), then export again` }));
   if (svc.watch) notes.push(makeFinding('K8S_EXPORT_NOTE', `${svc.name}: \`watch:\` (hot reload of the code) has no Kubernetes equivalent: left out; \`meshbox dev\` / \`skaffold dev\` rebuild on changes`, { location: svc.location }));
   return docs;
 }

@@ -160,6 +160,19 @@ describe('export --k8s against the Kubernetes OpenAPI schemas and the Istio CRD 
     expect(v.kinds).toEqual(['apps/v1 Deployment', 'networking.istio.io/v1 VirtualService', 'v1 Namespace', 'v1 Service', 'v1 ServiceAccount']);
   });
 
+  it('a service name Kubernetes does not take for a Service (DNS-1035: a letter first) is a warning, and the check agrees', async () => {
+    const project = join(work, 'digit');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(join(project, 'meshbox.yaml'), 'services:\n  3d-render:\n    port: 8080\n    command: node render.js\n');
+    const loaded = await loadMeshFile(join(project, 'meshbox.yaml'));
+    expect(loaded.findings.filter((f) => f.severity === 'error')).toEqual([]);
+    const out = join(work, 'digit-out');
+    const result = await exportManifests({ mesh: loaded.mesh!, ruleFiles: [] }, out);
+    await writeExport(result, out);
+    expect(result.notes.filter((n) => n.severity === 'warning').map((n) => n.message)).toEqual(['3d-render: a Kubernetes Service name must start with a letter (DNS-1035 label): the API server rejects Service 3d-render']);
+    expect(verdicts(out).rejected).toEqual(['3d-render.yaml Service/3d-render: /metadata/name "3d-render" is not a valid Service name (DNS-1035 label)']);
+  });
+
   it('the checks are live: the API server would reject each of these, and so do they', () => {
     const deployment = (): Record<string, any> => ({
       apiVersion: 'apps/v1',
