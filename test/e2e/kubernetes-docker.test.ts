@@ -7,11 +7,11 @@
  * image only and rolls its workload with zero failed requests, the other service untouched.
  */
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ROOT, httpGet, interrupt, startCli, type CliRun } from '../helpers/cli.js';
+import { ROOT, httpGet, interrupt, runCli, startCli, type CliRun } from '../helpers/cli.js';
 import { dockerForTests, sandboxContainers, testDocker } from '../helpers/docker-available.js';
 import { freePort } from '../helpers/free-port.js';
 
@@ -139,9 +139,9 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function start(command: 'up' | 'dev', files = [path.join(project, 'k8s')]): Promise<{ run: CliRun; ask: (host: string) => Promise<{ status: number; answer?: Answer }>; sandbox: () => string; ingress: string }> {
+async function start(command: 'up' | 'dev', files: string[] = [path.join(project, 'k8s')], extra: string[] = []): Promise<{ run: CliRun; ask: (host: string) => Promise<{ status: number; answer?: Answer }>; sandbox: () => string; ingress: string }> {
   const ip = await freePort();
-  const run = startCli([command, '--headless', '--runtime', 'docker', '--ingress-port', String(ip), '--admin-port', String(await freePort()), '--no-access-log', '--no-toxiproxy-api', ...files.flatMap((f) => ['-f', f])], { MESHBOX_STATE_DIR: path.join(work, 'state') });
+  const run = startCli([command, '--headless', '--runtime', 'docker', '--ingress-port', String(ip), '--admin-port', String(await freePort()), '--no-access-log', '--no-toxiproxy-api', ...files.flatMap((f) => ['-f', f]), ...extra], { MESHBOX_STATE_DIR: path.join(work, 'state') });
   runs.push(run);
   await run.waitFor('meshbox is up', 120_000);
   const ask = async (host: string): Promise<{ status: number; answer?: Answer }> => {
@@ -234,5 +234,35 @@ describe.skipIf(!docker.available)('Kubernetes manifests with the Docker runtime
     }
     expect(new Set(seen.keys())).toEqual(new Set(["200 I'm caller-service v1. Calling... I'm callme-service v1", "200 I'm caller-service v1. Calling... I'm callme-service v2"]));
     expect(await interrupt(run)).toBe(0);
+  });
+
+  it('round trip with Docker: a meshbox.yaml `build:` exported (Deployment + skaffold.yaml artifact) and run again with up -f builds the same image and answers the same', async () => {
+    const trip = path.join(work, 'trip');
+    mkdirSync(path.join(trip, 'rules'), { recursive: true });
+    writeFileSync(path.join(trip, 'meshbox.yaml'), ['services:', '  greeter:', '    port: 8080', `    build: { context: ../project/greeter, dockerfile: Dockerfile.dev, args: { GREETING: "trip-${nonce}" } }`, '    health: /healthz', '    replicas: 2', ''].join('\n'));
+    writeFileSync(path.join(trip, 'rules', 'ingress.yaml'), readFileSync(path.join(project, 'k8s', 'istio.yaml'), 'utf8').split('---\n').slice(0, 2).join('---\n'));
+    const answers = async (run: Awaited<ReturnType<typeof start>>): Promise<Answer[]> => {
+      const out: Answer[] = [];
+      for (let i = 0; i < 8; i++) out.push((await run.ask('greeter.test')).answer!);
+      return out;
+    };
+    const original = await start('up', [], ['--config', path.join(trip, 'meshbox.yaml')]);
+    const before = await answers(original);
+    expect(await interrupt(original.run)).toBe(0);
+
+    const out = path.join(work, 'trip-out');
+    const exported = await runCli(['export', '--k8s', out, '--config', path.join(trip, 'meshbox.yaml')]);
+    expect(exported.code, exported.output).toBe(0);
+    const back = await start('up', [out]);
+    // the image is the same build (same context, Dockerfile and args): reused, not rebuilt
+    expect(back.run.output()).toMatch(/image meshbox\/greeter:[0-9a-f]{12} for greeter is up to date/);
+    expect(back.run.output()).not.toMatch(/error MB/);
+    const after = await answers(back);
+    // the image's own CMD (no command in meshbox.yaml, none in the export), the build arg, the same two instances
+    const greeting = `${readFileSync(path.join(project, 'greeter', 'greeting.txt'), 'utf8').trim()} trip-${nonce}`;
+    for (const a of [...before, ...after]) expect(a).toMatchObject({ greeting, argv: ['from-the-image-cmd'] });
+    expect(new Set(after.map((a) => a.instance))).toEqual(new Set(['greeter-v1-1', 'greeter-v1-2']));
+    expect(new Set(before.map((a) => a.instance))).toEqual(new Set(['greeter-v1-1', 'greeter-v1-2']));
+    expect(await interrupt(back.run)).toBe(0);
   });
 });
