@@ -1,8 +1,10 @@
 /**
  * The part of the Kubernetes OpenAPI schema meshbox relies on when it reads Deployments,
  * StatefulSets, Services, ConfigMaps and Secrets: the types and required fields of what it uses
- * (as the API server checks them). Objects stay open: fields meshbox does not read are either
- * honoured elsewhere or reported as not honoured (import-mesh.ts), never rejected here.
+ * (as the API server checks them): an error here drops the object. Objects stay open: fields
+ * meshbox does not read are honoured elsewhere or reported as not honoured (import-mesh.ts), and
+ * the whole object is checked against the Kubernetes API's own schema (api-schemas.ts: unknown
+ * fields and values a cluster rejects, as warnings), never rejected here.
  */
 import type { JsonSchema } from '../config/schemas/json-schema.js';
 
