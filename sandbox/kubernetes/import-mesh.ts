@@ -290,8 +290,8 @@ async function apiFindings(o: ManifestObject): Promise<Finding[]> {
   return problems.map((p) => {
     const where = p.path.length ? p.path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('').slice(1) : `a ${o.kind}`;
     const message = p.unknown
-      ? `${o.kind} ${o.name}: \`${p.unknown.field}\` is not a field of ${where} in the Kubernetes API: meshbox ignores it, and \`kubectl apply\` rejects it`
-      : `${o.kind} ${o.name}: ${where} ${p.message} in the Kubernetes API: \`kubectl apply\` rejects it`;
+      ? `${o.kind} ${o.name}: \`${p.unknown.field}\` is not a field of ${where} in the Kubernetes API (1.27 schema): meshbox ignores it, and \`kubectl apply\` rejects it`
+      : `${o.kind} ${o.name}: ${where} ${p.message} in the Kubernetes API (1.27 schema): \`kubectl apply\` rejects it`;
     const hint = p.unknown?.suggestion ? `did you mean \`${p.unknown.suggestion}\`?` : p.unknown ? 'remove it, or move it where the API defines it' : 'fix the value before applying to a cluster';
     return makeFinding('K8S_API_SCHEMA', message, { location: p.unknown ? o.doc.locate([...p.path, p.unknown.field], { key: true }) : o.doc.locate(p.path), hint });
   });

@@ -97,11 +97,11 @@ describe('importManifests: bad input, each one message with its location, the re
   it("fields the Kubernetes API does not define there (its own schema), or values it rejects: a warning each with its location and what was meant; the workload still runs", async () => {
     const r = await importManifests([join(FIX, 'typos')], { runtime: 'process', images: { 'example/api': { command: ['node', 'api.js'], cwd: '/' } } });
     expect(byCode(r.findings, 'MB4011').map((f) => `${f.severity} ${where(f)} ${f.message} | ${f.hint}`)).toEqual([
-      'warning typos/app.yaml:6:1 ServiceAccount api: `automountToken` is not a field of a ServiceAccount in the Kubernetes API: meshbox ignores it, and `kubectl apply` rejects it | remove it, or move it where the API defines it',
-      'warning typos/app.yaml:17:7 Deployment api: `terminationGracePeriod` is not a field of spec.template.spec in the Kubernetes API: meshbox ignores it, and `kubectl apply` rejects it | did you mean `terminationGracePeriodSeconds`?',
-      'warning typos/app.yaml:21:11 Deployment api: `readinesProbe` is not a field of spec.template.spec.containers[0] in the Kubernetes API: meshbox ignores it, and `kubectl apply` rejects it | did you mean `readinessProbe`?',
-      'warning typos/app.yaml:31:20 Service api: spec.sessionAffinity must be equal to one of the allowed values: ClientIP, None in the Kubernetes API: `kubectl apply` rejects it | fix the value before applying to a cluster',
-      'warning typos/app.yaml:32:37 Service api: `targetport` is not a field of spec.ports[0] in the Kubernetes API: meshbox ignores it, and `kubectl apply` rejects it | did you mean `targetPort`?',
+      'warning typos/app.yaml:6:1 ServiceAccount api: `automountToken` is not a field of a ServiceAccount in the Kubernetes API (1.27 schema): meshbox ignores it, and `kubectl apply` rejects it | remove it, or move it where the API defines it',
+      'warning typos/app.yaml:17:7 Deployment api: `terminationGracePeriod` is not a field of spec.template.spec in the Kubernetes API (1.27 schema): meshbox ignores it, and `kubectl apply` rejects it | did you mean `terminationGracePeriodSeconds`?',
+      'warning typos/app.yaml:21:11 Deployment api: `readinesProbe` is not a field of spec.template.spec.containers[0] in the Kubernetes API (1.27 schema): meshbox ignores it, and `kubectl apply` rejects it | did you mean `readinessProbe`?',
+      'warning typos/app.yaml:31:20 Service api: spec.sessionAffinity must be equal to one of the allowed values: ClientIP, None in the Kubernetes API (1.27 schema): `kubectl apply` rejects it | fix the value before applying to a cluster',
+      'warning typos/app.yaml:32:37 Service api: `targetport` is not a field of spec.ports[0] in the Kubernetes API (1.27 schema): meshbox ignores it, and `kubectl apply` rejects it | did you mean `targetPort`?',
     ]);
     expect(r.findings.filter((f) => f.severity === 'error')).toEqual([]);
     // the misspelt probe is not the health check: the default one is (and the warning says why)
