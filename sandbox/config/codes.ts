@@ -103,6 +103,7 @@ export const FINDING_CODES = {
   K8S_WORKLOAD_NO_SERVICE: { code: 'MB4008', severity: 'warning', title: 'a Deployment or StatefulSet that no Service selects: not started (meshbox addresses workloads through their Service)' },
   K8S_KUSTOMIZE: { code: 'MB4009', severity: 'error', title: 'a kustomization.yaml resource that does not exist or cannot be read' },
   K8S_EXPORT_NOTE: { code: 'MB4010', severity: 'info', title: '`meshbox export --k8s`: a meshbox-only setting left out of (or mapped into) the Kubernetes project' },
+  K8S_API_SCHEMA: { code: 'MB4011', severity: 'warning', title: "a field the Kubernetes API's schema does not define there, or a value it rejects, in a part meshbox does not use: ignored by meshbox, rejected by `kubectl apply`" },
 } as const satisfies Record<string, FindingCodeInfo>;
 
 export type FindingCodeName = keyof typeof FINDING_CODES;

@@ -48,6 +48,12 @@ export interface WorkloadSpec {
   cwd: string;
   image?: string;
   build?: BuildSpec;
+  /**
+   * From a Kubernetes manifest: the container's `command` (it replaces the image's ENTRYPOINT) and
+   * `args` (its CMD), as Kubernetes runs them (neither: the image's own). The Docker runtime uses them in place of `command`;
+   * `meshbox export --k8s` writes them back unchanged.
+   */
+  container?: { command?: string[]; args?: string[] };
   /** user env, merged service-level then version-level */
   env: Record<string, string>;
   /** pod labels; always contains `app` and `version` */
