@@ -49,7 +49,7 @@ export interface MeshFileValue {
   name?: string;
   namespace?: string;
   rules?: string;
-  ingress?: { host?: string; port?: number; labels?: Record<string, string> };
+  ingress?: { host?: string; port?: number; labels?: Record<string, string>; gatewayTopology?: { numTrustedProxies?: number } };
   tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
   outboundTrafficPolicy?: { mode?: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
   services?: Record<string, ServiceValue>;
@@ -193,6 +193,7 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
       host: value.ingress?.host ?? DEFAULT_INGRESS.host,
       port: value.ingress?.port ?? DEFAULT_INGRESS.port,
       labels: { ...(value.ingress?.labels ?? DEFAULT_INGRESS.labels) },
+      ...(value.ingress?.gatewayTopology?.numTrustedProxies !== undefined ? { gatewayTopology: { numTrustedProxies: value.ingress.gatewayTopology.numTrustedProxies } } : {}),
     },
     services,
     ...(value.tracing ? { tracing: { ...value.tracing } } : {}),

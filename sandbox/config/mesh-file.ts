@@ -9,7 +9,10 @@
  * ingress:                   # optional: where the ingress gateway listens
  *   host: 127.0.0.1          #   default 127.0.0.1
  *   port: 8080               #   default 8080 (serves Gateway servers of port 80)
- *   labels: { istio: ingressgateway }   # default; matched by Gateway `selector`
+ *   labels: { istio: ingressgateway }   # default; matched by Gateway `selector` (and by
+ *                            #   security policies in istio-system that select the gateway)
+ *   gatewayTopology:         #   optional: Istio's ProxyConfig gatewayTopology
+ *     numTrustedProxies: 1   #   proxies in front whose X-Forwarded-For is trusted (default 0)
  * tracing:                   # optional: spans (README "Tracing"); the command line overrides each
  *   sampling: 100            #   percentage of new traces recorded (default 100; --trace-sampling)
  *   otlpEndpoint: http://127.0.0.1:4318/v1/traces   # OTLP/HTTP JSON collector (--otlp-endpoint)

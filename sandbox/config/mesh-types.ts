@@ -97,6 +97,8 @@ export interface IngressSpec {
   port: number;
   /** workload labels of the gateway proxy, matched by Gateway.spec.selector */
   labels: Record<string, string>;
+  /** Istio's gatewayTopology: proxies in front of the gateway whose X-Forwarded-For is trusted */
+  gatewayTopology?: { numTrustedProxies: number };
 }
 
 export interface MeshDefinition {

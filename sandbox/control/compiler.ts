@@ -13,8 +13,10 @@
  * - clusters: `outbound|<port>||<fqdn>` per service, `outbound|<port>|<subset>|<fqdn>` per
  *   DestinationRule subset (top-level trafficPolicy overridden by the subset's), `inbound|<port>||`
  *   per sidecar, and PassthroughCluster;
- * - sidecars get the RequestAuthentication and AuthorizationPolicy resources that select them
- *   (ProxyConfig.security, enforced by their inbound jwt_authn and rbac filters).
+ * - sidecars and the gateway get the RequestAuthentication and AuthorizationPolicy resources
+ *   that select them (ProxyConfig.security, enforced by the jwt_authn and rbac filters of a
+ *   sidecar's inbound listener and of the gateway's listeners); the gateway is selected by its
+ *   labels (meshbox.yaml `ingress.labels`) in its namespace, `istio-system`.
  */
 import type {
   Destination,
@@ -312,7 +314,12 @@ export function compile(input: CompileInput): MeshSnapshot {
   });
 
   // ---- proxies
-  const proxies: ProxyConfig[] = [{ id: GATEWAY_ID, kind: 'gateway', meta: gatewayMeta(mesh) }];
+  const gateway: ProxyConfig = { id: GATEWAY_ID, kind: 'gateway', meta: gatewayMeta(mesh) };
+  // the gateway enforces the policies selecting its labels in its namespace (istio-system, the root namespace)
+  const gatewaySecurity = inboundSecurityFor(input.resources, gateway.meta.labels, gateway.meta.namespace);
+  if (gatewaySecurity) gateway.security = gatewaySecurity;
+  if (mesh.ingress.gatewayTopology) gateway.gatewayTopology = { numTrustedProxies: mesh.ingress.gatewayTopology.numTrustedProxies };
+  const proxies: ProxyConfig[] = [gateway];
   for (const inst of instances) {
     const proxy: ProxyConfig = { id: inst.id, kind: 'sidecar', meta: metaOf(inst) };
     const security = inboundSecurityFor(input.resources, inst.workload.labels, ns);

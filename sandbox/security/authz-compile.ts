@@ -2,7 +2,9 @@
  * Control plane: which RequestAuthentication and AuthorizationPolicy resources apply to a
  * workload (pilot's per-proxy view): a policy in the workload's namespace, or in the root
  * namespace (`istio-system`, mesh-wide), whose `selector.matchLabels` the workload's labels carry
- * (no selector: every workload of that scope). CUSTOM policies are not applied.
+ * (no selector: every workload of that scope). The ingress gateway is such a workload: its
+ * labels (`istio: ingressgateway`) in `istio-system`, so a root-namespace policy without a
+ * selector applies at the gateway too, as in Istio. CUSTOM policies are not applied.
  */
 import type { LoadedResource } from '../config/resource.js';
 import { parseDuration } from '../config/duration.js';
@@ -52,7 +54,7 @@ function jwtRules(ra: RA): JwtRuleConfig[] {
   });
 }
 
-/** The security filters' config of one workload, or undefined when no policy selects it. */
+/** The security filters' config of one workload (a sidecar or the gateway), or undefined when no policy selects it. */
 export function inboundSecurityFor(resources: readonly LoadedResource[], labels: Record<string, string>, namespace: string): InboundSecurityConfig | undefined {
   const byName = (a: LoadedResource, b: LoadedResource): number => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`);
   const ras = resources.filter((r): r is RA => r.kind === 'RequestAuthentication' && selects(r as RA, labels, namespace)).sort(byName);

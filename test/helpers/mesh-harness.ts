@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import { parseRulesText } from '../../sandbox/config/rules-loader.js';
-import type { MeshDefinition, ServiceSpec, WorkloadSpec } from '../../sandbox/config/mesh-types.js';
+import type { IngressSpec, MeshDefinition, ServiceSpec, WorkloadSpec } from '../../sandbox/config/mesh-types.js';
 import { DEFAULT_HEALTH, DEFAULT_INGRESS } from '../../sandbox/config/mesh-types.js';
 import { ControlPlane } from '../../sandbox/control/control-plane.js';
 import { GATEWAY_ID, listenersFor } from '../../sandbox/control/compiler.js';
@@ -90,9 +90,10 @@ export interface Reply {
 export async function startHarness(
   services: ServiceDef[],
   seed = 1,
-  opts: { limits?: Partial<DownstreamLimits>; mtls?: { caDir: string; ttlMs?: number }; tracing?: TracingOptions } = {},
+  opts: { limits?: Partial<DownstreamLimits>; mtls?: { caDir: string; ttlMs?: number }; tracing?: TracingOptions; ingress?: Partial<IngressSpec> } = {},
 ): Promise<Harness> {
   const mesh = meshDefinition(services);
+  if (opts.ingress) mesh.ingress = { ...mesh.ingress, ...opts.ingress };
   const registry = new Registry();
   const apps = new Map<string, FakeApp>();
   for (const svc of mesh.services) {

@@ -104,7 +104,14 @@ export const meshFileSchema: JsonSchema = obj(
     ingress: obj('Ingress', 'Where the ingress gateway listens.', {
       host: str('Address to listen on (default 127.0.0.1).', { minLength: 1 }),
       port: portNumber('Port to listen on (default 8080).'),
-      labels: labelMap('Labels of the gateway proxy, matched by Gateway `selector` (default `istio: ingressgateway`).'),
+      labels: labelMap('Labels of the gateway proxy, matched by Gateway `selector` and by the `selector` of RequestAuthentication and AuthorizationPolicy in `istio-system` (default `istio: ingressgateway`).'),
+      gatewayTopology: obj('GatewayTopology', "Istio's ProxyConfig gatewayTopology of the ingress gateway.", {
+        numTrustedProxies: int(
+          'Trusted proxies in front of the gateway (Envoy xff_num_trusted_hops, default 0): the client address (`remoteIpBlocks`, `remote.ip`, x-envoy-external-address) is the Nth address from the right of X-Forwarded-For; with 0 it is the connection peer and a client-sent x-forwarded-proto is replaced.',
+          0,
+          32,
+        ),
+      }),
     }),
     tracing: obj('Tracing', 'Spans of every proxy (README "Tracing"); the command line overrides each field.', {
       sampling: num('Percentage of new traces recorded, 0 to 100 (default 100; `--trace-sampling`). Telemetry resources refine it.', 0, 100),

@@ -56,10 +56,17 @@ describe('AuthorizationPolicy validation', () => {
       ['IST0127', '14:15', 'RequestAuthentication'],
     ]);
     expect(found[0]!.message).toBe('selector app=callme-service,version=v3 matches no workload: this AuthorizationPolicy applies to nothing');
+    // the ingress gateway is a workload: a policy selecting its labels in istio-system applies there
     const atGateway = parse(doc('AuthorizationPolicy', 'selector: { matchLabels: { istio: ingressgateway } }\nrules: [{}]', 'gw', SEC).replace('name: gw', 'name: gw\n  namespace: istio-system'));
-    const gw = analyze(atGateway.resources, meshOf({ 'callme-service': ['v1'] }));
-    expect(gw.map((f) => f.code)).toEqual([code('FIELD_NOT_APPLIED')]);
-    expect(gw[0]!.message).toContain('selects the ingress gateway');
+    expect(analyze(atGateway.resources, meshOf({ 'callme-service': ['v1'] }))).toEqual([]);
+    const jwtAtGateway = parse(ra("selector: { matchLabels: { istio: ingressgateway } }\njwtRules: [{ issuer: x, jwks: '{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"a\",\"y\":\"b\"}]}' }]", 'gw-jwt').replace('name: gw-jwt', 'name: gw-jwt\n  namespace: istio-system'));
+    expect(analyze(jwtAtGateway.resources, meshOf({ 'callme-service': ['v1'] }))).toEqual([]);
+    // in the mesh's namespace it selects nothing: the gateway runs in istio-system
+    const wrongNs = parse(doc('AuthorizationPolicy', 'selector: { matchLabels: { istio: ingressgateway } }\nrules: [{}]', 'gw', SEC));
+    const gw = analyze(wrongNs.resources, meshOf({ 'callme-service': ['v1'] }));
+    expect(gw.map((f) => f.code)).toEqual([code('POLICY_NO_WORKLOADS')]);
+    expect(gw[0]!.message).toBe('selector istio=ingressgateway matches the ingress gateway, which runs in `istio-system`, not in `default`: this AuthorizationPolicy applies to nothing');
+    expect(gw[0]!.hint).toContain('metadata.namespace: istio-system');
   });
 });
 
