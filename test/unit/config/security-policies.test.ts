@@ -70,6 +70,35 @@ describe('AuthorizationPolicy validation', () => {
   });
 });
 
+describe('identity fields where no request has an identity (MB2042)', () => {
+  const pa = (spec: string, name = 'pa', ns = 'default'): string => doc('PeerAuthentication', spec, name, SEC).replace(`name: ${name}`, `name: ${name}\n  namespace: ${ns}`);
+  const mesh = meshOf({ 'callme-service': ['v1', 'v2'], 'caller-service': ['v1'] });
+
+  it('warns at each principals/namespaces/source.principal of a policy on a workload whose mTLS is DISABLE', () => {
+    const policy = ap('selector: { matchLabels: { app: callme-service } }\nrules:\n  - from: [{ source: { principals: ["cluster.local/ns/default/sa/caller-service"] } }, { source: { notNamespaces: [other] } }]\n    when: [{ key: source.namespace, values: [default] }]');
+    const off = parse(`${policy}---\n${pa('selector: { matchLabels: { app: callme-service, version: v2 } }\nmtls: { mode: DISABLE }')}`);
+    const found = withCode(analyze(off.resources, mesh), 'PRINCIPAL_WITHOUT_MTLS');
+    expect(found.map(at)).toEqual(['8:26', '8:102', '9:21']);
+    expect(found[0]!.message).toMatch(/^rules\[0\]\.from\[0\]\.source\.principals matches the caller's mTLS identity, but no request to callme-service-v2 \(mTLS DISABLE by PeerAuthentication default\/pa \(workload selector, mtls.mode\) at rules.yaml:\d+:\d+\) has one \(the other selected workloads are fine\)/);
+    expect(found[0]!.hint).toContain('requestPrincipals');
+    // with mTLS on (PERMISSIVE by default, or STRICT) there is nothing to say
+    expect(withCode(analyze(parse(policy).resources, mesh), 'PRINCIPAL_WITHOUT_MTLS')).toEqual([]);
+    expect(withCode(analyze(parse(`${policy}---\n${pa('mtls: { mode: STRICT }', 'mesh', 'istio-system')}`).resources, mesh), 'PRINCIPAL_WITHOUT_MTLS')).toEqual([]);
+    // a mesh-wide DISABLE covers every selected workload
+    const meshWide = withCode(analyze(parse(`${policy}---\n${pa('mtls: { mode: DISABLE }', 'mesh', 'istio-system')}`).resources, mesh), 'PRINCIPAL_WITHOUT_MTLS');
+    expect(meshWide[0]!.message).toContain('callme-service-v1 (mTLS DISABLE by PeerAuthentication istio-system/mesh (mesh-wide, mtls.mode)');
+    expect(meshWide[0]!.message).not.toContain('the other selected workloads');
+  });
+
+  it('warns about identity fields of a policy enforced at the plain-HTTP ingress gateway, not about requestPrincipals', () => {
+    const atGw = (rules: string): string => ap(`selector: { matchLabels: { istio: ingressgateway } }\nrules:\n${rules}`, 'gw').replace('name: gw', 'name: gw\n  namespace: istio-system');
+    const found = withCode(analyze(parse(atGw('  - from: [{ source: { namespaces: [default] } }]')).resources, mesh), 'PRINCIPAL_WITHOUT_MTLS');
+    expect(found).toHaveLength(1);
+    expect(found[0]!.message).toContain('no request to the ingress gateway (plain HTTP: its clients have no mTLS identity) has one');
+    expect(withCode(analyze(parse(atGw('  - from: [{ source: { requestPrincipals: ["*"] } }]')).resources, mesh), 'PRINCIPAL_WITHOUT_MTLS')).toEqual([]);
+  });
+});
+
 describe('RequestAuthentication validation', () => {
   it('rejects a malformed inline JWKS, a private key in it, a bad jwksUri, and jwks with jwksUri', async () => {
     const issuer = await TokenIssuer.generate();
