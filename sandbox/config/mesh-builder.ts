@@ -52,6 +52,8 @@ export interface MeshFileValue {
   ingress?: { host?: string; port?: number; labels?: Record<string, string>; gatewayTopology?: { numTrustedProxies?: number } };
   tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
   outboundTrafficPolicy?: { mode?: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
+  trustDomain?: string;
+  trustDomainAliases?: string[];
   services?: Record<string, ServiceValue>;
   kubernetes?: string[];
   images?: Record<string, { command?: string | string[]; cwd?: string; health?: string; watch?: WatchValue }>;
@@ -198,6 +200,8 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
     services,
     ...(value.tracing ? { tracing: { ...value.tracing } } : {}),
     ...(value.outboundTrafficPolicy?.mode ? { outboundTrafficPolicy: { mode: value.outboundTrafficPolicy.mode } } : {}),
+    ...(value.trustDomain !== undefined ? { trustDomain: value.trustDomain } : {}),
+    ...(value.trustDomainAliases?.length ? { trustDomainAliases: [...value.trustDomainAliases] } : {}),
   };
   if (value.kubernetes || value.images) {
     const images: KubernetesSourceSpec['images'] = {};

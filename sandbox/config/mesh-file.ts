@@ -17,6 +17,9 @@
  *   sampling: 100            #   percentage of new traces recorded (default 100; --trace-sampling)
  *   otlpEndpoint: http://127.0.0.1:4318/v1/traces   # OTLP/HTTP JSON collector (--otlp-endpoint)
  *   zipkin: http://127.0.0.1:9411/api/v2/spans      # Zipkin v2 collector (--zipkin)
+ * trustDomain: cluster.local # optional: Istio's MeshConfig trustDomain (workload identities are
+ *                            #   spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>)
+ * trustDomainAliases: [old]  # optional: trust domains AuthorizationPolicy principals may name instead
  * outboundTrafficPolicy:     # optional: Istio's MeshConfig outboundTrafficPolicy
  *   mode: ALLOW_ANY          #   ALLOW_ANY (default: unknown hosts pass, PassthroughCluster) or
  *                            #   REGISTRY_ONLY (they get 502, BlackHoleCluster)

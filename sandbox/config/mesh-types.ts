@@ -119,6 +119,10 @@ export interface MeshDefinition {
   kubernetes?: KubernetesSourceSpec;
   /** meshbox.yaml `tracing:` (sampling percentage, collectors); the command line overrides it */
   tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
+  /** meshbox.yaml `trustDomain:` (Istio MeshConfig); absent: cluster.local */
+  trustDomain?: string;
+  /** meshbox.yaml `trustDomainAliases:` (Istio MeshConfig): trust domains policy principals may name for this one */
+  trustDomainAliases?: string[];
   /** meshbox.yaml `outboundTrafficPolicy:` (Istio MeshConfig); absent: ALLOW_ANY */
   outboundTrafficPolicy?: { mode: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
 }

@@ -32,6 +32,7 @@ export function authzRequestOf(f: InboundFilterContext): AuthzRequest {
   };
   if (ctx.peerPrincipal) req.peerPrincipal = ctx.peerPrincipal;
   if (f.state.jwt) req.jwt = f.state.jwt;
+  if (f.proxy.security?.trustDomains) req.trustDomains = f.proxy.security.trustDomains;
   return req;
 }
 

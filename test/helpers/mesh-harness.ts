@@ -90,9 +90,16 @@ export interface Reply {
 export async function startHarness(
   services: ServiceDef[],
   seed = 1,
-  opts: { limits?: Partial<DownstreamLimits>; mtls?: { caDir: string; ttlMs?: number }; tracing?: TracingOptions; ingress?: Partial<IngressSpec> } = {},
+  opts: {
+    limits?: Partial<DownstreamLimits>;
+    mtls?: { caDir: string; ttlMs?: number };
+    tracing?: TracingOptions;
+    ingress?: Partial<IngressSpec>;
+    /** meshbox.yaml's mesh-wide settings (trustDomain, trustDomainAliases, ...) */
+    mesh?: Partial<Pick<MeshDefinition, 'trustDomain' | 'trustDomainAliases' | 'outboundTrafficPolicy'>>;
+  } = {},
 ): Promise<Harness> {
-  const mesh = meshDefinition(services);
+  const mesh: MeshDefinition = { ...meshDefinition(services), ...opts.mesh };
   if (opts.ingress) mesh.ingress = { ...mesh.ingress, ...opts.ingress };
   const registry = new Registry();
   const apps = new Map<string, FakeApp>();

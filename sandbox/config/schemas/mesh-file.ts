@@ -118,6 +118,11 @@ export const meshFileSchema: JsonSchema = obj(
       otlpEndpoint: str('OTLP/HTTP JSON collector, e.g. http://127.0.0.1:4318/v1/traces (`--otlp-endpoint`).', { minLength: 1 }),
       zipkin: str('Zipkin v2 collector, e.g. http://127.0.0.1:9411/api/v2/spans (`--zipkin`).', { minLength: 1 }),
     }),
+    trustDomain: str("Istio's MeshConfig trustDomain: the trust domain of every workload identity, spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount> (default `cluster.local`).", { minLength: 1, pattern: '^[A-Za-z0-9._-]+$' }),
+    trustDomainAliases: strings(
+      "Istio's MeshConfig trustDomainAliases: other trust domains AuthorizationPolicy principals of this mesh may name (`old-td/ns/default/sa/caller` then also matches the caller of this trust domain).",
+      str('A trust domain.', { minLength: 1, pattern: '^[A-Za-z0-9.*_-]+$' }),
+    ),
     outboundTrafficPolicy: obj('OutboundTrafficPolicy', "Istio's MeshConfig outboundTrafficPolicy: what sidecars do with requests to hosts that are neither mesh services nor ServiceEntry hosts.", {
       mode: oneOfValues(['ALLOW_ANY', 'REGISTRY_ONLY'], 'ALLOW_ANY (default): they pass to the address asked for (PassthroughCluster); REGISTRY_ONLY: they get 502 (BlackHoleCluster).'),
     }),

@@ -77,6 +77,14 @@ describe('meshbox.yaml: defaults', () => {
     expect(r.mesh).toBeUndefined();
     expect(r.findings.filter((f) => f.severity === 'error').map(at)).toEqual([pos(text, '-1')]);
   });
+
+  it("takes Istio's MeshConfig trustDomain and trustDomainAliases; a trust domain with a slash is an error", () => {
+    const mesh = ok('trustDomain: example.org\ntrustDomainAliases: [cluster.local, old.example]\nservices:\n  a: { port: 80, image: a:1 }\n');
+    expect(mesh).toMatchObject({ trustDomain: 'example.org', trustDomainAliases: ['cluster.local', 'old.example'] });
+    expect(ok('services:\n  a: { port: 80, image: a:1 }\n').trustDomain).toBeUndefined();
+    const text = 'trustDomain: example.org/x\nservices:\n  a: { port: 80, image: a:1 }\n';
+    expect(parseMeshText(text, FILE).findings.filter((f) => f.severity === 'error').map(at)).toEqual([pos(text, 'example.org/x')]);
+  });
 });
 
 describe('meshbox.yaml: versions and merging', () => {
