@@ -364,9 +364,11 @@ export class Sandbox {
         configFile,
         rulesExplicit: this.options.rules !== undefined,
         mesh: () => this.mesh,
-        onMesh: (mesh) => {
+        onMesh: async (mesh) => {
           this.mesh = mesh;
           if (this.options.rules === undefined) this.rulesDir = mesh.rulesDir;
+          // identities follow the mesh (a new trustDomain or serviceAccount): reissued, others kept
+          if (this.identity && !this.stopping) await this.identity.ensure(mesh, this.registry.all()).catch((e: Error) => this.notice('error', `workload certificates: ${e.message}`));
         },
         onFindings: (findings) => (this.ruleFindings = findings),
       },

@@ -81,6 +81,7 @@ export const FINDING_CODES = {
   DELEGATE_UNUSED: { code: 'MB2013', severity: 'warning', title: 'a VirtualService without hosts that no VirtualService delegates to' },
   DELEGATE_NOT_FOUND: { code: 'MB2014', severity: 'warning', istioCode: 'IST0101', title: 'a `delegate` naming a VirtualService that does not exist or has hosts' },
   POLICY_NO_WORKLOADS: { code: 'MB2040', severity: 'warning', istioCode: 'IST0127', title: 'a RequestAuthentication or AuthorizationPolicy whose selector matches no workload' },
+  PRINCIPAL_WITHOUT_MTLS: { code: 'MB2042', severity: 'warning', title: 'an AuthorizationPolicy matching on the peer identity (principals, namespaces, serviceAccounts, source.principal, source.namespace) of a workload with mTLS disabled, or at the plain-HTTP ingress gateway: no request carries one' },
   JWKS_URI_UNREACHABLE: { code: 'MB2041', severity: 'warning', title: 'a jwtRule whose jwksUri does not answer with a JWKS: its tokens get 401 `Jwks remote fetch is failed`' },
   GATEWAY_SELECTOR_NO_MATCH: { code: 'MB2015', severity: 'warning', istioCode: 'IST0101', title: "a Gateway whose selector matches no gateway proxy (meshbox's ingress labels)" },
   CONFLICTING_SERVICE_ENTRIES: { code: 'MB2017', severity: 'warning', title: 'a ServiceEntry host that another ServiceEntry or a mesh service already declares: the first one is used' },

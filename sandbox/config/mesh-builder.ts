@@ -49,9 +49,11 @@ export interface MeshFileValue {
   name?: string;
   namespace?: string;
   rules?: string;
-  ingress?: { host?: string; port?: number; labels?: Record<string, string> };
+  ingress?: { host?: string; port?: number; labels?: Record<string, string>; gatewayTopology?: { numTrustedProxies?: number } };
   tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
   outboundTrafficPolicy?: { mode?: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
+  trustDomain?: string;
+  trustDomainAliases?: string[];
   services?: Record<string, ServiceValue>;
   kubernetes?: string[];
   images?: Record<string, { command?: string | string[]; cwd?: string; health?: string; watch?: WatchValue }>;
@@ -193,10 +195,13 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
       host: value.ingress?.host ?? DEFAULT_INGRESS.host,
       port: value.ingress?.port ?? DEFAULT_INGRESS.port,
       labels: { ...(value.ingress?.labels ?? DEFAULT_INGRESS.labels) },
+      ...(value.ingress?.gatewayTopology?.numTrustedProxies !== undefined ? { gatewayTopology: { numTrustedProxies: value.ingress.gatewayTopology.numTrustedProxies } } : {}),
     },
     services,
     ...(value.tracing ? { tracing: { ...value.tracing } } : {}),
     ...(value.outboundTrafficPolicy?.mode ? { outboundTrafficPolicy: { mode: value.outboundTrafficPolicy.mode } } : {}),
+    ...(value.trustDomain !== undefined ? { trustDomain: value.trustDomain } : {}),
+    ...(value.trustDomainAliases?.length ? { trustDomainAliases: [...value.trustDomainAliases] } : {}),
   };
   if (value.kubernetes || value.images) {
     const images: KubernetesSourceSpec['images'] = {};

@@ -9,11 +9,17 @@
  * ingress:                   # optional: where the ingress gateway listens
  *   host: 127.0.0.1          #   default 127.0.0.1
  *   port: 8080               #   default 8080 (serves Gateway servers of port 80)
- *   labels: { istio: ingressgateway }   # default; matched by Gateway `selector`
+ *   labels: { istio: ingressgateway }   # default; matched by Gateway `selector` (and by
+ *                            #   security policies in istio-system that select the gateway)
+ *   gatewayTopology:         #   optional: Istio's ProxyConfig gatewayTopology
+ *     numTrustedProxies: 1   #   proxies in front whose X-Forwarded-For is trusted (default 0)
  * tracing:                   # optional: spans (README "Tracing"); the command line overrides each
  *   sampling: 100            #   percentage of new traces recorded (default 100; --trace-sampling)
  *   otlpEndpoint: http://127.0.0.1:4318/v1/traces   # OTLP/HTTP JSON collector (--otlp-endpoint)
  *   zipkin: http://127.0.0.1:9411/api/v2/spans      # Zipkin v2 collector (--zipkin)
+ * trustDomain: cluster.local # optional: Istio's MeshConfig trustDomain (workload identities are
+ *                            #   spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>)
+ * trustDomainAliases: [old]  # optional: trust domains AuthorizationPolicy principals may name instead
  * outboundTrafficPolicy:     # optional: Istio's MeshConfig outboundTrafficPolicy
  *   mode: ALLOW_ANY          #   ALLOW_ANY (default: unknown hosts pass, PassthroughCluster) or
  *                            #   REGISTRY_ONLY (they get 502, BlackHoleCluster)

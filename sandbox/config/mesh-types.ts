@@ -108,6 +108,8 @@ export interface IngressSpec {
   port: number;
   /** workload labels of the gateway proxy, matched by Gateway.spec.selector */
   labels: Record<string, string>;
+  /** Istio's gatewayTopology: proxies in front of the gateway whose X-Forwarded-For is trusted */
+  gatewayTopology?: { numTrustedProxies: number };
 }
 
 export interface MeshDefinition {
@@ -128,6 +130,10 @@ export interface MeshDefinition {
   kubernetes?: KubernetesSourceSpec;
   /** meshbox.yaml `tracing:` (sampling percentage, collectors); the command line overrides it */
   tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
+  /** meshbox.yaml `trustDomain:` (Istio MeshConfig); absent: cluster.local */
+  trustDomain?: string;
+  /** meshbox.yaml `trustDomainAliases:` (Istio MeshConfig): trust domains policy principals may name for this one */
+  trustDomainAliases?: string[];
   /** meshbox.yaml `outboundTrafficPolicy:` (Istio MeshConfig); absent: ALLOW_ANY */
   outboundTrafficPolicy?: { mode: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
 }

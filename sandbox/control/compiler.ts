@@ -13,8 +13,10 @@
  * - clusters: `outbound|<port>||<fqdn>` per service, `outbound|<port>|<subset>|<fqdn>` per
  *   DestinationRule subset (top-level trafficPolicy overridden by the subset's), `inbound|<port>||`
  *   per sidecar, and PassthroughCluster;
- * - sidecars get the RequestAuthentication and AuthorizationPolicy resources that select them
- *   (ProxyConfig.security, enforced by their inbound jwt_authn and rbac filters);
+ * - sidecars and the gateway get the RequestAuthentication and AuthorizationPolicy resources
+ *   that select them (ProxyConfig.security, enforced by the jwt_authn and rbac filters of a
+ *   sidecar's inbound listener and of the gateway's listeners); the gateway is selected by its
+ *   labels (meshbox.yaml `ingress.labels`) in its namespace, `istio-system`;
  * - a service's port protocol (`http`, `grpc`, ...) goes into its clusters (outbound and the
  *   sidecars' inbound ones: HTTP/2 upstream for http2/grpc/grpc-web) and its listeners.
  */
@@ -34,7 +36,7 @@ import type { LoadedResource } from '../config/resource.js';
 import type { FaultRecord, FaultSpec } from '../faults/fault-spec.js';
 import { describeFault } from '../faults/describe-fault.js';
 import { compileRetryPolicy } from '../proxy/upstream/retry-policy.js';
-import { inboundSecurityFor } from '../security/authz-compile.js';
+import { inboundSecurityFor, trustDomainBundle } from '../security/authz-compile.js';
 import { Registry, type Instance } from './registry.js';
 import type {
   ClusterConfig,
@@ -137,13 +139,13 @@ export function gatewayMeta(mesh: MeshDefinition): WorkloadMeta {
     ...workloadMeta(mesh.ingress.labels, GATEWAY_ID, 'istio-system', ''),
     app: GATEWAY_ID,
     version: 'unknown',
-    identity: spiffeId('istio-system', GATEWAY_SERVICE_ACCOUNT),
+    identity: spiffeId('istio-system', GATEWAY_SERVICE_ACCOUNT, mesh.trustDomain),
   };
 }
 
-/** a workload's SPIFFE id: its service account (default: the service name) in the mesh namespace */
-export function workloadIdentity(w: { service: string; serviceAccount?: string }, namespace: string): string {
-  return spiffeId(namespace, w.serviceAccount ?? w.service);
+/** a workload's SPIFFE id: its service account (default: the service name) in the mesh namespace and trust domain */
+export function workloadIdentity(w: { service: string; serviceAccount?: string }, namespace: string, trustDomain?: string): string {
+  return spiffeId(namespace, w.serviceAccount ?? w.service, trustDomain);
 }
 
 /** the PeerAuthentication resources, for the resolver (file order decides between equals) */
@@ -319,14 +321,20 @@ export function compile(input: CompileInput): MeshSnapshot {
   const mtlsOf = (inst: Instance) => peerAuthn.resolve({ namespace: ns, labels: inst.workload.labels, port: servicePortOf(inst) });
   const metaOf = (inst: Instance): WorkloadMeta => ({
     ...workloadMeta(inst.workload.labels, inst.workload.workload, ns, inst.workload.service),
-    identity: workloadIdentity(inst.workload, ns),
+    identity: workloadIdentity(inst.workload, ns, mesh.trustDomain),
   });
 
   // ---- proxies
-  const proxies: ProxyConfig[] = [{ id: GATEWAY_ID, kind: 'gateway', meta: gatewayMeta(mesh) }];
+  const trustDomains = trustDomainBundle(mesh);
+  const gateway: ProxyConfig = { id: GATEWAY_ID, kind: 'gateway', meta: gatewayMeta(mesh) };
+  // the gateway enforces the policies selecting its labels in its namespace (istio-system, the root namespace)
+  const gatewaySecurity = inboundSecurityFor(input.resources, gateway.meta.labels, gateway.meta.namespace, trustDomains);
+  if (gatewaySecurity) gateway.security = gatewaySecurity;
+  if (mesh.ingress.gatewayTopology) gateway.gatewayTopology = { numTrustedProxies: mesh.ingress.gatewayTopology.numTrustedProxies };
+  const proxies: ProxyConfig[] = [gateway];
   for (const inst of instances) {
     const proxy: ProxyConfig = { id: inst.id, kind: 'sidecar', meta: metaOf(inst) };
-    const security = inboundSecurityFor(input.resources, inst.workload.labels, ns);
+    const security = inboundSecurityFor(input.resources, inst.workload.labels, ns, trustDomains);
     if (security) proxy.security = security;
     proxies.push(proxy);
   }

@@ -221,8 +221,13 @@ export interface ProxyConfig {
   id: string;
   kind: 'sidecar' | 'gateway';
   meta: WorkloadMeta;
-  /** sidecars: the RequestAuthentication and AuthorizationPolicy their inbound filters enforce */
+  /**
+   * the RequestAuthentication and AuthorizationPolicy this proxy's jwt_authn and rbac filters
+   * enforce: a sidecar's inbound listener, the gateway's listeners
+   */
   security?: InboundSecurityConfig;
+  /** the gateway: Istio's gatewayTopology (meshbox.yaml `ingress.gatewayTopology`) */
+  gatewayTopology?: { numTrustedProxies: number };
   /** EnvoyFilter local rate limits: the filters inserted into this proxy's chains, per-route settings */
   rateLimit?: ProxyRateLimitConfig;
 }

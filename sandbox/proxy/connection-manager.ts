@@ -3,9 +3,10 @@
  *
  *   inbound  (reporter=destination): peer identity -> HTTP filters (jwt_authn -> rbac -> fault,
  *                                    sandbox/security/filter-chain.ts) -> router -> local app (`inbound|<port>||`)
- *   outbound (reporter=source):      route table -> HTTP filters (fault -> cors, ./filters/outbound-filter-chain.ts)
- *   gateway  (reporter=source):        -> router: redirect | direct response | cluster of the picked subset
- *                                       (+ mirrored copies, ./mirror/shadow-writer.ts)
+ *   outbound (reporter=source):      route table -> HTTP filters (fault -> cors, ./filters/outbound-filter-chain.ts;
+ *   gateway  (reporter=source):        the gateway's: jwt_authn -> rbac -> fault -> cors)
+ *                                    -> router: no route (NR) | redirect | direct response | cluster of the
+ *                                       picked subset (+ mirrored copies, ./mirror/shadow-writer.ts)
  *
  * An EnvoyFilter may insert more filters into a proxy's chains (sandbox/rate-limit: the local
  * rate limit); its ProxyConfig.rateLimit.chains then name them.
@@ -25,11 +26,12 @@ import type { CompiledSnapshot } from './compiled-snapshot.js';
 import './filters/inbound-fault-http-filter.js';
 import './filters/outbound-fault-http-filter.js';
 import './filters/cors-http-filter.js';
-import { OUTBOUND_HTTP_FILTERS, runOutboundHttpFilters } from './filters/outbound-filter-chain.js';
+import { GATEWAY_HTTP_FILTERS, OUTBOUND_HTTP_FILTERS, runOutboundHttpFilters } from './filters/outbound-filter-chain.js';
 import { sendShadows, SHADOW_HEADER } from './mirror/shadow-writer.js';
 import '../rate-limit/local-rate-limit-filter.js';
 import '../security/request-authentication-filter.js';
 import '../security/rbac-filter.js';
+import '../security/gateway-filters.js';
 import { INBOUND_HTTP_FILTERS, runHttpFilters, type InboundFilterContext } from '../security/filter-chain.js';
 import { applyEdgeForwarding } from './forwarded-for.js';
 import { closeAfterReply, lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
@@ -541,21 +543,16 @@ export class ConnectionManager implements ListenerHandler {
     const selection = table.select(view, lookupAuthority);
     ctx.why.push(...selection.why);
     ctx.route = { config: listener.routeConfig!, authority: lookupAuthority, port, ...selection.decision };
-    if (!isSelection(selection)) {
-      ctx.sendLocalReply(localReplies.noRoute());
-      return;
-    }
-    if (refuseUpgrade(ctx)) return;
-    const route = selection.route.config;
-    ctx.routeName = route.name;
-    const action = route.action;
+    const matched = isSelection(selection) ? selection : undefined;
+    // Envoy refuses an upgrade the route does not allow before the filters; without a route the
+    // request goes through them to the router's 404
+    if (matched && refuseUpgrade(ctx)) return;
+    const route = matched?.route.config;
+    if (route) ctx.routeName = route.name;
+    const action = route?.action;
     // the weighted cluster is picked with the route (Envoy), so the filters' replies name it too
-    const picked = action.type === 'route' ? selection.route.pickDestination(ctx.rng) : undefined;
-    if (action.type === 'route' && !picked) {
-      ctx.sendLocalReply(localReplies.clusterNotFound());
-      return;
-    }
-    if (route.statsDestination) {
+    const picked = action?.type === 'route' ? matched!.route.pickDestination(ctx.rng) : undefined;
+    if (route?.statsDestination) {
       // a direct response reported as going to a cluster (REGISTRY_ONLY: BlackHoleCluster)
       ctx.destination = { ...UNKNOWN_DESTINATION, service: route.statsDestination, serviceName: route.statsDestination };
       ctx.upstreamCluster = route.statsDestination;
@@ -573,9 +570,18 @@ export class ConnectionManager implements ListenerHandler {
         subset: picked.destination.subset,
       };
     }
-    // HTTP filters (fault -> cors -> ...), then the router: redirect, direct response or a cluster
-    const chain = (isGateway ? proxy.rateLimit?.chains.gateway : proxy.rateLimit?.chains.outbound) ?? OUTBOUND_HTTP_FILTERS;
-    if ((await runOutboundHttpFilters(chain, { ctx, snap, proxy, route, isGateway })) === 'stopped') return;
+    // HTTP filters (gateway: jwt_authn -> rbac ->; fault -> cors -> ...), then the router:
+    // no route (NR), no cluster (NC), redirect, direct response or a cluster
+    const chain = isGateway ? (proxy.rateLimit?.chains.gateway ?? GATEWAY_HTTP_FILTERS) : (proxy.rateLimit?.chains.outbound ?? OUTBOUND_HTTP_FILTERS);
+    if ((await runOutboundHttpFilters(chain, { ctx, snap, proxy, route, isGateway, state: {} })) === 'stopped') return;
+    if (!matched || !route || !action) {
+      ctx.sendLocalReply(localReplies.noRoute());
+      return;
+    }
+    if (action.type === 'route' && !picked) {
+      ctx.sendLocalReply(localReplies.clusterNotFound());
+      return;
+    }
     if (action.type === 'redirect') {
       const r = redirectTarget(action.redirect, { scheme: 'http', authority: ctx.authority, path: ctx.path, port });
       ctx.details = 'direct_response';
@@ -601,7 +607,7 @@ export class ConnectionManager implements ListenerHandler {
       ctx.sendLocalReply(localReplies.clusterNotFound());
       return;
     }
-    await this.toCluster(ctx, route, selection, dest.headers, cluster, body, isGateway);
+    await this.toCluster(ctx, route, matched, dest.headers, cluster, body, isGateway);
   }
 
   /**
@@ -674,7 +680,7 @@ export class ConnectionManager implements ListenerHandler {
     headers['x-forwarded-proto'] ??= 'http';
     // Envoy's default on sidecar outbound and gateway listeners: SANITIZE (an app cannot forge XFCC)
     applyXfcc(headers, undefined);
-    if (isGateway) applyEdgeForwarding(headers, ctx.req.socket.remoteAddress ?? '');
+    if (isGateway) applyEdgeForwarding(headers, ctx.req.socket.remoteAddress ?? '', ctx.proxy.gatewayTopology?.numTrustedProxies);
     const retry = retryPolicyOf(route.retry);
     const timeoutMs = ctx.grpc ? this.grpcTimeout(ctx, headers, route.timeoutMs, retry.config.perTryTimeoutMs, true) : route.timeoutMs;
     if (!ctx.grpc && route.timeoutMs !== null) headers['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);

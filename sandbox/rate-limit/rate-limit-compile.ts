@@ -16,7 +16,7 @@
 import type { LoadedResource } from '../config/resource.js';
 import type { ProxyConfig, RouteConfig } from '../control/snapshot.js';
 import { INBOUND_HTTP_FILTERS } from '../security/filter-chain.js';
-import { OUTBOUND_HTTP_FILTERS } from '../proxy/filters/outbound-filter-chain.js';
+import { GATEWAY_HTTP_FILTERS, OUTBOUND_HTTP_FILTERS } from '../proxy/filters/outbound-filter-chain.js';
 import { LOCAL_RATE_LIMIT_FILTER } from './local-rate-limit-config.js';
 import { interpretEnvoyFilter, type FilterPatch, type InterpretedEnvoyFilter, type RoutePatch } from './envoy-filter-patches.js';
 import type { FilterChainContext, LocalRateLimitFilterConfig, ProxyRateLimitConfig } from './rate-limit-types.js';
@@ -27,13 +27,13 @@ export const ROOT_NAMESPACE = 'istio-system';
 const ISTIO_CHAINS: Record<FilterChainContext, readonly string[]> = {
   inbound: ['istio.metadata_exchange', 'envoy.filters.http.jwt_authn', 'istio_authn', 'envoy.filters.http.rbac', 'envoy.filters.http.grpc_stats', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'istio.stats', 'envoy.filters.http.router'],
   outbound: ['istio.metadata_exchange', 'istio.alpn', 'envoy.filters.http.grpc_stats', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'istio.stats', 'envoy.filters.http.router'],
-  gateway: ['istio.metadata_exchange', 'envoy.filters.http.grpc_stats', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'istio.stats', 'envoy.filters.http.router'],
+  gateway: ['istio.metadata_exchange', 'envoy.filters.http.jwt_authn', 'istio_authn', 'envoy.filters.http.rbac', 'envoy.filters.http.grpc_stats', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'istio.stats', 'envoy.filters.http.router'],
 };
 
 const RUN: Record<FilterChainContext, readonly string[]> = {
   inbound: INBOUND_HTTP_FILTERS,
   outbound: OUTBOUND_HTTP_FILTERS,
-  gateway: OUTBOUND_HTTP_FILTERS,
+  gateway: GATEWAY_HTTP_FILTERS,
 };
 
 /** the names of a filter Istio generates in every chain (so a patch relative to it is placed) */

@@ -2,12 +2,15 @@
  * Control plane: which RequestAuthentication and AuthorizationPolicy resources apply to a
  * workload (pilot's per-proxy view): a policy in the workload's namespace, or in the root
  * namespace (`istio-system`, mesh-wide), whose `selector.matchLabels` the workload's labels carry
- * (no selector: every workload of that scope). CUSTOM policies are not applied.
+ * (no selector: every workload of that scope). The ingress gateway is such a workload: its
+ * labels (`istio: ingressgateway`) in `istio-system`, so a root-namespace policy without a
+ * selector applies at the gateway too, as in Istio. CUSTOM policies are not applied.
  */
 import type { LoadedResource } from '../config/resource.js';
 import { parseDuration } from '../config/duration.js';
 import type { AuthorizationPolicySpec, AuthzPolicyConfig, InboundSecurityConfig } from './authz-types.js';
 import { LOCAL_ISSUER, TokenIssuer } from './token-issuer.js';
+import { TRUST_DOMAIN } from './identity.js';
 import { DEFAULT_JWKS_TIMEOUT_MS, type JwtRuleConfig, type RequestAuthenticationSpec } from './jwt-rule.js';
 
 export const ROOT_NAMESPACE = 'istio-system';
@@ -52,8 +55,19 @@ function jwtRules(ra: RA): JwtRuleConfig[] {
   });
 }
 
-/** The security filters' config of one workload, or undefined when no policy selects it. */
-export function inboundSecurityFor(resources: readonly LoadedResource[], labels: Record<string, string>, namespace: string): InboundSecurityConfig | undefined {
+/**
+ * Istio's trust domain bundle (MeshConfig trustDomain + trustDomainAliases): undefined for the
+ * default `cluster.local` without aliases, where policy principals are matched as written.
+ */
+export function trustDomainBundle(mesh: { trustDomain?: string; trustDomainAliases?: string[] }): string[] | undefined {
+  const td = mesh.trustDomain ?? TRUST_DOMAIN;
+  const aliases = (mesh.trustDomainAliases ?? []).filter((a) => a !== td);
+  if (td === TRUST_DOMAIN && aliases.length === 0) return undefined;
+  return [td, ...new Set(aliases)];
+}
+
+/** The security filters' config of one workload (a sidecar or the gateway), or undefined when no policy selects it. */
+export function inboundSecurityFor(resources: readonly LoadedResource[], labels: Record<string, string>, namespace: string, trustDomains?: string[]): InboundSecurityConfig | undefined {
   const byName = (a: LoadedResource, b: LoadedResource): number => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`);
   const ras = resources.filter((r): r is RA => r.kind === 'RequestAuthentication' && selects(r as RA, labels, namespace)).sort(byName);
   const aps = resources.filter((r): r is AP => r.kind === 'AuthorizationPolicy' && selects(r as AP, labels, namespace)).sort(byName);
@@ -65,5 +79,5 @@ export function inboundSecurityFor(resources: readonly LoadedResource[], labels:
   }
   const rules = ras.flatMap(jwtRules);
   if (rules.length === 0 && policies.length === 0) return undefined;
-  return { jwtRules: rules, policies };
+  return { jwtRules: rules, policies, ...(trustDomains && policies.length > 0 ? { trustDomains } : {}) };
 }

@@ -1,5 +1,6 @@
 /**
- * explain() of the security kinds, for `meshbox describe`: which sidecars enforce a policy (from
+ * explain() of the security kinds, for `meshbox describe`: which proxies (sidecars, the ingress
+ * gateway) enforce a policy (from
  * the snapshot the proxies run), its rules with the ids Envoy reports
  * (`ns[<ns>]-policy[<name>]-rule[<i>]`), and how Istio evaluates them; for a
  * RequestAuthentication, where each rule's keys and tokens come from.
@@ -12,8 +13,8 @@ import { policyRuleId } from './rbac-engine.js';
 import { LOCAL_ISSUER } from './token-issuer.js';
 
 function enforcedBy(snapshot: MeshSnapshot | undefined, pred: (p: NonNullable<MeshSnapshot['proxies'][number]['security']>) => boolean): string {
-  const ids = (snapshot?.proxies ?? []).filter((p) => p.security && pred(p.security)).map((p) => p.id);
-  return ids.length > 0 ? `${ids.join(', ')} (inbound)` : 'no sidecar (the selector matches no workload, or the namespace has none)';
+  const ids = (snapshot?.proxies ?? []).filter((p) => p.security && pred(p.security)).map((p) => `${p.id} (${p.kind === 'gateway' ? 'gateway' : 'inbound'})`);
+  return ids.length > 0 ? ids.join(', ') : 'no proxy (the selector matches no workload, or the namespace has none)';
 }
 
 export function explainAuthorizationPolicy(snapshot: MeshSnapshot | undefined, meta: { name: string; namespace: string }, spec: AuthorizationPolicySpec): string[] {

@@ -6,6 +6,11 @@
  *   last operator only); the query string is never part of the path;
  * - hosts: case-insensitive, with or without the `:port` of the Host header;
  * - ipBlocks / remoteIpBlocks: an address or a CIDR block (IPv4 or IPv6);
+ * - principals (and `source.principal`) with a trust domain bundle (meshbox.yaml `trustDomain`,
+ *   `trustDomainAliases`): a principal whose trust domain is in the bundle, or is
+ *   `cluster.local` (which stands for the local trust domain), is matched in every trust domain
+ *   of the bundle, as Istio's trustdomain.Bundle.ReplaceTrustDomainAliases does; one starting
+ *   with `*` or in another trust domain is matched as written;
  * - within a source or operation the fields are ANDed, the values of one field ORed; a `not*`
  *   field matches when none of its values does.
  */
@@ -97,6 +102,27 @@ export function principalParts(principal: string | undefined): { trustDomain: st
   return m ? { trustDomain: m[1]!, namespace: m[2]!, serviceAccount: m[3]! } : { trustDomain: '', namespace: '', serviceAccount: '' };
 }
 
+/** Istio's ReplaceTrustDomainAliases: the principals a policy's principals stand for in a trust domain bundle */
+export function withTrustDomainAliases(principals: string[] | undefined, bundle: readonly string[] | undefined): string[] | undefined {
+  if (principals === undefined || !bundle || bundle.length === 0) return principals;
+  const out: string[] = [];
+  const add = (p: string): void => {
+    if (!out.includes(p)) out.push(p);
+  };
+  for (const p of principals) {
+    const at = p.indexOf('/ns/');
+    // `*` and `*/ns/...` do not enforce a trust domain; a principal without `/ns/` has none
+    if (p.startsWith('*') || at < 0) {
+      add(p);
+      continue;
+    }
+    const td = p.slice(0, at);
+    if (td === 'cluster.local' || bundle.some((b) => stringMatches(b, td))) for (const b of bundle) add(`${b}${p.slice(at)}`);
+    else add(p);
+  }
+  return out;
+}
+
 function peerPrincipal(req: AuthzRequest): string {
   return (req.peerPrincipal ?? '').replace(/^spiffe:\/\//, '');
 }
@@ -135,8 +161,8 @@ export function sourceMatches(s: AuthzSource, req: AuthzRequest): ClauseResult {
   const sa = parts.namespace ? `${parts.namespace}/${parts.serviceAccount}` : '';
   return allOf(
     [
-      field('source principal', s.principals, one(principal), stringMatches, false),
-      field('source principal', s.notPrincipals, one(principal), stringMatches, true),
+      field('source principal', withTrustDomainAliases(s.principals, req.trustDomains), one(principal), stringMatches, false),
+      field('source principal', withTrustDomainAliases(s.notPrincipals, req.trustDomains), one(principal), stringMatches, true),
       field('request principal', s.requestPrincipals, one(reqPrincipal), stringMatches, false),
       field('request principal', s.notRequestPrincipals, one(reqPrincipal), stringMatches, true),
       field('source namespace', s.namespaces, one(parts.namespace), stringMatches, false),
@@ -255,7 +281,8 @@ export function conditionMatches(c: AuthzCondition, req: AuthzRequest): ClauseRe
   const values = conditionValues(c.key, req);
   if (values === undefined) return { matched: true, why: `${c.key} is not evaluated by meshbox (ignored, as Istio ignores unknown keys)` };
   const match: Matcher = isIpConditionKey(c.key) ? ipMatches : c.key === 'destination.port' ? (p, v) => p === v : stringMatches;
-  return allOf([field(c.key, c.values, values, match, false), field(c.key, c.notValues, values, match, true)], `${c.key}: no values`);
+  const bundle = c.key === 'source.principal' ? req.trustDomains : undefined;
+  return allOf([field(c.key, withTrustDomainAliases(c.values, bundle), values, match, false), field(c.key, withTrustDomainAliases(c.notValues, bundle), values, match, true)], `${c.key}: no values`);
 }
 
 /** A rule: any `from` AND any `to` AND every `when` (a missing part matches everything). */

@@ -79,6 +79,8 @@ export interface AuthzRequest {
   peerPrincipal?: string;
   /** the verified JWT, when RequestAuthentication accepted one */
   jwt?: JwtIdentity;
+  /** the mesh's trust domain bundle (InboundSecurityConfig.trustDomains) */
+  trustDomains?: string[];
 }
 
 /** What a verified JWT gives later filters (Envoy's jwt_authn dynamic metadata). */
@@ -98,4 +100,9 @@ export interface InboundSecurityConfig {
   jwtRules: import('./jwt-rule.js').JwtRuleConfig[];
   /** the ALLOW, DENY and AUDIT AuthorizationPolicies selecting the workload, in name order */
   policies: AuthzPolicyConfig[];
+  /**
+   * the mesh's trust domain and its aliases (Istio's trust domain bundle), when not the default
+   * `cluster.local` alone: policy principals are matched in each of them
+   */
+  trustDomains?: string[];
 }

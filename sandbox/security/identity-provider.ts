@@ -49,7 +49,7 @@ export class IdentityProvider {
   static workloads(mesh: MeshDefinition, instances: readonly Instance[]): WorkloadRef[] {
     return [
       { proxyId: GATEWAY_ID, identity: gatewayMeta(mesh).identity! },
-      ...instances.map((i) => ({ proxyId: i.id, identity: workloadIdentity(i.workload, mesh.namespace) })),
+      ...instances.map((i) => ({ proxyId: i.id, identity: workloadIdentity(i.workload, mesh.namespace, mesh.trustDomain) })),
     ];
   }
 

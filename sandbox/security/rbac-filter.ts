@@ -3,28 +3,23 @@
  * a denial is Envoy's 403 `RBAC: access denied` with details
  * `rbac_access_denied_matched_policy[<policy id>|none]`; every step is in the request's `why`.
  */
-import { isIP } from 'node:net';
 import type { AuthzRequest } from './authz-types.js';
 import { evaluateRbac } from './rbac-engine.js';
 import { rbacDeniedReply } from './jwt-messages.js';
 import { CONTINUE, RBAC_FILTER, registerHttpFilter, type FilterStatus, type HttpFilter, type InboundFilterContext } from './filter-chain.js';
+import { plainAddress, trustedClientAddress } from '../proxy/forwarded-for.js';
 
-function normalizeIp(ip: string | undefined): string {
-  const a = ip ?? '';
-  return a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
-}
-
-/** remote.ip: on a sidecar Envoy takes the client address from X-Forwarded-For (its last entry), else the peer */
-function remoteIp(xff: string | string[] | undefined, peer: string): string {
-  const text = Array.isArray(xff) ? xff.join(',') : (xff ?? '');
-  const last = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0).pop();
-  return last && isIP(last) ? last : peer;
-}
-
+/**
+ * source.ip (`ipBlocks`) is the connection's peer; remote.ip (`remoteIpBlocks`) the trusted
+ * client address: on a sidecar the last X-Forwarded-For address (else the peer), at the gateway
+ * (use_remote_address) the peer, or with `gatewayTopology.numTrustedProxies: N` the Nth
+ * address from the right of the X-Forwarded-For the client sent.
+ */
 export function authzRequestOf(f: InboundFilterContext): AuthzRequest {
   const { ctx } = f;
   const q = ctx.path.indexOf('?');
-  const sourceIp = normalizeIp(ctx.req.socket.remoteAddress);
+  const sourceIp = plainAddress(ctx.req.socket.remoteAddress ?? '');
+  const gateway = f.proxy.kind === 'gateway';
   const req: AuthzRequest = {
     method: ctx.req.method ?? 'GET',
     path: q >= 0 ? ctx.path.slice(0, q) : ctx.path,
@@ -32,11 +27,12 @@ export function authzRequestOf(f: InboundFilterContext): AuthzRequest {
     port: ctx.listener.servicePort ?? ctx.listener.port,
     headers: ctx.req.headers,
     sourceIp,
-    remoteIp: remoteIp(ctx.req.headers['x-forwarded-for'], sourceIp),
-    destinationIp: normalizeIp(ctx.req.socket.localAddress),
+    remoteIp: trustedClientAddress(ctx.req.headers['x-forwarded-for'], sourceIp, { useRemoteAddress: gateway, numTrustedHops: gateway ? (f.proxy.gatewayTopology?.numTrustedProxies ?? 0) : 0 }),
+    destinationIp: plainAddress(ctx.req.socket.localAddress ?? ''),
   };
   if (ctx.peerPrincipal) req.peerPrincipal = ctx.peerPrincipal;
   if (f.state.jwt) req.jwt = f.state.jwt;
+  if (f.proxy.security?.trustDomains) req.trustDomains = f.proxy.security.trustDomains;
   return req;
 }
 

@@ -1,7 +1,9 @@
 /**
  * The shipped chaos scenarios on the Docker runtime, through the CLI: exit 0, a JUnit report,
  * no container left behind. Skipped locally (with a message) when no Docker daemon answers;
- * required in CI (see ../helpers/docker-available.ts).
+ * required in CI (see ../helpers/docker-available.ts). The security scenarios are among them
+ * (mTLS, JWT at a sidecar and at the ingress gateway, ALLOW and DENY policies), so the Docker
+ * runtime is held to the same security behaviour as the process runtime (scenario-cli.test.ts).
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -23,7 +25,14 @@ const shipped = readdirSync(path.join(ROOT, 'scenarios'))
   .sort()
   .map((f) => path.join('scenarios', f));
 
+/** the security scenarios: they must stay in the shipped set this test runs */
+const SECURITY = ['deny-path-rollback.yaml', 'ingress-gateway-jwt.yaml', 'jwt-required.yaml', 'sample-allow-v1-only.yaml', 'strict-mtls-refuses-plaintext.yaml'].map((f) => path.join('scenarios', f));
+
 describe.skipIf(!docker.available)('meshbox scenario run --runtime docker', () => {
+  it('runs the security scenarios too', () => {
+    expect(shipped).toEqual(expect.arrayContaining(SECURITY));
+  });
+
   it('passes every shipped scenario and removes every container', { timeout: 600_000 }, async () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'meshbox-scenarios-docker-'));
     const junit = path.join(tmp, 'junit.xml');

@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import { parseRulesText } from '../../sandbox/config/rules-loader.js';
-import type { MeshDefinition, ServiceSpec, WorkloadSpec } from '../../sandbox/config/mesh-types.js';
+import type { IngressSpec, MeshDefinition, ServiceSpec, WorkloadSpec } from '../../sandbox/config/mesh-types.js';
 import { DEFAULT_HEALTH, DEFAULT_INGRESS } from '../../sandbox/config/mesh-types.js';
 import { ControlPlane } from '../../sandbox/control/control-plane.js';
 import { GATEWAY_ID, listenersFor } from '../../sandbox/control/compiler.js';
@@ -99,9 +99,13 @@ export async function startHarness(
     tracing?: TracingOptions;
     /** starts the app of one instance (default: the HTTP fake app) */
     startApp?: (id: string, service: ServiceDef) => Promise<FakeApp>;
+    ingress?: Partial<IngressSpec>;
+    /** meshbox.yaml's mesh-wide settings (trustDomain, trustDomainAliases, ...) */
+    mesh?: Partial<Pick<MeshDefinition, 'trustDomain' | 'trustDomainAliases' | 'outboundTrafficPolicy'>>;
   } = {},
 ): Promise<Harness> {
-  const mesh = meshDefinition(services);
+  const mesh: MeshDefinition = { ...meshDefinition(services), ...opts.mesh };
+  if (opts.ingress) mesh.ingress = { ...mesh.ingress, ...opts.ingress };
   const registry = new Registry();
   const apps = new Map<string, FakeApp>();
   for (const svc of mesh.services) {

@@ -1,8 +1,11 @@
 /**
  * MB2040 (IST0127): a RequestAuthentication or AuthorizationPolicy whose selector matches no
  * workload of the mesh (or that lives in a namespace the mesh's workloads are not in): it
- * protects nothing, which is rarely what its author meant. One that selects the ingress gateway
- * is reported as recognised but not applied (MB1117): meshbox enforces policies on sidecars.
+ * protects nothing, which is rarely what its author meant. The ingress gateway is a workload
+ * here, as in Istio: a policy in `istio-system` whose selector matches its labels
+ * (meshbox.yaml `ingress.labels`, default `istio: ingressgateway`) applies at the gateway; one
+ * in the mesh's namespace that selects those labels is pointed to `istio-system`, where the
+ * gateway runs.
  */
 import type { AnalysisContext } from './context.js';
 import { ROOT_NAMESPACE } from '../../security/authz-compile.js';
@@ -25,17 +28,19 @@ export function checkSecurityPolicies(ctx: AnalysisContext): void {
     const labels = p.spec?.selector?.matchLabels;
     if (!labels) continue;
     if (workloads.some((w) => Object.entries(labels).every(([k, v]) => w.labels[k] === v))) continue;
-    if (ns === ROOT_NAMESPACE && Object.entries(labels).every(([k, v]) => mesh.ingress.labels[k] === v)) {
-      ctx.report('FIELD_NOT_APPLIED', p, ['spec', 'selector'], `spec.selector selects the ingress gateway, which is recognised but not applied by this meshbox version: meshbox enforces ${p.kind} on sidecars (inbound) only`, 'select the workloads behind the gateway instead (e.g. `app: caller-service`); on a real cluster the policy applies at the gateway');
-      continue;
-    }
+    const gateway = Object.entries(labels).every(([k, v]) => mesh.ingress.labels[k] === v);
+    if (gateway && ns === ROOT_NAMESPACE) continue;
     const shown = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
     ctx.report(
       'POLICY_NO_WORKLOADS',
       p,
-      ['spec', 'selector', 'matchLabels'],
-      `selector ${shown} matches no workload: this ${p.kind} applies to nothing`,
-      `the workloads are ${listWords(workloads.map((w) => `app=${w.labels['app']},version=${w.labels['version']}`), 'and')}`,
+      gateway ? ['metadata', 'namespace'] : ['spec', 'selector', 'matchLabels'],
+      gateway
+        ? `selector ${shown} matches the ingress gateway, which runs in \`${ROOT_NAMESPACE}\`, not in \`${ns}\`: this ${p.kind} applies to nothing`
+        : `selector ${shown} matches no workload: this ${p.kind} applies to nothing`,
+      gateway
+        ? `set \`metadata.namespace: ${ROOT_NAMESPACE}\` to apply it at the ingress gateway`
+        : `the workloads are ${listWords([...workloads.map((w) => `app=${w.labels['app']},version=${w.labels['version']}`), `the ingress gateway (${Object.entries(mesh.ingress.labels).map(([k, v]) => `${k}=${v}`).join(',')}, in ${ROOT_NAMESPACE})`], 'and')}`,
     );
   }
 }

@@ -9,6 +9,7 @@ import type { Locator } from '../schema-findings.js';
 import { formatPath } from '../schema-findings.js';
 import { retryOnProblems } from './retry-on.js';
 import { isObj, listAt, objAt, strAt } from './guards.js';
+import { notAppliedFinding } from '../not-applied.js';
 
 export function checkVirtualService(spec: unknown, locator: Locator): Finding[] {
   const out: Finding[] = [];
@@ -51,6 +52,22 @@ export function checkVirtualService(spec: unknown, locator: Locator): Finding[] 
         );
       }
     }
+    // Istio's JWT claim based routing (`@request.auth.claims.<claim>`, at a gateway whose
+    // RequestAuthentication verified the token): meshbox selects the route before jwt_authn
+    listAt(route, 'match').forEach((m, j) => {
+      for (const field of ['headers', 'withoutHeaders'] as const) {
+        for (const key of Object.keys(objAt(m, field) ?? {})) {
+          if (!key.startsWith('@request.auth.claims')) continue;
+          out.push(
+            notAppliedFinding(
+              [...base, 'match', j, field, key],
+              `JWT claim based routing is not applied: meshbox reads \`${key}\` as a request header, which no request carries (in \`headers\` the match never holds, in \`withoutHeaders\` it always does)`,
+              locator,
+            ),
+          );
+        }
+      }
+    });
     const fault = objAt(route, 'fault');
     if (objAt(fault, 'delay')?.['exponentialDelay'] !== undefined) {
       out.push(

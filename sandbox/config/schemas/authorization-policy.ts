@@ -54,8 +54,8 @@ const rule: JsonSchema = obj('Rule', 'A request matches when any `from` AND any 
 
 export const authorizationPolicySpec: JsonSchema = obj('AuthorizationPolicySpec', 'Access control on workloads: ALLOW, DENY or AUDIT requests matching its rules.', {
   selector: workloadSelector,
-  targetRef: notApplied({ type: 'object', description: 'A gateway or service the policy attaches to.' }, 'policies select sidecars by `selector` only'),
-  targetRefs: notApplied({ type: 'array', description: 'Gateways or services the policy attaches to.' }, 'policies select sidecars by `selector` only'),
+  targetRef: notApplied({ type: 'object', description: 'A gateway or service the policy attaches to.' }, 'policies select workloads (sidecars and the ingress gateway) by `selector` only'),
+  targetRefs: notApplied({ type: 'array', description: 'Gateways or services the policy attaches to.' }, 'policies select workloads (sidecars and the ingress gateway) by `selector` only'),
   action: oneOfValues(['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'], 'What to do with a matching request (default ALLOW).'),
   provider: obj('ExtensionProvider', 'The external authorizer of a CUSTOM policy.', { name: str('Name of an extension provider of the mesh config.') }, { required: ['name'] }),
   rules: list(rule, 'Rules (any of them). No rules: ALLOW denies everything, DENY and AUDIT match nothing.'),

@@ -104,13 +104,25 @@ export const meshFileSchema: JsonSchema = obj(
     ingress: obj('Ingress', 'Where the ingress gateway listens.', {
       host: str('Address to listen on (default 127.0.0.1).', { minLength: 1 }),
       port: portNumber('Port to listen on (default 8080).'),
-      labels: labelMap('Labels of the gateway proxy, matched by Gateway `selector` (default `istio: ingressgateway`).'),
+      labels: labelMap('Labels of the gateway proxy, matched by Gateway `selector` and by the `selector` of RequestAuthentication and AuthorizationPolicy in `istio-system` (default `istio: ingressgateway`).'),
+      gatewayTopology: obj('GatewayTopology', "Istio's ProxyConfig gatewayTopology of the ingress gateway.", {
+        numTrustedProxies: int(
+          'Trusted proxies in front of the gateway (Envoy xff_num_trusted_hops, default 0): the client address (`remoteIpBlocks`, `remote.ip`, x-envoy-external-address) is the Nth address from the right of X-Forwarded-For; with 0 it is the connection peer and a client-sent x-forwarded-proto is replaced.',
+          0,
+          32,
+        ),
+      }),
     }),
     tracing: obj('Tracing', 'Spans of every proxy (README "Tracing"); the command line overrides each field.', {
       sampling: num('Percentage of new traces recorded, 0 to 100 (default 100; `--trace-sampling`). Telemetry resources refine it.', 0, 100),
       otlpEndpoint: str('OTLP/HTTP JSON collector, e.g. http://127.0.0.1:4318/v1/traces (`--otlp-endpoint`).', { minLength: 1 }),
       zipkin: str('Zipkin v2 collector, e.g. http://127.0.0.1:9411/api/v2/spans (`--zipkin`).', { minLength: 1 }),
     }),
+    trustDomain: str("Istio's MeshConfig trustDomain: the trust domain of every workload identity, spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount> (default `cluster.local`).", { minLength: 1, pattern: '^[A-Za-z0-9._-]+$' }),
+    trustDomainAliases: strings(
+      "Istio's MeshConfig trustDomainAliases: other trust domains AuthorizationPolicy principals of this mesh may name (`old-td/ns/default/sa/caller` then also matches the caller of this trust domain).",
+      str('A trust domain.', { minLength: 1, pattern: '^[A-Za-z0-9.*_-]+$' }),
+    ),
     outboundTrafficPolicy: obj('OutboundTrafficPolicy', "Istio's MeshConfig outboundTrafficPolicy: what sidecars do with requests to hosts that are neither mesh services nor ServiceEntry hosts.", {
       mode: oneOfValues(['ALLOW_ANY', 'REGISTRY_ONLY'], 'ALLOW_ANY (default): they pass to the address asked for (PassthroughCluster); REGISTRY_ONLY: they get 502 (BlackHoleCluster).'),
     }),

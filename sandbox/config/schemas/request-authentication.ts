@@ -39,7 +39,7 @@ const jwtRule: JsonSchema = obj(
 
 export const requestAuthenticationSpec: JsonSchema = obj('RequestAuthenticationSpec', 'Which JWTs a workload accepts: invalid tokens are rejected (401), requests without one pass without identity.', {
   selector: workloadSelector,
-  targetRef: notApplied({ type: 'object', description: 'A gateway or service the policy attaches to.' }, 'policies select sidecars by `selector` only'),
-  targetRefs: notApplied({ type: 'array', description: 'Gateways or services the policy attaches to.' }, 'policies select sidecars by `selector` only'),
+  targetRef: notApplied({ type: 'object', description: 'A gateway or service the policy attaches to.' }, 'policies select workloads (sidecars and the ingress gateway) by `selector` only'),
+  targetRefs: notApplied({ type: 'array', description: 'Gateways or services the policy attaches to.' }, 'policies select workloads (sidecars and the ingress gateway) by `selector` only'),
   jwtRules: list(jwtRule, 'One rule per issuer.'),
 });

@@ -40,7 +40,7 @@ function encodeCors(policy: CompiledCorsPolicy, origin: string) {
 export class CorsFilter implements OutboundHttpFilter {
   decode(f: OutboundFilterContext): FilterStatus {
     const { ctx, route } = f;
-    if (!route.corsPolicy) return CONTINUE;
+    if (!route?.corsPolicy) return CONTINUE;
     const origin = single(ctx.req.headers['origin']);
     if (origin === '') return CONTINUE;
     const policy = compileCorsPolicy(route.corsPolicy);

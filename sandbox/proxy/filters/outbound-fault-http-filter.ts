@@ -12,11 +12,11 @@ import { registerOutboundHttpFilter, type OutboundFilterContext, type OutboundHt
 export class OutboundFaultFilter implements OutboundHttpFilter {
   decode(f: OutboundFilterContext): FilterStatus | Promise<FilterStatus> {
     const { route } = f;
-    if (!route.fault || route.faultMode === 'upstream') return CONTINUE;
+    if (!route?.fault || route.faultMode === 'upstream') return CONTINUE;
     return this.inject(f, route.fault);
   }
 
-  private async inject(f: OutboundFilterContext, fault: NonNullable<OutboundFilterContext['route']['fault']>): Promise<FilterStatus> {
+  private async inject(f: OutboundFilterContext, fault: NonNullable<NonNullable<OutboundFilterContext['route']>['fault']>): Promise<FilterStatus> {
     const { ctx } = f;
     const decision = decideFault(fault, ctx.rng, parseDuration);
     ctx.why.push(...decision.why);

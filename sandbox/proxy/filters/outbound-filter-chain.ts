@@ -3,9 +3,15 @@
  * filters keyed by Envoy's filter name, like the inbound one (sandbox/security/filter-chain.ts),
  * run after route selection and before the router, in Istio's order:
  *
- *   envoy.filters.http.fault -> envoy.filters.http.cors -> router
+ *   sidecar outbound: envoy.filters.http.fault -> envoy.filters.http.cors -> router
+ *   gateway:          envoy.filters.http.jwt_authn -> envoy.filters.http.rbac -> fault -> cors -> router
  *
- * (Istio's listener builder appends `Fault, Cors`, then the stats filter, then the router.)
+ * (Istio's listener builder, buildHTTPConnectionManager: metadata exchange, then the authn
+ * filters (jwt_authn, istio_authn) and the authz filter (rbac), which it builds for inbound
+ * sidecars and gateways only, then `Fault, Cors`, the stats filter and the router.) At the
+ * gateway jwt_authn and rbac are the inbound filters themselves (sandbox/security/gateway-filters.ts).
+ * The filters run whether or not a route matched (`route` is then undefined): as in Envoy, a
+ * request without a route gets the router's 404 NR only after them.
  * A filter lets the request continue, answers it with a local reply, or has already ended it.
  * Filters that change the response (Envoy's encoder half) register a response-header encoder on
  * the RequestContext (`ctx.addEncoder`): it runs on the upstream's answer and on every local reply
@@ -17,20 +23,25 @@
 import type { ProxyConfig, RouteEntryConfig } from '../../control/snapshot.js';
 import type { CompiledSnapshot } from '../compiled-snapshot.js';
 import type { RequestContext } from '../request-context.js';
-import { FAULT_FILTER, type FilterStatus } from '../../security/filter-chain.js';
+import { FAULT_FILTER, JWT_AUTHN_FILTER, RBAC_FILTER, type FilterState, type FilterStatus } from '../../security/filter-chain.js';
 
 export const CORS_FILTER = 'envoy.filters.http.cors';
 
-/** Istio's order on a sidecar's outbound listener and on a gateway (the router comes after) */
+/** Istio's order on a sidecar's outbound listener (the router comes after) */
 export const OUTBOUND_HTTP_FILTERS: readonly string[] = [FAULT_FILTER, CORS_FILTER];
+
+/** Istio's order on a gateway (the router comes after) */
+export const GATEWAY_HTTP_FILTERS: readonly string[] = [JWT_AUTHN_FILTER, RBAC_FILTER, FAULT_FILTER, CORS_FILTER];
 
 export interface OutboundFilterContext {
   ctx: RequestContext;
   snap: CompiledSnapshot;
   proxy: ProxyConfig;
-  /** the route the request matched */
-  route: RouteEntryConfig;
+  /** the route the request matched; undefined when none did (the router answers 404 NR after the filters) */
+  route: RouteEntryConfig | undefined;
   isGateway: boolean;
+  /** what one filter leaves for the next (jwt_authn's verified token for rbac) */
+  state: FilterState;
   /** the name of the filter instance running (`envoy.filters.http.local_ratelimit#2` for a second one of its kind) */
   instance?: string;
 }

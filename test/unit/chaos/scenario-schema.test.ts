@@ -41,6 +41,7 @@ describe('shipped scenarios', () => {
       'circuit-breaker.yaml',
       'deny-path-rollback.yaml',
       'header-routing.yaml',
+      'ingress-gateway-jwt.yaml',
       'instance-kill-failover.yaml',
       'jwt-required.yaml',
       'network-latency.yaml',

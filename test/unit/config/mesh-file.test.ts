@@ -67,6 +67,24 @@ describe('meshbox.yaml: defaults', () => {
     expect(mesh.services[0]!.workloads[0]).toMatchObject({ replicas: 3, image: 'a:1', version: 'v1' });
     expect(mesh.services[0]!.workloads[0]!.command).toBeUndefined();
   });
+
+  it("takes the ingress gateway's gatewayTopology.numTrustedProxies (Istio's ProxyConfig); absent by default", () => {
+    const mesh = ok('ingress:\n  gatewayTopology: { numTrustedProxies: 2 }\nservices:\n  a: { port: 80, image: a:1 }\n');
+    expect(mesh.ingress).toMatchObject({ host: '127.0.0.1', port: 8080, gatewayTopology: { numTrustedProxies: 2 } });
+    expect(ok('services:\n  a: { port: 80, image: a:1 }\n').ingress.gatewayTopology).toBeUndefined();
+    const text = 'ingress:\n  gatewayTopology: { numTrustedProxies: -1 }\nservices:\n  a: { port: 80, image: a:1 }\n';
+    const r = parseMeshText(text, FILE);
+    expect(r.mesh).toBeUndefined();
+    expect(r.findings.filter((f) => f.severity === 'error').map(at)).toEqual([pos(text, '-1')]);
+  });
+
+  it("takes Istio's MeshConfig trustDomain and trustDomainAliases; a trust domain with a slash is an error", () => {
+    const mesh = ok('trustDomain: example.org\ntrustDomainAliases: [cluster.local, old.example]\nservices:\n  a: { port: 80, image: a:1 }\n');
+    expect(mesh).toMatchObject({ trustDomain: 'example.org', trustDomainAliases: ['cluster.local', 'old.example'] });
+    expect(ok('services:\n  a: { port: 80, image: a:1 }\n').trustDomain).toBeUndefined();
+    const text = 'trustDomain: example.org/x\nservices:\n  a: { port: 80, image: a:1 }\n';
+    expect(parseMeshText(text, FILE).findings.filter((f) => f.severity === 'error').map(at)).toEqual([pos(text, 'example.org/x')]);
+  });
 });
 
 describe('meshbox.yaml: versions and merging', () => {

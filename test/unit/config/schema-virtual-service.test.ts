@@ -238,6 +238,13 @@ describe('VirtualService schema: oneof and required rules', () => {
     expectOne(vs(route('  fault: {abort: {http2Error: x}}')), 'UNSUPPORTED_VALUE', { atText: 'http2Error' });
   });
 
+  it('JWT claim based routing (@request.auth.claims.*) is reported as recognised but not applied', () => {
+    expectOne(vs(route('  match: [{headers: {"@request.auth.claims.groups": {exact: group1}}}]')), 'FIELD_NOT_APPLIED', {
+      atText: '"@request.auth.claims.groups"',
+      message: 'JWT claim based routing is not applied',
+    });
+  });
+
   it('directResponse needs a status; its body is string or bytes', () => {
     expectOne(vs('hosts: [a]\nhttp:\n- directResponse: {body: {string: x}}'), 'MISSING_FIELD', { message: 'missing required field `status`' });
     expectOne(vs('hosts: [a]\nhttp:\n- directResponse: {status: 200, body: {string: x, bytes: eA==}}'), 'CONFLICTING_FIELDS', { atText: 'bytes' });

@@ -56,10 +56,46 @@ describe('AuthorizationPolicy validation', () => {
       ['IST0127', '14:15', 'RequestAuthentication'],
     ]);
     expect(found[0]!.message).toBe('selector app=callme-service,version=v3 matches no workload: this AuthorizationPolicy applies to nothing');
+    // the ingress gateway is a workload: a policy selecting its labels in istio-system applies there
     const atGateway = parse(doc('AuthorizationPolicy', 'selector: { matchLabels: { istio: ingressgateway } }\nrules: [{}]', 'gw', SEC).replace('name: gw', 'name: gw\n  namespace: istio-system'));
-    const gw = analyze(atGateway.resources, meshOf({ 'callme-service': ['v1'] }));
-    expect(gw.map((f) => f.code)).toEqual([code('FIELD_NOT_APPLIED')]);
-    expect(gw[0]!.message).toContain('selects the ingress gateway');
+    expect(analyze(atGateway.resources, meshOf({ 'callme-service': ['v1'] }))).toEqual([]);
+    const jwtAtGateway = parse(ra("selector: { matchLabels: { istio: ingressgateway } }\njwtRules: [{ issuer: x, jwks: '{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"a\",\"y\":\"b\"}]}' }]", 'gw-jwt').replace('name: gw-jwt', 'name: gw-jwt\n  namespace: istio-system'));
+    expect(analyze(jwtAtGateway.resources, meshOf({ 'callme-service': ['v1'] }))).toEqual([]);
+    // in the mesh's namespace it selects nothing: the gateway runs in istio-system
+    const wrongNs = parse(doc('AuthorizationPolicy', 'selector: { matchLabels: { istio: ingressgateway } }\nrules: [{}]', 'gw', SEC));
+    const gw = analyze(wrongNs.resources, meshOf({ 'callme-service': ['v1'] }));
+    expect(gw.map((f) => f.code)).toEqual([code('POLICY_NO_WORKLOADS')]);
+    expect(gw[0]!.message).toBe('selector istio=ingressgateway matches the ingress gateway, which runs in `istio-system`, not in `default`: this AuthorizationPolicy applies to nothing');
+    expect(gw[0]!.hint).toContain('metadata.namespace: istio-system');
+  });
+});
+
+describe('identity fields where no request has an identity (MB2042)', () => {
+  const pa = (spec: string, name = 'pa', ns = 'default'): string => doc('PeerAuthentication', spec, name, SEC).replace(`name: ${name}`, `name: ${name}\n  namespace: ${ns}`);
+  const mesh = meshOf({ 'callme-service': ['v1', 'v2'], 'caller-service': ['v1'] });
+
+  it('warns at each principals/namespaces/source.principal of a policy on a workload whose mTLS is DISABLE', () => {
+    const policy = ap('selector: { matchLabels: { app: callme-service } }\nrules:\n  - from: [{ source: { principals: ["cluster.local/ns/default/sa/caller-service"] } }, { source: { notNamespaces: [other] } }]\n    when: [{ key: source.namespace, values: [default] }]');
+    const off = parse(`${policy}---\n${pa('selector: { matchLabels: { app: callme-service, version: v2 } }\nmtls: { mode: DISABLE }')}`);
+    const found = withCode(analyze(off.resources, mesh), 'PRINCIPAL_WITHOUT_MTLS');
+    expect(found.map(at)).toEqual(['8:26', '8:102', '9:21']);
+    expect(found[0]!.message).toMatch(/^rules\[0\]\.from\[0\]\.source\.principals matches the caller's mTLS identity, but no request to callme-service-v2 \(mTLS DISABLE by PeerAuthentication default\/pa \(workload selector, mtls.mode\) at rules.yaml:\d+:\d+\) has one \(the other selected workloads are fine\)/);
+    expect(found[0]!.hint).toContain('requestPrincipals');
+    // with mTLS on (PERMISSIVE by default, or STRICT) there is nothing to say
+    expect(withCode(analyze(parse(policy).resources, mesh), 'PRINCIPAL_WITHOUT_MTLS')).toEqual([]);
+    expect(withCode(analyze(parse(`${policy}---\n${pa('mtls: { mode: STRICT }', 'mesh', 'istio-system')}`).resources, mesh), 'PRINCIPAL_WITHOUT_MTLS')).toEqual([]);
+    // a mesh-wide DISABLE covers every selected workload
+    const meshWide = withCode(analyze(parse(`${policy}---\n${pa('mtls: { mode: DISABLE }', 'mesh', 'istio-system')}`).resources, mesh), 'PRINCIPAL_WITHOUT_MTLS');
+    expect(meshWide[0]!.message).toContain('callme-service-v1 (mTLS DISABLE by PeerAuthentication istio-system/mesh (mesh-wide, mtls.mode)');
+    expect(meshWide[0]!.message).not.toContain('the other selected workloads');
+  });
+
+  it('warns about identity fields of a policy enforced at the plain-HTTP ingress gateway, not about requestPrincipals', () => {
+    const atGw = (rules: string): string => ap(`selector: { matchLabels: { istio: ingressgateway } }\nrules:\n${rules}`, 'gw').replace('name: gw', 'name: gw\n  namespace: istio-system');
+    const found = withCode(analyze(parse(atGw('  - from: [{ source: { namespaces: [default] } }]')).resources, mesh), 'PRINCIPAL_WITHOUT_MTLS');
+    expect(found).toHaveLength(1);
+    expect(found[0]!.message).toContain('no request to the ingress gateway (plain HTTP: its clients have no mTLS identity) has one');
+    expect(withCode(analyze(parse(atGw('  - from: [{ source: { requestPrincipals: ["*"] } }]')).resources, mesh), 'PRINCIPAL_WITHOUT_MTLS')).toEqual([]);
   });
 });
 
