@@ -23,8 +23,9 @@ import '../security/request-authentication-filter.js';
 import '../security/rbac-filter.js';
 import { INBOUND_HTTP_FILTERS, runHttpFilters, type InboundFilterContext } from '../security/filter-chain.js';
 import { applyEdgeForwarding } from './forwarded-for.js';
-import { closeAfterReply, lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
+import { lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
 import { localReplies, type LocalReply } from './local-reply.js';
+import { framingOf, RequestBody } from './body/request-body.js';
 import { RequestContext, peerOf, UNKNOWN_DESTINATION, UNKNOWN_PEER } from './request-context.js';
 import { forward, HOP_BY_HOP } from './router.js';
 import { applyHeaderOps, type HeaderMap } from './routing/header-ops.js';
@@ -80,8 +81,6 @@ const NO_RETRY = new RetryPolicy({
   isDefault: false,
 });
 
-const EMPTY = Buffer.alloc(0);
-
 export interface ConnectionManagerDeps {
   current(): CompiledSnapshot;
   clusters: ClusterManager;
@@ -90,43 +89,14 @@ export interface ConnectionManagerDeps {
   limits: DownstreamLimits;
 }
 
-/** the declared Content-Length, when it is one well-formed value */
-function declaredLength(req: IncomingMessage): number | undefined {
-  const cl = req.headers['content-length'];
-  if (cl === undefined || !/^\d+$/.test(cl)) return undefined;
-  return Number(cl);
-}
-
 /**
- * Buffers the request body up to `limit`. Beyond it the rest is read and dropped (never reset:
- * the client must be able to read the 413).
+ * The request's body, streamed (./body/request-body.ts): read ahead up to the buffer limit while
+ * filters and the route decide, then fed to each upstream attempt with back-pressure. A request
+ * without a body still has its (empty) stream consumed, so Node reads the next request.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
-  const te = req.headers['transfer-encoding'];
-  const cl = req.headers['content-length'];
-  if (te === undefined && (cl === undefined || cl === '0')) {
-    req.resume();
-    return Promise.resolve(EMPTY);
-  }
-  return new Promise((resolve) => {
-    let chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (c: Buffer) => {
-      if (tooLarge) return;
-      size += c.length;
-      if (size > limit) {
-        tooLarge = true;
-        chunks = [];
-        resolve('too-large');
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', () => resolve('aborted'));
-    req.on('aborted', () => resolve('aborted'));
-  });
+function requestBody(req: IncomingMessage, limit: number): RequestBody {
+  const framing = framingOf(req);
+  return new RequestBody(req, limit, framing);
 }
 
 /** `GET http://host:port/path` (forward-proxy form) or `GET /path` + Host */
@@ -289,6 +259,11 @@ export class ConnectionManager implements ListenerHandler {
     const requestId = givenId ?? rng.uuid();
     const authority = listener.boundHost ? `${listener.boundHost}:${listener.servicePort ?? 80}` : target.authority;
     const ctx = new RequestContext(req, res, snap.snapshot, proxy, listener, requestId, target.path, authority, rng);
+    // Envoy answers `Expect: 100-continue` as soon as the headers are in, before any filter
+    // (proxy_100_continue off, Istio's setting): the body streams, so there is no size to refuse
+    if (expectContinue) res.writeContinue();
+    ctx.body = requestBody(req, this.deps.limits.perConnectionBufferLimitBytes);
+    ctx.delayedCloseMs = this.deps.limits.delayedCloseTimeoutMs;
     this.traceContext(ctx, snap, proxy.id);
     res.once('close', () => {
       const event = ctx.finish();
@@ -296,7 +271,7 @@ export class ConnectionManager implements ListenerHandler {
     });
     const idleMs = this.deps.limits.streamIdleTimeoutMs;
     if (idleMs > 0) res.setTimeout(idleMs, () => this.streamIdle(ctx, idleMs));
-    void this.process(ctx, snap, listener, proxy, expectContinue).catch((err: Error) => {
+    void this.process(ctx, snap, listener, proxy).catch((err: Error) => {
       ctx.why.push(`internal error: ${err.message}`);
       ctx.sendLocalReply({ status: 500, body: 'internal proxy error', details: 'internal_error' });
     });
@@ -318,54 +293,30 @@ export class ConnectionManager implements ListenerHandler {
     }
   }
 
-  private async process(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, expectContinue: boolean): Promise<void> {
+  private async process(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig): Promise<void> {
     if (listener.kind !== 'inbound' && this.looped(ctx, proxy)) return;
-    const limit = this.deps.limits.maxRequestBodyBytes;
-    const declared = declaredLength(ctx.req);
-    if (declared !== undefined && declared > limit) {
-      // refused before reading, and before `100 Continue`: the client need not send the body at all
-      ctx.why.push(`request body of ${declared} bytes (content-length) is over the ${limit}-byte buffer limit`);
-      this.refuseBody(ctx);
-      return;
-    }
-    if (expectContinue) ctx.res.writeContinue();
-    const body = await readBody(ctx.req, limit);
-    if (body === 'aborted') {
-      ctx.downstreamClosed = true;
-      return;
-    }
-    if (body === 'too-large') {
-      ctx.why.push(`request body over the ${limit}-byte buffer limit`);
-      this.refuseBody(ctx);
-      return;
-    }
-    ctx.bytesReceived = body.length;
-    if (listener.kind === 'inbound') return this.inbound(ctx, snap, listener, proxy, body);
-    return this.outbound(ctx, snap, listener, proxy, body);
+    if (listener.kind === 'inbound') return this.inbound(ctx, snap, listener, proxy, ctx.body);
+    return this.outbound(ctx, snap, listener, proxy, ctx.body);
   }
 
   /**
    * Envoy's stream_idle_timeout: no byte moved on this request's connection in either direction.
-   * Waiting on the client's body, the answer is Envoy's 408; once the upstream has the request
-   * (or the response started) the stream is reset, which also cancels the upstream attempt.
+   * Before the response started, Envoy's local reply `stream timeout` (flag SI): 408 while the
+   * request body is incomplete, 504 once it is complete (Envoy's maybeRequestTimeoutCode); the
+   * upstream attempt, if any, is reset. Once the response started, the stream is reset.
    */
   private streamIdle(ctx: RequestContext, idleMs: number): void {
     ctx.why.push(`stream idle: nothing moved for stream_idle_timeout (${idleMs} ms)`);
-    if (!ctx.req.complete && !ctx.responseStarted && !ctx.res.headersSent) {
-      closeAfterReply(ctx.req.socket, this.deps.limits.delayedCloseTimeoutMs);
-      ctx.sendLocalReply(localReplies.streamIdleTimeout(), { connection: 'close' });
+    if (!ctx.responseStarted && !ctx.res.headersSent) {
+      const complete = ctx.req.complete || ctx.body.complete;
+      ctx.cancelUpstream();
+      ctx.sendLocalReply(complete ? localReplies.streamIdleTimeoutAfterRequest() : localReplies.streamIdleTimeout());
       return;
     }
     ctx.flags.add('SI');
     ctx.details = 'stream_idle_timeout';
     // the proxy's reset, not the client's disconnect (no DC)
     ctx.resetDownstream();
-  }
-
-  /** 413 and close: the rest of the body is drained, not reset, so the client reads the reply */
-  private refuseBody(ctx: RequestContext): void {
-    closeAfterReply(ctx.req.socket, this.deps.limits.delayedCloseTimeoutMs);
-    ctx.sendLocalReply(localReplies.payloadTooLarge(), { connection: 'close' });
   }
 
   /** Envoy's CDN-Loop filter on an outbound or gateway listener: has this request been here before? */
@@ -380,7 +331,7 @@ export class ConnectionManager implements ListenerHandler {
     return true;
   }
 
-  private baseHeaders(ctx: RequestContext, body: Buffer): HeaderMap {
+  private baseHeaders(ctx: RequestContext): HeaderMap {
     const headers: HeaderMap = { ...ctx.req.headers };
     for (const h of HOP_BY_HOP) delete headers[h];
     delete headers[PEER_HEADER];
@@ -388,11 +339,12 @@ export class ConnectionManager implements ListenerHandler {
     if (String(headers['expect']).toLowerCase() === '100-continue') delete headers['expect'];
     headers['x-request-id'] = ctx.requestId;
     if (ctx.trace) writeTraceHeaders(headers, ctx.trace);
-    if (body.length > 0 || ctx.req.headers['content-length'] !== undefined) headers['content-length'] = String(body.length);
+    // the client's framing goes on: its content-length as given (a chunked body is re-chunked by
+    // the upstream attempt, transfer-encoding being hop-by-hop)
     return headers;
   }
 
-  private async inbound(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, body: Buffer): Promise<void> {
+  private async inbound(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, body: RequestBody): Promise<void> {
     const peerId = ctx.req.headers[PEER_HEADER];
     const peer = typeof peerId === 'string' ? snap.proxies.get(peerId) : undefined;
     if (peer) ctx.source = peerOf(peer.meta);
@@ -430,7 +382,7 @@ export class ConnectionManager implements ListenerHandler {
     }
     ctx.routeName = 'default';
     ctx.why.push(`inbound to ${proxy.id}: local app via ${cluster.name}`);
-    const headers = this.baseHeaders(ctx, body);
+    const headers = this.baseHeaders(ctx);
     const filters: InboundFilterContext = { ctx, snap, proxy, headers, state: {} };
     if ((await runHttpFilters(INBOUND_HTTP_FILTERS, filters)) === 'stopped') return;
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = 'http';
@@ -456,7 +408,7 @@ export class ConnectionManager implements ListenerHandler {
     );
   }
 
-  private async outbound(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, body: Buffer): Promise<void> {
+  private async outbound(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, body: RequestBody): Promise<void> {
     ctx.source = peerOf(proxy.meta);
     const table = listener.routeConfig ? snap.routeTables.get(listener.routeConfig) : undefined;
     const isGateway = listener.kind === 'gateway';
@@ -583,10 +535,10 @@ export class ConnectionManager implements ListenerHandler {
     selection: RouteSelection,
     destHeaders: RouteEntryConfig['headers'],
     cluster: Cluster,
-    body: Buffer,
+    body: RequestBody,
     isGateway: boolean,
   ): Promise<void> {
-    const headers = this.baseHeaders(ctx, body);
+    const headers = this.baseHeaders(ctx);
     let path = ctx.path;
     let authority = ctx.authority;
     if (route.rewrite) {

@@ -14,6 +14,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ListenerConfig } from '../control/snapshot.js';
 import type { InboundMtls } from '../security/tls-inbound.js';
+import { DEFAULT_BUFFER_LIMIT_BYTES } from './body/request-body.js';
 
 /** Downstream resource limits (Envoy HTTP connection manager fields in brackets). */
 export interface DownstreamLimits {
@@ -34,8 +35,13 @@ export interface DownstreamLimits {
   streamIdleTimeoutMs: number;
   /** [max_request_headers_kb] Envoy's default 60 KiB; a larger header block gets 431 */
   maxRequestHeadersKb: number;
-  /** request bodies are buffered for retries up to this; beyond it 413 `Payload Too Large` */
-  maxRequestBodyBytes: number;
+  /**
+   * [per_connection_buffer_limit_bytes] Envoy's default 1 MiB: how much of a request body is
+   * held in memory, for retries (the router's retry buffer) and while the request waits (a fault
+   * delay, a connection); bodies stream with back-pressure, and one that outgrows this is no
+   * longer held and its request no longer retried (sandbox/proxy/body/request-body.ts). No 413.
+   */
+  perConnectionBufferLimitBytes: number;
   /** [delayed_close_timeout] Envoy's default 1 s: how long a closing connection waits for the peer to close */
   delayedCloseTimeoutMs: number;
 }
@@ -45,7 +51,7 @@ export const DEFAULT_DOWNSTREAM_LIMITS: DownstreamLimits = {
   idleTimeoutMs: 3_600_000,
   streamIdleTimeoutMs: 300_000,
   maxRequestHeadersKb: 60,
-  maxRequestBodyBytes: 16 * 1024 * 1024,
+  perConnectionBufferLimitBytes: DEFAULT_BUFFER_LIMIT_BYTES,
   delayedCloseTimeoutMs: 1_000,
 };
 

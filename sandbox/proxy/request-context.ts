@@ -7,6 +7,8 @@ import type { AttemptRecord, DestinationInfo, PeerInfo, RequestEvent, RouteRef }
 import type { SpanContextInfo } from '../telemetry/tracing/trace-context.js';
 import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '../control/snapshot.js';
 import type { Rng } from '../rng.js';
+import { RequestBody } from './body/request-body.js';
+import { closeAfterReply } from './listener.js';
 import { ResponseFlags, type LocalReply } from './local-reply.js';
 
 export const UNKNOWN_PEER: PeerInfo = {
@@ -37,6 +39,8 @@ export function peerOf(meta: WorkloadMeta): PeerInfo {
     canonicalRevision: meta.canonicalRevision,
   };
 }
+
+const EMPTY_BODY = RequestBody.empty();
 
 export class RequestContext {
   readonly startTime = Date.now();
@@ -87,6 +91,11 @@ export class RequestContext {
   fault: string | undefined;
   /** the fault injected into the attempt running now (fault-as-upstream mode) */
   attemptFault: string | undefined;
+  /** the request body, streamed (set by the connection manager; empty until then) */
+  body: RequestBody = EMPTY_BODY;
+  /** Envoy's delayed_close_timeout, for a connection closed after its response */
+  delayedCloseMs = 1_000;
+  private readonly cancelHooks = new Set<() => void>();
 
   constructor(
     readonly req: IncomingMessage,
@@ -105,10 +114,24 @@ export class RequestContext {
     // who closed the stream: a response that did not finish and that the proxy did not cut was
     // abandoned by the client.
     res.once('close', () => {
+      // the request is over: its body is no longer held (nor read into memory)
+      this.body.discard();
       if (res.writableFinished || this.resetByProxy) return;
       this.downstreamClosed = true;
       this.why.push(`the client went away${this.stage ? ` ${this.stage}` : ''} before the response ended: the request is cancelled, never re-sent`);
     });
+  }
+
+  /** `cb` runs when the proxy ends the request itself (a timeout's local reply): the router resets its upstream attempt */
+  onCancel(cb: () => void): () => void {
+    this.cancelHooks.add(cb);
+    return () => this.cancelHooks.delete(cb);
+  }
+
+  /** the connection manager ends the request before the router did (stream idle timeout) */
+  cancelUpstream(): void {
+    for (const cb of [...this.cancelHooks]) cb();
+    this.cancelHooks.clear();
   }
 
   /** The proxy resets the client's stream (`rst`: a TCP RST, as a fault does); it is not logged as DC. */
@@ -116,6 +139,18 @@ export class RequestContext {
     this.resetByProxy = true;
     if (how === 'rst') this.req.socket.resetAndDestroy();
     else this.res.destroy();
+  }
+
+  /**
+   * A response that starts before the request body ended closes an HTTP/1 connection after it, as
+   * Envoy's connection manager does (`connection: close`, then a delayed close that drains what
+   * the client still sends): the connection cannot carry another request while this one's body
+   * is unread. The rest of the body is read and dropped, never forwarded once the response ends.
+   */
+  closeIfRequestIncomplete(headers: Record<string, string | number | string[] | undefined>): void {
+    if (this.body.complete || this.req.complete || this.req.httpVersionMajor >= 2) return;
+    headers['connection'] = 'close';
+    closeAfterReply(this.req.socket, this.delayedCloseMs);
   }
 
   /** Sends an Envoy local reply (text/plain, Envoy's body), unless a response already started. */
@@ -136,10 +171,13 @@ export class RequestContext {
       server: this.serverHeader(),
     };
     if (body.length > 0) headers['content-type'] = 'text/plain';
+    this.closeIfRequestIncomplete(headers);
     this.responseStarted = true;
     this.res.writeHead(reply.status, headers);
     this.res.end(body);
     this.bytesSent += body.length;
+    // nothing of the request goes upstream after a local reply
+    if (!this.body.complete) this.body.discard();
   }
 
   /** Istio overwrites `server`: `envoy` on outbound sidecars, `istio-envoy` on inbound and gateways */
@@ -176,7 +214,7 @@ export class RequestContext {
       status: this.status,
       responseFlags: this.flags.toString(),
       responseCodeDetails: this.details,
-      bytesReceived: this.bytesReceived,
+      bytesReceived: Math.max(this.bytesReceived, this.body.received),
       bytesSent: this.bytesSent,
       upstreamServiceTimeMs: this.upstreamServiceTimeMs,
       upstreamHost: this.upstreamHost,

@@ -7,6 +7,14 @@
  *     otherwise -> stream the upstream response, or send Envoy's local reply
  *
  * A response is committed to the client only once the router has decided not to retry it.
+ *
+ * Bodies stream (./body/request-body.ts): each attempt gets the request body as the client sends
+ * it, replaying what is held. A body that outgrows the buffer limit is no longer held, and then,
+ * as in Envoy's router, the request is not retried: an outcome that would have been retried is
+ * answered as if there were no retry policy, and a body that overflows while the router waits to
+ * retry gets Envoy's 507. The route timeout, as Envoy's, starts when the downstream request is
+ * complete and runs until the response is: a long upload is not timed by it, a long streamed
+ * response (SSE) is, so such routes need `timeout: 0s` (Istio's default: none).
  */
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
@@ -14,6 +22,7 @@ import type { HeaderOperations, HTTPFaultInjection } from '../config/istio-types
 import { parseDuration } from '../config/duration.js';
 import { decideFault } from './filters/fault-filter.js';
 import type { Rng } from '../rng.js';
+import type { RequestBody } from './body/request-body.js';
 import { localReplies, type LocalReply } from './local-reply.js';
 import type { ResponseFault } from './filters/mesh-fault-filter.js';
 import type { RequestContext } from './request-context.js';
@@ -30,7 +39,8 @@ export interface ForwardRequest {
   method: string;
   path: string;
   headers: OutgoingHttpHeaders;
-  body: Buffer;
+  /** the request body, streamed to each attempt (an HTTP/2 upstream takes the same `writeTo`) */
+  body: RequestBody;
   retry: RetryPolicy;
   timeoutMs: number | null;
   /** response header operations, applied in order (destination's, then route's) */
@@ -58,11 +68,24 @@ type Timeout = {
   hold(): () => void;
 };
 
-function deadline(ms: number | null): Timeout {
+/**
+ * The route timeout: `ms` from when the downstream request is complete (Envoy arms it in
+ * onRequestComplete), so the time a client takes to upload its body is not counted.
+ */
+function deadline(ms: number | null, body: RequestBody): Timeout {
   if (ms === null) return { fired: false, promise: new Promise<'timeout'>(() => undefined), cancel: () => undefined, hold: () => () => undefined };
   let timer: NodeJS.Timeout | undefined;
-  let due = Date.now() + ms;
+  let left = ms;
+  let due: number | undefined;
+  let started = false;
+  let held = false;
+  let cancelled = false;
   let fire: () => void = () => undefined;
+  const arm = (): void => {
+    if (!started || held || cancelled || t.fired) return;
+    due = Date.now() + left;
+    timer = setTimeout(fire, left);
+  };
   const t: Timeout = {
     fired: false,
     promise: new Promise<'timeout'>((resolve) => {
@@ -70,19 +93,28 @@ function deadline(ms: number | null): Timeout {
         t.fired = true;
         resolve('timeout');
       };
-      timer = setTimeout(fire, ms);
     }),
-    cancel: () => clearTimeout(timer),
-    hold: () => {
-      if (t.fired) return () => undefined;
+    cancel: () => {
+      cancelled = true;
       clearTimeout(timer);
-      const left = Math.max(0, due - Date.now());
+      stopWaiting();
+    },
+    hold: () => {
+      if (t.fired || held) return () => undefined;
+      held = true;
+      clearTimeout(timer);
+      if (due !== undefined) left = Math.max(0, due - Date.now());
+      due = undefined;
       return () => {
-        due = Date.now() + left;
-        timer = setTimeout(fire, left);
+        held = false;
+        arm();
       };
     },
   };
+  const stopWaiting = body.whenComplete(() => {
+    started = true;
+    arm();
+  });
   return t;
 }
 
@@ -109,7 +141,8 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
   const breaker = cluster.breaker;
   ctx.upstreamCluster = cluster.name;
   if (cluster.config.kind === 'outbound') ctx.why.push(cluster.explain());
-  const overall = deadline(fr.timeoutMs);
+  const body = fr.body;
+  const overall = deadline(fr.timeoutMs, body);
   const tried = new Set<string>();
   let current: UpstreamAttempt | undefined;
   let downstreamGone = false;
@@ -125,6 +158,27 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
     }
   };
   ctx.res.once('close', onClose);
+  const cancel = (): void => {
+    downstreamGone = true;
+    current?.abort();
+    signalGone();
+  };
+  // the client went away mid-body (an HTTP/2 stream reset does not always close the response)
+  const stopAborted = body.on('aborted', cancel);
+  // the connection manager answered itself (stream idle timeout): the attempt is reset, nothing sent
+  const stopCancel = ctx.onCancel(cancel);
+  let signalOverflow: () => void = () => undefined;
+  /** resolves when the body outgrows the buffer limit (while the router waits to retry) */
+  const overflowed = new Promise<'overflow'>((resolve) => (signalOverflow = () => resolve('overflow')));
+  const stopOverflow = body.on('overflow', () => {
+    ctx.why.push(
+      `request body passed the ${body.limit}-byte buffer limit (per_connection_buffer_limit_bytes): no longer buffered, it streams, and the request is not retried (Envoy's router gives up on the retry)`,
+    );
+    signalOverflow();
+  });
+  if (body.overLimit) {
+    ctx.why.push(`request body over the ${body.limit}-byte buffer limit before the first attempt: it streams, and the request is not retried`);
+  }
   const endRetry = (): void => {
     if (retrying) breaker.retryDone();
     retrying = false;
@@ -203,12 +257,17 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
         return;
       }
 
-      const retriable =
+      const wouldRetry =
         outcome.kind === 'response' ? retry.retriesStatus(outcome.response.statusCode ?? 0) : retry.retriesFailure(outcome.failure);
       const summary =
         outcome.kind === 'response'
           ? `attempt ${attemptNo} to ${endpoint.id}: ${outcome.response.statusCode}`
           : `attempt ${attemptNo} to ${endpoint.id}: ${outcome.failure} (${outcome.reason})`;
+      // Envoy's router dropped the retry state when the body outgrew the buffer: no retry, no URX
+      const retriable = wouldRetry && body.replayable;
+      if (wouldRetry && !retriable && attemptNo < retry.maxAttempts) {
+        ctx.why.push(`${summary}, not retried: the request body was not buffered (over the ${body.limit}-byte buffer limit), answered as without a retry policy`);
+      }
 
       if (retriable && attemptNo < retry.maxAttempts && !breaker.tryRetry()) {
         ctx.why.push(`${summary}, not retried: the cluster's maxRetries budget is in use (retry overflow)`);
@@ -217,14 +276,20 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
         ctx.why.push(`${summary}, retrying (${retry.explain()})`);
         if (outcome.kind === 'response') outcome.response.resume();
         else ctx.upstreamFailure = outcome.reason;
+        current?.release();
         release();
         const wait = retry.backoffMs(attemptNo, rng);
         ctx.stage = `during the back-off before attempt ${attemptNo + 1}`;
-        const slept = await Promise.race([sleep(wait), overall.promise, gone]);
+        const slept = await Promise.race([sleep(wait), overall.promise, gone, overflowed]);
         if (downstreamGone) return;
         if (slept === 'timeout') {
           ctx.why.push(`route timeout ${fr.timeoutMs}ms expired during back-off`);
           ctx.sendLocalReply(localReplies.routeTimeout());
+          return;
+        }
+        if (slept === 'overflow' || !body.replayable) {
+          // Envoy: the buffer overflowed with no upstream request in flight: 507
+          ctx.sendLocalReply(localReplies.retryBufferOverflow());
           return;
         }
         continue;
@@ -238,6 +303,13 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
         outcome.response.once('end', release);
         await sendUpstreamResponse(ctx, fr, outcome.response, outcome.serviceTimeMs, overall);
         release();
+        if (!body.complete) {
+          // the response is over before the request: Envoy resets the upstream request (and,
+          // on HTTP/1, closes the downstream connection: `connection: close` went with the head)
+          ctx.why.push('the response ended before the request body did: the rest of the request is not sent (upstream reset)');
+          current?.abort();
+          body.discard();
+        }
       } else {
         release();
         ctx.upstreamFailure = outcome.reason;
@@ -248,6 +320,9 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
   } finally {
     endRetry();
     overall.cancel();
+    stopAborted();
+    stopCancel();
+    stopOverflow();
     ctx.res.off('close', onClose);
   }
 }
@@ -326,8 +401,6 @@ async function runAttempt(
         connectTimeoutMs: fr.cluster.config.connectTimeoutMs,
         maxRequestsPerConnection: fr.cluster.breaker.limits.maxRequestsPerConnection,
         onNewConnection: () => endpoint.connections++,
-        downstream: ctx.res,
-        downstreamSocket: ctx.req.socket,
       }).start();
       setCurrent(attempt);
       const outcome = await Promise.race([attempt.outcome, overall.promise]);
@@ -420,19 +493,25 @@ async function sendUpstreamResponse(
   ctx: RequestContext,
   fr: ForwardRequest,
   upstream: IncomingMessage,
-  serviceTimeMs: number,
+  serviceTimeMs: number | undefined,
   overall: Timeout,
 ): Promise<void> {
   const headers: HeaderMap = { ...upstream.headers };
   for (const h of HOP_BY_HOP) delete headers[h];
   for (const ops of fr.responseHeaderOps) applyHeaderOps(headers, ops);
-  headers['x-envoy-upstream-service-time'] = String(serviceTimeMs);
+  // Envoy sets it from the end of the downstream request; a response that came before it has none
+  if (serviceTimeMs !== undefined) headers['x-envoy-upstream-service-time'] = String(serviceTimeMs);
+  else delete headers['x-envoy-upstream-service-time'];
   headers['server'] = ctx.serverHeader();
+  ctx.closeIfRequestIncomplete(headers);
   ctx.upstreamServiceTimeMs = serviceTimeMs;
   ctx.status = upstream.statusCode ?? 502;
   ctx.responseStarted = true;
   ctx.stage = 'while the response body streamed';
   ctx.res.writeHead(ctx.status, headers as OutgoingHttpHeaders);
+  // Envoy forwards the head as it arrives: a streamed response (SSE) whose first bytes are not
+  // here yet must not wait for them behind the proxy (Node sends the head with the first write)
+  if (upstream.readableLength === 0 && !upstream.complete) ctx.res.flushHeaders();
   const fault = fr.responseFault;
   if (fault?.reset) return resetMidResponse(ctx, upstream);
   upstream.on('data', (chunk: Buffer) => {
