@@ -148,7 +148,10 @@ export class ConnectionManager implements ListenerHandler {
   clientError(listenerName: string, err: NodeJS.ErrnoException, socket: Socket): void {
     const marked = socket as Socket & { meshboxReplied?: boolean; _httpMessage?: ServerResponse | null };
     if (marked.meshboxReplied) return;
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // HPE_INVALID_EOF_STATE: the client closed its side in the middle of a request (a body cut
+    // short): that request can never complete, so the connection goes, and with it the request
+    // in flight (its upstream attempt is cancelled: DC), as Envoy does on a downstream close
+    if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
       socket.destroy();
       return;
     }

@@ -170,14 +170,15 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
   let signalOverflow: () => void = () => undefined;
   /** resolves when the body outgrows the buffer limit (while the router waits to retry) */
   const overflowed = new Promise<'overflow'>((resolve) => (signalOverflow = () => resolve('overflow')));
+  const retries = retry.config.attempts > 0;
   const stopOverflow = body.on('overflow', () => {
     ctx.why.push(
-      `request body passed the ${body.limit}-byte buffer limit (per_connection_buffer_limit_bytes): no longer buffered, it streams, and the request is not retried (Envoy's router gives up on the retry)`,
+      `request body passed the ${body.limit}-byte buffer limit (per_connection_buffer_limit_bytes): no longer buffered, it streams${retries ? ", and the request is no longer retried (Envoy's router gives up on the retry)" : ''}`,
     );
     signalOverflow();
   });
   if (body.overLimit) {
-    ctx.why.push(`request body over the ${body.limit}-byte buffer limit before the first attempt: it streams, and the request is not retried`);
+    ctx.why.push(`request body over the ${body.limit}-byte buffer limit before the first attempt: it streams${retries ? ', and the request is not retried' : ''}`);
   }
   const endRetry = (): void => {
     if (retrying) breaker.retryDone();

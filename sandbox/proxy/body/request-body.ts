@@ -191,14 +191,14 @@ export class RequestBody {
 
   /** resolves when the body ended: the whole body if it fit the buffer limit, else undefined */
   whole(): Promise<Buffer | undefined> {
+    if (this.ended || this.abortedFlag || this.discarded) return Promise.resolve(this.retained());
     return new Promise((resolve) => {
+      const offs: Array<() => void> = [];
       const done = (): void => {
-        offEnd();
-        offAbort();
+        for (const off of offs) off();
         resolve(this.retained());
       };
-      const offEnd = this.whenComplete(done);
-      const offAbort = this.on('aborted', done);
+      offs.push(this.on('complete', done), this.on('aborted', done));
     });
   }
 
