@@ -512,7 +512,11 @@ async function sendUpstreamResponse(
   ctx.res.writeHead(ctx.status, headers as OutgoingHttpHeaders);
   // Envoy forwards the head as it arrives: a streamed response (SSE) whose first bytes are not
   // here yet must not wait for them behind the proxy (Node sends the head with the first write)
-  if (upstream.readableLength === 0 && !upstream.complete) ctx.res.flushHeaders();
+  if (upstream.readableLength === 0 && !upstream.complete) {
+    setImmediate(() => {
+      if (ctx.bytesSent === 0 && !ctx.res.writableEnded && !ctx.res.destroyed) ctx.res.flushHeaders();
+    });
+  }
   const fault = fr.responseFault;
   if (fault?.reset) return resetMidResponse(ctx, upstream);
   upstream.on('data', (chunk: Buffer) => {

@@ -103,7 +103,7 @@ export class RequestBody {
   private blocked = false;
   private flowing = true;
   private completedAtMs: number | undefined;
-  private readonly events = new EventEmitter();
+  private events: EventEmitter | undefined;
 
   /**
    * `source` undefined: a request without a body. `limit`: the buffer limit in bytes.
@@ -113,9 +113,12 @@ export class RequestBody {
     readonly limit: number = DEFAULT_BUFFER_LIMIT_BYTES,
     readonly framing: BodyFraming = source ? 'chunked' : 'none',
   ) {
-    if (!source) {
+    if (!source || framing === 'none') {
+      // no body (no content-length, not chunked): complete now; the empty stream is consumed
+      // so the connection reads its next request
       this.ended = true;
       this.completedAtMs = performance.now();
+      source?.resume();
       return;
     }
     live.add(this);
@@ -213,8 +216,9 @@ export class RequestBody {
 
   /** 'overflow': the body outgrew the buffer limit; 'aborted': the downstream went away mid-body */
   on(event: 'overflow' | 'aborted' | 'complete', cb: () => void): () => void {
-    this.events.on(event, cb);
-    return () => this.events.off(event, cb);
+    const events = (this.events ??= new EventEmitter());
+    events.on(event, cb);
+    return () => events.off(event, cb);
   }
 
   /**
@@ -230,9 +234,14 @@ export class RequestBody {
     this.sinkWritten = 0;
     this.sinkEnded = false;
     this.blocked = false;
-    // the upstream sees the request head now, not with the first body byte (Envoy forwards headers at once)
-    if (this.chunks.length === 0 && !this.ended) sink.flushHeaders?.();
     this.pump();
+    // the upstream sees the request head now, not with the first body byte (Envoy forwards
+    // headers at once): when no byte of the body is at hand this turn of the loop, the head goes alone
+    if (this.sinkWritten === 0 && !this.sinkEnded && sink.flushHeaders) {
+      setImmediate(() => {
+        if (this.sinkGen === gen && this.sinkWritten === 0 && !this.sinkEnded && !sink.destroyed) sink.flushHeaders!();
+      });
+    }
     const body = this;
     return {
       detach: () => {
@@ -275,7 +284,7 @@ export class RequestBody {
     if (!this.overflowed && this.receivedBytes > this.limit) {
       this.overflowed = true;
       this.dropSent();
-      this.events.emit('overflow');
+      this.events?.emit('overflow');
     }
     this.pump();
   }
@@ -286,14 +295,14 @@ export class RequestBody {
     this.completedAtMs = performance.now();
     if (this.discarded || this.overflowed) live.delete(this);
     this.pump();
-    this.events.emit('complete');
+    this.events?.emit('complete');
   }
 
   private onAbort(): void {
     if (this.ended || this.abortedFlag) return;
     this.abortedFlag = true;
     live.delete(this);
-    this.events.emit('aborted');
+    this.events?.emit('aborted');
   }
 
   /** after the overflow: chunks the current sink already has are not kept */
