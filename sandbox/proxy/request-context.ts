@@ -95,7 +95,7 @@ export class RequestContext {
   body: RequestBody = EMPTY_BODY;
   /** Envoy's delayed_close_timeout, for a connection closed after its response */
   delayedCloseMs = 1_000;
-  private readonly cancelHooks = new Set<() => void>();
+  private cancelHooks: Array<() => void> | undefined;
 
   constructor(
     readonly req: IncomingMessage,
@@ -124,14 +124,18 @@ export class RequestContext {
 
   /** `cb` runs when the proxy ends the request itself (a timeout's local reply): the router resets its upstream attempt */
   onCancel(cb: () => void): () => void {
-    this.cancelHooks.add(cb);
-    return () => this.cancelHooks.delete(cb);
+    (this.cancelHooks ??= []).push(cb);
+    return () => {
+      const i = this.cancelHooks?.indexOf(cb) ?? -1;
+      if (i >= 0) this.cancelHooks!.splice(i, 1);
+    };
   }
 
   /** the connection manager ends the request before the router did (stream idle timeout) */
   cancelUpstream(): void {
-    for (const cb of [...this.cancelHooks]) cb();
-    this.cancelHooks.clear();
+    const hooks = this.cancelHooks ?? [];
+    this.cancelHooks = undefined;
+    for (const cb of hooks) cb();
   }
 
   /** The proxy resets the client's stream (`rst`: a TCP RST, as a fault does); it is not logged as DC. */

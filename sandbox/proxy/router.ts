@@ -118,6 +118,8 @@ function deadline(ms: number | null, body: RequestBody): Timeout {
   return t;
 }
 
+const noop = (): void => undefined;
+
 const sleep = (ms: number): Promise<'slept'> => new Promise((r) => setTimeout(() => r('slept'), ms));
 
 function failureReply(failure: AttemptFailure): LocalReply {
@@ -163,20 +165,22 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
     current?.abort();
     signalGone();
   };
-  // the client went away mid-body (an HTTP/2 stream reset does not always close the response)
-  const stopAborted = body.on('aborted', cancel);
   // the connection manager answered itself (stream idle timeout): the attempt is reset, nothing sent
   const stopCancel = ctx.onCancel(cancel);
-  let signalOverflow: () => void = () => undefined;
-  /** resolves when the body outgrows the buffer limit (while the router waits to retry) */
-  const overflowed = new Promise<'overflow'>((resolve) => (signalOverflow = () => resolve('overflow')));
   const retries = retry.config.attempts > 0;
-  const stopOverflow = body.on('overflow', () => {
-    ctx.why.push(
-      `request body passed the ${body.limit}-byte buffer limit (per_connection_buffer_limit_bytes): no longer buffered, it streams${retries ? ", and the request is no longer retried (Envoy's router gives up on the retry)" : ''}`,
-    );
-    signalOverflow();
-  });
+  let signalOverflow: (() => void) | undefined;
+  let stopAborted = noop;
+  let stopOverflow = noop;
+  if (!body.complete) {
+    // the client went away mid-body (an HTTP/2 stream reset does not always close the response)
+    stopAborted = body.on('aborted', cancel);
+    stopOverflow = body.on('overflow', () => {
+      ctx.why.push(
+        `request body passed the ${body.limit}-byte buffer limit (per_connection_buffer_limit_bytes): no longer buffered, it streams${retries ? ", and the request is no longer retried (Envoy's router gives up on the retry)" : ''}`,
+      );
+      signalOverflow?.();
+    });
+  }
   if (body.overLimit) {
     ctx.why.push(`request body over the ${body.limit}-byte buffer limit before the first attempt: it streams${retries ? ', and the request is not retried' : ''}`);
   }
@@ -281,7 +285,10 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
         release();
         const wait = retry.backoffMs(attemptNo, rng);
         ctx.stage = `during the back-off before attempt ${attemptNo + 1}`;
-        const slept = await Promise.race([sleep(wait), overall.promise, gone, overflowed]);
+        // the body may outgrow the buffer while the router waits (it reads ahead meanwhile)
+        const overflowed = body.complete ? undefined : new Promise<'overflow'>((resolve) => (signalOverflow = () => resolve('overflow')));
+        const slept = await Promise.race(overflowed ? [sleep(wait), overall.promise, gone, overflowed] : [sleep(wait), overall.promise, gone]);
+        signalOverflow = undefined;
         if (downstreamGone) return;
         if (slept === 'timeout') {
           ctx.why.push(`route timeout ${fr.timeoutMs}ms expired during back-off`);

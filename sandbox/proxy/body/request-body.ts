@@ -20,7 +20,6 @@
  *
  * One sink at a time: a new `writeTo` detaches the previous one (the router resets that attempt).
  */
-import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 
 /** Envoy's default `per_connection_buffer_limit_bytes` (1 MiB); Istio keeps it for sidecars. */
@@ -67,6 +66,8 @@ export function framingOf(req: FramingSource): BodyFraming {
   return req.headers['transfer-encoding'] !== undefined ? 'chunked' : 'none';
 }
 
+type BodyEvent = 'overflow' | 'aborted' | 'complete';
+
 /** bodies of requests in flight in this data plane, for `bufferedBodies()` */
 const live = new Set<RequestBody>();
 let peakHeld = 0;
@@ -103,7 +104,8 @@ export class RequestBody {
   private blocked = false;
   private flowing = true;
   private completedAtMs: number | undefined;
-  private events: EventEmitter | undefined;
+  /** listeners by event (few, short-lived: a plain list, no EventEmitter per request) */
+  private listeners: Array<{ event: BodyEvent; cb: () => void }> | undefined;
 
   /**
    * `source` undefined: a request without a body. `limit`: the buffer limit in bytes.
@@ -215,10 +217,18 @@ export class RequestBody {
   }
 
   /** 'overflow': the body outgrew the buffer limit; 'aborted': the downstream went away mid-body */
-  on(event: 'overflow' | 'aborted' | 'complete', cb: () => void): () => void {
-    const events = (this.events ??= new EventEmitter());
-    events.on(event, cb);
-    return () => events.off(event, cb);
+  on(event: BodyEvent, cb: () => void): () => void {
+    const entry = { event, cb };
+    (this.listeners ??= []).push(entry);
+    return () => {
+      const i = this.listeners?.indexOf(entry) ?? -1;
+      if (i >= 0) this.listeners!.splice(i, 1);
+    };
+  }
+
+  private emit(event: BodyEvent): void {
+    if (!this.listeners) return;
+    for (const l of this.listeners.filter((x) => x.event === event)) l.cb();
   }
 
   /**
@@ -242,18 +252,17 @@ export class RequestBody {
         if (this.sinkGen === gen && this.sinkWritten === 0 && !this.sinkEnded && !sink.destroyed) sink.flushHeaders!();
       });
     }
-    const body = this;
-    return {
-      detach: () => {
-        if (body.sinkGen === gen) body.detachSink();
-      },
-      get written() {
-        return body.sinkGen === gen ? body.sinkWritten : 0;
-      },
-      get ended() {
-        return body.sinkGen === gen && body.sinkEnded;
-      },
-    };
+    return new SinkWrite(this, gen);
+  }
+
+  /** for SinkWrite: this sink's state, while it is the current one */
+  sinkState(gen: number): { written: number; ended: boolean } | undefined {
+    return this.sinkGen === gen ? { written: this.sinkWritten, ended: this.sinkEnded } : undefined;
+  }
+
+  /** for SinkWrite */
+  detachIf(gen: number): void {
+    if (this.sinkGen === gen) this.detachSink();
   }
 
   /**
@@ -284,7 +293,7 @@ export class RequestBody {
     if (!this.overflowed && this.receivedBytes > this.limit) {
       this.overflowed = true;
       this.dropSent();
-      this.events?.emit('overflow');
+      this.emit('overflow');
     }
     this.pump();
   }
@@ -295,14 +304,14 @@ export class RequestBody {
     this.completedAtMs = performance.now();
     if (this.discarded || this.overflowed) live.delete(this);
     this.pump();
-    this.events?.emit('complete');
+    this.emit('complete');
   }
 
   private onAbort(): void {
     if (this.ended || this.abortedFlag) return;
     this.abortedFlag = true;
     live.delete(this);
-    this.events?.emit('aborted');
+    this.emit('aborted');
   }
 
   /** after the overflow: chunks the current sink already has are not kept */
@@ -365,5 +374,34 @@ export class RequestBody {
     this.flowing = want;
     if (want) source.resume();
     else source.pause();
+  }
+}
+
+class SinkWrite implements BodyWrite {
+  /** what the sink had when it was detached (it keeps no reference to the body's later state) */
+  private last = { written: 0, ended: false };
+
+  constructor(
+    private readonly body: RequestBody,
+    private readonly gen: number,
+  ) {}
+
+  private state(): { written: number; ended: boolean } {
+    const now = this.body.sinkState(this.gen);
+    if (now) this.last = now;
+    return this.last;
+  }
+
+  detach(): void {
+    this.state();
+    this.body.detachIf(this.gen);
+  }
+
+  get written(): number {
+    return this.state().written;
+  }
+
+  get ended(): boolean {
+    return this.state().ended;
   }
 }
