@@ -102,6 +102,14 @@ function streamingApp(req: http.IncomingMessage, res: http.ServerResponse): bool
     hashed((r) => json(200, { n, ...r }));
     return true;
   }
+  if (url === '/answer-at-once') {
+    // answers 503 on arrival, reading nothing of the body
+    seen.push(record);
+    json(503, { atOnce: true });
+    signal(`${id}:answered`).fire();
+    req.on('error', () => undefined);
+    return true;
+  }
   if (url === '/slow-reader') {
     // reads 2 MB, stops reading until told, then reads the rest
     seen.push(record);
@@ -290,6 +298,39 @@ describe('request bodies stream (Envoy router, per_connection_buffer_limit_bytes
     expect(app[0]!.length).toBeLessThan(size);
     expect(app[1]!.length).toBe(size);
     expect(app[1]!.sha256).toBe(r.sha256);
+  });
+
+  it("a body that outgrows the buffer while the router waits to retry gets Envoy's 507", async () => {
+    await h.rules(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: backend }
+spec:
+  hosts: [backend]
+  http: [{ route: [{ destination: { host: backend } }], retries: { attempts: 2, retryOn: 5xx, backoff: 20s } }]
+`);
+    const id = 'overflow-in-backoff';
+    const r = await upload({
+      port: outbound(),
+      host: 'backend',
+      path: '/answer-at-once',
+      size: 4 * MB,
+      headers: { 'x-request-id': id },
+      // a first piece, then the rest once the app answered 503 and the router is in its back-off
+      // (seeded: this request's first back-off is seconds long)
+      onProgress: async (sent) => {
+        if (sent === 64 * 1024) {
+          await signal(`${id}:answered`).promise;
+          await new Promise((res) => setTimeout(res, 300));
+        }
+      },
+    });
+    expect(r.status).toBe(507);
+    expect(r.body).toBe('exceeded request buffer limit while retrying upstream');
+    const { source } = await eventsOf(id);
+    expect(source.responseCodeDetails).toBe('request_payload_exceeded_retry_buffer_limit');
+    expect(source.attempts).toBe(1);
+    expect(seenFor(id)).toHaveLength(1);
   });
 
   it('back-pressure: an app that stops reading stops the client; the proxies hold at most the buffer limit', async () => {
