@@ -321,7 +321,7 @@ spec:
       onProgress: async (sent) => {
         if (sent === 64 * 1024) {
           await signal(`${id}:answered`).promise;
-          await new Promise((res) => setTimeout(res, 300));
+          await new Promise((res) => setTimeout(res, 500));
         }
       },
     });
@@ -388,7 +388,7 @@ kind: VirtualService
 metadata: { name: backend }
 spec:
   hosts: [backend]
-  http: [{ route: [{ destination: { host: backend } }], timeout: 0.3s }]
+  http: [{ route: [{ destination: { host: backend } }], timeout: 0.5s }]
 `);
     const size = 4 * 64 * 1024;
     const r = await upload({
@@ -397,8 +397,8 @@ spec:
       path: '/hash',
       size,
       headers: { 'x-request-id': 'slow-upload' },
-      // 4 chunks, 150 ms apart: the upload takes longer than the 300 ms route timeout
-      onProgress: () => new Promise((res) => setTimeout(res, 150)),
+      // 4 chunks, 250 ms apart: the upload takes twice the 500 ms route timeout
+      onProgress: () => new Promise((res) => setTimeout(res, 250)),
     });
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body).sha256).toBe(r.sha256);
@@ -537,7 +537,7 @@ kind: VirtualService
 metadata: { name: backend }
 spec:
   hosts: [backend]
-  http: [{ route: [{ destination: { host: backend } }], timeout: 0.5s }]
+  http: [{ route: [{ destination: { host: backend } }], timeout: 1s }]
 `);
     const id = 'sse-timeout';
     const s = sse('/sse-forever', id);
