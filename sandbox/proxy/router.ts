@@ -314,7 +314,6 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
         if (!body.complete) {
           // the response is over before the request: Envoy resets the upstream request (and,
           // on HTTP/1, closes the downstream connection: `connection: close` went with the head)
-          ctx.why.push('the response ended before the request body did: the rest of the request is not sent (upstream reset)');
           current?.abort();
           body.discard();
         }
@@ -557,7 +556,11 @@ async function sendUpstreamResponse(
     // a client that goes away mid-body: forward()'s close handler aborts the attempt, which
     // closes the upstream connection (the cancel reaches the app's side)
     ctx.res.on('close', finish);
-    ctx.res.on('finish', finish);
+    ctx.res.on('finish', () => {
+      // said here, before the request's event is built (on the response's close)
+      if (!fr.body.complete) ctx.why.push('the response ended before the request body did: the rest of the request is not sent (upstream reset)');
+      finish();
+    });
     if (fault?.slowBodyBps) trickle(upstream, ctx, fault.slowBodyBps);
     else upstream.pipe(ctx.res);
   });

@@ -110,6 +110,19 @@ function streamingApp(req: http.IncomingMessage, res: http.ServerResponse): bool
     req.on('error', () => undefined);
     return true;
   }
+  if (url === '/reject-early') {
+    // the app refuses the upload itself, on arrival, without reading it
+    seen.push(record);
+    req.on('data', (c: Buffer) => (record.length += c.length));
+    req.on('error', () => undefined);
+    // Node orphans a request whose response is done: its socket's close is what says the upstream was reset
+    req.socket.once('close', () => {
+      record.complete = req.complete;
+      signal(`${id}:closed`).fire();
+    });
+    json(413, { refused: true });
+    return true;
+  }
   if (url === '/slow-reader') {
     // reads 2 MB, stops reading until told, then reads the rest
     seen.push(record);
@@ -331,6 +344,24 @@ spec:
     expect(source.responseCodeDetails).toBe('request_payload_exceeded_retry_buffer_limit');
     expect(source.attempts).toBe(1);
     expect(seenFor(id)).toHaveLength(1);
+  });
+
+  it("an app's answer before the upload ended reaches the client with connection: close, and the rest of the upload is not forwarded", async () => {
+    const id = 'reject-early';
+    const size = 64 * MB;
+    const r = await upload({ port: outbound(), host: 'backend', path: '/reject-early', size, headers: { 'x-request-id': id } });
+    expect(r.status).toBe(413);
+    expect(JSON.parse(r.body)).toEqual({ refused: true });
+    // Envoy closes an HTTP/1.1 connection whose response came before its request ended
+    expect(r.headers['connection']).toBe('close');
+    await signal(`${id}:closed`).promise;
+    const app = seenFor(id);
+    expect(app).toHaveLength(1);
+    expect(app[0]!.complete).toBe(false);
+    expect(app[0]!.length).toBeLessThan(size);
+    const { source } = await eventsOf(id);
+    expect(source.status).toBe(413);
+    expect(source.why.join('\n')).toMatch(/response ended before the request body did/);
   });
 
   it('back-pressure: an app that stops reading stops the client; the proxies hold at most the buffer limit', async () => {
