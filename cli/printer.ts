@@ -3,6 +3,7 @@
  * `meshbox up | grep` and CI logs work. Requests print once per hop, from the calling proxy
  * (reporter=source), like `linkerd tap`.
  */
+import { grpcStatusName } from '../sandbox/proxy/grpc/grpc-status.js';
 import type { MeshEvent, RequestEvent } from '../sandbox/events.js';
 import { formatFinding } from '../sandbox/config/findings.js';
 import { paint, type Color, type Io } from './output.js';
@@ -49,9 +50,11 @@ export class EventPrinter {
     const flags = e.responseFlags !== '-' ? ` ${c('red', e.responseFlags)}` : '';
     const attempts = e.attempts > 1 ? ` attempts=${e.attempts}` : '';
     const side = e.reporter === 'destination' ? ' (inbound)' : '';
+    // gRPC: the status travels in grpc-status (the HTTP status of a gRPC failure is 200)
+    const grpc = e.grpc?.status !== undefined ? ` ${c(e.grpc.status === 0 ? 'green' : 'red', `grpc=${grpcStatusName(e.grpc.status)}`)}` : '';
     return (
       `${c('gray', time(e.startTime))} ${e.proxy} -> ${dst}${side}  ${e.method} ${e.authority}${e.path}  ` +
-      `${c(statusColor, String(e.status))} ${Math.round(e.durationMs)}ms${flags}${attempts} route=${matchedRoute(e.why, e.routeName)}`
+      `${c(statusColor, String(e.status))}${grpc} ${Math.round(e.durationMs)}ms${flags}${attempts} route=${matchedRoute(e.why, e.routeName)}`
     );
   }
 
@@ -114,6 +117,12 @@ export class EventPrinter {
         return;
       case 'mesh:outlier:returned':
         this.io.out(`${c('gray', time(e.time))} ${e.endpoint} back in ${e.proxy ?? '?'}'s ${e.cluster}`);
+        return;
+      case 'mesh:request:upgraded':
+        // the stream opened; its request line comes when it closes (status 101)
+        if (e.reporter === 'source' || this.opts.bothReporters) {
+          this.io.out(`${c('gray', time(e.time))} ${e.proxy} -> ${e.endpoint ?? e.destination.serviceName}  ${e.method} ${e.authority}${e.path}  ${c('green', '101')} ${e.upgrade} open`);
+        }
         return;
       default:
         this.io.out(`${c('gray', time(e.time))} ${c('bold', e.message)}`);

@@ -96,6 +96,11 @@ export interface RequestEvent {
   why: string[];
   /** outbound and gateway hops: the route decision, by reference (see RouteRef) */
   route?: RouteRef;
+  /**
+   * a mirrored copy (VirtualService `mirror`), reported by the mirror destination's inbound
+   * sidecar: the proxy that sent it. The sender reports no event for the copy (as in Istio).
+   */
+  shadowOf?: string;
   /** request headers as received by this proxy (lower-case names) */
   requestHeaders: Record<string, string>;
   /** snapshot version the request ran on */
@@ -108,6 +113,45 @@ export interface RequestEvent {
   connectionSecurity?: 'mutual_tls' | 'tls' | 'none';
   /** this proxy's span (ids decided on the request path; see sandbox/telemetry/tracing) */
   trace?: RequestTrace;
+  /**
+   * the protocol the request switched to (`websocket`), when the upstream answered 101: the
+   * event then covers the whole upgraded stream (its bytes both ways and its duration), emitted
+   * when the stream closed, as Envoy logs an upgraded stream at its end
+   */
+  upgrade?: string;
+  /**
+   * gRPC requests only (content-type application/grpc): the response's `grpc-status` (Envoy's
+   * rule: trailers, else the headers of a trailers-only response, else mapped from the HTTP
+   * status; absent when nothing was sent), its `grpc-message`, and the length-prefixed messages
+   * counted each way (Istio's istio_request_messages_total / istio_response_messages_total)
+   */
+  grpc?: { status?: number; message?: string; requestMessages: number; responseMessages: number };
+}
+
+/**
+ * An HTTP/1.1 upgrade (WebSocket) switched protocols at one proxy: the upstream's 101 went to
+ * the client and the stream is open. Its `mesh:request:end` (status 101, same proxy and request
+ * id) arrives when the stream closes; this event lets a view show the stream while it is open.
+ */
+export interface UpgradeEvent {
+  type: 'mesh:request:upgraded';
+  /** epoch ms of the switch */
+  time: number;
+  reporter: 'source' | 'destination';
+  proxy: string;
+  listener: 'inbound' | 'outbound' | 'gateway';
+  /** epoch ms the request started (the `startTime` its end event will carry) */
+  startTime: number;
+  requestId: string;
+  method: string;
+  path: string;
+  authority: string;
+  /** the protocol switched to (`websocket`) */
+  upgrade: string;
+  upstreamCluster?: string;
+  endpoint?: string;
+  source: PeerInfo;
+  destination: DestinationInfo;
 }
 
 /** One upstream attempt of a request, for its span (an event per attempt). */
@@ -251,6 +295,7 @@ export interface ImageEvent {
 
 export type MeshEvent =
   | RequestEvent
+  | UpgradeEvent
   | WorkloadEvent
   | LogEvent
   | ConfigAppliedEvent

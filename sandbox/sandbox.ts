@@ -429,6 +429,12 @@ export class Sandbox {
    * image), and with MESH_ERR_NOT_READY (saying what is wrong) after `timeoutMs`.
    */
   async waitReady(timeoutMs: number): Promise<void> {
+    await this.waitHealthy(timeoutMs);
+    // healthy in the registry is not yet routable: wait for the snapshot that carries it
+    if (!this.stopping) await this.controlPlane?.settled();
+  }
+
+  private async waitHealthy(timeoutMs: number): Promise<void> {
     if (this.isReady() || this.stopping) return;
     const failed = this.failedInstance();
     if (failed) throw failed;

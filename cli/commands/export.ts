@@ -59,7 +59,10 @@ export async function runExport(opts: ExportOptions, io: Io): Promise<number> {
   for (const f of mesh.ruleFiles ?? []) if (!ruleFiles.includes(f)) ruleFiles.push(f);
   const result = await exportManifests({ mesh, ruleFiles }, outDir);
   await writeExport(result, outDir);
-  for (const n of result.notes) io.out(c('gray', `note: ${n.message}${n.hint ? ` (${n.hint})` : ''}`));
+  for (const n of result.notes) {
+    if (n.severity === 'warning') io.err(c('yellow', `warning: ${n.message}${n.hint ? ` (${n.hint})` : ''}`));
+    else io.out(c('gray', `note: ${n.message}${n.hint ? ` (${n.hint})` : ''}`));
+  }
   io.out(`${c('green', 'wrote')} ${result.files.length} files to ${outDir}: ${result.files.map((f) => f.path).join(', ')}`);
   io.out(c('gray', `apply to a cluster with \`kubectl apply -k ${path.relative(process.cwd(), outDir) || '.'}\`; run it here with \`meshbox up -f ${path.relative(process.cwd(), outDir) || '.'}\``));
   return 0;

@@ -534,6 +534,7 @@ function Screen({ store, controller, onQuit, size, initialView = 'services', int
             filter={ui.filters.traffic}
             selected={ui.trafficSel}
             upstream={d.upstream}
+            open={snapshot.traffic.open}
             width={width}
             height={viewHeight}
           />

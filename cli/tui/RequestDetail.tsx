@@ -71,9 +71,9 @@ export function detailLines(e: RequestEvent, chain: readonly RequestEvent[], why
   add('');
 
   add('THE WHOLE REQUEST (every hop with this x-request-id)', 'cyan', true);
-  const hops = chain.filter((x) => x.reporter === 'source').sort((a, b) => a.startTime - b.startTime);
+  const hops = chain.filter((x) => x.reporter === 'source' || x.shadowOf).sort((a, b) => a.startTime - b.startTime);
   for (const h of hops) {
-    add(`  ${clock(h.startTime)} ${h.proxy} -> ${destinationOf(h)}   ${h.status} ${duration(h.durationMs)}${h.attempts > 1 ? `   attempts ${h.attempts}` : ''}${h === e ? '   ◀ this hop' : ''}`, h === e ? 'white' : statusColor(h.status), h === e);
+    add(`  ${clock(h.startTime)} ${h.shadowOf ? `${h.shadowOf} -> ${destinationOf(h)} (mirrored copy, answer discarded)` : `${h.proxy} -> ${destinationOf(h)}`}   ${h.status} ${duration(h.durationMs)}${h.attempts > 1 ? `   attempts ${h.attempts}` : ''}${h === e ? '   ◀ this hop' : ''}`, h === e ? 'white' : statusColor(h.status), h === e);
   }
   if (hops.length === 0) add('  (no other hop is kept)', 'gray');
   return lines;

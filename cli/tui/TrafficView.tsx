@@ -2,9 +2,13 @@
  * Live traffic, like `linkerd viz tap`: one row per hop (reporter=source, so a request through
  * the ingress and caller shows as two rows), newest at the bottom, following the stream until
  * paused (space) or a row is selected (↑). The rows come from the store's bounded tap ring; the
- * header says how fast they arrive.
+ * header says how fast they arrive. Upgraded streams (WebSocket) still open are listed on one
+ * line under the header (`⇄ open`); each becomes a row, status 101, when it closes.
+ * A mirrored copy (VirtualService mirror) has its own row,
+ * `sender ~> mirror` in gray, from the mirror's inbound sidecar (its sender reports none).
  */
 import type { RequestEvent } from '../../sandbox/events.js';
+import type { OpenStream } from './view-store.js';
 import { Block } from './Block.js';
 import { cell, clockSeconds, col, duration, matchedRoute, rps } from './format.js';
 import { line, restyle, span, type Line } from './lines.js';
@@ -22,6 +26,8 @@ export interface TrafficViewProps {
   filter: string;
   selected: RequestEvent | undefined;
   upstream: UpstreamLookup;
+  /** upgraded streams open now (the snapshot's traffic.open) */
+  open?: readonly OpenStream[];
   width: number;
   height: number;
 }
@@ -53,8 +59,18 @@ function layout(width: number, flagsText: number): Columns {
   return { time, route, hop, method: 7, path: Math.max(0, rest - hop - route), status: 5, latency: 8, flags, attempts: 4 };
 }
 
-export function trafficLines({ events, total, hopRps, ingressRps, paused, filter, selected, upstream, width, height }: TrafficViewProps): Line[] {
-  const body = Math.max(1, height - 2);
+/** `⇄ 2 upgraded streams open: a -> b GET /chat (websocket since 12:00:01), ...`: the newest first */
+function openLine(open: readonly OpenStream[]): Line {
+  const shown = [...open].reverse().slice(0, 5).map((o) => `${o.proxy} -> ${o.destination} ${o.method} ${o.path} (${o.upgrade} since ${clockSeconds(o.since)})`);
+  const more = open.length > shown.length ? `, +${open.length - shown.length} more` : '';
+  return [
+    span(`⇄ ${open.length} upgraded stream${open.length === 1 ? '' : 's'} open`, { color: 'cyan' }),
+    span(`: ${shown.join(', ')}${more}`, { color: 'gray' }),
+  ];
+}
+
+export function trafficLines({ events, total, hopRps, ingressRps, paused, filter, selected, upstream, open = [], width, height }: TrafficViewProps): Line[] {
+  const body = Math.max(1, height - 2 - (open.length > 0 ? 1 : 0));
   const index = selected ? events.indexOf(selected) : -1;
   const start = index >= 0 ? Math.max(0, Math.min(index - Math.floor(body / 2), events.length - body)) : Math.max(0, events.length - body);
   const visible = events.slice(start, start + body);
@@ -75,6 +91,7 @@ export function trafficLines({ events, total, hopRps, ingressRps, paused, filter
       paused ? span('⏸ paused (space follows)', { color: 'yellow' }) : span('▶ following', { color: 'green' }),
       span(`  ${rps(ingressRps)} req/s at the ingress, ${rps(hopRps)} hops/s  ${filter ? `filter "${filter}": ${events.length} of ${total} rows kept` : `last ${events.length} hops`}`, { color: 'gray' }),
     ],
+    ...(open.length > 0 ? [openLine(open)] : []),
     line(header, { color: 'gray' }),
   ];
   if (events.length === 0) {
@@ -85,7 +102,7 @@ export function trafficLines({ events, total, hopRps, ingressRps, paused, filter
     const flags = flagsOf.get(e)!;
     const row: Line = [
       ...(cols.time ? [span(col(clockSeconds(e.startTime + e.durationMs), cols.time), { color: 'gray' })] : []),
-      span(col(`${e.proxy} -> ${destinationOf(e)}`, cols.hop)),
+      span(col(e.shadowOf ? `${e.shadowOf} ~> ${destinationOf(e)}` : `${e.proxy} -> ${destinationOf(e)}`, cols.hop), e.shadowOf ? { color: 'gray' } : {}),
       span(col(e.method, cols.method)),
       span(col(e.path, cols.path)),
       span(col(String(e.status), cols.status), { color: statusColor(e.status) }),

@@ -26,6 +26,11 @@ export function upstreamOf(e: RequestEvent, chain: readonly RequestEvent[]): Req
   );
 }
 
+/** who sent the hop: the calling proxy (for a mirrored copy, the sidecar that sent the copy) */
+export function sourceOf(e: RequestEvent): string {
+  return e.shadowOf ?? e.proxy;
+}
+
 /** where the hop went: the answering instance, else the service (or authority when unrouted) */
 export function destinationOf(e: RequestEvent): string {
   if (e.endpoint) return e.endpoint.replace(/\/app$/, '');
@@ -50,7 +55,7 @@ export function hopFlags(e: RequestEvent, upstream?: UpstreamLookup): string[] {
 
 export function searchText(e: RequestEvent, flags: readonly string[]): string {
   const cls = e.status > 0 ? `${Math.floor(e.status / 100)}xx` : 'reset';
-  return `${e.proxy} -> ${destinationOf(e)} ${e.destination.version} ${e.method} ${e.authority}${e.path} ${e.status} ${cls} ${flags.join(' ')} ${matchedRoute(e.why, e.routeName)}`.toLowerCase();
+  return `${sourceOf(e)} -> ${destinationOf(e)}${e.shadowOf ? ' mirror' : ''} ${e.destination.version} ${e.method} ${e.authority}${e.path} ${e.status} ${cls} ${flags.join(' ')} ${matchedRoute(e.why, e.routeName)}`.toLowerCase();
 }
 
 /** a `/` filter: case-insensitive text; `!text` keeps the rows without it */

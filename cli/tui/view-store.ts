@@ -19,7 +19,7 @@
  *   instance answered (faults applied at the inbound sidecar show up here first).
  */
 import type { Finding } from '../../sandbox/config/findings.js';
-import type { MeshEvent, RequestEvent } from '../../sandbox/events.js';
+import type { MeshEvent, RequestEvent, UpgradeEvent } from '../../sandbox/events.js';
 import type { FaultRecord } from '../../sandbox/faults/fault-spec.js';
 import type { InstanceInfo, LoadStatus, RuleResource, SandboxController } from './controller.js';
 import { RingBuffer } from './ring-buffer.js';
@@ -108,6 +108,20 @@ export interface Notice {
   hint?: string;
 }
 
+/** an upgraded stream (WebSocket) open now, as its caller's side reported it */
+export interface OpenStream {
+  proxy: string;
+  /** the answering instance (or the service) */
+  destination: string;
+  method: string;
+  path: string;
+  /** the protocol switched to (`websocket`) */
+  upgrade: string;
+  requestId: string;
+  /** epoch ms of the switch */
+  since: number;
+}
+
 export interface ViewSnapshot {
   /** increases with every published snapshot */
   seq: number;
@@ -136,6 +150,8 @@ export interface ViewSnapshot {
   traffic: {
     /** reporter=source events, one per hop, oldest first (bounded) */
     events: readonly RequestEvent[];
+    /** upgraded streams (WebSocket) open now, oldest first (bounded); each becomes a hop when it closes */
+    open: readonly OpenStream[];
     /** requests per second through the ingress gateway */
     ingressRps: number;
     /** hops per second (reporter=source events) */
@@ -222,10 +238,14 @@ function keep<T>(prev: T | undefined, next: T): T {
   return prev !== undefined && sameData(prev, next) ? prev : next;
 }
 
-type BufferName = 'requestIds' | 'indexedEvents' | 'eventsPerRequest' | 'series' | 'edges' | 'edgeVersions' | 'ejected' | 'tap' | 'logs';
+type BufferName = 'requestIds' | 'indexedEvents' | 'eventsPerRequest' | 'series' | 'edges' | 'edgeVersions' | 'ejected' | 'tap' | 'logs' | 'openStreams';
 
 /** ejected endpoints remembered at most (more than any mesh on one machine has instances) */
 const EJECTED_CAPACITY = 512;
+/** open upgraded streams remembered at most (the oldest is forgotten: its end event may never come, if its proxy went away) */
+const OPEN_STREAM_CAPACITY = 256;
+
+const streamKey = (e: { proxy: string; requestId: string; startTime: number }): string => `${e.proxy}|${e.requestId}|${e.startTime}`;
 
 export class ViewStore {
   private readonly now: () => number;
@@ -267,6 +287,8 @@ export class ViewStore {
   private lastSweepAt = -Infinity;
   /** ejected endpoints -> why; at most ejectedCapacity, those no longer in the mesh are forgotten */
   private readonly ejected = new Map<string, string>();
+  /** upgraded streams open now (caller's side), by proxy, request id and start; oldest first */
+  private readonly openStreams = new Map<string, OpenStream>();
   private readonly listeners = new Set<() => void>();
   private readonly unsubscribe: () => void;
   private timer: NodeJS.Timeout | undefined;
@@ -362,6 +384,7 @@ export class ViewStore {
       ejected: this.ejected.size,
       tap: this.tap.length,
       logs: this.logRing.length,
+      openStreams: this.openStreams.size,
     };
   }
 
@@ -378,6 +401,7 @@ export class ViewStore {
       ejected: EJECTED_CAPACITY,
       tap: this.tap.capacity,
       logs: this.logRing.capacity,
+      openStreams: OPEN_STREAM_CAPACITY,
     };
   }
 
@@ -474,6 +498,9 @@ export class ViewStore {
       case 'mesh:request:end':
         this.onRequest(e);
         return;
+      case 'mesh:request:upgraded':
+        this.onUpgraded(e);
+        break;
       case 'mesh:workload:log':
         if (this.collectLogs) this.pushLog(e.instance, e.stream, e.stream === 'stderr' ? 'warn' : 'info', e.line, e.time);
         break;
@@ -567,8 +594,23 @@ export class ViewStore {
     this.dirty = true;
   }
 
+  private onUpgraded(e: UpgradeEvent): void {
+    if (e.reporter !== 'source') return;
+    if (this.openStreams.size >= OPEN_STREAM_CAPACITY) this.openStreams.delete(this.openStreams.keys().next().value!);
+    this.openStreams.set(streamKey(e), {
+      proxy: e.proxy,
+      destination: e.endpoint ? e.endpoint.replace(/\/app$/, '') : e.destination.serviceName,
+      method: e.method,
+      path: e.path,
+      upgrade: e.upgrade,
+      requestId: e.requestId,
+      since: e.time,
+    });
+  }
+
   private onRequest(e: RequestEvent): void {
     const now = this.now();
+    if (e.upgrade && e.reporter === 'source') this.openStreams.delete(streamKey(e));
     this.lastRequestAt = now;
     const ok = e.status > 0 && e.status < 500;
     const bucket = latencyBucket(e.durationMs);
@@ -579,6 +621,8 @@ export class ViewStore {
         const fired = /^fault (\S+): /.exec(line);
         if (fired) this.window(`f:${fired[1]}`).record(now, true, 0);
       }
+      // a mirrored copy has no source-side event (as in Istio): its row in the tap is the mirror's own
+      if (e.shadowOf) this.tap.push(e);
       return;
     }
     this.tap.push(e);
@@ -702,6 +746,7 @@ export class ViewStore {
     const tapEvents = prev && prev.traffic.total === this.tap.total ? prev.traffic.events : this.tap.last();
     const traffic = keep(prev?.traffic, {
       events: tapEvents,
+      open: [...this.openStreams.values()],
       ingressRps: round(this.summary('ingress', now).rps, 1)!,
       hopRps: round(this.summary('hops', now).rps, 1)!,
       total: this.tap.total,

@@ -8,6 +8,10 @@
  *   GET /caller/ping                    -> GET /callme/ping
  *   GET /caller/ping-with-random-error  -> GET /callme/ping-with-random-error
  *   GET /caller/ping-with-random-delay  -> GET /callme/ping-with-random-delay
+ *   GET /caller/greet?name=<name>       -> gRPC helloworld.Greeter/SayHello on greeter-service (greeter-client.ts):
+ *                                       `I'm caller-service <version>. Calling... Hello <name>, I'm greeter-service <v>`;
+ *                                       a failed call answers 503 (UNAVAILABLE), 504 (DEADLINE_EXCEEDED) or 502
+ *                                       with `error: grpc-status <code>: <message>`
  *   ANY /caller/callme/<rest>           -> the same method, query and body to /callme/<rest> (extra, for tests)
  *   GET /actuator/health, /healthz      200 `{"status":"UP"}` (503 `OUT_OF_SERVICE` while shutting down)
  *
@@ -21,10 +25,12 @@
  * from the incoming request to the call, so traces join up and header-based routing works through
  * the caller (as Istio's Bookinfo productpage does).
  *
- * Environment: VERSION (required), PORT (8080), HOST (127.0.0.1), CALLME_URL, MESHBOX_OUTBOUND /
+ * Environment: VERSION (required), PORT (8080), HOST (127.0.0.1), CALLME_URL, GREETER_ADDR /
+ * GREETER_SERVICE_GRPC_ADDR (greeter-service's gRPC address, see greeter-client.ts), MESHBOX_OUTBOUND /
  * http_proxy / HTTP_PROXY, NO_PROXY / no_proxy, CALLME_TIMEOUT_MS (10000), SHUTDOWN_GRACE_MS (5000),
  * ACCESS_LOG=off. On SIGTERM/SIGINT it finishes the requests in flight and exits 0.
  */
+import { createGreeterClient, greeterAddress } from './greeter-client.js';
 import { describeTarget, resolveTarget } from './outbound.js';
 import { createCallerHandler } from './routes.js';
 import { fail, parseIntIn, readServiceEnv, startService } from './service-kit.js';
@@ -41,4 +47,9 @@ try {
   fail(NAME, `cannot use the callme-service address: ${(err as Error).message}`);
 }
 
-startService(env, createCallerHandler({ version: env.version, callme, timeoutMs }), `callme-service at ${describeTarget(callme)}`);
+const greeter = createGreeterClient(greeterAddress());
+startService(
+  env,
+  createCallerHandler({ version: env.version, callme, timeoutMs, greeter }),
+  `callme-service at ${describeTarget(callme)}, greeter-service at ${greeter.address} (gRPC)`,
+);

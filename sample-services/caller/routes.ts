@@ -6,12 +6,15 @@
 import type http from 'node:http';
 import { type OutboundTarget, propagatedHeaders, send } from './outbound.js';
 import { type Handler, pathOf, readBody, sendError, sendText } from './service-kit.js';
+import { type GreeterClient, httpStatusOfGrpc } from './greeter-client.js';
 
 export interface CallerContext {
   version: string;
   callme: OutboundTarget;
   /** how long one call to callme may take (connect to last byte) */
   timeoutMs: number;
+  /** greeter-service over gRPC (`GET /caller/greet`) */
+  greeter?: GreeterClient;
 }
 
 const REFERENCE_PATHS: Record<string, string> = {
@@ -43,8 +46,24 @@ export function createCallerHandler(ctx: CallerContext): Handler {
     }
   };
 
+  const greet = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!ctx.greeter) return sendError(req, res, 404);
+    const name = new URL(req.url ?? '/', 'http://localhost').searchParams.get('name') ?? 'caller-service';
+    try {
+      const reply = await ctx.greeter.sayHello(name, req.headers, ctx.timeoutMs);
+      sendText(res, 200, prefix + reply.message);
+    } catch (err) {
+      const e = err as { code?: number; details?: string; message: string };
+      sendText(res, httpStatusOfGrpc(e.code ?? 2), `${prefix}error: grpc-status ${e.code ?? 2}: ${e.details ?? e.message}`);
+    }
+  };
+
   return async (req, res) => {
     const path = pathOf(req);
+    if (path === '/caller/greet') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, 405, { Allow: 'GET, HEAD' });
+      return greet(req, res);
+    }
     const reference = REFERENCE_PATHS[path];
     if (reference !== undefined) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, 405, { Allow: 'GET, HEAD' });

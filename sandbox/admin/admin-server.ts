@@ -153,9 +153,16 @@ export class AdminServer {
     const s = this.server;
     this.server = undefined;
     if (!s) return Promise.resolve();
+    // answers in flight (a `/ready` asked as the sandbox stops itself) are written first; idle
+    // keep-alive connections close now, long-lived ones (`/tap`, `/logs` streams) after a grace
     return new Promise((resolve) => {
-      s.close(() => resolve());
-      s.closeAllConnections();
+      const grace = setTimeout(() => s.closeAllConnections(), 1_000);
+      grace.unref();
+      s.close(() => {
+        clearTimeout(grace);
+        resolve();
+      });
+      s.closeIdleConnections();
     });
   }
 }

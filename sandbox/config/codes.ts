@@ -54,7 +54,8 @@ export const FINDING_CODES = {
   DUPLICATE_SUBSET: { code: 'MB1114', severity: 'error', title: 'two subsets with the same name in one DestinationRule' },
   DUPLICATE_PORT_NAME: { code: 'MB1115', severity: 'error', title: 'two Gateway servers with the same port name' },
   GATEWAY_TLS_REQUIRED: { code: 'MB1116', severity: 'error', title: 'an HTTPS or TLS Gateway server without `tls` settings' },
-  FIELD_NOT_APPLIED: { code: 'MB1117', severity: 'warning', title: 'a valid field or value this meshbox version recognises but does not apply (mirror, corsPolicy, Gateway tls, tcp/tls routes, ...)' },
+  FIELD_NOT_APPLIED: { code: 'MB1117', severity: 'warning', title: 'a valid field or value this meshbox version recognises but does not apply (delegate, Gateway tls, tcp/tls routes, ...)' },
+  ENVOY_CONFIG_REJECTED: { code: 'MB1119', severity: 'warning', title: 'an EnvoyFilter patch whose Envoy configuration Envoy rejects (NACK), e.g. a local rate limit with a zero token bucket: not applied' },
   UNSUPPORTED_VALUE: { code: 'MB1118', severity: 'error', title: 'a value Istio itself rejects (exponentialDelay, targetPort on a Gateway)' },
   INVALID_PATH_TEMPLATE: { code: 'MB1140', severity: 'error', title: 'an AuthorizationPolicy path template Istio rejects (`{*}`/`{**}` not a whole segment, `{**}` not last)' },
   INVALID_IP_BLOCK: { code: 'MB1141', severity: 'error', title: 'an AuthorizationPolicy address or CIDR block that is neither' },
@@ -62,6 +63,7 @@ export const FINDING_CODES = {
   UNKNOWN_CONDITION_KEY: { code: 'MB1143', severity: 'warning', title: 'an AuthorizationPolicy `when` key Istio does not document: ignored' },
   INVALID_JWKS_URI: { code: 'MB1144', severity: 'error', title: 'a RequestAuthentication `jwksUri` that is not an http(s) URL' },
   INVALID_POLICY: { code: 'MB1145', severity: 'error', title: 'an AuthorizationPolicy Istio rejects (a condition with no values, a provider without CUSTOM, CUSTOM without provider)' },
+  INVALID_SERVICE_ENTRY: { code: 'MB1146', severity: 'error', title: 'a ServiceEntry Istio rejects (STATIC without endpoints or with non-IP ones, NONE with endpoints, DNS for a wildcard host without endpoints, an unknown port protocol)' },
   SCHEMA_VIOLATION: { code: 'MB1199', severity: 'error', title: 'any other schema violation' },
 
   HOST_NOT_FOUND: { code: 'MB2001', severity: 'warning', istioCode: 'IST0101', title: 'a destination host that is not a service of the mesh' },
@@ -81,6 +83,7 @@ export const FINDING_CODES = {
   POLICY_NO_WORKLOADS: { code: 'MB2040', severity: 'warning', istioCode: 'IST0127', title: 'a RequestAuthentication or AuthorizationPolicy whose selector matches no workload' },
   JWKS_URI_UNREACHABLE: { code: 'MB2041', severity: 'warning', title: 'a jwtRule whose jwksUri does not answer with a JWKS: its tokens get 401 `Jwks remote fetch is failed`' },
   GATEWAY_SELECTOR_NO_MATCH: { code: 'MB2015', severity: 'warning', istioCode: 'IST0101', title: "a Gateway whose selector matches no gateway proxy (meshbox's ingress labels)" },
+  CONFLICTING_SERVICE_ENTRIES: { code: 'MB2017', severity: 'warning', title: 'a ServiceEntry host that another ServiceEntry or a mesh service already declares: the first one is used' },
   PEER_AUTHENTICATION_NO_WORKLOADS: { code: 'MB2016', severity: 'warning', istioCode: 'IST0127', title: 'a PeerAuthentication whose selector matches no workload of the mesh' },
 
   MESH_NOT_FOUND: { code: 'MB3001', severity: 'error', title: 'meshbox.yaml does not exist (MESH_ERR_CONFIG_NOT_FOUND)' },
@@ -100,6 +103,7 @@ export const FINDING_CODES = {
   K8S_WORKLOAD_NO_SERVICE: { code: 'MB4008', severity: 'warning', title: 'a Deployment or StatefulSet that no Service selects: not started (meshbox addresses workloads through their Service)' },
   K8S_KUSTOMIZE: { code: 'MB4009', severity: 'error', title: 'a kustomization.yaml resource that does not exist or cannot be read' },
   K8S_EXPORT_NOTE: { code: 'MB4010', severity: 'info', title: '`meshbox export --k8s`: a meshbox-only setting left out of (or mapped into) the Kubernetes project' },
+  K8S_API_SCHEMA: { code: 'MB4011', severity: 'warning', title: "a field the Kubernetes API's schema does not define there, or a value it rejects, in a part meshbox does not use: ignored by meshbox, rejected by `kubectl apply`" },
 } as const satisfies Record<string, FindingCodeInfo>;
 
 export type FindingCodeName = keyof typeof FINDING_CODES;

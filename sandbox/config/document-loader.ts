@@ -21,6 +21,8 @@ import { checkGateway } from './checks/gateway-checks.js';
 import { checkPeerAuthentication } from './checks/peer-authentication-checks.js';
 import { checkAuthorizationPolicy } from './checks/authorization-policy-checks.js';
 import { checkRequestAuthentication } from './checks/request-authentication-checks.js';
+import { checkEnvoyFilter } from './checks/envoy-filter-checks.js';
+import { checkServiceEntry } from './checks/service-entry-checks.js';
 import { isObj, objAt, strAt } from './checks/guards.js';
 import type { Locator } from './schema-findings.js';
 
@@ -39,10 +41,11 @@ const KIND_CHECKS: Record<SupportedKind, (spec: unknown, locator: Locator) => Fi
   AuthorizationPolicy: checkAuthorizationPolicy,
   RequestAuthentication: checkRequestAuthentication,
   Telemetry: () => [],
+  EnvoyFilter: checkEnvoyFilter,
+  ServiceEntry: checkServiceEntry,
 };
 
 const NOT_APPLIED_HINTS: Record<string, string> = {
-  ServiceEntry: 'meshbox does not add its hosts to the mesh: destinations naming them count as unknown hosts (it stays valid for a real cluster)',
 };
 
 const DESCRIBE_KIND_HINT = 'it stays valid for a real cluster, where it applies; meshbox ignores it';

@@ -255,7 +255,29 @@ export interface IstioSpecs {
   AuthorizationPolicy: AuthorizationPolicySpec;
   RequestAuthentication: RequestAuthenticationSpec;
   Telemetry: TelemetrySpec;
+  EnvoyFilter: EnvoyFilterSpec;
+  ServiceEntry: ServiceEntrySpec;
 }
+
+/** networking.istio.io ServiceEntry (compiled into clusters and virtual hosts: ../control/service-entries.ts) */
+export interface ServiceEntrySpec {
+  hosts: string[];
+  addresses?: string[];
+  ports?: Array<{ number: number; protocol?: string; name?: string; targetPort?: number }>;
+  location?: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
+  resolution?: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'DYNAMIC_DNS';
+  endpoints?: Array<{ address?: string; ports?: Record<string, number>; labels?: Record<string, string>; weight?: number }>;
+}
+
+/** networking.istio.io/v1alpha3 EnvoyFilter: meshbox applies its local rate limit patches (sandbox/rate-limit) */
+export interface EnvoyFilterSpec {
+  workloadSelector?: { labels?: Record<string, string> };
+  priority?: number;
+  configPatches?: Array<{ applyTo?: string; match?: Record<string, unknown>; patch?: { operation?: string; value?: Record<string, unknown>; filterClass?: string } }>;
+}
+
+/** apiVersions of Istio's EnvoyFilter kind */
+export const ENVOY_FILTER_API_VERSIONS = ['networking.istio.io/v1alpha3'] as const;
 
 /** apiVersions of Istio's Telemetry kind */
 export const TELEMETRY_API_VERSIONS = ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'] as const;

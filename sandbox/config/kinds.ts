@@ -3,12 +3,14 @@
  * - `applied`: VirtualService, DestinationRule, Gateway (networking.istio.io v1/v1beta1/v1alpha3),
  *   PeerAuthentication, AuthorizationPolicy and RequestAuthentication (security.istio.io
  *   v1/v1beta1), meshbox's own Fault (meshbox.dev/v1alpha1), and Telemetry
- *   (telemetry.istio.io v1/v1alpha1: its tracing part);
+ *   (telemetry.istio.io v1/v1alpha1: its tracing part), and EnvoyFilter
+ *   (networking.istio.io v1alpha3: its local rate limit patches, the others reported),
+ *   ServiceEntry (egress: hosts outside the mesh);
  * - `istio`: other Istio kinds, recognised (apiVersion checked) but not applied: a warning;
  * - `kubernetes`: Kubernetes kinds (Deployment, Service, ...): info, meshbox.yaml defines services;
  * - `unknown`: anything else: a warning, never a crash.
  */
-import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS, SECURITY_API_VERSIONS, TELEMETRY_API_VERSIONS } from './istio-types.js';
+import { ENVOY_FILTER_API_VERSIONS, MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS, SECURITY_API_VERSIONS, TELEMETRY_API_VERSIONS } from './istio-types.js';
 import type { SupportedKind } from './istio-types.js';
 
 export type KindClass =
@@ -32,15 +34,15 @@ const APPLIED: Record<SupportedKind, readonly string[]> = {
   AuthorizationPolicy: SECURITY,
   RequestAuthentication: SECURITY,
   Telemetry: [...TELEMETRY_API_VERSIONS],
+  EnvoyFilter: [...ENVOY_FILTER_API_VERSIONS],
+  ServiceEntry: NETWORKING,
 };
 
 /** Istio kinds meshbox recognises but does not apply, with the apiVersions that serve them. */
 export const ISTIO_KINDS: Record<string, readonly string[]> = {
-  ServiceEntry: NETWORKING,
   Sidecar: NETWORKING,
   WorkloadEntry: NETWORKING,
   WorkloadGroup: NETWORKING,
-  EnvoyFilter: ['networking.istio.io/v1alpha3'],
   ProxyConfig: ['networking.istio.io/v1beta1'],
 
   WasmPlugin: ['extensions.istio.io/v1alpha1'],

@@ -6,6 +6,7 @@
  * loader), so the rest of meshbox never guesses a base directory.
  */
 import type { SourceLocation } from './findings.js';
+import type { SelectedProtocol } from './protocol-selection.js';
 
 export interface HealthCheckSpec {
   /** HTTP path probed on the instance's own port; 2xx/3xx means healthy */
@@ -47,6 +48,12 @@ export interface WorkloadSpec {
   cwd: string;
   image?: string;
   build?: BuildSpec;
+  /**
+   * From a Kubernetes manifest: the container's `command` (it replaces the image's ENTRYPOINT) and
+   * `args` (its CMD), as Kubernetes runs them (neither: the image's own). The Docker runtime uses them in place of `command`;
+   * `meshbox export --k8s` writes them back unchanged.
+   */
+  container?: { command?: string[]; args?: string[] };
   /** user env, merged service-level then version-level */
   env: Record<string, string>;
   /** pod labels; always contains `app` and `version` */
@@ -82,8 +89,12 @@ export interface ServiceSpec {
   name: string;
   /** the Service port apps use to address it (`callme-service:8080`) */
   port: number;
-  /** the protocol name of the port, as a Kubernetes Service port name (`http`) */
-  protocol: 'http';
+  /**
+   * the port's protocol as Istio selects it (./protocol-selection.ts): `http` (meshbox.yaml's
+   * default), `http2`, `grpc`, `grpc-web`, ...; the compiler copies it into the service's
+   * clusters and listeners (HTTP/2 upstream for http2/grpc/grpc-web)
+   */
+  protocol: SelectedProtocol;
   workloads: WorkloadSpec[];
   /** restart (or rebuild) on source changes; absent: the service's code is not watched */
   watch?: WatchSpec;
@@ -117,6 +128,8 @@ export interface MeshDefinition {
   kubernetes?: KubernetesSourceSpec;
   /** meshbox.yaml `tracing:` (sampling percentage, collectors); the command line overrides it */
   tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
+  /** meshbox.yaml `outboundTrafficPolicy:` (Istio MeshConfig); absent: ALLOW_ANY */
+  outboundTrafficPolicy?: { mode: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
 }
 
 /** How to start an image of a Kubernetes manifest with the process runtime (meshbox.yaml `images:`). */

@@ -1,7 +1,6 @@
 /**
- * Fields meshbox accepts, as Istio's API server does, but does not apply: `mirror`, `corsPolicy`,
- * Gateway `tls`, DestinationRule `portLevelSettings`, ... Each one found in a document, at any
- * depth, is a `warning` (MB1117) "recognised but not applied" with its file:line:col and what
+ * Fields meshbox accepts, as Istio's API server does, but does not apply: `delegate`, Gateway
+ * `tls`, DestinationRule `tcpKeepalive`, ... Each one found in a document, at any depth, is a `warning` (MB1117) "recognised but not applied" with its file:line:col and what
  * meshbox does instead, the way a recognised but unapplied kind is reported (MB1007). They are
  * found by walking the data along the schema (`x-meshbox-not-applied`, see schemas/json-schema.ts),
  * so a field marked there is reported everywhere it appears, and the README's table is checked

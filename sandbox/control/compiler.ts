@@ -14,9 +14,12 @@
  *   DestinationRule subset (top-level trafficPolicy overridden by the subset's), `inbound|<port>||`
  *   per sidecar, and PassthroughCluster;
  * - sidecars get the RequestAuthentication and AuthorizationPolicy resources that select them
- *   (ProxyConfig.security, enforced by their inbound jwt_authn and rbac filters).
+ *   (ProxyConfig.security, enforced by their inbound jwt_authn and rbac filters);
+ * - a service's port protocol (`http`, `grpc`, ...) goes into its clusters (outbound and the
+ *   sidecars' inbound ones: HTTP/2 upstream for http2/grpc/grpc-web) and its listeners.
  */
 import type {
+  Destination,
   DestinationRuleSpec,
   GatewaySpec,
   HTTPMatchRequest,
@@ -26,6 +29,7 @@ import type {
 } from '../config/istio-types.js';
 import { parseDuration } from '../config/duration.js';
 import type { MeshDefinition } from '../config/mesh-types.js';
+import type { SelectedProtocol } from '../config/protocol-selection.js';
 import type { LoadedResource } from '../config/resource.js';
 import type { FaultRecord, FaultSpec } from '../faults/fault-spec.js';
 import { describeFault } from '../faults/describe-fault.js';
@@ -40,6 +44,7 @@ import type {
   LbPolicy,
   ListenerConfig,
   MeshSnapshot,
+  MirrorPolicyConfig,
   ProxyConfig,
   RouteConfig,
   RouteEntryConfig,
@@ -53,6 +58,8 @@ import { spiffeId } from '../security/identity.js';
 import { PeerAuthenticationResolver, type PeerAuthenticationPolicy, type PeerAuthenticationSpec } from '../security/peer-authentication.js';
 import { upstreamTls } from '../security/tls-settings.js';
 import { compileTracing, type TracingDefaults } from '../telemetry/tracing/telemetry-resource.js';
+import { compileRateLimits } from '../rate-limit/rate-limit-compile.js';
+import { externalEndpoints, externalRef, externalServices, type ExternalService } from './service-entries.js';
 
 export const GATEWAY_ID = 'istio-ingressgateway';
 /**
@@ -65,6 +72,9 @@ export const GATEWAY_ROUTE_CONFIG = 'gateway/http.80';
 /** the mesh routes (`gateways: [mesh]` VirtualServices) as the ingress gateway's workload sees them: port-forward listeners use it */
 export const PORT_FORWARD_ROUTE_CONFIG = `outbound/${GATEWAY_ID}`;
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
+/** REGISTRY_ONLY: what requests to unknown hosts are reported as going to */
+export const BLACK_HOLE_CLUSTER = 'BlackHoleCluster';
+const BLACK_HOLE_VHOST = 'block_all';
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** how long a request waits for an endpoint of a cluster whose instances meshbox is restarting */
 export const RESTART_WAIT_MS = 10_000;
@@ -155,8 +165,13 @@ function labelsMatch(selector: Record<string, string> | undefined, labels: Recor
 /** Resolves a host as written in a rule (`callme-service`, `callme-service.default`, FQDN). */
 export class HostResolver {
   private readonly byAlias = new Map<string, ServiceRef>();
-  constructor(readonly services: ServiceRef[]) {
+  constructor(
+    readonly services: ServiceRef[],
+    /** ServiceEntry hosts: named exactly as declared (no short forms) */
+    external: readonly ServiceRef[] = [],
+  ) {
     for (const s of services) for (const a of hostAliases(s)) this.byAlias.set(a, s);
+    for (const s of external) if (!this.byAlias.has(s.fqdn)) this.byAlias.set(s.fqdn, s);
   }
   resolve(host: string): ServiceRef | undefined {
     return this.byAlias.get(host);
@@ -177,6 +192,7 @@ export function listenersFor(mesh: MeshDefinition, instances: readonly Instance[
     },
   ];
   const servicePorts = new Map(mesh.services.map((s) => [s.name, s.port]));
+  const protocols = new Map(mesh.services.map((s) => [s.name, s.protocol]));
   for (const inst of instances) {
     out.push({
       name: `${inst.id}/inbound`,
@@ -186,6 +202,7 @@ export function listenersFor(mesh: MeshDefinition, instances: readonly Instance[
       port: inst.sidecar.inbound,
       inboundCluster: inboundClusterKey(inst),
       servicePort: servicePorts.get(inst.workload.service) ?? 80,
+      ...protocolField(protocols.get(inst.workload.service)),
     });
     out.push({
       name: `${inst.id}/outbound`,
@@ -205,10 +222,16 @@ export function listenersFor(mesh: MeshDefinition, instances: readonly Instance[
         routeConfig: outboundRouteConfigName(inst),
         boundHost: svc.name,
         servicePort: svc.port,
+        ...protocolField(svc.protocol),
       });
     }
   }
   return out;
+}
+
+/** a listener's or cluster's `protocol`, left out for plain `http` (the default) */
+function protocolField(protocol: SelectedProtocol | undefined): { protocol?: SelectedProtocol } {
+  return protocol && protocol !== 'http' ? { protocol } : {};
 }
 
 function inboundClusterKey(inst: Instance): string {
@@ -283,7 +306,10 @@ export function compile(input: CompileInput): MeshSnapshot {
   const { mesh, instances } = input;
   const ns = mesh.namespace;
   const services: ServiceRef[] = mesh.services.map((s) => ({ name: s.name, namespace: ns, fqdn: fqdn(s.name, ns), port: s.port }));
-  const resolver = new HostResolver(services);
+  // ServiceEntry hosts: services of the registry too (egress), named as declared
+  const external = externalServices(input.resources, new Set(services.flatMap((s) => hostAliases(s))));
+  const externalRefs = external.map((e) => externalRef(e, e.ports[0]!));
+  const resolver = new HostResolver(services, externalRefs);
   const vss = input.resources.filter((r): r is VS => r.kind === 'VirtualService');
   const drs = input.resources.filter((r): r is DR => r.kind === 'DestinationRule');
   const gws = input.resources.filter((r): r is GW => r.kind === 'Gateway');
@@ -322,7 +348,9 @@ export function compile(input: CompileInput): MeshSnapshot {
     const svc = resolver.resolve(dr.spec.host);
     if (svc) drByService.set(svc.name, [...(drByService.get(svc.name) ?? []), dr]);
   }
+  const protocolOfService = new Map(mesh.services.map((s) => [s.name, s.protocol]));
   for (const svc of services) {
+    const protocol = protocolField(protocolOfService.get(svc.name));
     const members = instances.filter((i) => i.workload.service === svc.name);
     const rules = drByService.get(svc.name) ?? [];
     const dr = rules[0];
@@ -341,6 +369,7 @@ export function compile(input: CompileInput): MeshSnapshot {
       trafficPolicy: top,
       policySource: dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined,
       tls: upstreamTls(top?.tls, dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined),
+      ...protocol,
     };
     const seenSubsets = new Set<string>();
     for (const owner of rules) {
@@ -363,7 +392,55 @@ export function compile(input: CompileInput): MeshSnapshot {
           trafficPolicy: policy,
           policySource: `DestinationRule ${owner.metadata.namespace}/${owner.metadata.name} subset ${subset.name}`,
           tls: upstreamTls(policy?.tls, `DestinationRule ${owner.metadata.namespace}/${owner.metadata.name} subset ${subset.name}`),
+          ...protocol,
         };
+      }
+    }
+  }
+  for (const ext of external) {
+    const rules = drs.filter((d) => d.spec.host.toLowerCase() === ext.host);
+    const dr = rules[0];
+    for (const port of ext.ports) {
+      const ref = externalRef(ext, port);
+      const endpoints = externalEndpoints(ext, port);
+      const top = forPort(dr?.spec.trafficPolicy, port.number);
+      const source = dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined;
+      const base = { kind: 'outbound' as const, service: ref, ...(ext.resolution === 'NONE' ? { originalDestination: true } : {}), external: ext.location === 'MESH_EXTERNAL' ? 'external' as const : 'internal' as const };
+      const name = `outbound|${port.number}||${ext.host}`;
+      clusters[name] = {
+        key: name,
+        name,
+        ...base,
+        endpoints,
+        lb: lbPolicy(top),
+        hashPolicy: hashPolicy(top),
+        connectTimeoutMs: connectTimeout(top),
+        trafficPolicy: top,
+        policySource: source ?? ext.source,
+        tls: upstreamTls(top?.tls, source),
+      };
+      const seenSubsets = new Set<string>();
+      for (const owner of rules) {
+        for (const subset of owner.spec.subsets ?? []) {
+          if (seenSubsets.has(subset.name)) continue;
+          seenSubsets.add(subset.name);
+          const policy = mergePolicy(dr?.spec.trafficPolicy, subset.trafficPolicy, port.number);
+          const sname = `outbound|${port.number}|${subset.name}|${ext.host}`;
+          const subsetSource = `DestinationRule ${owner.metadata.namespace}/${owner.metadata.name} subset ${subset.name}`;
+          clusters[sname] = {
+            key: sname,
+            name: sname,
+            ...base,
+            subset: subset.name,
+            endpoints: endpoints.filter((e) => labelsMatch(subset.labels, e.meta.labels)),
+            lb: lbPolicy(policy),
+            hashPolicy: hashPolicy(policy),
+            connectTimeoutMs: connectTimeout(policy),
+            trafficPolicy: policy,
+            policySource: subsetSource,
+            tls: upstreamTls(policy?.tls, subsetSource),
+          };
+        }
       }
     }
   }
@@ -385,6 +462,7 @@ export function compile(input: CompileInput): MeshSnapshot {
       ],
       lb: 'ROUND_ROBIN',
       connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+      ...protocolField(protocolOfService.get(inst.workload.service)),
     };
   }
   clusters[PASSTHROUGH_CLUSTER] = {
@@ -397,6 +475,7 @@ export function compile(input: CompileInput): MeshSnapshot {
   };
 
   const routeCompiler = new RouteCompiler(resolver);
+  const outboundPolicy = mesh.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY';
 
   // ---- sidecar route configs (per proxy: sourceLabels make them differ)
   const routeConfigs: Record<string, RouteConfig> = {};
@@ -412,7 +491,7 @@ export function compile(input: CompileInput): MeshSnapshot {
     let virtualHosts = sharedRoutes.get(key);
     if (!virtualHosts) {
       const scope: MatchScope = { gateway: 'mesh', labels: inst.workload.labels, namespace: ns };
-      virtualHosts = sidecarVirtualHosts(meshVss, services, resolver, routeCompiler, scope);
+      virtualHosts = sidecarVirtualHosts(meshVss, services, external, resolver, routeCompiler, scope, outboundPolicy);
       sharedRoutes.set(key, virtualHosts);
     }
     routeConfigs[outboundRouteConfigName(inst)] = { name: outboundRouteConfigName(inst), virtualHosts };
@@ -423,7 +502,7 @@ export function compile(input: CompileInput): MeshSnapshot {
     const scope: MatchScope = { gateway: 'mesh', labels: mesh.ingress.labels, namespace: ns };
     routeConfigs[PORT_FORWARD_ROUTE_CONFIG] = {
       name: PORT_FORWARD_ROUTE_CONFIG,
-      virtualHosts: sidecarVirtualHosts(meshVss, services, resolver, routeCompiler, scope),
+      virtualHosts: sidecarVirtualHosts(meshVss, services, external, resolver, routeCompiler, scope, outboundPolicy),
     };
   }
 
@@ -432,6 +511,17 @@ export function compile(input: CompileInput): MeshSnapshot {
     name: GATEWAY_ROUTE_CONFIG,
     virtualHosts: gatewayVirtualHosts(gws, vss, mesh, routeCompiler),
   };
+
+  // ---- EnvoyFilter local rate limits: filters in the proxies' chains, per-route settings
+  compileRateLimits({
+    envoyFilters: input.resources.filter((r) => r.kind === 'EnvoyFilter'),
+    proxies,
+    servicePortOf: (id) => {
+      const inst = instances.find((i) => i.id === id);
+      return inst ? servicePortOf(inst) : undefined;
+    },
+    routeConfigOf: (id, context) => routeConfigs[context === 'gateway' ? GATEWAY_ROUTE_CONFIG : `outbound/${id}`],
+  });
 
   // ---- faults: each resolved to the instances it hits
   const faults: CompiledFault[] = [];
@@ -455,6 +545,7 @@ export function compile(input: CompileInput): MeshSnapshot {
     createdAt: new Date().toISOString(),
     namespace: ns,
     services,
+    ...(externalRefs.length ? { external: external.flatMap((e) => e.ports.map((p) => externalRef(e, p))) } : {}),
     proxies,
     listeners,
     routeConfigs,
@@ -479,19 +570,26 @@ function serviceDomains(s: ServiceRef): string[] {
 function sidecarVirtualHosts(
   vss: VS[],
   services: ServiceRef[],
+  external: readonly ExternalService[],
   resolver: HostResolver,
   rc: RouteCompiler,
   scope: MatchScope,
+  outboundPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY',
 ): VirtualHostConfig[] {
   const out: VirtualHostConfig[] = [];
   const claimed = new Set<string>();
   const vsForService = new Map<string, VS>();
+  const vsForHost = new Map<string, VS>();
   const extraHosts: Array<{ host: string; vs: VS }> = [];
+  const externalHosts = new Set(external.map((e) => e.host));
   for (const vs of vss) {
     for (const host of vs.spec.hosts ?? []) {
-      const svc = resolver.resolve(host);
+      const h = host.toLowerCase();
+      const svc = externalHosts.has(h) ? undefined : resolver.resolve(host);
       if (svc) {
         if (!vsForService.has(svc.name)) vsForService.set(svc.name, vs);
+      } else if (externalHosts.has(h)) {
+        if (!vsForHost.has(h)) vsForHost.set(h, vs);
       } else if (host !== '*') {
         extraHosts.push({ host, vs });
       }
@@ -507,16 +605,31 @@ function sidecarVirtualHosts(
       routes: vs ? rc.routes(vs, scope) : [rc.defaultRoute(svc)],
     });
   }
+  // ServiceEntry hosts, per HTTP port: the host alone goes to its first port
+  for (const ext of external) {
+    const vs = vsForHost.get(ext.host);
+    for (const port of ext.ports) {
+      const domains = [ext.host, `${ext.host}:${port.number}`].filter((d) => !claimed.has(d));
+      if (domains.length === 0) continue;
+      domains.forEach((d) => claimed.add(d));
+      out.push({
+        name: `${ext.host}:${port.number}`,
+        domains,
+        routes: vs ? rc.routes(vs, scope) : [rc.defaultRoute(externalRef(ext, port))],
+      });
+    }
+  }
   for (const { host, vs } of extraHosts) {
     if (claimed.has(host)) continue;
     claimed.add(host);
     out.push({ name: host, domains: [host], routes: rc.routes(vs, scope) });
   }
-  out.push({
-    name: 'allow_any',
-    domains: ['*'],
-    routes: [rc.passthroughRoute()],
-  });
+  // outboundTrafficPolicy: unknown hosts pass through (ALLOW_ANY) or get 502 (REGISTRY_ONLY)
+  out.push(
+    outboundPolicy === 'REGISTRY_ONLY'
+      ? { name: BLACK_HOLE_VHOST, domains: ['*'], routes: [rc.blackholeRoute()] }
+      : { name: 'allow_any', domains: ['*'], routes: [rc.passthroughRoute()] },
+  );
   return out;
 }
 
@@ -569,6 +682,19 @@ class RouteCompiler {
       origin: { resource: `default route of ${svc.name}`, index: -1 },
       match: [],
       action: { type: 'route', destinations: [{ clusterKey: name, clusterName: name, host: svc.name, port: svc.port, weight: 100 }] },
+      timeoutMs: null,
+      retry: compileRetryPolicy(undefined, parseDuration),
+    };
+  }
+
+  /** Istio's REGISTRY_ONLY catch-all: virtual host and route `block_all`, a direct 502 (reported as BlackHoleCluster) */
+  blackholeRoute(): RouteEntryConfig {
+    return {
+      name: BLACK_HOLE_VHOST,
+      origin: { resource: 'outboundTrafficPolicy REGISTRY_ONLY', index: -1 },
+      match: [],
+      action: { type: 'directResponse', status: 502 },
+      statsDestination: BLACK_HOLE_CLUSTER,
       timeoutMs: null,
       retry: compileRetryPolicy(undefined, parseDuration),
     };
@@ -654,10 +780,7 @@ class RouteCompiler {
     }
     const ds = http.route ?? [];
     const destinations: WeightedClusterConfig[] = ds.map((d) => {
-      const svc = this.resolver.resolve(d.destination.host);
-      const port = d.destination.port?.number ?? svc?.port ?? 80;
-      const host = svc?.fqdn ?? d.destination.host;
-      const clusterName = `outbound|${port}|${d.destination.subset ?? ''}|${host}`;
+      const { clusterName, port } = this.clusterOf(d.destination);
       return {
         clusterKey: clusterName,
         clusterName,
@@ -668,6 +791,37 @@ class RouteCompiler {
         headers: d.headers,
       };
     });
-    return { ...base, action: { type: 'route', destinations } };
+    const mirrors = this.mirrors(vs, http, index);
+    return { ...base, ...(mirrors.length ? { mirrors } : {}), action: { type: 'route', destinations } };
+  }
+
+  private clusterOf(d: Destination): { clusterName: string; port: number } {
+    const svc = this.resolver.resolve(d.host);
+    const port = d.port?.number ?? svc?.port ?? 80;
+    return { clusterName: `outbound|${port}|${d.subset ?? ''}|${svc?.fqdn ?? d.host}`, port };
+  }
+
+  /**
+   * Istio's mirror policies: `mirror` with `mirrorPercentage` (absent: 100%), or each of
+   * `mirrors[]` with its own `percentage`; a 0% mirror gets no policy at all.
+   */
+  private mirrors(vs: VS, http: HTTPRoute, index: number): MirrorPolicyConfig[] {
+    const list: Array<{ destination: Destination; percent: number; path: Array<string | number> }> = [];
+    if (http.mirror) list.push({ destination: http.mirror, percent: http.mirrorPercentage?.value ?? 100, path: ['spec', 'http', index, 'mirror'] });
+    (http.mirrors ?? []).forEach((m, j) => list.push({ destination: m.destination, percent: m.percentage?.value ?? 100, path: ['spec', 'http', index, 'mirrors', j] }));
+    return list
+      .filter((m) => m.percent > 0)
+      .map((m) => {
+        const { clusterName, port } = this.clusterOf(m.destination);
+        return {
+          clusterKey: clusterName,
+          clusterName,
+          host: m.destination.host,
+          subset: m.destination.subset,
+          port,
+          percent: Math.min(100, m.percent),
+          location: loc(vs, m.path),
+        };
+      });
   }
 }

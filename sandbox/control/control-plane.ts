@@ -121,6 +121,15 @@ export class ControlPlane {
     });
   }
 
+  /**
+   * Resolves once every registry change made so far is in a snapshot the data plane applied (a
+   * workload that just turned healthy is routable, not only marked healthy).
+   */
+  async settled(): Promise<void> {
+    while (this.pending) await this.pending;
+    await this.pushing;
+  }
+
   /** compiles and pushes now (waiting for any push in progress) */
   async publish(): Promise<MeshSnapshot> {
     if (this.pending) await this.pending;

@@ -95,6 +95,8 @@ export function planMeshChange(before: MeshDefinition, after: MeshDefinition, op
   }
   if (canonical(after.ingress.labels) !== canonical(before.ingress.labels)) changed.push('changed ingress gateway labels');
   if (after.namespace !== before.namespace) changed.push(`changed namespace ${before.namespace} -> ${after.namespace}`);
+  const mode = (m: MeshDefinition): string => m.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY';
+  if (mode(after) !== mode(before)) changed.push(`changed outboundTrafficPolicy ${mode(before)} -> ${mode(after)}`);
   if (after.rulesDir !== before.rulesDir) {
     if (opts.rulesExplicit) notApplied.push(`rules ${after.rulesDir ?? '-'} (--rules was given)`);
     else changed.push(`changed rules folder ${before.rulesDir ?? '-'} -> ${after.rulesDir ?? '-'}`);

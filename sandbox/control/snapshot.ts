@@ -23,6 +23,7 @@ import type {
 } from '../config/istio-types.js';
 import type { EffectiveMtlsMode } from '../security/peer-authentication.js';
 import type { InboundMtlsConfig, UpstreamTlsConfig } from '../security/tls-settings.js';
+import type { ProxyRateLimitConfig } from '../rate-limit/rate-limit-types.js';
 
 /** Workload identity as Istio's metadata exchange carries it (metric labels). */
 export interface WorkloadMeta {
@@ -102,6 +103,10 @@ export interface ClusterConfig {
   tls?: UpstreamTlsConfig;
   /** the Service port's protocol (../config/protocol-selection.ts): picks HTTP/1.1, HTTP/2 or TCP upstream; absent: http */
   protocol?: SelectedProtocol;
+  /** a ServiceEntry's cluster: its hosts are outside the mesh (`external`) or in it without meshbox sidecars (`internal`) */
+  external?: 'external' | 'internal';
+  /** ServiceEntry resolution NONE: requests go to the address the caller asked for (Envoy ORIGINAL_DST) */
+  originalDestination?: boolean;
 }
 
 export interface RetryPolicyConfig {
@@ -125,6 +130,19 @@ export interface WeightedClusterConfig {
   port: number;
   weight: number;
   headers?: Headers;
+}
+
+/** VirtualService `mirror`/`mirrors[]`: where a copy of the route's traffic goes (Envoy request_mirror_policies) */
+export interface MirrorPolicyConfig {
+  clusterKey: string;
+  clusterName: string;
+  host: string;
+  subset?: string;
+  port: number;
+  /** share of requests copied, 0-100 (absent in the rule: 100) */
+  percent: number;
+  /** file:line:col of the mirror, when known */
+  location?: string;
 }
 
 export interface RouteOrigin {
@@ -157,6 +175,10 @@ export interface RouteEntryConfig {
   /** `istio`: before the router (never retried); `upstream`: per attempt (meshbox annotation) */
   faultMode?: 'istio' | 'upstream';
   corsPolicy?: CorsPolicy;
+  /** copies of the traffic (route actions only), fire and forget */
+  mirrors?: MirrorPolicyConfig[];
+  /** a direct response reported as going to this cluster (REGISTRY_ONLY: BlackHoleCluster) */
+  statsDestination?: string;
 }
 
 export interface VirtualHostConfig {
@@ -201,6 +223,8 @@ export interface ProxyConfig {
   meta: WorkloadMeta;
   /** sidecars: the RequestAuthentication and AuthorizationPolicy their inbound filters enforce */
   security?: InboundSecurityConfig;
+  /** EnvoyFilter local rate limits: the filters inserted into this proxy's chains, per-route settings */
+  rateLimit?: ProxyRateLimitConfig;
 }
 
 /** A meshbox fault resolved to the instances it hits. */
@@ -222,6 +246,8 @@ export interface MeshSnapshot {
   namespace: string;
   /** the mesh's services (destination metadata, host aliases) */
   services: ServiceRef[];
+  /** ServiceEntry hosts, one per port (destination metadata; named exactly as declared) */
+  external?: ServiceRef[];
   proxies: ProxyConfig[];
   listeners: ListenerConfig[];
   routeConfigs: Record<string, RouteConfig>;

@@ -53,8 +53,13 @@ function imageOf(svc: ServiceSpec, w: WorkloadSpec): string {
   return `meshbox/${svc.name}`;
 }
 
+/** the handler of the workload's health check: httpGet, tcpSocket or exec */
+function handler(w: WorkloadSpec): Obj {
+  return w.health.kind === 'tcp' ? { tcpSocket: { port: 'http' } } : w.health.kind === 'exec' && w.health.command ? { exec: { command: w.health.command } } : { httpGet: { path: w.health.path, port: 'http' } };
+}
+
 function probe(w: WorkloadSpec): Obj {
-  const how: Obj = w.health.kind === 'tcp' ? { tcpSocket: { port: 'http' } } : w.health.kind === 'exec' && w.health.command ? { exec: { command: w.health.command } } : { httpGet: { path: w.health.path, port: 'http' } };
+  const how = handler(w);
   return {
     ...how,
     periodSeconds: seconds(w.health.intervalMs),
@@ -75,14 +80,18 @@ function deployment(mesh: MeshDefinition, svc: ServiceSpec, w: WorkloadSpec, out
     imagePullPolicy: 'IfNotPresent',
     ports: [{ name: 'http', containerPort: svc.port }],
   };
-  // in a container, the command is the image's own unless the workload has an image and a command
-  if (w.command && w.image) container['command'] = w.command;
+  // in a container: the manifest's own command/args when it came from one; else meshbox.yaml's
+  // `command` of an `image`, which meshbox's Docker runtime runs as the image's CMD: `args`
+  if (w.container) {
+    if (w.container.command) container['command'] = w.container.command;
+    if (w.container.args) container['args'] = w.container.args;
+  } else if (w.command && w.image) container['args'] = w.command;
   const env = Object.entries(w.env).map(([name, value]) => ({ name, value }));
   if (env.length) container['env'] = env;
   container['readinessProbe'] = probe(w);
   container['livenessProbe'] = probe(w);
   if (w.startTimeoutMs !== DEFAULT_START_TIMEOUT_MS) {
-    container['startupProbe'] = { httpGet: { path: w.health.path, port: 'http' }, periodSeconds: 1, failureThreshold: seconds(w.startTimeoutMs) };
+    container['startupProbe'] = { ...handler(w), periodSeconds: 1, failureThreshold: seconds(w.startTimeoutMs) };
   }
   if (!w.image && !w.build && !notes.some((n) => n.message.includes(`the image ${imageOf(svc, w)},`))) {
     notes.push(makeFinding('K8S_EXPORT_NOTE', `${w.workload}: no \`image\` or \`build\` in ${basename(mesh.file)}: the Deployment names the image ${imageOf(svc, w)}, which a cluster must be able to pull`, { location: svc.location, hint: `build and push it, or give the service \`image:\` or \`build:\` in ${basename(mesh.file)} and export again` }));
@@ -110,6 +119,8 @@ function serviceDocs(mesh: MeshDefinition, svc: ServiceSpec, outDir: string, not
     },
   ];
   for (const w of svc.workloads) docs.push(deployment(mesh, svc, w, outDir, notes));
+  // meshbox takes DNS-1123 labels; a Kubernetes Service name is a DNS-1035 label (it starts with a letter)
+  if (!/^[a-z]/.test(svc.name)) notes.push(makeFinding('K8S_EXPORT_NOTE', `${svc.name}: a Kubernetes Service name must start with a letter (DNS-1035 label): the API server rejects Service ${svc.name}`, { location: svc.location, severity: 'warning', hint: `rename the service in ${basename(mesh.file)} (and its hosts in the rules), then export again` }));
   if (svc.watch) notes.push(makeFinding('K8S_EXPORT_NOTE', `${svc.name}: \`watch:\` (hot reload of the code) has no Kubernetes equivalent: left out; \`meshbox dev\` / \`skaffold dev\` rebuild on changes`, { location: svc.location }));
   return docs;
 }
@@ -131,11 +142,13 @@ function faultAsVirtualService(doc: Obj, hostsWithVs: Set<string>, where: Findin
   if (hostsWithVs.has(service)) return leftOut(`a VirtualService for ${service} exists, and Istio applies one per host`, `add \`fault:\` (delay/abort) to that VirtualService's route`);
   const fault: Obj = {};
   const pct = (p: unknown): Obj => ({ percentage: { value: typeof p === 'number' ? p : 100 } });
-  if (isObj(http['delay'])) fault['delay'] = { fixedDelay: `${Number(http['delay']['fixedDelayMs'])}ms`, ...pct(http['delay']['percent']) };
+  // Istio takes delays of 1ms and more (its CRD rejects `0ms`); a zero delay does nothing anyway
+  if (isObj(http['delay']) && Number(http['delay']['fixedDelayMs']) >= 1) fault['delay'] = { fixedDelay: `${Number(http['delay']['fixedDelayMs'])}ms`, ...pct(http['delay']['percent']) };
   if (isObj(http['abort'])) {
     fault['abort'] = { httpStatus: Number(http['abort']['httpStatus']), ...pct(http['abort']['percent']) };
     if (http['abort']['body'] !== undefined || http['abort']['headers'] !== undefined) notes.push(makeFinding('K8S_EXPORT_NOTE', `Fault ${name}: the abort's body and headers have no Istio equivalent: Istio answers \`fault filter abort\``, { location: where }));
   }
+  if (Object.keys(fault).length === 0) return leftOut('a delay of 0ms does nothing (and Istio takes delays of 1ms and more)', 'give it a delay of 1ms or more, or an abort');
   const match = isObj(spec['match']) ? spec['match'] : undefined;
   const m: Obj = {};
   if (match?.['method']) m['method'] = { exact: String(match['method']) };

@@ -7,7 +7,8 @@
  *      (`build.artifacts[]`: `image`, `context`, `docker.dockerfile`, `docker.buildArgs`): built;
  *      jib, buildpacks, ko, bazel and custom builders are reported as unsupported;
  *   3. a folder named like the image (the last segment of its name) holding a `Dockerfile`, next
- *      to the manifests or one folder up: built.
+ *      to the manifests or one folder up (or that folder itself): built. An artifact whose builder
+ *      is unsupported falls back to such a folder when there is one (a warning says so).
  * Process runtime:
  *   the pod annotation `meshbox.dev/command` (a shell line, or a JSON argv list; relative to the
  *   manifest's folder, or to `meshbox.dev/cwd`), else meshbox.yaml `images: {<image>: {command}}`.
@@ -15,7 +16,7 @@
  * When nothing matches, the finding says exactly which of these to add.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Finding } from '../config/findings.js';
 import { makeFinding } from '../config/codes.js';
 import { isObj } from '../config/checks/guards.js';
@@ -46,7 +47,7 @@ const UNSUPPORTED_BUILDERS: Record<string, string> = {
 };
 
 /** Reads the skaffold.yaml files found in `dirs` and the folders above them (nearest first). */
-export function readSkaffold(dirs: readonly string[]): { artifacts: SkaffoldArtifact[]; findings: Finding[] } {
+export function readSkaffold(dirs: readonly string[]): { artifacts: SkaffoldArtifact[]; findings: Finding[]; files: string[] } {
   const artifacts: SkaffoldArtifact[] = [];
   const findings: Finding[] = [];
   const seen = new Set<string>();
@@ -88,22 +89,29 @@ export function readSkaffold(dirs: readonly string[]): { artifacts: SkaffoldArti
       }
     }
   }
-  return { artifacts, findings };
+  return { artifacts, findings, files: [...seen] };
 }
 
-export function unsupportedBuilderFinding(a: SkaffoldArtifact): Finding {
-  return makeFinding('K8S_UNSUPPORTED_BUILDER', `skaffold artifact ${a.image}: the \`${a.unsupported}\` builder is not supported by meshbox (it builds with Docker only)`, {
+/** the artifact's builder is not run; `instead`: the Dockerfile folder that is built in its place */
+export function unsupportedBuilderFinding(a: SkaffoldArtifact, instead?: BuildSpec): Finding {
+  const why = `skaffold artifact ${a.image}: the \`${a.unsupported}\` builder is not supported by meshbox (it builds with Docker only)`;
+  return makeFinding('K8S_UNSUPPORTED_BUILDER', instead ? `${why}: building ${join(instead.context, instead.dockerfile)} instead` : why, {
     location: a.doc.locate(['build', 'artifacts', a.index, a.unsupported ?? ''], { key: true }),
-    hint: UNSUPPORTED_BUILDERS[a.unsupported ?? ''] ?? 'use a `docker:` builder',
+    hint: instead ? 'to build it as skaffold would, give the artifact a `docker:` builder (or build the image once so it is in the local store)' : (UNSUPPORTED_BUILDERS[a.unsupported ?? ''] ?? 'use a `docker:` builder'),
+    ...(instead ? { severity: 'warning' as const } : {}),
   });
 }
 
-/** A folder named like the image with a Dockerfile, next to the manifests or one folder up. */
+/**
+ * A folder named like the image with a Dockerfile: in the manifests' folder or the one above it
+ * (`k8s/callme-service/`, `callme-service/`), or one of those two itself (`callme-service/k8s/`
+ * beside `callme-service/Dockerfile`).
+ */
 export function dockerfileFolder(image: string, dirs: readonly string[]): BuildSpec | undefined {
   const name = imageFolderName(image);
   for (const d of dirs) {
-    for (const base of [d, dirname(d)]) {
-      const ctx = join(base, name);
+    const candidates = [join(d, name), join(dirname(d), name), ...[d, dirname(d)].filter((x) => basename(x) === name)];
+    for (const ctx of candidates) {
       try {
         if (statSync(join(ctx, 'Dockerfile')).isFile()) return { context: ctx, dockerfile: 'Dockerfile', args: {} };
       } catch {
@@ -134,10 +142,12 @@ export function commandAnnotation(value: string): string[] {
 }
 
 /** The message when nothing can start `image`: every way to make it runnable. */
-export function notRunnableHint(image: string, runtime: 'process' | 'docker', dirs: readonly string[]): string {
+export function notRunnableHint(image: string, runtime: 'process' | 'docker', dirs: readonly string[], skaffoldFile?: string): string {
   const dir = dirs[0] ?? '.';
   if (runtime === 'process') {
     return `the process runtime needs a command: add the pod annotation \`${COMMAND_ANNOTATION}: "<command line>"\` to the Deployment's template, or in meshbox.yaml \`images: { ${splitImage(image).name}: { command: <command line> } }\`; or run with Docker (--runtime docker)`;
   }
-  return `add a ${join(dir, 'skaffold.yaml')} with \`build.artifacts: [{ image: ${splitImage(image).name}, context: <folder with its Dockerfile> }]\`, or a folder ${join(dir, imageFolderName(image))}/ holding its Dockerfile, or build it once (\`docker build -t ${image} .\`); meshbox never pulls without --pull`;
+  const artifact = `{ image: ${splitImage(image).name}, context: <folder with its Dockerfile> }`;
+  const recipe = skaffoldFile ? `add \`${artifact}\` to \`build.artifacts\` of ${skaffoldFile}` : `add a ${join(dir, 'skaffold.yaml')} with \`build.artifacts: [${artifact}]\``;
+  return `${recipe}, or a folder ${join(dir, imageFolderName(image))}/ holding its Dockerfile, or build it once (\`docker build -t ${image} .\`); meshbox never pulls without --pull`;
 }

@@ -5,8 +5,10 @@
  *   Service (name, first port; selector)   -> ServiceSpec (name, port)
  *   Deployment / StatefulSet it selects     -> WorkloadSpec: workload = the Deployment's name,
  *     version = pod label `version` (default v1), labels = the pod labels (with `app`, `version`),
- *     replicas, env (value, ConfigMap/Secret keys, envFrom), command/args (the container's, in
- *     Docker), readinessProbe (else livenessProbe) httpGet -> health path/interval/timeout/threshold
+ *     replicas, env (value, ConfigMap/Secret keys, envFrom), command/args (`container`: ENTRYPOINT
+ *     and CMD in Docker), readinessProbe (else livenessProbe) httpGet/tcpSocket/exec -> health
+ *     path/interval/timeout/threshold (no probe: a TCP check of the port, as ready as Kubernetes
+ *     counts a running container)
  *   Istio kinds in the same files           -> rules (`ruleFiles`), applied as from a rules folder
  *
  * What one machine cannot honour (volumes other than ConfigMap/Secret/emptyDir, node selectors,
@@ -28,6 +30,7 @@ import { DEFAULT_NAMESPACE } from '../config/resource.js';
 import { classifyKind } from '../config/kinds.js';
 import { readManifests, type ManifestObject } from './manifest-sources.js';
 import { KUBERNETES_API_VERSIONS, KUBERNETES_SCHEMAS } from './schemas.js';
+import { apiSchemaProblems } from './api-schemas.js';
 import { COMMAND_ANNOTATION, CWD_ANNOTATION, commandAnnotation, dockerfileFolder, imageEntry, notRunnableHint, readSkaffold, unsupportedBuilderFinding } from './image-recipes.js';
 
 export interface ImportOptions {
@@ -91,10 +94,23 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
   const services: ManifestObject[] = [];
   let namespace: string | undefined;
 
+  // one object per kind/namespace/name, as a cluster keeps it: `kubectl apply` leaves the last one
+  const nsOf = (o: ManifestObject): string => (isObj(o.value['metadata']) && typeof o.value['metadata']['namespace'] === 'string' ? o.value['metadata']['namespace'] : '');
+  const last = new Map<string, ManifestObject>();
+  for (const o of set.objects) if (o.name && classifyKind(o.apiVersion, o.kind).class === 'kubernetes') last.set(`${o.kind}/${nsOf(o)}/${o.name}`, o);
   for (const o of set.objects) {
     const cls = classifyKind(o.apiVersion, o.kind);
     if (cls.class !== 'kubernetes') continue; // Istio kinds: applied as rules from the same files
-    if (o.kind === 'ServiceAccount' || o.kind === 'Namespace') continue; // identities and the namespace: nothing to run
+    const kept = o.name ? last.get(`${o.kind}/${nsOf(o)}/${o.name}`) : o;
+    if (kept && kept !== o) {
+      findings.push(makeFinding('DUPLICATE_RESOURCE', `${o.kind} ${o.name} is defined again at ${kept.file}:${kept.doc.start.line}: that one is in effect, this one is ignored (as \`kubectl apply\` leaves the last)`, { location: o.doc.start, hint: `remove one of the two, or rename one` }));
+      continue;
+    }
+    if (o.kind === 'ServiceAccount' || o.kind === 'Namespace') {
+      // identities and the namespace: nothing to run, but what a cluster would reject is said
+      if (o.apiVersion === 'v1') findings.push(...(await apiFindings(o)));
+      continue;
+    }
     const schema = KUBERNETES_SCHEMAS[o.kind];
     if (!schema) {
       findings.push(makeFinding('K8S_NOT_HONOURED', `${o.kind} ${o.name}: not used by meshbox on one machine`, { location: o.doc.start, hint: 'meshbox runs Deployments, StatefulSets and Services (with ConfigMaps and Secrets as env)' }));
@@ -109,6 +125,7 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
       findings.push(...errs.map((f) => ({ ...f, message: `${o.kind} ${o.name || '(unnamed)'}: ${f.message}` })));
       continue;
     }
+    findings.push(...(await apiFindings(o)));
     const ns = isObj(o.value['metadata']) && typeof o.value['metadata']['namespace'] === 'string' ? o.value['metadata']['namespace'] : undefined;
     if (ns && namespace === undefined) namespace = ns;
     if (o.kind === 'ConfigMap') configMaps.set(o.name, { data: strMap(o.value['data']) });
@@ -132,6 +149,8 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
     service?: string;
   }
   const pods: Pod[] = [];
+  /** workloads dropped for their selector (labels: the template's and the selector's): a Service selecting them says so */
+  const mismatched: Pod[] = [];
   for (const o of workloads) {
     const spec = o.value['spec'] as Obj;
     const tpl = spec['template'] as Obj;
@@ -144,6 +163,7 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
           hint: 'make every selector label also a label of `spec.template.metadata.labels` (the API server rejects this Deployment)',
         }),
       );
+      mismatched.push({ o, labels: { ...labels, ...selector } });
       continue;
     }
     pods.push({ o, labels });
@@ -155,6 +175,14 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
     const spec = (svcObj.value['spec'] ?? {}) as Obj;
     const selector = strMap(spec['selector']);
     const ports = Array.isArray(spec['ports']) ? (spec['ports'] as Obj[]) : [];
+    if (spec['type'] === 'ExternalName') {
+      findings.push(makeFinding('K8S_NOT_HONOURED', `Service ${svcObj.name}: an ExternalName Service (a DNS alias of ${String(spec['externalName'] ?? 'an outside host')}) has no workload for meshbox to run`, { location: at(svcObj, ['spec', 'type']), hint: 'it applies unchanged on a cluster; meshbox ignores it' }));
+      continue;
+    }
+    if (Object.keys(selector).length === 0) {
+      findings.push(makeFinding('K8S_SERVICE_SELECTS_NOTHING', `Service ${svcObj.name} has no selector (its endpoints are managed outside Kubernetes): meshbox has no workload to run for it`, { location: at(svcObj, ['spec'], true), hint: 'give it `selector: { app: <name> }` with the labels of a Deployment pod template' }));
+      continue;
+    }
     if (ports.length === 0) {
       findings.push(makeFinding('MISSING_FIELD', `Service ${svcObj.name} has no \`spec.ports\``, { location: at(svcObj, ['spec'], true), hint: 'add `ports: [{ name: http, port: 8080 }]`' }));
       continue;
@@ -180,6 +208,16 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
       findings.push(makeFinding('K8S_NOT_HONOURED', `Service ${svcObj.name}: only the first port (${String(first['port'])}) is served; port ${String(ports[idx]!['port'])} is not`, { location: at(svcObj, ['spec', 'ports', idx]), hint: 'meshbox gives each service one port; split the others into a Service of their own' }));
     }
     const selected = pods.filter((p) => matches(selector, p.labels));
+    const dropped = mismatched.filter((p) => matches(selector, p.labels));
+    if (selected.length === 0 && dropped.length > 0) {
+      findings.push(
+        makeFinding('K8S_SERVICE_SELECTS_NOTHING', `Service ${svcObj.name}: it selects ${dropped.map((p) => `${p.o.kind} ${p.o.name}`).join(', ')}, which is not started (its selector does not match its pod template: see the error at ${dropped.map((p) => `${p.o.file}:${at(p.o, ['spec', 'selector'], true)?.line ?? p.o.doc.start.line}`).join(', ')})`, {
+          location: at(svcObj, ['spec', 'selector'], true),
+          hint: "fix that Deployment's selector; this Service comes up with it",
+        }),
+      );
+      continue;
+    }
     if (selected.length === 0) {
       findings.push(
         makeFinding('K8S_SERVICE_SELECTS_NOTHING', `Service ${svcObj.name}: its selector ${JSON.stringify(selector)} matches no Deployment or StatefulSet`, {
@@ -201,7 +239,7 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
         );
         continue;
       }
-      const w = await workloadOf(pod.o, pod.labels, svcObj.name, { opts, findings, configMaps, secrets, skaffold: skaffold.artifacts, reportedBuilders, dirs: set.dirs, watches });
+      const w = await workloadOf(pod.o, pod.labels, svcObj.name, { opts, findings, configMaps, secrets, skaffold: skaffold.artifacts, skaffoldFiles: skaffold.files, reportedBuilders, dirs: set.dirs, watches });
       if (!w) continue;
       claimed.set(pod.o, svcObj.name);
       const podSpec = ((pod.o.value['spec'] as Obj)['template'] as Obj)['spec'] as Obj;
@@ -242,12 +280,31 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
   return { mesh, findings, serviceAccounts };
 }
 
+/**
+ * The Kubernetes API's own schema of the object (api-schemas.ts): an unknown field (a typo such as
+ * `readinesProbe` would otherwise be silently ignored) or a value a cluster rejects, in a part
+ * meshbox does not read (what it reads is checked by ./schemas.ts, as errors), is a warning.
+ */
+async function apiFindings(o: ManifestObject): Promise<Finding[]> {
+  const problems = (await apiSchemaProblems(o.value)) ?? [];
+  return problems.map((p) => {
+    const where = p.path.length ? p.path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('').slice(1) : `a ${o.kind}`;
+    const message = p.unknown
+      ? `${o.kind} ${o.name}: \`${p.unknown.field}\` is not a field of ${where} in the Kubernetes API (1.27 schema): meshbox ignores it, and \`kubectl apply\` rejects it`
+      : `${o.kind} ${o.name}: ${where} ${p.message} in the Kubernetes API (1.27 schema): \`kubectl apply\` rejects it`;
+    const hint = p.unknown?.suggestion ? `did you mean \`${p.unknown.suggestion}\`?` : p.unknown ? 'remove it, or move it where the API defines it' : 'fix the value before applying to a cluster';
+    return makeFinding('K8S_API_SCHEMA', message, { location: p.unknown ? o.doc.locate([...p.path, p.unknown.field], { key: true }) : o.doc.locate(p.path), hint });
+  });
+}
+
 interface WorkloadContext {
   opts: ImportOptions;
   findings: Finding[];
   configMaps: Map<string, Config>;
   secrets: Map<string, Config>;
   skaffold: ReturnType<typeof readSkaffold>['artifacts'];
+  /** the skaffold.yaml files found, nearest first */
+  skaffoldFiles: string[];
   reportedBuilders: Set<string>;
   dirs: string[];
   /** `images.<image>.watch` of the services' images, by service */
@@ -346,7 +403,9 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
     cwd: dirname(o.file),
     env,
     labels: { ...labels, app: labels['app'] ?? service, version },
-    health: { path: '/', ...DEFAULT_HEALTH },
+    // no probe: Kubernetes counts the pod ready once its container runs; meshbox waits for its
+    // port to accept connections (never an HTTP path it would have to guess)
+    health: { path: '/', ...DEFAULT_HEALTH, kind: 'tcp' },
     startTimeoutMs: DEFAULT_START_TIMEOUT_MS,
   };
   const probeAt = container['readinessProbe'] !== undefined ? 'readinessProbe' : container['livenessProbe'] !== undefined ? 'livenessProbe' : undefined;
@@ -357,15 +416,17 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
     else {
       const kind = 'exec' in p ? 'exec' : 'grpc' in p ? 'grpc' : 'probe';
       const why = kind === 'exec' ? 'exec probes run with the process runtime only (in Docker they would run on the host, not in the container)' : `a ${kind} probe is not supported`;
-      c.findings.push(makeFinding('K8S_NOT_HONOURED', `${o.kind} ${o.name}: the ${kind} ${probeAt} is not run (${why}); meshbox probes HTTP \`/\` on the instance`, { location: at(o, [...cPath, probeAt, kind], true), hint: 'use an `httpGet` or `tcpSocket` probe, or answer 2xx on `/`' }));
+      c.findings.push(makeFinding('K8S_NOT_HONOURED', `${o.kind} ${o.name}: the ${kind} ${probeAt} is not run (${why}); meshbox checks that the instance's port accepts connections`, { location: at(o, [...cPath, probeAt, kind], true), hint: 'use an `httpGet` or `tcpSocket` probe' }));
     }
     if (typeof p['initialDelaySeconds'] === 'number' && typeof p['failureThreshold'] === 'number' && typeof p['periodSeconds'] === 'number') {
       w.startTimeoutMs = Math.max(DEFAULT_START_TIMEOUT_MS, (p['initialDelaySeconds'] + p['failureThreshold'] * p['periodSeconds']) * 1000);
     }
   }
 
-  // how to start it
-  const k8sCommand = [...(Array.isArray(container['command']) ? (container['command'] as string[]) : []), ...(Array.isArray(container['args']) ? (container['args'] as string[]) : [])];
+  // how to start it; the container's own command/args (none: the image's) are kept as Kubernetes
+  // runs them, for Docker and for export
+  w.container = {};
+  for (const key of ['command', 'args'] as const) if (Array.isArray(container[key])) w.container[key] = (container[key] as unknown[]).map(String);
   if (c.opts.runtime === 'process') {
     const annotated = annotations[COMMAND_ANNOTATION];
     const entry = image ? imageEntry(image, c.opts.images ?? {}) : undefined;
@@ -376,7 +437,7 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
       w.command = entry.command;
       w.cwd = entry.cwd;
       if (entry.watch && !c.watches.has(service)) c.watches.set(service, entry.watch);
-      if (entry.health && !probeAt) w.health = { ...w.health, path: entry.health };
+      if (entry.health && !probeAt) w.health = { path: entry.health, ...DEFAULT_HEALTH };
     } else {
       c.findings.push(makeFinding('K8S_IMAGE_NOT_RUNNABLE', `${o.kind} ${o.name}: image ${image ?? '(none)'} cannot run as a process: no command given`, { location: at(o, [...cPath, 'image']), hint: notRunnableHint(image ?? o.name, 'process', c.dirs) }));
       return undefined;
@@ -388,25 +449,26 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
     c.findings.push(makeFinding('MISSING_FIELD', `${o.kind} ${o.name}: the container has no \`image\``, { location: at(o, cPath), hint: 'add `image: <name>` to the container' }));
     return undefined;
   }
-  if (k8sCommand.length) w.command = k8sCommand;
   w.image = image;
   if (c.opts.imageExists && (await c.opts.imageExists(image))) return w;
   const { name } = { name: image.replace(/[:@].*$/, '') };
   const artifact = c.skaffold.find((a) => a.image === image || a.image === name || image.startsWith(`${a.image}:`));
+  const folder = artifact?.build ? undefined : dockerfileFolder(image, c.dirs);
   if (artifact?.unsupported) {
+    // once per artifact; with a Dockerfile folder named like the image, that is built instead (a warning)
     const key = `${artifact.file}#${artifact.index}`;
     if (!c.reportedBuilders.has(key)) {
       c.reportedBuilders.add(key);
-      c.findings.push(unsupportedBuilderFinding(artifact));
+      c.findings.push(unsupportedBuilderFinding(artifact, folder));
     }
-    return undefined;
+    if (!folder) return undefined;
   }
-  const build = artifact?.build ?? dockerfileFolder(image, c.dirs);
+  const build = artifact?.build ?? folder;
   if (build) {
     w.build = build;
     return w;
   }
-  c.findings.push(makeFinding('K8S_IMAGE_NOT_RUNNABLE', `${o.kind} ${o.name}: image ${image} is not in the local Docker image store and has no build recipe`, { location: at(o, [...cPath, 'image']), hint: notRunnableHint(image, 'docker', c.dirs) }));
+  c.findings.push(makeFinding('K8S_IMAGE_NOT_RUNNABLE', `${o.kind} ${o.name}: image ${image} is not in the local Docker image store and has no build recipe`, { location: at(o, [...cPath, 'image']), hint: notRunnableHint(image, 'docker', c.dirs, c.skaffoldFiles[0]) }));
   return undefined;
 }
 

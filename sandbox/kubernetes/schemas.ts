@@ -1,8 +1,10 @@
 /**
  * The part of the Kubernetes OpenAPI schema meshbox relies on when it reads Deployments,
  * StatefulSets, Services, ConfigMaps and Secrets: the types and required fields of what it uses
- * (as the API server checks them). Objects stay open: fields meshbox does not read are either
- * honoured elsewhere or reported as not honoured (import-mesh.ts), never rejected here.
+ * (as the API server checks them): an error here drops the object. Objects stay open: fields
+ * meshbox does not read are honoured elsewhere or reported as not honoured (import-mesh.ts), and
+ * the whole object is checked against the Kubernetes API's own schema (api-schemas.ts: unknown
+ * fields and values a cluster rejects, as warnings), never rejected here.
  */
 import type { JsonSchema } from '../config/schemas/json-schema.js';
 
@@ -104,22 +106,6 @@ export const KUBERNETES_SCHEMAS: Record<string, JsonSchema> = {
   ServiceAccount: open('ServiceAccount', { ...typeMeta, metadata }, ['metadata']),
   Namespace: open('Namespace', { ...typeMeta, metadata }, ['metadata']),
 };
-
-/**
- * The same schemas closed (`additionalProperties: false` on every object that lists its
- * properties): what `meshbox export --k8s` writes must use only fields the Kubernetes API
- * defines at those places (a misspelt or misplaced field fails), as `kubectl apply` with
- * server-side field validation would reject it.
- */
-export function strictSchema(schema: JsonSchema): JsonSchema {
-  const out: JsonSchema = { ...schema };
-  if (schema.properties) {
-    out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, strictSchema(v)]));
-    out.additionalProperties = false;
-  }
-  if (schema.items) out.items = strictSchema(schema.items);
-  return out;
-}
 
 /** apiVersions that serve the kinds meshbox reads */
 export const KUBERNETES_API_VERSIONS: Record<string, string> = {

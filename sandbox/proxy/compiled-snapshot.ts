@@ -5,6 +5,8 @@
  */
 import { hostAliases, type CompiledFault, type ListenerConfig, type MeshSnapshot, type ProxyConfig, type ServiceRef } from '../control/snapshot.js';
 import { RouteTable } from './routing/route-table.js';
+import { retainBuckets } from '../rate-limit/bucket-store.js';
+import { liveBuckets } from '../rate-limit/local-rate-limit-filter.js';
 
 export interface CompiledSnapshot {
   snapshot: MeshSnapshot;
@@ -27,6 +29,10 @@ export interface CompiledSnapshot {
 export function compileSnapshot(snapshot: MeshSnapshot, routeTables?: Map<string, RouteTable>): CompiledSnapshot {
   const hosts = new Map<string, ServiceRef>();
   for (const s of snapshot.services) for (const alias of hostAliases(s)) hosts.set(alias, s);
+  // ServiceEntry hosts, as declared (the first port's entry stands for the host)
+  for (const s of snapshot.external ?? []) if (!hosts.has(s.fqdn)) hosts.set(s.fqdn, s);
+  // local rate limit buckets of configs this snapshot no longer has go
+  retainBuckets(liveBuckets(snapshot));
   const httpFaults = new Map<string, CompiledFault[]>();
   for (const f of snapshot.faults) {
     if (!f.http) continue;

@@ -3,22 +3,31 @@
  *
  *   inbound  (reporter=destination): peer identity -> HTTP filters (jwt_authn -> rbac -> fault,
  *                                    sandbox/security/filter-chain.ts) -> router -> local app (`inbound|<port>||`)
- *   outbound (reporter=source):      route table -> [redirect | direct response]
- *   gateway  (reporter=source):        or fault filter -> router -> cluster of the picked subset
+ *   outbound (reporter=source):      route table -> HTTP filters (fault -> cors, ./filters/outbound-filter-chain.ts)
+ *   gateway  (reporter=source):        -> router: redirect | direct response | cluster of the picked subset
+ *                                       (+ mirrored copies, ./mirror/shadow-writer.ts)
+ *
+ * An EnvoyFilter may insert more filters into a proxy's chains (sandbox/rate-limit: the local
+ * rate limit); its ProxyConfig.rateLimit.chains then name them.
  *
  * Every request ends in exactly one RequestEvent, emitted when the response closes. Replies the
  * proxy sends before a request exists (a codec error, a header timeout, CONNECT) get one too.
+ * An upgrade request (WebSocket) takes the same path, with its own terminal step instead of the
+ * router (./upgrade/): its event comes when the upgraded stream closes.
  */
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { parseDuration } from '../config/duration.js';
-import type { RequestEvent } from '../events.js';
+import type { RequestEvent, UpgradeEvent } from '../events.js';
 import type { ListenerConfig, ProxyConfig, RouteEntryConfig } from '../control/snapshot.js';
 import { RequestRandomness, Rng } from '../rng.js';
 import type { CompiledSnapshot } from './compiled-snapshot.js';
-import { decideFault } from './filters/fault-filter.js';
 import './filters/inbound-fault-http-filter.js';
+import './filters/outbound-fault-http-filter.js';
+import './filters/cors-http-filter.js';
+import { OUTBOUND_HTTP_FILTERS, runOutboundHttpFilters } from './filters/outbound-filter-chain.js';
+import { sendShadows, SHADOW_HEADER } from './mirror/shadow-writer.js';
+import '../rate-limit/local-rate-limit-filter.js';
 import '../security/request-authentication-filter.js';
 import '../security/rbac-filter.js';
 import { INBOUND_HTTP_FILTERS, runHttpFilters, type InboundFilterContext } from '../security/filter-chain.js';
@@ -27,7 +36,7 @@ import { lingeringClose, type DownstreamLimits, type ListenerHandler } from './l
 import { localReplies, type LocalReply } from './local-reply.js';
 import { framingOf, RequestBody } from './body/request-body.js';
 import { RequestContext, peerOf, UNKNOWN_DESTINATION, UNKNOWN_PEER } from './request-context.js';
-import { forward, HOP_BY_HOP } from './router.js';
+import { forward, HOP_BY_HOP, type ForwardRequest } from './router.js';
 import { applyHeaderOps, type HeaderMap } from './routing/header-ops.js';
 import { isSelection, type RouteSelection } from './routing/route-table.js';
 import type { RequestView } from './routing/request-view.js';
@@ -40,6 +49,11 @@ import { samplingPercentFor } from '../telemetry/tracing/sampling.js';
 import { downstreamSecurity } from '../security/tls-inbound.js';
 import { principalOf } from '../security/identity.js';
 import { applyXfcc, xfccElement } from '../security/mtls-headers.js';
+import { downstreamResponse, refuseUpgrade, upgradeProtocolOf, type UpgradeRequest } from './upgrade/upgrade-request.js';
+import { proxyUpgrade } from './upgrade/upgrade-proxy.js';
+import { isHttp2, sendResponse, type DownstreamRequest, type DownstreamResponse } from './downstream.js';
+import { GrpcMessageCounter } from './grpc/grpc-message-counter.js';
+import { formatGrpcTimeout, grpcDeadline } from './grpc/grpc-timeout.js';
 
 /** Internal header carrying the calling proxy's id between sidecars (Istio's metadata exchange). */
 export const PEER_HEADER = 'x-envoy-peer-metadata-id';
@@ -85,7 +99,7 @@ export interface ConnectionManagerDeps {
   current(): CompiledSnapshot;
   clusters: ClusterManager;
   rng: Rng;
-  emit(event: RequestEvent): void;
+  emit(event: RequestEvent | UpgradeEvent): void;
   limits: DownstreamLimits;
 }
 
@@ -94,13 +108,13 @@ export interface ConnectionManagerDeps {
  * filters and the route decide, then fed to each upstream attempt with back-pressure. A request
  * without a body still has its (empty) stream consumed, so Node reads the next request.
  */
-function requestBody(req: IncomingMessage, limit: number): RequestBody {
+function requestBody(req: DownstreamRequest, limit: number): RequestBody {
   const framing = framingOf(req);
   return new RequestBody(req, limit, framing);
 }
 
 /** `GET http://host:port/path` (forward-proxy form) or `GET /path` + Host */
-function requestTarget(req: IncomingMessage): { path: string; authority: string } {
+function requestTarget(req: DownstreamRequest): { path: string; authority: string } {
   const url = req.url ?? '/';
   if (url.startsWith('http://') || url.startsWith('https://')) {
     try {
@@ -129,7 +143,7 @@ export class ConnectionManager implements ListenerHandler {
     this.sampler = Rng.derive(deps.rng.seed, 'trace-sampling');
   }
 
-  request(listenerName: string, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+  request(listenerName: string, req: DownstreamRequest, res: DownstreamResponse, expectContinue: boolean): void {
     this.handle(listenerName, req, res, expectContinue);
   }
 
@@ -142,6 +156,15 @@ export class ConnectionManager implements ListenerHandler {
     this.edgeReply(listenerName, socket, localReplies.noRoute(), req, [
       `CONNECT ${req.url ?? ''}: no route matches CONNECT (routes match paths; Envoy needs a connect_matcher route, which Istio does not generate)`,
     ]);
+  }
+
+  /**
+   * An HTTP/1.1 upgrade (`Upgrade: websocket`): routed and filtered like any request; its reply,
+   * when it is not a 101, goes out on the handed-over socket (./upgrade/upgrade-request.ts).
+   */
+  upgrade(listenerName: string, req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const res = downstreamResponse(req, socket, this.deps.limits.delayedCloseTimeoutMs);
+    this.handle(listenerName, req, res, false, { protocol: upgradeProtocolOf(req), head, socket, switched: false, announce: (e) => this.deps.emit(e) });
   }
 
   /** the HTTP/1 codec failed before a request existed */
@@ -245,14 +268,13 @@ export class ConnectionManager implements ListenerHandler {
     });
   }
 
-  handle(listenerName: string, req: IncomingMessage, res: ServerResponse, expectContinue = false): void {
+  handle(listenerName: string, req: DownstreamRequest, res: DownstreamResponse, expectContinue = false, upgrade?: UpgradeRequest): void {
     const snap = this.deps.current();
     const listener = snap.listeners.get(listenerName);
     const proxy = listener ? snap.proxies.get(listener.proxyId) : undefined;
     if (!listener || !proxy) {
       // The listener left the configuration while this connection stayed open.
-      res.writeHead(503, { 'content-type': 'text/plain', connection: 'close' });
-      res.end('listener removed');
+      sendResponse(req, res, 503, { 'content-type': 'text/plain', connection: 'close' }, Buffer.from('listener removed'));
       return;
     }
     const target = requestTarget(req);
@@ -262,12 +284,25 @@ export class ConnectionManager implements ListenerHandler {
     const requestId = givenId ?? rng.uuid();
     const authority = listener.boundHost ? `${listener.boundHost}:${listener.servicePort ?? 80}` : target.authority;
     const ctx = new RequestContext(req, res, snap.snapshot, proxy, listener, requestId, target.path, authority, rng);
+    ctx.upgrade = upgrade;
     // Envoy answers `Expect: 100-continue` as soon as the headers are in, before any filter
     // (proxy_100_continue off, Istio's setting): the body streams, so there is no size to refuse
     if (expectContinue) res.writeContinue();
-    ctx.body = requestBody(req, this.deps.limits.perConnectionBufferLimitBytes);
+    // an upgrade's payload is the upgraded stream itself: there is no body to stream
+    ctx.body = upgrade ? RequestBody.empty() : requestBody(req, this.deps.limits.perConnectionBufferLimitBytes);
     ctx.delayedCloseMs = this.deps.limits.delayedCloseTimeoutMs;
+    if (ctx.grpc) countRequestMessages(ctx);
     this.traceContext(ctx, snap, proxy.id);
+    if (isHttp2(req) && req.method === 'CONNECT') {
+      // as for HTTP/1.1 (see connect()): no route matches CONNECT; only this stream is answered
+      res.once('close', () => {
+        const event = ctx.finish();
+        if (event) this.deps.emit(event);
+      });
+      ctx.why.push(`CONNECT ${req.authority}: no route matches CONNECT (routes match paths; Envoy needs a connect_matcher route, which Istio does not generate)`);
+      ctx.sendLocalReply(localReplies.noRoute());
+      return;
+    }
     res.once('close', () => {
       const event = ctx.finish();
       if (event) this.deps.emit(event);
@@ -322,6 +357,13 @@ export class ConnectionManager implements ListenerHandler {
     ctx.resetDownstream();
   }
 
+  /** the router, or for an upgrade request the upgrade proxy */
+  private terminal(ctx: RequestContext): (ctx: RequestContext, fr: ForwardRequest) => Promise<void> {
+    if (!ctx.upgrade) return forward;
+    const opts = { idleTimeoutMs: this.deps.limits.streamIdleTimeoutMs, drainMs: this.deps.limits.delayedCloseTimeoutMs };
+    return (c, fr) => proxyUpgrade(c, fr, opts);
+  }
+
   /** Envoy's CDN-Loop filter on an outbound or gateway listener: has this request been here before? */
   private looped(ctx: RequestContext, proxy: ProxyConfig): boolean {
     const own = cdnIdOf(proxy.id);
@@ -336,14 +378,19 @@ export class ConnectionManager implements ListenerHandler {
 
   private baseHeaders(ctx: RequestContext): HeaderMap {
     const headers: HeaderMap = { ...ctx.req.headers };
+    const te = headers['te'];
     for (const h of HOP_BY_HOP) delete headers[h];
+    // Envoy keeps `te: trailers` (gRPC clients send it), and drops every other TE value
+    if (typeof te === 'string' && te.split(',').some((v) => v.trim().toLowerCase() === 'trailers')) headers['te'] = 'trailers';
     delete headers[PEER_HEADER];
+    delete headers[SHADOW_HEADER];
     // Envoy answers `Expect: 100-continue` itself and removes the header (proxy_100_continue off)
     if (String(headers['expect']).toLowerCase() === '100-continue') delete headers['expect'];
     headers['x-request-id'] = ctx.requestId;
     if (ctx.trace) writeTraceHeaders(headers, ctx.trace);
     // the client's framing goes on: its content-length as given (a chunked body is re-chunked by
     // the upstream attempt, transfer-encoding being hop-by-hop)
+    if (ctx.upstreamRequestHeaders) Object.assign(headers, ctx.upstreamRequestHeaders);
     return headers;
   }
 
@@ -351,6 +398,11 @@ export class ConnectionManager implements ListenerHandler {
     const peerId = ctx.req.headers[PEER_HEADER];
     const peer = typeof peerId === 'string' ? snap.proxies.get(peerId) : undefined;
     if (peer) ctx.source = peerOf(peer.meta);
+    const shadowOf = ctx.req.headers[SHADOW_HEADER];
+    if (typeof shadowOf === 'string' && snap.proxies.has(shadowOf)) {
+      ctx.shadowOf = shadowOf;
+      ctx.why.push(`a mirrored copy (VirtualService mirror) sent by ${shadowOf} as ${ctx.authority}: its answer is discarded there`);
+    }
     const service = snap.services.get(proxy.meta.service);
     ctx.destination = {
       ...peerOf(proxy.meta),
@@ -385,16 +437,19 @@ export class ConnectionManager implements ListenerHandler {
     }
     ctx.routeName = 'default';
     ctx.why.push(`inbound to ${proxy.id}: local app via ${cluster.name}`);
+    if (refuseUpgrade(ctx)) return;
     const headers = this.baseHeaders(ctx);
     const filters: InboundFilterContext = { ctx, snap, proxy, headers, state: {} };
-    if ((await runHttpFilters(INBOUND_HTTP_FILTERS, filters)) === 'stopped') return;
+    if ((await runHttpFilters(proxy.rateLimit?.chains.inbound ?? INBOUND_HTTP_FILTERS, filters)) === 'stopped') return;
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = 'http';
     applyXfcc(headers, sec.security === 'mutual_tls' && sec.peer ? xfccElement(sec.localIdentity, sec.peer) : undefined);
     // the app starts a new chain: meshbox's own CDN-Loop entries stop here, others are kept
     const foreign = cdnLoopEntries(headers[CDN_LOOP_HEADER]).filter((e) => !cdnIdOfEntry(e).endsWith(CDN_ID_SUFFIX));
     if (foreign.length > 0) headers[CDN_LOOP_HEADER] = foreign.join(', ');
     else delete headers[CDN_LOOP_HEADER];
-    return forward(
+    // Istio's inbound route: no timeout, max_grpc_timeout 0, so a gRPC request's grpc-timeout is its deadline
+    const timeoutMs = ctx.grpc ? this.grpcTimeout(ctx, headers, null, null, false) : null;
+    return this.terminal(ctx)(
       ctx,
       {
         cluster,
@@ -403,7 +458,7 @@ export class ConnectionManager implements ListenerHandler {
         headers: headers as OutgoingHttpHeaders,
         body,
         retry: NO_RETRY,
-        timeoutMs: null,
+        timeoutMs,
         responseHeaderOps: [],
         responseFault: filters.state.responseFault,
         onEndpoint: () => undefined,
@@ -439,15 +494,45 @@ export class ConnectionManager implements ListenerHandler {
       ctx.sendLocalReply(localReplies.noRoute());
       return;
     }
+    if (refuseUpgrade(ctx)) return;
     const route = selection.route.config;
     ctx.routeName = route.name;
     const action = route.action;
+    // the weighted cluster is picked with the route (Envoy), so the filters' replies name it too
+    const picked = action.type === 'route' ? selection.route.pickDestination(ctx.rng) : undefined;
+    if (action.type === 'route' && !picked) {
+      ctx.sendLocalReply(localReplies.clusterNotFound());
+      return;
+    }
+    if (route.statsDestination) {
+      // a direct response reported as going to a cluster (REGISTRY_ONLY: BlackHoleCluster)
+      ctx.destination = { ...UNKNOWN_DESTINATION, service: route.statsDestination, serviceName: route.statsDestination };
+      ctx.upstreamCluster = route.statsDestination;
+      ctx.why.push(`${ctx.authority} is not in the service registry (outboundTrafficPolicy REGISTRY_ONLY): ${route.statsDestination}`);
+    }
+    if (picked) {
+      ctx.why.push(picked.why);
+      const svc = snap.hosts.get(picked.destination.host);
+      ctx.operation = `${svc?.fqdn ?? picked.destination.host}:${picked.destination.port}/*`;
+      ctx.destination = {
+        ...UNKNOWN_DESTINATION,
+        service: svc?.fqdn ?? picked.destination.host,
+        serviceName: svc?.name ?? picked.destination.host,
+        serviceNamespace: svc?.namespace ?? 'unknown',
+        subset: picked.destination.subset,
+      };
+    }
+    // HTTP filters (fault -> cors -> ...), then the router: redirect, direct response or a cluster
+    const chain = (isGateway ? proxy.rateLimit?.chains.gateway : proxy.rateLimit?.chains.outbound) ?? OUTBOUND_HTTP_FILTERS;
+    if ((await runOutboundHttpFilters(chain, { ctx, snap, proxy, route, isGateway })) === 'stopped') return;
     if (action.type === 'redirect') {
       const r = redirectTarget(action.redirect, { scheme: 'http', authority: ctx.authority, path: ctx.path, port });
       ctx.details = 'direct_response';
       ctx.status = r.status;
       ctx.responseStarted = true;
-      ctx.res.writeHead(r.status, { location: r.location, 'content-length': 0, server: ctx.serverHeader() });
+      const headers: HeaderMap = { location: r.location, 'content-length': '0', server: ctx.serverHeader() };
+      ctx.encodeHeaders(headers);
+      ctx.res.writeHead(r.status, headers as OutgoingHttpHeaders);
       ctx.res.end();
       return;
     }
@@ -456,41 +541,7 @@ export class ConnectionManager implements ListenerHandler {
       ctx.sendLocalReply(localReplies.directResponse(action.status, text));
       return;
     }
-    const picked = selection.route.pickDestination(ctx.rng);
-    if (!picked) {
-      ctx.sendLocalReply(localReplies.clusterNotFound());
-      return;
-    }
-    ctx.why.push(picked.why);
-    const dest = picked.destination;
-    const svc = snap.hosts.get(dest.host);
-    ctx.operation = `${svc?.fqdn ?? dest.host}:${dest.port}/*`;
-    ctx.destination = {
-      ...UNKNOWN_DESTINATION,
-      service: svc?.fqdn ?? dest.host,
-      serviceName: svc?.name ?? dest.host,
-      serviceNamespace: svc?.namespace ?? 'unknown',
-      subset: dest.subset,
-    };
-
-    if (route.fault && route.faultMode !== 'upstream') {
-      const decision = decideFault(route.fault, ctx.rng, parseDuration);
-      ctx.why.push(...decision.why);
-      const fired = [decision.delayMs > 0 ? `delay ${decision.delayMs}ms` : '', decision.abort ? `abort ${decision.abort.status}` : ''].filter(Boolean).join(', ');
-      if (fired) ctx.fault = fired;
-      if (decision.delayMs > 0) {
-        ctx.flags.add('DI');
-        await new Promise((r) => setTimeout(r, decision.delayMs));
-        if (ctx.res.destroyed) {
-          ctx.downstreamClosed = true;
-          return;
-        }
-      }
-      if (decision.abort) {
-        ctx.sendLocalReply(decision.abort);
-        return;
-      }
-    }
+    const dest = picked!.destination;
 
     const cluster = this.deps.clusters.get(ctx.proxy.id, dest.clusterKey);
     if (!cluster) {
@@ -500,6 +551,22 @@ export class ConnectionManager implements ListenerHandler {
       return;
     }
     await this.toCluster(ctx, route, selection, dest.headers, cluster, body, isGateway);
+  }
+
+  /**
+   * A gRPC request's deadline (./grpc/grpc-timeout.ts): its grpc-timeout capped at the route
+   * timeout, as Istio's `max_grpc_timeout` makes Envoy do; the header goes upstream rewritten to
+   * what each attempt has (the per-try timeout when shorter), like Envoy's router.
+   */
+  private grpcTimeout(ctx: RequestContext, headers: HeaderMap, routeTimeoutMs: number | null, perTryMs: number | null, expectedHeader: boolean): number | null {
+    const d = grpcDeadline(ctx.req.headers['grpc-timeout'], routeTimeoutMs);
+    if (d.timeoutMs !== null || ctx.req.headers['grpc-timeout'] !== undefined) ctx.why.push(d.why);
+    const expected = perTryMs !== null && d.timeoutMs !== null ? Math.min(perTryMs, d.timeoutMs) : (perTryMs ?? d.timeoutMs);
+    if (expected !== null && expected > 0) {
+      headers['grpc-timeout'] = formatGrpcTimeout(expected);
+      if (expectedHeader) headers['x-envoy-expected-rq-timeout-ms'] = String(expected);
+    }
+    return d.timeoutMs;
   }
 
   /**
@@ -557,15 +624,24 @@ export class ConnectionManager implements ListenerHandler {
     // Envoy's default on sidecar outbound and gateway listeners: SANITIZE (an app cannot forge XFCC)
     applyXfcc(headers, undefined);
     if (isGateway) applyEdgeForwarding(headers, ctx.req.socket.remoteAddress ?? '');
-    if (route.timeoutMs !== null) headers['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
+    const retry = retryPolicyOf(route.retry);
+    const timeoutMs = ctx.grpc ? this.grpcTimeout(ctx, headers, route.timeoutMs, retry.config.perTryTimeoutMs, true) : route.timeoutMs;
+    if (!ctx.grpc && route.timeoutMs !== null) headers['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
     headers[PEER_HEADER] = ctx.proxy.id;
     headers[CDN_LOOP_HEADER] = [...cdnLoopEntries(headers[CDN_LOOP_HEADER]), cdnIdOf(ctx.proxy.id)].join(', ');
     applyHeaderOps(headers, destHeaders?.request);
     applyHeaderOps(headers, route.headers?.request);
-    const retry = retryPolicyOf(route.retry);
+    // request mirroring, fire and forget, as Envoy's router: a copy goes out once the request is
+    // complete, with the body held for it (none for a body over the buffer limit: see shadow-writer.ts)
+    if (route.mirrors && route.mirrors.length > 0) {
+      const shadow = (copy: Buffer | undefined): void =>
+        sendShadows(ctx, route.mirrors, { method: ctx.req.method ?? 'GET', path, headers: { ...headers }, body: copy, timeoutMs: route.timeoutMs }, this.deps.clusters);
+      if (body.complete) shadow(body.retained());
+      else void body.whole().then(shadow);
+    }
     const hash = this.hashKey(ctx, cluster, isGateway);
     if (cluster.config.kind === 'passthrough') ctx.why.push(`no service for ${authority}: passthrough to the original destination`);
-    return forward(
+    return this.terminal(ctx)(
       ctx,
       {
         cluster,
@@ -574,11 +650,11 @@ export class ConnectionManager implements ListenerHandler {
         headers: headers as OutgoingHttpHeaders,
         body,
         retry,
-        timeoutMs: route.timeoutMs,
+        timeoutMs,
         responseHeaderOps: [destHeaders?.response, route.headers?.response, hash?.setCookie ? { add: { 'set-cookie': hash.setCookie } } : undefined],
         hashKey: hash?.key,
         attemptFault: route.fault && route.faultMode === 'upstream' ? route.fault : undefined,
-        fixedEndpoint: cluster.config.kind === 'passthrough' ? passthroughEndpoint(authority) : undefined,
+        fixedEndpoint: cluster.config.kind === 'passthrough' || cluster.config.originalDestination ? passthroughEndpoint(authority, cluster.config.service?.port) : undefined,
         onEndpoint: (ep) => {
           if (cluster.config.kind === 'passthrough') return;
           // the transport to this endpoint: auto mTLS or the DestinationRule's tls (principals as Istio's source reporter fills them)
@@ -601,6 +677,20 @@ export class ConnectionManager implements ListenerHandler {
   }
 }
 
+/**
+ * gRPC requests: the length-prefixed messages of the body as it streams, for
+ * istio_request_messages_total.
+ */
+function countRequestMessages(ctx: RequestContext): void {
+  const grpc = ctx.grpc;
+  if (!grpc) return;
+  const counter = new GrpcMessageCounter();
+  ctx.body.tap((chunk) => {
+    counter.push(chunk);
+    grpc.requestMessages = counter.count;
+  });
+}
+
 function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const i = part.indexOf('=');
@@ -609,13 +699,14 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-function passthroughEndpoint(authority: string): Endpoint {
+/** the original destination: the authority the caller asked for (its port, else `defaultPort`) */
+function passthroughEndpoint(authority: string, defaultPort = 80): Endpoint {
   const m = /^(.*?)(?::(\d+))?$/.exec(authority);
   const host = (m?.[1] ?? authority).replace(/^\[|\]$/g, '');
   return new Endpoint({
     id: `passthrough:${authority}`,
     address: host,
-    port: m?.[2] ? Number(m[2]) : 80,
+    port: m?.[2] ? Number(m[2]) : defaultPort,
     healthy: true,
     meta: {
       workload: 'unknown',

@@ -178,7 +178,13 @@ export class DataPlaneCore {
   }
 
   clustersJson(): unknown {
-    return { version: this.version, clusters: this.clusters.all().map((c) => c.toJSON()), toxicProxies: this.toxics.describe() };
+    return {
+      version: this.version,
+      clusters: this.clusters.all().map((c) => c.toJSON()),
+      toxicProxies: this.toxics.describe(),
+      // downstream codecs of every listener (HTTP/1.1 vs HTTP/2 connections, protocol errors)
+      downstream: { ...this.listeners.codecStats },
+    };
   }
 
   private buffered(e: MeshEvent): void {

@@ -9,12 +9,20 @@
  * the reply instead of a TCP reset. A request with no bytes moving either way for
  * `stream_idle_timeout` ends (connection-manager.ts). Every reply sent here is a local reply
  * with an event.
+ *
+ * Every listener speaks HTTP/1.1 and HTTP/2 on one port (Envoy's codec AUTO, ./codec-sniffer.ts):
+ * h2c with prior knowledge, or `h2`/`istio-h2` in ALPN after the inbound mTLS handshake. Both
+ * codecs hand their streams to the same connection manager.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ListenerConfig } from '../control/snapshot.js';
 import type { InboundMtls } from '../security/tls-inbound.js';
 import { DEFAULT_BUFFER_LIMIT_BYTES } from './body/request-body.js';
+import { isH2cUpgrade, serveWithoutH2c } from './upgrade/h2c.js';
+import { installCodecDispatch, newCodecStats, type CodecStats } from './codec-sniffer.js';
+import { normalizeH2Request } from './downstream.js';
 
 /** Downstream resource limits (Envoy HTTP connection manager fields in brackets). */
 export interface DownstreamLimits {
@@ -87,10 +95,12 @@ export function closeAfterReply(socket: Socket, ms: number): void {
 
 /** What a listener hands to the HTTP connection manager. */
 export interface ListenerHandler {
-  /** a complete request head; `expectContinue` when the client waits for `100 Continue` */
-  request(listenerName: string, req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void;
+  /** a complete request head (HTTP/1.1 or an HTTP/2 stream); `expectContinue` when the client waits for `100 Continue` */
+  request(listenerName: string, req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, expectContinue: boolean): void;
   /** an HTTP CONNECT request (Node hands over the raw socket) */
   connect(listenerName: string, req: http.IncomingMessage, socket: Socket): void;
+  /** an HTTP/1.1 upgrade request (`Upgrade: websocket`, ...): Node hands over the raw socket and the bytes read after the head */
+  upgrade(listenerName: string, req: http.IncomingMessage, socket: Socket, head: Buffer): void;
   /** the codec failed before a request existed: header too large, header timeout, parse error */
   clientError(listenerName: string, err: NodeJS.ErrnoException, socket: Socket): void;
 }
@@ -109,12 +119,80 @@ export interface ListenError {
   message: string;
 }
 
+/** Envoy's HTTP/2 defaults where Node's differ (http2_protocol_options; windows kept smaller: bodies are buffered anyway) */
+const H2_SETTINGS = { maxConcurrentStreams: 2_147_483_647, initialWindowSize: 1 << 20, enablePush: false };
+const H2_CONNECTION_WINDOW = 1 << 24;
+/**
+ * A session whose peer committed a connection error can be terminated inside Node's HTTP/2
+ * codec (GOAWAY sent, reading stopped) without a word to JavaScript. So an idle session is looked
+ * at every H2_IDLE_CHECK_MS: when bytes arrived since its last good check and no stream came of
+ * them, it is pinged; one that does not answer within H2_PING_TIMEOUT_MS is closed and counted as
+ * a protocol error, so a broken connection never waits for the 1 h idle timeout. A quiet idle
+ * connection costs a timer, no traffic.
+ */
+const H2_IDLE_CHECK_MS = 500;
+const H2_PING_TIMEOUT_MS = 2_000;
+
+function watchSession(session: http2.ServerHttp2Session, stats: CodecStats): void {
+  let active = 0;
+  let timer: NodeJS.Timeout | undefined;
+  /** bytes read as of the last answered ping (-1: never checked) */
+  let seen = -1;
+  const bytesRead = (): number => session.socket?.bytesRead ?? 0;
+  const idle = (): void => {
+    if (timer || session.closed || session.destroyed) return;
+    timer = setTimeout(check, H2_IDLE_CHECK_MS);
+    timer.unref();
+  };
+  const check = (): void => {
+    timer = undefined;
+    if (active > 0 || session.closed || session.destroyed) return;
+    if (bytesRead() === seen) return idle();
+    const deadline = setTimeout(() => {
+      if (session.destroyed) return;
+      stats.downstream_cx_protocol_error++;
+      session.destroy();
+    }, H2_PING_TIMEOUT_MS);
+    deadline.unref();
+    try {
+      const sent = session.ping((err) => {
+        clearTimeout(deadline);
+        if (err) {
+          if (!session.destroyed) session.destroy();
+          return;
+        }
+        seen = bytesRead();
+        idle();
+      });
+      if (!sent) clearTimeout(deadline);
+    } catch {
+      clearTimeout(deadline);
+    }
+  };
+  session.on('stream', (stream: http2.ServerHttp2Stream) => {
+    active++;
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    stream.once('close', () => {
+      active--;
+      if (active === 0) idle();
+    });
+  });
+  session.once('close', () => {
+    if (timer) clearTimeout(timer);
+  });
+  idle();
+}
+
 class Listener {
   readonly server: http.Server;
+  /** the HTTP/2 codec: it never listens itself, connections come from `server` (./codec-sniffer.ts) */
+  readonly h2: http2.Http2Server;
   private readonly sockets = new Set<Socket>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
   port = 0;
 
-  constructor(readonly config: ListenerConfig, handler: ListenerHandler, limits: DownstreamLimits, inboundMtls?: InboundMtls) {
+  constructor(readonly config: ListenerConfig, handler: ListenerHandler, limits: DownstreamLimits, stats: CodecStats, inboundMtls?: InboundMtls) {
     const headersTimeout = limits.requestHeadersTimeoutMs;
     this.server = http.createServer(
       {
@@ -129,6 +207,13 @@ class Listener {
     );
     this.server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => handler.request(config.name, req, res, true));
     this.server.on('connect', (req: http.IncomingMessage, socket: Socket) => handler.connect(config.name, req, socket));
+    // the HTTP codec (http.Server's own connection listener, taken before anything wraps it): an
+    // `Upgrade: h2c` request goes back to it as plain HTTP/1.1, as Envoy's codec serves it
+    const codec = this.server.listeners('connection')[0] as (s: Socket) => void;
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      if (isH2cUpgrade(req)) serveWithoutH2c(req, socket, head, (s) => codec.call(this.server, s));
+      else handler.upgrade(config.name, req, socket, head);
+    });
     this.server.on('connection', (s: Socket) => {
       s.setNoDelay(true);
       this.sockets.add(s);
@@ -136,6 +221,37 @@ class Listener {
     });
     // A malformed request gets Envoy's codec reply and the connection closes; it must never crash the worker.
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => handler.clientError(config.name, err, socket));
+    this.h2 = http2.createServer(
+      { settings: { ...H2_SETTINGS, maxHeaderListSize: limits.maxRequestHeadersKb * 1024 }, maxSessionMemory: 64 },
+      (req, res) => {
+        normalizeH2Request(req);
+        handler.request(config.name, req, res, false);
+      },
+    );
+    this.h2.on('session', (session: http2.ServerHttp2Session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+      session.once('connect', () => session.setLocalWindowSize(H2_CONNECTION_WINDOW));
+      // [idle_timeout] no stream for this long: GOAWAY and close, as Envoy does
+      if (limits.idleTimeoutMs > 0) session.setTimeout(limits.idleTimeoutMs, () => session.close());
+      watchSession(session, stats);
+    });
+    // A malformed frame or preface: Node's HTTP/2 codec sends GOAWAY PROTOCOL_ERROR and ends the
+    // session; counted, never thrown. A stream it resets is the stream's own business.
+    this.h2.on('sessionError', (_err: Error, session: http2.ServerHttp2Session) => {
+      stats.downstream_cx_protocol_error++;
+      session.destroy();
+    });
+    this.h2.on('streamError', () => {
+      stats['http2.rx_messaging_error']++;
+    });
+    this.h2.on('frameError', () => {
+      stats['http2.rx_messaging_error']++;
+    });
+    installCodecDispatch(this.server, this.h2, {
+      stats,
+      firstByteTimeoutMs: limits.requestHeadersTimeoutMs > 0 ? limits.requestHeadersTimeoutMs : limits.idleTimeoutMs,
+    });
     // inbound: mTLS or plaintext per PeerAuthentication, decided by the first byte (../security/tls-inbound.ts)
     if (config.kind === 'inbound' && inboundMtls) inboundMtls.install(this.server, config);
   }
@@ -164,12 +280,16 @@ class Listener {
         resolve();
       });
       this.server.closeIdleConnections();
+      // HTTP/2: GOAWAY; the session closes once its open streams are done
+      for (const s of this.sessions) s.close();
     });
   }
 }
 
 export class ListenerManager {
   private readonly listeners = new Map<string, Listener>();
+  /** codec counters of every listener together (Envoy's http.<stat_prefix>.* in sum) */
+  readonly codecStats: CodecStats = newCodecStats();
 
   private readonly limits: DownstreamLimits;
 
@@ -208,7 +328,7 @@ export class ListenerManager {
           bound.push({ name: c.name, address: c.address, port: existing.port });
           return;
         }
-        const l = new Listener(c, this.handler, this.limits, this.inboundMtls);
+        const l = new Listener(c, this.handler, this.limits, this.codecStats, this.inboundMtls);
         try {
           bound.push(await l.listen());
           this.listeners.set(c.name, l);

@@ -9,7 +9,25 @@ export interface LocalReply {
   flag?: string;
   details: string;
   headers?: Record<string, string>;
+  /**
+   * the gRPC status a gRPC client gets (Envoy's sendLocalReply `grpc_status`); unset: mapped
+   * from `status` (../grpc/grpc-status.ts httpToGrpcStatus). Ignored for requests that are not gRPC.
+   */
+  grpcStatus?: number;
 }
+
+/** Envoy's StreamResetReason, as its local reply and its details print it */
+export type UpstreamResetReason = 'connection failure' | 'connection termination' | 'remote reset' | 'remote refused stream reset' | 'local reset' | 'protocol error' | 'overflow';
+
+const RESET_FLAG: Record<UpstreamResetReason, string> = {
+  'connection failure': 'UF',
+  'connection termination': 'UC',
+  'remote reset': 'UR',
+  'remote refused stream reset': 'UR',
+  'local reset': 'LR',
+  'protocol error': 'UPE',
+  overflow: 'UO',
+};
 
 const RESET_PREFIX = 'upstream connect error or disconnect/reset before headers. reset reason: ';
 
@@ -39,6 +57,13 @@ export const localReplies = {
     body: `${RESET_PREFIX}remote reset`,
     flag: 'UR',
     details: 'upstream_reset_before_response_started{remote_reset}',
+  }),
+  /** the upstream reset the stream (or the connection) before the response started */
+  upstreamReset: (reason: UpstreamResetReason): LocalReply => ({
+    status: 503,
+    body: `${RESET_PREFIX}${reason}`,
+    flag: RESET_FLAG[reason],
+    details: `upstream_reset_before_response_started{${reason.replace(/ /g, '_')}}`,
   }),
   overflow: (): LocalReply => ({
     status: 503,

@@ -2,7 +2,9 @@
  * Per-request state shared by the HTTP connection manager, the filters and the router, and
  * turned into one RequestEvent when the request ends.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+import type { HeaderMap } from './routing/header-ops.js';
 import type { AttemptRecord, DestinationInfo, PeerInfo, RequestEvent, RouteRef } from '../events.js';
 import type { SpanContextInfo } from '../telemetry/tracing/trace-context.js';
 import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '../control/snapshot.js';
@@ -10,6 +12,18 @@ import type { Rng } from '../rng.js';
 import { RequestBody } from './body/request-body.js';
 import { closeAfterReply } from './listener.js';
 import { ResponseFlags, type LocalReply } from './local-reply.js';
+import type { UpgradeRequest } from './upgrade/upgrade-request.js';
+import { protocolOf, resetStream, responseFinished, sendResponse, type DownstreamRequest, type DownstreamResponse } from './downstream.js';
+import { httpToGrpcStatus, isGrpcRequest, percentEncodeGrpcMessage } from './grpc/grpc-status.js';
+
+/** what a gRPC request's hop saw of gRPC (Istio's grpc_response_status, the message counts) */
+export interface GrpcState {
+  /** `grpc-status` of the response (trailers, or the headers of a trailers-only response) */
+  status?: number;
+  message?: string;
+  requestMessages: number;
+  responseMessages: number;
+}
 
 export const UNKNOWN_PEER: PeerInfo = {
   workload: 'unknown',
@@ -96,10 +110,22 @@ export class RequestContext {
   /** Envoy's delayed_close_timeout, for a connection closed after its response */
   delayedCloseMs = 1_000;
   private cancelHooks: Array<() => void> | undefined;
+  /** an HTTP/1.1 upgrade request (WebSocket): its stream is proxied by ./upgrade/upgrade-proxy.ts */
+  upgrade: UpgradeRequest | undefined;
+  /** request headers an HTTP filter adds to what goes upstream (outbound and gateway; inbound filters edit their own map) */
+  upstreamRequestHeaders: HeaderMap | undefined;
+  /** inbound: this request is a mirrored copy sent by that proxy (VirtualService mirror) */
+  shadowOf: string | undefined;
+  /** response-header encoders of the HTTP filters that decoded this request (Envoy's encoder half), in the order they registered */
+  private readonly encoders: Array<(headers: HeaderMap) => void> = [];
+  /** Envoy's %PROTOCOL%: `HTTP/1.1`, `HTTP/1.0` or `HTTP/2` */
+  readonly protocol: string;
+  /** set for gRPC requests (content-type application/grpc): local replies are gRPC, statuses are read */
+  readonly grpc: GrpcState | undefined;
 
   constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    readonly req: DownstreamRequest,
+    readonly res: DownstreamResponse,
     readonly snapshot: MeshSnapshot,
     readonly proxy: ProxyConfig,
     readonly listener: ListenerConfig,
@@ -110,13 +136,16 @@ export class RequestContext {
     /** this request's own random generator (see RequestRandomness in ../rng.ts) */
     readonly rng: Rng,
   ) {
+    this.protocol = protocolOf(req);
+    this.grpc = isGrpcRequest(req.headers) ? { requestMessages: 0, responseMessages: 0 } : undefined;
     // Registered before anyone else's `close` listener, so the event and the router both know
     // who closed the stream: a response that did not finish and that the proxy did not cut was
     // abandoned by the client.
     res.once('close', () => {
       // the request is over: its body is no longer held (nor read into memory)
       this.body.discard();
-      if (res.writableFinished || this.resetByProxy) return;
+      // (an upgraded stream says itself how it ended: ./upgrade/upgrade-proxy.ts)
+      if (responseFinished(req, res) || this.resetByProxy || this.upgrade?.switched) return;
       this.downstreamClosed = true;
       this.why.push(`the client went away${this.stage ? ` ${this.stage}` : ''} before the response ended: the request is cancelled, never re-sent`);
     });
@@ -138,11 +167,13 @@ export class RequestContext {
     for (const cb of hooks) cb();
   }
 
-  /** The proxy resets the client's stream (`rst`: a TCP RST, as a fault does); it is not logged as DC. */
+  /**
+   * The proxy resets the client's stream (`rst`: a TCP RST, as a fault does; on HTTP/2 the
+   * stream alone); it is not logged as DC.
+   */
   resetDownstream(how: 'close' | 'rst' = 'close'): void {
     this.resetByProxy = true;
-    if (how === 'rst') this.req.socket.resetAndDestroy();
-    else this.res.destroy();
+    resetStream(this.req, this.res, how);
   }
 
   /**
@@ -154,10 +185,25 @@ export class RequestContext {
   closeIfRequestIncomplete(headers: Record<string, string | number | string[] | undefined>): void {
     if (this.body.complete || this.req.complete || this.req.httpVersionMajor >= 2) return;
     headers['connection'] = 'close';
-    closeAfterReply(this.req.socket, this.delayedCloseMs);
+    closeAfterReply(this.req.socket as Socket, this.delayedCloseMs);
   }
 
-  /** Sends an Envoy local reply (text/plain, Envoy's body), unless a response already started. */
+
+  /** An HTTP filter's encoder: it sees the response headers of whatever answer goes out from now on. */
+  addEncoder(encode: (headers: HeaderMap) => void): void {
+    this.encoders.push(encode);
+  }
+
+  /** Runs the encoders on response headers about to be written (Envoy runs encoder filters last-first). */
+  encodeHeaders(headers: HeaderMap): void {
+    for (let i = this.encoders.length - 1; i >= 0; i--) this.encoders[i]!(headers);
+  }
+
+  /**
+   * Sends an Envoy local reply (text/plain, Envoy's body), unless a response already started.
+   * A gRPC request gets it as Envoy converts it: a trailers-only response, `:status 200`,
+   * `grpc-status` (the reply's, else mapped from its HTTP status) and `grpc-message` (its body).
+   */
   sendLocalReply(reply: LocalReply, extraHeaders: Record<string, string> = {}): void {
     this.flags.add(reply.flag);
     this.details = reply.details;
@@ -165,20 +211,40 @@ export class RequestContext {
       this.resetDownstream();
       return;
     }
+    this.responseStarted = true;
+    if (this.grpc) {
+      const grpcStatus = reply.grpcStatus ?? httpToGrpcStatus(reply.status);
+      const headers: OutgoingHttpHeaders = {
+        ...reply.headers,
+        ...extraHeaders,
+        'content-type': 'application/grpc',
+        'grpc-status': String(grpcStatus),
+        ...(reply.body.length > 0 ? { 'grpc-message': percentEncodeGrpcMessage(reply.body) } : {}),
+        date: new Date().toUTCString(),
+        server: this.serverHeader(),
+      };
+      if (this.protocol !== 'HTTP/2') headers['content-length'] = 0;
+      this.status = 200;
+      this.grpc.status = grpcStatus;
+      this.grpc.message = reply.body.length > 0 ? reply.body : undefined;
+      this.encodeHeaders(headers as HeaderMap);
+      sendResponse(this.req, this.res, 200, headers);
+      if (!this.body.complete) this.body.discard();
+      return;
+    }
     this.status = reply.status;
     const body = Buffer.from(reply.body);
-    const headers: Record<string, string | number> = {
+    const headers: HeaderMap = {
       ...reply.headers,
       ...extraHeaders,
-      'content-length': body.length,
+      'content-length': String(body.length),
       date: new Date().toUTCString(),
       server: this.serverHeader(),
     };
     if (body.length > 0) headers['content-type'] = 'text/plain';
     this.closeIfRequestIncomplete(headers);
-    this.responseStarted = true;
-    this.res.writeHead(reply.status, headers);
-    this.res.end(body);
+    this.encodeHeaders(headers);
+    sendResponse(this.req, this.res, reply.status, headers as OutgoingHttpHeaders, body);
     this.bytesSent += body.length;
     // nothing of the request goes upstream after a local reply
     if (!this.body.complete) this.body.discard();
@@ -193,7 +259,7 @@ export class RequestContext {
   finish(): RequestEvent | undefined {
     if (this.finished) return undefined;
     this.finished = true;
-    if (this.downstreamClosed && !this.res.writableFinished) {
+    if (this.downstreamClosed && !responseFinished(this.req, this.res)) {
       // Envoy: the code already sent (0 if none), flag DC, details downstream_remote_disconnect
       this.flags.add('DC');
       this.details = 'downstream_remote_disconnect';
@@ -211,7 +277,7 @@ export class RequestContext {
       method: req.method ?? 'GET',
       path: this.path,
       authority: this.authority,
-      protocol: `HTTP/${req.httpVersion}`,
+      protocol: this.protocol,
       requestId: this.requestId,
       userAgent: headers['user-agent'] ?? '-',
       forwardedFor: headers['x-forwarded-for'] ?? '-',
@@ -233,9 +299,22 @@ export class RequestContext {
       endpoint: this.endpointId,
       why: [...this.why],
       ...(this.route ? { route: this.route } : {}),
+      ...(this.shadowOf ? { shadowOf: this.shadowOf } : {}),
       requestHeaders: headers,
       snapshotVersion: this.snapshot.version,
+      ...(this.upgrade?.switched ? { upgrade: this.upgrade.protocol.toLowerCase() } : {}),
       connectionSecurity: this.listener.kind === 'inbound' ? this.connectionSecurity : (this.upstreamSecurity ?? 'none'),
+      ...(this.grpc
+        ? {
+            grpc: {
+              // Envoy's getGrpcStatus: trailers, then headers, else mapped from the HTTP status sent (none: unknown)
+              ...(this.grpc.status !== undefined ? { status: this.grpc.status } : this.status !== 0 ? { status: httpToGrpcStatus(this.status) } : {}),
+              ...(this.grpc.message !== undefined ? { message: this.grpc.message } : {}),
+              requestMessages: this.grpc.requestMessages,
+              responseMessages: this.grpc.responseMessages,
+            },
+          }
+        : {}),
       ...(this.trace
         ? {
             trace: {

@@ -2,7 +2,7 @@
  * The router: Envoy's terminal HTTP filter. It owns the route timeout and the retry loop.
  *
  *   deadline (route timeout, covers every attempt and back-off; never retried)
- *     attempt 1 -> cluster.pick() -> UpstreamAttempt (per-try timeout) -> outcome
+ *     attempt 1 -> cluster.pick() -> upstream attempt, HTTP/1.1 or HTTP/2 (per-try timeout) -> outcome
  *     retriable and attempts left? -> back-off (jittered) -> attempt 2 on another host ...
  *     otherwise -> stream the upstream response, or send Envoy's local reply
  *
@@ -15,8 +15,17 @@
  * retry gets Envoy's 507. The route timeout, as Envoy's, starts when the downstream request is
  * complete and runs until the response is: a long upload is not timed by it, a long streamed
  * response (SSE) is, so such routes need `timeout: 0s` (Istio's default: none).
+ *
+ * Either codec serves either side (./upstream/attempt-factory.ts decides upstream): an HTTP/1.1
+ * client may reach an HTTP/2 upstream and the other way round. Response trailers pass through
+ * to an HTTP/2 client (gRPC's status travels in them); an HTTP/1.1 client gets none, as Envoy's
+ * HTTP/1 codec (trailers off) does. For gRPC requests the router reads `grpc-status` (headers of
+ * a trailers-only response, then trailers) for the event and metrics, retries per the gRPC
+ * `retryOn` conditions, and judges a trailers-only status as the HTTP status it maps to for
+ * outlier detection, as Envoy's router does.
  */
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import { Readable } from 'node:stream';
 import type { HeaderOperations, HTTPFaultInjection } from '../config/istio-types.js';
 import { parseDuration } from '../config/duration.js';
@@ -32,7 +41,12 @@ import type { Cluster } from './upstream/cluster.js';
 import type { Endpoint } from './upstream/endpoint.js';
 import { classifyStatus } from './upstream/outlier-detector.js';
 import type { RetryPolicy } from './upstream/retry-policy.js';
-import { UpstreamAttempt, type AttemptFailure, type AttemptOutcome } from './upstream/upstream-request.js';
+import type { AttemptOutcome } from './upstream/upstream-request.js';
+import { startAttempt, upstreamCodec, type Attempt, type UpstreamCodec } from './upstream/attempt-factory.js';
+import type { H2Response } from './upstream/h2-upstream-attempt.js';
+import { dropPseudoHeaders, isHttp2, responseFinished, sendResponse, writeHead } from './downstream.js';
+import { GrpcMessageCounter } from './grpc/grpc-message-counter.js';
+import { grpcMessageOf, grpcStatusOf, grpcToHttpStatus, httpToGrpcStatus as httpToGrpc, percentEncodeGrpcMessage } from './grpc/grpc-status.js';
 
 export interface ForwardRequest {
   cluster: Cluster;
@@ -122,10 +136,21 @@ const noop = (): void => undefined;
 
 const sleep = (ms: number): Promise<'slept'> => new Promise((r) => setTimeout(() => r('slept'), ms));
 
-function failureReply(failure: AttemptFailure): LocalReply {
-  if (failure === 'connect-failure') return localReplies.connectFailure();
-  if (failure === 'per-try-timeout') return localReplies.perTryTimeout();
+function failureReply(outcome: Extract<AttemptOutcome, { kind: 'failure' }>): LocalReply {
+  if (outcome.failure === 'per-try-timeout') return localReplies.perTryTimeout();
+  if (outcome.resetReason) return localReplies.upstreamReset(outcome.resetReason);
+  if (outcome.failure === 'connect-failure') return localReplies.connectFailure();
+  if (outcome.failure === 'refused-stream') return localReplies.upstreamReset('remote refused stream reset');
   return localReplies.connectionTermination();
+}
+
+/**
+ * What outlier detection counts for a response: its HTTP status, or for a gRPC request whose
+ * response is trailers-only the status its `grpc-status` maps to (Envoy's router).
+ */
+function outlierStatus(ctx: RequestContext, response: IncomingMessage): number {
+  const grpc = ctx.grpc ? grpcStatusOf(response.headers) : undefined;
+  return grpc !== undefined ? grpcToHttpStatus(grpc) : (response.statusCode ?? 0);
 }
 
 /**
@@ -146,14 +171,16 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
   const body = fr.body;
   const overall = deadline(fr.timeoutMs, body);
   const tried = new Set<string>();
-  let current: UpstreamAttempt | undefined;
+  const codec = upstreamCodec(cluster.config, ctx.protocol);
+  if (codec.notable) ctx.why.push(codec.why);
+  let current: Attempt | undefined;
   let downstreamGone = false;
   let retrying = false;
   let signalGone: () => void = () => undefined;
   /** resolves when the client goes away (shaped like a deadline, for the waits that race one) */
   const gone = new Promise<'timeout'>((resolve) => (signalGone = () => resolve('timeout')));
   const onClose = (): void => {
-    if (!ctx.res.writableFinished) {
+    if (!responseFinished(ctx.req, ctx.res)) {
       downstreamGone = true;
       current?.abort();
       signalGone();
@@ -208,13 +235,14 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
       ctx.upstreamHost = endpoint.address;
       ctx.endpointId = endpoint.id;
 
-      // Circuit breaking: a connection (HTTP/1.1: one per request in flight) or a queue slot.
-      // A client that goes away leaves the queue at once.
-      const admitting = breaker.admit(Promise.race([overall.promise, gone]));
+      // Circuit breaking: a connection (HTTP/1.1: one per request in flight) or a queue slot;
+      // HTTP/2: the request limit only. A client that goes away leaves the queue at once.
+      const admitting = codec.codec === 'http2' ? breaker.admitStream() : breaker.admit(Promise.race([overall.promise, gone]));
       if (admitting instanceof Promise) ctx.stage = `waiting for a connection to ${cluster.name} (circuit breaker queue)`;
       const admission = await admitting;
+      const releaseSlot = (): void => (codec.codec === 'http2' ? breaker.releaseStream() : breaker.release());
       if (downstreamGone) {
-        if (admission === 'ok') breaker.release();
+        if (admission === 'ok') releaseSlot();
         endRetry();
         return;
       }
@@ -233,13 +261,13 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
 
       let released = false;
       const release = (): void => {
-        if (!released) breaker.release();
+        if (!released) releaseSlot();
         released = true;
       };
       ctx.stage = `during attempt ${attemptNo} to ${endpoint.id} (cancelled: its upstream connection was closed)`;
       const attemptStart = Date.now();
       const attemptMono = performance.now();
-      const outcome = await runAttempt(ctx, fr, endpoint, attemptNo, overall, (a) => (current = a), () => downstreamGone);
+      const outcome = await runAttempt(ctx, fr, codec.codec, endpoint, attemptNo, overall, (a) => (current = a), () => downstreamGone);
       if (ctx.trace) ctx.attemptLog.push(attemptRecord(ctx, attemptNo, endpoint.id, attemptStart, attemptMono, outcome));
       endRetry();
       if (outcome === 'gone') {
@@ -255,7 +283,7 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
         ctx.sendLocalReply(localReplies.routeTimeout());
         return;
       }
-      cluster.record(endpoint, outcome.kind === 'response' ? classifyStatus(outcome.response.statusCode ?? 0) : 'local-failure');
+      cluster.record(endpoint, outcome.kind === 'response' ? classifyStatus(outlierStatus(ctx, outcome.response)) : 'local-failure');
       if (downstreamGone) {
         if (outcome.kind === 'response') outcome.response.resume();
         release();
@@ -263,10 +291,11 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
       }
 
       const wouldRetry =
-        outcome.kind === 'response' ? retry.retriesStatus(outcome.response.statusCode ?? 0) : retry.retriesFailure(outcome.failure);
+        outcome.kind === 'response' ? retry.retriesResponse(outcome.response.statusCode ?? 0, outcome.response.headers) : retry.retriesFailure(outcome.failure);
+      const grpcNow = outcome.kind === 'response' ? grpcStatusOf(outcome.response.headers) : undefined;
       const summary =
         outcome.kind === 'response'
-          ? `attempt ${attemptNo} to ${endpoint.id}: ${outcome.response.statusCode}`
+          ? `attempt ${attemptNo} to ${endpoint.id}: ${outcome.response.statusCode}${grpcNow !== undefined ? ` grpc-status ${grpcNow}` : ''}`
           : `attempt ${attemptNo} to ${endpoint.id}: ${outcome.failure} (${outcome.reason})`;
       // Envoy's router dropped the retry state when the body outgrew the buffer: no retry, no URX
       const retriable = wouldRetry && body.replayable;
@@ -281,7 +310,7 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
         ctx.why.push(`${summary}, retrying (${retry.explain()})`);
         if (outcome.kind === 'response') outcome.response.resume();
         else ctx.upstreamFailure = outcome.reason;
-        current?.release();
+        current?.detachBody();
         release();
         const wait = retry.backoffMs(attemptNo, rng);
         ctx.stage = `during the back-off before attempt ${attemptNo + 1}`;
@@ -320,7 +349,7 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
       } else {
         release();
         ctx.upstreamFailure = outcome.reason;
-        ctx.sendLocalReply(failureReply(outcome.failure));
+        ctx.sendLocalReply(failureReply(outcome));
       }
       return;
     }
@@ -380,10 +409,11 @@ function attemptHeaders(ctx: RequestContext, fr: ForwardRequest, attemptNo: numb
 async function runAttempt(
   ctx: RequestContext,
   fr: ForwardRequest,
+  codec: UpstreamCodec,
   endpoint: Endpoint,
   attemptNo: number,
   overall: Timeout,
-  setCurrent: (a: UpstreamAttempt) => void,
+  setCurrent: (a: Attempt) => void,
   clientGone: () => boolean,
 ): Promise<AttemptOutcome | 'timeout' | 'gone'> {
   const headers = attemptHeaders(ctx, fr, attemptNo);
@@ -396,19 +426,27 @@ async function runAttempt(
       if (injected) return injected;
     }
     for (let resend = 0; ; resend++) {
-      const attempt = new UpstreamAttempt({
-        host: endpoint.config.address,
-        port: endpoint.config.port,
-        agent: fr.cluster.agent,
-        method: fr.method,
-        path: fr.path,
-        headers,
-        body: fr.body,
-        perTryTimeoutMs: fr.retry.config.perTryTimeoutMs,
-        connectTimeoutMs: fr.cluster.config.connectTimeoutMs,
-        maxRequestsPerConnection: fr.cluster.breaker.limits.maxRequestsPerConnection,
-        onNewConnection: () => endpoint.connections++,
-      }).start();
+      const limits = fr.cluster.breaker.limits;
+      const attempt = startAttempt(
+        codec,
+        {
+          host: endpoint.config.address,
+          port: endpoint.config.port,
+          agent: fr.cluster.agent,
+          method: fr.method,
+          path: fr.path,
+          headers,
+          body: fr.body,
+          perTryTimeoutMs: fr.retry.config.perTryTimeoutMs,
+          connectTimeoutMs: fr.cluster.config.connectTimeoutMs,
+          maxRequestsPerConnection: limits.maxRequestsPerConnection,
+          onNewConnection: () => endpoint.connections++,
+        },
+        {
+          pool: fr.cluster.h2,
+          limits: { maxRequestsPerConnection: limits.maxRequestsPerConnection, maxConcurrentStreams: fr.cluster.config.trafficPolicy?.connectionPool?.http?.maxConcurrentStreams ?? 0 },
+        },
+      );
       setCurrent(attempt);
       const outcome = await Promise.race([attempt.outcome, overall.promise]);
       if (clientGone()) {
@@ -430,7 +468,7 @@ async function runAttempt(
         continue;
       }
       if (outcome.kind === 'response') {
-        const status = outcome.response.statusCode ?? 0;
+        const status = outlierStatus(ctx, outcome.response);
         if (status >= 500) endpoint.errors++;
         else endpoint.success++;
       } else {
@@ -488,12 +526,29 @@ async function attemptFault(ctx: RequestContext, fr: ForwardRequest, attemptNo: 
   }
   if (!decision.abort) return undefined;
   ctx.flags.add('FI');
-  const body = Buffer.from(decision.abort.body);
-  const response = Object.assign(Readable.from([body]), {
-    statusCode: decision.abort.status,
-    headers: { 'content-type': 'text/plain', 'content-length': String(body.length), ...decision.abort.headers },
+  return { kind: 'response', response: injectedResponse(ctx, decision.abort), serviceTimeMs: 0 };
+}
+
+/**
+ * The response an abort in fault-as-upstream mode stands for: what the proxy's local reply would
+ * be (for a gRPC request a trailers-only response), as if the upstream had sent it.
+ */
+function injectedResponse(ctx: RequestContext, abort: LocalReply): IncomingMessage {
+  if (ctx.grpc) {
+    const grpcStatus = abort.grpcStatus ?? httpToGrpc(abort.status);
+    return Object.assign(Readable.from([]), {
+      statusCode: 200,
+      headersOnly: true,
+      headers: { ...abort.headers, 'content-type': 'application/grpc', 'grpc-status': String(grpcStatus), 'grpc-message': percentEncodeGrpcMessage(abort.body) },
+      trailers: {},
+    }) as unknown as IncomingMessage;
+  }
+  const body = Buffer.from(abort.body);
+  return Object.assign(Readable.from([body]), {
+    statusCode: abort.status,
+    headers: { 'content-type': 'text/plain', 'content-length': String(body.length), ...abort.headers },
+    trailers: {},
   }) as unknown as IncomingMessage;
-  return { kind: 'response', response, serviceTimeMs: 0 };
 }
 
 async function sendUpstreamResponse(
@@ -503,7 +558,7 @@ async function sendUpstreamResponse(
   serviceTimeMs: number | undefined,
   overall: Timeout,
 ): Promise<void> {
-  const headers: HeaderMap = { ...upstream.headers };
+  const headers: HeaderMap = dropPseudoHeaders({ ...upstream.headers });
   for (const h of HOP_BY_HOP) delete headers[h];
   for (const ops of fr.responseHeaderOps) applyHeaderOps(headers, ops);
   // Envoy sets it from the end of the downstream request; a response that came before it has none
@@ -511,23 +566,35 @@ async function sendUpstreamResponse(
   else delete headers['x-envoy-upstream-service-time'];
   headers['server'] = ctx.serverHeader();
   ctx.closeIfRequestIncomplete(headers);
+  ctx.encodeHeaders(headers);
   ctx.upstreamServiceTimeMs = serviceTimeMs;
   ctx.status = upstream.statusCode ?? 502;
+  if (ctx.grpc) readGrpcStatus(ctx, upstream.headers);
   ctx.responseStarted = true;
   ctx.stage = 'while the response body streamed';
-  ctx.res.writeHead(ctx.status, headers as OutgoingHttpHeaders);
+  const fault = fr.responseFault;
+  const h2down = isHttp2(ctx.req);
+  // a response that ended with its headers (gRPC trailers-only) stays one HEADERS frame with
+  // END_STREAM for an HTTP/2 client: a gRPC client reads its status from exactly that
+  if (h2down && !fault && headersOnly(upstream)) {
+    upstream.resume();
+    return endHeadersOnly(ctx, headers as OutgoingHttpHeaders);
+  }
+  writeHead(ctx.req, ctx.res, ctx.status, headers as OutgoingHttpHeaders);
   // Envoy forwards the head as it arrives: a streamed response (SSE) whose first bytes are not
   // here yet must not wait for them behind the proxy (Node sends the head with the first write)
-  if (upstream.readableLength === 0 && !upstream.complete) {
+  // (an HTTP/2 head goes out with writeHead already)
+  if (!h2down && upstream.readableLength === 0 && !upstream.complete) {
+    const res = ctx.res as ServerResponse;
     setImmediate(() => {
-      if (ctx.bytesSent === 0 && !ctx.res.writableEnded && !ctx.res.destroyed) ctx.res.flushHeaders();
+      if (ctx.bytesSent === 0 && !res.writableEnded && !res.destroyed) res.flushHeaders();
     });
   }
-  const fault = fr.responseFault;
   if (fault?.reset) return resetMidResponse(ctx, upstream);
   upstream.on('data', (chunk: Buffer) => {
     ctx.bytesSent += chunk.length;
   });
+  passTrailers(ctx, upstream, h2down);
   await new Promise<void>((resolve) => {
     let done = false;
     const finish = (): void => {
@@ -547,12 +614,17 @@ async function sendUpstreamResponse(
     });
     const upstreamReset = (): void => {
       if (done) return;
-      ctx.flags.add('UC');
+      // HTTP/2: the stream's RST_STREAM is the upstream's reset (UR); a lost connection is UC
+      ctx.flags.add((upstream as unknown as H2Response).resetFlag?.() ?? 'UC');
       ctx.resetDownstream();
       finish();
     };
     upstream.on('error', upstreamReset);
     upstream.on('aborted', upstreamReset);
+    // an HTTP/2 stream reset with NO_ERROR mid-body closes without an error
+    upstream.once('close', () => {
+      if (!upstream.readableEnded) upstreamReset();
+    });
     // a client that goes away mid-body: forward()'s close handler aborts the attempt, which
     // closes the upstream connection (the cancel reaches the app's side)
     ctx.res.on('close', finish);
@@ -562,7 +634,59 @@ async function sendUpstreamResponse(
       finish();
     });
     if (fault?.slowBodyBps) trickle(upstream, ctx, fault.slowBodyBps);
-    else upstream.pipe(ctx.res);
+    else upstream.pipe(ctx.res as unknown as NodeJS.WritableStream);
+    countResponseMessages(ctx, upstream);
+  });
+}
+
+/** did the upstream response end with its headers (no body follows)? */
+function headersOnly(upstream: IncomingMessage): boolean {
+  const flagged = (upstream as unknown as { headersOnly?: boolean }).headersOnly;
+  if (flagged !== undefined) return flagged;
+  return upstream.headers['content-length'] === '0' || upstream.readableEnded;
+}
+
+/** an HTTP/2 response of headers only: one HEADERS frame with END_STREAM */
+function endHeadersOnly(ctx: RequestContext, headers: OutgoingHttpHeaders): Promise<void> {
+  return new Promise<void>((resolve) => {
+    ctx.res.once('close', () => resolve());
+    sendResponse(ctx.req, ctx.res, ctx.status, headers);
+  });
+}
+
+/** records a gRPC status and message (from a trailers-only response's headers, or trailers) */
+function readGrpcStatus(ctx: RequestContext, headers: Record<string, string | string[] | undefined> | NodeJS.Dict<string | string[]>): void {
+  const status = grpcStatusOf(headers);
+  if (status === undefined || !ctx.grpc) return;
+  ctx.grpc.status = status;
+  ctx.grpc.message = grpcMessageOf(headers);
+}
+
+/**
+ * Response trailers: read for gRPC's status, and passed on to an HTTP/2 client (added before the
+ * response ends). HTTP/2 upstreams deliver them as a `trailers` event, HTTP/1.1 ones at `end`.
+ */
+function passTrailers(ctx: RequestContext, upstream: IncomingMessage, h2down: boolean): void {
+  const onTrailers = (t: NodeJS.Dict<string | string[]> | undefined): void => {
+    if (!t || Object.keys(t).length === 0) return;
+    if (ctx.grpc) readGrpcStatus(ctx, t);
+    if (!h2down || ctx.res.writableEnded) return;
+    const trailers = dropPseudoHeaders({ ...t });
+    (ctx.res as Http2ServerResponse).addTrailers(trailers as OutgoingHttpHeaders);
+  };
+  if ('rstCode' in upstream) upstream.on('trailers', (t: NodeJS.Dict<string | string[]>) => onTrailers(t));
+  // registered before pipe() is: the trailers are added before pipe ends the response
+  else upstream.once('end', () => onTrailers(upstream.trailers));
+}
+
+/** gRPC requests: the length-prefixed messages of the response body, for istio_response_messages_total */
+function countResponseMessages(ctx: RequestContext, upstream: IncomingMessage): void {
+  const grpc = ctx.grpc;
+  if (!grpc) return;
+  const counter = new GrpcMessageCounter();
+  upstream.on('data', (chunk: Buffer) => {
+    counter.push(chunk);
+    grpc.responseMessages = counter.count;
   });
 }
 
@@ -581,9 +705,9 @@ function resetMidResponse(ctx: RequestContext, upstream: IncomingMessage): Promi
       };
       if (part) {
         ctx.bytesSent += part.length;
-        ctx.res.write(part, reset);
+        (ctx.res as ServerResponse).write(part, reset);
       } else {
-        ctx.res.flushHeaders();
+        (ctx.res as ServerResponse).flushHeaders();
         setImmediate(reset);
       }
     };
@@ -605,7 +729,7 @@ function trickle(upstream: IncomingMessage, ctx: RequestContext, bps: number): v
     while (budget > 0 && queue.length > 0) {
       const head = queue[0]!;
       const n = Math.min(budget, head.length);
-      ctx.res.write(head.subarray(0, n));
+      (ctx.res as ServerResponse).write(head.subarray(0, n));
       budget -= n;
       if (n === head.length) queue.shift();
       else queue[0] = head.subarray(n);

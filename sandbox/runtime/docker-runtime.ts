@@ -163,6 +163,7 @@ export class DockerRuntime extends EventEmitter implements Runtime {
       sandboxId: this.sandboxId!,
       image: resolved.image,
       cmd: resolved.cmd,
+      entrypoint: resolved.entrypoint,
       workingDir: resolved.workingDir,
       mode: this.network,
       owner: currentOwner(),

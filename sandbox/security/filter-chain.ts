@@ -30,6 +30,8 @@ export interface InboundFilterContext {
   /** the request headers as they will reach the app; filters may change them */
   headers: HeaderMap;
   state: FilterState;
+  /** the name of the filter instance running (`envoy.filters.http.local_ratelimit#2` for a second one of its kind) */
+  instance?: string;
 }
 
 export type FilterStatus = { type: 'continue' } | { type: 'localReply'; reply: LocalReply } | { type: 'stopped' };
@@ -63,8 +65,10 @@ export function httpFilter(name: string): HttpFilter | undefined {
  */
 export async function runHttpFilters(names: readonly string[], f: InboundFilterContext): Promise<'continue' | 'stopped'> {
   for (const name of names) {
-    const filter = registry.get(name);
+    // `<filter>#<n>`: another instance of a registered filter (an EnvoyFilter inserted it)
+    const filter = registry.get(name) ?? registry.get(name.split('#')[0]!);
     if (!filter) throw new Error(`HTTP filter ${name} is not registered`);
+    f.instance = name;
     const status = await filter.decode(f);
     if (status.type === 'continue') continue;
     if (status.type === 'localReply') f.ctx.sendLocalReply(status.reply);

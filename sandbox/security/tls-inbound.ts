@@ -3,7 +3,9 @@
  * TLS inspector): the first byte of each new connection decides.
  *
  * - a TLS ClientHello (0x16) goes to a TLS server with the workload's certificate that requires a
- *   client certificate signed by the sandbox root (mTLS), then to the HTTP codec;
+ *   client certificate signed by the sandbox root (mTLS), then to the HTTP codec: HTTP/2 when ALPN
+ *   chose `istio-h2` or `h2` (or the decrypted bytes start with the HTTP/2 preface), else HTTP/1.1
+ *   (../proxy/codec-sniffer.ts);
  * - anything else is plaintext HTTP: served under PERMISSIVE and DISABLE, and under STRICT the
  *   connection is reset, as Envoy does when no filter chain matches (curl: exit 56, status 000).
  *

@@ -70,7 +70,8 @@ function verifySan(expected: readonly string[]): (host: string, cert: tls.PeerCe
 export function decideUpstreamTls(proxyId: string, cluster: ClusterConfig, endpoint: EndpointConfig, secrets: TlsSecretStore | undefined): UpstreamTlsDecision {
   if (cluster.kind !== 'outbound') return { kind: 'plaintext', why: `${cluster.kind} cluster: plaintext` };
   const tlsConfig = cluster.tls ?? { mode: 'AUTO' as const, source: 'auto mTLS' };
-  const sni = tlsConfig.sni ?? istioSni(cluster);
+  // a ServiceEntry host: Istio's auto SNI (the Host the caller used, i.e. the host); a mesh service: Istio's cluster SNI
+  const sni = tlsConfig.sni ?? (cluster.external && cluster.service ? cluster.service.fqdn : istioSni(cluster));
   const identity = endpoint.meta.identity;
   const istioMutual = (why: string): UpstreamTlsDecision => {
     const ctx = secrets?.clientContext(proxyId);
@@ -155,9 +156,17 @@ export class MeshUpstreamAgent extends http.Agent {
     const port = Number(options.port ?? 80);
     const d = this.decide(host, port);
     if (d.kind === 'plaintext') return net.createConnection(options as net.NetConnectOpts, cb as never);
-    const sessionKey = `${host}:${port}|${d.key}|${d.sessionTag ?? ''}`;
+    return this.connectTls(host, port, d, undefined, options as tls.ConnectionOptions);
+  }
+
+  /**
+   * A TLS connection to `host:port` per decision `d`, resuming the endpoint's last session when
+   * there is one (also used by the cluster's HTTP/2 sessions, which offer their own ALPN).
+   */
+  connectTls(host: string, port: number, d: Extract<UpstreamTlsDecision, { kind: 'tls' }>, alpn?: string[], base: tls.ConnectionOptions = {}): tls.TLSSocket {
+    const sessionKey = `${host}:${port}|${d.key}|${d.sessionTag ?? ''}|${alpn?.join(',') ?? ''}`;
     const session = this.sessions.get(sessionKey);
-    const socket = tls.connect({ ...(options as tls.ConnectionOptions), host, port, ...d.options, ...(session ? { session } : {}) });
+    const socket = tls.connect({ ...base, host, port, ...d.options, ...(alpn ? { ALPNProtocols: alpn } : {}), ...(session ? { session } : {}) });
     socket.once('secureConnect', () => {
       this.handshakes++;
       if (socket.isSessionReused()) this.resumed++;

@@ -3,6 +3,9 @@
  * dashboards and PromQL queries work unchanged: `istio_requests_total`,
  * `istio_request_duration_milliseconds`, `istio_request_bytes`, `istio_response_bytes`, with the
  * istio_stats label set, reported by both proxies of a hop (`reporter="source"|"destination"`).
+ * gRPC requests have `request_protocol="grpc"` and `grpc_response_status` (the response's
+ * grpc-status, as the event carries it; empty for other requests), and their length-prefixed
+ * messages are counted in `istio_request_messages_total` / `istio_response_messages_total`.
  *
  * Every series also carries `namespace` and `pod`: the labels Istio's Prometheus scrape job
  * (`kubernetes-pods`) attaches to each sidecar's metrics from the pod it scraped. meshbox serves all
@@ -90,12 +93,12 @@ export function istioLabels(e: RequestEvent): Labels {
     destination_canonical_service: d.canonicalService,
     destination_canonical_revision: d.canonicalRevision,
     destination_cluster: d.workload === 'unknown' ? 'unknown' : CLUSTER_ID,
-    request_protocol: 'http',
+    request_protocol: e.grpc ? 'grpc' : 'http',
     response_flags: e.responseFlags,
     // Istio: the destination reporter knows its downstream connection (mutual_tls | none); the source says unknown
     connection_security_policy: e.reporter === 'destination' ? (e.connectionSecurity === 'mutual_tls' ? 'mutual_tls' : 'none') : 'unknown',
     response_code: String(e.status),
-    grpc_response_status: '',
+    grpc_response_status: e.grpc?.status !== undefined ? String(e.grpc.status) : '',
   };
 }
 
@@ -115,6 +118,10 @@ interface Children {
   duration: { observe(v: number): void };
   requestBytes: { observe(v: number): void };
   responseBytes: { observe(v: number): void };
+  /** gRPC only, bound at the first message (a series appears once it counts something, as Istio's) */
+  requestMessages?: { inc(v: number): void };
+  responseMessages?: { inc(v: number): void };
+  labels: Record<IstioLabel | InstanceLabel, string>;
 }
 
 export class IstioMetrics {
@@ -123,6 +130,8 @@ export class IstioMetrics {
   private readonly duration: Histogram<IstioLabel | InstanceLabel>;
   private readonly requestBytes: Histogram<IstioLabel | InstanceLabel>;
   private readonly responseBytes: Histogram<IstioLabel | InstanceLabel>;
+  private readonly requestMessages: Counter<IstioLabel | InstanceLabel>;
+  private readonly responseMessages: Counter<IstioLabel | InstanceLabel>;
   private readonly build: Gauge<'component' | 'tag' | InstanceLabel>;
   private readonly tag: string;
   private proxiesKey = '';
@@ -145,6 +154,8 @@ export class IstioMetrics {
     });
     this.requestBytes = new Histogram({ name: 'istio_request_bytes', help: 'HTTP request body sizes', labelNames, buckets: ISTIO_BUCKETS, registers: [registry] });
     this.responseBytes = new Histogram({ name: 'istio_response_bytes', help: 'HTTP response body sizes', labelNames, buckets: ISTIO_BUCKETS, registers: [registry] });
+    this.requestMessages = new Counter({ name: 'istio_request_messages_total', help: 'Total number of gRPC messages sent from a client', labelNames, registers: [registry] });
+    this.responseMessages = new Counter({ name: 'istio_response_messages_total', help: 'Total number of gRPC messages sent from a server', labelNames, registers: [registry] });
     this.tag = `meshbox-${version}`;
     this.build = new Gauge({ name: 'istio_build', help: 'Istio component build info', labelNames: ['component', 'tag', ...INSTANCE_LABELS], registers: [registry] });
     this.build.set({ component: 'proxy', tag: this.tag }, 1);
@@ -170,7 +181,7 @@ export class IstioMetrics {
   private readonly children = new Map<string, Children>();
 
   observe(e: RequestEvent): void {
-    const key = `${e.proxy}|${e.reporter}|${e.source.workload}|${e.source.version}|${e.destination.workload}|${e.destination.version}|${e.destination.service}|${e.status}|${e.responseFlags}|${e.source.namespace}|${e.destination.namespace}|${e.source.app}|${e.destination.app}|${e.source.principal}|${e.destination.principal}|${e.connectionSecurity ?? ''}`;
+    const key = `${e.proxy}|${e.reporter}|${e.source.workload}|${e.source.version}|${e.destination.workload}|${e.destination.version}|${e.destination.service}|${e.status}|${e.responseFlags}|${e.source.namespace}|${e.destination.namespace}|${e.source.app}|${e.destination.app}|${e.source.principal}|${e.destination.principal}|${e.connectionSecurity ?? ''}|${e.grpc ? (e.grpc.status ?? '') : 'http'}`;
     let c = this.children.get(key);
     if (!c) {
       const labels = { ...istioLabels(e), ...instanceLabels(e) };
@@ -179,6 +190,7 @@ export class IstioMetrics {
         duration: this.duration.labels(labels),
         requestBytes: this.requestBytes.labels(labels),
         responseBytes: this.responseBytes.labels(labels),
+        labels,
       };
       this.children.set(key, c);
     }
@@ -186,6 +198,8 @@ export class IstioMetrics {
     c.duration.observe(e.durationMs);
     c.requestBytes.observe(e.bytesReceived);
     c.responseBytes.observe(e.bytesSent);
+    if (e.grpc && e.grpc.requestMessages > 0) (c.requestMessages ??= this.requestMessages.labels(c.labels)).inc(e.grpc.requestMessages);
+    if (e.grpc && e.grpc.responseMessages > 0) (c.responseMessages ??= this.responseMessages.labels(c.labels)).inc(e.grpc.responseMessages);
   }
 
   text(): Promise<string> {

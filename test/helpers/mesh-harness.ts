@@ -17,11 +17,14 @@ import type { FaultSpec } from '../../sandbox/faults/fault-spec.js';
 import { startFakeApp, type FakeApp } from './fake-app.js';
 import { Tracing, type TracingOptions } from '../../sandbox/telemetry/tracing/tracer.js';
 import { IdentityProvider } from '../../sandbox/security/identity-provider.js';
+import type { SelectedProtocol } from '../../sandbox/config/protocol-selection.js';
 
 export interface ServiceDef {
   name: string;
   port?: number;
   versions: Record<string, number>;
+  /** the port's protocol (default `http`); `grpc` services get gRPC apps when the harness has `startApp` */
+  protocol?: SelectedProtocol;
 }
 
 export function meshDefinition(services: ServiceDef[]): MeshDefinition {
@@ -34,7 +37,7 @@ export function meshDefinition(services: ServiceDef[]): MeshDefinition {
       (s): ServiceSpec => ({
         name: s.name,
         port: s.port ?? 8080,
-        protocol: 'http',
+        protocol: s.protocol ?? 'http',
         workloads: Object.entries(s.versions).map(
           ([version, replicas]): WorkloadSpec => ({
             service: s.name,
@@ -90,7 +93,13 @@ export interface Reply {
 export async function startHarness(
   services: ServiceDef[],
   seed = 1,
-  opts: { limits?: Partial<DownstreamLimits>; mtls?: { caDir: string; ttlMs?: number }; tracing?: TracingOptions } = {},
+  opts: {
+    limits?: Partial<DownstreamLimits>;
+    mtls?: { caDir: string; ttlMs?: number };
+    tracing?: TracingOptions;
+    /** starts the app of one instance (default: the HTTP fake app) */
+    startApp?: (id: string, service: ServiceDef) => Promise<FakeApp>;
+  } = {},
 ): Promise<Harness> {
   const mesh = meshDefinition(services);
   const registry = new Registry();
@@ -99,7 +108,8 @@ export async function startHarness(
     for (const w of svc.workloads) {
       for (let n = 1; n <= w.replicas; n++) {
         const id = `${w.workload}-${n}`;
-        const app = await startFakeApp(id);
+        const def = services.find((d) => d.name === svc.name)!;
+        const app = opts.startApp ? await opts.startApp(id, def) : await startFakeApp(id);
         apps.set(id, app);
         registry.add({ id, workload: w, ordinal: n, appPort: app.port, sidecar: { inbound: 0, outbound: 0, services: {} }, state: 'running', healthy: true, drained: false, restarts: 0 });
       }

@@ -9,6 +9,7 @@ import { destinationsOf } from './destinations.js';
 import { meshServiceForHost, resolveHost } from '../hosts.js';
 import { closestMatch, listWords } from '../did-you-mean.js';
 import type { DestinationRule } from '../resource.js';
+import { declaredByServiceEntry } from './service-entries.js';
 
 /** DestinationRules (without workloadSelector) whose host covers the fully qualified `fqdn`. */
 export function rulesForHost(ctx: AnalysisContext, fqdn: string): DestinationRule[] {
@@ -22,25 +23,30 @@ export function rulesForHost(ctx: AnalysisContext, fqdn: string): DestinationRul
 export function checkDestinationHosts(ctx: AnalysisContext): void {
   for (const vs of ctx.virtualServices) {
     const ns = vs.metadata.namespace;
-    for (const { destination, path } of destinationsOf(vs)) {
-      if (ctx.mesh && !meshServiceForHost(ctx.mesh, destination.host, ns)) {
+    for (const { destination, path, mirror } of destinationsOf(vs)) {
+      if (ctx.mesh && !meshServiceForHost(ctx.mesh, destination.host, ns) && !declaredByServiceEntry(ctx, destination.host)) {
         const names = ctx.mesh.services.map((s) => s.name);
         const guess = closestMatch(destination.host.split('.')[0]!, names);
         ctx.report(
           'HOST_NOT_FOUND',
           vs,
           [...path, 'host'],
-          `destination host \`${destination.host}\` is not a service of this mesh: the rule is applied, and requests routed there get 503`,
+          mirror
+            ? `mirror host \`${destination.host}\` is not a service of this mesh: the rule is applied, and no copy of the traffic is sent`
+            : `destination host \`${destination.host}\` is not a service of this mesh: the rule is applied, and requests routed there get 503`,
           guess
             ? `did you mean \`${guess}\`?`
             : names.length
-              ? `the mesh has ${listWords(names, 'and')}; add the service to meshbox.yaml or fix the host`
-              : 'add the service to meshbox.yaml',
+              ? `the mesh has ${listWords(names, 'and')}; add the service to meshbox.yaml, declare the host in a ServiceEntry, or fix the host`
+              : 'add the service to meshbox.yaml, or declare the host in a ServiceEntry',
         );
         continue;
       }
       if (destination.subset === undefined) continue;
-      const rules = rulesForHost(ctx, resolveHost(destination.host, ns));
+      const external = declaredByServiceEntry(ctx, destination.host) && !(ctx.mesh && meshServiceForHost(ctx.mesh, destination.host, ns));
+      const rules = external
+        ? ctx.destinationRules.filter((dr) => !dr.spec.workloadSelector && dr.spec.host.toLowerCase() === destination.host.toLowerCase())
+        : rulesForHost(ctx, resolveHost(destination.host, ns));
       const subsets = rules.flatMap((dr) => (dr.spec.subsets ?? []).map((s) => s.name));
       if (subsets.includes(destination.subset)) continue;
       const guess = closestMatch(destination.subset, subsets);
@@ -51,7 +57,9 @@ export function checkDestinationHosts(ctx: AnalysisContext): void {
         'SUBSET_NOT_FOUND',
         vs,
         [...path, 'subset'],
-        `subset \`${destination.subset}\` of host \`${destination.host}\` is not defined in any DestinationRule: requests routed there get 503 NC (cluster_not_found)`,
+        mirror
+          ? `subset \`${destination.subset}\` of mirror host \`${destination.host}\` is not defined in any DestinationRule: no copy of the traffic is sent`
+          : `subset \`${destination.subset}\` of host \`${destination.host}\` is not defined in any DestinationRule: requests routed there get 503 NC (cluster_not_found)`,
         guess ? `did you mean \`${guess}\`? (${defined})` : `add a subset \`${destination.subset}\` with its labels to a DestinationRule for ${destination.host} (${defined})`,
       );
     }

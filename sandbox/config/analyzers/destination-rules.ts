@@ -8,6 +8,7 @@ import { refName } from './context.js';
 import { meshServiceForHost, resolveHost } from '../hosts.js';
 import { closestMatch, listWords } from '../did-you-mean.js';
 import type { DestinationRule } from '../resource.js';
+import { declaredByServiceEntry } from './service-entries.js';
 
 function formatLabels(labels: Record<string, string>): string {
   return Object.entries(labels)
@@ -21,6 +22,7 @@ export function checkDestinationRules(ctx: AnalysisContext): void {
     for (const dr of ctx.destinationRules) {
       if (dr.spec.host.startsWith('*')) continue;
       const svc = meshServiceForHost(mesh, dr.spec.host, dr.metadata.namespace);
+      if (!svc && declaredByServiceEntry(ctx, dr.spec.host)) continue;
       if (!svc) {
         const guess = closestMatch(dr.spec.host.split('.')[0]!, mesh.services.map((s) => s.name));
         ctx.report(

@@ -129,9 +129,9 @@ const connectionPool: JsonSchema = obj('ConnectionPoolSettings', 'Connection and
     maxRequestsPerConnection: count('Requests per connection; 1 disables keep-alive, 0 means unlimited.'),
     maxRetries: count('Maximum concurrent retries to the destination (default 2^32-1).'),
     idleTimeout: notApplied(duration('Idle timeout of upstream connections (default 1h).'), 'no idle timeout is enforced on upstream connections'),
-    h2UpgradePolicy: notApplied(oneOfValues(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE'], 'Whether to upgrade HTTP/1.1 connections to HTTP/2.'), 'upstream HTTP/1.1 connections are never upgraded to HTTP/2'),
-    useClientProtocol: notApplied(bool("Use the client's HTTP protocol toward the destination."), "the upstream protocol does not follow the client's"),
-    maxConcurrentStreams: notApplied(count('Maximum concurrent HTTP/2 streams per connection.'), 'no limit on streams per connection'),
+    h2UpgradePolicy: oneOfValues(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE'], 'Whether to upgrade HTTP/1.1 connections to HTTP/2 (`UPGRADE`: requests to an `http` port go upstream as HTTP/2).'),
+    useClientProtocol: bool("Use the client's HTTP protocol toward the destination (an HTTP/2 client's requests go upstream as HTTP/2)."),
+    maxConcurrentStreams: count('Maximum concurrent HTTP/2 streams per upstream connection; beyond it another connection opens.'),
   }),
 });
 

@@ -111,6 +111,9 @@ export const meshFileSchema: JsonSchema = obj(
       otlpEndpoint: str('OTLP/HTTP JSON collector, e.g. http://127.0.0.1:4318/v1/traces (`--otlp-endpoint`).', { minLength: 1 }),
       zipkin: str('Zipkin v2 collector, e.g. http://127.0.0.1:9411/api/v2/spans (`--zipkin`).', { minLength: 1 }),
     }),
+    outboundTrafficPolicy: obj('OutboundTrafficPolicy', "Istio's MeshConfig outboundTrafficPolicy: what sidecars do with requests to hosts that are neither mesh services nor ServiceEntry hosts.", {
+      mode: oneOfValues(['ALLOW_ANY', 'REGISTRY_ONLY'], 'ALLOW_ANY (default): they pass to the address asked for (PassthroughCluster); REGISTRY_ONLY: they get 502 (BlackHoleCluster).'),
+    }),
     services: { ...map(service, 'The services, by name (DNS-1123 label, e.g. `callme-service`).', fmt('dns1123-label', 'Service name.')), minProperties: 1 },
     kubernetes: strings('Kubernetes manifests (files, folders, kustomize folders), relative to meshbox.yaml: their Deployments, StatefulSets and Services become services of the mesh, their Istio kinds rules.', str('Manifest file or folder.', { minLength: 1 }), { minItems: 1 }),
     images: map(

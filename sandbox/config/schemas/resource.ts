@@ -2,7 +2,7 @@
  * Whole-document schemas (apiVersion, kind, metadata, spec) of the kinds meshbox applies, as
  * `kubectl apply` would check them, and their export as standalone JSON Schema files.
  */
-import { MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS, SECURITY_API_VERSIONS, TELEMETRY_API_VERSIONS } from '../istio-types.js';
+import { ENVOY_FILTER_API_VERSIONS, MESHBOX_API_VERSIONS, NETWORKING_API_VERSIONS, SECURITY_API_VERSIONS, TELEMETRY_API_VERSIONS } from '../istio-types.js';
 import type { SupportedKind } from '../istio-types.js';
 import { fmt, map, obj, str } from './json-schema.js';
 import type { JsonSchema } from './json-schema.js';
@@ -16,6 +16,8 @@ import { peerAuthenticationSpec } from './peer-authentication.js';
 import { authorizationPolicySpec } from './authorization-policy.js';
 import { requestAuthenticationSpec } from './request-authentication.js';
 import { telemetrySpec } from './telemetry.js';
+import { envoyFilterSpec } from './envoy-filter.js';
+import { serviceEntrySpec } from './service-entry.js';
 
 const setByKubernetes = (what: string): JsonSchema => ({ description: `${what}; set by Kubernetes, ignored by meshbox.` });
 
@@ -50,6 +52,8 @@ export const SPEC_SCHEMAS: Record<SupportedKind, JsonSchema> = {
   AuthorizationPolicy: authorizationPolicySpec,
   RequestAuthentication: requestAuthenticationSpec,
   Telemetry: telemetrySpec,
+  EnvoyFilter: envoyFilterSpec,
+  ServiceEntry: serviceEntrySpec,
 };
 
 const KIND_DESCRIPTIONS: Record<SupportedKind, string> = {
@@ -61,6 +65,8 @@ const KIND_DESCRIPTIONS: Record<SupportedKind, string> = {
   AuthorizationPolicy: 'Istio AuthorizationPolicy: which requests the selected workloads ALLOW, DENY or AUDIT.',
   RequestAuthentication: 'Istio RequestAuthentication: which JWTs the selected workloads accept.',
   Telemetry: 'Istio Telemetry: trace sampling and custom span tags of the selected workloads (metrics and access logging: recognised, not applied).',
+  EnvoyFilter: "Istio EnvoyFilter: patches to the proxies' Envoy configuration (meshbox applies the local rate limit; other patches are recognised, not applied).",
+  ServiceEntry: 'Istio ServiceEntry: hosts outside (or inside) the mesh that sidecars may call, with their ports and endpoints.',
 };
 
 const built = new Map<SupportedKind, JsonSchema>();
@@ -87,7 +93,9 @@ function buildResourceSchema(kind: SupportedKind): JsonSchema {
             ? { type: 'string', enum: [...SECURITY_API_VERSIONS], description: 'API version: security.istio.io/v1 (or v1beta1).' }
             : kind === 'Telemetry'
               ? { type: 'string', enum: [...TELEMETRY_API_VERSIONS], description: 'API version: telemetry.istio.io/v1 (or v1alpha1).' }
-              : { type: 'string', enum: [...NETWORKING_API_VERSIONS], description: 'API version: networking.istio.io/v1 (or v1beta1, v1alpha3).' },
+              : kind === 'EnvoyFilter'
+                ? { type: 'string', enum: [...ENVOY_FILTER_API_VERSIONS], description: 'API version: networking.istio.io/v1alpha3.' }
+                : { type: 'string', enum: [...NETWORKING_API_VERSIONS], description: 'API version: networking.istio.io/v1 (or v1beta1, v1alpha3).' },
       kind: { type: 'string', const: kind, description: 'The kind of the resource.' },
       metadata: objectMeta,
       spec: SPEC_SCHEMAS[kind],

@@ -104,6 +104,8 @@ export class RequestBody {
   private blocked = false;
   private flowing = true;
   private completedAtMs: number | undefined;
+  /** sees every chunk as it arrives (a gRPC message counter) */
+  private tapFn: ((chunk: Buffer) => void) | undefined;
   /** listeners by event (few, short-lived: a plain list, no EventEmitter per request) */
   private listeners: Array<{ event: BodyEvent; cb: () => void }> | undefined;
 
@@ -284,8 +286,14 @@ export class RequestBody {
     }
   }
 
+  /** `cb` sees each chunk of the body as it arrives from the downstream (one tap per body) */
+  tap(cb: (chunk: Buffer) => void): void {
+    this.tapFn = cb;
+  }
+
   private onData(chunk: Buffer): void {
     this.receivedBytes += chunk.length;
+    this.tapFn?.(chunk);
     if (this.discarded) return;
     this.chunks.push(chunk);
     this.held += chunk.length;

@@ -6,52 +6,19 @@
  *
  * `percentage.value` (0-100, fractional) wins over the deprecated integer `percent`; when both
  * are unset no request is faulted, as in Istio.
+ *
+ * `abort.grpcStatus` is Envoy's `abort.grpc_status`: the local reply's HTTP status is 200 and
+ * the gRPC status is the one given, so a gRPC client gets a trailers-only response with that
+ * `grpc-status` (and `grpc-message: fault filter abort`); a request that is not gRPC gets a plain
+ * 200 `fault filter abort` (Envoy's fault filter: "If gRPC status code is set, then http status
+ * will be set to Http::Code::OK").
  */
 import type { HTTPFaultInjection } from '../../config/istio-types.js';
 import type { Rng } from '../../rng.js';
 import { localReplies, type LocalReply } from '../local-reply.js';
+import { GRPC_CODES } from '../grpc/grpc-status.js';
 
-/** gRPC status names to their numeric codes (the `grpc-status` header carries the number). */
-export const GRPC_CODES: Record<string, number> = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-};
-
-/** gRPC status names to the HTTP status an HTTP/1.1 client sees (grpc-gateway's mapping). */
-export const GRPC_TO_HTTP: Record<string, number> = {
-  OK: 200,
-  CANCELLED: 499,
-  UNKNOWN: 500,
-  INVALID_ARGUMENT: 400,
-  DEADLINE_EXCEEDED: 504,
-  NOT_FOUND: 404,
-  ALREADY_EXISTS: 409,
-  PERMISSION_DENIED: 403,
-  RESOURCE_EXHAUSTED: 429,
-  FAILED_PRECONDITION: 400,
-  ABORTED: 409,
-  OUT_OF_RANGE: 400,
-  UNIMPLEMENTED: 501,
-  INTERNAL: 500,
-  UNAVAILABLE: 503,
-  DATA_LOSS: 500,
-  UNAUTHENTICATED: 401,
-};
+export { GRPC_CODES, GRPC_TO_HTTP } from '../grpc/grpc-status.js';
 
 function percentOf(f: { percentage?: { value?: number }; percent?: number }): number {
   if (f.percentage) return f.percentage.value ?? 0;
@@ -81,15 +48,15 @@ export function decideFault(fault: HTTPFaultInjection, rng: Rng, parseDuration: 
   let abort: LocalReply | undefined;
   if (fault.abort) {
     const p = percentOf(fault.abort);
-    const status =
-      fault.abort.httpStatus ?? (fault.abort.grpcStatus ? (GRPC_TO_HTTP[fault.abort.grpcStatus] ?? 500) : 503);
+    const grpc = fault.abort.httpStatus === undefined && fault.abort.grpcStatus !== undefined ? fault.abort.grpcStatus : undefined;
+    const status = fault.abort.httpStatus ?? (grpc !== undefined ? 200 : 503);
+    const what = grpc !== undefined ? `grpc-status ${grpc}` : String(status);
     if (rng.percent(p)) {
       abort = localReplies.faultAbort(status);
-      // an HTTP/1.1 client gets the mapped HTTP status, with the gRPC code in grpc-status
-      if (fault.abort.grpcStatus) abort.headers = { 'grpc-status': String(GRPC_CODES[fault.abort.grpcStatus] ?? 2) };
-      why.push(`fault: abort ${status} injected (${p}% of requests)`);
+      if (grpc !== undefined) abort.grpcStatus = GRPC_CODES[grpc] ?? GRPC_CODES['UNKNOWN']!;
+      why.push(`fault: abort ${what} injected (${p}% of requests)`);
     } else {
-      why.push(`fault: abort ${status} not injected this time (${p}% of requests)`);
+      why.push(`fault: abort ${what} not injected this time (${p}% of requests)`);
     }
   }
   return { delayMs, abort, why };

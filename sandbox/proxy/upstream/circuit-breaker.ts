@@ -10,6 +10,10 @@
  *   in flight + pending >= maxRequests          -> overflow
  *   concurrent retries >= maxRetries            -> the retry is not made (retry overflow)
  *
+ * With HTTP/2 requests multiplex on a connection, so a request to an HTTP/2 cluster is admitted
+ * by the request limit alone (`admitStream`: Envoy's max_requests, Istio's http2MaxRequests);
+ * it neither holds a connection slot nor waits in the pending queue.
+ *
  * Istio maps DestinationRule `connectionPool` here; its `0` means unset (unlimited).
  */
 import type { ConnectionPoolSettings } from '../../config/istio-types.js';
@@ -46,7 +50,10 @@ export function limitsFromPool(pool: ConnectionPoolSettings | undefined): Circui
 export type Admission = 'ok' | 'overflow';
 
 export class CircuitBreaker {
+  /** HTTP/1.1 requests in flight, each holding a connection */
   active = 0;
+  /** HTTP/2 requests in flight (streams) */
+  streams = 0;
   activeRetries = 0;
   private readonly waiting: Array<(a: Admission) => void> = [];
   /** Envoy's counters: upstream_cx_overflow, upstream_rq_pending_overflow, upstream_rq_retry_overflow */
@@ -62,7 +69,7 @@ export class CircuitBreaker {
 
   /** true while a limit is reached (shown as "circuit open" in the UI) */
   get saturated(): boolean {
-    return this.active >= this.limits.maxConnections || this.active + this.pending >= this.limits.maxRequests;
+    return this.active >= this.limits.maxConnections || this.active + this.streams + this.pending >= this.limits.maxRequests;
   }
 
   update(limits: CircuitBreakerLimits): void {
@@ -89,8 +96,22 @@ export class CircuitBreaker {
     });
   }
 
+  /** admission of one HTTP/2 request: only the request limit applies; `releaseStream()` when it is done */
+  admitStream(): Admission {
+    if (this.active + this.streams + this.pending >= this.limits.maxRequests) {
+      this.pendingOverflow++;
+      return 'overflow';
+    }
+    this.streams++;
+    return 'ok';
+  }
+
+  releaseStream(): void {
+    this.streams = Math.max(0, this.streams - 1);
+  }
+
   private tryAdmit(): Admission | 'wait' {
-    if (this.active + this.pending >= this.limits.maxRequests) {
+    if (this.active + this.streams + this.pending >= this.limits.maxRequests) {
       this.pendingOverflow++;
       return 'overflow';
     }
@@ -147,7 +168,7 @@ export class CircuitBreaker {
       max_pending_requests: lim(this.limits.maxPendingRequests),
       max_requests: lim(this.limits.maxRequests),
       max_retries: lim(this.limits.maxRetries),
-      rq_active: this.active,
+      rq_active: this.active + this.streams,
       rq_pending_active: this.pending,
       rq_retry_active: this.activeRetries,
       upstream_cx_overflow: this.cxOverflow,

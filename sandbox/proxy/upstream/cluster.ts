@@ -17,6 +17,7 @@ import type { TlsSecretStore } from '../../security/tls-secrets.js';
 import type { OutlierEvent } from '../../events.js';
 import type { Rng } from '../../rng.js';
 import { CircuitBreaker, limitsFromPool } from './circuit-breaker.js';
+import { H2Pool } from './h2-pool.js';
 import { Endpoint } from './endpoint.js';
 import { loadBalancers, pickHost, type LoadBalancer } from './load-balancer.js';
 import { OutlierDetector, outlierConfig, type AttemptResult, type EjectionNotice } from './outlier-detector.js';
@@ -29,6 +30,8 @@ export const IDLE_TIMEOUT_MS = 3_600_000;
 export class Cluster {
   /** keep-alive pool; plain TCP or TLS per endpoint (auto mTLS, DestinationRule tls) */
   readonly agent: MeshUpstreamAgent;
+  /** HTTP/2 sessions per endpoint, for http2/grpc ports and upgraded requests (./h2-pool.ts) */
+  readonly h2: H2Pool;
   readonly breaker = new CircuitBreaker();
   private lb: LoadBalancer;
   private endpoints = new Map<string, Endpoint>();
@@ -54,6 +57,7 @@ export class Cluster {
     // upstream is closing would fail it. Connections are plain TCP or TLS per endpoint (auto mTLS,
     // DestinationRule tls: ../../security/tls-upstream.ts).
     this.agent = new MeshUpstreamAgent((host, port) => this.tlsFor(host, port), IDLE_TIMEOUT_MS);
+    this.h2 = new H2Pool(this.agent, (host, port) => this.tlsFor(host, port), IDLE_TIMEOUT_MS);
     this.lb = loadBalancers[config.lb](config.hashPolicy?.ringSize);
     this.update(config);
   }
@@ -81,6 +85,7 @@ export class Cluster {
     this.endpoints = next;
     this.byAddress = undefined;
     if (this.agent) this.agent.dropStale();
+    if (this.h2) this.h2.dropStale();
     this.breaker.update(limitsFromPool(config.trafficPolicy?.connectionPool));
     const od = outlierConfig(config.trafficPolicy?.outlierDetection);
     if (!od) {
@@ -194,11 +199,13 @@ export class Cluster {
     this.outlier?.stop();
     this.wakeEndpointWaiters();
     for (const sockets of Object.values(this.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
+    this.h2.retire();
   }
 
   destroy(): void {
     this.outlier?.stop();
     this.agent.destroy();
+    this.h2.destroy();
   }
 
   toJSON(): Record<string, unknown> {
@@ -210,6 +217,8 @@ export class Cluster {
       policy: this.config.policySource,
       no_healthy_upstream: this.noHealthyUpstream,
       circuit_breakers: this.breaker.toJSON(),
+      ...(this.config.protocol ? { protocol: this.config.protocol } : {}),
+      http2: this.h2.toJSON(),
       outlier_detection: this.outlier ? { ...this.outlier.config } : undefined,
       tls: this.config.kind === 'outbound' ? { mode: this.config.tls?.mode ?? 'AUTO', source: this.config.tls?.source, handshakes: this.agent.handshakes, resumed: this.agent.resumed } : undefined,
       hosts: this.hosts().map((h) => ({
@@ -238,7 +247,10 @@ export class ClusterManager {
 
   /** idle connections made with a TLS setting that is no longer current close (a secret came or went) */
   secretsChanged(): void {
-    for (const c of this.clusters.values()) c.agent.dropStale();
+    for (const c of this.clusters.values()) {
+      c.agent.dropStale();
+      c.h2.dropStale();
+    }
   }
 
   update(configs: Record<string, ClusterConfig>, proxyIds: readonly string[] = []): void {

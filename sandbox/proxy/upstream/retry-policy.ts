@@ -17,13 +17,30 @@
  * | connect-failure        | -                       | yes             | -                       |
  * | retriable-4xx          | 409                     | -               | -                       |
  * | retriable-status-codes | the listed codes        | -               | -                       |
+ * | refused-stream         | -                       | -               | HTTP/2 REFUSED_STREAM   |
  * Numeric entries (`"503,reset"`) become retriable status codes. Status-based policies only see
- * statuses returned by the upstream, never the proxy's own local replies.
+ * statuses returned by the upstream, never the proxy's own local replies. `5xx`, `gateway-error`
+ * and `reset` also retry a refused stream (Envoy: any reset).
+ *
+ * gRPC policies read the `grpc-status` of the response headers, i.e. of a trailers-only response
+ * (a status in trailers comes after the response is committed and is never retried, as in Envoy):
+ * `cancelled` 1, `deadline-exceeded` 4, `resource-exhausted` 8, `internal` 13, `unavailable` 14.
+ * Istio's default policy has `unavailable` and `cancelled`.
  */
 import type { HTTPRetry } from '../../config/istio-types.js';
 import type { RetryPolicyConfig } from '../../control/snapshot.js';
 import type { Rng } from '../../rng.js';
 import type { AttemptFailure } from './upstream-request.js';
+import { grpcStatusOf } from '../grpc/grpc-status.js';
+
+/** Envoy's gRPC retry_on conditions and the grpc-status each one retries */
+export const GRPC_RETRY_ON: Record<string, number> = {
+  cancelled: 1,
+  'deadline-exceeded': 4,
+  'resource-exhausted': 8,
+  internal: 13,
+  unavailable: 14,
+};
 
 export const DEFAULT_BACKOFF_MS = 25;
 export const DEFAULT_RETRY_ON = ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'];
@@ -101,9 +118,22 @@ export class RetryPolicy {
     return false;
   }
 
+  /**
+   * would an upstream response with these headers be retried (attempts permitting)? The status
+   * policies, then the gRPC ones on a trailers-only response's `grpc-status`.
+   */
+  retriesResponse(status: number, headers: Record<string, string | string[] | undefined> | undefined): boolean {
+    if (this.retriesStatus(status)) return true;
+    const grpc = grpcStatusOf(headers);
+    if (grpc === undefined) return false;
+    for (const [policy, code] of Object.entries(GRPC_RETRY_ON)) if (code === grpc && this.on.has(policy)) return true;
+    return false;
+  }
+
   /** would this failure be retried (attempts permitting)? */
   retriesFailure(failure: AttemptFailure): boolean {
     if (this.on.has('5xx') || this.on.has('gateway-error') || this.on.has('reset')) return true;
+    if (failure === 'refused-stream') return this.on.has('refused-stream');
     return failure === 'connect-failure' && this.on.has('connect-failure');
   }
 

@@ -13,15 +13,18 @@
  */
 import http, { type ClientRequest, type IncomingMessage, type Agent, type OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { BodyWrite, RequestBody } from '../body/request-body.js';
+import type { UpstreamResetReason } from '../local-reply.js';
 
-/** How an attempt failed, in Envoy's retry vocabulary. */
-export type AttemptFailure = 'connect-failure' | 'reset' | 'per-try-timeout';
+/** How an attempt failed, in Envoy's retry vocabulary (`refused-stream`: an HTTP/2 RST_STREAM REFUSED_STREAM). */
+export type AttemptFailure = 'connect-failure' | 'reset' | 'refused-stream' | 'per-try-timeout';
 
 export type AttemptOutcome =
   /** serviceTimeMs: from the later of the attempt's start and the request's end to the response headers; undefined when the request had not ended */
   | { kind: 'response'; response: IncomingMessage; serviceTimeMs: number | undefined }
-  | { kind: 'failure'; failure: AttemptFailure; reason: string };
+  /** `resetReason`: Envoy's reset reason when the codec knows it (HTTP/2); else derived from `failure` */
+  | { kind: 'failure'; failure: AttemptFailure; reason: string; resetReason?: UpstreamResetReason };
 
 export interface AttemptOptions {
   host: string;
@@ -116,7 +119,8 @@ export class UpstreamAttempt {
     } else {
       const timer = setTimeout(() => this.fail('connect-failure', 'connect timeout', true), this.opts.connectTimeoutMs);
       this.timers.push(timer);
-      socket.once('connect', () => {
+      // a TLS connection is up once its handshake is done (Envoy: a failed handshake is a connect failure, UF)
+      socket.once(socket instanceof TLSSocket ? 'secureConnect' : 'connect', () => {
         this.connected = true;
         clearTimeout(timer);
       });
@@ -184,7 +188,7 @@ export class UpstreamAttempt {
    * The router is done with this attempt's response (it retries): the body no longer feeds it,
    * and a request not sent in full is reset, as its connection cannot carry another one.
    */
-  release(): void {
+  detachBody(): void {
     this.bodyWrite?.detach();
     if (!this.requestSent) this.proxyReq?.destroy();
   }

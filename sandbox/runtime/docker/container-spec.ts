@@ -71,6 +71,8 @@ export interface ContainerPlanInput {
   sandboxId: string;
   image: string;
   cmd?: string[];
+  /** replaces the image's ENTRYPOINT (and so its CMD, as Docker and Kubernetes do) */
+  entrypoint?: string[];
   workingDir?: string;
   mode: NetworkMode;
   owner: Owner;
@@ -120,6 +122,7 @@ export function containerCreateOptions(p: ContainerPlanInput): Dockerode.Contain
     },
     ...(p.mode === 'bridge' ? { ExposedPorts: { [port]: {} } } : {}),
   };
+  if (p.entrypoint) opts.Entrypoint = p.entrypoint;
   if (p.cmd) opts.Cmd = p.cmd;
   if (p.workingDir) opts.WorkingDir = p.workingDir;
   if (opts.Hostname === undefined) delete opts.Hostname;

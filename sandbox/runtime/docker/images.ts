@@ -26,8 +26,16 @@ export interface ResolvedImage {
   image: string;
   /** the container command (unset: the image's own) */
   cmd?: string[];
+  /** the container entrypoint (unset: the image's own; set, the image's command is not used either) */
+  entrypoint?: string[];
   /** the container working directory (unset: the image's own) */
   workingDir?: string;
+}
+
+/** a named or built image's command: a manifest's container command/args (Kubernetes semantics), else `command` as its CMD */
+export function commandOf(w: Pick<WorkloadSpec, 'command' | 'container'>): Pick<ResolvedImage, 'cmd' | 'entrypoint'> {
+  if (!w.container) return w.command ? { cmd: w.command } : {};
+  return { ...(w.container.command ? { entrypoint: w.container.command } : {}), ...(w.container.args ? { cmd: w.container.args } : {}) };
 }
 
 export interface ImageManagerOptions {
@@ -60,7 +68,7 @@ export class ImageManager {
    * image and unchanged code the cached one.
    */
   resolve(w: WorkloadSpec): Promise<ResolvedImage> {
-    const key = JSON.stringify([w.service, w.image, w.build, w.command, w.cwd]);
+    const key = JSON.stringify([w.service, w.image, w.build, w.command, w.container, w.cwd]);
     let p = this.memo.get(key);
     if (!p) {
       p = this.doResolve(w);
@@ -85,7 +93,7 @@ export class ImageManager {
     if (w.build) return this.userBuild(w);
     if (w.image) {
       await this.ensurePresent(w.image);
-      return { image: w.image, cmd: w.command };
+      return { image: w.image, ...commandOf(w) };
     }
     return this.appImage(w);
   }
@@ -141,7 +149,7 @@ export class ImageManager {
     }
     const hash = await userBuildHash(plan, args, base?.id);
     const tag = `${serviceRepository(w.service)}:${hash.slice(0, 12)}`;
-    const resolved: ResolvedImage = { image: tag, cmd: w.command };
+    const resolved: ResolvedImage = { image: tag, ...commandOf(w) };
     if (await this.cached(tag, hash)) {
       this.opts.report('cached', tag, `image ${tag} for ${w.service} is up to date`);
       return resolved;

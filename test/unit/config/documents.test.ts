@@ -19,9 +19,9 @@ describe('documents: kinds and apiVersions', () => {
 
   it('warns about Istio kinds it recognises but does not apply, without blocking the file', () => {
     for (const [kind, apiVersion] of [
-      ['ServiceEntry', 'networking.istio.io/v1alpha3'],
+      ['WorkloadGroup', 'networking.istio.io/v1alpha3'],
       ['Sidecar', 'networking.istio.io/v1'],
-      ['EnvoyFilter', 'networking.istio.io/v1alpha3'],
+      ['ProxyConfig', 'networking.istio.io/v1beta1'],
       ['WorkloadEntry', 'networking.istio.io/v1beta1'],
       ['WasmPlugin', 'extensions.istio.io/v1alpha1'],
     ]) {

@@ -194,3 +194,12 @@ describe('meshbox.yaml: errors with locations', () => {
     bad('services: [\n', 'YAML_SYNTAX');
   });
 });
+
+describe('meshbox.yaml: outboundTrafficPolicy', () => {
+  it('reads Istio\'s mode; anything else is an error at the value', () => {
+    const base = 'services:\n  a:\n    port: 8080\n    command: node main.js\n';
+    expect(ok(`outboundTrafficPolicy: { mode: REGISTRY_ONLY }\n${base}`).outboundTrafficPolicy).toEqual({ mode: 'REGISTRY_ONLY' });
+    expect(ok(base).outboundTrafficPolicy).toBeUndefined();
+    bad(`outboundTrafficPolicy: { mode: DENY }\n${base}`, 'VALUE_NOT_ALLOWED', { atText: 'DENY' });
+  });
+});

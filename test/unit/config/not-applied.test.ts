@@ -14,10 +14,10 @@ import { sampleMeshFile } from '../../../sandbox/paths.js';
 import { code, withCode } from './helpers.js';
 
 const EVERY = 'test/fixtures/config/not-applied/every-field.yaml';
-const KINDS = ['VirtualService', 'DestinationRule', 'Gateway'] as const;
+const KINDS = ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry'] as const;
 const MARKED = KINDS.flatMap((k) => notAppliedFields(k, SPEC_SCHEMAS[k]));
 
-/** `spec.http[0].mirror is recognised ...` -> `spec.http[].mirror` */
+/** `spec.http[0].match[0].name is recognised ...` -> `spec.http[].match[].name` */
 function pathOf(message: string): string {
   return message.split(' ')[0]!.replace(/\[\d+\]/g, '[]');
 }
@@ -26,10 +26,6 @@ describe('recognised, not applied fields', () => {
   it('marks the fields the issue names, and more', () => {
     const fields = MARKED.map((f) => `${f.kind} ${f.field}`);
     for (const f of [
-      'VirtualService HTTPRoute.mirror',
-      'VirtualService HTTPRoute.mirrorPercentage',
-      'VirtualService HTTPRoute.mirrors',
-      'VirtualService HTTPRoute.corsPolicy',
       'Gateway Server.tls',
       'DestinationRule TCPSettings.idleTimeout',
       'DestinationRule HTTPSettings.idleTimeout',
@@ -57,15 +53,16 @@ describe('recognised, not applied fields', () => {
       const w = warnings.find((x) => x.message.startsWith(`${path} `))!;
       return `${w.location!.line}:${w.location!.col}`;
     };
-    expect(at('spec.http[0].mirror')).toBe('21:5');
     expect(at('spec.http[0].match[0].name')).toBe('14:7');
-    expect(at('spec.http[1].mirrors')).toBe('31:5');
+    expect(at('spec.http[0].retries.retryRemoteLocalities')).toBe('20:7');
     expect(at('spec.trafficPolicy.connectionPool.tcp.idleTimeout')).toBe('78:9');
     expect(at('spec.servers[0].tls')).toBe('126:5');
-    const mirror = warnings.find((w) => w.message.startsWith('spec.http[0].mirror '))!;
-    expect(mirror).toMatchObject({
+    // mirror, mirrors and corsPolicy in the file are applied: no warning
+    expect(warnings.some((w) => /^spec\.http\[\d\]\.(mirror|mirrors|mirrorPercentage|corsPolicy) /.test(w.message))).toBe(false);
+    const name = warnings.find((w) => w.message.startsWith('spec.http[0].match[0].name '))!;
+    expect(name).toMatchObject({
       code: code('FIELD_NOT_APPLIED'),
-      message: 'spec.http[0].mirror is recognised but not applied by this meshbox version: no copy of the traffic is sent',
+      message: 'spec.http[0].match[0].name is recognised but not applied by this meshbox version: access logs show the route name only',
       resource: { kind: 'VirtualService', name: 'shop-route', namespace: 'default' },
     });
   });
@@ -137,8 +134,8 @@ describe('recognised, not applied fields', () => {
     const out: string[] = [];
     const exit = await runValidate([EVERY], {}, { out: (l) => out.push(l), err: () => undefined });
     expect(exit).toBe(0);
-    expect(out).toContain(`${EVERY}:21:5: warning MB1117 [VirtualService default/shop-route]: spec.http[0].mirror is recognised but not applied by this meshbox version: no copy of the traffic is sent`);
-    expect(out.at(-1)).toBe(`1 file, 5 resources: 0 errors, ${MARKED.length} warnings`);
+    expect(out).toContain(`${EVERY}:14:7: warning MB1117 [VirtualService default/shop-route]: spec.http[0].match[0].name is recognised but not applied by this meshbox version: access logs show the route name only`);
+    expect(out.at(-1)).toBe(`1 file, 6 resources: 0 errors, ${MARKED.length} warnings`);
   });
 
   it('the README table lists exactly the marked fields', () => {

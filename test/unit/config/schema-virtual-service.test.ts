@@ -168,6 +168,10 @@ describe('VirtualService schema: durations and regexes', () => {
     expectOne(vs(route('  rewrite: {uriRegexRewrite: {match: "[", rewrite: /x}}')), 'INVALID_REGEX', { atText: '"["' });
   });
 
+  it('checks corsPolicy.allowOrigins regexes (RE2), at the regex', () => {
+    expectOne(vs(route('  corsPolicy: {allowOrigins: [{regex: "https://(?!evil).*"}]}')), 'INVALID_REGEX', { atText: '"https://(?!evil).*"', message: 'lookahead' });
+  });
+
   it('accepts a leading (?i)', () => {
     expectValid(vs(`hosts: [a]\nhttp:\n- match: [{uri: {regex: "(?i)/ABC.*"}}]\n  route: [{destination: {host: a}}]`));
   });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { WorkloadSpec } from '../../../sandbox/config/mesh-types.js';
 import { containerCreateOptions, containerEnv, containerName, defaultNetworkMode } from '../../../sandbox/runtime/docker/container-spec.js';
 import { exitOf } from '../../../sandbox/runtime/docker-runtime.js';
+import { commandOf } from '../../../sandbox/runtime/docker/images.js';
 import type { LaunchSpec } from '../../../sandbox/runtime/runtime.js';
 
 const workload: WorkloadSpec = {
@@ -105,6 +106,17 @@ describe('containerCreateOptions', () => {
     expect(o.HostConfig?.ExtraHosts).toEqual(['host.docker.internal:host-gateway']);
     expect(o.ExposedPorts).toEqual({ '41000/tcp': {} });
     expect(o.Cmd).toBeUndefined();
+  });
+
+  it("a manifest's container command/args: `command` is the ENTRYPOINT, `args` the CMD; meshbox.yaml's `command` of an image is its CMD", () => {
+    expect(commandOf({ container: { command: ['node', 'alt.mjs'] } })).toEqual({ entrypoint: ['node', 'alt.mjs'] });
+    expect(commandOf({ container: { args: ['--verbose'] } })).toEqual({ cmd: ['--verbose'] });
+    expect(commandOf({ container: { command: ['node'], args: ['a.mjs'] } })).toEqual({ entrypoint: ['node'], cmd: ['a.mjs'] });
+    // the manifest gives neither: the image's own, even when the process runtime's command is set
+    expect(commandOf({ container: {}, command: ['/bin/sh', '-c', 'node main.js'] })).toEqual({});
+    expect(commandOf({ command: ['postgres', '-c', 'fsync=off'] })).toEqual({ cmd: ['postgres', '-c', 'fsync=off'] });
+    const o = containerCreateOptions({ spec, sandboxId: 's', image: 'img', entrypoint: ['node', 'alt.mjs'], mode: 'host', owner, init: false });
+    expect([o.Entrypoint, o.Cmd]).toEqual([['node', 'alt.mjs'], undefined]);
   });
 
   it('network mode by platform: host on a Linux engine, bridge on Docker Desktop and elsewhere', () => {
