@@ -8,11 +8,15 @@
  * Ordering is asserted with signals from the app, never with timing thresholds.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
+import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestEvent } from '../../../sandbox/events.js';
 import { bufferedBodies, DEFAULT_BUFFER_LIMIT_BYTES } from '../../../sandbox/proxy/body/request-body.js';
 import { startHarness, type Harness } from '../../helpers/mesh-harness.js';
-import { hashStream, sha256Of, upload } from '../../helpers/streamed-upload.js';
+import { hashStream, pattern, sha256Of, upload } from '../../helpers/streamed-upload.js';
+import { startH2App } from '../../helpers/h2-app.js';
+import { startFakeApp } from '../../helpers/fake-app.js';
 
 const MB = 1024 * 1024;
 const LIMIT = DEFAULT_BUFFER_LIMIT_BYTES;
@@ -583,5 +587,69 @@ spec:
     expect(source.status).toBe(200);
     expect(source.responseFlags.split(',')).toContain('UT');
     expect(source.responseCodeDetails).toBe('upstream_response_timeout');
+  });
+});
+
+/** an HTTP/2 (h2c) upload of the pattern, written with the stream's flow control */
+function h2Upload(port: number, path: string, size: number, headers: Record<string, string>): Promise<{ status: number; body: string; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', reject);
+    const stream = session.request({ ':method': 'POST', ':path': path, ':authority': 'backend', ...headers });
+    const h = createHash('sha256');
+    let status = 0;
+    const chunks: Buffer[] = [];
+    stream.on('response', (hd) => (status = Number(hd[':status'])));
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('error', reject);
+    stream.on('close', () => {
+      session.close();
+      resolve({ status, body: Buffer.concat(chunks).toString('utf8'), sha256: h.digest('hex') });
+    });
+    void (async () => {
+      for (const c of pattern(size)) {
+        h.update(c);
+        if (!stream.write(c)) await new Promise((r) => stream.once('drain', r));
+      }
+      stream.end();
+    })();
+  });
+}
+
+describe('HTTP/2 bodies stream too', () => {
+  it('an HTTP/2 client upload over the limit (no content-length) reaches an HTTP/1.1 app whole, chunked', async () => {
+    const size = 24 * MB;
+    const r = await h2Upload(outbound(), '/hash', size, { 'x-request-id': 'h2-down-big' });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toEqual({ length: size, sha256: r.sha256 });
+    const app = seenFor('h2-down-big')[0]!;
+    expect(app.headers['transfer-encoding']).toBe('chunked');
+    const { source } = await eventsOf('h2-down-big');
+    expect(source.protocol).toBe('HTTP/2');
+    expect(source.bytesReceived).toBe(size);
+  });
+
+  it('an upload over the limit to an HTTP/2 app (an http2 port) streams into the upstream stream whole, and is not retried', async () => {
+    const h2 = await startHarness(
+      [
+        { name: 'client', versions: { v1: 1 } },
+        { name: 'grid', protocol: 'http2', versions: { v1: 1 } },
+      ],
+      5,
+      { startApp: (id, svc) => (svc.protocol === 'http2' ? startH2App(id) : startFakeApp(id)) },
+    );
+    try {
+      const size = 12 * MB;
+      const r = await upload({ port: h2.instance(CLIENT).sidecar.outbound, host: 'grid', path: '/echo', size, headers: { 'x-request-id': 'h2-up-big' } });
+      expect(r.status).toBe(200);
+      const answer = JSON.parse(r.body) as { httpVersion: string; bodyLength: number };
+      expect(answer.httpVersion).toBe('2.0');
+      expect(answer.bodyLength).toBe(size);
+      const got = h2.apps.get('grid-v1-1')!.requestsWithId('h2-up-big');
+      expect(got).toHaveLength(1);
+      expect(createHash('sha256').update(got[0]!.body).digest('hex')).toBe(r.sha256);
+    } finally {
+      await h2.close();
+    }
   });
 });
