@@ -34,8 +34,9 @@ import '../security/rbac-filter.js';
 import '../security/gateway-filters.js';
 import { INBOUND_HTTP_FILTERS, runHttpFilters, type InboundFilterContext } from '../security/filter-chain.js';
 import { applyEdgeForwarding } from './forwarded-for.js';
-import { closeAfterReply, lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
+import { lingeringClose, type DownstreamLimits, type ListenerHandler } from './listener.js';
 import { localReplies, type LocalReply } from './local-reply.js';
+import { framingOf, RequestBody } from './body/request-body.js';
 import { RequestContext, peerOf, UNKNOWN_DESTINATION, UNKNOWN_PEER } from './request-context.js';
 import { forward, HOP_BY_HOP, type ForwardRequest } from './router.js';
 import { applyHeaderOps, type HeaderMap } from './routing/header-ops.js';
@@ -96,8 +97,6 @@ const NO_RETRY = new RetryPolicy({
   isDefault: false,
 });
 
-const EMPTY = Buffer.alloc(0);
-
 export interface ConnectionManagerDeps {
   current(): CompiledSnapshot;
   clusters: ClusterManager;
@@ -106,44 +105,14 @@ export interface ConnectionManagerDeps {
   limits: DownstreamLimits;
 }
 
-/** the declared Content-Length, when it is one well-formed value */
-function declaredLength(req: DownstreamRequest): number | undefined {
-  const cl = req.headers['content-length'];
-  if (cl === undefined || !/^\d+$/.test(cl)) return undefined;
-  return Number(cl);
-}
-
 /**
- * Buffers the request body up to `limit`. Beyond it the rest is read and dropped (never reset:
- * the client must be able to read the 413).
+ * The request's body, streamed (./body/request-body.ts): read ahead up to the buffer limit while
+ * filters and the route decide, then fed to each upstream attempt with back-pressure. A request
+ * without a body still has its (empty) stream consumed, so Node reads the next request.
  */
-function readBody(req: DownstreamRequest, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
-  const te = req.headers['transfer-encoding'];
-  const cl = req.headers['content-length'];
-  // HTTP/2 frames a body without either header (gRPC sends none): read to END_STREAM
-  if (!isHttp2(req) && te === undefined && (cl === undefined || cl === '0')) {
-    req.resume();
-    return Promise.resolve(EMPTY);
-  }
-  return new Promise((resolve) => {
-    let chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (c: Buffer) => {
-      if (tooLarge) return;
-      size += c.length;
-      if (size > limit) {
-        tooLarge = true;
-        chunks = [];
-        resolve('too-large');
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', () => resolve('aborted'));
-    req.on('aborted', () => resolve('aborted'));
-  });
+function requestBody(req: DownstreamRequest, limit: number): RequestBody {
+  const framing = framingOf(req);
+  return new RequestBody(req, limit, framing);
 }
 
 /** `GET http://host:port/path` (forward-proxy form) or `GET /path` + Host */
@@ -204,7 +173,10 @@ export class ConnectionManager implements ListenerHandler {
   clientError(listenerName: string, err: NodeJS.ErrnoException, socket: Socket): void {
     const marked = socket as Socket & { meshboxReplied?: boolean; _httpMessage?: ServerResponse | null };
     if (marked.meshboxReplied) return;
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // HPE_INVALID_EOF_STATE: the client closed its side in the middle of a request (a body cut
+    // short): that request can never complete, so the connection goes, and with it the request
+    // in flight (its upstream attempt is cancelled: DC), as Envoy does on a downstream close
+    if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
       socket.destroy();
       return;
     }
@@ -315,6 +287,13 @@ export class ConnectionManager implements ListenerHandler {
     const authority = listener.boundHost ? `${listener.boundHost}:${listener.servicePort ?? 80}` : target.authority;
     const ctx = new RequestContext(req, res, snap.snapshot, proxy, listener, requestId, target.path, authority, rng);
     ctx.upgrade = upgrade;
+    // Envoy answers `Expect: 100-continue` as soon as the headers are in, before any filter
+    // (proxy_100_continue off, Istio's setting): the body streams, so there is no size to refuse
+    if (expectContinue) res.writeContinue();
+    // an upgrade's payload is the upgraded stream itself: there is no body to stream
+    ctx.body = upgrade ? RequestBody.empty() : requestBody(req, this.deps.limits.perConnectionBufferLimitBytes);
+    ctx.delayedCloseMs = this.deps.limits.delayedCloseTimeoutMs;
+    if (ctx.grpc) countRequestMessages(ctx);
     this.traceContext(ctx, snap, proxy.id);
     if (isHttp2(req) && req.method === 'CONNECT') {
       // as for HTTP/1.1 (see connect()): no route matches CONNECT; only this stream is answered
@@ -332,7 +311,7 @@ export class ConnectionManager implements ListenerHandler {
     });
     const idleMs = this.deps.limits.streamIdleTimeoutMs;
     if (idleMs > 0) res.setTimeout(idleMs, () => this.streamIdle(ctx, idleMs));
-    void this.process(ctx, snap, listener, proxy, expectContinue).catch((err: Error) => {
+    void this.process(ctx, snap, listener, proxy).catch((err: Error) => {
       ctx.why.push(`internal error: ${err.message}`);
       ctx.sendLocalReply({ status: 500, body: 'internal proxy error', details: 'internal_error' });
     });
@@ -354,47 +333,24 @@ export class ConnectionManager implements ListenerHandler {
     }
   }
 
-  private async process(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, expectContinue: boolean): Promise<void> {
+  private async process(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig): Promise<void> {
     if (listener.kind !== 'inbound' && this.looped(ctx, proxy)) return;
-    // an upgrade's payload is the upgraded stream itself: there is no body to buffer
-    if (ctx.upgrade) return listener.kind === 'inbound' ? this.inbound(ctx, snap, listener, proxy, EMPTY) : this.outbound(ctx, snap, listener, proxy, EMPTY);
-    const limit = this.deps.limits.maxRequestBodyBytes;
-    const declared = declaredLength(ctx.req);
-    if (declared !== undefined && declared > limit) {
-      // refused before reading, and before `100 Continue`: the client need not send the body at all
-      ctx.why.push(`request body of ${declared} bytes (content-length) is over the ${limit}-byte buffer limit`);
-      this.refuseBody(ctx);
-      return;
-    }
-    if (expectContinue) ctx.res.writeContinue();
-    const body = await readBody(ctx.req, limit);
-    if (body === 'aborted') {
-      ctx.downstreamClosed = true;
-      return;
-    }
-    if (body === 'too-large') {
-      ctx.why.push(`request body over the ${limit}-byte buffer limit`);
-      this.refuseBody(ctx);
-      return;
-    }
-    ctx.bytesReceived = body.length;
-    countRequestMessages(ctx, body);
-    if (listener.kind === 'inbound') return this.inbound(ctx, snap, listener, proxy, body);
-    return this.outbound(ctx, snap, listener, proxy, body);
+    if (listener.kind === 'inbound') return this.inbound(ctx, snap, listener, proxy, ctx.body);
+    return this.outbound(ctx, snap, listener, proxy, ctx.body);
   }
 
   /**
    * Envoy's stream_idle_timeout: no byte moved on this request's connection in either direction.
-   * Waiting on the client's body, the answer is Envoy's 408; once the upstream has the request
-   * (or the response started) the stream is reset, which also cancels the upstream attempt.
+   * Before the response started, Envoy's local reply `stream timeout` (flag SI): 408 while the
+   * request body is incomplete, 504 once it is complete (Envoy's maybeRequestTimeoutCode); the
+   * upstream attempt, if any, is reset. Once the response started, the stream is reset.
    */
   private streamIdle(ctx: RequestContext, idleMs: number): void {
     ctx.why.push(`stream idle: nothing moved for stream_idle_timeout (${idleMs} ms)`);
-    if (!ctx.req.complete && !ctx.responseStarted && !ctx.res.headersSent) {
-      // HTTP/2: the reply ends this stream only (Node resets what the client still sends)
-      if (isHttp2(ctx.req)) return ctx.sendLocalReply(localReplies.streamIdleTimeout());
-      closeAfterReply(ctx.req.socket, this.deps.limits.delayedCloseTimeoutMs);
-      ctx.sendLocalReply(localReplies.streamIdleTimeout(), { connection: 'close' });
+    if (!ctx.responseStarted && !ctx.res.headersSent) {
+      const complete = ctx.req.complete || ctx.body.complete;
+      ctx.cancelUpstream();
+      ctx.sendLocalReply(complete ? localReplies.streamIdleTimeoutAfterRequest() : localReplies.streamIdleTimeout());
       return;
     }
     ctx.flags.add('SI');
@@ -410,13 +366,6 @@ export class ConnectionManager implements ListenerHandler {
     return (c, fr) => proxyUpgrade(c, fr, opts);
   }
 
-  /** 413 and close: the rest of the body is drained, not reset, so the client reads the reply */
-  private refuseBody(ctx: RequestContext): void {
-    if (isHttp2(ctx.req)) return ctx.sendLocalReply(localReplies.payloadTooLarge());
-    closeAfterReply(ctx.req.socket, this.deps.limits.delayedCloseTimeoutMs);
-    ctx.sendLocalReply(localReplies.payloadTooLarge(), { connection: 'close' });
-  }
-
   /** Envoy's CDN-Loop filter on an outbound or gateway listener: has this request been here before? */
   private looped(ctx: RequestContext, proxy: ProxyConfig): boolean {
     const own = cdnIdOf(proxy.id);
@@ -429,7 +378,7 @@ export class ConnectionManager implements ListenerHandler {
     return true;
   }
 
-  private baseHeaders(ctx: RequestContext, body: Buffer): HeaderMap {
+  private baseHeaders(ctx: RequestContext): HeaderMap {
     const headers: HeaderMap = { ...ctx.req.headers };
     const te = headers['te'];
     for (const h of HOP_BY_HOP) delete headers[h];
@@ -441,13 +390,13 @@ export class ConnectionManager implements ListenerHandler {
     if (String(headers['expect']).toLowerCase() === '100-continue') delete headers['expect'];
     headers['x-request-id'] = ctx.requestId;
     if (ctx.trace) writeTraceHeaders(headers, ctx.trace);
-    // the buffered body's length; an HTTP/2 request without content-length (gRPC sends none) goes on without one, as Envoy forwards it
-    if (ctx.req.headers['content-length'] !== undefined || (body.length > 0 && !isHttp2(ctx.req))) headers['content-length'] = String(body.length);
+    // the client's framing goes on: its content-length as given (a chunked body is re-chunked by
+    // the upstream attempt, transfer-encoding being hop-by-hop)
     if (ctx.upstreamRequestHeaders) Object.assign(headers, ctx.upstreamRequestHeaders);
     return headers;
   }
 
-  private async inbound(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, body: Buffer): Promise<void> {
+  private async inbound(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, body: RequestBody): Promise<void> {
     const peerId = ctx.req.headers[PEER_HEADER];
     const peer = typeof peerId === 'string' ? snap.proxies.get(peerId) : undefined;
     if (peer) ctx.source = peerOf(peer.meta);
@@ -491,7 +440,7 @@ export class ConnectionManager implements ListenerHandler {
     ctx.routeName = 'default';
     ctx.why.push(`inbound to ${proxy.id}: local app via ${cluster.name}`);
     if (refuseUpgrade(ctx)) return;
-    const headers = this.baseHeaders(ctx, body);
+    const headers = this.baseHeaders(ctx);
     const filters: InboundFilterContext = { ctx, snap, proxy, headers, state: {} };
     if ((await runHttpFilters(proxy.rateLimit?.chains.inbound ?? INBOUND_HTTP_FILTERS, filters)) === 'stopped') return;
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = 'http';
@@ -519,7 +468,7 @@ export class ConnectionManager implements ListenerHandler {
     );
   }
 
-  private async outbound(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, body: Buffer): Promise<void> {
+  private async outbound(ctx: RequestContext, snap: CompiledSnapshot, listener: ListenerConfig, proxy: ProxyConfig, body: RequestBody): Promise<void> {
     ctx.source = peerOf(proxy.meta);
     const table = listener.routeConfig ? snap.routeTables.get(listener.routeConfig) : undefined;
     const isGateway = listener.kind === 'gateway';
@@ -662,10 +611,10 @@ export class ConnectionManager implements ListenerHandler {
     selection: RouteSelection,
     destHeaders: RouteEntryConfig['headers'],
     cluster: Cluster,
-    body: Buffer,
+    body: RequestBody,
     isGateway: boolean,
   ): Promise<void> {
-    const headers = this.baseHeaders(ctx, body);
+    const headers = this.baseHeaders(ctx);
     let path = ctx.path;
     let authority = ctx.authority;
     if (route.rewrite) {
@@ -688,8 +637,14 @@ export class ConnectionManager implements ListenerHandler {
     headers[CDN_LOOP_HEADER] = [...cdnLoopEntries(headers[CDN_LOOP_HEADER]), cdnIdOf(ctx.proxy.id)].join(', ');
     applyHeaderOps(headers, destHeaders?.request);
     applyHeaderOps(headers, route.headers?.request);
-    // request mirroring: copies go out now, fire and forget (the body as a Buffer: see shadow-writer.ts)
-    sendShadows(ctx, route.mirrors, { method: ctx.req.method ?? 'GET', path, headers, body, timeoutMs: route.timeoutMs }, this.deps.clusters);
+    // request mirroring, fire and forget, as Envoy's router: a copy goes out once the request is
+    // complete, with the body held for it (none for a body over the buffer limit: see shadow-writer.ts)
+    if (route.mirrors && route.mirrors.length > 0) {
+      const shadow = (copy: Buffer | undefined): void =>
+        sendShadows(ctx, route.mirrors, { method: ctx.req.method ?? 'GET', path, headers: { ...headers }, body: copy, timeoutMs: route.timeoutMs }, this.deps.clusters);
+      if (body.complete) shadow(body.retained());
+      else void body.whole().then(shadow);
+    }
     const hash = this.hashKey(ctx, cluster, isGateway);
     if (cluster.config.kind === 'passthrough') ctx.why.push(`no service for ${authority}: passthrough to the original destination`);
     return this.terminal(ctx)(
@@ -729,14 +684,17 @@ export class ConnectionManager implements ListenerHandler {
 }
 
 /**
- * gRPC requests: the length-prefixed messages of the (buffered) body, for
- * istio_request_messages_total. Kept apart so a streaming body can feed the counter as it flows.
+ * gRPC requests: the length-prefixed messages of the body as it streams, for
+ * istio_request_messages_total.
  */
-function countRequestMessages(ctx: RequestContext, body: Buffer): void {
-  if (!ctx.grpc || body.length === 0) return;
+function countRequestMessages(ctx: RequestContext): void {
+  const grpc = ctx.grpc;
+  if (!grpc) return;
   const counter = new GrpcMessageCounter();
-  counter.push(body);
-  ctx.grpc.requestMessages = counter.count;
+  ctx.body.tap((chunk) => {
+    counter.push(chunk);
+    grpc.requestMessages = counter.count;
+  });
 }
 
 function cookieValue(header: string | undefined, name: string): string | undefined {

@@ -19,6 +19,7 @@ import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ListenerConfig } from '../control/snapshot.js';
 import type { InboundMtls } from '../security/tls-inbound.js';
+import { DEFAULT_BUFFER_LIMIT_BYTES } from './body/request-body.js';
 import { isH2cUpgrade, serveWithoutH2c } from './upgrade/h2c.js';
 import { installCodecDispatch, newCodecStats, type CodecStats } from './codec-sniffer.js';
 import { normalizeH2Request } from './downstream.js';
@@ -42,8 +43,13 @@ export interface DownstreamLimits {
   streamIdleTimeoutMs: number;
   /** [max_request_headers_kb] Envoy's default 60 KiB; a larger header block gets 431 */
   maxRequestHeadersKb: number;
-  /** request bodies are buffered for retries up to this; beyond it 413 `Payload Too Large` */
-  maxRequestBodyBytes: number;
+  /**
+   * [per_connection_buffer_limit_bytes] Envoy's default 1 MiB: how much of a request body is
+   * held in memory, for retries (the router's retry buffer) and while the request waits (a fault
+   * delay, a connection); bodies stream with back-pressure, and one that outgrows this is no
+   * longer held and its request no longer retried (sandbox/proxy/body/request-body.ts). No 413.
+   */
+  perConnectionBufferLimitBytes: number;
   /** [delayed_close_timeout] Envoy's default 1 s: how long a closing connection waits for the peer to close */
   delayedCloseTimeoutMs: number;
 }
@@ -53,7 +59,7 @@ export const DEFAULT_DOWNSTREAM_LIMITS: DownstreamLimits = {
   idleTimeoutMs: 3_600_000,
   streamIdleTimeoutMs: 300_000,
   maxRequestHeadersKb: 60,
-  maxRequestBodyBytes: 16 * 1024 * 1024,
+  perConnectionBufferLimitBytes: DEFAULT_BUFFER_LIMIT_BYTES,
   delayedCloseTimeoutMs: 1_000,
 };
 

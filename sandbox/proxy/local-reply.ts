@@ -90,10 +90,24 @@ export const localReplies = {
     flag: 'FI',
     details: 'fault_filter_abort',
   }),
+  /**
+   * The connection manager's answer when a filter that needs the whole body (Envoy's buffer
+   * filter, say) meets one over the buffer limit. No meshbox filter buffers bodies, so sidecars
+   * never send it: the router streams.
+   */
   payloadTooLarge: (): LocalReply => ({
     status: 413,
     body: 'Payload Too Large',
     details: 'request_payload_too_large',
+  }),
+  /**
+   * Envoy's router: the request body outgrew the buffer limit while it waited to retry (no
+   * upstream request in flight to stream it to), so it can neither retry nor go on.
+   */
+  retryBufferOverflow: (): LocalReply => ({
+    status: 507,
+    body: 'exceeded request buffer limit while retrying upstream',
+    details: 'request_payload_exceeded_retry_buffer_limit',
   }),
   /**
    * Envoy's CDN-Loop filter (envoy.filters.http.cdn_loop, RFC 8586): this proxy's own id is
@@ -110,9 +124,16 @@ export const localReplies = {
     body: 'request header timeout',
     details: 'request_header_timeout',
   }),
-  /** HCM stream_idle_timeout: nothing moved on the stream for that long */
+  /** HCM stream_idle_timeout: nothing moved on the stream for that long, the request body incomplete */
   streamIdleTimeout: (): LocalReply => ({
     status: 408,
+    body: 'stream timeout',
+    flag: 'SI',
+    details: 'stream_idle_timeout',
+  }),
+  /** the same with the whole request received and no response yet: Envoy's 504 (the connection stays usable) */
+  streamIdleTimeoutAfterRequest: (): LocalReply => ({
+    status: 504,
     body: 'stream timeout',
     flag: 'SI',
     details: 'stream_idle_timeout',

@@ -3,11 +3,14 @@
  * turned into one RequestEvent when the request ends.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { HeaderMap } from './routing/header-ops.js';
 import type { AttemptRecord, DestinationInfo, PeerInfo, RequestEvent, RouteRef } from '../events.js';
 import type { SpanContextInfo } from '../telemetry/tracing/trace-context.js';
 import type { ListenerConfig, MeshSnapshot, ProxyConfig, WorkloadMeta } from '../control/snapshot.js';
 import type { Rng } from '../rng.js';
+import { RequestBody } from './body/request-body.js';
+import { closeAfterReply } from './listener.js';
 import { ResponseFlags, type LocalReply } from './local-reply.js';
 import type { UpgradeRequest } from './upgrade/upgrade-request.js';
 import { protocolOf, resetStream, responseFinished, sendResponse, type DownstreamRequest, type DownstreamResponse } from './downstream.js';
@@ -50,6 +53,8 @@ export function peerOf(meta: WorkloadMeta): PeerInfo {
     canonicalRevision: meta.canonicalRevision,
   };
 }
+
+const EMPTY_BODY = RequestBody.empty();
 
 export class RequestContext {
   readonly startTime = Date.now();
@@ -100,6 +105,11 @@ export class RequestContext {
   fault: string | undefined;
   /** the fault injected into the attempt running now (fault-as-upstream mode) */
   attemptFault: string | undefined;
+  /** the request body, streamed (set by the connection manager; empty until then) */
+  body: RequestBody = EMPTY_BODY;
+  /** Envoy's delayed_close_timeout, for a connection closed after its response */
+  delayedCloseMs = 1_000;
+  private cancelHooks: Array<() => void> | undefined;
   /** an HTTP/1.1 upgrade request (WebSocket): its stream is proxied by ./upgrade/upgrade-proxy.ts */
   upgrade: UpgradeRequest | undefined;
   /** request headers an HTTP filter adds to what goes upstream (outbound and gateway; inbound filters edit their own map) */
@@ -132,11 +142,29 @@ export class RequestContext {
     // who closed the stream: a response that did not finish and that the proxy did not cut was
     // abandoned by the client.
     res.once('close', () => {
+      // the request is over: its body is no longer held (nor read into memory)
+      this.body.discard();
       // (an upgraded stream says itself how it ended: ./upgrade/upgrade-proxy.ts)
       if (responseFinished(req, res) || this.resetByProxy || this.upgrade?.switched) return;
       this.downstreamClosed = true;
       this.why.push(`the client went away${this.stage ? ` ${this.stage}` : ''} before the response ended: the request is cancelled, never re-sent`);
     });
+  }
+
+  /** `cb` runs when the proxy ends the request itself (a timeout's local reply): the router resets its upstream attempt */
+  onCancel(cb: () => void): () => void {
+    (this.cancelHooks ??= []).push(cb);
+    return () => {
+      const i = this.cancelHooks?.indexOf(cb) ?? -1;
+      if (i >= 0) this.cancelHooks!.splice(i, 1);
+    };
+  }
+
+  /** the connection manager ends the request before the router did (stream idle timeout) */
+  cancelUpstream(): void {
+    const hooks = this.cancelHooks ?? [];
+    this.cancelHooks = undefined;
+    for (const cb of hooks) cb();
   }
 
   /**
@@ -147,6 +175,19 @@ export class RequestContext {
     this.resetByProxy = true;
     resetStream(this.req, this.res, how);
   }
+
+  /**
+   * A response that starts before the request body ended closes an HTTP/1 connection after it, as
+   * Envoy's connection manager does (`connection: close`, then a delayed close that drains what
+   * the client still sends): the connection cannot carry another request while this one's body
+   * is unread. The rest of the body is read and dropped, never forwarded once the response ends.
+   */
+  closeIfRequestIncomplete(headers: Record<string, string | number | string[] | undefined>): void {
+    if (this.body.complete || this.req.complete || this.req.httpVersionMajor >= 2) return;
+    headers['connection'] = 'close';
+    closeAfterReply(this.req.socket as Socket, this.delayedCloseMs);
+  }
+
 
   /** An HTTP filter's encoder: it sees the response headers of whatever answer goes out from now on. */
   addEncoder(encode: (headers: HeaderMap) => void): void {
@@ -188,6 +229,7 @@ export class RequestContext {
       this.grpc.message = reply.body.length > 0 ? reply.body : undefined;
       this.encodeHeaders(headers as HeaderMap);
       sendResponse(this.req, this.res, 200, headers);
+      if (!this.body.complete) this.body.discard();
       return;
     }
     this.status = reply.status;
@@ -200,9 +242,12 @@ export class RequestContext {
       server: this.serverHeader(),
     };
     if (body.length > 0) headers['content-type'] = 'text/plain';
+    this.closeIfRequestIncomplete(headers);
     this.encodeHeaders(headers);
     sendResponse(this.req, this.res, reply.status, headers as OutgoingHttpHeaders, body);
     this.bytesSent += body.length;
+    // nothing of the request goes upstream after a local reply
+    if (!this.body.complete) this.body.discard();
   }
 
   /** Istio overwrites `server`: `envoy` on outbound sidecars, `istio-envoy` on inbound and gateways */
@@ -239,7 +284,7 @@ export class RequestContext {
       status: this.status,
       responseFlags: this.flags.toString(),
       responseCodeDetails: this.details,
-      bytesReceived: this.bytesReceived,
+      bytesReceived: Math.max(this.bytesReceived, this.body.received),
       bytesSent: this.bytesSent,
       upstreamServiceTimeMs: this.upstreamServiceTimeMs,
       upstreamHost: this.upstreamHost,

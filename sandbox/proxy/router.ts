@@ -8,6 +8,14 @@
  *
  * A response is committed to the client only once the router has decided not to retry it.
  *
+ * Bodies stream (./body/request-body.ts): each attempt gets the request body as the client sends
+ * it, replaying what is held. A body that outgrows the buffer limit is no longer held, and then,
+ * as in Envoy's router, the request is not retried: an outcome that would have been retried is
+ * answered as if there were no retry policy, and a body that overflows while the router waits to
+ * retry gets Envoy's 507. The route timeout, as Envoy's, starts when the downstream request is
+ * complete and runs until the response is: a long upload is not timed by it, a long streamed
+ * response (SSE) is, so such routes need `timeout: 0s` (Istio's default: none).
+ *
  * Either codec serves either side (./upstream/attempt-factory.ts decides upstream): an HTTP/1.1
  * client may reach an HTTP/2 upstream and the other way round. Response trailers pass through
  * to an HTTP/2 client (gRPC's status travels in them); an HTTP/1.1 client gets none, as Envoy's
@@ -23,6 +31,7 @@ import type { HeaderOperations, HTTPFaultInjection } from '../config/istio-types
 import { parseDuration } from '../config/duration.js';
 import { decideFault } from './filters/fault-filter.js';
 import type { Rng } from '../rng.js';
+import type { RequestBody } from './body/request-body.js';
 import { localReplies, type LocalReply } from './local-reply.js';
 import type { ResponseFault } from './filters/mesh-fault-filter.js';
 import type { RequestContext } from './request-context.js';
@@ -44,7 +53,8 @@ export interface ForwardRequest {
   method: string;
   path: string;
   headers: OutgoingHttpHeaders;
-  body: Buffer;
+  /** the request body, streamed to each attempt (an HTTP/2 upstream takes the same `writeTo`) */
+  body: RequestBody;
   retry: RetryPolicy;
   timeoutMs: number | null;
   /** response header operations, applied in order (destination's, then route's) */
@@ -72,11 +82,24 @@ type Timeout = {
   hold(): () => void;
 };
 
-function deadline(ms: number | null): Timeout {
+/**
+ * The route timeout: `ms` from when the downstream request is complete (Envoy arms it in
+ * onRequestComplete), so the time a client takes to upload its body is not counted.
+ */
+function deadline(ms: number | null, body: RequestBody): Timeout {
   if (ms === null) return { fired: false, promise: new Promise<'timeout'>(() => undefined), cancel: () => undefined, hold: () => () => undefined };
   let timer: NodeJS.Timeout | undefined;
-  let due = Date.now() + ms;
+  let left = ms;
+  let due: number | undefined;
+  let started = false;
+  let held = false;
+  let cancelled = false;
   let fire: () => void = () => undefined;
+  const arm = (): void => {
+    if (!started || held || cancelled || t.fired) return;
+    due = Date.now() + left;
+    timer = setTimeout(fire, left);
+  };
   const t: Timeout = {
     fired: false,
     promise: new Promise<'timeout'>((resolve) => {
@@ -84,21 +107,32 @@ function deadline(ms: number | null): Timeout {
         t.fired = true;
         resolve('timeout');
       };
-      timer = setTimeout(fire, ms);
     }),
-    cancel: () => clearTimeout(timer),
-    hold: () => {
-      if (t.fired) return () => undefined;
+    cancel: () => {
+      cancelled = true;
       clearTimeout(timer);
-      const left = Math.max(0, due - Date.now());
+      stopWaiting();
+    },
+    hold: () => {
+      if (t.fired || held) return () => undefined;
+      held = true;
+      clearTimeout(timer);
+      if (due !== undefined) left = Math.max(0, due - Date.now());
+      due = undefined;
       return () => {
-        due = Date.now() + left;
-        timer = setTimeout(fire, left);
+        held = false;
+        arm();
       };
     },
   };
+  const stopWaiting = body.whenComplete(() => {
+    started = true;
+    arm();
+  });
   return t;
 }
+
+const noop = (): void => undefined;
 
 const sleep = (ms: number): Promise<'slept'> => new Promise((r) => setTimeout(() => r('slept'), ms));
 
@@ -134,7 +168,8 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
   const breaker = cluster.breaker;
   ctx.upstreamCluster = cluster.name;
   if (cluster.config.kind === 'outbound') ctx.why.push(cluster.explain());
-  const overall = deadline(fr.timeoutMs);
+  const body = fr.body;
+  const overall = deadline(fr.timeoutMs, body);
   const tried = new Set<string>();
   const codec = upstreamCodec(cluster.config, ctx.protocol);
   if (codec.notable) ctx.why.push(codec.why);
@@ -152,6 +187,30 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
     }
   };
   ctx.res.once('close', onClose);
+  const cancel = (): void => {
+    downstreamGone = true;
+    current?.abort();
+    signalGone();
+  };
+  // the connection manager answered itself (stream idle timeout): the attempt is reset, nothing sent
+  const stopCancel = ctx.onCancel(cancel);
+  const retries = retry.config.attempts > 0;
+  let signalOverflow: (() => void) | undefined;
+  let stopAborted = noop;
+  let stopOverflow = noop;
+  if (!body.complete) {
+    // the client went away mid-body (an HTTP/2 stream reset does not always close the response)
+    stopAborted = body.on('aborted', cancel);
+    stopOverflow = body.on('overflow', () => {
+      ctx.why.push(
+        `request body passed the ${body.limit}-byte buffer limit (per_connection_buffer_limit_bytes): no longer buffered, it streams${retries ? ", and the request is no longer retried (Envoy's router gives up on the retry)" : ''}`,
+      );
+      signalOverflow?.();
+    });
+  }
+  if (body.overLimit) {
+    ctx.why.push(`request body over the ${body.limit}-byte buffer limit before the first attempt: it streams${retries ? ', and the request is not retried' : ''}`);
+  }
   const endRetry = (): void => {
     if (retrying) breaker.retryDone();
     retrying = false;
@@ -231,13 +290,18 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
         return;
       }
 
-      const retriable =
+      const wouldRetry =
         outcome.kind === 'response' ? retry.retriesResponse(outcome.response.statusCode ?? 0, outcome.response.headers) : retry.retriesFailure(outcome.failure);
       const grpcNow = outcome.kind === 'response' ? grpcStatusOf(outcome.response.headers) : undefined;
       const summary =
         outcome.kind === 'response'
           ? `attempt ${attemptNo} to ${endpoint.id}: ${outcome.response.statusCode}${grpcNow !== undefined ? ` grpc-status ${grpcNow}` : ''}`
           : `attempt ${attemptNo} to ${endpoint.id}: ${outcome.failure} (${outcome.reason})`;
+      // Envoy's router dropped the retry state when the body outgrew the buffer: no retry, no URX
+      const retriable = wouldRetry && body.replayable;
+      if (wouldRetry && !retriable && attemptNo < retry.maxAttempts) {
+        ctx.why.push(`${summary}, not retried: the request body was not buffered (over the ${body.limit}-byte buffer limit), answered as without a retry policy`);
+      }
 
       if (retriable && attemptNo < retry.maxAttempts && !breaker.tryRetry()) {
         ctx.why.push(`${summary}, not retried: the cluster's maxRetries budget is in use (retry overflow)`);
@@ -246,14 +310,23 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
         ctx.why.push(`${summary}, retrying (${retry.explain()})`);
         if (outcome.kind === 'response') outcome.response.resume();
         else ctx.upstreamFailure = outcome.reason;
+        current?.detachBody();
         release();
         const wait = retry.backoffMs(attemptNo, rng);
         ctx.stage = `during the back-off before attempt ${attemptNo + 1}`;
-        const slept = await Promise.race([sleep(wait), overall.promise, gone]);
+        // the body may outgrow the buffer while the router waits (it reads ahead meanwhile)
+        const overflowed = body.complete ? undefined : new Promise<'overflow'>((resolve) => (signalOverflow = () => resolve('overflow')));
+        const slept = await Promise.race(overflowed ? [sleep(wait), overall.promise, gone, overflowed] : [sleep(wait), overall.promise, gone]);
+        signalOverflow = undefined;
         if (downstreamGone) return;
         if (slept === 'timeout') {
           ctx.why.push(`route timeout ${fr.timeoutMs}ms expired during back-off`);
           ctx.sendLocalReply(localReplies.routeTimeout());
+          return;
+        }
+        if (slept === 'overflow' || !body.replayable) {
+          // Envoy: the buffer overflowed with no upstream request in flight: 507
+          ctx.sendLocalReply(localReplies.retryBufferOverflow());
           return;
         }
         continue;
@@ -267,6 +340,12 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
         outcome.response.once('end', release);
         await sendUpstreamResponse(ctx, fr, outcome.response, outcome.serviceTimeMs, overall);
         release();
+        if (!body.complete) {
+          // the response is over before the request: Envoy resets the upstream request (and,
+          // on HTTP/1, closes the downstream connection: `connection: close` went with the head)
+          current?.abort();
+          body.discard();
+        }
       } else {
         release();
         ctx.upstreamFailure = outcome.reason;
@@ -277,6 +356,9 @@ export async function forward(ctx: RequestContext, fr: ForwardRequest): Promise<
   } finally {
     endRetry();
     overall.cancel();
+    stopAborted();
+    stopCancel();
+    stopOverflow();
     ctx.res.off('close', onClose);
   }
 }
@@ -359,8 +441,6 @@ async function runAttempt(
           connectTimeoutMs: fr.cluster.config.connectTimeoutMs,
           maxRequestsPerConnection: limits.maxRequestsPerConnection,
           onNewConnection: () => endpoint.connections++,
-          downstream: ctx.res as ServerResponse,
-          downstreamSocket: ctx.req.socket,
         },
         {
           pool: fr.cluster.h2,
@@ -475,14 +555,17 @@ async function sendUpstreamResponse(
   ctx: RequestContext,
   fr: ForwardRequest,
   upstream: IncomingMessage,
-  serviceTimeMs: number,
+  serviceTimeMs: number | undefined,
   overall: Timeout,
 ): Promise<void> {
   const headers: HeaderMap = dropPseudoHeaders({ ...upstream.headers });
   for (const h of HOP_BY_HOP) delete headers[h];
   for (const ops of fr.responseHeaderOps) applyHeaderOps(headers, ops);
-  headers['x-envoy-upstream-service-time'] = String(serviceTimeMs);
+  // Envoy sets it from the end of the downstream request; a response that came before it has none
+  if (serviceTimeMs !== undefined) headers['x-envoy-upstream-service-time'] = String(serviceTimeMs);
+  else delete headers['x-envoy-upstream-service-time'];
   headers['server'] = ctx.serverHeader();
+  ctx.closeIfRequestIncomplete(headers);
   ctx.encodeHeaders(headers);
   ctx.upstreamServiceTimeMs = serviceTimeMs;
   ctx.status = upstream.statusCode ?? 502;
@@ -498,6 +581,15 @@ async function sendUpstreamResponse(
     return endHeadersOnly(ctx, headers as OutgoingHttpHeaders);
   }
   writeHead(ctx.req, ctx.res, ctx.status, headers as OutgoingHttpHeaders);
+  // Envoy forwards the head as it arrives: a streamed response (SSE) whose first bytes are not
+  // here yet must not wait for them behind the proxy (Node sends the head with the first write)
+  // (an HTTP/2 head goes out with writeHead already)
+  if (!h2down && upstream.readableLength === 0 && !upstream.complete) {
+    const res = ctx.res as ServerResponse;
+    setImmediate(() => {
+      if (ctx.bytesSent === 0 && !res.writableEnded && !res.destroyed) res.flushHeaders();
+    });
+  }
   if (fault?.reset) return resetMidResponse(ctx, upstream);
   upstream.on('data', (chunk: Buffer) => {
     ctx.bytesSent += chunk.length;
@@ -536,7 +628,11 @@ async function sendUpstreamResponse(
     // a client that goes away mid-body: forward()'s close handler aborts the attempt, which
     // closes the upstream connection (the cancel reaches the app's side)
     ctx.res.on('close', finish);
-    ctx.res.on('finish', finish);
+    ctx.res.on('finish', () => {
+      // said here, before the request's event is built (on the response's close)
+      if (!fr.body.complete) ctx.why.push('the response ended before the request body did: the rest of the request is not sent (upstream reset)');
+      finish();
+    });
     if (fault?.slowBodyBps) trickle(upstream, ctx, fault.slowBodyBps);
     else upstream.pipe(ctx.res as unknown as NodeJS.WritableStream);
     countResponseMessages(ctx, upstream);

@@ -15,6 +15,10 @@ export interface BenchOptions {
   mtlsOff: boolean;
   /** multiplies the measured periods (not the warm-ups) */
   scale: number;
+  /** the streaming phase: one large upload through two sidecars, RSS growth (streaming.ts) */
+  streaming: boolean;
+  /** its body size in MiB */
+  streamingMB: number;
   /** write V8 CPU profiles of the meshbox process (main thread and data-plane worker) here */
   cpuProfDir: string | undefined;
   help: boolean;
@@ -54,6 +58,8 @@ options (or environment variables):
   --no-pin           do not pin processes to cores with taskset                 MESHBOX_BENCH_PIN=0
   --no-wrk           closed-loop throughput with the Node load generator        MESHBOX_BENCH_WRK=0
   --no-mtls-off      skip the meshbox phase with mTLS off (the mTLS cost)       MESHBOX_BENCH_MTLS_OFF=0
+  --no-streaming     skip the 1 GiB streaming upload (RSS growth)             MESHBOX_BENCH_STREAMING=0
+  --streaming-mb N   its body size in MiB (default 1024)                        MESHBOX_BENCH_STREAMING_MB=N
   --scale X          multiply the measured periods by X (0.1..10)               MESHBOX_BENCH_SCALE=X
   --cpu-prof DIR     run meshbox under node --cpu-prof, profiles into DIR       MESHBOX_BENCH_CPU_PROF=DIR
   -h, --help         this text`;
@@ -72,11 +78,14 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = {}): Bench
     pin: flag(env, 'MESHBOX_BENCH_PIN') ?? true,
     wrk: flag(env, 'MESHBOX_BENCH_WRK') ?? true,
     mtlsOff: flag(env, 'MESHBOX_BENCH_MTLS_OFF') ?? true,
+    streaming: flag(env, 'MESHBOX_BENCH_STREAMING') ?? true,
+    streamingMB: 1024,
     scale: 1,
     cpuProfDir: env.MESHBOX_BENCH_CPU_PROF?.trim() || undefined,
     help: false,
   };
   let scale = env.MESHBOX_BENCH_SCALE?.trim() || undefined;
+  let streamingMB = env.MESHBOX_BENCH_STREAMING_MB?.trim() || undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -104,6 +113,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = {}): Bench
       case '--scale':
         scale = value();
         break;
+      case '--no-streaming':
+        options.streaming = false;
+        break;
+      case '--streaming-mb':
+        streamingMB = value();
+        break;
       case '--cpu-prof':
         options.cpuProfDir = value();
         break;
@@ -119,6 +134,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = {}): Bench
     const n = Number(scale);
     if (!Number.isFinite(n) || n < 0.1 || n > 10) throw new Error(`--scale must be a number from 0.1 to 10, got "${scale}"`);
     options.scale = n;
+  }
+  if (streamingMB !== undefined) {
+    const n = Number(streamingMB);
+    if (!Number.isInteger(n) || n < 1 || n > 16384) throw new Error(`--streaming-mb must be a whole number from 1 to 16384, got "${streamingMB}"`);
+    options.streamingMB = n;
   }
   return options;
 }

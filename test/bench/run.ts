@@ -10,6 +10,7 @@
  *   meshbox-no-mtls  the same full path with a mesh-wide PeerAuthentication DISABLE (the mTLS
  *            cost is the difference; TLS handshakes are counted from meshbox's /clusters)
  *   nginx    the same legs as nginx server blocks (1 worker), when nginx is installed
+ *   streaming  one 1 GiB upload through two sidecars: RSS growth of `meshbox up` (streaming.ts)
  * Per target: JIT warm-up, open loop at 1000 and 500 req/s (latency, CPU per request), closed loop
  * (throughput, CPU per request), RSS of the proxy. Before and after each phase every used core is
  * probed for speed; phases on a slowed or busy machine are marked noisy.
@@ -27,6 +28,7 @@ import { PreciseTimer } from './precise-timer.js';
 import { allowedCpus } from './proc-stats.js';
 import { findExecutable, hasTaskset, pin, ProcessSet } from './processes.js';
 import { compare, derive, formatReport, goals, jsonLine, mtlsCost, noiseVerdict, type ScenarioRun } from './report.js';
+import { formatStreaming, runStreaming, type StreamingResult } from './streaming.js';
 import { checkTarget, startDirect, startMeshbox, startNginx, type Placement, type StartContext, type Topology, type TopologyKind } from './topology.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -154,10 +156,13 @@ async function main(): Promise<number> {
   const timer = new PreciseTimer();
   const kinds: TopologyKind[] = ['direct', 'meshbox', ...(options.mtlsOff ? (['meshbox-no-mtls'] as const) : []), ...(nginx ? (['nginx'] as const) : [])];
   const phases: PhaseRecord[] = [];
+  let streaming: StreamingResult | { error: string } | undefined;
   const allProbes: ProbeResult[] = [];
   const targetS = (durations.rates.length * (durations.settleMs + durations.measureMs) + durations.measureMs) / 1000;
-  const estimateS = kinds.reduce((sum, k) => sum + 5 + durations.warmupFirstMs / 1000 + targetS + (k === 'meshbox-no-mtls' ? 0 : durations.warmupNextMs / 1000 + targetS), 0);
-  log(`bench: ${options.quick ? 'quick' : 'full'} run, about ${Math.round(estimateS / 10) * 10} s; phases ${kinds.join(', ')}; work folder ${dir}`);
+  const estimateS =
+    kinds.reduce((sum, k) => sum + 5 + durations.warmupFirstMs / 1000 + targetS + (k === 'meshbox-no-mtls' ? 0 : durations.warmupNextMs / 1000 + targetS), 0) +
+    (options.streaming ? 10 + options.streamingMB / 200 : 0);
+  log(`bench: ${options.quick ? 'quick' : 'full'} run, about ${Math.round(estimateS / 10) * 10} s; phases ${[...kinds, ...(options.streaming ? ['streaming'] : [])].join(', ')}; work folder ${dir}`);
 
   try {
     let probe = await probeCores(probeCoresList, durations.probeMs, pinned, started);
@@ -222,6 +227,15 @@ async function main(): Promise<number> {
       allProbes.push(probe);
       phase.probes.push(probe);
     }
+    if (options.streaming && !abort.signal.aborted) {
+      log(`bench: phase streaming: ${options.streamingMB} MiB through two sidecars`);
+      try {
+        streaming = await runStreaming(ctx, options.streamingMB, log);
+      } catch (err) {
+        streaming = { error: (err as Error).message };
+        log(`bench: phase streaming failed: ${streaming.error}`);
+      }
+    }
   } finally {
     await processes.stopAll();
     await timer.close();
@@ -268,8 +282,10 @@ async function main(): Promise<number> {
   );
   const report = formatReport({ header, headlineRate, rates: durations.rates, notes }, derived, comparisons, g, mtls);
   process.stdout.write(`${report}\n`);
+  if (streaming) process.stdout.write(`\n${formatStreaming(streaming)}\n`);
 
-  const failed = runs.filter((r) => r.error);
+  const failed: Array<{ error?: string }> = runs.filter((r) => r.error);
+  if (streaming && ('error' in streaming) && streaming.error) failed.push(streaming);
   const json = {
     version: 1 as const,
     startedAt,
@@ -289,6 +305,7 @@ async function main(): Promise<number> {
     comparisons,
     mtls: mtls ?? null,
     goals: g,
+    streaming: streaming ?? null,
     notes,
   };
   process.stdout.write(`${jsonLine(json)}\n`);

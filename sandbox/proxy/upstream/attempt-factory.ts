@@ -23,6 +23,8 @@ export interface Attempt {
   /** may a failure be sent again on a new connection without counting an attempt? */
   readonly safeToResend: boolean;
   abort(): void;
+  /** the router retries after this attempt's response: stop feeding it the body (reset it if the request was not sent whole) */
+  detachBody(): void;
 }
 
 export interface CodecDecision {

@@ -18,6 +18,7 @@ import http2 from 'node:http2';
 import type { UpstreamResetReason } from '../local-reply.js';
 import { dropPseudoHeaders } from '../downstream.js';
 import type { H2Pool, PooledSession, StreamLimits } from './h2-pool.js';
+import type { BodyWrite, RequestBody } from '../body/request-body.js';
 import type { AttemptFailure, AttemptOutcome } from './upstream-request.js';
 
 export interface H2AttemptOptions {
@@ -28,7 +29,8 @@ export interface H2AttemptOptions {
   path: string;
   /** the request headers as for HTTP/1.1 (`host` becomes `:authority`) */
   headers: OutgoingHttpHeaders;
-  body: Buffer;
+  /** the request body, streamed into the stream with its flow control as back-pressure */
+  body: RequestBody;
   perTryTimeoutMs: number | null;
   connectTimeoutMs: number;
   limits: StreamLimits;
@@ -63,6 +65,8 @@ export class H2UpstreamAttempt {
   private startedAt = 0;
   private abandoned = false;
   private unprocessed = false;
+  private bodyWrite: BodyWrite | undefined;
+  private stopPerTry: () => void = () => undefined;
   readonly outcome: Promise<AttemptOutcome>;
 
   constructor(private readonly opts: H2AttemptOptions) {
@@ -72,7 +76,13 @@ export class H2UpstreamAttempt {
   start(): this {
     const o = this.opts;
     this.startedAt = performance.now();
-    if (o.perTryTimeoutMs !== null) this.timers.push(setTimeout(() => this.fail('per-try-timeout', 'per-try timeout', undefined, true), o.perTryTimeoutMs));
+    if (o.perTryTimeoutMs !== null) {
+      // as Envoy's: from when the attempt started and the downstream request is complete
+      const ms = o.perTryTimeoutMs;
+      this.stopPerTry = o.body.whenComplete(() => {
+        if (!this.settled) this.timers.push(setTimeout(() => this.fail('per-try-timeout', 'per-try timeout', undefined, true), ms));
+      });
+    }
     const { pooled, created } = o.pool.acquire(o.host, o.port, o.limits);
     this.pooled = pooled;
     this.created = created;
@@ -87,8 +97,10 @@ export class H2UpstreamAttempt {
       pooled.onConnect.push(() => clearTimeout(timer));
     }
     let stream: http2.ClientHttp2Stream;
+    // a request known to have no body goes as one HEADERS frame with END_STREAM
+    const noBody = o.body.complete && o.body.received === 0 && o.body.framing !== 'chunked';
     try {
-      stream = session.request(requestHeaders(o, pooled.tls), { endStream: o.body.length === 0 });
+      stream = session.request(requestHeaders(o, pooled.tls), { endStream: noBody });
     } catch (e) {
       // the session closed between the pool's check and now: never sent
       this.unprocessed = true;
@@ -107,20 +119,32 @@ export class H2UpstreamAttempt {
       response.trailers = {};
       stream.once('trailers', (t: http2.IncomingHttpHeaders) => Object.assign(response.trailers, t));
       response.resetFlag = () => (session.destroyed || session.closed ? 'UC' : 'UR');
-      this.settle({ kind: 'response', response: response as unknown as IncomingMessage, serviceTimeMs: Math.round(performance.now() - this.startedAt) });
+      const bodyEnd = o.body.completedAt;
+      const serviceTimeMs = bodyEnd === undefined ? undefined : Math.round(performance.now() - Math.max(this.startedAt, bodyEnd));
+      this.settle({ kind: 'response', response: response as unknown as IncomingMessage, serviceTimeMs });
     });
     // a stream that closes before its response, without an error event (RST_STREAM NO_ERROR)
     stream.once('close', () => {
       if (this.settled) return;
       this.classifyClose(stream.rstCode);
     });
-    writeBody(stream, o.body);
+    if (!noBody) this.bodyWrite = o.body.writeTo(stream);
     return this;
   }
 
   /** true for a failure the server cannot have seen, on a connection that was pooled */
   get safeToResend(): boolean {
-    return !this.created && !this.abandoned && this.unprocessed;
+    return !this.created && !this.abandoned && this.unprocessed && this.opts.body.canStartOver;
+  }
+
+  /**
+   * The router is done with this attempt's response (it retries): the body no longer feeds it,
+   * and a stream whose request was not sent in full is reset (CANCEL).
+   */
+  detachBody(): void {
+    const sent = this.bodyWrite === undefined || this.bodyWrite.ended;
+    this.bodyWrite?.detach();
+    if (!sent && this.stream && !this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
   }
 
   private onError(err: NodeJS.ErrnoException): void {
@@ -154,6 +178,7 @@ export class H2UpstreamAttempt {
     if (this.settled) return;
     if (abandoned) this.abandoned = true;
     this.settle({ kind: 'failure', failure, reason, ...(resetReason ? { resetReason } : {}) });
+    this.bodyWrite?.detach();
     if (this.stream && !this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
     this.release();
   }
@@ -162,6 +187,7 @@ export class H2UpstreamAttempt {
     this.settled = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
+    this.stopPerTry();
     this.resolve(outcome);
   }
 
@@ -177,6 +203,7 @@ export class H2UpstreamAttempt {
   abort(): void {
     this.abandoned = true;
     if (!this.settled) this.settle({ kind: 'failure', failure: 'reset', reason: 'aborted' });
+    this.bodyWrite?.detach();
     if (this.stream && !this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
   }
 }
@@ -194,14 +221,6 @@ function requestHeaders(o: H2AttemptOptions, tls: boolean): http2.OutgoingHttpHe
     out[k] = v;
   }
   return out;
-}
-
-/**
- * Writes the request body. One function, so the streaming request body (a RequestBody with
- * `writeTo(dest)`) can replace the buffered one here.
- */
-function writeBody(stream: http2.ClientHttp2Stream, body: Buffer): void {
-  if (body.length > 0) stream.end(body);
 }
 
 /** RFC 9113 §7 error codes, by value */

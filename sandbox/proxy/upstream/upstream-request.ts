@@ -1,25 +1,28 @@
 /**
- * One upstream attempt: send the (buffered) request to one endpoint and wait for the response
- * headers, a failure, or a per-try timeout. The retry loop in ../router.ts decides what to do with
- * the outcome; it never sees a half-sent response.
+ * One upstream attempt: send the request to one endpoint and wait for the response headers, a
+ * failure, or a per-try timeout. The retry loop in ../router.ts decides what to do with the
+ * outcome; it never sees a half-sent response.
  *
- * The HTTP/1.1 forwarding itself is http-proxy's `web()` with `selfHandleResponse` (we need the
- * status before anything reaches the client, to retry) over the cluster's keep-alive Agent.
- * Each attempt gets its own request shell, so retries never stack listeners on the client's
- * request, and the buffered body is written in one piece.
+ * The request goes out with Node's `http.request` over the cluster's keep-alive Agent; its body
+ * is the request's RequestBody (../body/request-body.ts), written with back-pressure: what the
+ * body holds first (a retry replays it), then the live rest as the client sends it. The framing
+ * is the client's: its `content-length` is forwarded, a chunked body goes out chunked.
+ *
+ * The per-try timeout runs, as Envoy's, from when both the attempt started and the downstream
+ * request is complete (a long upload is not timed by it).
  */
-import { EventEmitter } from 'node:events';
-import type { ClientRequest, IncomingMessage, ServerResponse, Agent, OutgoingHttpHeaders } from 'node:http';
+import http, { type ClientRequest, type IncomingMessage, type Agent, type OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import httpProxy from 'http-proxy';
+import type { BodyWrite, RequestBody } from '../body/request-body.js';
 import type { UpstreamResetReason } from '../local-reply.js';
 
 /** How an attempt failed, in Envoy's retry vocabulary (`refused-stream`: an HTTP/2 RST_STREAM REFUSED_STREAM). */
 export type AttemptFailure = 'connect-failure' | 'reset' | 'refused-stream' | 'per-try-timeout';
 
 export type AttemptOutcome =
-  | { kind: 'response'; response: IncomingMessage; serviceTimeMs: number }
+  /** serviceTimeMs: from the later of the attempt's start and the request's end to the response headers; undefined when the request had not ended */
+  | { kind: 'response'; response: IncomingMessage; serviceTimeMs: number | undefined }
   /** `resetReason`: Envoy's reset reason when the codec knows it (HTTP/2); else derived from `failure` */
   | { kind: 'failure'; failure: AttemptFailure; reason: string; resetReason?: UpstreamResetReason };
 
@@ -30,32 +33,24 @@ export interface AttemptOptions {
   method: string;
   path: string;
   headers: OutgoingHttpHeaders;
-  body: Buffer;
+  body: RequestBody;
   perTryTimeoutMs: number | null;
   connectTimeoutMs: number;
   /** close the connection after this many requests (0 = never; DestinationRule maxRequestsPerConnection) */
   maxRequestsPerConnection?: number;
   /** called once when the attempt opened a new connection (not a pooled one) */
   onNewConnection?: () => void;
-  /** the downstream response (http-proxy wants one; we answer it ourselves) */
-  downstream: ServerResponse;
-  downstreamSocket: Socket;
 }
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EACCES']);
 
-const proxyServer = httpProxy.createProxyServer({ selfHandleResponse: true, toProxy: true, prependPath: false, xfwd: false });
-proxyServer.on('proxyReq', ((proxyReq: ClientRequest, _req: unknown, _res: unknown, options: { meshAttempt?: UpstreamAttempt }) => {
-  options.meshAttempt?.bind(proxyReq);
-}) as never);
-// Errors are delivered to the per-call callback; this keeps an unexpected one from crashing.
-proxyServer.on('error', () => undefined);
-
 export class UpstreamAttempt {
   private proxyReq: ClientRequest | undefined;
+  private bodyWrite: BodyWrite | undefined;
   private settled = false;
   private resolve!: (o: AttemptOutcome) => void;
   private timers: NodeJS.Timeout[] = [];
+  private stopPerTry: () => void = () => undefined;
   private startedAt = 0;
   private connected = false;
   /** the socket's byte count when it was handed to this request (earlier requests' bytes) */
@@ -73,51 +68,55 @@ export class UpstreamAttempt {
   start(): this {
     const o = this.opts;
     this.startedAt = performance.now();
-    // http-proxy reads method/url/headers from the incoming request; give it a shell per attempt.
-    const shell = Object.assign(new EventEmitter(), {
-      method: o.method,
-      url: o.path,
-      headers: o.headers,
-      httpVersion: '1.1',
-      socket: o.downstreamSocket,
-      connection: o.downstreamSocket,
+    // a chunked body stays chunked (Node would send a GET's body unframed without the header)
+    const headers = o.body.framing === 'chunked' && o.headers['content-length'] === undefined ? { ...o.headers, 'transfer-encoding': 'chunked' } : o.headers;
+    const req = http.request({ host: o.host, port: o.port, method: o.method, path: o.path, headers, agent: o.agent });
+    this.proxyReq = req;
+    req.on('socket', (socket: Socket) => this.bind(req, socket));
+    req.on('response', (res: IncomingMessage) => {
+      if (this.settled) {
+        res.resume();
+        return;
+      }
+      const bodyEnd = o.body.completedAt;
+      const serviceTimeMs = bodyEnd === undefined ? undefined : Math.round(performance.now() - Math.max(this.startedAt, bodyEnd));
+      this.settle({ kind: 'response', response: res, serviceTimeMs });
     });
+    req.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
     if (o.perTryTimeoutMs !== null) {
-      this.timers.push(setTimeout(() => this.fail('per-try-timeout', 'per-try timeout', true), o.perTryTimeoutMs));
+      const ms = o.perTryTimeoutMs;
+      this.stopPerTry = o.body.whenComplete(() => {
+        if (!this.settled) this.timers.push(setTimeout(() => this.fail('per-try-timeout', 'per-try timeout', true), ms));
+      });
     }
-    const options = {
-      target: { protocol: 'http:', host: o.host, port: o.port },
-      agent: o.agent,
-      // http-proxy only calls `buffer.pipe(proxyReq)`: hand it the buffered body in one write.
-      buffer: { pipe: (dest: ClientRequest) => dest.end(o.body.length > 0 ? o.body : undefined) },
-      meshAttempt: this,
-    };
-    proxyServer.web(shell as never, o.downstream, options as never, (err: NodeJS.ErrnoException) => this.onError(err));
+    this.bodyWrite = o.body.writeTo(req);
     return this;
   }
 
-  /** called by http-proxy's `proxyReq` event once the outgoing request has a socket */
-  bind(proxyReq: ClientRequest): void {
-    this.proxyReq = proxyReq;
+  /** the outgoing request got its connection (Node's `socket` event, before it flushes anything) */
+  private bind(proxyReq: ClientRequest, socket: Socket): void {
     if (this.settled) {
       proxyReq.destroy();
       return;
     }
-    const socket = proxyReq.socket;
-    // http-proxy emits `proxyReq` on the request's `socket` event, before Node flushes the
-    // request's head and body to the socket: whatever it counts from here on is this request's.
-    this.writtenBefore = socket?.bytesWritten ?? 0;
-    if (!proxyReq.reusedSocket) this.opts.onNewConnection?.();
+    // Node emits `socket` before it flushes the request's head and body to the socket: whatever
+    // the socket counts from here on is this request's.
+    this.writtenBefore = socket.bytesWritten ?? 0;
+    if (!proxyReq.reusedSocket) {
+      // no Nagle delay on the upstream leg either (TLS sockets do not take the Agent's noDelay)
+      socket.setNoDelay(true);
+      this.opts.onNewConnection?.();
+    }
     const limit = this.opts.maxRequestsPerConnection ?? 0;
-    if (socket && limit > 0) {
-      const counted = socket as typeof socket & { meshRequests?: number };
+    if (limit > 0) {
+      const counted = socket as Socket & { meshRequests?: number };
       counted.meshRequests = (counted.meshRequests ?? 0) + 1;
       // the last request this connection may carry: Node closes it when the response ends
       if (counted.meshRequests >= limit) proxyReq.shouldKeepAlive = false;
     }
-    if (socket && (proxyReq.reusedSocket || !socket.connecting)) {
+    if (proxyReq.reusedSocket || !socket.connecting) {
       this.connected = true;
-    } else if (socket) {
+    } else {
       const timer = setTimeout(() => this.fail('connect-failure', 'connect timeout', true), this.opts.connectTimeoutMs);
       this.timers.push(timer);
       // a TLS connection is up once its handshake is done (Envoy: a failed handshake is a connect failure, UF)
@@ -126,13 +125,6 @@ export class UpstreamAttempt {
         clearTimeout(timer);
       });
     }
-    proxyReq.on('response', (res: IncomingMessage) => {
-      if (this.settled) {
-        res.resume();
-        return;
-      }
-      this.settle({ kind: 'response', response: res, serviceTimeMs: Math.round(performance.now() - this.startedAt) });
-    });
   }
 
   get wasConnected(): boolean {
@@ -143,16 +135,22 @@ export class UpstreamAttempt {
     return this.proxyReq?.reusedSocket === true;
   }
 
+  /** the whole request body went to this attempt's request */
+  get requestSent(): boolean {
+    return this.bodyWrite?.ended === true;
+  }
+
   /**
    * May this failed attempt be sent again on a fresh connection without counting a retry?
    * Only when it failed on a pooled keep-alive connection before any byte of this request was
    * written to it (the upstream closed the idle connection): then the upstream cannot have seen
    * the request. An attempt the proxy abandoned (per-try or route timeout, client gone), or one
    * whose bytes may have reached the upstream, is never re-sent behind the router's back; only
-   * the retry policy may send it again, as a counted attempt (Envoy's rule).
+   * the retry policy may send it again, as a counted attempt (Envoy's rule). The body must still
+   * be there from its first byte.
    */
   get safeToResend(): boolean {
-    return this.reusedSocket && !this.abandoned && !this.wroteBeforeFailure;
+    return this.reusedSocket && !this.abandoned && !this.wroteBeforeFailure && this.opts.body.canStartOver;
   }
 
   private onError(err: NodeJS.ErrnoException): void {
@@ -174,6 +172,7 @@ export class UpstreamAttempt {
     if (this.settled) return;
     if (abandoned) this.abandoned = true;
     this.settle({ kind: 'failure', failure, reason });
+    this.bodyWrite?.detach();
     this.proxyReq?.destroy();
   }
 
@@ -181,13 +180,24 @@ export class UpstreamAttempt {
     this.settled = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
+    this.stopPerTry();
     this.resolve(outcome);
+  }
+
+  /**
+   * The router is done with this attempt's response (it retries): the body no longer feeds it,
+   * and a request not sent in full is reset, as its connection cannot carry another one.
+   */
+  detachBody(): void {
+    this.bodyWrite?.detach();
+    if (!this.requestSent) this.proxyReq?.destroy();
   }
 
   /** abandons the attempt (timeout, client gone): the upstream connection is closed */
   abort(): void {
     this.abandoned = true;
     if (!this.settled) this.settle({ kind: 'failure', failure: 'reset', reason: 'aborted' });
+    this.bodyWrite?.detach();
     this.proxyReq?.destroy();
   }
 }

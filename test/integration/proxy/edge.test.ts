@@ -1,7 +1,8 @@
 /**
  * The downstream edge of a sidecar on real sockets, with raw clients where an HTTP library would
- * hide what the proxy does: forwarding loops, slow headers, oversized header blocks and bodies,
- * `Expect: 100-continue`, CONNECT. Each reply must be Envoy's and must be logged as a request.
+ * hide what the proxy does: forwarding loops, slow headers, oversized header blocks, bodies over
+ * the buffer limit (streamed, as Envoy's router does: no 413), `Expect: 100-continue`, CONNECT.
+ * Each reply must be Envoy's and must be logged as a request.
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +23,7 @@ beforeAll(async () => {
       { name: 'backend', versions: { v1: 1 } },
     ],
     7,
-    { limits: { requestHeadersTimeoutMs: HEADER_TIMEOUT_MS, streamIdleTimeoutMs: STREAM_IDLE_MS, maxRequestBodyBytes: BODY_LIMIT } },
+    { limits: { requestHeadersTimeoutMs: HEADER_TIMEOUT_MS, streamIdleTimeoutMs: STREAM_IDLE_MS, perConnectionBufferLimitBytes: BODY_LIMIT } },
   );
 });
 afterAll(async () => h?.close());
@@ -161,28 +162,50 @@ describe('request header timeout (HCM request_headers_timeout)', () => {
 });
 
 describe('stream idle timeout (HCM stream_idle_timeout)', () => {
-  it('a body that stops arriving gets 408 "stream timeout", flag SI, and the connection closes', async () => {
+  it('a body that stops arriving gets 408 "stream timeout", flag SI, and the connection closes; the streamed request is cut at the app', async () => {
     const c = await raw(outboundPort());
     c.socket.write('POST /stall HTTP/1.1\r\nHost: backend\r\nx-request-id: stall-1\r\nContent-Length: 10\r\n\r\nabc');
     expect(await c.closed(STREAM_IDLE_MS * 10)).toBe(true);
     expect(statusLine(c.text())).toBe('HTTP/1.1 408 Request Timeout');
+    expect(c.text()).toMatch(/\r\nconnection: close\r\n/i);
     expect(bodyOf(c.text())).toBe('stream timeout');
-    const ev = await eventWhere((e) => e.requestId === 'stall-1');
+    const ev = await eventWhere((e) => e.requestId === 'stall-1' && e.reporter === 'source');
     expect(ev.status).toBe(408);
     expect(ev.responseFlags).toBe('SI');
     expect(ev.responseCodeDetails).toBe('stream_idle_timeout');
-    // the app never saw the request
-    expect(h.apps.get('backend-v1-1')!.requests.some((q) => q.url === '/stall')).toBe(false);
+    expect(ev.bytesReceived).toBe(3);
+    // Envoy's router streams: the app got the head and the 3 bytes, then the reset (never a whole request)
+    const seen = h.apps.get('backend-v1-1')!.requestsWithId('stall-1');
+    expect(seen).toHaveLength(1);
+    await eventWhere((e) => e.requestId === 'stall-1' && e.reporter === 'destination');
+    expect(seen[0]!.complete).toBe(false);
+    expect(seen[0]!.body.toString()).toBe('abc');
   });
 
-  it('an upstream that sends nothing for that long gets the stream reset, flag SI', async () => {
+  it("an upstream that sends nothing for that long, the request complete: Envoy's 504 \"stream timeout\", flag SI, the upstream reset", async () => {
     const c = await raw(outboundPort());
     c.socket.write('GET /delay/8000 HTTP/1.1\r\nHost: backend\r\nx-request-id: stall-2\r\n\r\n');
-    expect(await c.closed(STREAM_IDLE_MS * 6)).toBe(true);
-    expect(c.text()).toBe('');
+    expect(await c.until((t) => t.includes('stream timeout'), STREAM_IDLE_MS * 6)).toBe(true);
+    expect(statusLine(c.text())).toBe('HTTP/1.1 504 Gateway Timeout');
+    expect(bodyOf(c.text())).toBe('stream timeout');
+    // the request was read whole: the connection stays open for the next one
+    expect(c.text()).not.toMatch(/\r\nconnection: close\r\n/i);
     const ev = await eventWhere((e) => e.requestId === 'stall-2' && e.reporter === 'source');
+    expect(ev.status).toBe(504);
     expect(ev.responseFlags.split(',')).toContain('SI');
     expect(ev.responseCodeDetails).toBe('stream_idle_timeout');
+    c.socket.destroy();
+  });
+
+  it('a response that started and then stalls for that long gets the stream reset, flag SI', async () => {
+    const c = await raw(outboundPort());
+    c.socket.write('GET /slow-body/8000 HTTP/1.1\r\nHost: backend\r\nx-request-id: stall-3\r\n\r\n');
+    expect(await c.closed(STREAM_IDLE_MS * 6)).toBe(true);
+    expect(statusLine(c.text())).toBe('HTTP/1.1 200 OK');
+    // whichever sidecar's timer fires first resets its stream (the other sees the reset)
+    const ev = await eventWhere((e) => e.requestId === 'stall-3' && e.responseFlags.split(',').includes('SI'));
+    expect(ev.responseCodeDetails).toBe('stream_idle_timeout');
+    expect(ev.status).toBe(200);
   });
 
   it('it is an idle timeout, not a deadline: a body trickling in for longer than it is served', async () => {
@@ -225,17 +248,27 @@ describe('HTTP edge replies', () => {
     expect(events.map((e) => `${e.reporter}:${e.responseCodeDetails}`).sort()).toEqual(['destination:via_upstream', 'source:via_upstream']);
   });
 
-  it('Expect: 100-continue with a Content-Length over the buffer limit gets 413 at once, never 100 Continue', async () => {
+  it('Expect: 100-continue with a Content-Length over the buffer limit gets 100 Continue at once (Envoy answers it before any filter), then the body streams to the app', async () => {
     const c = await raw(outboundPort());
-    c.socket.write(`POST /upload HTTP/1.1\r\nHost: backend\r\nx-request-id: expect-1\r\nContent-Length: ${BODY_LIMIT * 4}\r\nExpect: 100-continue\r\n\r\n`);
-    expect(await c.until((t) => t.includes('\r\n\r\n'), 5000)).toBe(true);
-    expect(statusLine(c.text())).toBe('HTTP/1.1 413 Payload Too Large');
-    expect(c.text()).not.toContain('100 Continue');
-    expect(await c.closed(5000)).toBe(true);
-    expect(bodyOf(c.text())).toBe('Payload Too Large');
-    const ev = await eventWhere((e) => e.requestId === 'expect-1');
-    expect(ev.status).toBe(413);
-    expect(ev.responseCodeDetails).toBe('request_payload_too_large');
+    const size = BODY_LIMIT * 4;
+    c.socket.write(`POST /upload HTTP/1.1\r\nHost: backend\r\nx-request-id: expect-1\r\nContent-Length: ${size}\r\nExpect: 100-continue\r\nconnection: close\r\n\r\n`);
+    expect(await c.until((t) => t.startsWith('HTTP/1.1 100 Continue\r\n\r\n'), 5000)).toBe(true);
+    const chunk = Buffer.alloc(64 * 1024, 'u');
+    for (let sent = 0; sent < size; sent += chunk.length) {
+      if (!c.socket.write(chunk)) await new Promise((r) => c.socket.once('drain', r));
+    }
+    expect(await c.closed(10_000)).toBe(true);
+    const final = c.text().slice('HTTP/1.1 100 Continue\r\n\r\n'.length);
+    expect(statusLine(final)).toBe('HTTP/1.1 200 OK');
+    expect(JSON.parse(bodyOf(final)).bodyLength).toBe(size);
+    const seen = h.apps.get('backend-v1-1')!.requestsWithId('expect-1');
+    expect(seen).toHaveLength(1);
+    // the sidecar answered the expectation and removed it, as Envoy does (proxy_100_continue off)
+    expect(seen[0]!.headers['expect']).toBeUndefined();
+    expect(seen[0]!.headers['content-length']).toBe(String(size));
+    const ev = await eventWhere((e) => e.requestId === 'expect-1' && e.reporter === 'source');
+    expect(ev.status).toBe(200);
+    expect(ev.bytesReceived).toBe(size);
   });
 
   it('Expect: 100-continue with a small body gets 100 Continue, then the response', async () => {
@@ -247,9 +280,9 @@ describe('HTTP edge replies', () => {
     expect(c.text()).toContain('HTTP/1.1 200 OK');
   });
 
-  it('a chunked body over the buffer limit gets a readable 413 (no TCP reset), logged as 413', async () => {
+  it('a chunked body over the buffer limit streams to the app, chunked, whole (no 413: the router streams)', async () => {
     const c = await raw(outboundPort());
-    c.socket.write('POST /chunked HTTP/1.1\r\nHost: backend\r\nx-request-id: chunked-1\r\nTransfer-Encoding: chunked\r\n\r\n');
+    c.socket.write('POST /chunked HTTP/1.1\r\nHost: backend\r\nx-request-id: chunked-1\r\nTransfer-Encoding: chunked\r\nconnection: close\r\n\r\n');
     const chunk = Buffer.alloc(64 * 1024, 'z');
     const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
     // 4x the limit, written with back-pressure like a real uploader
@@ -257,12 +290,20 @@ describe('HTTP edge replies', () => {
       if (!c.socket.write(frame)) await new Promise((r) => c.socket.once('drain', r));
     }
     c.socket.write('0\r\n\r\n');
-    expect(await c.closed(5000)).toBe(true);
-    expect(statusLine(c.text())).toBe('HTTP/1.1 413 Payload Too Large');
-    expect(bodyOf(c.text())).toBe('Payload Too Large');
+    expect(await c.closed(10_000)).toBe(true);
+    expect(statusLine(c.text())).toBe('HTTP/1.1 200 OK');
     expect(c.error).toBeUndefined();
-    const ev = await eventWhere((e) => e.requestId === 'chunked-1');
-    expect(ev.status).toBe(413);
+    const size = Math.ceil((BODY_LIMIT * 4) / chunk.length) * chunk.length;
+    const seen = h.apps.get('backend-v1-1')!.requestsWithId('chunked-1');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.body.length).toBe(size);
+    // the client's framing is kept: chunked in, chunked out, no content-length made up
+    expect(seen[0]!.headers['transfer-encoding']).toBe('chunked');
+    expect(seen[0]!.headers['content-length']).toBeUndefined();
+    const ev = await eventWhere((e) => e.requestId === 'chunked-1' && e.reporter === 'source');
+    expect(ev.status).toBe(200);
+    expect(ev.bytesReceived).toBe(size);
+    expect(ev.why.join('\n')).toMatch(/buffer limit/);
   });
 
   it('CONNECT gets the no-route reply Envoy gives (404, NR) and is logged', async () => {
@@ -296,6 +337,7 @@ describe('HTTP edge replies', () => {
     expect(count('431', 'DPE')).toBe(2);
     expect(count('404', 'NR')).toBe(6);
     expect(count('408', '-')).toBe(20);
-    expect(count('413', '-')).toBe(2);
+    // sidecars never answer 413: bodies over the buffer limit stream
+    expect(lines.some((l) => l.includes('response_code="413"'))).toBe(false);
   });
 });

@@ -3,6 +3,7 @@
  * Envoy's vocabulary (connect failure UF, REFUSED_STREAM, RST_STREAM UR), and the pool's reuse.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RequestBody } from '../../../sandbox/proxy/body/request-body.js';
 import { H2Pool } from '../../../sandbox/proxy/upstream/h2-pool.js';
 import { H2UpstreamAttempt, type H2Response } from '../../../sandbox/proxy/upstream/h2-upstream-attempt.js';
 import { MeshUpstreamAgent } from '../../../sandbox/security/tls-upstream.js';
@@ -29,7 +30,7 @@ function attempt(path: string, port = app.port, perTryTimeoutMs: number | null =
     method: 'GET',
     path,
     headers: { host: 'svc:8080', 'x-a': '1', connection: 'keep-alive', te: 'gzip' },
-    body: Buffer.alloc(0),
+    body: RequestBody.empty(),
     perTryTimeoutMs,
     connectTimeoutMs: 1_000,
     limits: { maxRequestsPerConnection: 0, maxConcurrentStreams: 0 },
