@@ -110,6 +110,53 @@ export interface RequestEvent {
   trace?: RequestTrace;
 }
 
+/**
+ * One TCP connection seen by one proxy (Envoy's tcp_proxy; Istio's TCP metrics and TCP access
+ * log): `mesh:tcp:open` once its upstream connection is made (or failed), `mesh:tcp:close` when
+ * it ends, with the bytes both ways. A connection the proxy refuses (no route, circuit breaker,
+ * no healthy or unreachable upstream) gets both at once, with its response flag.
+ */
+export interface TcpConnectionEvent {
+  type: 'mesh:tcp:open' | 'mesh:tcp:close';
+  /** the same on a connection's open and close events */
+  connectionId: string;
+  reporter: 'source' | 'destination';
+  /** proxy id: instance id of a sidecar or `istio-ingressgateway` */
+  proxy: string;
+  listener: 'inbound' | 'outbound' | 'gateway';
+  /** epoch ms, when the downstream connection was accepted */
+  startTime: number;
+  /** close: how long the connection lasted; open: how long connecting took */
+  durationMs: number;
+  /** bytes read from the downstream connection (its client) */
+  bytesReceived: number;
+  /** bytes written to the downstream connection */
+  bytesSent: number;
+  /** Envoy short flags joined by ',' or '-': UF (connect failure), UO (maxConnections), UH, NR, NC */
+  responseFlags: string;
+  /** why the connection ended, in words (who closed, reset) */
+  terminationDetails?: string;
+  upstreamHost?: string;
+  upstreamCluster?: string;
+  upstreamTransportFailureReason?: string;
+  upstreamLocalAddress?: string;
+  downstreamLocalAddress: string;
+  downstreamRemoteAddress: string;
+  /** the ClientHello's SNI (TLS ports) */
+  requestedServerName?: string;
+  /** the route's origin (`VirtualService default/tcp-echo tcp[0]`) */
+  routeName?: string;
+  source: PeerInfo;
+  destination: DestinationInfo;
+  /** instance id of the endpoint connected to */
+  endpoint?: string;
+  /** as RequestEvent.connectionSecurity */
+  connectionSecurity?: 'mutual_tls' | 'tls' | 'none';
+  /** route match, weighted pick, transport, how it ended */
+  why: string[];
+  snapshotVersion: number;
+}
+
 /** One upstream attempt of a request, for its span (an event per attempt). */
 export interface AttemptRecord {
   attempt: number;
@@ -251,6 +298,7 @@ export interface ImageEvent {
 
 export type MeshEvent =
   | RequestEvent
+  | TcpConnectionEvent
   | WorkloadEvent
   | LogEvent
   | ConfigAppliedEvent

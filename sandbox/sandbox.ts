@@ -37,7 +37,7 @@ import { packageVersion, sampleMeshFile } from './paths.js';
 import { createDataPlane, type DataPlane } from './proxy/data-plane.js';
 import { RouteExplainer } from './proxy/routing/route-explainer.js';
 import { randomSeed } from './rng.js';
-import { allocatePort, releasePort } from './runtime/ports.js';
+import { allocateAppPorts, recordListenerPorts, releaseAppPorts } from './control/sidecar-ports.js';
 import { startProcessWatchdog, type ProcessWatchdog } from './runtime/process-watchdog.js';
 import type { Runtime } from './runtime/runtime.js';
 import { assertRuntimeCanRun } from './runtime/runtime-support.js';
@@ -208,7 +208,7 @@ export class Sandbox {
             id: instanceId(w, n),
             workload: w,
             ordinal: n,
-            appPort: await allocatePort(),
+            ...(await allocateAppPorts(svc)),
             sidecar: { inbound: 0, outbound: 0, services: {} },
             state: 'pending',
             healthy: false,
@@ -320,18 +320,8 @@ export class Sandbox {
       const e = errors[0]!;
       throw new MeshError('MESH_ERR_LISTEN', [`sidecar listener ${e.listener}`, `${e.address}:${e.port}`, e.message]);
     }
-    for (const b of bound) {
-      const [proxyId, kind, service] = b.name.split('/');
-      if (proxyId === GATEWAY_ID) {
-        this.ingressUrl = `http://${b.address}:${b.port}`;
-        continue;
-      }
-      const inst = this.registry.get(proxyId!);
-      if (!inst) continue;
-      if (kind === 'inbound') inst.sidecar.inbound = b.port;
-      else if (service) inst.sidecar.services[service] = b.port;
-      else inst.sidecar.outbound = b.port;
-    }
+    for (const b of bound) if (b.name === `${GATEWAY_ID}/http.80`) this.ingressUrl = `http://${b.address}:${b.port}`;
+    recordListenerPorts(bound, (id) => this.registry.get(id));
   }
 
   private async startToxiproxy(o: SandboxToxiproxyOptions): Promise<void> {
@@ -570,7 +560,7 @@ export class Sandbox {
     await this.tracing?.close();
     await this.admin.close();
     await this.accessLog?.close();
-    for (const i of this.registry.all()) releasePort(i.appPort);
+    for (const i of this.registry.all()) releaseAppPorts(i);
     this.state?.remove();
     this.processWatchdog?.release();
     this.bus.emit({ type: 'mesh:sandbox:stopped', time: Date.now(), message: 'stopped' });

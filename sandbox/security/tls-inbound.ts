@@ -7,6 +7,10 @@
  * - anything else is plaintext HTTP: served under PERMISSIVE and DISABLE, and under STRICT the
  *   connection is reset, as Envoy does when no filter chain matches (curl: exit 56, status 000).
  *
+ * A client sidecar's TCP proxy negotiates ALPN `istio-peer-exchange` and starts the stream with
+ * its metadata preamble (sandbox/proxy/tcp/peer-exchange.ts): it is read and removed here, so the
+ * app never sees it and the TCP proxy knows the peer workload.
+ *
  * The bytes peeked are put back before the socket is handed on, so nothing is lost. The mode is
  * read from the current snapshot for every connection: a PeerAuthentication change applies to the
  * next connection without reopening the listener. A certificate rotation replaces the server's
@@ -20,6 +24,8 @@ import { uriSans } from './identity.js';
 import type { PeerCertificateInfo } from './mtls-headers.js';
 import type { InboundMtlsConfig } from './tls-settings.js';
 import { MESH_SERVER_ALPN, type TlsSecretStore } from './tls-secrets.js';
+import { peek } from '../proxy/tcp/first-bytes.js';
+import { decodePeerPreamble, MX_ALPN } from '../proxy/tcp/peer-exchange.js';
 
 const TLS_HANDSHAKE = 0x16;
 
@@ -30,6 +36,8 @@ export interface DownstreamSecurity {
   peer?: PeerCertificateInfo;
   /** the SPIFFE id this sidecar presented */
   localIdentity?: string;
+  /** the calling proxy's id, from its metadata exchange preamble (TCP over mTLS, ALPN istio-peer-exchange) */
+  peerProxyId?: string;
 }
 
 const kSecurity = Symbol('meshbox.downstreamSecurity');
@@ -63,16 +71,22 @@ export class InboundMtls {
     this.stats = deps.stats ?? { handshakes: 0, plaintextRefused: 0, handshakeFailures: 0 };
   }
 
-  /** puts the sniffer in front of `server`'s HTTP codec */
-  install(server: http.Server, config: ListenerConfig): void {
+  /**
+   * puts the sniffer in front of `server`'s HTTP codec; `next` gets the connection once its
+   * transport is decided (plaintext, or mTLS terminated): by default the HTTP codec
+   */
+  install(server: http.Server, config: ListenerConfig, next?: (s: Socket, toHttp: (s: Socket) => void) => void): void {
     // the HTTP codec's own listener comes first (http.Server registers it when created); the
     // others (the listener's socket tracking) see the raw socket at once, so closing the listener
     // also ends connections still in their handshake
     const [codec, ...others] = server.listeners('connection') as Array<(s: Socket) => void>;
     server.removeAllListeners('connection');
-    const toHttp = (s: Socket): void => {
+    // (a socket whose first bytes were peeked is paused: the codec resumes it)
+    const httpCodec = (s: Socket): void => {
       codec?.call(server, s);
+      s.resume();
     };
+    const toHttp = next ? (s: Socket): void => next(s, httpCodec) : httpCodec;
     let tlsServer: tls.Server | undefined;
     let tlsSerial: string | undefined;
     const tlsServerFor = (): tls.Server | undefined => {
@@ -87,8 +101,27 @@ export class InboundMtls {
           const peer: PeerCertificateInfo | undefined = cert
             ? { raw: cert.raw, uris: uriSans(cert.subjectAltName), dns: dnsSans(cert.subjectAltName), subject: cert.subject ?? '' }
             : undefined;
-          (ts as Marked)[kSecurity] = { security: 'mutual_tls', peer, localIdentity: this.deps.secrets.get(config.proxyId)?.identity };
-          toHttp(ts);
+          const security: DownstreamSecurity = { security: 'mutual_tls', peer, localIdentity: this.deps.secrets.get(config.proxyId)?.identity };
+          (ts as Marked)[kSecurity] = security;
+          if (ts.alpnProtocol !== MX_ALPN) {
+            toHttp(ts);
+            return;
+          }
+          // the calling sidecar's metadata preamble comes first: read it, hand on what follows
+          ts.on('error', () => ts.destroy());
+          void peek(ts, (d) => decodePeerPreamble(d), { timeoutMs: this.deps.firstByteTimeoutMs }).then((o) => {
+            if (o.kind === 'decided' && o.value !== 'invalid') {
+              if (o.value.id) security.peerProxyId = o.value.id;
+              const rest = o.data.subarray(o.value.length);
+              if (rest.length > 0) ts.unshift(rest);
+            } else if (o.kind === 'ended') {
+              ts.destroy();
+              return;
+            } else if (o.data.length > 0) {
+              ts.unshift(o.data);
+            }
+            toHttp(ts);
+          });
         });
         // a client without a valid certificate: the handshake fails and the connection closes
         tlsServer.on('tlsClientError', (_err: Error, s: tls.TLSSocket) => {
@@ -131,7 +164,6 @@ export class InboundMtls {
           return;
         }
         toHttp(socket);
-        socket.resume();
       };
       const onData = (chunk: Buffer): void => decide(chunk);
       socket.on('data', onData);

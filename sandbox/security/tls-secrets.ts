@@ -22,10 +22,14 @@ export interface ProxySecret {
   notAfter: string;
 }
 
-/** ALPN a sidecar offers toward another sidecar (Istio: metadata exchange, then `istio`) */
-export const MESH_CLIENT_ALPN = ['istio-peer-exchange', 'istio'];
-/** ALPN the inbound mTLS listener accepts (Istio's inbound filter chain matches these) */
-export const MESH_SERVER_ALPN = ['istio-peer-exchange', 'istio', 'istio-http/1.1', 'istio-http/1.0', 'http/1.1'];
+/**
+ * ALPN a sidecar's HTTP connections offer toward another sidecar (Istio's istio_alpn filter:
+ * `istio-http/1.1`, then `istio`); its TCP proxy offers `istio-peer-exchange`, `istio` instead
+ * (metadata exchange: sandbox/proxy/tcp/peer-exchange.ts)
+ */
+export const MESH_CLIENT_ALPN = ['istio-http/1.1', 'istio'];
+/** ALPN the inbound mTLS listener accepts, in its order of preference (Istio's inbound filter chains match these) */
+export const MESH_SERVER_ALPN = ['istio-peer-exchange', 'istio-http/1.1', 'istio-http/1.0', 'istio', 'http/1.1'];
 
 interface Entry {
   secret: ProxySecret;
