@@ -311,7 +311,8 @@ export type MeshEvent =
   | OutlierEvent;
 
 export type MeshEventType = MeshEvent['type'];
-export type EventOf<T extends MeshEventType> = Extract<MeshEvent, { type: T }>;
+/** the event type(s) whose `type` can be T (an interface may carry several types, e.g. TcpConnectionEvent) */
+export type EventOf<T extends MeshEventType> = MeshEvent extends infer E ? (E extends { type: infer U } ? (T extends U ? E : never) : never) : never;
 
 /** A typed, synchronous event bus. Subscribers must be cheap: request events arrive at full rate. */
 export class EventBus {

@@ -72,6 +72,11 @@ export interface SandboxOptions {
   dockerNetwork?: DockerNetworkChoice;
   ingressHost?: string;
   ingressPort?: number;
+  /**
+   * Gateway server port -> the local port the ingress serves it on (`--gateway-port 31400=41400`);
+   * a port not given is served on the same number, or on a free one when that is taken
+   */
+  gatewayPorts?: Record<number, number>;
   adminHost?: string;
   adminPort?: number;
   seed?: number;
@@ -199,6 +204,11 @@ export class Sandbox {
       this.metrics.observe(e);
       this.accessLog?.write(e);
     });
+    this.bus.on('mesh:tcp:open', (e) => this.metrics.observeTcp(e));
+    this.bus.on('mesh:tcp:close', (e) => {
+      this.metrics.observeTcp(e);
+      this.accessLog?.writeTcp(e);
+    });
 
     // Instances and their app ports
     for (const svc of mesh.services) {
@@ -230,7 +240,11 @@ export class Sandbox {
       },
       onExit: (error) => this.failFatally(error),
     });
-    const ingress = { address: this.options.ingressHost ?? mesh.ingress.host, port: this.options.ingressPort ?? mesh.ingress.port };
+    const ingress = {
+      address: this.options.ingressHost ?? mesh.ingress.host,
+      port: this.options.ingressPort ?? mesh.ingress.port,
+      ...(this.options.gatewayPorts ? { gatewayPorts: this.options.gatewayPorts } : {}),
+    };
     await this.bindListeners(mesh, ingress);
     if (this.stopping) return;
 
@@ -466,6 +480,7 @@ export class Sandbox {
       runtime: this.runtime?.name,
       seed: this.seed,
       ingress: this.ingressUrl,
+      gatewayPorts: this.controlPlane?.gatewayListeners() ?? [],
       admin: this.adminUrl,
       toxiproxy: this.toxiproxyUrl || undefined,
       ready: this.isReady(),
