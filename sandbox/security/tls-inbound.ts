@@ -3,7 +3,9 @@
  * TLS inspector): the first byte of each new connection decides.
  *
  * - a TLS ClientHello (0x16) goes to a TLS server with the workload's certificate that requires a
- *   client certificate signed by the sandbox root (mTLS), then to the HTTP codec;
+ *   client certificate signed by the sandbox root (mTLS), then to the port's codec (HTTP, TCP
+ *   proxy, or detected); under PERMISSIVE only one that offers an `istio` ALPN protocol (another
+ *   sidecar): TLS without one is the app's own (a `tls` port's client), passed on like plaintext;
  * - anything else is plaintext HTTP: served under PERMISSIVE and DISABLE, and under STRICT the
  *   connection is reset, as Envoy does when no filter chain matches (curl: exit 56, status 000).
  *
@@ -26,6 +28,7 @@ import type { InboundMtlsConfig } from './tls-settings.js';
 import { MESH_SERVER_ALPN, type TlsSecretStore } from './tls-secrets.js';
 import { peek } from '../proxy/tcp/first-bytes.js';
 import { decodePeerPreamble, MX_ALPN } from '../proxy/tcp/peer-exchange.js';
+import { readClientHello } from '../proxy/tcp/client-hello.js';
 
 const TLS_HANDSHAKE = 0x16;
 
@@ -139,16 +142,21 @@ export class InboundMtls {
       socket.setNoDelay(true);
       // a peer that goes away before its first byte
       socket.on('error', () => socket.destroy());
-      let decided = false;
-      const decide = (chunk: Buffer | undefined): void => {
-        if (decided) return;
-        decided = true;
-        clearTimeout(timer);
-        socket.pause();
-        socket.off('data', onData);
-        if (chunk) socket.unshift(chunk);
+      void peek(socket, (d) => (d[0] === TLS_HANDSHAKE ? readClientHello(d) : { tls: false as const }), { timeoutMs: this.deps.firstByteTimeoutMs }).then((o) => {
+        if (socket.destroyed) return;
+        if (o.kind === 'ended') {
+          // closed before saying anything: nothing to serve
+          socket.destroy();
+          return;
+        }
+        if (o.data.length > 0) socket.unshift(o.data);
         const mode = this.deps.mtls(config.name)?.mode ?? 'PERMISSIVE';
-        if (chunk && chunk[0] === TLS_HANDSHAKE && mode !== 'DISABLE') {
+        const hello = o.kind === 'decided' ? o.value : { tls: false as const };
+        // Istio's inbound filter chains: STRICT terminates every TLS connection as mTLS;
+        // PERMISSIVE only a ClientHello offering an `istio` ALPN protocol (another sidecar), TLS
+        // without it being the app's own, passed through as plaintext would be
+        const mesh = hello.tls && (mode === 'STRICT' || (hello.alpn ?? []).some((p) => p === 'istio' || p.startsWith('istio-')));
+        if (mesh && mode !== 'DISABLE') {
           const ts = tlsServerFor();
           if (!ts) {
             socket.resetAndDestroy();
@@ -164,12 +172,7 @@ export class InboundMtls {
           return;
         }
         toHttp(socket);
-      };
-      const onData = (chunk: Buffer): void => decide(chunk);
-      socket.on('data', onData);
-      const timer = setTimeout(() => decide(undefined), this.deps.firstByteTimeoutMs);
-      timer.unref();
-      socket.once('close', () => clearTimeout(timer));
+      });
     });
   }
 }

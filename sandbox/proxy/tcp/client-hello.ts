@@ -6,8 +6,8 @@
  */
 
 export type ClientHelloResult =
-  /** a ClientHello: its SNI host name (lower-cased), if it has one */
-  | { tls: true; serverName?: string }
+  /** a ClientHello: its SNI host name (lower-cased), if it has one, and the ALPN protocols it offers */
+  | { tls: true; serverName?: string; alpn?: string[] }
   /** the bytes are not a TLS handshake (or the ClientHello is malformed) */
   | { tls: false }
   /** the ClientHello is not complete yet */
@@ -16,6 +16,7 @@ export type ClientHelloResult =
 const HANDSHAKE = 0x16;
 const CLIENT_HELLO = 0x01;
 const EXT_SERVER_NAME = 0x0000;
+const EXT_ALPN = 0x0010;
 const HOST_NAME = 0x00;
 /** a TLS record holds at most 16 KiB of plaintext (2^14) plus some */
 export const MAX_CLIENT_HELLO_BYTES = 5 + 16_384 + 2048;
@@ -73,23 +74,37 @@ function parseClientHello(b: Buffer): ClientHelloResult {
   const end = p + 2 + b.readUInt16BE(p);
   if (end > b.length) return { tls: false };
   p += 2;
+  const out: { tls: true; serverName?: string; alpn?: string[] } = { tls: true };
   while (p + 4 <= end) {
     const type = b.readUInt16BE(p);
     const len = b.readUInt16BE(p + 2);
     const ext = b.subarray(p + 4, p + 4 + len);
     p += 4 + len;
-    if (type !== EXT_SERVER_NAME) continue;
-    if (ext.length < 2) return { tls: false };
-    let q = 2;
-    const listEnd = Math.min(ext.length, 2 + ext.readUInt16BE(0));
-    while (q + 3 <= listEnd) {
-      const kind = ext[q]!;
-      const nameLen = ext.readUInt16BE(q + 1);
-      const name = ext.subarray(q + 3, q + 3 + nameLen);
-      q += 3 + nameLen;
-      if (kind === HOST_NAME) return { tls: true, serverName: name.toString('latin1').toLowerCase() };
+    if (type === EXT_SERVER_NAME) {
+      if (ext.length < 2) return { tls: false };
+      let q = 2;
+      const listEnd = Math.min(ext.length, 2 + ext.readUInt16BE(0));
+      while (q + 3 <= listEnd) {
+        const kind = ext[q]!;
+        const nameLen = ext.readUInt16BE(q + 1);
+        const name = ext.subarray(q + 3, q + 3 + nameLen);
+        q += 3 + nameLen;
+        if (kind === HOST_NAME) {
+          out.serverName = name.toString('latin1').toLowerCase();
+          break;
+        }
+      }
+    } else if (type === EXT_ALPN && ext.length >= 2) {
+      const alpn: string[] = [];
+      const listEnd = Math.min(ext.length, 2 + ext.readUInt16BE(0));
+      let q = 2;
+      while (q + 1 <= listEnd) {
+        const n = ext[q]!;
+        alpn.push(ext.subarray(q + 1, q + 1 + n).toString('latin1'));
+        q += 1 + n;
+      }
+      out.alpn = alpn;
     }
-    return { tls: true };
   }
-  return { tls: true };
+  return out;
 }
