@@ -19,6 +19,7 @@ import { checkVirtualServiceConflicts } from './analyzers/virtual-service-confli
 import { checkDelegates } from './analyzers/delegates.js';
 import { checkPeerAuthentications } from './analyzers/peer-authentications.js';
 import { checkSecurityPolicies } from './analyzers/security-policies.js';
+import { checkProtocolFields } from './analyzers/protocol-fields.js';
 
 export function analyze(resources: LoadedResource[], mesh?: MeshDefinition): Finding[] {
   const findings: Finding[] = [];
@@ -33,5 +34,6 @@ export function analyze(resources: LoadedResource[], mesh?: MeshDefinition): Fin
   checkDelegates(ctx);
   checkPeerAuthentications(ctx);
   checkSecurityPolicies(ctx);
+  checkProtocolFields(ctx);
   return findings;
 }
