@@ -210,6 +210,25 @@ spec:
     await h.rules('');
   });
 
+  it('Toxiproxy toxics apply to TCP connections, on every port of the endpoints: reset_peer cuts them (UF), removing it restores', async () => {
+    // the toxics act on the wire between the sidecars (mTLS here), as Toxiproxy in front of the service would
+    await h.faults([{ name: 'cut', target: { service: 'tcp-echo' }, toxics: [{ type: 'reset_peer', attributes: { timeout: 0 } }] }]);
+    const proxies = ((await h.dataPlane.clusters()) as { toxicProxies: Record<string, unknown> }).toxicProxies;
+    expect(Object.keys(proxies).sort()).toEqual(
+      ['tcp-echo-v1-1', 'tcp-echo-v2-1'].flatMap((id) => [`${id}|${h.instance(id).sidecar.inbound}`, `${id}|${h.instance(id).sidecar.inboundPorts!['9001']}`]).sort(),
+    );
+    const before = h.tcpEvents.length;
+    for (const port of [echoPort(), caller().sidecar.servicePorts!['tcp-echo:9001']!]) {
+      const cut = await tcpExchange(port, 'hello\n', { maxMs: 3000 });
+      expect(cut.text).toBe('');
+    }
+    const cuts = await closeEvents(2, (x) => h.tcpEvents.indexOf(x) >= before && x.reporter === 'source');
+    expect(cuts.map((x) => x.responseFlags)).toEqual(['UF', 'UF']);
+    await h.faults([]);
+    const whole = await tcpExchange(echoPort(), 'hello world\n', { until: (t) => t.includes('\n') });
+    expect(whole.text).toMatch(/^(one|two) hello world\n$/);
+  });
+
   it('the TCP access log line has Istio\'s shape', async () => {
     const { formatTcpAccessLog } = await import('../../../sandbox/telemetry/access-log.js');
     const e = h.tcpEvents.find((x) => x.type === 'mesh:tcp:close' && x.reporter === 'source' && x.responseFlags === '-')!;
