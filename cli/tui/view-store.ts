@@ -24,7 +24,7 @@ import type { FaultRecord } from '../../sandbox/faults/fault-spec.js';
 import type { InstanceInfo, LoadStatus, RuleResource, SandboxController } from './controller.js';
 import { RingBuffer } from './ring-buffer.js';
 import { latencyBucket, SlidingWindow, type WindowOptions, type WindowSummary } from './sliding-window.js';
-import { upstreamOf } from './traffic.js';
+import { isTcpRow, tcpRow, upstreamOf } from './traffic.js';
 
 export type SandboxPhase = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -474,6 +474,10 @@ export class ViewStore {
       case 'mesh:request:end':
         this.onRequest(e);
         return;
+      case 'mesh:tcp:close':
+        // a TCP connection is a row of the tap too (method TCP, bytes each way)
+        this.onRequest(tcpRow(e));
+        return;
       case 'mesh:workload:log':
         if (this.collectLogs) this.pushLog(e.instance, e.stream, e.stream === 'stderr' ? 'warn' : 'info', e.line, e.time);
         break;
@@ -570,7 +574,7 @@ export class ViewStore {
   private onRequest(e: RequestEvent): void {
     const now = this.now();
     this.lastRequestAt = now;
-    const ok = e.status > 0 && e.status < 500;
+    const ok = isTcpRow(e) ? e.responseFlags === '-' : e.status > 0 && e.status < 500;
     const bucket = latencyBucket(e.durationMs);
     this.index(e);
     if (e.reporter === 'destination') {
