@@ -16,7 +16,13 @@
  *   zipkin: http://127.0.0.1:9411/api/v2/spans      # Zipkin v2 collector (--zipkin)
  * services:
  *   callme-service:          # the service name, a DNS-1123 label (lowercase, digits, `-`)
- *     port: 8080             # required: the Service port apps address (callme-service:8080)
+ *     port: 8080             # the Service port apps address (callme-service:8080): one unnamed
+ *                            #   port, its protocol detected per connection (HTTP served as HTTP)
+ *     ports:                 # or instead several, as a Kubernetes Service (exactly one of the two):
+ *     - {name: grpc-api, port: 9090, targetPort: 50051, appProtocol: grpc}
+ *                            #   protocol: appProtocol, else the name's prefix (http, http2, grpc,
+ *                            #   grpc-web, tcp, tls, https, mongo, mysql, redis), else detected;
+ *                            #   the app listens on PORT (the first) and PORT_<NAME> (PORT_GRPC_API)
  *     command: node main.js  # a shell command line (run with /bin/sh -c) or an argv list
  *                            #   [node, main.js]; required unless image or build is given
  *     cwd: ./callme          # optional, relative to meshbox.yaml, default its folder
