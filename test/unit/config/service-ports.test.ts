@@ -10,7 +10,7 @@ import { parseMeshText } from '../../../sandbox/config/mesh-file.js';
 import { compile, listenersFor } from '../../../sandbox/control/compiler.js';
 import type { Instance } from '../../../sandbox/control/registry.js';
 import { instanceEnv } from '../../../sandbox/runtime/contract.js';
-import { containerEnv } from '../../../sandbox/runtime/docker/container-spec.js';
+import { containerCreateOptions, containerEnv } from '../../../sandbox/runtime/docker/container-spec.js';
 import { importManifests } from '../../../sandbox/kubernetes/import-mesh.js';
 import { withCode } from './helpers.js';
 
@@ -120,6 +120,10 @@ describe('the addressing contract', () => {
     // a container in bridge mode: the same contract, its loopback addresses through the host gateway
     const c = containerEnv({ id: shop.id, workload: shop.workload, env, port: 41001, ports: [41001, 41002, 41003] }, 'bridge');
     expect(c).toMatchObject({ PORT: '41001', PORT_GRPC_API: '41002', SHOP_DB_ADDR: 'host.docker.internal:43003', SHOP_GRPC_API_URL: 'http://host.docker.internal:43002', HOST: '0.0.0.0' });
+    // and every port of the app is published on 127.0.0.1
+    const opts = containerCreateOptions({ spec: { id: shop.id, workload: shop.workload, env, port: 41001, ports: [41001, 41002, 41003] }, sandboxId: 'sb', image: 'x', mode: 'bridge', owner: { pid: 1, started: '1', host: 'h' }, init: false });
+    expect(Object.keys(opts.HostConfig!.PortBindings as object)).toEqual(['41001/tcp', '41002/tcp', '41003/tcp']);
+    expect(Object.keys(opts.ExposedPorts!)).toEqual(['41001/tcp', '41002/tcp', '41003/tcp']);
   });
 });
 
