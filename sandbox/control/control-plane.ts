@@ -36,6 +36,8 @@ export class ControlPlane {
   private tracing: TracingDefaults | undefined;
   /** the ingress gateway's listeners for Gateway server ports, as bound (`/status`) */
   private readonly gatewayBound = new Map<string, BoundListener>();
+  /** listener errors already said (see pushNow) */
+  private readonly listenErrors = new Set<string>();
 
   constructor(
     private meshDef: MeshDefinition,
@@ -160,7 +162,13 @@ export class ControlPlane {
     this.snapshot = snapshot;
     this.history.set(snapshot.version, snapshot);
     for (const v of this.history.keys()) if (this.history.size > SNAPSHOT_HISTORY + 1) this.history.delete(v);
+    // a listener that cannot bind is retried with every snapshot: said once, until it binds
+    const failing = new Set(ack.errors.map((e) => `${e.listener}|${e.address}:${e.port}|${e.code}`));
+    for (const key of [...this.listenErrors]) if (!failing.has(key)) this.listenErrors.delete(key);
     for (const e of ack.errors) {
+      const key = `${e.listener}|${e.address}:${e.port}|${e.code}`;
+      if (this.listenErrors.has(key)) continue;
+      this.listenErrors.add(key);
       const gateway = e.listener.startsWith(`${GATEWAY_ID}/`) && e.listener !== `${GATEWAY_ID}/http.80`;
       this.bus.emit({
         type: 'mesh:notice',

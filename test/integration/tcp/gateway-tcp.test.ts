@@ -6,6 +6,7 @@
  * port other than 80 is served as HTTP.
  */
 import http from 'node:http';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../../helpers/mesh-harness.js';
 import { startTcpEcho, tcpExchange } from '../../helpers/tcp-app.js';
@@ -137,6 +138,28 @@ describe('ingress gateway: TCP traffic shifting (Istio task)', () => {
     expect(() => h.gatewayPort(31400)).toThrow();
     const gone = await tcpExchange(port, 'hello\n', { maxMs: 3000 });
     expect(gone.error).toBe('ECONNREFUSED');
+  });
+
+  it('a server port that is taken is served on a free one, and said so', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    const notices: string[] = [];
+    const off = h.bus.on('mesh:notice', (e) => notices.push(`${e.level} ${e.message}`));
+    try {
+      await h.rules(GATEWAY_AND_DR.replace('number: 31400', `number: ${taken}`) + vs(100, 0).replace('port: 31400', `port: ${taken}`));
+      const port = h.gatewayPort(taken);
+      expect(port).not.toBe(taken);
+      expect((await tcpExchange(port, 'hi\n', { until: (t) => t.includes('\n') })).text).toBe('one hi\n');
+      expect(notices).toContain(`warn ingress gateway: Gateway server TCP ${taken} served on 127.0.0.1:${port} (port ${taken} is taken; \`--gateway-port ${taken}=<port>\` picks one)`);
+      // the mapped 31400 of this harness is said where it is, once
+      await h.rules(GATEWAY_AND_DR + vs(100, 0));
+      expect(notices.filter((n) => n.includes('Gateway server TCP 31400'))).toEqual([`info ingress gateway: Gateway server TCP 31400 served on 127.0.0.1:${h.gatewayPort(31400)}`]);
+    } finally {
+      off();
+      await new Promise<void>((r) => blocker.close(() => r()));
+      await h.rules('');
+    }
   });
 
   it('a Gateway HTTP server on a port other than 80 is served as HTTP', async () => {
