@@ -136,6 +136,8 @@ export interface TcpConnectionEvent {
   responseFlags: string;
   /** why the connection ended, in words (who closed, reset) */
   terminationDetails?: string;
+  /** Envoy's %CONNECTION_TERMINATION_DETAILS%, when a filter closed it (`rbac_access_denied_matched_policy[...]`) */
+  connectionTerminationDetails?: string;
   upstreamHost?: string;
   upstreamCluster?: string;
   upstreamTransportFailureReason?: string;

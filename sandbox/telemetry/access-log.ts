@@ -37,7 +37,7 @@ export function formatAccessLog(e: RequestEvent): string {
  */
 export function formatTcpAccessLog(e: TcpConnectionEvent): string {
   return (
-    `[${new Date(e.startTime).toISOString()}] "- - -" 0 ${e.responseFlags} - - "${dash(e.upstreamTransportFailureReason)}" ` +
+    `[${new Date(e.startTime).toISOString()}] "- - -" 0 ${e.responseFlags} - ${dash(e.connectionTerminationDetails)} "${dash(e.upstreamTransportFailureReason)}" ` +
     `${e.bytesReceived} ${e.bytesSent} ${Math.round(e.durationMs)} - "-" "-" "-" "-" "${dash(e.upstreamHost)}" ${dash(e.upstreamCluster)} ` +
     `${dash(e.upstreamLocalAddress)} ${e.downstreamLocalAddress} ${e.downstreamRemoteAddress} ${dash(e.requestedServerName)} -`
   );

@@ -8,7 +8,8 @@
  *     connect within `connectTimeout` (fails: closed, UF; outlier detection counts it as a 5xx and
  *     a gateway error, as Istio documents for opaque TCP) -> auto mTLS toward a sidecar (with the
  *     peer preamble, so the other side knows who calls) -> bytes both ways
- *   inbound (reporter=destination): [mTLS, per PeerAuthentication] -> the local app's port
+ *   inbound (reporter=destination): [mTLS, per PeerAuthentication] -> AuthorizationPolicy (network
+ *     RBAC: a denied connection is closed) -> the local app's port
  *
  * Bytes are relayed with back-pressure; a half-close is passed on (a FIN from one side ends the
  * other side's writing, the other direction keeps flowing), the connection ends when both sides
@@ -22,6 +23,8 @@ import type { DestinationInfo, PeerInfo, TcpConnectionEvent } from '../../events
 import type { ListenerConfig, ProxyConfig } from '../../control/snapshot.js';
 import { RequestRandomness, type Rng } from '../../rng.js';
 import { downstreamSecurity } from '../../security/tls-inbound.js';
+import { principalOf } from '../../security/identity.js';
+import { evaluateTcpRbac } from '../../security/tcp-authz.js';
 import type { CompiledSnapshot } from '../compiled-snapshot.js';
 import { ResponseFlags } from '../local-reply.js';
 import { peerOf, UNKNOWN_DESTINATION, UNKNOWN_PEER } from '../request-context.js';
@@ -69,6 +72,7 @@ class TcpSession {
   sni: string | undefined;
   security: TcpConnectionEvent['connectionSecurity'];
   termination: string | undefined;
+  envoyTermination: string | undefined;
   private opened = false;
   private closed = false;
 
@@ -95,6 +99,7 @@ class TcpSession {
       bytesSent: this.bytesSent,
       responseFlags: this.flags.toString(),
       ...(this.termination ? { terminationDetails: this.termination } : {}),
+      ...(this.envoyTermination ? { connectionTerminationDetails: this.envoyTermination } : {}),
       ...(this.upstreamHost ? { upstreamHost: this.upstreamHost } : {}),
       ...(this.upstreamCluster ? { upstreamCluster: this.upstreamCluster } : {}),
       ...(this.failureReason ? { upstreamTransportFailureReason: this.failureReason } : {}),
@@ -136,6 +141,12 @@ class TcpSession {
 }
 
 type Upstream = net.Socket | tls.TLSSocket;
+
+/** `::ffff:127.0.0.1` -> `127.0.0.1` */
+function plainIp(ip: string | undefined): string {
+  const a = ip ?? '';
+  return a.startsWith('::ffff:') && net.isIP(a.slice(7)) === 4 ? a.slice(7) : a;
+}
 
 export class TcpProxy {
   private readonly randomness: RequestRandomness;
@@ -330,6 +341,24 @@ export class TcpProxy {
       s.destination = { ...s.destination, principal: sec.localIdentity ?? 'unknown' };
     }
     s.why.push(`inbound ${sec.security === 'mutual_tls' ? `mTLS from ${peerUri ?? 'a peer without a SPIFFE id'}${peer ? ` (${peer.id})` : ''}` : 'plaintext'} (${listener.mtls ? `${listener.mtls.mode}: ${listener.mtls.source}` : 'PERMISSIVE'})`);
+    // AuthorizationPolicy, as Envoy's network RBAC filter: once per connection, a denial closes it
+    const policies = proxy.security?.policies ?? [];
+    if (policies.length > 0) {
+      const d = s.downstream;
+      const decision = evaluateTcpRbac(policies, {
+        port: listener.servicePort ?? listener.port,
+        sourceIp: plainIp(d.remoteAddress),
+        remoteIp: plainIp(d.remoteAddress),
+        destinationIp: plainIp(d.localAddress),
+        ...(sec.security === 'mutual_tls' && peerUri ? { peerPrincipal: principalOf(peerUri) } : {}),
+      });
+      s.why.push(...decision.why);
+      if (!decision.allowed) {
+        s.envoyTermination = decision.details;
+        s.refuse(undefined, `connection closed by the RBAC network filter: ${decision.details}`);
+        return;
+      }
+    }
     const cluster = listener.inboundCluster ? this.deps.clusters.get(proxy.id, listener.inboundCluster) : undefined;
     const ep = cluster?.hosts()[0];
     if (!cluster || !ep) {

@@ -210,23 +210,68 @@ spec:
     await h.rules('');
   });
 
-  it('Toxiproxy toxics apply to TCP connections, on every port of the endpoints: reset_peer cuts them (UF), removing it restores', async () => {
-    // the toxics act on the wire between the sidecars (mTLS here), as Toxiproxy in front of the service would
-    await h.faults([{ name: 'cut', target: { service: 'tcp-echo' }, toxics: [{ type: 'reset_peer', attributes: { timeout: 0 } }] }]);
-    const proxies = ((await h.dataPlane.clusters()) as { toxicProxies: Record<string, unknown> }).toxicProxies;
-    expect(Object.keys(proxies).sort()).toEqual(
-      ['tcp-echo-v1-1', 'tcp-echo-v2-1'].flatMap((id) => [`${id}|${h.instance(id).sidecar.inbound}`, `${id}|${h.instance(id).sidecar.inboundPorts!['9001']}`]).sort(),
-    );
-    const before = h.tcpEvents.length;
-    for (const port of [echoPort(), caller().sidecar.servicePorts!['tcp-echo:9001']!]) {
-      const cut = await tcpExchange(port, 'hello\n', { maxMs: 3000 });
-      expect(cut.text).toBe('');
+  it('Toxiproxy toxics apply to TCP connections, on every port of the endpoints; connectTimeout bounds the connect (UF)', async () => {
+    // the toxics act on the wire between the sidecars (mTLS here), as Toxiproxy in front of the
+    // service would: `timeout` with 0 holds every byte, so the mTLS handshake never completes
+    await h.rules(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: tcp-echo}
+spec:
+  host: tcp-echo
+  trafficPolicy:
+    connectionPool: {tcp: {connectTimeout: 200ms}}
+`);
+    await h.faults([{ name: 'hold', target: { service: 'tcp-echo' }, toxics: [{ type: 'timeout', stream: 'downstream', attributes: { timeout: 0 } }] }]);
+    try {
+      const proxies = ((await h.dataPlane.clusters()) as { toxicProxies: Record<string, unknown> }).toxicProxies;
+      expect(Object.keys(proxies).sort()).toEqual(
+        ['tcp-echo-v1-1', 'tcp-echo-v2-1'].flatMap((id) => [`${id}|${h.instance(id).sidecar.inbound}`, `${id}|${h.instance(id).sidecar.inboundPorts!['9001']}`]).sort(),
+      );
+      const before = h.tcpEvents.length;
+      for (const port of [echoPort(), caller().sidecar.servicePorts!['tcp-echo:9001']!]) {
+        const cut = await tcpExchange(port, 'hello\n', { maxMs: 3000 });
+        expect(cut.text).toBe('');
+      }
+      const cuts = await closeEvents(2, (x) => h.tcpEvents.indexOf(x) >= before && x.reporter === 'source');
+      expect(cuts.map((x) => x.responseFlags)).toEqual(['UF', 'UF']);
+      expect(cuts[0]!.why.join('\n')).toContain('connect timeout after 200 ms (connectTimeout)');
+    } finally {
+      await h.faults([]);
+      await h.rules('');
     }
-    const cuts = await closeEvents(2, (x) => h.tcpEvents.indexOf(x) >= before && x.reporter === 'source');
-    expect(cuts.map((x) => x.responseFlags)).toEqual(['UF', 'UF']);
-    await h.faults([]);
     const whole = await tcpExchange(echoPort(), 'hello world\n', { until: (t) => t.includes('\n') });
     expect(whole.text).toMatch(/^(one|two) hello world\n$/);
+  });
+
+  it('AuthorizationPolicy on TCP: checked per connection; HTTP-only fields never allow, a DENY without them denies more', async () => {
+    const policy = (name: string, action: string, rules: string): string => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ${name}}
+spec:
+  selector: {matchLabels: {app: tcp-echo}}
+  action: ${action}
+  rules: ${rules}
+`;
+    const last = async (): Promise<Harness['tcpEvents'][number]> => (await closeEvents(1, (x) => x.reporter === 'destination' && h.tcpEvents.indexOf(x) >= mark && x.connectionTerminationDetails !== undefined)).at(-1)!;
+    let mark = h.tcpEvents.length;
+    // ALLOW the caller's principal: its connections pass
+    await h.rules(policy('allow-caller', 'ALLOW', `[{from: [{source: {principals: ["cluster.local/ns/default/sa/caller"]}}]}]`));
+    expect((await tcpExchange(echoPort(), 'hi\n', { until: (t) => t.includes('\n') })).text).toMatch(/hi/);
+    // an ALLOW whose only rule is about HTTP methods matches no TCP connection: denied
+    await h.rules(policy('allow-get', 'ALLOW', '[{to: [{operation: {methods: ["GET"]}}]}]'));
+    mark = h.tcpEvents.length;
+    expect((await tcpExchange(echoPort(), 'hi\n', { maxMs: 3000 })).text).toBe('');
+    expect((await last()).connectionTerminationDetails).toBe('rbac_access_denied_matched_policy[none]');
+    // a DENY on port 9001 with an HTTP path: the path is dropped for TCP, so it denies every connection to 9001
+    await h.rules(policy('deny-other', 'DENY', '[{to: [{operation: {ports: ["9001"], paths: ["/admin"]}}]}]'));
+    mark = h.tcpEvents.length;
+    expect((await tcpExchange(caller().sidecar.servicePorts!['tcp-echo:9001']!, 'hi\n', { maxMs: 3000 })).text).toBe('');
+    const denied = await last();
+    expect(denied.connectionTerminationDetails).toBe('rbac_access_denied_matched_policy[ns[default]-policy[deny-other]-rule[0]]');
+    const { formatTcpAccessLog } = await import('../../../sandbox/telemetry/access-log.js');
+    expect(formatTcpAccessLog(denied)).toContain('"- - -" 0 - - rbac_access_denied_matched_policy[ns[default]-policy[deny-other]-rule[0]] "-"');
+    expect((await tcpExchange(echoPort(), 'hi\n', { until: (t) => t.includes('\n') })).text).toMatch(/hi/);
+    await h.rules('');
   });
 
   it('the TCP access log line has Istio\'s shape', async () => {
