@@ -13,6 +13,7 @@ import { DEFAULT_NAMESPACE } from './resource.js';
 import type { YamlDocument } from './yaml-source.js';
 import { parseDuration } from './duration.js';
 import { portVariable, servicePort } from './service-ports.js';
+import { codecOf } from './protocol-selection.js';
 
 type Scalar = string | number | boolean;
 type BuildValue = string | { context: string; dockerfile?: string; args?: Record<string, Scalar> };
@@ -219,6 +220,12 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
     }
     findings.push(...portFindings(svc, base, doc));
     const ports = (svc.ports ?? [{ port: svc.port! }]).map(servicePort);
+    // a first port served as TCP is checked with a TCP connect unless a health check is given
+    if (codecOf(ports[0]!.protocol) === 'tcp') {
+      (svc.versions ? Object.entries(svc.versions) : [['v1', {}] as [string, VersionValue]]).forEach(([, v], i) => {
+        if (v.health === undefined && svc.health === undefined) workloads[i]!.health = { ...workloads[i]!.health, kind: 'tcp' };
+      });
+    }
     const service: ServiceSpec = { name, port: ports[0]!.port, protocol: ports[0]!.protocol, workloads, location: doc.locate(base, { key: true }) };
     if (svc.ports) service.ports = ports;
     const watch = watchSpec(svc.watch, svc, dir);

@@ -31,7 +31,8 @@
  *     env: { KEY: value }    # strings, numbers or booleans (converted to strings)
  *     labels: { team: x }    # optional extra pod labels; `app` and `version` are set by meshbox
  *     health: /actuator/health   # a path, or {path, interval: 2s, timeout: 1s,
- *                                #   unhealthyThreshold: 3}; default path `/`
+ *                                #   unhealthyThreshold: 3}; default path `/` (a first port served
+ *                                #   as TCP: a TCP connect to it instead)
  *     startTimeout: 30s      # how long an instance may take to become healthy (default 30s)
  *     replicas: 1            # 0-50, default 1: instances of each version without its own
  *     watch:                 # optional: hot reload of the service's own code (see below)

@@ -27,6 +27,7 @@ import { schemaErrorsToFindings } from '../config/schema-findings.js';
 import { DEFAULT_HEALTH, DEFAULT_INGRESS, DEFAULT_START_TIMEOUT_MS } from '../config/mesh-types.js';
 import type { HealthCheckSpec, ImageCommandSpec, MeshDefinition, ServicePortSpec, ServiceSpec, WatchSpec, WorkloadSpec } from '../config/mesh-types.js';
 import { servicePort } from '../config/service-ports.js';
+import { codecOf } from '../config/protocol-selection.js';
 import { DEFAULT_NAMESPACE } from '../config/resource.js';
 import { classifyKind } from '../config/kinds.js';
 import { readManifests, type ManifestObject } from './manifest-sources.js';
@@ -221,7 +222,7 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
         );
         continue;
       }
-      const w = await workloadOf(pod.o, pod.labels, svcObj.name, { opts, findings, configMaps, secrets, skaffold: skaffold.artifacts, reportedBuilders, dirs: set.dirs, watches });
+      const w = await workloadOf(pod.o, pod.labels, svcObj.name, { opts, tcpFirst: codecOf(firstPort.protocol) === 'tcp', findings, configMaps, secrets, skaffold: skaffold.artifacts, reportedBuilders, dirs: set.dirs, watches });
       if (!w) continue;
       claimed.set(pod.o, svcObj.name);
       const podSpec = ((pod.o.value['spec'] as Obj)['template'] as Obj)['spec'] as Obj;
@@ -264,6 +265,8 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
 
 interface WorkloadContext {
   opts: ImportOptions;
+  /** the Service's first port is served as TCP: without a probe, the health check is a TCP connect */
+  tcpFirst?: boolean;
   findings: Finding[];
   configMaps: Map<string, Config>;
   secrets: Map<string, Config>;
@@ -384,6 +387,8 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
     }
   }
 
+  if (!probeAt && c.tcpFirst) w.health = { ...w.health, kind: 'tcp' };
+
   // how to start it
   const k8sCommand = [...(Array.isArray(container['command']) ? (container['command'] as string[]) : []), ...(Array.isArray(container['args']) ? (container['args'] as string[]) : [])];
   if (c.opts.runtime === 'process') {
@@ -396,7 +401,11 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
       w.command = entry.command;
       w.cwd = entry.cwd;
       if (entry.watch && !c.watches.has(service)) c.watches.set(service, entry.watch);
-      if (entry.health && !probeAt) w.health = { ...w.health, path: entry.health };
+      if (entry.health && !probeAt) {
+        // an HTTP path given for the image: an HTTP check, whatever the first port
+        const { kind: _tcp, ...http } = w.health;
+        w.health = { ...http, path: entry.health };
+      }
     } else {
       c.findings.push(makeFinding('K8S_IMAGE_NOT_RUNNABLE', `${o.kind} ${o.name}: image ${image ?? '(none)'} cannot run as a process: no command given`, { location: at(o, [...cPath, 'image']), hint: notRunnableHint(image ?? o.name, 'process', c.dirs) }));
       return undefined;

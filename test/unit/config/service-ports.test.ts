@@ -49,6 +49,12 @@ describe('meshbox.yaml ports', () => {
       ['db', 5432, 'tcp', 'appProtocol tcp'],
     ]);
     expect(shop.ports![1]!.targetPort).toBe(50051);
+    // the first port is HTTP: the default health check is a GET
+    expect(shop.workloads[0]!.health.kind).toBeUndefined();
+    const tcpFirst = parseMeshText('services:\n  db:\n    ports: [{name: tcp-pg, port: 5432}]\n    command: x\n  web:\n    ports: [{name: tcp-x, port: 1}]\n    health: /ready\n    command: x\n', '/p/meshbox.yaml').mesh!;
+    expect(tcpFirst.services[0]!.workloads[0]!.health).toMatchObject({ kind: 'tcp' });
+    expect(tcpFirst.services[1]!.workloads[0]!.health).toMatchObject({ path: '/ready' });
+    expect(tcpFirst.services[1]!.workloads[0]!.health.kind).toBeUndefined();
     const legacy = m.services.find((s) => s.name === 'legacy')!;
     expect(legacy).toMatchObject({ port: 3000, protocol: 'unknown' });
     expect(legacy.ports).toBeUndefined();
@@ -175,6 +181,8 @@ describe('Kubernetes Services with several ports', () => {
       ['metrics', 9100, undefined, 'http'],
     ]);
     expect(svc).toMatchObject({ port: 9000, protocol: 'tcp' });
+    // no probe, a TCP first port: the health check is a TCP connect
+    expect(svc.workloads[0]!.health).toMatchObject({ kind: 'tcp' });
     const udp = withCode(r.findings, 'K8S_NOT_HONOURED').find((f) => f.message.includes('port 53'))!;
     expect(udp.message).toBe('Service tcp-echo: port 53 is UDP: Istio does not proxy it, and meshbox does not serve it');
     expect(udp.location?.line).toBe(20);
