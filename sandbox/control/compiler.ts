@@ -321,7 +321,12 @@ export function compile(input: CompileInput): MeshSnapshot {
   const peerAuthn = new PeerAuthenticationResolver(peerAuthentications(input.resources));
   const specOf = new Map(mesh.services.map((s) => [s.name, s]));
   const servicePortOf = (inst: Instance): number => specOf.get(inst.workload.service)?.port ?? 80;
-  const mtlsOf = (inst: Instance, port = servicePortOf(inst)) => peerAuthn.resolve({ namespace: ns, labels: inst.workload.labels, port });
+  // PeerAuthentication portLevelMtls names the workload's port: the Service port's targetPort when it has one
+  const workloadPortOf = (inst: Instance, port: number): number => {
+    const svc = specOf.get(inst.workload.service);
+    return (svc ? portsOf(svc).find((p) => p.port === port)?.targetPort : undefined) ?? port;
+  };
+  const mtlsOf = (inst: Instance, port = servicePortOf(inst)) => peerAuthn.resolve({ namespace: ns, labels: inst.workload.labels, port: workloadPortOf(inst, port) });
   const metaOf = (inst: Instance): WorkloadMeta => ({
     ...workloadMeta(inst.workload.labels, inst.workload.workload, ns, inst.workload.service),
     identity: workloadIdentity(inst.workload, ns),

@@ -142,6 +142,11 @@ export class InboundMtls {
       socket.setNoDelay(true);
       // a peer that goes away before its first byte
       socket.on('error', () => socket.destroy());
+      // DISABLE: plaintext only, nothing to inspect (a server-first protocol is not held up)
+      if ((this.deps.mtls(config.name)?.mode ?? 'PERMISSIVE') === 'DISABLE') {
+        toHttp(socket);
+        return;
+      }
       void peek(socket, (d) => (d[0] === TLS_HANDSHAKE ? readClientHello(d) : { tls: false as const }), { timeoutMs: this.deps.firstByteTimeoutMs }).then((o) => {
         if (socket.destroyed) return;
         if (o.kind === 'ended') {
