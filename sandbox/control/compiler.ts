@@ -9,10 +9,16 @@
  *   get their own virtual host; `*` goes to PassthroughCluster (outboundTrafficPolicy ALLOW_ANY);
  * - `sourceLabels` and match-level `gateways` decide which proxies get a match block;
  * - the ingress gateway gets the VirtualServices bound to a Gateway whose selector matches its
- *   labels, for hosts its port-80 HTTP servers cover, and no catch-all (unknown host: 404);
- * - clusters: `outbound|<port>||<fqdn>` per service, `outbound|<port>|<subset>|<fqdn>` per
- *   DestinationRule subset (top-level trafficPolicy overridden by the subset's), `inbound|<port>||`
- *   per sidecar, and PassthroughCluster;
+ *   labels, for hosts its port-80 HTTP servers cover, and no catch-all (unknown host: 404); and a
+ *   listener for every other Gateway server port: HTTP servers with their own route
+ *   configuration, TCP servers with the bound `tcp[]` routes, TLS PASSTHROUGH servers with `tls[]`;
+ * - every service port (./sidecar-ports.ts, ../config/service-ports.ts) gets per instance an
+ *   inbound listener and cluster (`inbound|<port>||`), and on every sidecar an outbound listener
+ *   bound to it; HTTP-family and detected ports a virtual host each, TCP-family and detected ports
+ *   their `tcp[]`/`tls[]` routes (./l4-routes.ts) ending with the service's default route;
+ * - clusters: `outbound|<port>||<fqdn>` per service port, `outbound|<port>|<subset>|<fqdn>` per
+ *   DestinationRule subset (top-level trafficPolicy overridden by the subset's), with the port's
+ *   `protocol`; `inbound|<port>||` per sidecar and port, and PassthroughCluster;
  * - sidecars get the RequestAuthentication and AuthorizationPolicy resources that select them
  *   (ProxyConfig.security, enforced by their inbound jwt_authn and rbac filters).
  */
