@@ -505,27 +505,32 @@ export function compile(input: CompileInput): MeshSnapshot {
   // ---- TCP and TLS routes of the sidecars' per-service listeners (per proxy: sourceLabels)
   const l4Vss = virtualServiceByService(meshVss, resolver, 'l4');
   const l4Cache = new Map<string, Pick<ListenerConfig, 'tcpRoutes' | 'tlsRoutes'>>();
-  const l4Of = (inst: Instance, svc: ServiceRef, port: number, protocol: SelectedProtocol): Pick<ListenerConfig, 'tcpRoutes' | 'tlsRoutes'> => {
+  const l4For = (scope: MatchScope, svc: ServiceRef, port: number, protocol: SelectedProtocol): Pick<ListenerConfig, 'tcpRoutes' | 'tlsRoutes'> => {
     const codec = codecOf(protocol);
     if (codec !== 'tcp' && codec !== 'sniff') return {};
     const vs = l4Vss.get(svc.name);
-    const key = `${svc.name}|${port}|${protocol}|${vs ? JSON.stringify(sourceLabelKeysL4.map((k) => inst.workload.labels[k] ?? null)) : ''}`;
+    const key = `${svc.name}|${port}|${protocol}|${vs ? JSON.stringify(sourceLabelKeysL4.map((k) => scope.labels[k] ?? null)) : ''}`;
     let cached = l4Cache.get(key);
     if (!cached) {
-      const scope: MatchScope = { gateway: 'mesh', labels: inst.workload.labels, namespace: ns };
       const tcp = [...(vs ? l4Routes(vs, 'tcp', scope, resolver, port) : []), defaultL4Route(svc, port)];
       cached = protocol === 'tls' || protocol === 'https' ? { tlsRoutes: vs ? l4Routes(vs, 'tls', scope, resolver, port) : [], tcpRoutes: tcp } : { tcpRoutes: tcp };
       l4Cache.set(key, cached);
     }
     return cached;
   };
+  const l4Of = (inst: Instance, svc: ServiceRef, port: number, protocol: SelectedProtocol): Pick<ListenerConfig, 'tcpRoutes' | 'tlsRoutes'> =>
+    l4For({ gateway: 'mesh', labels: inst.workload.labels, namespace: ns }, svc, port, protocol);
   const sourceLabelKeysL4 = [
     ...new Set(meshVss.flatMap((vs) => [...(vs.spec.tcp ?? []), ...(vs.spec.tls ?? [])].flatMap((r) => (r.match ?? []).flatMap((m) => Object.keys(m.sourceLabels ?? {}))))),
   ].sort();
   const serviceByName = new Map(services.map((sv) => [sv.name, sv]));
   const listeners = [...listenersFor(mesh, instances, input.ingress), ...gatewayServerListeners(gws, vss, mesh, input.ingress, resolver), ...(input.extraListeners ?? [])].map((l) => {
     const inst = byId.get(l.proxyId);
-    if (!inst) return l;
+    if (!inst) {
+      // a port-forward to a TCP or detected port: the mesh's tcp[] routes, from the gateway's workload
+      const svc = l.routeConfig === PORT_FORWARD_ROUTE_CONFIG && l.boundHost ? serviceByName.get(l.boundHost) : undefined;
+      return svc && l.servicePort !== undefined ? { ...l, ...l4For({ gateway: 'mesh', labels: mesh.ingress.labels, namespace: ns }, svc, l.servicePort, l.protocol ?? 'http') } : l;
+    }
     if (l.kind === 'inbound') return { ...l, mtls: mtlsOf(inst, l.servicePort) };
     const svc = l.boundHost ? serviceByName.get(l.boundHost) : undefined;
     if (svc && l.servicePort !== undefined) return { ...l, ...l4Of(inst, svc, l.servicePort, l.protocol ?? 'http') };

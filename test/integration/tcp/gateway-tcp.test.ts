@@ -9,6 +9,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../../helpers/mesh-harness.js';
+import { GATEWAY_ID, PORT_FORWARD_ROUTE_CONFIG } from '../../../sandbox/control/compiler.js';
+import type { ListenerConfig } from '../../../sandbox/control/snapshot.js';
 import { startTcpEcho, tcpExchange } from '../../helpers/tcp-app.js';
 
 let h: Harness;
@@ -159,6 +161,22 @@ describe('ingress gateway: TCP traffic shifting (Istio task)', () => {
       off();
       await new Promise<void>((r) => blocker.close(() => r()));
       await h.rules('');
+    }
+  });
+
+  it('a port-forward to a TCP port of the service goes through the TCP proxy with the mesh routes (as meshbox port-forward does)', async () => {
+    const listener: ListenerConfig = { name: `${GATEWAY_ID}/port-forward/9`, proxyId: GATEWAY_ID, kind: 'outbound', address: '127.0.0.1', port: 0, routeConfig: PORT_FORWARD_ROUTE_CONFIG, boundHost: 'tcp-echo', servicePort: 9001, protocol: 'tcp' };
+    const { bound } = await h.dataPlane.bind([listener]);
+    await h.controlPlane.addListener({ ...listener, port: bound[0]!.port });
+    try {
+      const r = await tcpExchange(bound[0]!.port, 'pf\n', { until: (t) => t.includes('\n') });
+      expect(r.text).toMatch(/^(one|two) pf\n$/);
+      const found = (): boolean => h.tcpEvents.some((x) => x.type === 'mesh:tcp:close' && x.proxy === GATEWAY_ID && x.upstreamCluster === 'outbound|9001||tcp-echo.default.svc.cluster.local');
+      const until = Date.now() + 3000;
+      while (!found() && Date.now() < until) await new Promise((res) => setTimeout(res, 10));
+      expect(found()).toBe(true);
+    } finally {
+      await h.controlPlane.removeListener(listener.name);
     }
   });
 
