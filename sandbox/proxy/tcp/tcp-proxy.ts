@@ -391,8 +391,11 @@ export class TcpProxy {
     const closed = (): void => {
       if (--pending === 0) finish();
     };
-    down.once('close', closed);
-    upstream.once('close', closed);
+    // (a side that is closed already counts as closed: its 'close' came before the relay)
+    if (down.destroyed) closed();
+    else down.once('close', closed);
+    if (upstream.destroyed) closed();
+    else upstream.once('close', closed);
     const fail = (who: 'client' | 'upstream', e: NodeJS.ErrnoException): void => {
       s.why.push(`${who} connection error: ${e.code ?? e.message}`);
       s.termination ??= `${who} ${e.code === 'ECONNRESET' ? 'reset' : 'error'}`;
