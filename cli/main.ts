@@ -55,6 +55,15 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** `--gateway-port 31400=41400` (repeatable): a Gateway server port and the local port that serves it */
+function gatewayPort(value: string, previous: Record<number, number> = {}): Record<number, number> {
+  const m = /^(\d+)=(\d+)$/.exec(value.trim());
+  const from = Number(m?.[1]);
+  const to = Number(m?.[2]);
+  if (!m || from < 1 || from > 65535 || to < 0 || to > 65535) throw new InvalidArgumentError('must be <gateway server port>=<local port>, e.g. 31400=41400 (0: a free port)');
+  return { ...previous, [from]: to };
+}
+
 function seconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number of seconds');
@@ -88,6 +97,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--docker-network <mode>', 'Docker: host networking (Linux default) or bridge with ports on 127.0.0.1 (Docker Desktop)').choices(['auto', 'host', 'bridge']).default('auto'))
     .option('--headless', 'plain output lines instead of the terminal UI', false)
     .option('--ingress-port <port>', 'port of the ingress gateway on 127.0.0.1 (default: 8080)', port)
+    .option('--gateway-port <server=local>', 'serve a Gateway server port on another local port, e.g. 31400=41400 (repeatable; default: the same number when free, else a free one)', gatewayPort)
     .option('--admin-port <port>', 'port of the admin API on 127.0.0.1 (default: 15000)', port)
     .option('--seed <n>', 'seed for every random choice (weights, faults, back-off), to replay a run', integer)
     .option('--access-log <dir>', 'folder for the per-proxy Istio access logs (default: in the state folder)')
@@ -101,10 +111,11 @@ export function buildProgram(): Command {
     .option('--otlp-endpoint <url>', 'send spans to an OTLP/HTTP collector (JSON), e.g. http://127.0.0.1:4318/v1/traces')
     .option('--zipkin <url>', 'send spans to a Zipkin collector (v2 JSON), e.g. http://127.0.0.1:9411/api/v2/spans')
     .option('--no-tracing', 'no spans, no trace headers written by the proxies')
-    .action((o: { file?: string[]; traceSampling?: string; otlpEndpoint?: string; zipkin?: string; tracing: boolean; toxiproxyPort?: number; toxiproxyApi: boolean; config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
+    .action((o: { file?: string[]; traceSampling?: string; otlpEndpoint?: string; zipkin?: string; tracing: boolean; toxiproxyPort?: number; toxiproxyApi: boolean; config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; gatewayPort?: Record<number, number>; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
       run(() =>
         runUp(
           {
+            gatewayPorts: o.gatewayPort,
             config: o.config,
             files: o.file,
             rules: o.rules,

@@ -4,7 +4,7 @@
  * (reporter=source), like `linkerd tap`.
  */
 import { grpcStatusName } from '../sandbox/proxy/grpc/grpc-status.js';
-import type { MeshEvent, RequestEvent } from '../sandbox/events.js';
+import type { MeshEvent, RequestEvent, TcpConnectionEvent } from '../sandbox/events.js';
 import { formatFinding } from '../sandbox/config/findings.js';
 import { paint, type Color, type Io } from './output.js';
 import { matchedRoute } from './tui/format.js';
@@ -58,11 +58,25 @@ export class EventPrinter {
     );
   }
 
+  /** one TCP connection, when it closed: who to whom, bytes each way, how long, flags */
+  tcp(e: TcpConnectionEvent): string {
+    const c = this.c;
+    const dst = e.destination.workload !== 'unknown' ? (e.endpoint ?? e.destination.workload) : e.destination.serviceName;
+    const flags = e.responseFlags !== '-' ? ` ${c('red', e.responseFlags)}` : '';
+    const side = e.reporter === 'destination' ? ' (inbound)' : '';
+    return `${c('gray', time(e.startTime))} ${e.proxy} -> ${dst}${side}  TCP ${e.bytesReceived}B out ${e.bytesSent}B back  ${Math.round(e.durationMs)}ms${flags}${e.routeName ? ` route=${e.routeName}` : ''}`;
+  }
+
   print(e: MeshEvent): void {
     const c = this.c;
     switch (e.type) {
       case 'mesh:request:end':
         if (e.reporter === 'source' || this.opts.bothReporters) this.io.out(this.request(e));
+        return;
+      case 'mesh:tcp:close':
+        if (e.reporter === 'source' || this.opts.bothReporters) this.io.out(this.tcp(e));
+        return;
+      case 'mesh:tcp:open':
         return;
       case 'mesh:workload:log':
         if (this.opts.logs === false) return;

@@ -154,6 +154,55 @@ export interface UpgradeEvent {
   destination: DestinationInfo;
 }
 
+/**
+ * One TCP connection seen by one proxy (Envoy's tcp_proxy; Istio's TCP metrics and TCP access
+ * log): `mesh:tcp:open` once its upstream connection is made (or failed), `mesh:tcp:close` when
+ * it ends, with the bytes both ways. A connection the proxy refuses (no route, circuit breaker,
+ * no healthy or unreachable upstream) gets both at once, with its response flag.
+ */
+export interface TcpConnectionEvent {
+  type: 'mesh:tcp:open' | 'mesh:tcp:close';
+  /** the same on a connection's open and close events */
+  connectionId: string;
+  reporter: 'source' | 'destination';
+  /** proxy id: instance id of a sidecar or `istio-ingressgateway` */
+  proxy: string;
+  listener: 'inbound' | 'outbound' | 'gateway';
+  /** epoch ms, when the downstream connection was accepted */
+  startTime: number;
+  /** close: how long the connection lasted; open: how long connecting took */
+  durationMs: number;
+  /** bytes read from the downstream connection (its client) */
+  bytesReceived: number;
+  /** bytes written to the downstream connection */
+  bytesSent: number;
+  /** Envoy short flags joined by ',' or '-': UF (connect failure), UO (maxConnections), UH, NR, NC */
+  responseFlags: string;
+  /** why the connection ended, in words (who closed, reset) */
+  terminationDetails?: string;
+  /** Envoy's %CONNECTION_TERMINATION_DETAILS%, when a filter closed it (`rbac_access_denied_matched_policy[...]`) */
+  connectionTerminationDetails?: string;
+  upstreamHost?: string;
+  upstreamCluster?: string;
+  upstreamTransportFailureReason?: string;
+  upstreamLocalAddress?: string;
+  downstreamLocalAddress: string;
+  downstreamRemoteAddress: string;
+  /** the ClientHello's SNI (TLS ports) */
+  requestedServerName?: string;
+  /** the route's origin (`VirtualService default/tcp-echo tcp[0]`) */
+  routeName?: string;
+  source: PeerInfo;
+  destination: DestinationInfo;
+  /** instance id of the endpoint connected to */
+  endpoint?: string;
+  /** as RequestEvent.connectionSecurity */
+  connectionSecurity?: 'mutual_tls' | 'tls' | 'none';
+  /** route match, weighted pick, transport, how it ended */
+  why: string[];
+  snapshotVersion: number;
+}
+
 /** One upstream attempt of a request, for its span (an event per attempt). */
 export interface AttemptRecord {
   attempt: number;
@@ -296,6 +345,7 @@ export interface ImageEvent {
 export type MeshEvent =
   | RequestEvent
   | UpgradeEvent
+  | TcpConnectionEvent
   | WorkloadEvent
   | LogEvent
   | ConfigAppliedEvent
@@ -308,7 +358,8 @@ export type MeshEvent =
   | OutlierEvent;
 
 export type MeshEventType = MeshEvent['type'];
-export type EventOf<T extends MeshEventType> = Extract<MeshEvent, { type: T }>;
+/** the event type(s) whose `type` can be T (an interface may carry several types, e.g. TcpConnectionEvent) */
+export type EventOf<T extends MeshEventType> = MeshEvent extends infer E ? (E extends { type: infer U } ? (T extends U ? E : never) : never) : never;
 
 /** A typed, synchronous event bus. Subscribers must be cheap: request events arrive at full rate. */
 export class EventBus {

@@ -14,7 +14,7 @@ export type { SandboxOptions, RuntimeChoice } from './sandbox.js';
 export { MeshError } from './errors.js';
 export type { MeshErrorCode } from './errors.js';
 export { EventBus } from './events.js';
-export type { MeshEvent, MeshEventType, RequestEvent, RouteRef, WorkloadEvent, FaultEvent, OutlierEvent, ConfigAppliedEvent, ConfigRejectedEvent, NoticeEvent } from './events.js';
+export type { MeshEvent, MeshEventType, RequestEvent, TcpConnectionEvent, RouteRef, WorkloadEvent, FaultEvent, OutlierEvent, ConfigAppliedEvent, ConfigRejectedEvent, NoticeEvent } from './events.js';
 export type { FaultSpec, FaultRecord, FaultTarget, HttpFaultSpec, ToxicSpec } from './faults/fault-spec.js';
 export { validatePaths } from './config/validate.js';
 export type { Finding, SourceLocation } from './config/findings.js';

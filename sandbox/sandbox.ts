@@ -37,7 +37,7 @@ import { packageVersion, sampleMeshFile } from './paths.js';
 import { createDataPlane, type DataPlane } from './proxy/data-plane.js';
 import { RouteExplainer } from './proxy/routing/route-explainer.js';
 import { randomSeed } from './rng.js';
-import { allocatePort, releasePort } from './runtime/ports.js';
+import { allocateAppPorts, recordListenerPorts, releaseAppPorts } from './control/sidecar-ports.js';
 import { startProcessWatchdog, type ProcessWatchdog } from './runtime/process-watchdog.js';
 import type { Runtime } from './runtime/runtime.js';
 import { assertRuntimeCanRun } from './runtime/runtime-support.js';
@@ -72,6 +72,11 @@ export interface SandboxOptions {
   dockerNetwork?: DockerNetworkChoice;
   ingressHost?: string;
   ingressPort?: number;
+  /**
+   * Gateway server port -> the local port the ingress serves it on (`--gateway-port 31400=41400`);
+   * a port not given is served on the same number, or on a free one when that is taken
+   */
+  gatewayPorts?: Record<number, number>;
   adminHost?: string;
   adminPort?: number;
   seed?: number;
@@ -199,6 +204,11 @@ export class Sandbox {
       this.metrics.observe(e);
       this.accessLog?.write(e);
     });
+    this.bus.on('mesh:tcp:open', (e) => this.metrics.observeTcp(e));
+    this.bus.on('mesh:tcp:close', (e) => {
+      this.metrics.observeTcp(e);
+      this.accessLog?.writeTcp(e);
+    });
 
     // Instances and their app ports
     for (const svc of mesh.services) {
@@ -208,7 +218,7 @@ export class Sandbox {
             id: instanceId(w, n),
             workload: w,
             ordinal: n,
-            appPort: await allocatePort(),
+            ...(await allocateAppPorts(svc)),
             sidecar: { inbound: 0, outbound: 0, services: {} },
             state: 'pending',
             healthy: false,
@@ -230,7 +240,11 @@ export class Sandbox {
       },
       onExit: (error) => this.failFatally(error),
     });
-    const ingress = { address: this.options.ingressHost ?? mesh.ingress.host, port: this.options.ingressPort ?? mesh.ingress.port };
+    const ingress = {
+      address: this.options.ingressHost ?? mesh.ingress.host,
+      port: this.options.ingressPort ?? mesh.ingress.port,
+      ...(this.options.gatewayPorts ? { gatewayPorts: this.options.gatewayPorts } : {}),
+    };
     await this.bindListeners(mesh, ingress);
     if (this.stopping) return;
 
@@ -320,18 +334,8 @@ export class Sandbox {
       const e = errors[0]!;
       throw new MeshError('MESH_ERR_LISTEN', [`sidecar listener ${e.listener}`, `${e.address}:${e.port}`, e.message]);
     }
-    for (const b of bound) {
-      const [proxyId, kind, service] = b.name.split('/');
-      if (proxyId === GATEWAY_ID) {
-        this.ingressUrl = `http://${b.address}:${b.port}`;
-        continue;
-      }
-      const inst = this.registry.get(proxyId!);
-      if (!inst) continue;
-      if (kind === 'inbound') inst.sidecar.inbound = b.port;
-      else if (service) inst.sidecar.services[service] = b.port;
-      else inst.sidecar.outbound = b.port;
-    }
+    for (const b of bound) if (b.name === `${GATEWAY_ID}/http.80`) this.ingressUrl = `http://${b.address}:${b.port}`;
+    recordListenerPorts(bound, (id) => this.registry.get(id));
   }
 
   private async startToxiproxy(o: SandboxToxiproxyOptions): Promise<void> {
@@ -484,6 +488,7 @@ export class Sandbox {
       runtime: this.runtime?.name,
       seed: this.seed,
       ingress: this.ingressUrl,
+      gatewayPorts: this.controlPlane?.gatewayListeners() ?? [],
       admin: this.adminUrl,
       toxiproxy: this.toxiproxyUrl || undefined,
       ready: this.isReady(),
@@ -578,7 +583,7 @@ export class Sandbox {
     await this.tracing?.close();
     await this.admin.close();
     await this.accessLog?.close();
-    for (const i of this.registry.all()) releasePort(i.appPort);
+    for (const i of this.registry.all()) releaseAppPorts(i);
     this.state?.remove();
     this.processWatchdog?.release();
     this.bus.emit({ type: 'mesh:sandbox:stopped', time: Date.now(), message: 'stopped' });

@@ -4,8 +4,9 @@
  * workload would be (the mesh VirtualServices, DestinationRules, faults and retries of the
  * service apply; no Gateway resource needed), as `kubectl port-forward svc/...` is used with Istio.
  * It lives as long as the command runs: Ctrl-C (or the command dying) closes the listener.
- * `kubectl port-forward`'s `<localPort>:<remotePort>` form is accepted; the remote port must
- * be the service's port.
+ * `kubectl port-forward`'s `<localPort>:<remotePort>` form is accepted; the remote port picks
+ * one of the service's ports (default: its first), served as that port's protocol (a TCP port
+ * through the TCP proxy, with its `tcp[]` routes).
  */
 import { MeshError } from '../../sandbox/errors.js';
 import { adminStream, resolveAdmin } from '../admin-client.js';
@@ -32,7 +33,7 @@ export async function runPortForward(serviceArg: string, portText: string, o: Po
   const { local, remote } = parsePorts(portText);
   const admin = resolveAdmin(o.admin);
   let ready: Record<string, unknown> | undefined;
-  const stream = await adminStream(`${admin}/port-forwards`, 'POST', { service, port: local }, (line) => {
+  const stream = await adminStream(`${admin}/port-forwards`, 'POST', { service, port: local, ...(remote !== undefined ? { servicePort: remote } : {}) }, (line) => {
     if (line['type'] !== 'port-forward:ready') return;
     ready = line;
     if (remote !== undefined && remote !== line['servicePort']) {

@@ -10,6 +10,8 @@ interface StatusBody {
   runtime: string;
   seed: number;
   ingress: string;
+  /** the ingress gateway's Gateway server ports other than HTTP 80, where each is served */
+  gatewayPorts?: Array<{ serverPort: number; protocol: string; address: string; port: number }>;
   admin: string;
   ready: boolean;
   snapshotVersion: number;
@@ -31,6 +33,7 @@ export async function runStatus(opts: { admin?: string; json?: boolean; output?:
   io.out(`config  ${s.config}`);
   io.out(`rules   ${s.rules ?? '(none)'}  snapshot v${s.snapshotVersion}  ${s.findings.filter((f) => f.severity === 'error').length} errors, ${s.findings.filter((f) => f.severity === 'warning').length} warnings`);
   io.out(`ingress ${s.ingress}   admin ${s.admin}`);
+  for (const g of s.gatewayPorts ?? []) io.out(`gateway ${g.protocol.toUpperCase()} ${g.serverPort} -> ${g.address}:${g.port}`);
   io.out('');
   io.out(`${'INSTANCE'.padEnd(28)} ${'STATE'.padEnd(9)} ${'HEALTH'.padEnd(9)} ${'PID'.padEnd(8)} ${'APP'.padEnd(6)} ${'INBOUND'.padEnd(8)} ${'OUTBOUND'.padEnd(9)} RESTARTS`);
   for (const i of s.instances) {

@@ -36,6 +36,8 @@ export interface UpOptions {
   dockerNetwork?: 'auto' | 'host' | 'bridge';
   headless?: boolean;
   ingressPort?: number;
+  /** `--gateway-port 31400=41400`: Gateway server port -> local port */
+  gatewayPorts?: Record<number, number>;
   adminPort?: number;
   seed?: number;
   accessLog?: string | false;
@@ -110,6 +112,7 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     pull: opts.pull,
     dockerNetwork: opts.dockerNetwork,
     ingressPort: opts.ingressPort,
+    ...(opts.gatewayPorts ? { gatewayPorts: opts.gatewayPorts } : {}),
     adminPort: opts.adminPort,
     seed: opts.seed,
     accessLogDir: opts.accessLog,

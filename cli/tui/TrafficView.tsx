@@ -13,7 +13,7 @@ import { Block } from './Block.js';
 import { cell, clockSeconds, col, duration, matchedRoute, rps } from './format.js';
 import { line, restyle, span, type Line } from './lines.js';
 import { statusColor } from './theme.js';
-import { destinationOf, hopFlags, type UpstreamLookup } from './traffic.js';
+import { destinationOf, hopFlags, isTcpRow, type UpstreamLookup } from './traffic.js';
 
 export interface TrafficViewProps {
   /** the rows after the filter, oldest first */
@@ -105,7 +105,7 @@ export function trafficLines({ events, total, hopRps, ingressRps, paused, filter
       span(col(e.shadowOf ? `${e.shadowOf} ~> ${destinationOf(e)}` : `${e.proxy} -> ${destinationOf(e)}`, cols.hop), e.shadowOf ? { color: 'gray' } : {}),
       span(col(e.method, cols.method)),
       span(col(e.path, cols.path)),
-      span(col(String(e.status), cols.status), { color: statusColor(e.status) }),
+      isTcpRow(e) ? span(col('-', cols.status), { color: 'gray' }) : span(col(String(e.status), cols.status), { color: statusColor(e.status) }),
       span(col(duration(e.durationMs), cols.latency, 'right')),
       span(col(flags, cols.flags), { color: flags !== '-' ? 'red' : 'gray' }),
       span(col(String(e.attempts), cols.attempts), { color: e.attempts > 1 ? 'yellow' : 'gray' }),

@@ -2,8 +2,54 @@
  * Helpers of the traffic tap: what a hop's row says, which flags it carries (its own, plus the
  * fault flags its upstream sidecar set), and the `/` filter.
  */
-import type { RequestEvent } from '../../sandbox/events.js';
+import type { RequestEvent, TcpConnectionEvent } from '../../sandbox/events.js';
 import { matchedRoute } from './format.js';
+
+/**
+ * A TCP connection as a row of the tap: method `TCP`, the bytes each way where a path would be,
+ * no status (`-`), its flags (UF, UO, NR, ...), duration and route; its `why` in the detail.
+ */
+export function tcpRow(e: TcpConnectionEvent): RequestEvent {
+  return {
+    type: 'mesh:request:end',
+    reporter: e.reporter,
+    proxy: e.proxy,
+    listener: e.listener,
+    startTime: e.startTime,
+    durationMs: e.durationMs,
+    method: 'TCP',
+    path: `${e.bytesReceived}B out, ${e.bytesSent}B back`,
+    authority: e.requestedServerName ?? e.destination.serviceName,
+    protocol: 'tcp',
+    requestId: e.connectionId,
+    userAgent: '',
+    forwardedFor: '',
+    status: 0,
+    responseFlags: e.responseFlags,
+    responseCodeDetails: e.terminationDetails ?? '-',
+    bytesReceived: e.bytesReceived,
+    bytesSent: e.bytesSent,
+    ...(e.upstreamHost ? { upstreamHost: e.upstreamHost } : {}),
+    ...(e.upstreamCluster ? { upstreamCluster: e.upstreamCluster } : {}),
+    ...(e.upstreamTransportFailureReason ? { upstreamTransportFailureReason: e.upstreamTransportFailureReason } : {}),
+    downstreamLocalAddress: e.downstreamLocalAddress,
+    downstreamRemoteAddress: e.downstreamRemoteAddress,
+    ...(e.routeName ? { routeName: e.routeName } : {}),
+    attempts: e.upstreamHost ? 1 : 0,
+    source: e.source,
+    destination: e.destination,
+    ...(e.endpoint ? { endpoint: e.endpoint } : {}),
+    why: e.why,
+    requestHeaders: {},
+    snapshotVersion: e.snapshotVersion,
+    ...(e.connectionSecurity ? { connectionSecurity: e.connectionSecurity } : {}),
+  };
+}
+
+/** a tap row of a TCP connection (./traffic.ts tcpRow) */
+export function isTcpRow(e: RequestEvent): boolean {
+  return e.protocol === 'tcp';
+}
 
 /** the sidecars' events of a hop's upstream attempts (a ViewStore has this) */
 export type UpstreamLookup = (e: RequestEvent) => RequestEvent[];
@@ -54,7 +100,7 @@ export function hopFlags(e: RequestEvent, upstream?: UpstreamLookup): string[] {
 }
 
 export function searchText(e: RequestEvent, flags: readonly string[]): string {
-  const cls = e.status > 0 ? `${Math.floor(e.status / 100)}xx` : 'reset';
+  const cls = isTcpRow(e) ? 'tcp' : e.status > 0 ? `${Math.floor(e.status / 100)}xx` : 'reset';
   return `${sourceOf(e)} -> ${destinationOf(e)}${e.shadowOf ? ' mirror' : ''} ${e.destination.version} ${e.method} ${e.authority}${e.path} ${e.status} ${cls} ${flags.join(' ')} ${matchedRoute(e.why, e.routeName)}`.toLowerCase();
 }
 

@@ -24,7 +24,7 @@ import type { FaultRecord } from '../../sandbox/faults/fault-spec.js';
 import type { InstanceInfo, LoadStatus, RuleResource, SandboxController } from './controller.js';
 import { RingBuffer } from './ring-buffer.js';
 import { latencyBucket, SlidingWindow, type WindowOptions, type WindowSummary } from './sliding-window.js';
-import { upstreamOf } from './traffic.js';
+import { isTcpRow, tcpRow, upstreamOf } from './traffic.js';
 
 export type SandboxPhase = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -501,6 +501,10 @@ export class ViewStore {
       case 'mesh:request:upgraded':
         this.onUpgraded(e);
         break;
+      case 'mesh:tcp:close':
+        // a TCP connection is a row of the tap too (method TCP, bytes each way)
+        this.onRequest(tcpRow(e));
+        return;
       case 'mesh:workload:log':
         if (this.collectLogs) this.pushLog(e.instance, e.stream, e.stream === 'stderr' ? 'warn' : 'info', e.line, e.time);
         break;
@@ -612,7 +616,7 @@ export class ViewStore {
     const now = this.now();
     if (e.upgrade && e.reporter === 'source') this.openStreams.delete(streamKey(e));
     this.lastRequestAt = now;
-    const ok = e.status > 0 && e.status < 500;
+    const ok = isTcpRow(e) ? e.responseFlags === '-' : e.status > 0 && e.status < 500;
     const bucket = latencyBucket(e.durationMs);
     this.index(e);
     if (e.reporter === 'destination') {

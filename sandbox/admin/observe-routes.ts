@@ -20,6 +20,7 @@ import type { MeshDefinition } from '../config/mesh-types.js';
 import { GATEWAY_ID, PORT_FORWARD_ROUTE_CONFIG } from '../control/compiler.js';
 import type { ControlPlane } from '../control/control-plane.js';
 import type { Registry } from '../control/registry.js';
+import { portsOf } from '../config/service-ports.js';
 import type { ListenerConfig } from '../control/snapshot.js';
 import { parseDuration } from '../config/duration.js';
 import { MeshError } from '../errors.js';
@@ -206,7 +207,7 @@ export function installObserveRoutes(admin: AdminServer, deps: ObserveDeps): voi
     })
     .route('GET', '/port-forwards', 'the port-forward listeners', () => ({ body: { portForwards: [...forwards.entries()].map(([name, f]) => ({ name, ...f })) } }))
     .route('POST', '/port-forwards', 'open a port-forward listener {"service","port"}; it lives as long as this request', async (req) => {
-      const body = (req.body ?? {}) as { service?: unknown; port?: unknown };
+      const body = (req.body ?? {}) as { service?: unknown; port?: unknown; servicePort?: unknown };
       const mesh = deps.mesh();
       const service = typeof body.service === 'string' ? body.service : '';
       const port = typeof body.port === 'number' ? body.port : Number.NaN;
@@ -218,9 +219,22 @@ export function installObserveRoutes(admin: AdminServer, deps: ObserveDeps): voi
         );
       }
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new MeshError('MESH_ERR_USAGE', [`port ${String(body.port)} is not a port number`], { hint: 'pass a local port 1-65535 (0 picks a free one)' });
+      // the service port to forward to (kubectl's <local>:<remote>): one of its ports, else its first
+      const ports = portsOf(svc);
+      const target = ports.find((p) => p.port === body.servicePort) ?? ports[0]!;
       const name = `${GATEWAY_ID}/port-forward/${nextForward++}`;
       const address = '127.0.0.1';
-      const listener: ListenerConfig = { name, proxyId: GATEWAY_ID, kind: 'outbound', address, port, routeConfig: PORT_FORWARD_ROUTE_CONFIG, boundHost: svc.name, servicePort: svc.port };
+      const listener: ListenerConfig = {
+        name,
+        proxyId: GATEWAY_ID,
+        kind: 'outbound',
+        address,
+        port,
+        routeConfig: PORT_FORWARD_ROUTE_CONFIG,
+        boundHost: svc.name,
+        servicePort: target.port,
+        ...(target.protocol !== 'http' ? { protocol: target.protocol } : {}),
+      };
       const { bound, errors } = await deps.dataPlane().bind([listener]);
       const err = errors[0];
       if (err) {
@@ -241,7 +255,7 @@ export function installObserveRoutes(admin: AdminServer, deps: ObserveDeps): voi
           if (httpReq.socket.destroyed) return remove();
           res.once('close', remove);
           res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
-          res.write(`${JSON.stringify({ type: 'port-forward:ready', name, service: svc.name, servicePort: svc.port, address, port: actual })}\n`);
+          res.write(`${JSON.stringify({ type: 'port-forward:ready', name, service: svc.name, servicePort: target.port, address, port: actual })}\n`);
         },
       };
     });

@@ -1,12 +1,13 @@
 /**
- * What a scenario observed: every request event (one per request per reporting proxy), outlier
+ * What a scenario observed: every request event (one per request per reporting proxy), closed
+ * TCP connections, outlier
  * ejections and returns, workload lifecycle and fault changes, kept in arrival order with their
  * times, so assertions can look at any window of the run after the fact.
  *
  * Request events belong to a window by their `startTime` (when the proxy received the request):
  * a window [from, to] holds the requests that started inside it, however long they took.
  */
-import type { FaultEvent, MeshEvent, OutlierEvent, RequestEvent, WorkloadEvent } from '../events.js';
+import type { FaultEvent, MeshEvent, OutlierEvent, RequestEvent, TcpConnectionEvent, WorkloadEvent } from '../events.js';
 
 /** the data plane flushes request events every 20 ms; give it a few rounds */
 export const SETTLE_MS = 120;
@@ -23,6 +24,8 @@ export class TrafficRecorder {
   readonly outliers: OutlierEvent[] = [];
   readonly workloads: WorkloadEvent[] = [];
   readonly faults: FaultEvent[] = [];
+  /** TCP connections, when they closed */
+  readonly tcpConnections: TcpConnectionEvent[] = [];
   private lastArrival = 0;
 
   /** feeds one event in (give this to `onEvent`) */
@@ -30,6 +33,10 @@ export class TrafficRecorder {
     switch (e.type) {
       case 'mesh:request:end':
         this.requests.push(e);
+        this.lastArrival = Date.now();
+        return;
+      case 'mesh:tcp:close':
+        this.tcpConnections.push(e);
         this.lastArrival = Date.now();
         return;
       case 'mesh:outlier:ejected':
@@ -56,6 +63,11 @@ export class TrafficRecorder {
 
   requestsIn(range: TimeRange): RequestEvent[] {
     return this.requests.filter((e) => e.startTime >= range.from && e.startTime <= range.to);
+  }
+
+  /** the TCP connections that started inside the window (and have closed) */
+  tcpConnectionsIn(range: TimeRange): TcpConnectionEvent[] {
+    return this.tcpConnections.filter((e) => e.startTime >= range.from && e.startTime <= range.to);
   }
 
   outliersIn(range: TimeRange): OutlierEvent[] {

@@ -21,6 +21,7 @@ import { checkPeerAuthentications } from './analyzers/peer-authentications.js';
 import { checkSecurityPolicies } from './analyzers/security-policies.js';
 import { checkPeerIdentityFields } from './analyzers/peer-identity-fields.js';
 import { checkServiceEntries } from './analyzers/service-entries.js';
+import { checkProtocolFields } from './analyzers/protocol-fields.js';
 
 export function analyze(resources: LoadedResource[], mesh?: MeshDefinition): Finding[] {
   const findings: Finding[] = [];
@@ -37,5 +38,6 @@ export function analyze(resources: LoadedResource[], mesh?: MeshDefinition): Fin
   checkSecurityPolicies(ctx);
   checkPeerIdentityFields(ctx);
   checkServiceEntries(ctx);
+  checkProtocolFields(ctx);
   return findings;
 }

@@ -86,6 +86,7 @@ export const FINDING_CODES = {
   GATEWAY_SELECTOR_NO_MATCH: { code: 'MB2015', severity: 'warning', istioCode: 'IST0101', title: "a Gateway whose selector matches no gateway proxy (meshbox's ingress labels)" },
   CONFLICTING_SERVICE_ENTRIES: { code: 'MB2017', severity: 'warning', title: 'a ServiceEntry host that another ServiceEntry or a mesh service already declares: the first one is used' },
   PEER_AUTHENTICATION_NO_WORKLOADS: { code: 'MB2016', severity: 'warning', istioCode: 'IST0127', title: 'a PeerAuthentication whose selector matches no workload of the mesh' },
+  PROTOCOL_MISMATCH: { code: 'MB2017', severity: 'warning', title: 'a protocol-specific field on a port of another protocol (a `tcp` route on an HTTP port, an `http` match on a TCP port, h2UpgradePolicy on a TCP service): it never applies' },
 
   MESH_NOT_FOUND: { code: 'MB3001', severity: 'error', title: 'meshbox.yaml does not exist (MESH_ERR_CONFIG_NOT_FOUND)' },
   MESH_UNREADABLE: { code: 'MB3002', severity: 'error', title: 'meshbox.yaml cannot be read or holds no mapping' },
@@ -93,6 +94,8 @@ export const FINDING_CODES = {
   MESH_RESERVED_LABEL: { code: 'MB3004', severity: 'error', title: 'a label meshbox sets itself (`app`, `version`) in `labels`' },
   MESH_DUPLICATE_WORKLOAD: { code: 'MB3005', severity: 'error', title: 'two versions that end up with the same workload name' },
   MESH_RUNTIME_CANNOT_RUN: { code: 'MB3006', severity: 'error', title: 'a service the chosen runtime cannot run (`build:`/`image:` only with the process runtime, ...)' },
+  MESH_DUPLICATE_PORT: { code: 'MB3007', severity: 'error', title: 'two `ports` of a service with the same number, name or `PORT_<NAME>` variable' },
+  MESH_UNNAMED_PORT: { code: 'MB3008', severity: 'error', title: 'a service with several `ports` one of which has no `name` (Kubernetes requires names then)' },
 
   K8S_NOT_HONOURED: { code: 'MB4001', severity: 'warning', title: 'a Kubernetes field meshbox cannot honour on one machine (volumes, node selectors, init containers, resources, ...): reported, ignored' },
   K8S_SELECTOR_MISMATCH: { code: 'MB4002', severity: 'error', title: "a Deployment or StatefulSet whose selector does not match its pod template's labels" },

@@ -148,9 +148,38 @@ export interface VirtualServiceSpec {
   hosts?: string[];
   gateways?: string[];
   http?: HTTPRoute[];
-  tcp?: unknown[];
-  tls?: unknown[];
+  tcp?: TCPRoute[];
+  tls?: TLSRoute[];
   exportTo?: string[];
+}
+
+/** VirtualService `tcp[]` / `tls[]` match conditions (L4MatchAttributes, TLSMatchAttributes) */
+export interface L4MatchAttributes {
+  destinationSubnets?: string[];
+  port?: number;
+  sourceLabels?: Record<string, string>;
+  gateways?: string[];
+  sourceNamespace?: string;
+  sourceSubnet?: string;
+}
+
+export interface TLSMatchAttributes extends Omit<L4MatchAttributes, 'sourceSubnet'> {
+  sniHosts: string[];
+}
+
+export interface RouteDestination {
+  destination: Destination;
+  weight?: number;
+}
+
+export interface TCPRoute {
+  match?: L4MatchAttributes[];
+  route?: RouteDestination[];
+}
+
+export interface TLSRoute {
+  match: TLSMatchAttributes[];
+  route?: RouteDestination[];
 }
 
 export interface LoadBalancerSettings {

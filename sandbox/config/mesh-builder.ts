@@ -12,6 +12,8 @@ import type { BuildSpec, HealthCheckSpec, KubernetesSourceSpec, MeshDefinition, 
 import { DEFAULT_NAMESPACE } from './resource.js';
 import type { YamlDocument } from './yaml-source.js';
 import { parseDuration } from './duration.js';
+import { portVariable, servicePort } from './service-ports.js';
+import { codecOf } from './protocol-selection.js';
 
 type Scalar = string | number | boolean;
 type BuildValue = string | { context: string; dockerfile?: string; args?: Record<string, Scalar> };
@@ -39,8 +41,16 @@ interface WatchValue {
   build?: string | string[];
 }
 
-interface ServiceValue extends WorkloadValue {
+interface PortValue {
+  name?: string;
   port: number;
+  targetPort?: number;
+  appProtocol?: string;
+}
+
+interface ServiceValue extends WorkloadValue {
+  port?: number;
+  ports?: PortValue[];
   watch?: WatchValue;
   versions?: Record<string, VersionValue>;
 }
@@ -76,6 +86,37 @@ function reservedLabelFindings(svc: ServiceValue, base: string[], doc: YamlDocum
       );
     }
   }
+  return out;
+}
+
+/** what a schema cannot say about `ports:`: numbers and names unique, names giving distinct PORT_<NAME> */
+function portFindings(svc: ServiceValue, base: string[], doc: YamlDocument): Finding[] {
+  const out: Finding[] = [];
+  const numbers = new Map<number, number>();
+  const names = new Map<string, number>();
+  const variables = new Map<string, number>();
+  (svc.ports ?? []).forEach((p, i) => {
+    const at = [...base, 'ports', i];
+    const seen = numbers.get(p.port);
+    if (seen !== undefined) {
+      out.push(makeFinding('MESH_DUPLICATE_PORT', `${at.join('.')}: port ${p.port} is also ports[${seen}]`, { hint: 'give each port its own number, as a Kubernetes Service must', location: doc.locate([...at, 'port']) }));
+    } else numbers.set(p.port, i);
+    if (svc.ports!.length > 1 && !p.name) {
+      out.push(makeFinding('MESH_UNNAMED_PORT', `${at.join('.')}: port ${p.port} has no name; a service with several ports names each (Kubernetes requires it)`, { hint: 'add `name: <protocol>[-<suffix>]`, e.g. `name: tcp-db` or `name: http-web`', location: doc.locate(at) }));
+    }
+    if (!p.name) return;
+    const dup = names.get(p.name);
+    if (dup !== undefined) {
+      out.push(makeFinding('MESH_DUPLICATE_PORT', `${at.join('.')}: the name \`${p.name}\` is also ports[${dup}]'s`, { hint: 'give each port its own name', location: doc.locate([...at, 'name']) }));
+      return;
+    }
+    names.set(p.name, i);
+    const variable = portVariable(p.name);
+    const clash = variables.get(variable);
+    if (clash !== undefined) {
+      out.push(makeFinding('MESH_DUPLICATE_PORT', `${at.join('.')}: the name \`${p.name}\` gives the app the same variable ${variable} as ports[${clash}]`, { hint: 'rename one of the ports', location: doc.locate([...at, 'name']) }));
+    } else variables.set(variable, i);
+  });
   return out;
 }
 
@@ -180,7 +221,16 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
       workloadNames.set(spec.workload, `${name} ${ver}`);
       workloads.push(spec);
     }
-    const service: ServiceSpec = { name, port: svc.port, protocol: 'http', workloads, location: doc.locate(base, { key: true }) };
+    findings.push(...portFindings(svc, base, doc));
+    const ports = (svc.ports ?? [{ port: svc.port! }]).map(servicePort);
+    // a first port served as TCP is checked with a TCP connect unless a health check is given
+    if (codecOf(ports[0]!.protocol) === 'tcp') {
+      (svc.versions ? Object.entries(svc.versions) : [['v1', {}] as [string, VersionValue]]).forEach(([, v], i) => {
+        if (v.health === undefined && svc.health === undefined) workloads[i]!.health = { ...workloads[i]!.health, kind: 'tcp' };
+      });
+    }
+    const service: ServiceSpec = { name, port: ports[0]!.port, protocol: ports[0]!.protocol, workloads, location: doc.locate(base, { key: true }) };
+    if (svc.ports) service.ports = ports;
     const watch = watchSpec(svc.watch, svc, dir);
     if (watch) service.watch = watch;
     services.push(service);
@@ -207,7 +257,7 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
     const images: KubernetesSourceSpec['images'] = {};
     for (const [image, entry] of Object.entries(value.images ?? {})) {
       const cmd = argv(entry.command);
-      const watch = watchSpec(entry.watch, { port: 0, ...(entry.cwd ? { cwd: entry.cwd } : {}) }, dir);
+      const watch = watchSpec(entry.watch, { ...(entry.cwd ? { cwd: entry.cwd } : {}) }, dir);
       images[image] = { cwd: resolve(dir, entry.cwd ?? '.'), ...(cmd ? { command: cmd } : {}), ...(entry.health ? { health: entry.health } : {}), ...(watch ? { watch } : {}) };
     }
     mesh.kubernetes = { paths: (value.kubernetes ?? []).map((p) => resolve(dir, p)), images };

@@ -25,7 +25,13 @@
  *                            #   REGISTRY_ONLY (they get 502, BlackHoleCluster)
  * services:
  *   callme-service:          # the service name, a DNS-1123 label (lowercase, digits, `-`)
- *     port: 8080             # required: the Service port apps address (callme-service:8080)
+ *     port: 8080             # the Service port apps address (callme-service:8080): one unnamed
+ *                            #   port, its protocol detected per connection (HTTP served as HTTP)
+ *     ports:                 # or instead several, as a Kubernetes Service (exactly one of the two):
+ *     - {name: grpc-api, port: 9090, targetPort: 50051, appProtocol: grpc}
+ *                            #   protocol: appProtocol, else the name's prefix (http, http2, grpc,
+ *                            #   grpc-web, tcp, tls, https, mongo, mysql, redis), else detected;
+ *                            #   the app listens on PORT (the first) and PORT_<NAME> (PORT_GRPC_API)
  *     command: node main.js  # a shell command line (run with /bin/sh -c) or an argv list
  *                            #   [node, main.js]; required unless image or build is given
  *     cwd: ./callme          # optional, relative to meshbox.yaml, default its folder
@@ -34,7 +40,8 @@
  *     env: { KEY: value }    # strings, numbers or booleans (converted to strings)
  *     labels: { team: x }    # optional extra pod labels; `app` and `version` are set by meshbox
  *     health: /actuator/health   # a path, or {path, interval: 2s, timeout: 1s,
- *                                #   unhealthyThreshold: 3}; default path `/`
+ *                                #   unhealthyThreshold: 3}; default path `/` (a first port served
+ *                                #   as TCP: a TCP connect to it instead)
  *     startTimeout: 30s      # how long an instance may take to become healthy (default 30s)
  *     replicas: 1            # 0-50, default 1: instances of each version without its own
  *     watch:                 # optional: hot reload of the service's own code (see below)

@@ -85,16 +85,39 @@ export interface WatchSpec {
   cwd: string;
 }
 
-export interface ServiceSpec {
-  name: string;
-  /** the Service port apps use to address it (`callme-service:8080`) */
+/**
+ * One port of a service, as a Kubernetes Service port declares it. Istio's protocol selection
+ * (./protocol-selection.ts) decides what it is served as: `appProtocol`, else the name's prefix
+ * (`grpc-api`, `tcp-db`), else detected per connection (HTTP/1.x, HTTP/2 preface, else TCP).
+ */
+export interface ServicePortSpec {
+  /** the port's name (`grpc-api`); absent for meshbox.yaml's single `port:` (an unnamed port) */
+  name?: string;
+  /** the Service port clients address (`callme-service:9090`) */
   port: number;
   /**
-   * the port's protocol as Istio selects it (./protocol-selection.ts): `http` (meshbox.yaml's
-   * default), `http2`, `grpc`, `grpc-web`, ...; the compiler copies it into the service's
-   * clusters and listeners (HTTP/2 upstream for http2/grpc/grpc-web)
+   * the container port the Service sends to (Kubernetes `targetPort`): informational, the app
+   * listens where meshbox tells it (`PORT`, `PORT_<NAME>`)
    */
+  targetPort?: number;
+  appProtocol?: string;
+  /** Istio's protocol selection for this port */
   protocol: SelectedProtocol;
+  /** what decided it, for explain(): `port name grpc-api`, `unnamed port: detected per connection ...` */
+  protocolSource: string;
+}
+
+export interface ServiceSpec {
+  name: string;
+  /** the Service port apps use to address it (`callme-service:8080`): the first of `ports` */
+  port: number;
+  /** the first port's protocol (see `ports`); `unknown`: detected per connection */
+  protocol: SelectedProtocol;
+  /**
+   * every Service port, the first one `port`; absent: one port, `port`, served as `protocol`
+   * (read it with `portsOf`, ./service-ports.ts)
+   */
+  ports?: ServicePortSpec[];
   workloads: WorkloadSpec[];
   /** restart (or rebuild) on source changes; absent: the service's code is not watched */
   watch?: WatchSpec;

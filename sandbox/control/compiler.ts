@@ -9,10 +9,16 @@
  *   get their own virtual host; `*` goes to PassthroughCluster (outboundTrafficPolicy ALLOW_ANY);
  * - `sourceLabels` and match-level `gateways` decide which proxies get a match block;
  * - the ingress gateway gets the VirtualServices bound to a Gateway whose selector matches its
- *   labels, for hosts its port-80 HTTP servers cover, and no catch-all (unknown host: 404);
- * - clusters: `outbound|<port>||<fqdn>` per service, `outbound|<port>|<subset>|<fqdn>` per
- *   DestinationRule subset (top-level trafficPolicy overridden by the subset's), `inbound|<port>||`
- *   per sidecar, and PassthroughCluster;
+ *   labels, for hosts its port-80 HTTP servers cover, and no catch-all (unknown host: 404); and a
+ *   listener for every other Gateway server port: HTTP servers with their own route
+ *   configuration, TCP servers with the bound `tcp[]` routes, TLS PASSTHROUGH servers with `tls[]`;
+ * - every service port (./sidecar-ports.ts, ../config/service-ports.ts) gets per instance an
+ *   inbound listener and cluster (`inbound|<port>||`), and on every sidecar an outbound listener
+ *   bound to it; HTTP-family and detected ports a virtual host each, TCP-family and detected ports
+ *   their `tcp[]`/`tls[]` routes (./l4-routes.ts) ending with the service's default route;
+ * - clusters: `outbound|<port>||<fqdn>` per service port, `outbound|<port>|<subset>|<fqdn>` per
+ *   DestinationRule subset (top-level trafficPolicy overridden by the subset's), with the port's
+ *   `protocol`; `inbound|<port>||` per sidecar and port, and PassthroughCluster;
  * - sidecars and the gateway get the RequestAuthentication and AuthorizationPolicy resources
  *   that select them (ProxyConfig.security, enforced by the jwt_authn and rbac filters of a
  *   sidecar's inbound listener and of the gateway's listeners); the gateway is selected by its
@@ -23,6 +29,7 @@
 import type {
   Destination,
   DestinationRuleSpec,
+  GatewayServer,
   GatewaySpec,
   HTTPMatchRequest,
   HTTPRoute,
@@ -30,8 +37,7 @@ import type {
   VirtualServiceSpec,
 } from '../config/istio-types.js';
 import { parseDuration } from '../config/duration.js';
-import type { MeshDefinition } from '../config/mesh-types.js';
-import type { SelectedProtocol } from '../config/protocol-selection.js';
+import type { MeshDefinition, ServiceSpec } from '../config/mesh-types.js';
 import type { LoadedResource } from '../config/resource.js';
 import type { FaultRecord, FaultSpec } from '../faults/fault-spec.js';
 import { describeFault } from '../faults/describe-fault.js';
@@ -51,11 +57,18 @@ import type {
   RouteConfig,
   RouteEntryConfig,
   ServiceRef,
+  TcpRouteEntryConfig,
   VirtualHostConfig,
   WeightedClusterConfig,
   WorkloadMeta,
 } from './snapshot.js';
 import { hostAliases } from './snapshot.js';
+import type { SelectedProtocol } from '../config/protocol-selection.js';
+import { portsOf } from '../config/service-ports.js';
+import { codecOf } from '../config/protocol-selection.js';
+import { defaultL4Route, destinationPort, l4Routes } from './l4-routes.js';
+import { blockApplies, labelsMatch, type MatchScope } from './match-scope.js';
+import { appPortOf, inboundListenerName, inboundPortOf, serviceListenerName, serviceListenerPortOf } from './sidecar-ports.js';
 import { spiffeId } from '../security/identity.js';
 import { PeerAuthenticationResolver, type PeerAuthenticationPolicy, type PeerAuthenticationSpec } from '../security/peer-authentication.js';
 import { upstreamTls } from '../security/tls-settings.js';
@@ -86,8 +99,11 @@ export interface CompileInput {
   mesh: MeshDefinition;
   resources: readonly LoadedResource[];
   instances: readonly Instance[];
-  /** the gateway listener's bound address */
-  ingress: { address: string; port: number };
+  /**
+   * the gateway listener's bound address; `gatewayPorts`: Gateway server port -> the local port
+   * it is served on (`meshbox up --gateway-port 31400=41400`), else the same number when free
+   */
+  ingress: { address: string; port: number; gatewayPorts?: Record<number, number> };
   /** runtime faults (faults from rule files come with `resources`) */
   runtimeFaults?: readonly FaultRecord[];
   /** listeners added at runtime (`meshbox port-forward`), kept across snapshots */
@@ -115,6 +131,17 @@ type GW = LoadedResource<'Gateway', GatewaySpec>;
 
 export function fqdn(name: string, namespace: string): string {
   return `${name}.${namespace}.svc.cluster.local`;
+}
+
+/** a service as the data plane knows it: its names and its ports with their protocols */
+export function serviceRef(s: ServiceSpec, namespace: string): ServiceRef {
+  return {
+    name: s.name,
+    namespace,
+    fqdn: fqdn(s.name, namespace),
+    port: s.port,
+    ports: portsOf(s).map((p) => ({ port: p.port, ...(p.name ? { name: p.name } : {}), protocol: p.protocol })),
+  };
 }
 
 export function workloadMeta(labels: Record<string, string>, workload: string, namespace: string, service: string): WorkloadMeta {
@@ -160,10 +187,6 @@ export function peerAuthentications(resources: readonly LoadedResource[]): PeerA
     }));
 }
 
-function labelsMatch(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
-  return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
-}
-
 /** Resolves a host as written in a rule (`callme-service`, `callme-service.default`, FQDN). */
 export class HostResolver {
   private readonly byAlias = new Map<string, ServiceRef>();
@@ -193,18 +216,20 @@ export function listenersFor(mesh: MeshDefinition, instances: readonly Instance[
       servicePort: 80,
     },
   ];
-  const servicePorts = new Map(mesh.services.map((s) => [s.name, s.port]));
-  const protocols = new Map(mesh.services.map((s) => [s.name, s.protocol]));
+  const services = new Map(mesh.services.map((s) => [s.name, s]));
   for (const inst of instances) {
-    out.push({
-      name: `${inst.id}/inbound`,
-      proxyId: inst.id,
-      kind: 'inbound',
-      address: '127.0.0.1',
-      port: inst.sidecar.inbound,
-      inboundCluster: inboundClusterKey(inst),
-      servicePort: servicePorts.get(inst.workload.service) ?? 80,
-      ...protocolField(protocols.get(inst.workload.service)),
+    const own = services.get(inst.workload.service);
+    (own ? portsOf(own) : [{ port: 80, protocol: 'http' as const }]).forEach((p, i) => {
+      out.push({
+        name: inboundListenerName(inst.id, p.port, i === 0),
+        proxyId: inst.id,
+        kind: 'inbound',
+        address: '127.0.0.1',
+        port: inboundPortOf(inst, p.port, i === 0),
+        inboundCluster: inboundClusterKey(inst, p.port, i === 0),
+        servicePort: p.port,
+        ...protocolField(p.protocol),
+      });
     });
     out.push({
       name: `${inst.id}/outbound`,
@@ -215,29 +240,31 @@ export function listenersFor(mesh: MeshDefinition, instances: readonly Instance[
       routeConfig: outboundRouteConfigName(inst),
     });
     for (const svc of mesh.services) {
-      out.push({
-        name: `${inst.id}/outbound/${svc.name}`,
-        proxyId: inst.id,
-        kind: 'outbound',
-        address: '127.0.0.1',
-        port: inst.sidecar.services[svc.name] ?? 0,
-        routeConfig: outboundRouteConfigName(inst),
-        boundHost: svc.name,
-        servicePort: svc.port,
-        ...protocolField(svc.protocol),
+      portsOf(svc).forEach((p, i) => {
+        out.push({
+          name: serviceListenerName(inst.id, svc.name, p.port, i === 0),
+          proxyId: inst.id,
+          kind: 'outbound',
+          address: '127.0.0.1',
+          port: serviceListenerPortOf(inst, svc.name, p.port, i === 0),
+          routeConfig: outboundRouteConfigName(inst),
+          boundHost: svc.name,
+          servicePort: p.port,
+          ...protocolField(p.protocol),
+        });
       });
     }
   }
   return out;
 }
 
-/** a listener's or cluster's `protocol`, left out for plain `http` (the default) */
-function protocolField(protocol: SelectedProtocol | undefined): { protocol?: SelectedProtocol } {
-  return protocol && protocol !== 'http' ? { protocol } : {};
+/** `protocol` on a listener or cluster: absent for http (what it meant before ports had protocols) */
+function protocolField(protocol: SelectedProtocol): { protocol?: SelectedProtocol } {
+  return protocol === 'http' ? {} : { protocol };
 }
 
-function inboundClusterKey(inst: Instance): string {
-  return `${inst.id}|inbound`;
+function inboundClusterKey(inst: Instance, port: number, first: boolean): string {
+  return first ? `${inst.id}|inbound` : `${inst.id}|inbound|${port}`;
 }
 
 function outboundRouteConfigName(inst: Instance): string {
@@ -307,7 +334,7 @@ function loc(r: LoadedResource, path: Array<string | number>): string {
 export function compile(input: CompileInput): MeshSnapshot {
   const { mesh, instances } = input;
   const ns = mesh.namespace;
-  const services: ServiceRef[] = mesh.services.map((s) => ({ name: s.name, namespace: ns, fqdn: fqdn(s.name, ns), port: s.port }));
+  const services: ServiceRef[] = mesh.services.map((s) => serviceRef(s, ns));
   // ServiceEntry hosts: services of the registry too (egress), named as declared
   const external = externalServices(input.resources, new Set(services.flatMap((s) => hostAliases(s))));
   const externalRefs = external.map((e) => externalRef(e, e.ports[0]!));
@@ -317,8 +344,14 @@ export function compile(input: CompileInput): MeshSnapshot {
   const gws = input.resources.filter((r): r is GW => r.kind === 'Gateway');
 
   const peerAuthn = new PeerAuthenticationResolver(peerAuthentications(input.resources));
-  const servicePortOf = (inst: Instance): number => mesh.services.find((s) => s.name === inst.workload.service)?.port ?? 80;
-  const mtlsOf = (inst: Instance) => peerAuthn.resolve({ namespace: ns, labels: inst.workload.labels, port: servicePortOf(inst) });
+  const specOf = new Map(mesh.services.map((s) => [s.name, s]));
+  const servicePortOf = (inst: Instance): number => specOf.get(inst.workload.service)?.port ?? 80;
+  // PeerAuthentication portLevelMtls names the workload's port: the Service port's targetPort when it has one
+  const workloadPortOf = (inst: Instance, port: number): number => {
+    const svc = specOf.get(inst.workload.service);
+    return (svc ? portsOf(svc).find((p) => p.port === port)?.targetPort : undefined) ?? port;
+  };
+  const mtlsOf = (inst: Instance, port = servicePortOf(inst)) => peerAuthn.resolve({ namespace: ns, labels: inst.workload.labels, port: workloadPortOf(inst, port) });
   const metaOf = (inst: Instance): WorkloadMeta => ({
     ...workloadMeta(inst.workload.labels, inst.workload.workload, ns, inst.workload.service),
     identity: workloadIdentity(inst.workload, ns, mesh.trustDomain),
@@ -339,15 +372,15 @@ export function compile(input: CompileInput): MeshSnapshot {
     proxies.push(proxy);
   }
 
-  // ---- clusters
+  // ---- clusters: per service port (`outbound|<port>|<subset>|<fqdn>`), endpoints its inbound listeners
   const clusters: Record<string, ClusterConfig> = {};
-  const endpointOf = (inst: Instance): EndpointConfig => ({
+  const endpointOf = (inst: Instance, port: number, first: boolean): EndpointConfig => ({
     id: inst.id,
     address: '127.0.0.1',
-    port: inst.sidecar.inbound,
+    port: inboundPortOf(inst, port, first),
     healthy: Registry.serving(inst),
     meta: metaOf(inst),
-    serverMtls: mtlsOf(inst).mode,
+    serverMtls: mtlsOf(inst, port).mode,
   });
   // Several DestinationRules for one host: Istio merges their subsets and keeps the first
   // one's top-level trafficPolicy (the analyzer warns about it).
@@ -356,54 +389,57 @@ export function compile(input: CompileInput): MeshSnapshot {
     const svc = resolver.resolve(dr.spec.host);
     if (svc) drByService.set(svc.name, [...(drByService.get(svc.name) ?? []), dr]);
   }
-  const protocolOfService = new Map(mesh.services.map((s) => [s.name, s.protocol]));
   for (const svc of services) {
-    const protocol = protocolField(protocolOfService.get(svc.name));
     const members = instances.filter((i) => i.workload.service === svc.name);
     const rules = drByService.get(svc.name) ?? [];
     const dr = rules[0];
-    const top = forPort(dr?.spec.trafficPolicy, svc.port);
-    const name = `outbound|${svc.port}||${svc.fqdn}`;
-    clusters[name] = {
-      key: name,
-      name,
-      kind: 'outbound',
-      service: svc,
-      endpoints: members.map(endpointOf),
-      ...awaitWhileRestarting(members),
-      lb: lbPolicy(top),
-      hashPolicy: hashPolicy(top),
-      connectTimeoutMs: connectTimeout(top),
-      trafficPolicy: top,
-      policySource: dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined,
-      tls: upstreamTls(top?.tls, dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined),
-      ...protocol,
-    };
-    const seenSubsets = new Set<string>();
-    for (const owner of rules) {
-      for (const subset of owner.spec.subsets ?? []) {
-        if (seenSubsets.has(subset.name)) continue;
-        seenSubsets.add(subset.name);
-        const policy = mergePolicy(top, subset.trafficPolicy, svc.port);
-        const sname = `outbound|${svc.port}|${subset.name}|${svc.fqdn}`;
-        clusters[sname] = {
-          key: sname,
-          name: sname,
-          kind: 'outbound',
-          service: svc,
-          subset: subset.name,
-          endpoints: members.filter((m) => labelsMatch(subset.labels, m.workload.labels)).map(endpointOf),
-          ...awaitWhileRestarting(members.filter((m) => labelsMatch(subset.labels, m.workload.labels))),
-          lb: lbPolicy(policy),
-          hashPolicy: hashPolicy(policy),
-          connectTimeoutMs: connectTimeout(policy),
-          trafficPolicy: policy,
-          policySource: `DestinationRule ${owner.metadata.namespace}/${owner.metadata.name} subset ${subset.name}`,
-          tls: upstreamTls(policy?.tls, `DestinationRule ${owner.metadata.namespace}/${owner.metadata.name} subset ${subset.name}`),
-          ...protocol,
-        };
+    (svc.ports ?? [{ port: svc.port, protocol: 'unknown' as const }]).forEach((sp, i) => {
+      const first = i === 0;
+      const ref: ServiceRef = { ...svc, port: sp.port };
+      const top = forPort(dr?.spec.trafficPolicy, sp.port);
+      const name = `outbound|${sp.port}||${svc.fqdn}`;
+      clusters[name] = {
+        key: name,
+        name,
+        kind: 'outbound',
+        service: ref,
+        endpoints: members.map((m) => endpointOf(m, sp.port, first)),
+        ...awaitWhileRestarting(members),
+        lb: lbPolicy(top),
+        hashPolicy: hashPolicy(top),
+        connectTimeoutMs: connectTimeout(top),
+        trafficPolicy: top,
+        policySource: dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined,
+        tls: upstreamTls(top?.tls, dr ? `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}` : undefined),
+        ...protocolField(sp.protocol),
+      };
+      const seenSubsets = new Set<string>();
+      for (const owner of rules) {
+        for (const subset of owner.spec.subsets ?? []) {
+          if (seenSubsets.has(subset.name)) continue;
+          seenSubsets.add(subset.name);
+          const policy = mergePolicy(top, subset.trafficPolicy, sp.port);
+          const sname = `outbound|${sp.port}|${subset.name}|${svc.fqdn}`;
+          const selected = members.filter((m) => labelsMatch(subset.labels, m.workload.labels));
+          clusters[sname] = {
+            key: sname,
+            name: sname,
+            kind: 'outbound',
+            service: ref,
+            subset: subset.name,
+            endpoints: selected.map((m) => endpointOf(m, sp.port, first)),
+            ...awaitWhileRestarting(selected),
+            lb: lbPolicy(policy),
+            hashPolicy: hashPolicy(policy),
+            connectTimeoutMs: connectTimeout(policy),
+            trafficPolicy: policy,
+            policySource: `DestinationRule ${owner.metadata.namespace}/${owner.metadata.name} subset ${subset.name}`,
+            tls: upstreamTls(policy?.tls, `DestinationRule ${owner.metadata.namespace}/${owner.metadata.name} subset ${subset.name}`),
+            ...protocolField(sp.protocol),
+          };
+        }
       }
-    }
+    });
   }
   for (const ext of external) {
     const rules = drs.filter((d) => d.spec.host.toLowerCase() === ext.host);
@@ -453,25 +489,27 @@ export function compile(input: CompileInput): MeshSnapshot {
     }
   }
   for (const inst of instances) {
-    const key = inboundClusterKey(inst);
-    const port = mesh.services.find((s) => s.name === inst.workload.service)?.port ?? 80;
-    clusters[key] = {
-      key,
-      name: `inbound|${port}||`,
-      kind: 'inbound',
-      endpoints: [
-        {
-          id: `${inst.id}/app`,
-          address: '127.0.0.1',
-          port: inst.appPort,
-          healthy: true,
-          meta: workloadMeta(inst.workload.labels, inst.workload.workload, ns, inst.workload.service),
-        },
-      ],
-      lb: 'ROUND_ROBIN',
-      connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
-      ...protocolField(protocolOfService.get(inst.workload.service)),
-    };
+    const own = specOf.get(inst.workload.service);
+    (own ? portsOf(own) : [{ port: 80, protocol: 'http' as const }]).forEach((p, i) => {
+      const key = inboundClusterKey(inst, p.port, i === 0);
+      clusters[key] = {
+        key,
+        name: `inbound|${p.port}||`,
+        kind: 'inbound',
+        endpoints: [
+          {
+            id: `${inst.id}/app`,
+            address: '127.0.0.1',
+            port: appPortOf(inst, i),
+            healthy: true,
+            meta: workloadMeta(inst.workload.labels, inst.workload.workload, ns, inst.workload.service),
+          },
+        ],
+        lb: 'ROUND_ROBIN',
+        connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+        ...protocolField(p.protocol),
+      };
+    });
   }
   clusters[PASSTHROUGH_CLUSTER] = {
     key: PASSTHROUGH_CLUSTER,
@@ -514,11 +552,15 @@ export function compile(input: CompileInput): MeshSnapshot {
     };
   }
 
-  // ---- gateway route config
+  // ---- gateway route configs: port 80 (the ingress address) and every other HTTP server port
   routeConfigs[GATEWAY_ROUTE_CONFIG] = {
     name: GATEWAY_ROUTE_CONFIG,
     virtualHosts: gatewayVirtualHosts(gws, vss, mesh, routeCompiler),
   };
+  for (const [port, protocol] of gatewayPorts(gws, mesh)) {
+    if (protocol !== 'http' || port === 80) continue;
+    routeConfigs[gatewayRouteConfigName(port)] = { name: gatewayRouteConfigName(port), virtualHosts: gatewayVirtualHosts(gws, vss, mesh, routeCompiler, port) };
+  }
 
   // ---- EnvoyFilter local rate limits: filters in the proxies' chains, per-route settings
   compileRateLimits({
@@ -544,9 +586,39 @@ export function compile(input: CompileInput): MeshSnapshot {
   }
 
   const byId = new Map(instances.map((i) => [i.id, i]));
-  const listeners = [...listenersFor(mesh, instances, input.ingress), ...(input.extraListeners ?? [])].map((l) => {
-    const inst = l.kind === 'inbound' ? byId.get(l.proxyId) : undefined;
-    return inst ? { ...l, mtls: mtlsOf(inst) } : l;
+  // ---- TCP and TLS routes of the sidecars' per-service listeners (per proxy: sourceLabels)
+  const l4Vss = virtualServiceByService(meshVss, resolver, 'l4');
+  const l4Cache = new Map<string, Pick<ListenerConfig, 'tcpRoutes' | 'tlsRoutes'>>();
+  const l4For = (scope: MatchScope, svc: ServiceRef, port: number, protocol: SelectedProtocol): Pick<ListenerConfig, 'tcpRoutes' | 'tlsRoutes'> => {
+    const codec = codecOf(protocol);
+    if (codec !== 'tcp' && codec !== 'sniff') return {};
+    const vs = l4Vss.get(svc.name);
+    const key = `${svc.name}|${port}|${protocol}|${vs ? JSON.stringify(sourceLabelKeysL4.map((k) => scope.labels[k] ?? null)) : ''}`;
+    let cached = l4Cache.get(key);
+    if (!cached) {
+      const tcp = [...(vs ? l4Routes(vs, 'tcp', scope, resolver, port) : []), defaultL4Route(svc, port)];
+      cached = protocol === 'tls' || protocol === 'https' ? { tlsRoutes: vs ? l4Routes(vs, 'tls', scope, resolver, port) : [], tcpRoutes: tcp } : { tcpRoutes: tcp };
+      l4Cache.set(key, cached);
+    }
+    return cached;
+  };
+  const l4Of = (inst: Instance, svc: ServiceRef, port: number, protocol: SelectedProtocol): Pick<ListenerConfig, 'tcpRoutes' | 'tlsRoutes'> =>
+    l4For({ gateway: 'mesh', labels: inst.workload.labels, namespace: ns }, svc, port, protocol);
+  const sourceLabelKeysL4 = [
+    ...new Set(meshVss.flatMap((vs) => [...(vs.spec.tcp ?? []), ...(vs.spec.tls ?? [])].flatMap((r) => (r.match ?? []).flatMap((m) => Object.keys(m.sourceLabels ?? {}))))),
+  ].sort();
+  const serviceByName = new Map(services.map((sv) => [sv.name, sv]));
+  const listeners = [...listenersFor(mesh, instances, input.ingress), ...gatewayServerListeners(gws, vss, mesh, input.ingress, resolver), ...(input.extraListeners ?? [])].map((l) => {
+    const inst = byId.get(l.proxyId);
+    if (!inst) {
+      // a port-forward to a TCP or detected port: the mesh's tcp[] routes, from the gateway's workload
+      const svc = l.routeConfig === PORT_FORWARD_ROUTE_CONFIG && l.boundHost ? serviceByName.get(l.boundHost) : undefined;
+      return svc && l.servicePort !== undefined ? { ...l, ...l4For({ gateway: 'mesh', labels: mesh.ingress.labels, namespace: ns }, svc, l.servicePort, l.protocol ?? 'http') } : l;
+    }
+    if (l.kind === 'inbound') return { ...l, mtls: mtlsOf(inst, l.servicePort) };
+    const svc = l.boundHost ? serviceByName.get(l.boundHost) : undefined;
+    if (svc && l.servicePort !== undefined) return { ...l, ...l4Of(inst, svc, l.servicePort, l.protocol ?? 'http') };
+    return l;
   });
   return {
     version: input.version,
@@ -563,16 +635,28 @@ export function compile(input: CompileInput): MeshSnapshot {
   };
 }
 
-interface MatchScope {
-  /** `mesh` for sidecars, `<ns>/<name>` and `<name>` of the gateway otherwise */
-  gateway: string;
-  gatewayNames?: string[];
-  labels: Record<string, string>;
-  namespace: string;
+/** the Host values of one service port: with the port, and bare for the first port */
+function serviceDomains(s: ServiceRef, port: number = s.port): string[] {
+  return hostAliases(s).flatMap((n) => (port === s.port ? [n, `${n}:${port}`] : [`${n}:${port}`]));
 }
 
-function serviceDomains(s: ServiceRef): string[] {
-  return hostAliases(s).flatMap((n) => [n, `${n}:${s.port}`]);
+/** the ports of a service that HTTP requests reach: HTTP-family ports and detected (unnamed) ones */
+function httpPorts(s: ServiceRef): number[] {
+  return (s.ports ?? [{ port: s.port, protocol: 'unknown' as const }]).filter((p) => codecOf(p.protocol) === 'http' || codecOf(p.protocol) === 'sniff').map((p) => p.port);
+}
+
+/** the first VirtualService bound here for each service, among those with routes of `kind` */
+function virtualServiceByService(vss: readonly VS[], resolver: HostResolver, kind: 'http' | 'l4'): Map<string, VS> {
+  const out = new Map<string, VS>();
+  for (const vs of vss) {
+    const has = kind === 'http' ? (vs.spec.http?.length ?? 0) > 0 || (!vs.spec.tcp?.length && !vs.spec.tls?.length) : (vs.spec.tcp?.length ?? 0) > 0 || (vs.spec.tls?.length ?? 0) > 0;
+    if (!has) continue;
+    for (const host of vs.spec.hosts ?? []) {
+      const svc = resolver.resolve(host);
+      if (svc && !out.has(svc.name)) out.set(svc.name, vs);
+    }
+  }
+  return out;
 }
 
 function sidecarVirtualHosts(
@@ -586,32 +670,32 @@ function sidecarVirtualHosts(
 ): VirtualHostConfig[] {
   const out: VirtualHostConfig[] = [];
   const claimed = new Set<string>();
-  const vsForService = new Map<string, VS>();
+  const vsForService = virtualServiceByService(vss, resolver, 'http');
   const vsForHost = new Map<string, VS>();
   const extraHosts: Array<{ host: string; vs: VS }> = [];
   const externalHosts = new Set(external.map((e) => e.host));
   for (const vs of vss) {
     for (const host of vs.spec.hosts ?? []) {
       const h = host.toLowerCase();
-      const svc = externalHosts.has(h) ? undefined : resolver.resolve(host);
-      if (svc) {
-        if (!vsForService.has(svc.name)) vsForService.set(svc.name, vs);
-      } else if (externalHosts.has(h)) {
+      if (externalHosts.has(h)) {
         if (!vsForHost.has(h)) vsForHost.set(h, vs);
-      } else if (host !== '*') {
+      } else if (!resolver.resolve(host) && host !== '*') {
         extraHosts.push({ host, vs });
       }
     }
   }
   for (const svc of services) {
     const vs = vsForService.get(svc.name);
-    const domains = serviceDomains(svc);
-    domains.forEach((d) => claimed.add(d));
-    out.push({
-      name: `${svc.fqdn}:${svc.port}`,
-      domains,
-      routes: vs ? rc.routes(vs, scope) : [rc.defaultRoute(svc)],
-    });
+    // one virtual host per port HTTP can reach (Istio: a route configuration per port)
+    for (const port of httpPorts(svc)) {
+      const domains = serviceDomains(svc, port);
+      domains.forEach((d) => claimed.add(d));
+      out.push({
+        name: `${svc.fqdn}:${port}`,
+        domains,
+        routes: vs ? rc.routes(vs, scope, port) : [rc.defaultRoute(svc, port)],
+      });
+    }
   }
   // ServiceEntry hosts, per HTTP port: the host alone goes to its first port
   for (const ext of external) {
@@ -653,18 +737,60 @@ export function hostCovered(host: string, serverHost: string): boolean {
   return false;
 }
 
-function gatewayVirtualHosts(gws: GW[], vss: VS[], mesh: MeshDefinition, rc: RouteCompiler): VirtualHostConfig[] {
+/** what the ingress gateway serves on a Gateway server port */
+export type GatewayServerProtocol = 'http' | 'tcp' | 'tls';
+
+/**
+ * A Gateway server's protocol as the ingress serves it: HTTP, HTTP2, GRPC and GRPC-WEB through
+ * the HTTP connection manager; TCP and MONGO through the TCP proxy; TLS (and HTTPS) with
+ * `tls.mode: PASSTHROUGH` routed by SNI without terminating. Other TLS modes need termination,
+ * which meshbox does not do: such a server is not served (undefined).
+ */
+export function gatewayServerProtocol(server: GatewayServer): GatewayServerProtocol | undefined {
+  const p = server.port.protocol.toUpperCase();
+  if (p === 'HTTP' || p === 'HTTP2' || p === 'GRPC' || p === 'GRPC-WEB') return 'http';
+  if (p === 'TCP' || p === 'MONGO') return 'tcp';
+  if ((p === 'TLS' || p === 'HTTPS') && server.tls?.mode === 'PASSTHROUGH') return 'tls';
+  return undefined;
+}
+
+/** the Gateway servers of the ingress (Gateways whose selector matches its labels), by port: the first protocol declared on a port wins */
+export function gatewayPorts(gws: readonly GW[], mesh: MeshDefinition): Map<number, GatewayServerProtocol> {
+  const out = new Map<number, GatewayServerProtocol>();
+  for (const gw of gws.filter((g) => labelsMatch(g.spec.selector, mesh.ingress.labels))) {
+    for (const server of gw.spec.servers ?? []) {
+      const protocol = gatewayServerProtocol(server);
+      if (protocol && !out.has(server.port.number)) out.set(server.port.number, protocol);
+    }
+  }
+  return out;
+}
+
+/** the route configuration of the ingress gateway's HTTP servers on `port` */
+export function gatewayRouteConfigName(port: number): string {
+  return port === 80 ? GATEWAY_ROUTE_CONFIG : `gateway/http.${port}`;
+}
+
+function gatewayScope(gw: GW, mesh: MeshDefinition): { names: string[]; scope: MatchScope } {
+  const names = [gw.metadata.name, `${gw.metadata.namespace}/${gw.metadata.name}`];
+  // the gateway proxy's own namespace, as for a sidecar its workload's
+  return { names, scope: { gateway: names[1]!, gatewayNames: names, labels: mesh.ingress.labels, namespace: gatewayMeta(mesh).namespace } };
+}
+
+function boundTo(vs: VS, names: string[]): boolean {
+  return (vs.spec.gateways ?? []).some((g) => names.includes(g) || names.includes(`${vs.metadata.namespace}/${g}`));
+}
+
+function gatewayVirtualHosts(gws: GW[], vss: VS[], mesh: MeshDefinition, rc: RouteCompiler, port = 80): VirtualHostConfig[] {
   const ours = gws.filter((g) => labelsMatch(g.spec.selector, mesh.ingress.labels));
   const out: VirtualHostConfig[] = [];
   const seen = new Set<string>();
   for (const gw of ours) {
-    const servers = (gw.spec.servers ?? []).filter((s) => s.port.number === 80 && ['HTTP', 'HTTP2', 'GRPC'].includes(s.port.protocol.toUpperCase()));
+    const servers = (gw.spec.servers ?? []).filter((s) => s.port.number === port && gatewayServerProtocol(s) === 'http');
     if (servers.length === 0) continue;
-    const names = [gw.metadata.name, `${gw.metadata.namespace}/${gw.metadata.name}`];
-    // the gateway proxy's own namespace, as for a sidecar its workload's
-    const scope: MatchScope = { gateway: names[1]!, gatewayNames: names, labels: mesh.ingress.labels, namespace: gatewayMeta(mesh).namespace };
+    const { names, scope } = gatewayScope(gw, mesh);
     for (const vs of vss) {
-      if (!(vs.spec.gateways ?? []).some((g) => names.includes(g) || names.includes(`${vs.metadata.namespace}/${g}`))) continue;
+      if (!boundTo(vs, names)) continue;
       for (const host of vs.spec.hosts ?? []) {
         for (const server of servers) {
           let domain: string | undefined;
@@ -672,7 +798,7 @@ function gatewayVirtualHosts(gws: GW[], vss: VS[], mesh: MeshDefinition, rc: Rou
           else if (host === '*' || host.startsWith('*.')) domain = server.hosts.map((sh) => (sh.includes('/') ? sh.split('/')[1]! : sh)).find((sh) => hostCovered(sh, host));
           if (!domain || seen.has(domain)) continue;
           seen.add(domain);
-          out.push({ name: `${domain}:80`, domains: [domain], routes: rc.routes(vs, scope) });
+          out.push({ name: `${domain}:${port}`, domains: [domain], routes: rc.routes(vs, scope, port) });
         }
       }
     }
@@ -680,16 +806,59 @@ function gatewayVirtualHosts(gws: GW[], vss: VS[], mesh: MeshDefinition, rc: Rou
   return out;
 }
 
+/** `tcp[]` (or `tls[]`) routes of the VirtualServices bound to the Gateways serving `port` */
+function gatewayL4Routes(gws: GW[], vss: VS[], mesh: MeshDefinition, resolver: HostResolver, port: number, list: 'tcp' | 'tls'): TcpRouteEntryConfig[] {
+  const out: TcpRouteEntryConfig[] = [];
+  for (const gw of gws.filter((g) => labelsMatch(g.spec.selector, mesh.ingress.labels))) {
+    const servers = (gw.spec.servers ?? []).filter((s) => s.port.number === port && gatewayServerProtocol(s) !== 'http');
+    if (servers.length === 0) continue;
+    const { names, scope } = gatewayScope(gw, mesh);
+    for (const vs of vss) {
+      if (!boundTo(vs, names)) continue;
+      const covered = (vs.spec.hosts ?? []).some((h) => servers.some((sv) => sv.hosts.some((sh) => hostCovered(h, sh) || hostCovered(sh.includes('/') ? sh.split('/')[1]! : sh, h))));
+      if (!covered) continue;
+      out.push(...l4Routes(vs, list, scope, resolver, port));
+    }
+  }
+  return out;
+}
+
+/**
+ * The ingress gateway's listeners for its Gateway servers other than HTTP on port 80 (served on
+ * the ingress address and port): each on the ingress host, on the same port number (or the one
+ * `--gateway-port` maps it to), on a free one when that is taken.
+ */
+function gatewayServerListeners(gws: GW[], vss: VS[], mesh: MeshDefinition, ingress: CompileInput['ingress'], resolver: HostResolver): ListenerConfig[] {
+  const out: ListenerConfig[] = [];
+  for (const [port, protocol] of gatewayPorts(gws, mesh)) {
+    if (port === 80 && protocol === 'http') continue;
+    const mapped = ingress.gatewayPorts?.[port];
+    const base: ListenerConfig = {
+      name: `${GATEWAY_ID}/${protocol}.${port}`,
+      proxyId: GATEWAY_ID,
+      kind: 'gateway',
+      address: ingress.address,
+      port: mapped ?? port,
+      servicePort: port,
+      ...(mapped === undefined ? { fallbackToFreePort: true } : {}),
+    };
+    if (protocol === 'http') out.push({ ...base, routeConfig: gatewayRouteConfigName(port) });
+    else if (protocol === 'tcp') out.push({ ...base, protocol: 'tcp', tcpRoutes: gatewayL4Routes(gws, vss, mesh, resolver, port, 'tcp') });
+    else out.push({ ...base, protocol: 'tls', tlsRoutes: gatewayL4Routes(gws, vss, mesh, resolver, port, 'tls'), tcpRoutes: gatewayL4Routes(gws, vss, mesh, resolver, port, 'tcp') });
+  }
+  return out;
+}
+
 class RouteCompiler {
   constructor(private readonly resolver: HostResolver) {}
 
-  defaultRoute(svc: ServiceRef): RouteEntryConfig {
-    const name = `outbound|${svc.port}||${svc.fqdn}`;
+  defaultRoute(svc: ServiceRef, port: number = svc.port): RouteEntryConfig {
+    const name = `outbound|${port}||${svc.fqdn}`;
     return {
       name: 'default',
       origin: { resource: `default route of ${svc.name}`, index: -1 },
       match: [],
-      action: { type: 'route', destinations: [{ clusterKey: name, clusterName: name, host: svc.name, port: svc.port, weight: 100 }] },
+      action: { type: 'route', destinations: [{ clusterKey: name, clusterName: name, host: svc.name, port, weight: 100 }] },
       timeoutMs: null,
       retry: compileRetryPolicy(undefined, parseDuration),
     };
@@ -722,10 +891,11 @@ class RouteCompiler {
     };
   }
 
-  routes(vs: VS, scope: MatchScope): RouteEntryConfig[] {
+  /** `port`: the port the routes serve (a destination without a port goes there when its service has it) */
+  routes(vs: VS, scope: MatchScope, port = 80): RouteEntryConfig[] {
     const out: RouteEntryConfig[] = [];
     (vs.spec.http ?? []).forEach((http, index) => {
-      const entry = this.route(vs, http, index, scope);
+      const entry = this.route(vs, http, index, scope, port);
       if (entry) out.push(entry);
     });
     return out;
@@ -735,19 +905,13 @@ class RouteCompiler {
     if (!blocks || blocks.length === 0) return [];
     // Istio's sourceMatchHTTP: a block's own gateways decide alone; otherwise its sourceLabels
     // and sourceNamespace must fit the proxy (a sidecar's workload, or the gateway itself)
-    const kept = blocks.filter((b) => {
-      if (b.gateways && b.gateways.length > 0) {
-        const names = scope.gateway === 'mesh' ? ['mesh'] : (scope.gatewayNames ?? []);
-        return b.gateways.some((g) => names.includes(g));
-      }
-      return labelsMatch(b.sourceLabels, scope.labels) && (!b.sourceNamespace || b.sourceNamespace === scope.namespace);
-    });
+    const kept = blocks.filter((b) => blockApplies(b, scope));
     // every block was for other proxies: this route does not exist for this one
     if (kept.length === 0) return undefined;
     return kept.map(({ sourceLabels: _s, sourceNamespace: _n, gateways: _g, ...rest }) => rest);
   }
 
-  private route(vs: VS, http: HTTPRoute, index: number, scope: MatchScope): RouteEntryConfig | undefined {
+  private route(vs: VS, http: HTTPRoute, index: number, scope: MatchScope, listenerPort: number): RouteEntryConfig | undefined {
     const match = this.scopedMatches(http.match, scope);
     if (match === undefined) return undefined;
     const origin = {
@@ -788,7 +952,7 @@ class RouteCompiler {
     }
     const ds = http.route ?? [];
     const destinations: WeightedClusterConfig[] = ds.map((d) => {
-      const { clusterName, port } = this.clusterOf(d.destination);
+      const { clusterName, port } = this.clusterOf(d.destination, listenerPort);
       return {
         clusterKey: clusterName,
         clusterName,
@@ -803,9 +967,10 @@ class RouteCompiler {
     return { ...base, ...(mirrors.length ? { mirrors } : {}), action: { type: 'route', destinations } };
   }
 
-  private clusterOf(d: Destination): { clusterName: string; port: number } {
+  /** a destination's cluster; without `port.number`, the port of the listener the route serves when the service has it (l4-routes.ts destinationPort) */
+  private clusterOf(d: Destination, listenerPort?: number): { clusterName: string; port: number } {
     const svc = this.resolver.resolve(d.host);
-    const port = d.port?.number ?? svc?.port ?? 80;
+    const port = d.port?.number ?? (svc ? (listenerPort !== undefined ? destinationPort(svc, listenerPort) : svc.port) : 80);
     return { clusterName: `outbound|${port}|${d.subset ?? ''}|${svc?.fqdn ?? d.host}`, port };
   }
 

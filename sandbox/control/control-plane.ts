@@ -10,7 +10,8 @@ import type { Finding } from '../config/findings.js';
 import type { MeshDefinition } from '../config/mesh-types.js';
 import type { EventBus } from '../events.js';
 import type { DataPlane } from '../proxy/data-plane.js';
-import { compile } from './compiler.js';
+import { compile, GATEWAY_ID } from './compiler.js';
+import type { BoundListener } from '../proxy/listener.js';
 import type { Registry } from './registry.js';
 import { RouteListInterner } from './route-fingerprint.js';
 import type { ListenerConfig, MeshSnapshot } from './snapshot.js';
@@ -33,13 +34,17 @@ export class ControlPlane {
   private closed = false;
   /** tracing defaults (`--trace-sampling`); undefined: tracing off */
   private tracing: TracingDefaults | undefined;
+  /** the ingress gateway's listeners for Gateway server ports, as bound (`/status`) */
+  private readonly gatewayBound = new Map<string, BoundListener>();
+  /** listener errors already said (see pushNow) */
+  private readonly listenErrors = new Set<string>();
 
   constructor(
     private meshDef: MeshDefinition,
     private readonly registry: Registry,
     private readonly dataPlane: DataPlane,
     private readonly bus: EventBus,
-    private readonly ingress: { address: string; port: number },
+    private readonly ingress: { address: string; port: number; gatewayPorts?: Record<number, number> },
   ) {
     registry.on('change', () => this.schedule());
   }
@@ -166,9 +171,46 @@ export class ControlPlane {
     this.snapshot = snapshot;
     this.history.set(snapshot.version, snapshot);
     for (const v of this.history.keys()) if (this.history.size > SNAPSHOT_HISTORY + 1) this.history.delete(v);
+    // a listener that cannot bind is retried with every snapshot: said once, until it binds
+    const failing = new Set(ack.errors.map((e) => `${e.listener}|${e.address}:${e.port}|${e.code}`));
+    for (const key of [...this.listenErrors]) if (!failing.has(key)) this.listenErrors.delete(key);
     for (const e of ack.errors) {
-      this.bus.emit({ type: 'mesh:notice', time: Date.now(), level: 'error', message: `listener ${e.listener} on ${e.address}:${e.port}: ${e.message}` });
+      const key = `${e.listener}|${e.address}:${e.port}|${e.code}`;
+      if (this.listenErrors.has(key)) continue;
+      this.listenErrors.add(key);
+      const gateway = e.listener.startsWith(`${GATEWAY_ID}/`) && e.listener !== `${GATEWAY_ID}/http.80`;
+      this.bus.emit({
+        type: 'mesh:notice',
+        time: Date.now(),
+        level: 'error',
+        message: `listener ${e.listener} on ${e.address}:${e.port}: ${e.message}`,
+        ...(gateway ? { hint: `the Gateway server port is not served; map it to a free port with \`meshbox up --gateway-port ${e.port}=<free port>\`` } : {}),
+      });
     }
+    this.noteGatewayListeners(snapshot, ack.listeners);
+  }
+
+  /** says where each Gateway server port is served, once, when its listener is bound (or closed) */
+  private noteGatewayListeners(snapshot: MeshSnapshot, bound: readonly BoundListener[]): void {
+    const wanted = new Map(snapshot.listeners.filter((l) => l.proxyId === GATEWAY_ID && l.name !== `${GATEWAY_ID}/http.80`).map((l) => [l.name, l]));
+    for (const b of bound) {
+      const l = wanted.get(b.name);
+      if (!l || this.gatewayBound.get(b.name)?.port === b.port) continue;
+      this.gatewayBound.set(b.name, b);
+      const what = `Gateway server ${b.name.slice(GATEWAY_ID.length + 1).replace('.', ' ').toUpperCase()}`;
+      const moved = b.requestedPort !== undefined ? ` (port ${b.requestedPort} is taken; \`--gateway-port ${l.servicePort}=<port>\` picks one)` : '';
+      this.bus.emit({ type: 'mesh:notice', time: Date.now(), level: b.requestedPort !== undefined ? 'warn' : 'info', message: `ingress gateway: ${what} served on ${b.address}:${b.port}${moved}` });
+    }
+    for (const name of [...this.gatewayBound.keys()]) if (!wanted.has(name)) this.gatewayBound.delete(name);
+  }
+
+  /** the ingress gateway's listeners of Gateway server ports (other than HTTP on 80): where each is served */
+  gatewayListeners(): Array<{ listener: string; serverPort: number; protocol: string; address: string; port: number }> {
+    const configs = new Map((this.snapshot?.listeners ?? []).map((l) => [l.name, l]));
+    return [...this.gatewayBound.values()].map((b) => {
+      const [protocol = 'http'] = b.name.slice(GATEWAY_ID.length + 1).split('.');
+      return { listener: b.name, serverPort: configs.get(b.name)?.servicePort ?? 0, protocol, address: b.address, port: b.port };
+    });
   }
 
   /** Turns tracing on (with its default sampling) or off; pushes a new snapshot. */

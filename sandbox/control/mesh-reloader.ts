@@ -22,7 +22,8 @@ import path from 'node:path';
 import type { Finding } from '../config/findings.js';
 import { hasErrors } from '../config/findings.js';
 import { loadMeshFile, parseMeshText } from '../config/mesh-file.js';
-import type { MeshDefinition, WorkloadSpec } from '../config/mesh-types.js';
+import type { MeshDefinition, ServiceSpec, WorkloadSpec } from '../config/mesh-types.js';
+import { portsOf } from '../config/service-ports.js';
 import { FileWatcher, displayPath } from '../config/watcher.js';
 import { MeshError } from '../errors.js';
 import type { EventBus } from '../events.js';
@@ -72,6 +73,16 @@ function specFields(a: WorkloadSpec, b: WorkloadSpec): string[] {
   return [...keys].filter((k) => canonical((a as unknown as Record<string, unknown>)[k]) !== canonical((b as unknown as Record<string, unknown>)[k])).sort();
 }
 
+/**
+ * a service's ports as its app sees them: how many it listens on and their names (PORT_<NAME>);
+ * a port's number or protocol is the sidecars' business (a new snapshot), not the app's
+ */
+function portsKey(svc: ServiceSpec): string {
+  return portsOf(svc)
+    .map((p) => p.name ?? '(unnamed)')
+    .join(',');
+}
+
 function workloadsOf(mesh: MeshDefinition): Map<string, WorkloadSpec> {
   return new Map(mesh.services.flatMap((s) => s.workloads.map((w) => [w.workload, w] as const)));
 }
@@ -110,6 +121,7 @@ export function planMeshChange(before: MeshDefinition, after: MeshDefinition, op
     if (!o) changed.push(`added Service ${ns}/${name}`);
     else {
       if (o.port !== s.port) changed.push(`changed Service ${ns}/${name} (port ${o.port} -> ${s.port})`);
+      else if (JSON.stringify(portsOf(o)) !== JSON.stringify(portsOf(s))) changed.push(`changed Service ${ns}/${name} (ports)`);
       if (canonical(o.watch) !== canonical(s.watch)) changed.push(`changed Service ${ns}/${name} (watch)`);
     }
   }
@@ -125,6 +137,10 @@ export function planMeshChange(before: MeshDefinition, after: MeshDefinition, op
       continue;
     }
     const fields = specFields(o, w);
+    // the app listens on one port per service port: new ports mean new PORT_<NAME> variables
+    const so = before.services.find((x) => x.name === o.service);
+    const sn = after.services.find((x) => x.name === w.service);
+    if (so && sn && portsKey(so) !== portsKey(sn)) fields.push('ports');
     if (fields.length > 0) {
       workloads.push({ workload: name, service: w.service, change: 'changed', before: o, after: w, fields });
       changed.push(`changed Workload ${ns}/${name} (${fields.join(', ')}${o.replicas !== w.replicas ? `; replicas ${o.replicas} -> ${w.replicas}` : ''})`);

@@ -9,10 +9,15 @@ import type { WorkloadSpec } from '../config/mesh-types.js';
 export type InstanceState = 'pending' | 'starting' | 'running' | 'exited' | 'stopped';
 
 export interface SidecarPorts {
+  /** the inbound listener of the service's first port */
   inbound: number;
   outbound: number;
-  /** per-service outbound listeners: service name -> port */
+  /** per-service outbound listeners (each service's first port): service name -> port */
   services: Record<string, number>;
+  /** inbound listeners of the workload's other service ports: service port -> sidecar port */
+  inboundPorts?: Record<string, number>;
+  /** outbound listeners of the other ports of every service: `<service>:<port>` -> sidecar port */
+  servicePorts?: Record<string, number>;
 }
 
 export interface Instance {
@@ -21,8 +26,13 @@ export interface Instance {
   workload: WorkloadSpec;
   /** 1-based replica number */
   ordinal: number;
-  /** where the app itself listens */
+  /** where the app itself listens (its service's first port: `PORT`, health checks) */
   appPort: number;
+  /**
+   * where the app listens for each of its service's ports, in their order (the first is
+   * `appPort`; `PORT_<NAME>`); absent: one port
+   */
+  appPorts?: number[];
   sidecar: SidecarPorts;
   state: InstanceState;
   healthy: boolean;
@@ -63,7 +73,7 @@ export class Registry extends EventEmitter {
     return [...this.instances.values()];
   }
 
-  update(id: string, patch: Partial<Pick<Instance, 'state' | 'healthy' | 'pid' | 'restarts' | 'drained' | 'sidecar' | 'appPort' | 'workload' | 'restarting' | 'failure'>>): void {
+  update(id: string, patch: Partial<Pick<Instance, 'state' | 'healthy' | 'pid' | 'restarts' | 'drained' | 'sidecar' | 'appPort' | 'appPorts' | 'workload' | 'restarting' | 'failure'>>): void {
     const inst = this.instances.get(id);
     if (!inst) return;
     let changed = false;

@@ -17,9 +17,11 @@
  * Operations on instances never interleave: `exclusive()` runs one change of the mesh at a time.
  */
 import type { WorkloadSpec } from '../config/mesh-types.js';
+import { portsOf } from '../config/service-ports.js';
 import { MeshError } from '../errors.js';
 import type { DataPlane } from '../proxy/data-plane.js';
-import { allocatePort, releasePort } from '../runtime/ports.js';
+import { allocateAppPorts, recordListenerPorts, releaseAppPorts } from './sidecar-ports.js';
+import { allocatePort } from '../runtime/ports.js';
 import { GATEWAY_ID, listenersFor } from './compiler.js';
 import type { ControlPlane } from './control-plane.js';
 import { instanceId, type Instance, type Registry } from './registry.js';
@@ -84,14 +86,7 @@ export class Rollout {
     const e = errors.find((x) => !x.listener.startsWith(`${GATEWAY_ID}/`));
     if (e) throw new MeshError('MESH_ERR_LISTEN', [`sidecar listener ${e.listener}`, `${e.address}:${e.port}`, e.message]);
     const byId = new Map(instances.map((i) => [i.id, i]));
-    for (const b of bound) {
-      const [proxyId, kind, service] = b.name.split('/');
-      const inst = byId.get(proxyId!);
-      if (!inst || proxyId === GATEWAY_ID) continue;
-      if (kind === 'inbound') inst.sidecar.inbound = b.port;
-      else if (service) inst.sidecar.services[service] = b.port;
-      else inst.sidecar.outbound = b.port;
-    }
+    recordListenerPorts(bound, (id) => (id === GATEWAY_ID ? undefined : byId.get(id)));
   }
 
   /** registers `count` new instances of `spec` (lowest free ordinals), listeners bound, not started */
@@ -106,7 +101,7 @@ export class Rollout {
         id: instanceId(spec, n),
         workload: spec,
         ordinal: n,
-        appPort: await allocatePort(),
+        ...(await allocateAppPorts(this.h.controlPlane.mesh.services.find((s) => s.name === spec.service))),
         sidecar: { inbound: 0, outbound: 0, services: {} },
         state: 'pending',
         healthy: false,
@@ -117,7 +112,7 @@ export class Rollout {
     try {
       await this.bind(fresh);
     } catch (e) {
-      for (const i of fresh) releasePort(i.appPort);
+      for (const i of fresh) releaseAppPorts(i);
       throw e;
     }
     for (const i of fresh) this.h.registry.add(i);
@@ -192,7 +187,7 @@ export class Rollout {
     this.h.workloads.forget(id);
     this.h.registry.remove(id);
     await this.h.controlPlane.publish();
-    releasePort(inst.appPort);
+    releaseAppPorts(inst);
   }
 
   /** one replica: stop and start again with `spec`; requests for it wait meanwhile (bounded) */
@@ -204,7 +199,16 @@ export class Rollout {
       await this.h.controlPlane.publish();
       await this.waitIdle(id);
       await this.h.workloads.stop(id);
-      this.h.registry.update(id, { workload: spec, drained: wasDrained });
+      // a service port added while it was running: the app gets a port for it too
+      const svc = this.h.controlPlane.mesh.services.find((s) => s.name === spec.service);
+      const wanted = svc ? portsOf(svc).length : 1;
+      const patch: Partial<Instance> = {};
+      if (wanted > 1 && (inst.appPorts?.length ?? 1) < wanted) {
+        const appPorts = [inst.appPort];
+        for (let i = 1; i < wanted; i++) appPorts.push(inst.appPorts?.[i] ?? (await allocatePort()));
+        patch.appPorts = appPorts;
+      }
+      this.h.registry.update(id, { workload: spec, drained: wasDrained, ...patch });
       await this.h.workloads.start(id);
       return await this.waitHealthy(id, spec.startTimeoutMs);
     } finally {

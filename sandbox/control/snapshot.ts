@@ -68,7 +68,16 @@ export interface ServiceRef {
   name: string;
   namespace: string;
   fqdn: string;
+  /** the first Service port (on a cluster's `service`: the cluster's own port) */
   port: number;
+  /** every Service port, the first one `port` (absent: `port` only, detected per connection) */
+  ports?: ServicePortRef[];
+}
+
+export interface ServicePortRef {
+  port: number;
+  name?: string;
+  protocol: SelectedProtocol;
 }
 
 /** every way a rule or a Host header may name a service: `svc`, `svc.ns`, `svc.ns.svc`, the FQDN */
@@ -193,16 +202,49 @@ export interface RouteConfig {
   virtualHosts: VirtualHostConfig[];
 }
 
+/**
+ * One match block of a VirtualService `tcp[]` or `tls[]` route, as it applies to one proxy:
+ * `sourceLabels`, `sourceNamespace` and `gateways` were decided by the compiler (the block exists
+ * for this proxy or not); what is left is matched per connection.
+ */
+export interface L4MatchConfig {
+  /** the service port (sidecars) or Gateway server port the connection is addressed to */
+  port?: number;
+  /** IPs or CIDRs the connection's destination address must fall in */
+  destinationSubnets?: string[];
+  /** IP or CIDR the connection's source address must fall in */
+  sourceSubnet?: string;
+  /** tls[] routes: SNI names of the ClientHello (`*.example.com` wildcards) */
+  sniHosts?: string[];
+}
+
+/** A TCP or TLS route of one listener: the first whose match blocks accept a connection wins. */
+export interface TcpRouteEntryConfig {
+  origin: RouteOrigin;
+  /** `tcp` or `tls`: which list of the VirtualService it comes from (explanations) */
+  list: 'tcp' | 'tls';
+  /** OR of blocks; empty = every connection */
+  match: L4MatchConfig[];
+  /** weighted destinations (Envoy tcp_proxy weighted_clusters), picked per connection */
+  destinations: WeightedClusterConfig[];
+}
+
 export type ListenerKind = 'inbound' | 'outbound' | 'gateway';
 
 export interface ListenerConfig {
-  /** unique, stable across snapshots: `<proxyId>/inbound`, `<proxyId>/outbound`, `<proxyId>/outbound/<service>` */
+  /**
+   * unique, stable across snapshots: `<proxyId>/inbound[/<port>]`, `<proxyId>/outbound`,
+   * `<proxyId>/outbound/<service>[/<port>]` (../control/sidecar-ports.ts), gateway servers
+   * `istio-ingressgateway/<protocol>.<port>`
+   */
   name: string;
   proxyId: string;
   kind: ListenerKind;
   address: string;
   /** 0 = let the OS pick (the worker reports the port it got) */
   port: number;
+  /** when `port` is taken, bind one the OS picks instead of failing (Gateway server ports) */
+  fallbackToFreePort?: boolean;
   /** route configuration name (outbound/gateway); inbound listeners use `inboundCluster` */
   routeConfig?: string;
   /** for per-service outbound listeners: the destination host, whatever the Host header says */
@@ -215,6 +257,10 @@ export interface ListenerConfig {
   mtls?: InboundMtlsConfig;
   /** the Service port's protocol (../config/protocol-selection.ts); absent: http */
   protocol?: SelectedProtocol;
+  /** outbound and gateway listeners of TCP and detected ports: `tcp[]` routes in order (sidecars end with the service's default route) */
+  tcpRoutes?: TcpRouteEntryConfig[];
+  /** outbound and gateway listeners of TLS ports: `tls[]` routes by SNI (sidecars end with the service's default route) */
+  tlsRoutes?: TcpRouteEntryConfig[];
 }
 
 export interface ProxyConfig {

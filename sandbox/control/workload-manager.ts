@@ -139,6 +139,7 @@ export class WorkloadManager {
         workload: inst.workload,
         env: instanceEnv(this.o.mesh, inst, this.o.sandboxId, this.o.seed),
         port: inst.appPort,
+        ...(inst.appPorts ? { ports: [...new Set([inst.appPort, ...inst.appPorts])] } : {}),
       });
       if (pid !== undefined) this.o.state?.addProcess(id, pid);
       // it may have exited already (a container that dies at once): its exit was handled

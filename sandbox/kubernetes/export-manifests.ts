@@ -17,6 +17,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { stringify } from 'yaml';
+import { portsOf } from '../config/service-ports.js';
 import type { Finding } from '../config/findings.js';
 import { makeFinding } from '../config/codes.js';
 import { isObj, type Obj } from '../config/checks/guards.js';
@@ -53,13 +54,36 @@ function imageOf(svc: ServiceSpec, w: WorkloadSpec): string {
   return `meshbox/${svc.name}`;
 }
 
-/** the handler of the workload's health check: httpGet, tcpSocket or exec */
-function handler(w: WorkloadSpec): Obj {
-  return w.health.kind === 'tcp' ? { tcpSocket: { port: 'http' } } : w.health.kind === 'exec' && w.health.command ? { exec: { command: w.health.command } } : { httpGet: { path: w.health.path, port: 'http' } };
+/**
+ * The container ports and the Service ports of a service: one per port, the container port named
+ * after the Service port (`http` for meshbox.yaml's unnamed `port:`, whose Service port stays
+ * unnamed: Istio detects its protocol, as meshbox does), the Service's targetPort that name.
+ */
+function portsFor(svc: ServiceSpec): { container: Obj[]; service: Obj[] } {
+  const container: Obj[] = [];
+  const service: Obj[] = [];
+  for (const p of portsOf(svc)) {
+    // a container port's name is an IANA service name: at most 15 characters
+    const name = p.name === undefined ? 'http' : p.name.length <= 15 ? p.name : undefined;
+    container.push({ ...(name ? { name } : {}), containerPort: p.targetPort ?? p.port });
+    service.push({ ...(p.name ? { name: p.name } : {}), port: p.port, targetPort: name ?? p.targetPort ?? p.port, ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) });
+  }
+  return { container, service };
 }
 
-function probe(w: WorkloadSpec): Obj {
-  const how = handler(w);
+/** how probes name the port they check: the first container port */
+function probePort(svc: ServiceSpec): string | number {
+  const first = portsFor(svc).container[0]!;
+  return (first['name'] as string | undefined) ?? (first['containerPort'] as number);
+}
+
+/** the handler of the workload's health check: httpGet, tcpSocket or exec */
+function handler(w: WorkloadSpec, port: string | number): Obj {
+  return w.health.kind === 'tcp' ? { tcpSocket: { port } } : w.health.kind === 'exec' && w.health.command ? { exec: { command: w.health.command } } : { httpGet: { path: w.health.path, port } };
+}
+
+function probe(w: WorkloadSpec, port: string | number = 'http'): Obj {
+  const how = handler(w, port);
   return {
     ...how,
     periodSeconds: seconds(w.health.intervalMs),
@@ -78,7 +102,7 @@ function deployment(mesh: MeshDefinition, svc: ServiceSpec, w: WorkloadSpec, out
     name: svc.name,
     image: imageOf(svc, w),
     imagePullPolicy: 'IfNotPresent',
-    ports: [{ name: 'http', containerPort: svc.port }],
+    ports: portsFor(svc).container,
   };
   // in a container: the manifest's own command/args when it came from one; else meshbox.yaml's
   // `command` of an `image`, which meshbox's Docker runtime runs as the image's CMD: `args`
@@ -88,10 +112,10 @@ function deployment(mesh: MeshDefinition, svc: ServiceSpec, w: WorkloadSpec, out
   } else if (w.command && w.image) container['args'] = w.command;
   const env = Object.entries(w.env).map(([name, value]) => ({ name, value }));
   if (env.length) container['env'] = env;
-  container['readinessProbe'] = probe(w);
-  container['livenessProbe'] = probe(w);
+  container['readinessProbe'] = probe(w, probePort(svc));
+  container['livenessProbe'] = probe(w, probePort(svc));
   if (w.startTimeoutMs !== DEFAULT_START_TIMEOUT_MS) {
-    container['startupProbe'] = { ...handler(w), periodSeconds: 1, failureThreshold: seconds(w.startTimeoutMs) };
+    container['startupProbe'] = { ...handler(w, probePort(svc)), periodSeconds: 1, failureThreshold: seconds(w.startTimeoutMs) };
   }
   if (!w.image && !w.build && !notes.some((n) => n.message.includes(`the image ${imageOf(svc, w)},`))) {
     notes.push(makeFinding('K8S_EXPORT_NOTE', `${w.workload}: no \`image\` or \`build\` in ${basename(mesh.file)}: the Deployment names the image ${imageOf(svc, w)}, which a cluster must be able to pull`, { location: svc.location, hint: `build and push it, or give the service \`image:\` or \`build:\` in ${basename(mesh.file)} and export again` }));
@@ -115,7 +139,7 @@ function serviceDocs(mesh: MeshDefinition, svc: ServiceSpec, outDir: string, not
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: svc.name, labels: { app, service: svc.name } },
-      spec: { selector: { app }, ports: [{ name: svc.protocol, port: svc.port, targetPort: 'http' }] },
+      spec: { selector: { app }, ports: portsFor(svc).service },
     },
   ];
   for (const w of svc.workloads) docs.push(deployment(mesh, svc, w, outDir, notes));

@@ -2,7 +2,9 @@
  * Kubernetes manifests -> meshbox's MeshDefinition, the same model meshbox.yaml produces, so
  * everything downstream (runtimes, sidecars, rules, metrics) is unchanged:
  *
- *   Service (name, first port; selector)   -> ServiceSpec (name, port)
+ *   Service (name, ports; selector)        -> ServiceSpec (name, ports: each port's name, number,
+ *     targetPort (a named one resolved from the container ports), appProtocol; its protocol
+ *     selected as Istio does; UDP and SCTP ports are not proxied: reported, left out)
  *   Deployment / StatefulSet it selects     -> WorkloadSpec: workload = the Deployment's name,
  *     version = pod label `version` (default v1), labels = the pod labels (with `app`, `version`),
  *     replicas, env (value, ConfigMap/Secret keys, envFrom), command/args (`container`: ENTRYPOINT
@@ -12,7 +14,7 @@
  *   Istio kinds in the same files           -> rules (`ruleFiles`), applied as from a rules folder
  *
  * What one machine cannot honour (volumes other than ConfigMap/Secret/emptyDir, node selectors,
- * affinity, tolerations, init containers, resources, extra containers, extra ports, tcpSocket and
+ * affinity, tolerations, init containers, resources, extra containers, UDP ports, tcpSocket and
  * exec probes) is one warning with its location. Errors (schema, selector mismatch, missing
  * ConfigMap, duplicate ports, an image nothing can start) drop only the object concerned: the rest
  * of the project still comes up.
@@ -25,7 +27,9 @@ import { isObj, type Obj } from '../config/checks/guards.js';
 import { validateAgainst } from '../config/schema-validator.js';
 import { schemaErrorsToFindings } from '../config/schema-findings.js';
 import { DEFAULT_HEALTH, DEFAULT_INGRESS, DEFAULT_START_TIMEOUT_MS } from '../config/mesh-types.js';
-import type { HealthCheckSpec, ImageCommandSpec, MeshDefinition, ServiceSpec, WatchSpec, WorkloadSpec } from '../config/mesh-types.js';
+import type { HealthCheckSpec, ImageCommandSpec, MeshDefinition, ServicePortSpec, ServiceSpec, WatchSpec, WorkloadSpec } from '../config/mesh-types.js';
+import { servicePort } from '../config/service-ports.js';
+import { codecOf } from '../config/protocol-selection.js';
 import { DEFAULT_NAMESPACE } from '../config/resource.js';
 import { classifyKind } from '../config/kinds.js';
 import { readManifests, type ManifestObject } from './manifest-sources.js';
@@ -73,10 +77,13 @@ function matches(selector: Record<string, string>, labels: Record<string, string
   return keys.length > 0 && keys.every((k) => labels[k] === selector[k]);
 }
 
-function isHttpPortName(name: string | undefined, appProtocol: string | undefined): boolean {
-  const p = (appProtocol ?? name ?? '').toLowerCase();
-  if (!p) return true; // unnamed: sniffed as HTTP
-  return /^(http|http2|grpc|grpc-web|h2c)(-|$)/.test(p) || p === 'kubernetes.io/h2c';
+/** the number of the container port named `name` in a Deployment's or StatefulSet's pod template */
+function containerPortNamed(o: ManifestObject, name: string): number | undefined {
+  const podSpec = (((o.value['spec'] as Obj | undefined)?.['template'] as Obj | undefined)?.['spec'] ?? {}) as Obj;
+  for (const c of Array.isArray(podSpec['containers']) ? (podSpec['containers'] as Obj[]) : []) {
+    for (const p of Array.isArray(c['ports']) ? (c['ports'] as Obj[]) : []) if (p['name'] === name && typeof p['containerPort'] === 'number') return p['containerPort'];
+  }
+  return undefined;
 }
 
 interface Config {
@@ -198,15 +205,20 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
       } else seenPorts.set(n, idx);
     });
     if (dup) continue;
-    const first = ports[0]!;
-    const name = typeof first['name'] === 'string' ? first['name'] : undefined;
-    const appProtocol = typeof first['appProtocol'] === 'string' ? first['appProtocol'] : undefined;
-    if (!isHttpPortName(name, appProtocol)) {
-      findings.push(makeFinding('K8S_NOT_HONOURED', `Service ${svcObj.name}: port ${String(first['port'])} is \`${appProtocol ?? name}\`: meshbox serves HTTP ports only, it is served as HTTP`, { location: at(svcObj, ['spec', 'ports', 0, appProtocol ? 'appProtocol' : 'name']), hint: 'name the port `http` (or `grpc`/`http2`) or set `appProtocol: http`' }));
-    }
-    for (let idx = 1; idx < ports.length; idx++) {
-      findings.push(makeFinding('K8S_NOT_HONOURED', `Service ${svcObj.name}: only the first port (${String(first['port'])}) is served; port ${String(ports[idx]!['port'])} is not`, { location: at(svcObj, ['spec', 'ports', idx]), hint: 'meshbox gives each service one port; split the others into a Service of their own' }));
-    }
+    // every Service port, its protocol selected as Istio does (appProtocol, name prefix, else detected)
+    const declared: Array<{ idx: number; value: Obj; spec: ServicePortSpec }> = [];
+    ports.forEach((p, idx) => {
+      const name = typeof p['name'] === 'string' ? p['name'] : undefined;
+      const appProtocol = typeof p['appProtocol'] === 'string' ? p['appProtocol'] : undefined;
+      const transport = typeof p['protocol'] === 'string' ? p['protocol'] : 'TCP';
+      const spec = servicePort({ ...(name ? { name } : {}), port: Number(p['port']), ...(typeof p['targetPort'] === 'number' ? { targetPort: p['targetPort'] } : {}), ...(appProtocol ? { appProtocol } : {}) });
+      if (transport !== 'TCP' || spec.protocol === 'udp') {
+        findings.push(makeFinding('K8S_NOT_HONOURED', `Service ${svcObj.name}: port ${String(p['port'])} is ${transport !== 'TCP' ? transport : 'udp'}: Istio does not proxy it, and meshbox does not serve it`, { location: at(svcObj, ['spec', 'ports', idx]), hint: 'meshbox serves TCP ports (HTTP, gRPC, TCP, TLS, ...); remove the port or run it outside the mesh' }));
+        return;
+      }
+      declared.push({ idx, value: p, spec });
+    });
+    if (declared.length === 0) continue;
     const selected = pods.filter((p) => matches(selector, p.labels));
     const dropped = mismatched.filter((p) => matches(selector, p.labels));
     if (selected.length === 0 && dropped.length > 0) {
@@ -227,7 +239,16 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
       );
       continue;
     }
-    const service: ServiceSpec = { name: svcObj.name, port: Number(first['port']), protocol: 'http', workloads: [], location: svcObj.doc.start };
+    // a named targetPort is a container port's name: its number, from the first pod template that has it
+    for (const d of declared) {
+      const target = d.value['targetPort'];
+      if (typeof target !== 'string') continue;
+      const number = selected.map((pod) => containerPortNamed(pod.o, target)).find((n) => n !== undefined);
+      if (number !== undefined) d.spec.targetPort = number;
+    }
+    const firstPort = declared[0]!.spec;
+    const service: ServiceSpec = { name: svcObj.name, port: firstPort.port, protocol: firstPort.protocol, workloads: [], location: svcObj.doc.start };
+    if (declared.length > 1 || firstPort.name || firstPort.targetPort !== undefined || firstPort.appProtocol) service.ports = declared.map((d) => d.spec);
     for (const pod of selected) {
       const other = claimed.get(pod.o);
       if (other !== undefined) {
@@ -239,7 +260,7 @@ export async function importManifests(paths: readonly string[], opts: ImportOpti
         );
         continue;
       }
-      const w = await workloadOf(pod.o, pod.labels, svcObj.name, { opts, findings, configMaps, secrets, skaffold: skaffold.artifacts, skaffoldFiles: skaffold.files, reportedBuilders, dirs: set.dirs, watches });
+      const w = await workloadOf(pod.o, pod.labels, svcObj.name, { opts, tcpFirst: codecOf(firstPort.protocol) === 'tcp', findings, configMaps, secrets, skaffold: skaffold.artifacts, skaffoldFiles: skaffold.files, reportedBuilders, dirs: set.dirs, watches });
       if (!w) continue;
       claimed.set(pod.o, svcObj.name);
       const podSpec = ((pod.o.value['spec'] as Obj)['template'] as Obj)['spec'] as Obj;
@@ -299,6 +320,8 @@ async function apiFindings(o: ManifestObject): Promise<Finding[]> {
 
 interface WorkloadContext {
   opts: ImportOptions;
+  /** the Service's first port is served as TCP: without a probe, the health check is a TCP connect */
+  tcpFirst?: boolean;
   findings: Finding[];
   configMaps: Map<string, Config>;
   secrets: Map<string, Config>;
@@ -422,6 +445,8 @@ async function workloadOf(o: ManifestObject, labels: Record<string, string>, ser
       w.startTimeoutMs = Math.max(DEFAULT_START_TIMEOUT_MS, (p['initialDelaySeconds'] + p['failureThreshold'] * p['periodSeconds']) * 1000);
     }
   }
+
+  if (!probeAt && c.tcpFirst) w.health = { ...w.health, kind: 'tcp' };
 
   // how to start it; the container's own command/args (none: the image's) are kept as Kubernetes
   // runs them, for Docker and for export

@@ -22,6 +22,7 @@ import { ClusterManager } from './upstream/cluster.js';
 import { ToxicManager } from './toxics/toxic-manager.js';
 import { TlsSecretStore, type ProxySecret } from '../security/tls-secrets.js';
 import { InboundMtls } from '../security/tls-inbound.js';
+import { TcpProxy } from './tcp/tcp-proxy.js';
 
 export interface SnapshotAck {
   version: number;
@@ -67,6 +68,8 @@ export class DataPlaneCore {
   private readonly listeners: ListenerManager;
   private readonly cm: ConnectionManager;
   private readonly toxics: ToxicManager;
+  /** the TCP proxy filter of every listener's TCP connections (./tcp/tcp-proxy.ts) */
+  private readonly tcp: TcpProxy;
   private buffer: MeshEvent[] = [];
   /** route tables of the current snapshot, by route list fingerprint */
   private tables = new Map<string, RouteTable>();
@@ -94,7 +97,17 @@ export class DataPlaneCore {
       emit: (e) => this.buffered(e),
       limits,
     });
-    this.listeners = new ListenerManager(this.cm, limits, this.inboundMtls);
+    this.tcp = new TcpProxy({
+      current: () => this.current,
+      clusters: this.clusters,
+      seed: rng.fork(2).int(0x7fffffff),
+      emit: (e) => this.buffered(e),
+      idleTimeoutMs: limits.idleTimeoutMs,
+    });
+    this.listeners = new ListenerManager(this.cm, limits, this.inboundMtls, this.tcp, (name) => {
+      const l = this.current.listeners.get(name);
+      return l ? (l.protocol ?? 'http') : undefined;
+    });
   }
 
   /** SDS: the whole set of workload secrets; new connections use them at once */

@@ -17,12 +17,16 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
+import { codecOf, type SelectedProtocol } from '../config/protocol-selection.js';
 import type { ListenerConfig } from '../control/snapshot.js';
 import type { InboundMtls } from '../security/tls-inbound.js';
 import { DEFAULT_BUFFER_LIMIT_BYTES } from './body/request-body.js';
 import { isH2cUpgrade, serveWithoutH2c } from './upgrade/h2c.js';
 import { installCodecDispatch, newCodecStats, type CodecStats } from './codec-sniffer.js';
 import { normalizeH2Request } from './downstream.js';
+import { peek } from './tcp/first-bytes.js';
+import { detectProtocol } from './tcp/protocol-detect.js';
+import type { TcpConnectionOptions } from './tcp/tcp-proxy.js';
 
 /** Downstream resource limits (Envoy HTTP connection manager fields in brackets). */
 export interface DownstreamLimits {
@@ -52,6 +56,12 @@ export interface DownstreamLimits {
   perConnectionBufferLimitBytes: number;
   /** [delayed_close_timeout] Envoy's default 1 s: how long a closing connection waits for the peer to close */
   delayedCloseTimeoutMs: number;
+  /**
+   * Istio's MeshConfig `protocolDetectionTimeout`: how long a port without a protocol waits for
+   * the client's first bytes before treating the connection as TCP. Istio's default is 0s: no
+   * timeout, a server-first protocol (MySQL, SMTP) on such a port waits; declare it `tcp`.
+   */
+  protocolDetectionTimeoutMs: number;
 }
 
 export const DEFAULT_DOWNSTREAM_LIMITS: DownstreamLimits = {
@@ -61,6 +71,7 @@ export const DEFAULT_DOWNSTREAM_LIMITS: DownstreamLimits = {
   maxRequestHeadersKb: 60,
   perConnectionBufferLimitBytes: DEFAULT_BUFFER_LIMIT_BYTES,
   delayedCloseTimeoutMs: 1_000,
+  protocolDetectionTimeoutMs: 0,
 };
 
 export function downstreamLimits(partial: Partial<DownstreamLimits> | undefined): DownstreamLimits {
@@ -105,10 +116,17 @@ export interface ListenerHandler {
   clientError(listenerName: string, err: NodeJS.ErrnoException, socket: Socket): void;
 }
 
+/** What a listener hands to the TCP proxy: connections of TCP ports, and detected ones that are not HTTP. */
+export interface TcpHandler {
+  connection(listenerName: string, socket: Socket, opts?: TcpConnectionOptions): void;
+}
+
 export interface BoundListener {
   name: string;
   address: string;
   port: number;
+  /** set when the configured port was taken and `port` is a free one instead */
+  requestedPort?: number;
 }
 
 export interface ListenError {
@@ -192,7 +210,16 @@ class Listener {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   port = 0;
 
-  constructor(readonly config: ListenerConfig, handler: ListenerHandler, limits: DownstreamLimits, stats: CodecStats, inboundMtls?: InboundMtls) {
+  constructor(
+    readonly config: ListenerConfig,
+    handler: ListenerHandler,
+    limits: DownstreamLimits,
+    stats: CodecStats,
+    inboundMtls?: InboundMtls,
+    tcp?: TcpHandler,
+    /** the listener's protocol in the current snapshot (a reload may change it), read per connection */
+    protocolOf?: (name: string) => SelectedProtocol | undefined,
+  ) {
     const headersTimeout = limits.requestHeadersTimeoutMs;
     this.server = http.createServer(
       {
@@ -252,15 +279,48 @@ class Listener {
       stats,
       firstByteTimeoutMs: limits.requestHeadersTimeoutMs > 0 ? limits.requestHeadersTimeoutMs : limits.idleTimeoutMs,
     });
+    // the codec per connection: the HTTP connection manager, the TCP proxy, or detected (HTTP or TCP by the first bytes)
+    const dispatch = (s: Socket, toHttp: (s: Socket) => void): void => {
+      const codec = codecOf((protocolOf?.(config.name) ?? config.protocol) || 'http');
+      if (codec === 'http' || !tcp) {
+        toHttp(s);
+        return;
+      }
+      if (codec !== 'sniff') {
+        tcp.connection(config.name, s);
+        return;
+      }
+      s.on('error', () => s.destroy());
+      void peek(s, detectProtocol, { timeoutMs: limits.protocolDetectionTimeoutMs }).then((o) => {
+        if (s.destroyed) return;
+        if (o.kind === 'decided' && o.value === 'http') {
+          if (o.data.length > 0) s.unshift(o.data);
+          toHttp(s);
+          return;
+        }
+        tcp.connection(config.name, s, { prefix: o.data, ended: o.kind === 'ended' });
+      });
+    };
     // inbound: mTLS or plaintext per PeerAuthentication, decided by the first byte (../security/tls-inbound.ts)
-    if (config.kind === 'inbound' && inboundMtls) inboundMtls.install(this.server, config);
+    if (config.kind === 'inbound' && inboundMtls) inboundMtls.install(this.server, config, tcp ? dispatch : undefined);
+    else if (tcp) interceptConnections(this.server, dispatch);
   }
 
-  listen(): Promise<BoundListener> {
+  /** binds `config.port`; when it is taken and the config allows it (Gateway server ports), a port the OS picks */
+  async listen(): Promise<BoundListener> {
+    try {
+      return await this.listenOn(this.config.port);
+    } catch (e) {
+      if (!this.config.fallbackToFreePort || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || this.config.port === 0) throw e;
+      return { ...(await this.listenOn(0)), requestedPort: this.config.port };
+    }
+  }
+
+  private listenOn(port: number): Promise<BoundListener> {
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => reject(err);
       this.server.once('error', onError);
-      this.server.listen({ host: this.config.address, port: this.config.port, exclusive: true }, () => {
+      this.server.listen({ host: this.config.address, port, exclusive: true }, () => {
         this.server.off('error', onError);
         this.port = (this.server.address() as AddressInfo).port;
         resolve({ name: this.config.name, address: this.config.address, port: this.port });
@@ -286,6 +346,21 @@ class Listener {
   }
 }
 
+/** puts `dispatch` in front of the HTTP codec of `server` (the listener's socket tracking still sees every socket first) */
+function interceptConnections(server: http.Server, dispatch: (s: Socket, toHttp: (s: Socket) => void) => void): void {
+  const [codec, ...others] = server.listeners('connection') as Array<(s: Socket) => void>;
+  server.removeAllListeners('connection');
+  // (a socket whose first bytes were peeked is paused: the codec resumes it)
+  const toHttp = (s: Socket): void => {
+    codec?.call(server, s);
+    s.resume();
+  };
+  server.on('connection', (socket: Socket) => {
+    for (const l of others) l.call(server, socket);
+    dispatch(socket, toHttp);
+  });
+}
+
 export class ListenerManager {
   private readonly listeners = new Map<string, Listener>();
   /** codec counters of every listener together (Envoy's http.<stat_prefix>.* in sum) */
@@ -297,6 +372,8 @@ export class ListenerManager {
     private readonly handler: ListenerHandler,
     limits?: Partial<DownstreamLimits>,
     private readonly inboundMtls?: InboundMtls,
+    private readonly tcp?: TcpHandler,
+    private readonly protocolOf?: (name: string) => SelectedProtocol | undefined,
   ) {
     this.limits = downstreamLimits(limits);
   }
@@ -307,7 +384,8 @@ export class ListenerManager {
     const closing: Promise<void>[] = [];
     for (const [name, l] of this.listeners) {
       const next = wanted.get(name);
-      const moved = next && next.port !== 0 && (next.port !== l.port || next.address !== l.config.address);
+      // a port-0 listener's later configs carry the port it got; a fallback one keeps asking for the taken port
+      const moved = next && next.port !== 0 && ((next.port !== l.port && next.port !== l.config.port) || next.address !== l.config.address);
       if (!next || moved) {
         this.listeners.delete(name);
         closing.push(l.close(5_000));
@@ -325,10 +403,10 @@ export class ListenerManager {
       configs.map(async (c) => {
         const existing = this.listeners.get(c.name);
         if (existing) {
-          bound.push({ name: c.name, address: c.address, port: existing.port });
+          bound.push({ name: c.name, address: c.address, port: existing.port, ...(existing.port !== c.port && c.port !== 0 ? { requestedPort: c.port } : {}) });
           return;
         }
-        const l = new Listener(c, this.handler, this.limits, this.codecStats, this.inboundMtls);
+        const l = new Listener(c, this.handler, this.limits, this.codecStats, this.inboundMtls, this.tcp, this.protocolOf);
         try {
           bound.push(await l.listen());
           this.listeners.set(c.name, l);

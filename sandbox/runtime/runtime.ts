@@ -12,8 +12,10 @@ export interface LaunchSpec {
   workload: WorkloadSpec;
   /** the complete environment of the instance (meshbox's contract merged with the user's) */
   env: Record<string, string>;
-  /** the port the app must listen on */
+  /** the port the app must listen on (the service's first port: `PORT`) */
   port: number;
+  /** every port the app listens on (`PORT` and each `PORT_<NAME>`); absent: `port` only */
+  ports?: number[];
 }
 
 export type ChaosAction = 'kill' | 'stop' | 'pause' | 'resume' | 'restart';

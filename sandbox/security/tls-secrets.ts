@@ -22,19 +22,24 @@ export interface ProxySecret {
   notAfter: string;
 }
 
-/** ALPN a sidecar offers toward another sidecar (Istio: metadata exchange, then `istio`) */
-export const MESH_CLIENT_ALPN = ['istio-peer-exchange', 'istio'];
+/**
+ * ALPN a sidecar's HTTP connections offer toward another sidecar (Istio's istio_alpn filter:
+ * `istio-http/1.1`, then `istio`); its TCP proxy offers `istio-peer-exchange`, `istio` instead
+ * (metadata exchange: sandbox/proxy/tcp/peer-exchange.ts)
+ */
+export const MESH_CLIENT_ALPN = ['istio-http/1.1', 'istio'];
 /**
  * ALPN a sidecar offers toward another sidecar for HTTP/2 (Istio's alpn filter override for an
  * HTTP/2 upstream: `istio-h2`, `istio`, `h2`)
  */
 export const MESH_CLIENT_ALPN_H2 = ['istio-h2', 'istio', 'h2'];
 /**
- * ALPN the inbound mTLS listener accepts (Istio's inbound filter chain matches these). The HTTP/2
+ * ALPN the inbound mTLS listener accepts (Istio's inbound filter chains match these). The HTTP/2
  * ones come first: Node picks the first of the server's list the client offers, and `h2` /
- * `istio-h2` select the HTTP/2 codec (../proxy/codec-sniffer.ts); HTTP/1.1 clients offer none of them.
+ * `istio-h2` select the HTTP/2 codec (../proxy/codec-sniffer.ts); HTTP/1.1 clients offer none of
+ * them. `istio-peer-exchange` (the TCP proxy's metadata exchange) comes before the HTTP/1 ones.
  */
-export const MESH_SERVER_ALPN = ['istio-h2', 'h2', 'istio-peer-exchange', 'istio', 'istio-http/1.1', 'istio-http/1.0', 'http/1.1'];
+export const MESH_SERVER_ALPN = ['istio-h2', 'h2', 'istio-peer-exchange', 'istio-http/1.1', 'istio-http/1.0', 'istio', 'http/1.1'];
 
 interface Entry {
   secret: ProxySecret;

@@ -4,7 +4,8 @@
  * - auto mTLS (no DestinationRule `tls`): ISTIO_MUTUAL toward an endpoint whose sidecar accepts
  *   mTLS (its PeerAuthentication is not DISABLE), plaintext otherwise; the client presents its
  *   workload certificate, verifies the server's chain against the sandbox root and its URI SAN
- *   against the endpoint's SPIFFE id, offers ALPN `istio-peer-exchange`, `istio`, and sends
+ *   against the endpoint's SPIFFE id, offers ALPN `istio-http/1.1`, `istio` (the TCP proxy:
+ *   `istio-peer-exchange`, `istio`), and sends
  *   Istio's SNI `outbound_.<port>_.<subset>_.<fqdn>`;
  * - `DISABLE`: plaintext (toward a STRICT server the connection is reset: 503);
  * - `ISTIO_MUTUAL`: as auto, whatever the server's policy;

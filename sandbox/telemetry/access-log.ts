@@ -4,7 +4,7 @@
  */
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import type { RequestEvent } from '../events.js';
+import type { RequestEvent, TcpConnectionEvent } from '../events.js';
 
 const dash = (v: string | number | undefined): string => (v === undefined || v === '' ? '-' : String(v));
 
@@ -27,6 +27,22 @@ export function formatAccessLog(e: RequestEvent): string {
   );
 }
 
+/**
+ * A TCP connection in the same format, as Envoy prints it for tcp_proxy: the HTTP fields are `-`
+ * (`"- - -"`, response code 0), then the flags, the bytes each way, the duration, the upstream
+ * host and cluster, the addresses and the SNI:
+ *
+ *   [2024-05-02T10:00:00.000Z] "- - -" 0 - - - "-" 6 11 1003 - "-" "-" "-" "-" "127.0.0.1:41234"
+ *   outbound|9000|v1|tcp-echo.default.svc.cluster.local 127.0.0.1:52130 127.0.0.1:41200 127.0.0.1:37510 - -
+ */
+export function formatTcpAccessLog(e: TcpConnectionEvent): string {
+  return (
+    `[${new Date(e.startTime).toISOString()}] "- - -" 0 ${e.responseFlags} - ${dash(e.connectionTerminationDetails)} "${dash(e.upstreamTransportFailureReason)}" ` +
+    `${e.bytesReceived} ${e.bytesSent} ${Math.round(e.durationMs)} - "-" "-" "-" "-" "${dash(e.upstreamHost)}" ${dash(e.upstreamCluster)} ` +
+    `${dash(e.upstreamLocalAddress)} ${e.downstreamLocalAddress} ${e.downstreamRemoteAddress} ${dash(e.requestedServerName)} -`
+  );
+}
+
 /** Lines are buffered per proxy and written in one go every FLUSH_MS (one write, not one per line). */
 const FLUSH_MS = 100;
 
@@ -40,9 +56,18 @@ export class AccessLogWriter {
   }
 
   write(e: RequestEvent): void {
-    let lines = this.pending.get(e.proxy);
-    if (!lines) this.pending.set(e.proxy, (lines = []));
-    lines.push(formatAccessLog(e));
+    this.line(e.proxy, formatAccessLog(e));
+  }
+
+  /** a TCP connection's line, when it closed */
+  writeTcp(e: TcpConnectionEvent): void {
+    this.line(e.proxy, formatTcpAccessLog(e));
+  }
+
+  private line(proxy: string, text: string): void {
+    let lines = this.pending.get(proxy);
+    if (!lines) this.pending.set(proxy, (lines = []));
+    lines.push(text);
     this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
   }
 

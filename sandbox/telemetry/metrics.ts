@@ -20,41 +20,11 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MeshDefinition } from '../config/mesh-types.js';
 import { gatewayMeta } from '../control/compiler.js';
 import type { Instance } from '../control/registry.js';
-import type { RequestEvent } from '../events.js';
+import type { RequestEvent, TcpConnectionEvent } from '../events.js';
+import { CLUSTER_ID, INSTANCE_LABELS, ISTIO_BUCKETS, ISTIO_LABELS } from './istio-labels.js';
+import { IstioTcpMetrics } from './tcp-metrics.js';
 
-/** Istio's default histogram buckets (ms for durations, bytes for sizes) */
-export const ISTIO_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
-
-export const ISTIO_LABELS = [
-  'reporter',
-  'source_workload',
-  'source_workload_namespace',
-  'source_principal',
-  'source_app',
-  'source_version',
-  'source_canonical_service',
-  'source_canonical_revision',
-  'source_cluster',
-  'destination_workload',
-  'destination_workload_namespace',
-  'destination_principal',
-  'destination_app',
-  'destination_version',
-  'destination_service',
-  'destination_service_name',
-  'destination_service_namespace',
-  'destination_canonical_service',
-  'destination_canonical_revision',
-  'destination_cluster',
-  'request_protocol',
-  'response_flags',
-  'connection_security_policy',
-  'response_code',
-  'grpc_response_status',
-] as const;
-
-/** the Prometheus-side labels of Istio's scrape setup, which meshbox attaches per proxy */
-export const INSTANCE_LABELS = ['namespace', 'pod'] as const;
+export { CLUSTER_ID, INSTANCE_LABELS, ISTIO_BUCKETS, ISTIO_LABELS } from './istio-labels.js';
 
 type IstioLabel = (typeof ISTIO_LABELS)[number];
 type InstanceLabel = (typeof INSTANCE_LABELS)[number];
@@ -65,9 +35,6 @@ export interface ProxyInstance {
   pod: string;
   namespace: string;
 }
-
-/** Istio's default cluster id, as a single-cluster mesh reports it */
-export const CLUSTER_ID = 'Kubernetes';
 
 export function istioLabels(e: RequestEvent): Labels {
   const s = e.source;
@@ -135,6 +102,7 @@ export class IstioMetrics {
   private readonly build: Gauge<'component' | 'tag' | InstanceLabel>;
   private readonly tag: string;
   private proxiesKey = '';
+  private readonly tcp: IstioTcpMetrics;
 
   /** `proxies`: the running proxies, asked before each scrape (see `setProxies`) */
   constructor(
@@ -159,6 +127,12 @@ export class IstioMetrics {
     this.tag = `meshbox-${version}`;
     this.build = new Gauge({ name: 'istio_build', help: 'Istio component build info', labelNames: ['component', 'tag', ...INSTANCE_LABELS], registers: [registry] });
     this.build.set({ component: 'proxy', tag: this.tag }, 1);
+    this.tcp = new IstioTcpMetrics(registry);
+  }
+
+  /** Istio's TCP metrics, from the TCP proxy's connection events (./tcp-metrics.ts) */
+  observeTcp(e: TcpConnectionEvent): void {
+    this.tcp.observe(e);
   }
 
   /**

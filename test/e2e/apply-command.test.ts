@@ -160,7 +160,7 @@ describe('meshbox apply', () => {
     const r = await runCli(['apply', '-f', file, '--rules', folder, '--dry-run', '--admin', `http://127.0.0.1:${await freePort()}`], env);
     expect(r.code, r.output).toBe(0);
     expect(r.output).toContain(`${file}:14:7: warning MB1117 [VirtualService default/shop-route]: spec.http[0].match[0].name is recognised but not applied by this meshbox version: access logs show the route name only`);
-    expect(r.output).toContain(`${file}:126:5: warning MB1117 [Gateway default/shop-gateway]: spec.servers[0].tls is recognised but not applied by this meshbox version: the ingress serves plain HTTP: no TLS termination, no httpsRedirect`);
+    expect(r.output).toContain(`${file}:126:11: warning MB1117 [Gateway default/shop-gateway]: spec.servers[0].tls.httpsRedirect is recognised but not applied by this meshbox version: plain HTTP requests are served, not redirected`);
     expect(r.output).toContain('VirtualService default/shop-route created (dry run)');
   }, 30_000);
 

@@ -9,7 +9,9 @@ import { DEFAULT_HEALTH, DEFAULT_INGRESS } from '../../sandbox/config/mesh-types
 import { ControlPlane } from '../../sandbox/control/control-plane.js';
 import { GATEWAY_ID, listenersFor } from '../../sandbox/control/compiler.js';
 import { Registry, type Instance } from '../../sandbox/control/registry.js';
-import { EventBus, type RequestEvent } from '../../sandbox/events.js';
+import { EventBus, type RequestEvent, type TcpConnectionEvent } from '../../sandbox/events.js';
+import { recordListenerPorts } from '../../sandbox/control/sidecar-ports.js';
+import { servicePort } from '../../sandbox/config/service-ports.js';
 import { createDataPlane, type DataPlane } from '../../sandbox/proxy/data-plane.js';
 import type { DownstreamLimits } from '../../sandbox/proxy/listener.js';
 import { IstioMetrics } from '../../sandbox/telemetry/metrics.js';
@@ -25,6 +27,10 @@ export interface ServiceDef {
   versions: Record<string, number>;
   /** the port's protocol (default `http`); `grpc` services get gRPC apps when the harness has `startApp` */
   protocol?: SelectedProtocol;
+  /** several ports, as meshbox.yaml `ports:` (protocols selected as Istio does); default: one http port `port` */
+  ports?: Array<{ name?: string; port: number; appProtocol?: string }>;
+  /** what serves the app's port number `index` of an instance (default: the fake HTTP app, first port only) */
+  serve?: (instance: string, index: number) => Promise<{ port: number; close(): Promise<void> }>;
 }
 
 export function meshDefinition(services: ServiceDef[]): MeshDefinition {
@@ -36,8 +42,9 @@ export function meshDefinition(services: ServiceDef[]): MeshDefinition {
     services: services.map(
       (s): ServiceSpec => ({
         name: s.name,
-        port: s.port ?? 8080,
-        protocol: s.protocol ?? 'http',
+        port: s.ports?.[0]?.port ?? s.port ?? 8080,
+        protocol: s.ports ? servicePort(s.ports[0]!).protocol : (s.protocol ?? 'http'),
+        ...(s.ports ? { ports: s.ports.map(servicePort) } : {}),
         workloads: Object.entries(s.versions).map(
           ([version, replicas]): WorkloadSpec => ({
             service: s.name,
@@ -64,11 +71,15 @@ export interface Harness {
   dataPlane: DataPlane;
   apps: Map<string, FakeApp>;
   events: RequestEvent[];
+  /** TCP connection events (open and close) */
+  tcpEvents: TcpConnectionEvent[];
   metrics: IstioMetrics;
   bus: EventBus;
   /** present when the harness was started with `tracing` */
   tracing?: Tracing;
   ingressPort: number;
+  /** where the ingress serves a Gateway server port (other than HTTP 80), once rules made it */
+  gatewayPort(serverPort: number): number;
   /** set with `mtls`: the sandbox CA and workload certificates */
   identity?: IdentityProvider;
   instance(id: string): Instance;
@@ -102,46 +113,60 @@ export async function startHarness(
     ingress?: Partial<IngressSpec>;
     /** meshbox.yaml's mesh-wide settings (trustDomain, trustDomainAliases, ...) */
     mesh?: Partial<Pick<MeshDefinition, 'trustDomain' | 'trustDomainAliases' | 'outboundTrafficPolicy'>>;
+    /** Gateway server port -> the port it is bound on (`--gateway-port`) */
+    gatewayPorts?: Record<number, number>;
   } = {},
 ): Promise<Harness> {
   const mesh: MeshDefinition = { ...meshDefinition(services), ...opts.mesh };
   if (opts.ingress) mesh.ingress = { ...mesh.ingress, ...opts.ingress };
   const registry = new Registry();
   const apps = new Map<string, FakeApp>();
-  for (const svc of mesh.services) {
+  const servers: Array<{ close(): Promise<void> }> = [];
+  for (const [i, svc] of mesh.services.entries()) {
+    const def = services[i]!;
     for (const w of svc.workloads) {
       for (let n = 1; n <= w.replicas; n++) {
         const id = `${w.workload}-${n}`;
-        const def = services.find((d) => d.name === svc.name)!;
-        const app = opts.startApp ? await opts.startApp(id, def) : await startFakeApp(id);
-        apps.set(id, app);
-        registry.add({ id, workload: w, ordinal: n, appPort: app.port, sidecar: { inbound: 0, outbound: 0, services: {} }, state: 'running', healthy: true, drained: false, restarts: 0 });
+        const appPorts: number[] = [];
+        for (let k = 0; k < (def.ports?.length ?? 1); k++) {
+          if (def.serve) {
+            const server = await def.serve(id, k);
+            servers.push(server);
+            appPorts.push(server.port);
+          } else if (k === 0) {
+            const app = opts.startApp ? await opts.startApp(id, def) : await startFakeApp(id);
+            apps.set(id, app);
+            appPorts.push(app.port);
+          } else {
+            appPorts.push(appPorts[0]!);
+          }
+        }
+        registry.add({ id, workload: w, ordinal: n, appPort: appPorts[0]!, ...(appPorts.length > 1 ? { appPorts } : {}), sidecar: { inbound: 0, outbound: 0, services: {} }, state: 'running', healthy: true, drained: false, restarts: 0 });
       }
     }
   }
   const bus = new EventBus();
   const events: RequestEvent[] = [];
+  const tcpEvents: TcpConnectionEvent[] = [];
   const metrics = new IstioMetrics();
   bus.on('mesh:request:end', (e) => {
     events.push(e);
     metrics.observe(e);
   });
+  bus.on('mesh:tcp:open', (e) => {
+    tcpEvents.push(e);
+    metrics.observeTcp(e);
+  });
+  bus.on('mesh:tcp:close', (e) => {
+    tcpEvents.push(e);
+    metrics.observeTcp(e);
+  });
   const dataPlane = createDataPlane({ seed, limits: opts.limits, inProcess: process.env.MESHBOX_TEST_WORKER !== '1', onEvents: (es) => es.forEach((e) => bus.emit(e)) });
   const { bound, errors } = await dataPlane.bind(listenersFor(mesh, registry.all(), { address: '127.0.0.1', port: 0 }));
   if (errors.length) throw new Error(JSON.stringify(errors));
-  let ingressPort = 0;
-  for (const b of bound) {
-    const [proxyId, kind, service] = b.name.split('/');
-    if (proxyId === GATEWAY_ID) {
-      ingressPort = b.port;
-      continue;
-    }
-    const inst = registry.get(proxyId!)!;
-    if (kind === 'inbound') inst.sidecar.inbound = b.port;
-    else if (service) inst.sidecar.services[service] = b.port;
-    else inst.sidecar.outbound = b.port;
-  }
-  const controlPlane = new ControlPlane(mesh, registry, dataPlane, bus, { address: '127.0.0.1', port: ingressPort });
+  const ingressPort = bound.find((b) => b.name === `${GATEWAY_ID}/http.80`)?.port ?? 0;
+  recordListenerPorts(bound, (id) => registry.get(id));
+  const controlPlane = new ControlPlane(mesh, registry, dataPlane, bus, { address: '127.0.0.1', port: ingressPort, ...(opts.gatewayPorts ? { gatewayPorts: opts.gatewayPorts } : {}) });
   let identity: IdentityProvider | undefined;
   if (opts.mtls) {
     identity = await IdentityProvider.start({ caDir: opts.mtls.caDir, ttlMs: opts.mtls.ttlMs, push: (s) => dataPlane.setSecrets(s), notice: () => undefined });
@@ -163,10 +188,16 @@ export async function startHarness(
     dataPlane,
     apps,
     events,
+    tcpEvents,
     metrics,
     bus,
     tracing,
     ingressPort,
+    gatewayPort(serverPort) {
+      const l = controlPlane.gatewayListeners().find((g) => g.serverPort === serverPort);
+      if (!l) throw new Error(`the ingress serves no Gateway server port ${serverPort}`);
+      return l.port;
+    },
     identity,
     instance: (id) => registry.get(id)!,
     async rules(yaml) {
@@ -212,6 +243,7 @@ export async function startHarness(
       await tracing?.close();
       await dataPlane.stop(100);
       await Promise.all([...apps.values()].map((a) => a.close()));
+      await Promise.all(servers.map((sv) => sv.close()));
     },
   };
   return h;

@@ -8,11 +8,11 @@
  * - `requests`: over the request events of a window, selected by which proxy reported them
  *   (default: the ingress gateway's own events, the end-to-end view; with `service`, the events
  *   of the sidecars that called that service); a window with fewer than `minRequests` fails;
- * - `events`: over other events of a window (outlier ejections);
+ * - `events`: over other events of a window (outlier ejections, TCP connections);
  * - `state`: the sandbox now (healthy instances).
  */
 import type { JsonSchema } from '../../config/schemas/json-schema.js';
-import type { OutlierEvent, RequestEvent, WorkloadEvent } from '../../events.js';
+import type { OutlierEvent, RequestEvent, TcpConnectionEvent, WorkloadEvent } from '../../events.js';
 import type { InstanceView } from '../scenario-target.js';
 import type { AssertionSpec } from '../scenario-types.js';
 import type { Unit } from '../tolerance.js';
@@ -30,6 +30,8 @@ export interface MeasureInput {
   seenAt: string;
   /** events kind: every request event of the window, from every proxy (trace assertions) */
   allRequests?: RequestEvent[];
+  /** events kind: the TCP connections of the window (closed), from every proxy */
+  tcpConnections?: TcpConnectionEvent[];
 }
 
 export interface Measurement {

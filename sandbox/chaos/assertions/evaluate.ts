@@ -71,7 +71,7 @@ async function observe(t: AssertionType, spec: Common, ctx: EvaluateContext, win
     workloadEvents: ctx.traffic.workloadEventsIn(range),
     instances: () => ctx.target.instances(),
     seenAt,
-    ...(t.kind === 'events' ? { allRequests: ctx.traffic.requestsIn(range) } : {}),
+    ...(t.kind === 'events' ? { allRequests: ctx.traffic.requestsIn(range), tcpConnections: ctx.traffic.tcpConnectionsIn(range) } : {}),
   });
   return { m, requests: t.kind === 'requests' ? requests.length : undefined, range };
 }

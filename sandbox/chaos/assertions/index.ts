@@ -14,6 +14,7 @@ import { requestCount } from './requests.js';
 import { share } from './share.js';
 import { successRate } from './success-rate.js';
 import { traces } from './traces.js';
+import { tcpConnections } from './tcp-connections.js';
 
 export type { AssertionType, Measurement, MeasureInput } from './assertion-type.js';
 
@@ -31,6 +32,6 @@ export function assertionTypes(): AssertionType[] {
   return [...registry.values()];
 }
 
-for (const t of [successRate, errorRate, latency, share, attempts, ejections, requestCount, healthy, traces, mtls] as Array<AssertionType<never>>) {
+for (const t of [successRate, errorRate, latency, share, attempts, ejections, requestCount, healthy, traces, mtls, tcpConnections] as Array<AssertionType<never>>) {
   registerAssertion(t as unknown as AssertionType);
 }

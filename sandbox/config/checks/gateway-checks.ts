@@ -1,7 +1,9 @@
 /**
  * Gateway rules beyond the schema, as Istio's validation enforces them: unique port names,
  * TLS settings on HTTPS/TLS servers, no `targetPort`; and servers meshbox's ingress does not
- * serve (it serves port-80 HTTP, HTTP2 and GRPC servers), recognised but not applied.
+ * serve, recognised but not applied: it serves HTTP, HTTP2, GRPC and GRPC-WEB servers (port 80
+ * on the ingress address, others on their own port), TCP and MONGO servers, and TLS/HTTPS
+ * servers in `PASSTHROUGH` mode; it terminates no TLS.
  */
 import type { Finding } from '../findings.js';
 import { makeFinding } from '../codes.js';
@@ -9,8 +11,8 @@ import type { Locator } from '../schema-findings.js';
 import { isObj, listAt, objAt, strAt } from './guards.js';
 import { notAppliedFinding } from '../not-applied.js';
 
-/** the server protocols the ingress serves on port 80 (as the snapshot compiler reads them) */
-export const SERVED_PROTOCOLS = ['HTTP', 'HTTP2', 'GRPC'];
+/** the server protocols the ingress serves (as the snapshot compiler reads them: gatewayServerProtocol) */
+export const SERVED_PROTOCOLS = ['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'TCP', 'MONGO', 'TLS', 'HTTPS'];
 
 export function checkGateway(spec: unknown, locator: Locator): Finding[] {
   const out: Finding[] = [];
@@ -42,11 +44,11 @@ export function checkGateway(spec: unknown, locator: Locator): Finding[] {
       );
     }
     const protocol = strAt(port, 'protocol')?.toUpperCase();
-    const number = port?.['number'];
-    if (typeof number === 'number' && number !== 80) {
-      out.push(notAppliedFinding([...base, 'port', 'number'], 'the ingress serves port-80 servers only (on --ingress-port): this server gets no traffic', locator, `\`${number}\``));
-    } else if (protocol !== undefined && !SERVED_PROTOCOLS.includes(protocol)) {
+    const mode = strAt(objAt(server, 'tls'), 'mode');
+    if (protocol !== undefined && !SERVED_PROTOCOLS.includes(protocol)) {
       out.push(notAppliedFinding([...base, 'port', 'protocol'], `the ingress serves ${SERVED_PROTOCOLS.join(', ')} servers only: this server gets no traffic`, locator, `\`${strAt(port, 'protocol')}\``));
+    } else if ((protocol === 'HTTPS' || protocol === 'TLS') && mode !== undefined && mode !== 'PASSTHROUGH') {
+      out.push(notAppliedFinding([...base, 'tls', 'mode'], 'the ingress terminates no TLS (it serves PASSTHROUGH servers, routed by SNI): this server gets no traffic', locator, `\`${mode}\``));
     }
     if ((protocol === 'HTTPS' || protocol === 'TLS') && !isObj((server as Record<string, unknown>)['tls'])) {
       out.push(

@@ -14,7 +14,7 @@ const port: JsonSchema = obj(
   'Port',
   'The port the gateway listens on.',
   {
-    number: portNumber('Port number (1-65535). meshbox serves port 80 servers on its ingress address.'),
+    number: portNumber('Port number (1-65535). meshbox serves port-80 HTTP servers on its ingress address and port, every other server port on loopback at the same number (`meshbox up --gateway-port` maps it).'),
     protocol: fmt('gateway-protocol', `Protocol: ${GATEWAY_PROTOCOLS.join(', ')}.`, { examples: [...GATEWAY_PROTOCOLS] }),
     name: str('Name of the port, unique across the servers of the gateway.'),
     targetPort: { type: 'integer', description: 'Not allowed on a Gateway (only used by ServiceEntry).' },
@@ -44,8 +44,8 @@ const serverTls: JsonSchema = obj(
   'ServerTLSSettings',
   'TLS settings of the server.',
   {
-    httpsRedirect: bool('Answer plain HTTP requests with a 301 redirect to HTTPS.'),
-    mode: oneOfValues(['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'], 'TLS mode.'),
+    httpsRedirect: notApplied(bool('Answer plain HTTP requests with a 301 redirect to HTTPS.'), 'plain HTTP requests are served, not redirected'),
+    mode: oneOfValues(['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'], 'TLS mode. meshbox serves PASSTHROUGH (routed by SNI with `tls` routes, not terminated); the ingress terminates no TLS, so servers of the other modes get no traffic.'),
     serverCertificate: str('Server certificate file (SIMPLE/MUTUAL without credentialName).'),
     privateKey: str('Server private key file (SIMPLE/MUTUAL without credentialName).'),
     caCertificates: str('CA certificates file used to verify client certificates (MUTUAL).'),
@@ -73,7 +73,7 @@ const server: JsonSchema = obj(
       fmt('gateway-host', 'A host, optionally prefixed by `namespace/`.'),
       { minItems: 1 },
     ),
-    tls: notApplied(serverTls, 'the ingress serves plain HTTP: no TLS termination, no httpsRedirect'),
+    tls: serverTls,
     defaultEndpoint: str('Not implemented by Istio.'),
     name: str('Name of the server, unique across servers.'),
   },

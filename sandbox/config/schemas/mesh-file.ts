@@ -1,7 +1,7 @@
 /**
  * JSON Schema of meshbox.yaml (the format is documented in ../mesh-file.ts).
  */
-import { atLeastOneOf, duration, fmt, int, map, num, obj, oneOfValues, str, strings } from './json-schema.js';
+import { atLeastOneOf, duration, exactlyOneOf, fmt, int, list, map, num, obj, oneOfValues, str, strings } from './json-schema.js';
 import type { JsonSchema } from './json-schema.js';
 import { labelMap, portNumber } from './common.js';
 import { hoistSharedSchemas } from './hoist.js';
@@ -82,16 +82,29 @@ const version: JsonSchema = obj('Version', 'Per-version overrides: command, cwd,
   workload: fmt('dns1123-subdomain', 'Workload name as Istio reports it (default `<service>-<version>`).'),
 });
 
+const servicePort: JsonSchema = obj(
+  'ServicePort',
+  'One port of the service, as a Kubernetes Service port: its protocol is `appProtocol`, else the prefix of `name` (`http`, `http2`, `grpc`, `grpc-web`, `tcp`, `tls`, `https`, `mongo`, `mysql`, `redis`), else detected per connection (README "Ports and protocols").',
+  {
+    name: fmt('dns1123-label', 'Port name, `<protocol>[-<suffix>]` (`grpc-api`, `tcp-db`); the app listens on `PORT_<NAME>` (upper-cased, `-` as `_`).'),
+    port: portNumber('The Service port clients address (`callme-service:9090`).'),
+    targetPort: portNumber('The container port the Service sends to (Kubernetes `targetPort`); informational: the app listens on `PORT_<NAME>`.'),
+    appProtocol: str('Protocol of the port (Kubernetes `appProtocol`): wins over the name.', { minLength: 1, examples: ['http', 'http2', 'grpc', 'tcp', 'tls', 'kubernetes.io/h2c'] }),
+  },
+  { required: ['port'] },
+);
+
 const service: JsonSchema = obj(
   'Service',
-  'A service: its port, how to start it, and its versions.',
+  'A service: its port (or ports), how to start it, and its versions.',
   {
-    port: portNumber('The Service port apps address it by (`callme-service:8080`).'),
+    port: portNumber('The Service port apps address it by (`callme-service:8080`): one unnamed port, its protocol detected per connection (HTTP is served as HTTP). Or give `ports`.'),
+    ports: list(servicePort, 'Several named ports, like a Kubernetes Service; the first is `PORT`, health checks use it.', { minItems: 1 }),
     ...workloadFields,
     watch,
     versions: map(version, 'Versions of the service (`v1`, `v2`, ...), each a workload with the label `version: <name>`. Default: one version `v1`.', fmt('dns1123-label', 'Version name.')),
   },
-  { required: ['port'] },
+  { rules: [exactlyOneOf('port', 'ports')] },
 );
 
 export const meshFileSchema: JsonSchema = obj(

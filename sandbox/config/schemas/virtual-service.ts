@@ -262,7 +262,7 @@ export const virtualServiceSpec: JsonSchema = obj('VirtualServiceSpec', 'Routing
   ),
   gateways: gatewayRefs,
   http: list(httpRoute, 'HTTP rules, in order; the first matching rule wins.'),
-  tls: notApplied(list(tlsRoute, 'Rules for non-terminated TLS traffic.'), 'meshbox routes HTTP only: TLS (SNI) routes are ignored'),
-  tcp: notApplied(list(tcpRoute, 'Rules for opaque TCP traffic.'), 'meshbox routes HTTP only: TCP routes are ignored'),
+  tls: list(tlsRoute, 'Rules for non-terminated TLS traffic (`tls` and `https` ports, TLS PASSTHROUGH Gateway servers), matched on the ClientHello SNI; the first matching rule wins.'),
+  tcp: list(tcpRoute, 'Rules for opaque TCP traffic (TCP ports, TCP Gateway servers, detected ports that are not HTTP); the first matching rule wins.'),
   exportTo: notApplied(exportTo, 'every resource is visible to the whole mesh'),
 });

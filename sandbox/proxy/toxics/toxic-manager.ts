@@ -1,5 +1,6 @@
 /**
- * Keeps one ToxicProxy per endpoint that has toxics, and tells the snapshot where the clusters
+ * Keeps one ToxicProxy per endpoint address that has toxics (an endpoint of a service with
+ * several ports has one per port), and tells the snapshot where the clusters
  * must send that endpoint's traffic. Proxies stay up while their endpoint keeps toxics, so open
  * connections see toxics change live; when the last toxic goes, the endpoint's traffic goes
  * straight to it again and the proxy closes.
@@ -26,36 +27,41 @@ export class ToxicManager {
         for (const id of f.endpoints) wanted.set(id, [...(wanted.get(id) ?? []), { ...toxic, name: `${f.name}/${toxic.name}` }]);
       }
     }
-    const addresses = new Map<string, { host: string; port: number }>();
+    // an endpoint of a service with several ports is several addresses (one inbound listener
+    // per port): one proxy for each, keyed `<endpoint id>|<port>`
+    const addresses = new Map<string, { id: string; host: string; port: number }>();
     for (const c of Object.values(snapshot.clusters)) {
       if (c.kind !== 'outbound') continue;
-      for (const e of c.endpoints) addresses.set(e.id, { host: e.address, port: e.port });
+      for (const e of c.endpoints) addresses.set(`${e.id}|${e.port}`, { id: e.id, host: e.address, port: e.port });
     }
-    for (const [id, proxy] of this.proxies) {
-      if (!wanted.has(id) || !addresses.has(id)) {
-        this.proxies.delete(id);
+    for (const [key, proxy] of this.proxies) {
+      const target = addresses.get(key);
+      if (!target || !wanted.has(target.id)) {
+        this.proxies.delete(key);
         await proxy.close();
       }
     }
     const override = new Map<string, number>();
-    for (const [id, toxics] of wanted) {
-      const target = addresses.get(id);
-      if (!target) continue;
-      let proxy = this.proxies.get(id);
+    for (const [key, target] of addresses) {
+      const toxics = wanted.get(target.id);
+      if (!toxics) continue;
+      let proxy = this.proxies.get(key);
       if (!proxy) {
-        proxy = new ToxicProxy(id, target, this.rng);
+        proxy = new ToxicProxy(target.id, { host: target.host, port: target.port }, this.rng);
         await proxy.listen();
-        this.proxies.set(id, proxy);
+        this.proxies.set(key, proxy);
       }
       // keep the configured objects stable across snapshots when unchanged, so links keep their rolls
-      proxy.setToxics(this.reuse(proxy, toxics), target);
-      override.set(id, proxy.port);
+      proxy.setToxics(this.reuse(proxy, toxics), { host: target.host, port: target.port });
+      override.set(key, proxy.port);
     }
     if (override.size === 0) return snapshot;
     const clusters = Object.fromEntries(
       Object.entries(snapshot.clusters).map(([key, c]) => [
         key,
-        c.kind !== 'outbound' ? c : { ...c, endpoints: c.endpoints.map((e) => (override.has(e.id) ? { ...e, address: '127.0.0.1', port: override.get(e.id)! } : e)) },
+        c.kind !== 'outbound'
+          ? c
+          : { ...c, endpoints: c.endpoints.map((e) => (override.has(`${e.id}|${e.port}`) ? { ...e, address: '127.0.0.1', port: override.get(`${e.id}|${e.port}`)! } : e)) },
       ]),
     );
     return { ...snapshot, clusters };
@@ -70,9 +76,10 @@ export class ToxicManager {
     return merged;
   }
 
-  /** toxic proxies by endpoint, for /clusters */
+  /** toxic proxies by endpoint (and its port, for an endpoint of several ports), for /clusters */
   describe(): Record<string, { port: number }> {
-    return Object.fromEntries([...this.proxies].map(([id, p]) => [id, { port: p.port }]));
+    const ids = [...this.proxies.values()].map((p) => p.endpointId);
+    return Object.fromEntries([...this.proxies].map(([key, p]) => [ids.filter((i) => i === p.endpointId).length > 1 ? key : p.endpointId, { port: p.port }]));
   }
 
   async closeAll(): Promise<void> {

@@ -127,6 +127,20 @@ export class CircuitBreaker {
     return 'wait';
   }
 
+  /**
+   * Admission of one TCP proxy connection (Envoy tcp_proxy): a connection slot under
+   * `maxConnections`, or overflow at once (counted in upstream_cx_overflow; the downstream
+   * connection is closed). There is no queue. `release()` when the connection closes.
+   */
+  tryConnection(): boolean {
+    if (this.active >= this.limits.maxConnections) {
+      this.cxOverflow++;
+      return false;
+    }
+    this.active++;
+    return true;
+  }
+
   /** a request waiting for a connection gave up (timeout, client gone) */
   private abandon(resolver: (a: Admission) => void): boolean {
     const i = this.waiting.indexOf(resolver);

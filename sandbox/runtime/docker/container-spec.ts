@@ -7,12 +7,13 @@
  *           contract is unchanged and every byte stays on loopback.
  *   bridge  (Docker Desktop on macOS/Windows, where host networking does not reach the host) the
  *           app listens on 0.0.0.0:<its port> inside its own network namespace; that port is
- *           published on 127.0.0.1:<the same port> of the host, and 127.0.0.1 in the contract's
- *           URLs (HTTP_PROXY, <SERVICE>_URL, ...) becomes host.docker.internal, mapped to the
+ *           published on 127.0.0.1:<the same port> of the host (every port of a service with
+ *           several), and 127.0.0.1 in the contract's URLs and addresses (HTTP_PROXY,
+ *           <SERVICE>_URL, <SERVICE>_<PORT>_ADDR, ...) becomes host.docker.internal, mapped to the
  *           host gateway with `--add-host host.docker.internal:host-gateway`.
  *
- * Environment: the contract's variables (PORT, HOST, HTTP_PROXY, NO_PROXY, <SERVICE>_URL,
- * MESHBOX_*) and the service's `env` from meshbox.yaml; unlike a process, a container does not
+ * Environment: the contract's variables (PORT, PORT_<NAME>, HOST, HTTP_PROXY, NO_PROXY,
+ * <SERVICE>_URL, <SERVICE>_..._ADDR, MESHBOX_*) and the service's `env` from meshbox.yaml; unlike a process, a container does not
  * inherit meshbox's own environment (PATH, HOME, ... come from the image).
  */
 import os from 'node:os';
@@ -37,18 +38,22 @@ export const DOCKER_HOST_GATEWAY = 'host.docker.internal';
 
 const CONTRACT = new Set(['PORT', 'HOST', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy']);
 const LOOPBACK_URL = /^(https?:\/\/)(?:127\.0\.0\.1|localhost)(?=[:/]|$)/;
+/** `<SERVICE>_..._ADDR=127.0.0.1:41240` */
+const LOOPBACK_ADDR = /^(?:127\.0\.0\.1|localhost)(?=:\d+$)/;
 
 /** the environment a container gets: the contract and the user's env, without meshbox's own */
 export function containerEnv(spec: LaunchSpec, mode: NetworkMode): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(spec.env)) {
-    const contract = CONTRACT.has(k) || k.startsWith('MESHBOX_') || (k.endsWith('_URL') && LOOPBACK_URL.test(v));
+    const contract =
+      CONTRACT.has(k) || k.startsWith('MESHBOX_') || /^PORT_[A-Z0-9_]+$/.test(k) || (k.endsWith('_URL') && LOOPBACK_URL.test(v)) || (k.endsWith('_ADDR') && LOOPBACK_ADDR.test(v));
     if (contract || Object.hasOwn(spec.workload.env, k)) out[k] = v;
   }
   out.PORT = String(spec.port);
   if (mode === 'bridge') {
     for (const [k, v] of Object.entries(out)) {
       if (LOOPBACK_URL.test(v)) out[k] = v.replace(LOOPBACK_URL, `$1${DOCKER_HOST_GATEWAY}`);
+      else if (k.endsWith('_ADDR') && LOOPBACK_ADDR.test(v)) out[k] = v.replace(LOOPBACK_ADDR, DOCKER_HOST_GATEWAY);
     }
     out.HOST = '0.0.0.0';
   }
@@ -95,7 +100,8 @@ export function containerLabels(spec: LaunchSpec, sandboxId: string, owner: Owne
 
 export function containerCreateOptions(p: ContainerPlanInput): Dockerode.ContainerCreateOptions {
   const env = containerEnv(p.spec, p.mode);
-  const port = `${p.spec.port}/tcp`;
+  const ports = [...new Set([p.spec.port, ...(p.spec.ports ?? [])])];
+  const bindings = Object.fromEntries(ports.map((n) => [`${n}/tcp`, [{ HostIp: '127.0.0.1', HostPort: String(n) }]]));
   const opts: Dockerode.ContainerCreateOptions = {
     name: containerName(p.sandboxId, p.spec.id),
     Image: p.image,
@@ -115,12 +121,12 @@ export function containerCreateOptions(p: ContainerPlanInput): Dockerode.Contain
       AutoRemove: false,
       ...(p.mode === 'bridge'
         ? {
-            PortBindings: { [port]: [{ HostIp: '127.0.0.1', HostPort: String(p.spec.port) }] },
+            PortBindings: bindings,
             ExtraHosts: [`${DOCKER_HOST_GATEWAY}:host-gateway`],
           }
         : {}),
     },
-    ...(p.mode === 'bridge' ? { ExposedPorts: { [port]: {} } } : {}),
+    ...(p.mode === 'bridge' ? { ExposedPorts: Object.fromEntries(ports.map((n) => [`${n}/tcp`, {}])) } : {}),
   };
   if (p.entrypoint) opts.Entrypoint = p.entrypoint;
   if (p.cmd) opts.Cmd = p.cmd;

@@ -174,6 +174,39 @@ describe('assertion types', () => {
     expect(none.detail).toBe('other outlier events: 3');
   });
 
+  it('tcp-connections: counts closed TCP connections in the window, by service, subset, reporter and flag', async () => {
+    const tcp = (flags: string, subset: string, reporter: 'source' | 'destination' = 'source'): MeshEvent => {
+      const peer = { workload: 'caller-service-v1', namespace: 'default', app: 'caller-service', version: 'v1', principal: 'unknown', canonicalService: 'caller-service', canonicalRevision: 'v1' };
+      return {
+        type: 'mesh:tcp:close',
+        connectionId: `c${flags}${subset}`,
+        reporter,
+        proxy: 'caller-service-v1-1',
+        listener: reporter === 'source' ? 'outbound' : 'inbound',
+        startTime: T0 + 5,
+        durationMs: 3,
+        bytesReceived: 1,
+        bytesSent: 1,
+        responseFlags: flags,
+        upstreamCluster: `outbound|5432|${subset}|db.default.svc.cluster.local`,
+        downstreamLocalAddress: '127.0.0.1:1',
+        downstreamRemoteAddress: '127.0.0.1:2',
+        source: peer,
+        destination: { ...peer, workload: `db-${subset}`, app: 'db', service: 'db.default.svc.cluster.local', serviceName: 'db', serviceNamespace: 'default' },
+        why: [],
+        snapshotVersion: 1,
+      };
+    };
+    const events = [tcp('-', 'v1'), tcp('UO', 'v1'), tcp('UO', 'v2'), tcp('-', 'v1', 'destination')];
+    expect((await check({ type: 'tcp-connections', equals: 3 }, events)).passed).toBe(true);
+    expect((await check({ type: 'tcp-connections', service: 'db', flags: 'UO', equals: 2 }, events)).passed).toBe(true);
+    expect((await check({ type: 'tcp-connections', subset: 'v2', flags: 'UO', equals: 1 }, events)).passed).toBe(true);
+    expect((await check({ type: 'tcp-connections', flags: '-', reporter: 'destination', equals: 1 }, events)).passed).toBe(true);
+    const none = await check({ type: 'tcp-connections', flags: 'UF', min: 1 }, events);
+    expect(none.message).toBe('TCP connections (flag UF): expected at least 1, saw 0 in this phase so far');
+    expect(none.detail).toBe('flags UO: 2, -: 1');
+  });
+
   it('requests: counts requests without a minimum of its own', async () => {
     expect((await check({ type: 'requests', min: 3 }, gateway(3))).passed).toBe(true);
     expect((await check({ type: 'requests', equals: 0 }, [])).passed).toBe(true);

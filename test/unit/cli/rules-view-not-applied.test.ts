@@ -24,6 +24,6 @@ describe('Rules view', () => {
     expect(text).toContain(
       `  ! ${dir}/every-field.yaml:14:7: warning MB1117 [VirtualService default/shop-route]: spec.http[0].match[0].name is recognised but not applied by this meshbox version: access logs show the route name only`,
     );
-    expect(text.some((l) => l.includes('every-field.yaml:126:5: warning MB1117 [Gateway default/shop-gateway]: spec.servers[0].tls is recognised but not applied'))).toBe(true);
+    expect(text.some((l) => l.includes('every-field.yaml:126:11: warning MB1117 [Gateway default/shop-gateway]: spec.servers[0].tls.httpsRedirect is recognised but not applied'))).toBe(true);
   });
 });

@@ -39,7 +39,8 @@ describe('meshbox.yaml: defaults', () => {
         {
           name: 'callme-service',
           port: 8080,
-          protocol: 'http',
+          // an unnamed port: detected per connection, as Istio does (HTTP on it is served as HTTP)
+          protocol: 'unknown',
           location: { file: FILE, line: 2, col: 3 },
           workloads: [
             {

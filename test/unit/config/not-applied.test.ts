@@ -26,7 +26,7 @@ describe('recognised, not applied fields', () => {
   it('marks the fields the issue names, and more', () => {
     const fields = MARKED.map((f) => `${f.kind} ${f.field}`);
     for (const f of [
-      'Gateway Server.tls',
+      'Gateway ServerTLSSettings.httpsRedirect',
       'DestinationRule TCPSettings.idleTimeout',
       'DestinationRule HTTPSettings.idleTimeout',
       'DestinationRule TCPSettings.tcpKeepalive',
@@ -56,7 +56,7 @@ describe('recognised, not applied fields', () => {
     expect(at('spec.http[0].match[0].name')).toBe('14:7');
     expect(at('spec.http[0].retries.retryRemoteLocalities')).toBe('20:7');
     expect(at('spec.trafficPolicy.connectionPool.tcp.idleTimeout')).toBe('78:9');
-    expect(at('spec.servers[0].tls')).toBe('126:5');
+    expect(at('spec.servers[0].tls.httpsRedirect')).toBe('126:11');
     // mirror, mirrors and corsPolicy in the file are applied: no warning
     expect(warnings.some((w) => /^spec\.http\[\d\]\.(mirror|mirrors|mirrorPercentage|corsPolicy) /.test(w.message))).toBe(false);
     const name = warnings.find((w) => w.message.startsWith('spec.http[0].match[0].name '))!;
@@ -112,15 +112,21 @@ describe('recognised, not applied fields', () => {
         '    hosts: [a.example.com]',
         '  - port: {number: 8443, name: web, protocol: HTTP}',
         '    hosts: [a.example.com]',
-        '  - port: {number: 80, name: mongo, protocol: MONGO}',
+        '  - port: {number: 27017, name: mongo, protocol: MONGO}',
         '    hosts: [a.example.com]',
+        '  - port: {number: 443, name: https, protocol: HTTPS}',
+        '    hosts: [a.example.com]',
+        '    tls: {mode: SIMPLE, credentialName: a-cert}',
+        '  - port: {number: 8444, name: tls, protocol: TLS}',
+        '    hosts: [a.example.com]',
+        '    tls: {mode: PASSTHROUGH}',
       ].join('\n'),
       'values.yaml',
     );
+    // HTTP on 8443 and MONGO are served (on their own ports), so is TLS PASSTHROUGH; a server that needs TLS terminated is not
     expect(withCode(r.findings, 'FIELD_NOT_APPLIED').map((f) => `${f.location!.line}:${f.location!.col} ${f.message}`)).toEqual([
       "6:42 spec.trafficPolicy.loadBalancer.simple `PASSTHROUGH` is recognised but not applied by this meshbox version: requests are balanced with LEAST_REQUEST (Istio's default), not sent to the address the caller asked for",
-      '15:20 spec.servers[1].port.number `8443` is recognised but not applied by this meshbox version: the ingress serves port-80 servers only (on --ingress-port): this server gets no traffic',
-      '17:47 spec.servers[2].port.protocol `MONGO` is recognised but not applied by this meshbox version: the ingress serves HTTP, HTTP2, GRPC servers only: this server gets no traffic',
+      '21:17 spec.servers[3].tls.mode `SIMPLE` is recognised but not applied by this meshbox version: the ingress terminates no TLS (it serves PASSTHROUGH servers, routed by SNI): this server gets no traffic',
     ]);
   });
 

@@ -61,7 +61,7 @@ describe('validatePaths', () => {
       expect(r.mesh).toBeUndefined();
       expect(r.files[0]).toMatchObject({ applied: false });
       expect(withCode(r.findings, 'UNKNOWN_FIELD')[0]).toMatchObject({ hint: 'did you mean `port`?' });
-      expect(withCode(r.findings, 'MISSING_FIELD')).toHaveLength(1);
+      expect(withCode(r.findings, 'MISSING_ONE_OF')).toHaveLength(1);
     });
 
     it('reads a folder holding both meshbox definition and rules', async () => {

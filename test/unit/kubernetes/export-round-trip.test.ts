@@ -64,7 +64,8 @@ describe('meshbox export --k8s', () => {
     expect(c.readinessProbe).toEqual({ httpGet: { path: '/actuator/health', port: 'http' }, periodSeconds: 2, timeoutSeconds: 1, failureThreshold: 3 });
     expect(v2.spec.template.spec.serviceAccountName).toBe('callme-service');
     const svc = docs.find((d) => d.kind === 'Service' && d.metadata.name === 'callme-service')!;
-    expect(svc.spec).toEqual({ selector: { app: 'callme-service' }, ports: [{ name: 'http', port: 8080, targetPort: 'http' }] });
+    // meshbox.yaml's `port:` is an unnamed port: so is the Service's (Istio detects its protocol, as meshbox does)
+    expect(svc.spec).toEqual({ selector: { app: 'callme-service' }, ports: [{ port: 8080, targetPort: 'http' }] });
     // the Istio resources: byte for byte the rules folder's files
     expect(readFileSync(join(out, 'istio/callme-service.yaml'), 'utf8')).toBe(readFileSync(join(sampleMeshFile(), '../rules/callme-service.yaml'), 'utf8'));
     // what the API server checks (the Kubernetes OpenAPI schemas, strict on unknown fields; more in export-api-schemas.test.ts)
