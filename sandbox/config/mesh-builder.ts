@@ -17,7 +17,7 @@ import { codecOf } from './protocol-selection.js';
 
 type Scalar = string | number | boolean;
 type BuildValue = string | { context: string; dockerfile?: string; args?: Record<string, Scalar> };
-type HealthValue = string | { path?: string; interval?: string; timeout?: string; unhealthyThreshold?: number };
+type HealthValue = string | { kind?: 'http' | 'tcp'; path?: string; interval?: string; timeout?: string; unhealthyThreshold?: number };
 
 interface WorkloadValue {
   command?: string | string[];
@@ -145,6 +145,7 @@ function healthSpec(h: HealthValue | undefined): HealthCheckSpec {
     intervalMs: h.interval ? parseDuration(h.interval) : DEFAULT_HEALTH.intervalMs,
     timeoutMs: h.timeout ? parseDuration(h.timeout) : DEFAULT_HEALTH.timeoutMs,
     unhealthyThreshold: h.unhealthyThreshold ?? DEFAULT_HEALTH.unhealthyThreshold,
+    ...(h.kind === 'tcp' ? { kind: 'tcp' as const } : {}),
   };
 }
 

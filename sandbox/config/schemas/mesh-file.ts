@@ -34,9 +34,10 @@ const build: JsonSchema = {
 const health: JsonSchema = {
   type: ['string', 'object'],
   title: 'HealthCheck',
-  description: 'Health check of each instance: an HTTP path (`/actuator/health`) or {path, interval, timeout, unhealthyThreshold}. Default path `/`.',
+  description: 'Health check of each instance: an HTTP path (`/actuator/health`) or {kind, path, interval, timeout, unhealthyThreshold}. Default: an HTTP GET of `/` on the first port (a TCP connect when that port is served as TCP).',
   pattern: '^/',
   properties: {
+    kind: oneOfValues(['http', 'tcp'], 'How to probe: `http` GETs `path` (2xx/3xx is healthy), `tcp` opens a connection to the first port (a Kubernetes tcpSocket probe; for gRPC or TCP servers). Default `http`, or `tcp` when the first port is served as TCP.'),
     path: str('HTTP path probed on the instance; 2xx/3xx is healthy (default `/`).', { pattern: '^/' }),
     interval: duration('Time between probes (default 2s).', true),
     timeout: duration('Time before a probe counts as failed (default 1s).', true),
