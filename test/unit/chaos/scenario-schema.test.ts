@@ -40,6 +40,7 @@ describe('shipped scenarios', () => {
       'canary-split.yaml',
       'circuit-breaker.yaml',
       'deny-path-rollback.yaml',
+      'grpc-retries-mask-abort.yaml',
       'header-routing.yaml',
       'ingress-gateway-jwt.yaml',
       'instance-kill-failover.yaml',
