@@ -46,6 +46,7 @@ import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.j
 import { AccessLogWriter } from './telemetry/access-log.js';
 import { meshViewOf, startSandboxToxiproxyApi, type SandboxToxiproxyOptions } from './toxiproxy-api/toxiproxy-api.js';
 import type { ToxiproxyServer } from './toxiproxy-api/toxiproxy-server.js';
+import type { TcpConnectionRecord, TcpProxyHost } from './toxiproxy-api/tcp-proxy-host.js';
 import { IstioMetrics, proxyInstances } from './telemetry/metrics.js';
 import { installTraceRoutes } from './admin/trace-routes.js';
 import { resolveTracingOptions, Tracing } from './telemetry/tracing/tracer.js';
@@ -79,6 +80,8 @@ export interface SandboxOptions {
   accessLogDir?: string | false;
   /** run the data plane on this thread (tests) */
   inProcessDataPlane?: boolean;
+  /** worker threads of the data plane (`--data-plane-workers`; default meshbox.yaml `dataPlane.workers`, else one per core, at most 4) */
+  dataPlaneWorkers?: number;
   /** how long `up()` waits for every workload to be healthy */
   readyTimeoutMs?: number;
   /** hot reload of the rules folder, meshbox.yaml and watched service code (default true) */
@@ -225,6 +228,7 @@ export class Sandbox {
     this.dataPlane = createDataPlane({
       seed: this.seed,
       inProcess: this.options.inProcessDataPlane,
+      workers: this.options.dataPlaneWorkers ?? mesh.dataPlane?.workers,
       onEvents: (events) => {
         for (const e of events) this.bus.emit(e);
       },
@@ -335,7 +339,9 @@ export class Sandbox {
   }
 
   private async startToxiproxy(o: SandboxToxiproxyOptions): Promise<void> {
-    const deps = { seed: this.seed, inProcess: this.options.inProcessDataPlane, mesh: meshViewOf(() => this.mesh, this.registry), faults: this.faults, syncFaults: () => this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()), metrics: this.metrics.registry, namespace: this.mesh.namespace };
+    // the standalone proxies run in the data plane's workers, beside the sidecars
+    const proxyHost = (onConnection?: (c: TcpConnectionRecord) => void): TcpProxyHost => this.dataPlane.standaloneProxies(onConnection);
+    const deps = { seed: this.seed, proxyHost, mesh: meshViewOf(() => this.mesh, this.registry), faults: this.faults, syncFaults: () => this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()), metrics: this.metrics.registry, namespace: this.mesh.namespace };
     this.toxiproxy = await startSandboxToxiproxyApi(o, deps, (level, message, hint) => this.notice(level, message, hint));
     this.toxiproxyUrl = this.toxiproxy?.url ?? '';
   }
@@ -480,6 +486,7 @@ export class Sandbox {
       toxiproxy: this.toxiproxyUrl || undefined,
       ready: this.isReady(),
       snapshotVersion: this.controlPlane?.current?.version ?? 0,
+      ...(this.dataPlane ? { dataPlane: { workers: this.dataPlane.workers, proxies: this.dataPlane.placement().proxies } } : {}),
       ...(this.fatal ? { fatal: `${this.fatal.code}: ${this.fatal.message}` } : {}),
       findings: this.ruleFindings,
       reload: this.hotReload?.status(),

@@ -51,6 +51,7 @@ export interface MeshFileValue {
   rules?: string;
   ingress?: { host?: string; port?: number; labels?: Record<string, string> };
   tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
+  dataPlane?: { workers?: number };
   services?: Record<string, ServiceValue>;
   kubernetes?: string[];
   images?: Record<string, { command?: string | string[]; cwd?: string; health?: string; watch?: WatchValue }>;
@@ -195,6 +196,7 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
     },
     services,
     ...(value.tracing ? { tracing: { ...value.tracing } } : {}),
+    ...(value.dataPlane ? { dataPlane: { ...value.dataPlane } } : {}),
   };
   if (value.kubernetes || value.images) {
     const images: KubernetesSourceSpec['images'] = {};

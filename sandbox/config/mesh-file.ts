@@ -14,6 +14,9 @@
  *   sampling: 100            #   percentage of new traces recorded (default 100; --trace-sampling)
  *   otlpEndpoint: http://127.0.0.1:4318/v1/traces   # OTLP/HTTP JSON collector (--otlp-endpoint)
  *   zipkin: http://127.0.0.1:9411/api/v2/spans      # Zipkin v2 collector (--zipkin)
+ * dataPlane:                 # optional: the worker threads running every proxy (README "Performance")
+ *   workers: 2               #   1-4, default one per CPU core, at most 4 (--data-plane-workers);
+ *                            #   read when the sandbox starts
  * services:
  *   callme-service:          # the service name, a DNS-1123 label (lowercase, digits, `-`)
  *     port: 8080             # required: the Service port apps address (callme-service:8080)

@@ -117,6 +117,8 @@ export interface MeshDefinition {
   kubernetes?: KubernetesSourceSpec;
   /** meshbox.yaml `tracing:` (sampling percentage, collectors); the command line overrides it */
   tracing?: { sampling?: number; otlpEndpoint?: string; zipkin?: string };
+  /** meshbox.yaml `dataPlane:` (worker threads); `--data-plane-workers` overrides it; read at start */
+  dataPlane?: { workers?: number };
 }
 
 /** How to start an image of a Kubernetes manifest with the process runtime (meshbox.yaml `images:`). */

@@ -1,10 +1,13 @@
 /**
- * Worker thread entry: runs the DataPlaneCore off the CLI's event loop, so rendering never
- * stalls traffic and traffic never freezes the UI.
+ * Worker thread entry: runs a DataPlaneCore off the CLI's event loop, so rendering never
+ * stalls traffic and traffic never freezes the UI. The data plane runs one or several of these,
+ * each owning whole proxies (./data-plane.ts); a worker also runs the Toxiproxy API's standalone
+ * proxies placed on it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { DataPlaneCore } from './data-plane-core.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import { InProcessTcpProxyHost, runHostCommand } from '../toxiproxy-api/tcp-proxy-host.js';
 
 const port = parentPort;
 if (!port) throw new Error('data-plane-worker must run in a worker thread');
@@ -12,6 +15,8 @@ if (!port) throw new Error('data-plane-worker must run in a worker thread');
 const init = workerData as WorkerInit;
 const post = (m: FromWorker): void => port.postMessage(m);
 const core = new DataPlaneCore({ seed: init.seed, limits: init.limits, emit: (events) => post({ type: 'events', events }) });
+let tcp: InProcessTcpProxyHost | undefined;
+const standalone = (): InProcessTcpProxyHost => (tcp ??= new InProcessTcpProxyHost(init.seed, (record) => post({ type: 'tcp-connection', record })));
 
 port.on('message', (msg: ToWorker) => {
   void (async () => {
@@ -24,7 +29,9 @@ port.on('message', (msg: ToWorker) => {
       else if (c.type === 'clusters') data = core.clustersJson();
       else if (c.type === 'secrets') core.setSecrets(c.secrets);
       else if (c.type === 'secrets-dump') data = core.secretsJson();
+      else if (c.type === 'tcp-proxy') data = await runHostCommand(standalone(), c.command);
       else if (c.type === 'stop') {
+        await tcp?.close();
         await core.stop(c.graceMs);
         data = true;
       }
