@@ -53,6 +53,7 @@ import { resolveTracingOptions, Tracing } from './telemetry/tracing/tracer.js';
 import { installSecurityRoutes } from './admin/security-routes.js';
 import { MeshCA } from './security/ca.js';
 import { IdentityProvider, workloadCertTtlFromEnv } from './security/identity-provider.js';
+import { warmUpDataPlane, type WarmUpReport } from './control/warm-up.js';
 
 export type { RuntimeChoice } from './runtime/select-runtime.js';
 
@@ -82,6 +83,8 @@ export interface SandboxOptions {
   inProcessDataPlane?: boolean;
   /** worker threads of the data plane (`--data-plane-workers`; default meshbox.yaml `dataPlane.workers`, else one per core, at most 4) */
   dataPlaneWorkers?: number;
+  /** requests per worker of the data plane's warm-up before ready (default MESHBOX_DATA_PLANE_WARMUP, else 300; 0: off) */
+  warmUpRequests?: number;
   /** how long `up()` waits for every workload to be healthy */
   readyTimeoutMs?: number;
   /** hot reload of the rules folder, meshbox.yaml and watched service code (default true) */
@@ -133,6 +136,8 @@ export class Sandbox {
   private explainer: RouteExplainer | undefined;
   /** the sandbox CA and every proxy's workload certificate (sandbox/security) */
   identity: IdentityProvider | undefined;
+  /** how the data plane's warm-up before ready went (control/warm-up.ts) */
+  warmUp: WarmUpReport | undefined;
 
   constructor(readonly options: SandboxOptions = {}) {
     this.bus = options.bus ?? new EventBus();
@@ -247,6 +252,8 @@ export class Sandbox {
       notice: (level, message, hint) => this.notice(level, message, hint),
     });
     await this.identity.ensure(mesh, this.registry.all());
+    // the request path is compiled by the JIT before anyone is told the mesh is ready (control/warm-up.ts)
+    const warming = warmUpDataPlane(this.dataPlane, { ca: this.identity.ca, ...(this.options.warmUpRequests !== undefined ? { requests: this.options.warmUpRequests } : {}) });
     // instances added or removed (hot reload of meshbox.yaml) get or lose their certificate
     this.registry.on('change', () => {
       if (this.identity && !this.stopping) void this.identity.ensure(this.mesh, this.registry.all()).catch((e: Error) => this.notice('error', `workload certificates: ${e.message}`));
@@ -276,6 +283,8 @@ export class Sandbox {
     await this.workloads.startAll();
     if (this.stopping) return;
     if (this.options.watch !== false && !this.options.mesh) await this.startHotReload(configFile, ingress);
+    if (this.stopping) return;
+    this.warmUp = await warming;
     if (this.stopping) return;
     this.bus.emit({ type: 'mesh:sandbox:ready', time: Date.now(), message: `ingress ${this.ingressUrl}, admin ${this.adminUrl}` });
     await this.waitReady(this.options.readyTimeoutMs ?? 30_000);
@@ -383,7 +392,8 @@ export class Sandbox {
 
   /** every instance of every workload with replicas is healthy, and the data plane runs */
   isReady(): boolean {
-    if (this.fatal) return false;
+    // not before the data plane is warm: the first requests would run through cold code
+    if (this.fatal || !this.warmUp) return false;
     const all = this.registry.all();
     return all.length > 0 && all.every((i) => i.healthy && i.state === 'running');
   }
@@ -486,7 +496,7 @@ export class Sandbox {
       toxiproxy: this.toxiproxyUrl || undefined,
       ready: this.isReady(),
       snapshotVersion: this.controlPlane?.current?.version ?? 0,
-      ...(this.dataPlane ? { dataPlane: { workers: this.dataPlane.workers, proxies: this.dataPlane.placement().proxies } } : {}),
+      ...(this.dataPlane ? { dataPlane: { workers: this.dataPlane.workers, proxies: this.dataPlane.placement().proxies, ...(this.warmUp ? { warmUp: this.warmUp } : {}) } } : {}),
       ...(this.fatal ? { fatal: `${this.fatal.code}: ${this.fatal.message}` } : {}),
       findings: this.ruleFindings,
       reload: this.hotReload?.status(),
@@ -510,6 +520,7 @@ export class Sandbox {
       .route('GET', '/ready', 'LIVE (200) once every workload is healthy, else 503', () => {
         const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running')).map((i) => `${i.id}: ${i.state}${i.state === 'running' ? ', unhealthy' : ''}${i.failure ? ` (${i.failure})` : ''}`);
         if (this.fatal) waiting.unshift(`data plane: ${this.fatal.message}`);
+        else if (!this.warmUp) waiting.unshift('data plane: warming up');
         return this.isReady() ? { body: 'LIVE\n' } : { status: 503, body: `NOT READY\n${waiting.join('\n')}\n` };
       })
       .route('GET', '/metrics', 'Istio standard metrics (Prometheus text)', async () => ({ body: await this.metrics.text(), contentType: this.metrics.contentType }))

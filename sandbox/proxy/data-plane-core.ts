@@ -135,6 +135,11 @@ export class DataPlaneCore {
     return { version: snapshot.version, listeners: bound, errors };
   }
 
+  /** Applies a whole snapshot, route configurations included (the warm-up's: ./warm-up-site.ts). */
+  apply(snapshot: MeshSnapshot): Promise<SnapshotAck> {
+    return this.swap(snapshot, (effective) => compileSnapshot(effective));
+  }
+
   /** Builds one slice of a route list for a shipped snapshot (see ./snapshot-shipping.ts). */
   stageRoutes(slice: RouteSlice): void {
     if (this.tables.has(slice.fingerprint)) return;

@@ -19,6 +19,7 @@ import { SnapshotShipper } from './snapshot-shipping.js';
 import type { ProxySecret } from '../security/tls-secrets.js';
 import { InProcessTcpProxyHost, type HostCommand, type TcpConnectionRecord } from '../toxiproxy-api/tcp-proxy-host.js';
 import { runHostCommand } from '../toxiproxy-api/tcp-proxy-host.js';
+import { WarmUpSite, type WarmUpStep } from './warm-up-site.js';
 
 export interface CoreHandleOptions {
   seed: number;
@@ -42,6 +43,8 @@ export interface CoreHandle {
   secrets(): Promise<unknown>;
   /** a command for the Toxiproxy API's standalone proxies this core runs */
   tcpProxy(command: HostCommand): Promise<unknown>;
+  /** a step of the warm-up (./warm-up-site.ts) */
+  warm(step: WarmUpStep): Promise<unknown>;
   stop(graceMs: number): Promise<void>;
   /** ends the core at once, as a crash would (tests) */
   terminate(): Promise<void>;
@@ -146,6 +149,10 @@ export class WorkerCoreHandle implements CoreHandle {
     return this.call({ type: 'tcp-proxy', command });
   }
 
+  warm(step: WarmUpStep): Promise<unknown> {
+    return this.call({ type: 'warm', step });
+  }
+
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     if (this.exited) return;
@@ -217,10 +224,21 @@ export class InProcessCoreHandle implements CoreHandle {
     return runHostCommand(this.tcp, command);
   }
 
+  private warmSite: WarmUpSite | undefined;
+
+  async warm(step: WarmUpStep): Promise<unknown> {
+    this.running();
+    this.warmSite ??= new WarmUpSite(this.opts.seed, this.opts.limits);
+    const data = await this.warmSite.step(step);
+    if (step.step === 'close') this.warmSite = undefined;
+    return data;
+  }
+
   async stop(graceMs: number): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     await this.tcp.close();
+    await this.warmSite?.close();
     await this.core.stop(graceMs);
   }
 

@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { DataPlaneCore } from './data-plane-core.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { InProcessTcpProxyHost, runHostCommand } from '../toxiproxy-api/tcp-proxy-host.js';
+import { WarmUpSite } from './warm-up-site.js';
 
 const port = parentPort;
 if (!port) throw new Error('data-plane-worker must run in a worker thread');
@@ -16,6 +17,7 @@ const init = workerData as WorkerInit;
 const post = (m: FromWorker): void => port.postMessage(m);
 const core = new DataPlaneCore({ seed: init.seed, limits: init.limits, emit: (events) => post({ type: 'events', events }) });
 let tcp: InProcessTcpProxyHost | undefined;
+let warm: WarmUpSite | undefined;
 const standalone = (): InProcessTcpProxyHost => (tcp ??= new InProcessTcpProxyHost(init.seed, (record) => post({ type: 'tcp-connection', record })));
 
 port.on('message', (msg: ToWorker) => {
@@ -30,8 +32,14 @@ port.on('message', (msg: ToWorker) => {
       else if (c.type === 'secrets') core.setSecrets(c.secrets);
       else if (c.type === 'secrets-dump') data = core.secretsJson();
       else if (c.type === 'tcp-proxy') data = await runHostCommand(standalone(), c.command);
+      else if (c.type === 'warm') {
+        warm ??= new WarmUpSite(init.seed, init.limits);
+        data = await warm.step(c.step);
+        if (c.step.step === 'close') warm = undefined;
+      }
       else if (c.type === 'stop') {
         await tcp?.close();
+        await warm?.close();
         await core.stop(c.graceMs);
         data = true;
       }

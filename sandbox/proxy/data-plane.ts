@@ -26,6 +26,7 @@ import { mergeClusters, mergeSecrets, type ClustersJson, type SecretsJson } from
 import { ProxyPlacement } from './proxy-placement.js';
 import type { HostPort, StartResult, TcpConnectionRecord, TcpProxyHost } from '../toxiproxy-api/tcp-proxy-host.js';
 import type { ToxicSpec } from '../faults/fault-spec.js';
+import type { WarmUpStep } from './warm-up-site.js';
 
 /** most workers the data plane starts by default (and the most `--data-plane-workers` takes) */
 export const MAX_DATA_PLANE_WORKERS = 4;
@@ -76,6 +77,8 @@ export interface DataPlane {
    * like a proxy); `onConnection` hears their connections open and close.
    */
   standaloneProxies(onConnection?: (c: TcpConnectionRecord) => void): TcpProxyHost;
+  /** a step of worker `index`'s warm-up before ready (../control/warm-up.ts drives it) */
+  warmUpStep(index: number, step: WarmUpStep): Promise<unknown>;
   stop(graceMs?: number): Promise<void>;
   /** ends worker `index` at once, as a crash would (tests) */
   terminateWorker(index: number): Promise<void>;
@@ -191,6 +194,12 @@ class DataPlanePool implements DataPlane {
         await Promise.all(cores.map((c) => c.tcpProxy({ type: 'close' }).catch(() => undefined)));
       },
     };
+  }
+
+  warmUpStep(index: number, step: WarmUpStep): Promise<unknown> {
+    const core = this.cores[index];
+    if (!core) return Promise.reject(new MeshError('MESH_ERR_INTERNAL', [`no data plane worker ${index} (there are ${this.cores.length})`]));
+    return core.warm(step);
   }
 
   async stop(graceMs = 2_000): Promise<void> {

@@ -5,6 +5,7 @@ import type { DownstreamLimits } from './listener.js';
 import type { ProxySecret } from '../security/tls-secrets.js';
 import type { RouteSlice, ShippedSnapshot } from './snapshot-shipping.js';
 import type { HostCommand, TcpConnectionRecord } from '../toxiproxy-api/tcp-proxy-host.js';
+import type { WarmUpStep } from './warm-up-site.js';
 
 export type DataPlaneCommand =
   | { type: 'bind'; listeners: ListenerConfig[] }
@@ -17,6 +18,8 @@ export type DataPlaneCommand =
   | { type: 'secrets-dump' }
   /** the Toxiproxy API's standalone proxies this worker runs (../toxiproxy-api/tcp-proxy-host.ts) */
   | { type: 'tcp-proxy'; command: HostCommand }
+  /** a step of the warm-up before ready (./warm-up-site.ts) */
+  | { type: 'warm'; step: WarmUpStep }
   | { type: 'stop'; graceMs: number };
 
 export type ToWorker = { id: number; command: DataPlaneCommand };

@@ -13,6 +13,10 @@ export interface BenchOptions {
   wrk: boolean;
   /** also measure meshbox's full path with mTLS off (mesh-wide PeerAuthentication DISABLE) */
   mtlsOff: boolean;
+  /** the first seconds after ready, with the data plane's warm-up and without (cold-start.ts) */
+  cold: boolean;
+  /** throughput with 1 and 2 data-plane workers, unpinned (scaling.ts) */
+  workers: boolean;
   /** multiplies the measured periods (not the warm-ups) */
   scale: number;
   /** write V8 CPU profiles of the meshbox process (main thread and data-plane worker) here */
@@ -33,6 +37,8 @@ export interface Durations {
   probeMs: number;
   /** open-loop rates (req/s); the first is the headline rate */
   rates: number[];
+  /** the cold-start open loop: rate, length, window */
+  cold: { rate: number; durationMs: number; windowMs: number };
   /** longest wait for the processes to go idle between steps (backlog of an overloaded step) */
   idleWaitMaxMs: number;
   /** keep-alive connections of the open loop and of the closed loop */
@@ -54,6 +60,8 @@ options (or environment variables):
   --no-pin           do not pin processes to cores with taskset                 MESHBOX_BENCH_PIN=0
   --no-wrk           closed-loop throughput with the Node load generator        MESHBOX_BENCH_WRK=0
   --no-mtls-off      skip the meshbox phase with mTLS off (the mTLS cost)       MESHBOX_BENCH_MTLS_OFF=0
+  --no-cold          skip the first seconds after ready (warm-up on and off)    MESHBOX_BENCH_COLD=0
+  --no-workers       skip the 1 and 2 data-plane workers rows (unpinned)       MESHBOX_BENCH_WORKERS=0
   --scale X          multiply the measured periods by X (0.1..10)               MESHBOX_BENCH_SCALE=X
   --cpu-prof DIR     run meshbox under node --cpu-prof, profiles into DIR       MESHBOX_BENCH_CPU_PROF=DIR
   -h, --help         this text`;
@@ -72,6 +80,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = {}): Bench
     pin: flag(env, 'MESHBOX_BENCH_PIN') ?? true,
     wrk: flag(env, 'MESHBOX_BENCH_WRK') ?? true,
     mtlsOff: flag(env, 'MESHBOX_BENCH_MTLS_OFF') ?? true,
+    cold: flag(env, 'MESHBOX_BENCH_COLD') ?? true,
+    workers: flag(env, 'MESHBOX_BENCH_WORKERS') ?? true,
     scale: 1,
     cpuProfDir: env.MESHBOX_BENCH_CPU_PROF?.trim() || undefined,
     help: false,
@@ -101,6 +111,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = {}): Bench
       case '--no-mtls-off':
         options.mtlsOff = false;
         break;
+      case '--no-cold':
+        options.cold = false;
+        break;
+      case '--no-workers':
+        options.workers = false;
+        break;
       case '--scale':
         scale = value();
         break;
@@ -127,5 +143,12 @@ export function durationsFor(options: Pick<BenchOptions, 'quick' | 'scale'>): Du
   const base = options.quick
     ? { warmupFirstMs: 3000, warmupNextMs: 1000, measureMs: 2500, settleMs: 500, probeMs: 300, idleWaitMaxMs: 5000 }
     : { warmupFirstMs: 6000, warmupNextMs: 2000, measureMs: 10_000, settleMs: 1500, probeMs: 500, idleWaitMaxMs: 12_000 };
-  return { ...base, measureMs: Math.round(base.measureMs * options.scale), rates: [1000, 500], connections: 50, warmupConcurrency: 16 };
+  return {
+    ...base,
+    measureMs: Math.round(base.measureMs * options.scale),
+    rates: [1000, 500],
+    connections: 50,
+    warmupConcurrency: 16,
+    cold: { rate: 300, durationMs: options.quick ? 4000 : 6000, windowMs: 500 },
+  };
 }

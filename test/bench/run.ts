@@ -10,6 +10,10 @@
  *   meshbox-no-mtls  the same full path with a mesh-wide PeerAuthentication DISABLE (the mTLS
  *            cost is the difference; TLS handshakes are counted from meshbox's /clusters)
  *   nginx    the same legs as nginx server blocks (1 worker), when nginx is installed
+ *   cold     (after the phases) a fresh `meshbox up`, an open loop of 300 req/s from the moment
+ *            /ready answers: the first seconds, with the data plane's warm-up and without
+ *   workers  (after that) the full path's throughput with 1 and with 2 data-plane workers, unpinned
+ * The pinned meshbox phases run one data-plane worker (`--data-plane-workers 1`): one core.
  * Per target: JIT warm-up, open loop at 1000 and 500 req/s (latency, CPU per request), closed loop
  * (throughput, CPU per request), RSS of the proxy. Before and after each phase every used core is
  * probed for speed; phases on a slowed or busy machine are marked noisy.
@@ -27,7 +31,10 @@ import { PreciseTimer } from './precise-timer.js';
 import { allowedCpus } from './proc-stats.js';
 import { findExecutable, hasTaskset, pin, ProcessSet } from './processes.js';
 import { compare, derive, formatReport, goals, jsonLine, mtlsCost, noiseVerdict, type ScenarioRun } from './report.js';
-import { checkTarget, startDirect, startMeshbox, startNginx, type Placement, type StartContext, type Topology, type TopologyKind } from './topology.js';
+import { checkTarget, httpGet, startDirect, startMeshbox, startNginx, type Placement, type StartContext, type Topology, type TopologyKind } from './topology.js';
+import { measureColdStart } from './cold-start.js';
+import { measureWorkers, type WorkersRow } from './scaling.js';
+import { formatCold, formatWorkers, type ColdRun } from './extra-report.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -124,6 +131,10 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const cpus = os.availableParallelism();
   const allowed = allowedCpus();
+  // every cpu this run may use, before the benchmark pins itself (the unpinned workers rows)
+  const allCpus = [...allowed];
+  const cold: ColdRun[] = [];
+  let workerRows: WorkersRow[] = [];
   let placement: Placement = {};
   if (options.pin && allowed.length >= 2 && hasTaskset()) {
     // the proxy alone on the first allowed cpu; apps, load generators (this process) on the second
@@ -133,6 +144,8 @@ async function main(): Promise<number> {
     notes.push(allowed.length < 2 ? 'one core only: nothing pinned, proxy, apps and load share it' : 'taskset not found: nothing pinned (install util-linux)');
   }
   const pinned = placement.proxyCpus !== undefined;
+  // meshbox pinned to one core runs one data-plane worker
+  const onePinnedWorker = pinned ? { workers: 1 } : {};
   const probeCoresList = pinned ? [allowed[0]!, allowed[1]!] : [];
 
   let nginx: NginxInfo | undefined;
@@ -156,7 +169,10 @@ async function main(): Promise<number> {
   const phases: PhaseRecord[] = [];
   const allProbes: ProbeResult[] = [];
   const targetS = (durations.rates.length * (durations.settleMs + durations.measureMs) + durations.measureMs) / 1000;
-  const estimateS = kinds.reduce((sum, k) => sum + 5 + durations.warmupFirstMs / 1000 + targetS + (k === 'meshbox-no-mtls' ? 0 : durations.warmupNextMs / 1000 + targetS), 0);
+  const estimateS =
+    kinds.reduce((sum, k) => sum + 5 + durations.warmupFirstMs / 1000 + targetS + (k === 'meshbox-no-mtls' ? 0 : durations.warmupNextMs / 1000 + targetS), 0) +
+    (options.cold ? 2 * (8 + durations.cold.durationMs / 1000) : 0) +
+    (options.workers ? 2 * (8 + durations.warmupNextMs / 1000 + 1 + durations.measureMs / 1000) : 0);
   log(`bench: ${options.quick ? 'quick' : 'full'} run, about ${Math.round(estimateS / 10) * 10} s; phases ${kinds.join(', ')}; work folder ${dir}`);
 
   try {
@@ -170,7 +186,13 @@ async function main(): Promise<number> {
       let topology: Topology | undefined;
       try {
         topology =
-          kind === 'direct' ? await startDirect(ctx) : kind === 'meshbox' ? await startMeshbox(ctx) : kind === 'meshbox-no-mtls' ? await startMeshbox(ctx, { mtls: false }) : await startNginx(ctx, nginx!);
+          kind === 'direct'
+            ? await startDirect(ctx)
+            : kind === 'meshbox'
+              ? await startMeshbox(ctx, { ...onePinnedWorker })
+              : kind === 'meshbox-no-mtls'
+                ? await startMeshbox(ctx, { mtls: false, ...onePinnedWorker })
+                : await startNginx(ctx, nginx!);
         phase.info = topology.info;
         const mctx: MeasureContext = {
           processes,
@@ -222,6 +244,35 @@ async function main(): Promise<number> {
       allProbes.push(probe);
       phase.probes.push(probe);
     }
+    if (options.cold && !abort.signal.aborted) {
+      // the first seconds after ready: with the data plane's warm-up (default) and without it
+      for (const [label, env] of [
+        ['warm-up on (the default)', {}],
+        ['warm-up off (MESHBOX_DATA_PLANE_WARMUP=0)', { MESHBOX_DATA_PLANE_WARMUP: '0' }],
+      ] as const) {
+        if (abort.signal.aborted) break;
+        log(`bench: cold start, ${label}: starting`);
+        const run: ColdRun = { label };
+        cold.push(run);
+        let topology: Topology | undefined;
+        try {
+          topology = await startMeshbox(ctx, { ...onePinnedWorker, env, label: `meshbox-cold-${cold.length}` });
+          const admin = `http://127.0.0.1:${String((topology.info as { adminPort: number }).adminPort)}`;
+          run.result = await measureColdStart(topology.full, { ...durations.cold, connections: durations.connections, timer, signal: abort.signal });
+          const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { dataPlane?: { warmUp?: unknown } };
+          run.result.warmUp = status.dataPlane?.warmUp ?? null;
+        } catch (err) {
+          run.error = (err as Error).message;
+          log(`bench: cold start ${label} failed: ${run.error}`);
+        } finally {
+          await topology?.stop();
+        }
+      }
+    }
+    if (options.workers && !abort.signal.aborted && allCpus.length >= 2) {
+      const base = { processes, durations, ...(wrk ? { wrk } : {}), signal: abort.signal, timer, log };
+      workerRows = await measureWorkers(ctx, base, allCpus.join(','), [1, 2]);
+    }
   } finally {
     await processes.stopAll();
     await timer.close();
@@ -268,8 +319,9 @@ async function main(): Promise<number> {
   );
   const report = formatReport({ header, headlineRate, rates: durations.rates, notes }, derived, comparisons, g, mtls);
   process.stdout.write(`${report}\n`);
+  for (const extra of [formatCold(cold), formatWorkers(workerRows)]) if (extra) process.stdout.write(`\n${extra}\n`);
 
-  const failed = runs.filter((r) => r.error);
+  const failed = [...runs.filter((r) => r.error), ...cold.filter((c) => c.error), ...workerRows.filter((w) => w.error)];
   const json = {
     version: 1 as const,
     startedAt,
@@ -289,6 +341,8 @@ async function main(): Promise<number> {
     comparisons,
     mtls: mtls ?? null,
     goals: g,
+    coldStart: cold,
+    workers: workerRows,
     notes,
   };
   process.stdout.write(`${jsonLine(json)}\n`);

@@ -4,7 +4,7 @@ import { durationsFor, parseOptions } from '../../bench/options.js';
 
 describe('parseOptions', () => {
   it('defaults to a full run with nginx, pinning and wrk', () => {
-    expect(parseOptions([], {})).toEqual({ quick: false, nginx: true, pin: true, wrk: true, mtlsOff: true, scale: 1, cpuProfDir: undefined, help: false });
+    expect(parseOptions([], {})).toEqual({ quick: false, nginx: true, pin: true, wrk: true, mtlsOff: true, cold: true, workers: true, scale: 1, cpuProfDir: undefined, help: false });
   });
   it('reads flags from argv and the environment, argv last', () => {
     const env = { MESHBOX_BENCH_QUICK: '1', MESHBOX_BENCH_NGINX: '0', MESHBOX_BENCH_SCALE: '2' };
@@ -13,6 +13,8 @@ describe('parseOptions', () => {
     expect(parseOptions([], { MESHBOX_BENCH_NGINX: 'yes' }).nginx).toBe(true);
     expect(parseOptions(['--no-mtls-off'], {}).mtlsOff).toBe(false);
     expect(parseOptions([], { MESHBOX_BENCH_MTLS_OFF: '0' }).mtlsOff).toBe(false);
+    expect(parseOptions(['--no-cold', '--no-workers'], {})).toMatchObject({ cold: false, workers: false });
+    expect(parseOptions([], { MESHBOX_BENCH_COLD: '0', MESHBOX_BENCH_WORKERS: 'off' })).toMatchObject({ cold: false, workers: false });
   });
   it('refuses unknown options and bad values', () => {
     expect(() => parseOptions(['--fast'], {})).toThrow(/unknown option --fast/);
