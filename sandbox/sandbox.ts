@@ -54,6 +54,8 @@ import { installSecurityRoutes } from './admin/security-routes.js';
 import { MeshCA } from './security/ca.js';
 import { IdentityProvider, workloadCertTtlFromEnv } from './security/identity-provider.js';
 import { warmUpDataPlane, type WarmUpReport } from './control/warm-up.js';
+import { memoryReport } from './telemetry/memory-report.js';
+import { IdleTrimmer } from './runtime/idle-trim.js';
 
 export type { RuntimeChoice } from './runtime/select-runtime.js';
 
@@ -134,6 +136,7 @@ export class Sandbox {
   fatal: MeshError | undefined;
   private readonly fatalListeners = new Set<(error: MeshError) => void>();
   private explainer: RouteExplainer | undefined;
+  private trimmer: IdleTrimmer | undefined;
   /** the sandbox CA and every proxy's workload certificate (sandbox/security) */
   identity: IdentityProvider | undefined;
   /** how the data plane's warm-up before ready went (control/warm-up.ts) */
@@ -229,6 +232,9 @@ export class Sandbox {
     }
 
     if (this.stopping) return;
+    // the main thread's heap goes back once the sandbox is quiet (runtime/idle-trim.ts)
+    this.trimmer = new IdleTrimmer();
+    this.bus.onAny(() => this.trimmer?.poke());
     // Data plane: bind every listener first, so apps can be told their sidecar ports.
     this.dataPlane = createDataPlane({
       seed: this.seed,
@@ -555,6 +561,9 @@ export class Sandbox {
         return { body: `${lines.join('\n')}\n` };
       })
       .route('GET', '/status', 'the sandbox at a glance', () => ({ body: this.status() }))
+      .route('GET', '/memory', "meshbox's RSS, each thread's heap (main, data-plane workers) and each app process's RSS", async () => ({
+        body: await memoryReport(() => this.dataPlane.memory(), this.registry.all()),
+      }))
       .route('GET', JWKS_PATH, "the local token issuer's public JWKS (meshbox token), for a RequestAuthentication jwksUri", () => ({ body: TokenIssuer.local().jwks() }));
   }
 
@@ -591,6 +600,7 @@ export class Sandbox {
     for (const i of this.registry.all()) releasePort(i.appPort);
     this.state?.remove();
     this.processWatchdog?.release();
+    this.trimmer?.stop();
     this.bus.emit({ type: 'mesh:sandbox:stopped', time: Date.now(), message: 'stopped' });
   }
 

@@ -20,6 +20,7 @@ import type { ProxySecret } from '../security/tls-secrets.js';
 import { InProcessTcpProxyHost, type HostCommand, type TcpConnectionRecord } from '../toxiproxy-api/tcp-proxy-host.js';
 import { runHostCommand } from '../toxiproxy-api/tcp-proxy-host.js';
 import { WarmUpSite, type WarmUpStep } from './warm-up-site.js';
+import { threadMemory, type ThreadMemory } from './thread-memory.js';
 
 export interface CoreHandleOptions {
   seed: number;
@@ -45,6 +46,8 @@ export interface CoreHandle {
   tcpProxy(command: HostCommand): Promise<unknown>;
   /** a step of the warm-up (./warm-up-site.ts) */
   warm(step: WarmUpStep): Promise<unknown>;
+  /** the core's heap (in-process: the calling thread's) */
+  memory(): Promise<ThreadMemory>;
   stop(graceMs: number): Promise<void>;
   /** ends the core at once, as a crash would (tests) */
   terminate(): Promise<void>;
@@ -153,6 +156,10 @@ export class WorkerCoreHandle implements CoreHandle {
     return this.call({ type: 'warm', step });
   }
 
+  memory(): Promise<ThreadMemory> {
+    return this.call({ type: 'memory' });
+  }
+
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     if (this.exited) return;
@@ -225,6 +232,10 @@ export class InProcessCoreHandle implements CoreHandle {
   }
 
   private warmSite: WarmUpSite | undefined;
+
+  async memory(): Promise<ThreadMemory> {
+    return threadMemory();
+  }
 
   async warm(step: WarmUpStep): Promise<unknown> {
     this.running();

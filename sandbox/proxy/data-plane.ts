@@ -27,6 +27,7 @@ import { ProxyPlacement } from './proxy-placement.js';
 import type { HostPort, StartResult, TcpConnectionRecord, TcpProxyHost } from '../toxiproxy-api/tcp-proxy-host.js';
 import type { ToxicSpec } from '../faults/fault-spec.js';
 import type { WarmUpStep } from './warm-up-site.js';
+import type { ThreadMemory } from './thread-memory.js';
 
 /** most workers the data plane starts by default (and the most `--data-plane-workers` takes) */
 export const MAX_DATA_PLANE_WORKERS = 4;
@@ -77,6 +78,8 @@ export interface DataPlane {
    * like a proxy); `onConnection` hears their connections open and close.
    */
   standaloneProxies(onConnection?: (c: TcpConnectionRecord) => void): TcpProxyHost;
+  /** each worker's V8 heap */
+  memory(): Promise<ThreadMemory[]>;
   /** a step of worker `index`'s warm-up before ready (../control/warm-up.ts drives it) */
   warmUpStep(index: number, step: WarmUpStep): Promise<unknown>;
   stop(graceMs?: number): Promise<void>;
@@ -194,6 +197,10 @@ class DataPlanePool implements DataPlane {
         await Promise.all(cores.map((c) => c.tcpProxy({ type: 'close' }).catch(() => undefined)));
       },
     };
+  }
+
+  memory(): Promise<ThreadMemory[]> {
+    return Promise.all(this.cores.map((c) => c.memory()));
   }
 
   warmUpStep(index: number, step: WarmUpStep): Promise<unknown> {

@@ -18,6 +18,8 @@ export type DataPlaneCommand =
   | { type: 'secrets-dump' }
   /** the Toxiproxy API's standalone proxies this worker runs (../toxiproxy-api/tcp-proxy-host.ts) */
   | { type: 'tcp-proxy'; command: HostCommand }
+  /** the worker's V8 heap (./thread-memory.ts) */
+  | { type: 'memory' }
   /** a step of the warm-up before ready (./warm-up-site.ts) */
   | { type: 'warm'; step: WarmUpStep }
   | { type: 'stop'; graceMs: number };

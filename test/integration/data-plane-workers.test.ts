@@ -158,6 +158,23 @@ spec:
     expect(metrics).toMatch(/istio_requests_total\{reporter="destination",[^}]*pod="callme-service-v\d-1"\} \d+/);
   });
 
+  it('reports memory per component: the process, the main thread, each worker, each app', async () => {
+    const m = JSON.parse((await httpGet(`${sb.adminUrl}/memory`)).body) as {
+      process: { pid: number; rssMB: number };
+      main: { heapUsedMB: number; spacesMB: Record<string, number> };
+      workers: Array<{ heapUsedMB: number; heapTotalMB: number }>;
+      apps: Array<{ instance: string; pid: number; rssMB?: number }>;
+    };
+    expect(m.process.pid).toBe(process.pid);
+    expect(m.process.rssMB).toBeGreaterThan(0);
+    expect(m.main.heapUsedMB).toBeGreaterThan(0);
+    expect(m.main.spacesMB['old_space']).toBeGreaterThan(0);
+    expect(m.workers).toHaveLength(2);
+    for (const w of m.workers) expect(w.heapTotalMB).toBeGreaterThanOrEqual(w.heapUsedMB);
+    expect(m.apps.map((a) => a.instance).sort()).toEqual(sb.registry.all().map((i) => i.id).sort());
+    if (process.platform === 'linux') for (const a of m.apps) expect(a.rssMB).toBeGreaterThan(0);
+  });
+
   it('runs the Toxiproxy API\'s standalone proxies in a worker', async () => {
     const upstream = net.createServer((s) => s.end('pong'));
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
