@@ -4,6 +4,51 @@
  */
 import type { ColdStartResult } from './cold-start.js';
 import type { WorkersRow } from './scaling.js';
+import { httpGet } from './topology.js';
+
+/** meshbox's GET /memory (sandbox/telemetry/memory-report.ts) */
+export interface MemorySnapshot {
+  process: { rssMB: number; peakRssMB?: number };
+  main: { heapUsedMB: number; heapTotalMB: number };
+  workers: Array<{ heapUsedMB: number; heapTotalMB: number }>;
+  apps: Array<{ instance: string; rssMB?: number }>;
+}
+
+export interface MemoryReading {
+  atReady?: MemorySnapshot;
+  afterLoad?: MemorySnapshot;
+  idle?: MemorySnapshot;
+  idleAfterMs: number;
+}
+
+export async function readMemory(admin: string): Promise<MemorySnapshot | undefined> {
+  try {
+    const r = await httpGet(`${admin}/memory`);
+    return r.status === 200 ? (JSON.parse(r.body) as MemorySnapshot) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function formatMemory(m: MemoryReading | undefined): string {
+  if (!m) return '';
+  const rows: Array<[string, MemorySnapshot | undefined]> = [
+    ['at ready', m.atReady],
+    ['after the cold-start load', m.afterLoad],
+    [`idle ${m.idleAfterMs / 1000} s later`, m.idle],
+  ];
+  const lines = [
+    'memory of `meshbox up` (the cold-start sandbox: sample path, 1 caller, 1 callme), per component (heap used / reserved, MB):',
+    `${'when'.padEnd(28)}  ${'RSS MB'.padStart(6)}  ${'main heap'.padStart(11)}  ${'workers heap'.padEnd(24)}  apps RSS MB (own processes)`,
+    `${'-'.repeat(28)}  ${'-'.repeat(6)}  ${'-'.repeat(11)}  ${'-'.repeat(24)}  ---------------------------`,
+  ];
+  for (const [when, s] of rows) {
+    if (!s) continue;
+    const heap = (h: { heapUsedMB: number; heapTotalMB: number }): string => `${h.heapUsedMB.toFixed(0)}/${h.heapTotalMB.toFixed(0)}`;
+    lines.push(`${when.padEnd(28)}  ${s.process.rssMB.toFixed(0).padStart(6)}  ${heap(s.main).padStart(11)}  ${s.workers.map(heap).join(', ').padEnd(24)}  ${s.apps.map((a) => `${a.instance} ${a.rssMB?.toFixed(0) ?? '?'}`).join(', ')}`);
+  }
+  return lines.join('\n');
+}
 
 const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 

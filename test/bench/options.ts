@@ -39,6 +39,8 @@ export interface Durations {
   rates: number[];
   /** the cold-start open loop: rate, length, window */
   cold: { rate: number; durationMs: number; windowMs: number };
+  /** idle time after the cold-start load before the idle memory reading */
+  idleMemoryWaitMs: number;
   /** longest wait for the processes to go idle between steps (backlog of an overloaded step) */
   idleWaitMaxMs: number;
   /** keep-alive connections of the open loop and of the closed loop */
@@ -150,5 +152,6 @@ export function durationsFor(options: Pick<BenchOptions, 'quick' | 'scale'>): Du
     connections: 50,
     warmupConcurrency: 16,
     cold: { rate: 300, durationMs: options.quick ? 4000 : 6000, windowMs: 500 },
+    idleMemoryWaitMs: 15_000,
   };
 }

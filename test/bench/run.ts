@@ -34,7 +34,7 @@ import { compare, derive, formatReport, goals, jsonLine, mtlsCost, noiseVerdict,
 import { checkTarget, httpGet, startDirect, startMeshbox, startNginx, type Placement, type StartContext, type Topology, type TopologyKind } from './topology.js';
 import { measureColdStart } from './cold-start.js';
 import { measureWorkers, type WorkersRow } from './scaling.js';
-import { formatCold, formatWorkers, type ColdRun } from './extra-report.js';
+import { formatCold, formatMemory, formatWorkers, readMemory, type ColdRun, type MemoryReading } from './extra-report.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -135,6 +135,7 @@ async function main(): Promise<number> {
   const allCpus = [...allowed];
   const cold: ColdRun[] = [];
   let workerRows: WorkersRow[] = [];
+  let memory: MemoryReading | undefined;
   let placement: Placement = {};
   if (options.pin && allowed.length >= 2 && hasTaskset()) {
     // the proxy alone on the first allowed cpu; apps, load generators (this process) on the second
@@ -258,9 +259,18 @@ async function main(): Promise<number> {
         try {
           topology = await startMeshbox(ctx, { ...onePinnedWorker, env, label: `meshbox-cold-${cold.length}` });
           const admin = `http://127.0.0.1:${String((topology.info as { adminPort: number }).adminPort)}`;
+          const atReady = await readMemory(admin);
           run.result = await measureColdStart(topology.full, { ...durations.cold, connections: durations.connections, timer, signal: abort.signal });
           const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { dataPlane?: { warmUp?: unknown } };
           run.result.warmUp = status.dataPlane?.warmUp ?? null;
+          if (cold.length === 1 && !abort.signal.aborted) {
+            // the memory of the sample mesh per component: at ready, right after the load, and idle
+            // once meshbox had time to give back what the load made it grow (runtime/idle-trim.ts)
+            const afterLoad = await readMemory(admin);
+            log(`  cold start: ${durations.idleMemoryWaitMs / 1000} s idle for the memory reading`);
+            await new Promise((r) => setTimeout(r, durations.idleMemoryWaitMs));
+            memory = { atReady, afterLoad, idle: await readMemory(admin), idleAfterMs: durations.idleMemoryWaitMs };
+          }
         } catch (err) {
           run.error = (err as Error).message;
           log(`bench: cold start ${label} failed: ${run.error}`);
@@ -319,7 +329,7 @@ async function main(): Promise<number> {
   );
   const report = formatReport({ header, headlineRate, rates: durations.rates, notes }, derived, comparisons, g, mtls);
   process.stdout.write(`${report}\n`);
-  for (const extra of [formatCold(cold), formatWorkers(workerRows)]) if (extra) process.stdout.write(`\n${extra}\n`);
+  for (const extra of [formatCold(cold), formatMemory(memory), formatWorkers(workerRows)]) if (extra) process.stdout.write(`\n${extra}\n`);
 
   const failed = [...runs.filter((r) => r.error), ...cold.filter((c) => c.error), ...workerRows.filter((w) => w.error)];
   const json = {
@@ -343,6 +353,7 @@ async function main(): Promise<number> {
     goals: g,
     coldStart: cold,
     workers: workerRows,
+    memory: memory ?? null,
     notes,
   };
   process.stdout.write(`${jsonLine(json)}\n`);
