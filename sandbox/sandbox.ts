@@ -85,7 +85,7 @@ export interface SandboxOptions {
   inProcessDataPlane?: boolean;
   /** worker threads of the data plane (`--data-plane-workers`; default meshbox.yaml `dataPlane.workers`, else one per core, at most 4) */
   dataPlaneWorkers?: number;
-  /** requests per worker of the data plane's warm-up before ready (default MESHBOX_DATA_PLANE_WARMUP, else 300; 0: off) */
+  /** requests per worker of the data plane's warm-up before ready (default MESHBOX_DATA_PLANE_WARMUP, else 200; 0: off) */
   warmUpRequests?: number;
   /** how long `up()` waits for every workload to be healthy */
   readyTimeoutMs?: number;
@@ -523,7 +523,7 @@ export class Sandbox {
 
   private installAdminRoutes(): void {
     this.admin
-      .route('GET', '/ready', 'LIVE (200) once every workload is healthy, else 503', () => {
+      .route('GET', '/ready', 'LIVE (200) once every workload is healthy and the data plane is warmed up, else 503', () => {
         const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running')).map((i) => `${i.id}: ${i.state}${i.state === 'running' ? ', unhealthy' : ''}${i.failure ? ` (${i.failure})` : ''}`);
         if (this.fatal) waiting.unshift(`data plane: ${this.fatal.message}`);
         else if (!this.warmUp) waiting.unshift('data plane: warming up');

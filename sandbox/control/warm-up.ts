@@ -10,7 +10,7 @@
  * sample path. None of it is seen outside: no user app is called, no event, metric, trace or
  * admin entry is made, and every listener of it is closed before ready.
  *
- * `MESHBOX_DATA_PLANE_WARMUP`: requests per worker (default 300, at most 2.5 s; 0 turns the
+ * `MESHBOX_DATA_PLANE_WARMUP`: requests per worker (default 200, at most 2 s; 0 turns the
  * warm-up off).
  */
 import { DEFAULT_HEALTH } from '../config/mesh-types.js';
@@ -25,7 +25,7 @@ import type { ProxySecret } from '../security/tls-secrets.js';
 import { compile, GATEWAY_ID, listenersFor } from './compiler.js';
 import type { Instance } from './registry.js';
 
-export const DEFAULT_WARM_UP_REQUESTS = 300;
+export const DEFAULT_WARM_UP_REQUESTS = 200;
 const NAMESPACE = 'meshbox-warm-up';
 const HOST = 'warm-up.meshbox.invalid';
 const PORT = 8080;
@@ -150,7 +150,7 @@ async function warmWorker(dp: DataPlane, index: number, o: Required<Omit<WarmUpO
 
 /** Warms every worker at once; never throws (a worker that cannot warm up says why in the report). */
 export async function warmUpDataPlane(dp: DataPlane, opts: WarmUpOptions = {}): Promise<WarmUpReport> {
-  const o = { requests: opts.requests ?? warmUpRequestsFromEnv(), concurrency: opts.concurrency ?? 8, maxMs: opts.maxMs ?? 2_500 };
+  const o = { requests: opts.requests ?? warmUpRequestsFromEnv(), concurrency: opts.concurrency ?? 8, maxMs: opts.maxMs ?? 2_000 };
   const started = performance.now();
   if (o.requests === 0) return { requests: 0, ms: 0, workers: [] };
   // the certificates are the same for every worker: issued once
