@@ -152,6 +152,6 @@ export function durationsFor(options: Pick<BenchOptions, 'quick' | 'scale'>): Du
     connections: 50,
     warmupConcurrency: 16,
     cold: { rate: 300, durationMs: options.quick ? 4000 : 6000, windowMs: 500 },
-    idleMemoryWaitMs: 20_000,
+    idleMemoryWaitMs: 30_000,
   };
 }
