@@ -19,6 +19,9 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 60_000,
           fileParallelism: false,
+          // every sandbox a test starts would warm its data plane before ready (~1-2 s each):
+          // off unless asked for; test/integration/data-plane-warm-up.test.ts turns it on
+          env: { MESHBOX_DATA_PLANE_WARMUP: process.env.MESHBOX_DATA_PLANE_WARMUP ?? '0' },
         },
       },
     ],

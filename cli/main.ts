@@ -18,6 +18,7 @@ import { runWorkloadList } from './commands/workload.js';
 import { runSchema, SCHEMA_NAMES } from './commands/schema.js';
 import { WORKLOAD_ACTIONS } from '../sandbox/admin/chaos-routes.js';
 import { registerScenarioCommand } from './commands/scenario.js';
+import { MAX_DATA_PLANE_WORKERS } from '../sandbox/proxy/data-plane.js';
 import { runToken } from './commands/token.js';
 import { registerPrometheusConfigCommand } from './commands/prometheus-config.js';
 import { registerObserveCommands } from './observe-commands.js';
@@ -48,6 +49,13 @@ function integer(value: string): number {
 function number(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
+  return n;
+}
+
+/** `--data-plane-workers N`: 1 to MAX_DATA_PLANE_WORKERS */
+function dataPlaneWorkers(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_DATA_PLANE_WORKERS) throw new InvalidArgumentError(`must be a whole number from 1 to ${MAX_DATA_PLANE_WORKERS}`);
   return n;
 }
 
@@ -111,7 +119,8 @@ export function buildProgram(): Command {
     .option('--otlp-endpoint <url>', 'send spans to an OTLP/HTTP collector (JSON), e.g. http://127.0.0.1:4318/v1/traces')
     .option('--zipkin <url>', 'send spans to a Zipkin collector (v2 JSON), e.g. http://127.0.0.1:9411/api/v2/spans')
     .option('--no-tracing', 'no spans, no trace headers written by the proxies')
-    .action((o: { file?: string[]; traceSampling?: string; otlpEndpoint?: string; zipkin?: string; tracing: boolean; toxiproxyPort?: number; toxiproxyApi: boolean; config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; gatewayPort?: Record<number, number>; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
+    .option('--data-plane-workers <n>', `worker threads running the proxies, 1-${MAX_DATA_PLANE_WORKERS} (default: meshbox.yaml dataPlane.workers, else one per CPU core, at most ${MAX_DATA_PLANE_WORKERS})`, dataPlaneWorkers)
+    .action((o: { dataPlaneWorkers?: number; file?: string[]; traceSampling?: string; otlpEndpoint?: string; zipkin?: string; tracing: boolean; toxiproxyPort?: number; toxiproxyApi: boolean; config?: string; rules?: string; runtime: 'auto' | 'process' | 'docker'; pull?: boolean; dockerNetwork: 'auto' | 'host' | 'bridge'; headless: boolean; ingressPort?: number; gatewayPort?: Record<number, number>; adminPort?: number; seed?: number; accessLog?: string | boolean; logs: boolean; watch: boolean; readyTimeout?: number }) =>
       run(() =>
         runUp(
           {
@@ -133,6 +142,7 @@ export function buildProgram(): Command {
             toxiproxyPort: o.toxiproxyPort,
             toxiproxyApi: o.toxiproxyApi,
             tracing: o.tracing === false ? false : { traceSampling: o.traceSampling, otlpEndpoint: o.otlpEndpoint, zipkin: o.zipkin },
+            dataPlaneWorkers: o.dataPlaneWorkers,
           },
           stdio,
         ),

@@ -46,12 +46,16 @@ import { reapLeftovers, SandboxState, stateDir } from './runtime/sandbox-state.j
 import { AccessLogWriter } from './telemetry/access-log.js';
 import { meshViewOf, startSandboxToxiproxyApi, type SandboxToxiproxyOptions } from './toxiproxy-api/toxiproxy-api.js';
 import type { ToxiproxyServer } from './toxiproxy-api/toxiproxy-server.js';
+import type { TcpConnectionRecord, TcpProxyHost } from './toxiproxy-api/tcp-proxy-host.js';
 import { IstioMetrics, proxyInstances } from './telemetry/metrics.js';
 import { installTraceRoutes } from './admin/trace-routes.js';
 import { resolveTracingOptions, Tracing } from './telemetry/tracing/tracer.js';
 import { installSecurityRoutes } from './admin/security-routes.js';
 import { MeshCA } from './security/ca.js';
 import { IdentityProvider, workloadCertTtlFromEnv } from './security/identity-provider.js';
+import { warmUpDataPlane, type WarmUpReport } from './control/warm-up.js';
+import { memoryReport } from './telemetry/memory-report.js';
+import { IdleTrimmer } from './runtime/idle-trim.js';
 
 export type { RuntimeChoice } from './runtime/select-runtime.js';
 
@@ -84,6 +88,10 @@ export interface SandboxOptions {
   accessLogDir?: string | false;
   /** run the data plane on this thread (tests) */
   inProcessDataPlane?: boolean;
+  /** worker threads of the data plane (`--data-plane-workers`; default meshbox.yaml `dataPlane.workers`, else one per core, at most 4) */
+  dataPlaneWorkers?: number;
+  /** requests per worker of the data plane's warm-up before ready (default MESHBOX_DATA_PLANE_WARMUP, else 200; 0: off) */
+  warmUpRequests?: number;
   /** how long `up()` waits for every workload to be healthy */
   readyTimeoutMs?: number;
   /** hot reload of the rules folder, meshbox.yaml and watched service code (default true) */
@@ -133,8 +141,11 @@ export class Sandbox {
   fatal: MeshError | undefined;
   private readonly fatalListeners = new Set<(error: MeshError) => void>();
   private explainer: RouteExplainer | undefined;
+  private trimmer: IdleTrimmer | undefined;
   /** the sandbox CA and every proxy's workload certificate (sandbox/security) */
   identity: IdentityProvider | undefined;
+  /** how the data plane's warm-up before ready went (control/warm-up.ts) */
+  warmUp: WarmUpReport | undefined;
 
   constructor(readonly options: SandboxOptions = {}) {
     this.bus = options.bus ?? new EventBus();
@@ -231,10 +242,14 @@ export class Sandbox {
     }
 
     if (this.stopping) return;
+    // the main thread's heap goes back once the sandbox is quiet (runtime/idle-trim.ts)
+    this.trimmer = new IdleTrimmer();
+    this.bus.onAny(() => this.trimmer?.poke());
     // Data plane: bind every listener first, so apps can be told their sidecar ports.
     this.dataPlane = createDataPlane({
       seed: this.seed,
       inProcess: this.options.inProcessDataPlane,
+      workers: this.options.dataPlaneWorkers ?? mesh.dataPlane?.workers,
       onEvents: (events) => {
         for (const e of events) this.bus.emit(e);
       },
@@ -257,6 +272,8 @@ export class Sandbox {
       notice: (level, message, hint) => this.notice(level, message, hint),
     });
     await this.identity.ensure(mesh, this.registry.all());
+    // the request path is compiled by the JIT before anyone is told the mesh is ready (control/warm-up.ts)
+    const warming = warmUpDataPlane(this.dataPlane, { ca: this.identity.ca, ...(this.options.warmUpRequests !== undefined ? { requests: this.options.warmUpRequests } : {}) });
     // instances added or removed (hot reload of meshbox.yaml) get or lose their certificate
     this.registry.on('change', () => {
       if (this.identity && !this.stopping) void this.identity.ensure(this.mesh, this.registry.all()).catch((e: Error) => this.notice('error', `workload certificates: ${e.message}`));
@@ -286,6 +303,8 @@ export class Sandbox {
     await this.workloads.startAll();
     if (this.stopping) return;
     if (this.options.watch !== false && !this.options.mesh) await this.startHotReload(configFile, ingress);
+    if (this.stopping) return;
+    this.warmUp = await warming;
     if (this.stopping) return;
     this.bus.emit({ type: 'mesh:sandbox:ready', time: Date.now(), message: `ingress ${this.ingressUrl}, admin ${this.adminUrl}` });
     await this.waitReady(this.options.readyTimeoutMs ?? 30_000);
@@ -339,7 +358,9 @@ export class Sandbox {
   }
 
   private async startToxiproxy(o: SandboxToxiproxyOptions): Promise<void> {
-    const deps = { seed: this.seed, inProcess: this.options.inProcessDataPlane, mesh: meshViewOf(() => this.mesh, this.registry), faults: this.faults, syncFaults: () => this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()), metrics: this.metrics.registry, namespace: this.mesh.namespace };
+    // the standalone proxies run in the data plane's workers, beside the sidecars
+    const proxyHost = (onConnection?: (c: TcpConnectionRecord) => void): TcpProxyHost => this.dataPlane.standaloneProxies(onConnection);
+    const deps = { seed: this.seed, proxyHost, mesh: meshViewOf(() => this.mesh, this.registry), faults: this.faults, syncFaults: () => this.controlPlane.setRuntimeFaults(this.faults.runtimeFaults()), metrics: this.metrics.registry, namespace: this.mesh.namespace };
     this.toxiproxy = await startSandboxToxiproxyApi(o, deps, (level, message, hint) => this.notice(level, message, hint));
     this.toxiproxyUrl = this.toxiproxy?.url ?? '';
   }
@@ -383,7 +404,8 @@ export class Sandbox {
 
   /** every instance of every workload with replicas is healthy, and the data plane runs */
   isReady(): boolean {
-    if (this.fatal) return false;
+    // not before the data plane is warm: the first requests would run through cold code
+    if (this.fatal || !this.warmUp) return false;
     const all = this.registry.all();
     return all.length > 0 && all.every((i) => i.healthy && i.state === 'running');
   }
@@ -493,6 +515,7 @@ export class Sandbox {
       toxiproxy: this.toxiproxyUrl || undefined,
       ready: this.isReady(),
       snapshotVersion: this.controlPlane?.current?.version ?? 0,
+      ...(this.dataPlane ? { dataPlane: { workers: this.dataPlane.workers, proxies: this.dataPlane.placement().proxies, ...(this.warmUp ? { warmUp: this.warmUp } : {}) } } : {}),
       ...(this.fatal ? { fatal: `${this.fatal.code}: ${this.fatal.message}` } : {}),
       findings: this.ruleFindings,
       reload: this.hotReload?.status(),
@@ -513,9 +536,10 @@ export class Sandbox {
 
   private installAdminRoutes(): void {
     this.admin
-      .route('GET', '/ready', 'LIVE (200) once every workload is healthy, else 503', () => {
+      .route('GET', '/ready', 'LIVE (200) once every workload is healthy and the data plane is warmed up, else 503', () => {
         const waiting = this.registry.all().filter((i) => !(i.healthy && i.state === 'running')).map((i) => `${i.id}: ${i.state}${i.state === 'running' ? ', unhealthy' : ''}${i.failure ? ` (${i.failure})` : ''}`);
         if (this.fatal) waiting.unshift(`data plane: ${this.fatal.message}`);
+        else if (!this.warmUp) waiting.unshift('data plane: warming up');
         return this.isReady() ? { body: 'LIVE\n' } : { status: 503, body: `NOT READY\n${waiting.join('\n')}\n` };
       })
       .route('GET', '/metrics', 'Istio standard metrics (Prometheus text)', async () => ({ body: await this.metrics.text(), contentType: this.metrics.contentType }))
@@ -550,6 +574,9 @@ export class Sandbox {
         return { body: `${lines.join('\n')}\n` };
       })
       .route('GET', '/status', 'the sandbox at a glance', () => ({ body: this.status() }))
+      .route('GET', '/memory', "meshbox's RSS, each thread's heap (main, data-plane workers) and each app process's RSS", async () => ({
+        body: await memoryReport(() => this.dataPlane.memory(), this.registry.all()),
+      }))
       .route('GET', JWKS_PATH, "the local token issuer's public JWKS (meshbox token), for a RequestAuthentication jwksUri", () => ({ body: TokenIssuer.local().jwks() }));
   }
 
@@ -586,6 +613,7 @@ export class Sandbox {
     for (const i of this.registry.all()) releaseAppPorts(i);
     this.state?.remove();
     this.processWatchdog?.release();
+    this.trimmer?.stop();
     this.bus.emit({ type: 'mesh:sandbox:stopped', time: Date.now(), message: 'stopped' });
   }
 

@@ -29,6 +29,7 @@ import { parseVarAssignment } from '../../sandbox/chaos/scenario-vars.js';
 import { paint, printFindings, useColor, type Io } from '../output.js';
 import { sortFindings } from './validate.js';
 import { ScenarioPrinter } from './scenario-output.js';
+import { MAX_DATA_PLANE_WORKERS } from '../../sandbox/proxy/data-plane.js';
 
 export interface ScenarioRunOptions {
   runtime: RuntimeChoice;
@@ -38,6 +39,7 @@ export interface ScenarioRunOptions {
   json?: string;
   rollbackStrategy?: RollbackStrategy;
   readyTimeout?: number;
+  dataPlaneWorkers?: number;
 }
 
 /** the folder of the scenarios shipped with meshbox */
@@ -137,6 +139,7 @@ export async function runScenarioRun(files: string[], opts: ScenarioRunOptions, 
       seed: opts.seed,
       rollbackStrategy: opts.rollbackStrategy,
       readyTimeoutMs: opts.readyTimeout,
+      ...(opts.dataPlaneWorkers !== undefined ? { dataPlaneWorkers: opts.dataPlaneWorkers } : {}),
       signal: controller.signal,
       onProgress: (e) => printer.print(e),
       replayArgs,
@@ -253,6 +256,11 @@ export function registerScenarioCommand(program: Command, run: (action: () => Pr
     .option('--json <file>', 'write the JSON journal of every step with timings')
     .addOption(new Option('--rollback-strategy <strategy>', 'when rollbacks run: default (unless the steady state failed before the method), always, never, deviated (only if something failed)').choices([...ROLLBACK_STRATEGIES]).default('default'))
     .option('--ready-timeout <seconds>', 'how long each sandbox may take to be ready (default 60)', seconds)
+    .option('--data-plane-workers <n>', `worker threads running the proxies of each sandbox, 1-${MAX_DATA_PLANE_WORKERS} (default: its meshbox.yaml dataPlane.workers, else one per CPU core, at most ${MAX_DATA_PLANE_WORKERS})`, (value: string) => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1 || n > MAX_DATA_PLANE_WORKERS) throw new InvalidArgumentError(`must be a whole number from 1 to ${MAX_DATA_PLANE_WORKERS}`);
+      return n;
+    })
     .action((files: string[], o: ScenarioRunOptions) => run(() => runScenarioRun(files, o, io)));
   scenario
     .command('validate')

@@ -49,6 +49,8 @@ export interface UpOptions {
   toxiproxyPort?: number;
   /** false: no Toxiproxy API (`--no-toxiproxy-api`) */
   toxiproxyApi?: boolean;
+  /** `--data-plane-workers`: worker threads running the proxies */
+  dataPlaneWorkers?: number;
   /** `--trace-sampling`, `--otlp-endpoint`, `--zipkin`; false: `--no-tracing` */
   tracing?: { traceSampling?: string; otlpEndpoint?: string; zipkin?: string } | false;
 }
@@ -118,6 +120,7 @@ export async function runUp(opts: UpOptions, io: Io): Promise<number> {
     accessLogDir: opts.accessLog,
     readyTimeoutMs: opts.readyTimeout,
     watch: opts.watch,
+    ...(opts.dataPlaneWorkers !== undefined ? { dataPlaneWorkers: opts.dataPlaneWorkers } : {}),
     toxiproxy: opts.toxiproxyApi === false ? undefined : { port: opts.toxiproxyPort ?? DEFAULT_TOXIPROXY_PORT, explicitPort: opts.toxiproxyPort !== undefined },
   });
   // manifests: the rules (and `watch:`) hot reload of sandbox/kubernetes/dev-loop.ts, the image contexts too with `dev`

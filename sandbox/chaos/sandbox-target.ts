@@ -25,6 +25,8 @@ export interface SandboxTargetOptions {
   seed?: number;
   host?: string;
   readyTimeoutMs?: number;
+  /** worker threads of the data plane */
+  dataPlaneWorkers?: number;
   /** called for every event from the first one on (start-up included) */
   onEvent?: (e: MeshEvent) => void;
   /** told when the start is tried again */
@@ -67,6 +69,7 @@ export class SandboxTarget implements ScenarioTarget {
       accessLogDir: false,
       watch: false,
       readyTimeoutMs: o.readyTimeoutMs ?? 60_000,
+      ...(o.dataPlaneWorkers !== undefined ? { dataPlaneWorkers: o.dataPlaneWorkers } : {}),
     });
     if (o.onEvent) sandbox.onEvent(o.onEvent);
     return sandbox;

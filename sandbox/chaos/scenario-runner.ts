@@ -42,6 +42,8 @@ export interface RunScenarioOptions {
   onProgress?: (e: ScenarioProgress) => void;
   /** overrides the scenario's mesh.readyTimeout */
   readyTimeoutMs?: number;
+  /** worker threads of the sandbox's data plane (`--data-plane-workers`) */
+  dataPlaneWorkers?: number;
   /** extra arguments for the replay command (`--var rate=50`) */
   replayArgs?: string[];
   /** position in a batch, for progress */
@@ -121,6 +123,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
         seed,
         host: scenario.mesh.host,
         readyTimeoutMs,
+        ...(options.dataPlaneWorkers !== undefined ? { dataPlaneWorkers: options.dataPlaneWorkers } : {}),
         onEvent: recorder.record,
         onRetry: (message) => emit({ type: 'scenario:target', message }),
       }).start();

@@ -64,6 +64,7 @@ export interface MeshFileValue {
   outboundTrafficPolicy?: { mode?: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
   trustDomain?: string;
   trustDomainAliases?: string[];
+  dataPlane?: { workers?: number };
   services?: Record<string, ServiceValue>;
   kubernetes?: string[];
   images?: Record<string, { command?: string | string[]; cwd?: string; health?: string; watch?: WatchValue }>;
@@ -253,6 +254,7 @@ export function buildMesh(value: MeshFileValue, file: string, doc: YamlDocument)
     ...(value.outboundTrafficPolicy?.mode ? { outboundTrafficPolicy: { mode: value.outboundTrafficPolicy.mode } } : {}),
     ...(value.trustDomain !== undefined ? { trustDomain: value.trustDomain } : {}),
     ...(value.trustDomainAliases?.length ? { trustDomainAliases: [...value.trustDomainAliases] } : {}),
+    ...(value.dataPlane ? { dataPlane: { ...value.dataPlane } } : {}),
   };
   if (value.kubernetes || value.images) {
     const images: KubernetesSourceSpec['images'] = {};

@@ -23,6 +23,9 @@
  * outboundTrafficPolicy:     # optional: Istio's MeshConfig outboundTrafficPolicy
  *   mode: ALLOW_ANY          #   ALLOW_ANY (default: unknown hosts pass, PassthroughCluster) or
  *                            #   REGISTRY_ONLY (they get 502, BlackHoleCluster)
+ * dataPlane:                 # optional: the worker threads running every proxy (README "Performance")
+ *   workers: 2               #   1-4, default one per CPU core, at most 4 (--data-plane-workers);
+ *                            #   read when the sandbox starts
  * services:
  *   callme-service:          # the service name, a DNS-1123 label (lowercase, digits, `-`)
  *     port: 8080             # the Service port apps address (callme-service:8080): one unnamed

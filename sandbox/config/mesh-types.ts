@@ -159,6 +159,8 @@ export interface MeshDefinition {
   trustDomainAliases?: string[];
   /** meshbox.yaml `outboundTrafficPolicy:` (Istio MeshConfig); absent: ALLOW_ANY */
   outboundTrafficPolicy?: { mode: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
+  /** meshbox.yaml `dataPlane:` (worker threads); `--data-plane-workers` overrides it; read at start */
+  dataPlane?: { workers?: number };
 }
 
 /** How to start an image of a Kubernetes manifest with the process runtime (meshbox.yaml `images:`). */

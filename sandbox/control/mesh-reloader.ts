@@ -9,7 +9,7 @@
  *                         one at a time, each new instance healthy before an old one goes; a
  *                         single replica is restarted in place while its requests wait for it
  *   service port, namespace, rules folder, ingress labels, watch settings: a new snapshot only
- *   ingress address/port, mesh name: reported, applied at the next `meshbox up`
+ *   ingress address/port, mesh name, dataPlane.workers: reported, applied at the next `meshbox up`
  *
  * Instances of workloads that did not change keep running (same processes, same ports).
  *
@@ -103,6 +103,11 @@ export function planMeshChange(before: MeshDefinition, after: MeshDefinition, op
   if (after.name !== before.name) {
     notApplied.push(`name ${before.name} -> ${after.name}`);
     mesh.name = before.name;
+  }
+  if (after.dataPlane?.workers !== before.dataPlane?.workers) {
+    const w = (m: MeshDefinition): string => String(m.dataPlane?.workers ?? 'default');
+    notApplied.push(`dataPlane.workers ${w(before)} -> ${w(after)}`);
+    mesh.dataPlane = before.dataPlane;
   }
   if (canonical(after.ingress.labels) !== canonical(before.ingress.labels)) changed.push('changed ingress gateway labels');
   if (after.namespace !== before.namespace) changed.push(`changed namespace ${before.namespace} -> ${after.namespace}`);

@@ -137,14 +137,20 @@ export class DataPlaneCore {
     return this.listeners.ensure(listeners);
   }
 
-  private async swap(snapshot: MeshSnapshot, build: (effective: MeshSnapshot) => CompiledSnapshot): Promise<SnapshotAck> {
+  private async swap(snapshot: MeshSnapshot, build: (effective: MeshSnapshot) => CompiledSnapshot, owned?: readonly string[]): Promise<SnapshotAck> {
     // endpoints with network toxics are reached through their ToxicProxy
     const effective = await this.toxics.apply(snapshot);
     const compiled = build(effective);
-    this.clusters.update(effective.clusters, effective.proxies.map((p) => p.id));
+    // clusters for the proxies this data plane runs (one worker of several runs some of them)
+    this.clusters.update(effective.clusters, owned ?? effective.proxies.map((p) => p.id));
     this.current = compiled;
     const { bound, errors } = await this.listeners.reconcile(snapshot.listeners);
     return { version: snapshot.version, listeners: bound, errors };
+  }
+
+  /** Applies a whole snapshot, route configurations included (the warm-up's: ./warm-up-site.ts). */
+  apply(snapshot: MeshSnapshot): Promise<SnapshotAck> {
+    return this.swap(snapshot, (effective) => compileSnapshot(effective));
   }
 
   /** Builds one slice of a route list for a shipped snapshot (see ./snapshot-shipping.ts). */
@@ -172,7 +178,7 @@ export class DataPlaneCore {
       next.set(fp, table);
       byName.set(name, table);
     }
-    const ack = await this.swap(shipped.snapshot, (effective) => compileSnapshot(effective, byName));
+    const ack = await this.swap(shipped.snapshot, (effective) => compileSnapshot(effective, byName), shipped.owned);
     this.tables = next;
     this.staging.clear();
     return ack;

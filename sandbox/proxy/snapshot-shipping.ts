@@ -41,6 +41,11 @@ export interface ShippedSnapshot {
   snapshot: MeshSnapshot;
   /** route configuration name -> fingerprint of its route list */
   routeRefs: Record<string, string>;
+  /**
+   * the proxies this data plane runs (a worker of several: ./data-plane.ts); it keeps clusters
+   * for them only. Absent: every proxy of the snapshot.
+   */
+  owned?: string[];
 }
 
 export function* routeSlices(fingerprint: string, vhs: readonly VirtualHostConfig[], size = SLICE_ROUTES): Generator<RouteSlice> {
@@ -65,14 +70,14 @@ export class SnapshotShipper {
 
   constructor(private readonly target: ShipTarget) {}
 
-  /** ships snapshots one after the other, in the order given */
-  ship(snapshot: MeshSnapshot): Promise<SnapshotAck> {
-    const run = this.queue.then(() => this.shipNow(snapshot));
+  /** ships snapshots one after the other, in the order given; `owned`: see ShippedSnapshot */
+  ship(snapshot: MeshSnapshot, owned?: string[]): Promise<SnapshotAck> {
+    const run = this.queue.then(() => this.shipNow(snapshot, owned));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async shipNow(snapshot: MeshSnapshot): Promise<SnapshotAck> {
+  private async shipNow(snapshot: MeshSnapshot, owned: string[] | undefined): Promise<SnapshotAck> {
     const routeRefs: Record<string, string> = {};
     const missing = new Map<string, readonly VirtualHostConfig[]>();
     for (const [name, rc] of Object.entries(snapshot.routeConfigs)) {
@@ -82,7 +87,7 @@ export class SnapshotShipper {
     }
     try {
       for (const [fp, vhs] of missing) for (const slice of routeSlices(fp, vhs)) await this.target.stage(slice);
-      const ack = await this.target.applyShipped({ snapshot: { ...snapshot, routeConfigs: {} }, routeRefs });
+      const ack = await this.target.applyShipped({ snapshot: { ...snapshot, routeConfigs: {} }, routeRefs, ...(owned ? { owned } : {}) });
       this.held = new Set(Object.values(routeRefs));
       return ack;
     } catch (e) {

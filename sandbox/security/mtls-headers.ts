@@ -26,8 +26,19 @@ function quote(v: string): string {
   return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
+/** elements by peer certificate (one per connection): the hash is taken once, not per request */
+const elements = new WeakMap<PeerCertificateInfo, { by: string | undefined; element: string }>();
+
 /** one XFCC element for the current hop */
 export function xfccElement(serverIdentity: string | undefined, peer: PeerCertificateInfo): string {
+  const known = elements.get(peer);
+  if (known && known.by === serverIdentity) return known.element;
+  const element = buildElement(serverIdentity, peer);
+  elements.set(peer, { by: serverIdentity, element });
+  return element;
+}
+
+function buildElement(serverIdentity: string | undefined, peer: PeerCertificateInfo): string {
   const parts: string[] = [];
   if (serverIdentity) parts.push(`By=${serverIdentity}`);
   parts.push(`Hash=${createHash('sha256').update(peer.raw).digest('hex')}`);

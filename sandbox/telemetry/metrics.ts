@@ -16,13 +16,14 @@
  *
  * The registry is injected (tests use a fresh one).
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import type { MeshDefinition } from '../config/mesh-types.js';
 import { gatewayMeta } from '../control/compiler.js';
 import type { Instance } from '../control/registry.js';
 import type { RequestEvent, TcpConnectionEvent } from '../events.js';
 import { CLUSTER_ID, INSTANCE_LABELS, ISTIO_BUCKETS, ISTIO_LABELS } from './istio-labels.js';
 import { IstioTcpMetrics } from './tcp-metrics.js';
+import { SeriesCounter, SeriesHistogram } from './metric-series.js';
 
 export { CLUSTER_ID, INSTANCE_LABELS, ISTIO_BUCKETS, ISTIO_LABELS } from './istio-labels.js';
 
@@ -80,25 +81,15 @@ export function proxyInstances(mesh: MeshDefinition, instances: readonly Instanc
   return [{ pod: gateway.workload, namespace: gateway.namespace }, ...instances.map((i) => ({ pod: i.id, namespace: mesh.namespace }))];
 }
 
-interface Children {
-  requests: { inc(): void };
-  duration: { observe(v: number): void };
-  requestBytes: { observe(v: number): void };
-  responseBytes: { observe(v: number): void };
-  /** gRPC only, bound at the first message (a series appears once it counts something, as Istio's) */
-  requestMessages?: { inc(v: number): void };
-  responseMessages?: { inc(v: number): void };
-  labels: Record<IstioLabel | InstanceLabel, string>;
-}
-
 export class IstioMetrics {
   readonly registry: Registry;
-  private readonly requests: Counter<IstioLabel | InstanceLabel>;
-  private readonly duration: Histogram<IstioLabel | InstanceLabel>;
-  private readonly requestBytes: Histogram<IstioLabel | InstanceLabel>;
-  private readonly responseBytes: Histogram<IstioLabel | InstanceLabel>;
-  private readonly requestMessages: Counter<IstioLabel | InstanceLabel>;
-  private readonly responseMessages: Counter<IstioLabel | InstanceLabel>;
+  private readonly requests: SeriesCounter;
+  private readonly duration: SeriesHistogram;
+  private readonly requestBytes: SeriesHistogram;
+  private readonly responseBytes: SeriesHistogram;
+  /** gRPC only: a series appears once it counts a message, as Istio's */
+  private readonly requestMessages: SeriesCounter;
+  private readonly responseMessages: SeriesCounter;
   private readonly build: Gauge<'component' | 'tag' | InstanceLabel>;
   private readonly tag: string;
   private proxiesKey = '';
@@ -111,19 +102,13 @@ export class IstioMetrics {
     private readonly proxies?: () => readonly ProxyInstance[],
   ) {
     this.registry = registry;
-    const labelNames = [...ISTIO_LABELS, ...INSTANCE_LABELS];
-    this.requests = new Counter({ name: 'istio_requests_total', help: 'Total number of requests handled by an Istio proxy', labelNames, registers: [registry] });
-    this.duration = new Histogram({
-      name: 'istio_request_duration_milliseconds',
-      help: 'Duration of requests in milliseconds',
-      labelNames,
-      buckets: ISTIO_BUCKETS,
-      registers: [registry],
-    });
-    this.requestBytes = new Histogram({ name: 'istio_request_bytes', help: 'HTTP request body sizes', labelNames, buckets: ISTIO_BUCKETS, registers: [registry] });
-    this.responseBytes = new Histogram({ name: 'istio_response_bytes', help: 'HTTP response body sizes', labelNames, buckets: ISTIO_BUCKETS, registers: [registry] });
-    this.requestMessages = new Counter({ name: 'istio_request_messages_total', help: 'Total number of gRPC messages sent from a client', labelNames, registers: [registry] });
-    this.responseMessages = new Counter({ name: 'istio_response_messages_total', help: 'Total number of gRPC messages sent from a server', labelNames, registers: [registry] });
+    // counted per series as plain numbers, exported on scrape (./metric-series.ts)
+    this.requests = new SeriesCounter('istio_requests_total', 'Total number of requests handled by an Istio proxy', registry);
+    this.duration = new SeriesHistogram('istio_request_duration_milliseconds', 'Duration of requests in milliseconds', registry, ISTIO_BUCKETS);
+    this.requestBytes = new SeriesHistogram('istio_request_bytes', 'HTTP request body sizes', registry, ISTIO_BUCKETS);
+    this.responseBytes = new SeriesHistogram('istio_response_bytes', 'HTTP response body sizes', registry, ISTIO_BUCKETS);
+    this.requestMessages = new SeriesCounter('istio_request_messages_total', 'Total number of gRPC messages sent from a client', registry);
+    this.responseMessages = new SeriesCounter('istio_response_messages_total', 'Total number of gRPC messages sent from a server', registry);
     this.tag = `meshbox-${version}`;
     this.build = new Gauge({ name: 'istio_build', help: 'Istio component build info', labelNames: ['component', 'tag', ...INSTANCE_LABELS], registers: [registry] });
     this.build.set({ component: 'proxy', tag: this.tag }, 1);
@@ -148,32 +133,18 @@ export class IstioMetrics {
     for (const p of proxies) this.build.set({ component: 'proxy', tag: this.tag, namespace: p.namespace, pod: p.pod }, 1);
   }
 
-  /**
-   * prom-client hashes a label object on every call (25 labels here); a mesh has few distinct
-   * label sets, so the bound children are cached by a cheap key instead.
-   */
-  private readonly children = new Map<string, Children>();
-
   observe(e: RequestEvent): void {
-    const key = `${e.proxy}|${e.reporter}|${e.source.workload}|${e.source.version}|${e.destination.workload}|${e.destination.version}|${e.destination.service}|${e.status}|${e.responseFlags}|${e.source.namespace}|${e.destination.namespace}|${e.source.app}|${e.destination.app}|${e.source.principal}|${e.destination.principal}|${e.connectionSecurity ?? ''}|${e.grpc ? (e.grpc.status ?? '') : 'http'}`;
-    let c = this.children.get(key);
-    if (!c) {
-      const labels = { ...istioLabels(e), ...instanceLabels(e) };
-      c = {
-        requests: this.requests.labels(labels),
-        duration: this.duration.labels(labels),
-        requestBytes: this.requestBytes.labels(labels),
-        responseBytes: this.responseBytes.labels(labels),
-        labels,
-      };
-      this.children.set(key, c);
-    }
-    c.requests.inc();
-    c.duration.observe(e.durationMs);
-    c.requestBytes.observe(e.bytesReceived);
-    c.responseBytes.observe(e.bytesSent);
-    if (e.grpc && e.grpc.requestMessages > 0) (c.requestMessages ??= this.requestMessages.labels(c.labels)).inc(e.grpc.requestMessages);
-    if (e.grpc && e.grpc.responseMessages > 0) (c.responseMessages ??= this.responseMessages.labels(c.labels)).inc(e.grpc.responseMessages);
+    // every label of the series is a function of these fields (istioLabels, instanceLabels)
+    const s = e.source;
+    const d = e.destination;
+    const key = `${e.proxy}|${e.reporter}|${e.status}|${e.responseFlags}|${e.connectionSecurity ?? ''}|${s.workload}|${s.namespace}|${s.principal}|${s.app}|${s.version}|${s.canonicalService}|${s.canonicalRevision}|${d.workload}|${d.namespace}|${d.principal}|${d.app}|${d.version}|${d.service}|${d.serviceName}|${d.serviceNamespace}|${d.canonicalService}|${d.canonicalRevision}|${e.grpc ? (e.grpc.status ?? '') : 'http'}`;
+    const labels = (): Record<string, string> => ({ ...istioLabels(e), ...instanceLabels(e) });
+    this.requests.inc(key, labels);
+    this.duration.observe(key, labels, e.durationMs);
+    this.requestBytes.observe(key, labels, e.bytesReceived);
+    this.responseBytes.observe(key, labels, e.bytesSent);
+    if (e.grpc && e.grpc.requestMessages > 0) this.requestMessages.inc(key, labels, e.grpc.requestMessages);
+    if (e.grpc && e.grpc.responseMessages > 0) this.responseMessages.inc(key, labels, e.grpc.responseMessages);
   }
 
   text(): Promise<string> {

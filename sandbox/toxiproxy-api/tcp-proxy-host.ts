@@ -101,6 +101,15 @@ export type HostCommand =
   | { type: 'stop'; name: string }
   | { type: 'close' };
 
+/** runs one command on a host (the worker entries: ./tcp-proxy-worker.ts, the data-plane workers) */
+export async function runHostCommand(host: TcpProxyHost, c: HostCommand): Promise<unknown> {
+  if (c.type === 'start') return host.start(c.name, c.listen, c.upstream, c.toxics);
+  if (c.type === 'setToxics') await host.setToxics(c.name, c.toxics);
+  else if (c.type === 'stop') await host.stop(c.name);
+  else await host.close();
+  return true;
+}
+
 export type HostReply = { id: number; ok: true; data: unknown } | { id: number; ok: false; error: string };
 
 export type HostMessage = HostReply | { type: 'connection'; record: TcpConnectionRecord };

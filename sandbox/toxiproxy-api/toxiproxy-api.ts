@@ -8,7 +8,7 @@ import type { Registry } from '../control/registry.js';
 import type { FaultStore } from '../faults/fault-store.js';
 import { MeshError } from '../errors.js';
 import { ProxyCollection, type MeshView } from './proxy-collection.js';
-import { InProcessTcpProxyHost, WorkerTcpProxyHost, type TcpConnectionRecord } from './tcp-proxy-host.js';
+import { InProcessTcpProxyHost, WorkerTcpProxyHost, type TcpConnectionRecord, type TcpProxyHost } from './tcp-proxy-host.js';
 import { TcpMetrics } from './tcp-metrics.js';
 import { ToxiproxyServer } from './toxiproxy-server.js';
 
@@ -20,6 +20,11 @@ export interface ToxiproxyApiOptions {
   seed: number;
   /** run the standalone proxies on this thread (tests) instead of a worker */
   inProcess?: boolean;
+  /**
+   * where the standalone proxies run: the sandbox gives its data plane's workers
+   * (DataPlane.standaloneProxies); default a worker thread of their own (or this thread, `inProcess`)
+   */
+  proxyHost?: (onConnection?: (c: TcpConnectionRecord) => void) => TcpProxyHost;
   mesh?: MeshView;
   faults?: FaultStore;
   syncFaults?: () => Promise<void>;
@@ -50,7 +55,7 @@ export function meshViewOf(mesh: () => MeshDefinition | undefined, registry: Reg
 export async function startToxiproxyApi(opts: ToxiproxyApiOptions): Promise<ToxiproxyServer> {
   const tcp = opts.metrics ? new TcpMetrics(opts.metrics, opts.namespace) : undefined;
   const onConnection = tcp ? (c: TcpConnectionRecord): void => tcp.observe(c) : undefined;
-  const host = opts.inProcess ? new InProcessTcpProxyHost(opts.seed, onConnection) : new WorkerTcpProxyHost(opts.seed, onConnection);
+  const host = opts.proxyHost ? opts.proxyHost(onConnection) : opts.inProcess ? new InProcessTcpProxyHost(opts.seed, onConnection) : new WorkerTcpProxyHost(opts.seed, onConnection);
   const server = new ToxiproxyServer(new ProxyCollection({ host, mesh: opts.mesh, faults: opts.faults, syncFaults: opts.syncFaults, onNotice: opts.onNotice }));
   try {
     await server.listen(opts.host ?? '127.0.0.1', opts.port ?? DEFAULT_TOXIPROXY_PORT);

@@ -114,6 +114,8 @@ export interface MeasureContext {
   threadPid?: number;
   /** path of wrk, when closed-loop throughput uses it */
   wrk?: string;
+  /** run wrk on these cpus (taskset), not on the benchmark's own (the unpinned workers rows) */
+  wrkCpus?: string;
   signal: AbortSignal;
   /** sub-millisecond scheduling for the open loop (see precise-timer.ts); else the generator's own */
   timer?: PreciseTimer;
@@ -297,10 +299,11 @@ export async function closedLoop(ctx: MeasureContext, target: Target): Promise<C
     const seconds = Math.max(1, Math.round(measureMs / 1000));
     const tls = await tlsStep(ctx);
     const window = startWindow(ctx);
+    const wrkArgs = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s', ...wrkHeaderArgs(target.headers), target.url];
     const proc = ctx.processes.start({
       name: 'wrk',
-      command: ctx.wrk,
-      args: ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s', ...wrkHeaderArgs(target.headers), target.url],
+      command: ctx.wrkCpus ? 'taskset' : ctx.wrk,
+      args: ctx.wrkCpus ? ['-c', ctx.wrkCpus, ctx.wrk, ...wrkArgs] : wrkArgs,
       graceMs: 2000,
     });
     const killer = setTimeout(() => void ctx.processes.stop(proc), seconds * 1000 + 15_000);

@@ -13,6 +13,10 @@ export interface BenchOptions {
   wrk: boolean;
   /** also measure meshbox's full path with mTLS off (mesh-wide PeerAuthentication DISABLE) */
   mtlsOff: boolean;
+  /** the first seconds after ready, with the data plane's warm-up and without (cold-start.ts) */
+  cold: boolean;
+  /** throughput with 1 and 2 data-plane workers, unpinned (scaling.ts) */
+  workers: boolean;
   /** multiplies the measured periods (not the warm-ups) */
   scale: number;
   /** the streaming phase: one large upload through two sidecars, RSS growth (streaming.ts) */
@@ -37,6 +41,10 @@ export interface Durations {
   probeMs: number;
   /** open-loop rates (req/s); the first is the headline rate */
   rates: number[];
+  /** the cold-start open loop: rate, length, window */
+  cold: { rate: number; durationMs: number; windowMs: number };
+  /** idle time after the cold-start load before the idle memory reading */
+  idleMemoryWaitMs: number;
   /** longest wait for the processes to go idle between steps (backlog of an overloaded step) */
   idleWaitMaxMs: number;
   /** keep-alive connections of the open loop and of the closed loop */
@@ -60,6 +68,8 @@ options (or environment variables):
   --no-mtls-off      skip the meshbox phase with mTLS off (the mTLS cost)       MESHBOX_BENCH_MTLS_OFF=0
   --no-streaming     skip the 1 GiB streaming upload (RSS growth)             MESHBOX_BENCH_STREAMING=0
   --streaming-mb N   its body size in MiB (default 1024)                        MESHBOX_BENCH_STREAMING_MB=N
+  --no-cold          skip the first seconds after ready (warm-up on and off)    MESHBOX_BENCH_COLD=0
+  --no-workers       skip the 1 and 2 data-plane workers rows (unpinned)       MESHBOX_BENCH_WORKERS=0
   --scale X          multiply the measured periods by X (0.1..10)               MESHBOX_BENCH_SCALE=X
   --cpu-prof DIR     run meshbox under node --cpu-prof, profiles into DIR       MESHBOX_BENCH_CPU_PROF=DIR
   -h, --help         this text`;
@@ -80,6 +90,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = {}): Bench
     mtlsOff: flag(env, 'MESHBOX_BENCH_MTLS_OFF') ?? true,
     streaming: flag(env, 'MESHBOX_BENCH_STREAMING') ?? true,
     streamingMB: 1024,
+    cold: flag(env, 'MESHBOX_BENCH_COLD') ?? true,
+    workers: flag(env, 'MESHBOX_BENCH_WORKERS') ?? true,
     scale: 1,
     cpuProfDir: env.MESHBOX_BENCH_CPU_PROF?.trim() || undefined,
     help: false,
@@ -109,6 +121,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = {}): Bench
         break;
       case '--no-mtls-off':
         options.mtlsOff = false;
+        break;
+      case '--no-cold':
+        options.cold = false;
+        break;
+      case '--no-workers':
+        options.workers = false;
         break;
       case '--scale':
         scale = value();
@@ -147,5 +165,13 @@ export function durationsFor(options: Pick<BenchOptions, 'quick' | 'scale'>): Du
   const base = options.quick
     ? { warmupFirstMs: 3000, warmupNextMs: 1000, measureMs: 2500, settleMs: 500, probeMs: 300, idleWaitMaxMs: 5000 }
     : { warmupFirstMs: 6000, warmupNextMs: 2000, measureMs: 10_000, settleMs: 1500, probeMs: 500, idleWaitMaxMs: 12_000 };
-  return { ...base, measureMs: Math.round(base.measureMs * options.scale), rates: [1000, 500], connections: 50, warmupConcurrency: 16 };
+  return {
+    ...base,
+    measureMs: Math.round(base.measureMs * options.scale),
+    rates: [1000, 500],
+    connections: 50,
+    warmupConcurrency: 16,
+    cold: { rate: 300, durationMs: options.quick ? 4000 : 6000, windowMs: 500 },
+    idleMemoryWaitMs: 30_000,
+  };
 }

@@ -11,6 +11,10 @@
  *            cost is the difference; TLS handshakes are counted from meshbox's /clusters)
  *   nginx    the same legs as nginx server blocks (1 worker), when nginx is installed
  *   streaming  one 1 GiB upload through two sidecars: RSS growth of `meshbox up` (streaming.ts)
+ *   cold     (after the phases) a fresh `meshbox up`, an open loop of 300 req/s from the moment
+ *            /ready answers: the first seconds, with the data plane's warm-up and without
+ *   workers  (after that) the full path's throughput with 1 and with 2 data-plane workers, unpinned
+ * The pinned meshbox phases run one data-plane worker (`--data-plane-workers 1`): one core.
  * Per target: JIT warm-up, open loop at 1000 and 500 req/s (latency, CPU per request), closed loop
  * (throughput, CPU per request), RSS of the proxy. Before and after each phase every used core is
  * probed for speed; phases on a slowed or busy machine are marked noisy.
@@ -29,7 +33,10 @@ import { allowedCpus } from './proc-stats.js';
 import { findExecutable, hasTaskset, pin, ProcessSet } from './processes.js';
 import { compare, derive, formatReport, goals, jsonLine, mtlsCost, noiseVerdict, type ScenarioRun } from './report.js';
 import { formatStreaming, runStreaming, type StreamingResult } from './streaming.js';
-import { checkTarget, startDirect, startMeshbox, startNginx, type Placement, type StartContext, type Topology, type TopologyKind } from './topology.js';
+import { checkTarget, httpGet, startDirect, startMeshbox, startNginx, type Placement, type StartContext, type Topology, type TopologyKind } from './topology.js';
+import { measureColdStart } from './cold-start.js';
+import { measureWorkers, type WorkersRow } from './scaling.js';
+import { formatCold, formatMemory, formatWorkers, readMemory, type ColdRun, type MemoryReading } from './extra-report.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -126,6 +133,11 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const cpus = os.availableParallelism();
   const allowed = allowedCpus();
+  // every cpu this run may use, before the benchmark pins itself (the unpinned workers rows)
+  const allCpus = [...allowed];
+  const cold: ColdRun[] = [];
+  let workerRows: WorkersRow[] = [];
+  let memory: MemoryReading | undefined;
   let placement: Placement = {};
   if (options.pin && allowed.length >= 2 && hasTaskset()) {
     // the proxy alone on the first allowed cpu; apps, load generators (this process) on the second
@@ -135,6 +147,8 @@ async function main(): Promise<number> {
     notes.push(allowed.length < 2 ? 'one core only: nothing pinned, proxy, apps and load share it' : 'taskset not found: nothing pinned (install util-linux)');
   }
   const pinned = placement.proxyCpus !== undefined;
+  // meshbox pinned to one core runs one data-plane worker
+  const onePinnedWorker = pinned ? { workers: 1 } : {};
   const probeCoresList = pinned ? [allowed[0]!, allowed[1]!] : [];
 
   let nginx: NginxInfo | undefined;
@@ -161,6 +175,8 @@ async function main(): Promise<number> {
   const targetS = (durations.rates.length * (durations.settleMs + durations.measureMs) + durations.measureMs) / 1000;
   const estimateS =
     kinds.reduce((sum, k) => sum + 5 + durations.warmupFirstMs / 1000 + targetS + (k === 'meshbox-no-mtls' ? 0 : durations.warmupNextMs / 1000 + targetS), 0) +
+    (options.cold ? 2 * (8 + durations.cold.durationMs / 1000) : 0) +
+    (options.workers ? 2 * (8 + durations.warmupNextMs / 1000 + 1 + durations.measureMs / 1000) : 0) +
     (options.streaming ? 10 + options.streamingMB / 200 : 0);
   log(`bench: ${options.quick ? 'quick' : 'full'} run, about ${Math.round(estimateS / 10) * 10} s; phases ${[...kinds, ...(options.streaming ? ['streaming'] : [])].join(', ')}; work folder ${dir}`);
 
@@ -175,7 +191,13 @@ async function main(): Promise<number> {
       let topology: Topology | undefined;
       try {
         topology =
-          kind === 'direct' ? await startDirect(ctx) : kind === 'meshbox' ? await startMeshbox(ctx) : kind === 'meshbox-no-mtls' ? await startMeshbox(ctx, { mtls: false }) : await startNginx(ctx, nginx!);
+          kind === 'direct'
+            ? await startDirect(ctx)
+            : kind === 'meshbox'
+              ? await startMeshbox(ctx, { ...onePinnedWorker })
+              : kind === 'meshbox-no-mtls'
+                ? await startMeshbox(ctx, { mtls: false, ...onePinnedWorker })
+                : await startNginx(ctx, nginx!);
         phase.info = topology.info;
         const mctx: MeasureContext = {
           processes,
@@ -236,6 +258,44 @@ async function main(): Promise<number> {
         log(`bench: phase streaming failed: ${streaming.error}`);
       }
     }
+    if (options.cold && !abort.signal.aborted) {
+      // the first seconds after ready: with the data plane's warm-up (default) and without it
+      for (const [label, env] of [
+        ['warm-up on (the default)', {}],
+        ['warm-up off (MESHBOX_DATA_PLANE_WARMUP=0)', { MESHBOX_DATA_PLANE_WARMUP: '0' }],
+      ] as const) {
+        if (abort.signal.aborted) break;
+        log(`bench: cold start, ${label}: starting`);
+        const run: ColdRun = { label };
+        cold.push(run);
+        let topology: Topology | undefined;
+        try {
+          topology = await startMeshbox(ctx, { ...onePinnedWorker, env, label: `meshbox-cold-${cold.length}` });
+          const admin = `http://127.0.0.1:${String((topology.info as { adminPort: number }).adminPort)}`;
+          const atReady = await readMemory(admin);
+          run.result = await measureColdStart(topology.full, { ...durations.cold, connections: durations.connections, timer, signal: abort.signal });
+          const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { dataPlane?: { warmUp?: unknown } };
+          run.result.warmUp = status.dataPlane?.warmUp ?? null;
+          if (cold.length === 1 && !abort.signal.aborted) {
+            // the memory of the sample mesh per component: at ready, right after the load, and idle
+            // once meshbox had time to give back what the load made it grow (runtime/idle-trim.ts)
+            const afterLoad = await readMemory(admin);
+            log(`  cold start: ${durations.idleMemoryWaitMs / 1000} s idle for the memory reading`);
+            await new Promise((r) => setTimeout(r, durations.idleMemoryWaitMs));
+            memory = { atReady, afterLoad, idle: await readMemory(admin), idleAfterMs: durations.idleMemoryWaitMs };
+          }
+        } catch (err) {
+          run.error = (err as Error).message;
+          log(`bench: cold start ${label} failed: ${run.error}`);
+        } finally {
+          await topology?.stop();
+        }
+      }
+    }
+    if (options.workers && !abort.signal.aborted && allCpus.length >= 2) {
+      const base = { processes, durations, ...(wrk ? { wrk } : {}), signal: abort.signal, timer, log };
+      workerRows = await measureWorkers(ctx, base, allCpus.join(','), [1, 2]);
+    }
   } finally {
     await processes.stopAll();
     await timer.close();
@@ -283,8 +343,9 @@ async function main(): Promise<number> {
   const report = formatReport({ header, headlineRate, rates: durations.rates, notes }, derived, comparisons, g, mtls);
   process.stdout.write(`${report}\n`);
   if (streaming) process.stdout.write(`\n${formatStreaming(streaming)}\n`);
+  for (const extra of [formatCold(cold), formatMemory(memory), formatWorkers(workerRows)]) if (extra) process.stdout.write(`\n${extra}\n`);
 
-  const failed: Array<{ error?: string }> = runs.filter((r) => r.error);
+  const failed: Array<{ error?: string }> = [...runs.filter((r) => r.error), ...cold.filter((c) => c.error), ...workerRows.filter((w) => w.error)];
   if (streaming && ('error' in streaming) && streaming.error) failed.push(streaming);
   const json = {
     version: 1 as const,
@@ -306,6 +367,9 @@ async function main(): Promise<number> {
     mtls: mtls ?? null,
     goals: g,
     streaming: streaming ?? null,
+    coldStart: cold,
+    workers: workerRows,
+    memory: memory ?? null,
     notes,
   };
   process.stdout.write(`${jsonLine(json)}\n`);

@@ -273,11 +273,23 @@ export function sumTlsCounters(body: unknown): TlsCounters {
   return clusters.reduce((acc, c) => ({ handshakes: acc.handshakes + (c.tls?.handshakes ?? 0), resumed: acc.resumed + (c.tls?.resumed ?? 0) }), { handshakes: 0, resumed: 0 });
 }
 
-/** `mtls: false`: the meshbox-no-mtls phase (a mesh-wide PeerAuthentication DISABLE beside the rules) */
-export async function startMeshbox(ctx: StartContext, opts: { mtls?: boolean } = {}): Promise<Topology> {
+export interface MeshboxStart {
+  /** false: the meshbox-no-mtls phase (a mesh-wide PeerAuthentication DISABLE beside the rules) */
+  mtls?: boolean;
+  /** `--data-plane-workers` (the pinned phases run 1: one core) */
+  workers?: number;
+  /** extra environment of `meshbox up` (e.g. MESHBOX_DATA_PLANE_WARMUP=0) */
+  env?: Record<string, string>;
+  /** leave every process free on these cpus instead of pinning (the workers rows) */
+  unpinnedCpus?: string;
+  /** the work folder's name (default: the kind) */
+  label?: string;
+}
+
+export async function startMeshbox(ctx: StartContext, opts: MeshboxStart = {}): Promise<Topology> {
   const mtls = opts.mtls ?? true;
   const kind: TopologyKind = mtls ? 'meshbox' : 'meshbox-no-mtls';
-  const dir = path.join(ctx.dir, kind);
+  const dir = path.join(ctx.dir, opts.label ?? kind);
   mkdirSync(path.join(dir, 'rules'), { recursive: true });
   const files = meshboxFiles(process.execPath, ctx.root);
   writeFileSync(path.join(dir, 'meshbox.yaml'), files.meshYaml);
@@ -306,12 +318,13 @@ export async function startMeshbox(ctx: StartContext, opts: { mtls?: boolean } =
     '1',
     '--ready-timeout',
     '60',
+    ...(opts.workers !== undefined ? ['--data-plane-workers', String(opts.workers)] : []),
   ];
   const meshbox = ctx.processes.start({
     name: 'meshbox-up',
     command: process.execPath,
     args,
-    env: { ...appEnv(process.env, {}), NO_COLOR: '1' },
+    env: { ...appEnv(process.env, {}), NO_COLOR: '1', ...(opts.env ?? {}) },
     cwd: dir,
     stopSignal: 'SIGINT',
     graceMs: 20_000,
@@ -326,7 +339,9 @@ export async function startMeshbox(ctx: StartContext, opts: { mtls?: boolean } =
     if (!caller?.pid || !callme?.pid || !callme.sidecar?.inbound) throw new Error(`meshbox /status lacks the caller or callme instance: ${JSON.stringify(status).slice(0, 500)}`);
     const appPids = [caller.pid, callme.pid];
     ctx.processes.adopt(meshbox, appPids);
-    if (ctx.placement.proxyCpus !== undefined) {
+    if (opts.unpinnedCpus !== undefined) {
+      for (const pid of [meshbox.pid, ...appPids]) pin(pid, opts.unpinnedCpus);
+    } else if (ctx.placement.proxyCpus !== undefined) {
       pin(meshbox.pid, ctx.placement.proxyCpus);
       for (const pid of appPids) pin(pid, ctx.placement.restCpus!);
     }

@@ -1,6 +1,8 @@
 /**
  * A mesh without processes, for data plane tests on real sockets: fake apps stand in for the
- * workloads, the data plane runs in-process, rules are written inline as YAML.
+ * workloads, the data plane runs in-process (one core; MESHBOX_TEST_DATA_PLANE_WORKERS=N spreads
+ * the proxies over N cores, MESHBOX_TEST_WORKER=1 runs them in worker threads), rules are written
+ * inline as YAML.
  */
 import http from 'node:http';
 import { parseRulesText } from '../../sandbox/config/rules-loader.js';
@@ -161,7 +163,9 @@ export async function startHarness(
     tcpEvents.push(e);
     metrics.observeTcp(e);
   });
-  const dataPlane = createDataPlane({ seed, limits: opts.limits, inProcess: process.env.MESHBOX_TEST_WORKER !== '1', onEvents: (es) => es.forEach((e) => bus.emit(e)) });
+  // MESHBOX_TEST_WORKER=1: real worker threads; MESHBOX_TEST_DATA_PLANE_WORKERS=N: proxies spread over N cores
+  const workers = Number(process.env.MESHBOX_TEST_DATA_PLANE_WORKERS ?? 1);
+  const dataPlane = createDataPlane({ seed, limits: opts.limits, workers, inProcess: process.env.MESHBOX_TEST_WORKER !== '1', onEvents: (es) => es.forEach((e) => bus.emit(e)) });
   const { bound, errors } = await dataPlane.bind(listenersFor(mesh, registry.all(), { address: '127.0.0.1', port: 0 }));
   if (errors.length) throw new Error(JSON.stringify(errors));
   const ingressPort = bound.find((b) => b.name === `${GATEWAY_ID}/http.80`)?.port ?? 0;

@@ -140,6 +140,9 @@ export const meshFileSchema: JsonSchema = obj(
     outboundTrafficPolicy: obj('OutboundTrafficPolicy', "Istio's MeshConfig outboundTrafficPolicy: what sidecars do with requests to hosts that are neither mesh services nor ServiceEntry hosts.", {
       mode: oneOfValues(['ALLOW_ANY', 'REGISTRY_ONLY'], 'ALLOW_ANY (default): they pass to the address asked for (PassthroughCluster); REGISTRY_ONLY: they get 502 (BlackHoleCluster).'),
     }),
+    dataPlane: obj('DataPlane', 'The data plane: the worker threads that run every sidecar and the ingress gateway (README "Performance"). Read when the sandbox starts.', {
+      workers: int('Worker threads, 1 to 4; each runs whole proxies (default: one per CPU core, at most 4; `--data-plane-workers`).', 1, 4),
+    }),
     services: { ...map(service, 'The services, by name (DNS-1123 label, e.g. `callme-service`).', fmt('dns1123-label', 'Service name.')), minProperties: 1 },
     kubernetes: strings('Kubernetes manifests (files, folders, kustomize folders), relative to meshbox.yaml: their Deployments, StatefulSets and Services become services of the mesh, their Istio kinds rules.', str('Manifest file or folder.', { minLength: 1 }), { minItems: 1 }),
     images: map(

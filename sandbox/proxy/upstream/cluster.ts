@@ -84,6 +84,7 @@ export class Cluster {
     }
     this.endpoints = next;
     this.byAddress = undefined;
+    this.tlsMemo = new WeakMap();
     if (this.agent) this.agent.dropStale();
     if (this.h2) this.h2.dropStale();
     this.breaker.update(limitsFromPool(config.trafficPolicy?.connectionPool));
@@ -132,9 +133,20 @@ export class Cluster {
 
   private byAddress: Map<string, EndpointConfig> | undefined;
 
+  /**
+   * decisions by endpoint, valid for this config (dropped by update) and this generation of the
+   * secrets: asked twice per request (the pool's key, the event's security), decided once
+   */
+  private tlsMemo = new WeakMap<EndpointConfig, { generation: number; decision: UpstreamTlsDecision }>();
+
   /** the transport toward one endpoint of this cluster (../../security/tls-upstream.ts) */
   tlsDecision(ec: EndpointConfig): UpstreamTlsDecision {
-    return decideUpstreamTls(this.proxyId, this.config, ec, this.secrets);
+    const generation = this.secrets?.generation ?? 0;
+    const memo = this.tlsMemo.get(ec);
+    if (memo && memo.generation === generation) return memo.decision;
+    const decision = decideUpstreamTls(this.proxyId, this.config, ec, this.secrets);
+    this.tlsMemo.set(ec, { generation, decision });
+    return decision;
   }
 
   private tlsFor(host: string, port: number): UpstreamTlsDecision {

@@ -4,7 +4,7 @@ import { durationsFor, parseOptions } from '../../bench/options.js';
 
 describe('parseOptions', () => {
   it('defaults to a full run with nginx, pinning and wrk', () => {
-    expect(parseOptions([], {})).toEqual({ quick: false, nginx: true, pin: true, wrk: true, mtlsOff: true, streaming: true, streamingMB: 1024, scale: 1, cpuProfDir: undefined, help: false });
+    expect(parseOptions([], {})).toEqual({ quick: false, nginx: true, pin: true, wrk: true, mtlsOff: true, streaming: true, streamingMB: 1024, cold: true, workers: true, scale: 1, cpuProfDir: undefined, help: false });
   });
   it('reads flags from argv and the environment, argv last', () => {
     const env = { MESHBOX_BENCH_QUICK: '1', MESHBOX_BENCH_NGINX: '0', MESHBOX_BENCH_SCALE: '2' };
@@ -17,6 +17,8 @@ describe('parseOptions', () => {
     expect(parseOptions(['--streaming-mb', '256'], {}).streamingMB).toBe(256);
     expect(parseOptions([], { MESHBOX_BENCH_STREAMING: '0', MESHBOX_BENCH_STREAMING_MB: '64' })).toMatchObject({ streaming: false, streamingMB: 64 });
     expect(() => parseOptions(['--streaming-mb', '0'], {})).toThrow(/1 to 16384/);
+    expect(parseOptions(['--no-cold', '--no-workers'], {})).toMatchObject({ cold: false, workers: false });
+    expect(parseOptions([], { MESHBOX_BENCH_COLD: '0', MESHBOX_BENCH_WORKERS: 'off' })).toMatchObject({ cold: false, workers: false });
   });
   it('refuses unknown options and bad values', () => {
     expect(() => parseOptions(['--fast'], {})).toThrow(/unknown option --fast/);
