@@ -39,3 +39,46 @@ export const INSTANCE_LABELS = ['namespace', 'pod'] as const;
 
 /** Istio's default cluster id, as a single-cluster mesh reports it */
 export const CLUSTER_ID = 'Kubernetes';
+
+/** the reporter and the workload labels of both peers: what a request and a TCP connection report alike */
+export function peerLabels(e: {
+  reporter: 'source' | 'destination';
+  source: { workload: string; namespace: string; principal: string; app: string; version: string; canonicalService: string; canonicalRevision: string };
+  destination: {
+    workload: string;
+    namespace: string;
+    principal: string;
+    app: string;
+    version: string;
+    service: string;
+    serviceName: string;
+    serviceNamespace: string;
+    canonicalService: string;
+    canonicalRevision: string;
+  };
+}): Record<Extract<(typeof ISTIO_LABELS)[number], 'reporter' | `source_${string}` | `destination_${string}`>, string> {
+  const s = e.source;
+  const d = e.destination;
+  return {
+    reporter: e.reporter,
+    source_workload: s.workload,
+    source_workload_namespace: s.namespace,
+    source_principal: s.principal,
+    source_app: s.app,
+    source_version: s.version,
+    source_canonical_service: s.canonicalService,
+    source_canonical_revision: s.canonicalRevision,
+    source_cluster: s.workload === 'unknown' ? 'unknown' : CLUSTER_ID,
+    destination_workload: d.workload,
+    destination_workload_namespace: d.namespace,
+    destination_principal: d.principal,
+    destination_app: d.app,
+    destination_version: d.version,
+    destination_service: d.service,
+    destination_service_name: d.serviceName,
+    destination_service_namespace: d.serviceNamespace,
+    destination_canonical_service: d.canonicalService,
+    destination_canonical_revision: d.canonicalRevision,
+    destination_cluster: d.workload === 'unknown' ? 'unknown' : CLUSTER_ID,
+  };
+}

@@ -21,7 +21,7 @@ import type { MeshDefinition } from '../config/mesh-types.js';
 import { gatewayMeta } from '../control/compiler.js';
 import type { Instance } from '../control/registry.js';
 import type { RequestEvent, TcpConnectionEvent } from '../events.js';
-import { CLUSTER_ID, INSTANCE_LABELS, ISTIO_BUCKETS, ISTIO_LABELS } from './istio-labels.js';
+import { INSTANCE_LABELS, ISTIO_BUCKETS, ISTIO_LABELS, peerLabels } from './istio-labels.js';
 import { IstioTcpMetrics } from './tcp-metrics.js';
 import { SeriesCounter, SeriesHistogram } from './metric-series.js';
 
@@ -38,29 +38,8 @@ export interface ProxyInstance {
 }
 
 export function istioLabels(e: RequestEvent): Labels {
-  const s = e.source;
-  const d = e.destination;
   return {
-    reporter: e.reporter,
-    source_workload: s.workload,
-    source_workload_namespace: s.namespace,
-    source_principal: s.principal,
-    source_app: s.app,
-    source_version: s.version,
-    source_canonical_service: s.canonicalService,
-    source_canonical_revision: s.canonicalRevision,
-    source_cluster: s.workload === 'unknown' ? 'unknown' : CLUSTER_ID,
-    destination_workload: d.workload,
-    destination_workload_namespace: d.namespace,
-    destination_principal: d.principal,
-    destination_app: d.app,
-    destination_version: d.version,
-    destination_service: d.service,
-    destination_service_name: d.serviceName,
-    destination_service_namespace: d.serviceNamespace,
-    destination_canonical_service: d.canonicalService,
-    destination_canonical_revision: d.canonicalRevision,
-    destination_cluster: d.workload === 'unknown' ? 'unknown' : CLUSTER_ID,
+    ...peerLabels(e),
     request_protocol: e.grpc ? 'grpc' : 'http',
     response_flags: e.responseFlags,
     // Istio: the destination reporter knows its downstream connection (mutual_tls | none); the source says unknown

@@ -14,7 +14,7 @@
  */
 import { Counter, type Registry } from 'prom-client';
 import type { TcpConnectionEvent } from '../events.js';
-import { CLUSTER_ID, INSTANCE_LABELS, ISTIO_LABELS } from './istio-labels.js';
+import { INSTANCE_LABELS, ISTIO_LABELS, peerLabels } from './istio-labels.js';
 
 const HTTP_ONLY_LABELS = new Set<string>(['response_code', 'grpc_response_status']);
 export type TcpLabel = Exclude<(typeof ISTIO_LABELS)[number], 'response_code' | 'grpc_response_status'>;
@@ -48,26 +48,7 @@ export function tcpLabels(e: TcpConnectionEvent): Record<Label, string> {
   const s = e.source;
   const d = e.destination;
   return {
-    reporter: e.reporter,
-    source_workload: s.workload,
-    source_workload_namespace: s.namespace,
-    source_principal: s.principal,
-    source_app: s.app,
-    source_version: s.version,
-    source_canonical_service: s.canonicalService,
-    source_canonical_revision: s.canonicalRevision,
-    source_cluster: s.workload === 'unknown' ? 'unknown' : CLUSTER_ID,
-    destination_workload: d.workload,
-    destination_workload_namespace: d.namespace,
-    destination_principal: d.principal,
-    destination_app: d.app,
-    destination_version: d.version,
-    destination_service: d.service,
-    destination_service_name: d.serviceName,
-    destination_service_namespace: d.serviceNamespace,
-    destination_canonical_service: d.canonicalService,
-    destination_canonical_revision: d.canonicalRevision,
-    destination_cluster: d.workload === 'unknown' ? 'unknown' : CLUSTER_ID,
+    ...peerLabels(e),
     request_protocol: 'tcp',
     response_flags: e.responseFlags,
     // as for requests: the destination knows its downstream connection, the source says unknown
