@@ -92,7 +92,7 @@ describe('meshbox up: hot reload of service code', () => {
     const after = await pids();
     expect(after['caller-service-v1-1']).toBe(before['caller-service-v1-1']);
     expect(after['callme-service-v1-1']).not.toBe(before['callme-service-v1-1']);
-    expect(Object.keys(after).sort()).toEqual(['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-3']);
+    expect(Object.keys(after).sort()).toEqual(['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-3', 'greeter-service-v1-1', 'greeter-service-v2-1']);
     const code = (await status()).reload.code.find((c) => c.service === 'callme-service');
     expect(code?.last?.ok).toBe(true);
   }, 150_000);

@@ -98,7 +98,7 @@ describe.skipIf(!docker.available)('the Docker runtime from the CLI', { timeout:
     expect((await status()).runtime).toBe('docker');
     expect(run.output()).toContain('workloads run as Docker containers (daemon at');
     const sandbox = (await status()).sandbox;
-    expect((await sandboxContainers(sandbox, d)).length).toBe(4);
+    expect((await sandboxContainers(sandbox, d)).length).toBe(6);
 
     // `docker kill` from another terminal: meshbox sees the container die and restarts it
     const before = await instanceContainer(d, sandbox, 'callme-service-v2-1');
@@ -142,16 +142,16 @@ describe.skipIf(!docker.available)('the Docker runtime from the CLI', { timeout:
     await until(async () => !isAlive(wd), 5_000);
     a.run.proc.kill('SIGKILL');
     await a.run.exited;
-    expect((await sandboxContainers(sandboxA, d)).length).toBe(4);
+    expect((await sandboxContainers(sandboxA, d)).length).toBe(6);
 
     const c = await up(['--runtime', 'docker', '--no-logs'], envA);
     expect(c.run.output()).toMatch(new RegExp(`sandbox ${sandboxA} was left behind by a meshbox that died \\(pid \\d+\\): removed its containers meshbox-${sandboxA}-caller-service-v1-1, meshbox-${sandboxA}-callme-service-v1-1`));
     expect(await sandboxContainers(sandboxA, d)).toEqual([]);
-    expect((await sandboxContainers(sandboxB, d)).length).toBe(4);
+    expect((await sandboxContainers(sandboxB, d)).length).toBe(6);
     const viaB = await httpGet(`${b.ingress}/caller/ping`, { host: 'caller.example.com' });
     expect(viaB.status).toBe(200);
     expect(await interrupt(c.run)).toBe(0);
-    expect((await sandboxContainers(sandboxB, d)).length).toBe(4);
+    expect((await sandboxContainers(sandboxB, d)).length).toBe(6);
     expect(await interrupt(b.run)).toBe(0);
     expect(await sandboxContainers(sandboxB, d)).toEqual([]);
   });

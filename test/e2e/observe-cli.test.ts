@@ -109,7 +109,7 @@ describe('observe and kubectl-style commands on the sample mesh', () => {
     expect(lines.find((l) => l.startsWith('caller-service'))).toMatch(/^caller-service\s+1\/1\s+100\.00%/);
     const json = await cli('stat', 'deploy', '-o', 'json', '--window', '5m');
     const body = JSON.parse(json.output) as { rows: Array<{ name: string; requests: number; latencyP50Ms: number; latencyP99Ms: number }> };
-    expect(body.rows.map((x) => x.name).sort()).toEqual(['caller-service-v1', 'callme-service-v1', 'callme-service-v2']);
+    expect(body.rows.map((x) => x.name).sort()).toEqual(['caller-service-v1', 'callme-service-v1', 'callme-service-v2', 'greeter-service-v1', 'greeter-service-v2']);
     const caller = body.rows.find((x) => x.name === 'caller-service-v1')!;
     expect(caller.requests).toBeGreaterThanOrEqual(20);
     expect(caller.latencyP99Ms).toBeGreaterThanOrEqual(caller.latencyP50Ms);
@@ -126,13 +126,14 @@ describe('observe and kubectl-style commands on the sample mesh', () => {
     const vs = await cli('get', 'vs', '-o', 'yaml');
     const list = parseYaml(vs.output) as { kind: string; items: Array<{ kind: string; metadata: { name: string }; spec: { hosts: string[] } }> };
     expect(list.kind).toBe('List');
-    expect(list.items.map((i) => i.metadata.name).sort()).toEqual(['caller-service-route', 'callme-service-route']);
+    expect(list.items.map((i) => i.metadata.name).sort()).toEqual(['caller-service-route', 'callme-service-route', 'greeter-service-route']);
     const one = JSON.parse((await cli('get', 'vs/callme-service-route', '-o', 'json')).output) as { kind: string; spec: { hosts: string[] } };
     expect(one.kind).toBe('VirtualService');
     expect(one.spec.hosts).toEqual(['callme-service']);
     expect((await cli('get', 'dr', '-o', 'name')).output.trim().split('\n')).toEqual([
       'destinationrule.networking.istio.io/caller-service-destination',
       'destinationrule.networking.istio.io/callme-service-destination',
+      'destinationrule.networking.istio.io/greeter-service-destination',
     ]);
     expect((await cli('get', 'po', '-l', 'app=callme-service,version=v2', '-o', 'name')).output.trim().split('\n')).toEqual(['pod/callme-service-v2-1', 'pod/callme-service-v2-2']);
     expect((await cli('get', 'deploy', '--json')).output).toContain('"kind": "Workload"');
@@ -144,7 +145,7 @@ describe('observe and kubectl-style commands on the sample mesh', () => {
     expect(typo.output).toContain('did you mean `virtualservices`?');
     const status = parseYaml((await cli('status', '-o', 'yaml')).output) as { ready: boolean; instances: unknown[] };
     expect(status.ready).toBe(true);
-    expect(status.instances).toHaveLength(4);
+    expect(status.instances).toHaveLength(6);
     const fmt = await cli('get', 'svc', '-o', 'jsn');
     expect(fmt.output).toContain('did you mean `-o json`?');
   }, 60_000);
@@ -225,7 +226,7 @@ describe('observe and kubectl-style commands on the sample mesh', () => {
     expect(text).not.toContain('kind: VirtualService');
     expect(text).toContain('kind: DestinationRule');
     expect(existsSync(file)).toBe(true);
-    expect((await cli('get', 'vs', '-o', 'name')).output.trim()).toBe('virtualservice.networking.istio.io/caller-service-route');
+    expect((await cli('get', 'vs', '-o', 'name')).output.trim()).toBe('virtualservice.networking.istio.io/caller-service-route\nvirtualservice.networking.istio.io/greeter-service-route');
     const again = await cli('delete', 'vs', 'callme-service-route');
     expect(again.code).toBe(1);
     expect(again.output).toContain('MESH_ERR_NOT_FOUND');
@@ -262,7 +263,7 @@ describe('observe and kubectl-style commands on the sample mesh', () => {
     expect(del.code, del.output).toBe(0);
     expect((await cli('fault', 'rm', '--all')).code).toBe(0);
     const wl = parseYaml((await cli('workload', 'ls', '-o', 'yaml')).output) as Array<{ id: string }>;
-    expect(wl).toHaveLength(4);
+    expect(wl).toHaveLength(6);
     const v = await runCli(['validate', path.join(ROOT, 'sample-services'), '-o', 'yaml'], env);
     expect((parseYaml(v.output) as { ok: boolean }).ok).toBe(true);
   }, 60_000);

@@ -90,7 +90,7 @@ for (const { runtime, enabled } of RUNTIMES) {
     it('answers through the mesh: ingress -> caller -> callme', async () => {
       const s = await status();
       expect(s.runtime).toBe(runtime);
-      expect(s.instances.map((i) => i.id).sort()).toEqual(['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-2']);
+      expect(s.instances.map((i) => i.id).sort()).toEqual(['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-2', 'greeter-service-v1-1', 'greeter-service-v2-1']);
       const r = await httpGet(`${ingress}/caller/ping`, HOST);
       expect(r.status).toBe(200);
       expect(r.body).toMatch(/^I'm caller-service v1\. Calling\.\.\. I'm callme-service v[12]$/);

@@ -88,7 +88,7 @@ describe('meshbox up with the sample mesh', () => {
 
   it('status, config_dump and clusters describe the running mesh', async () => {
     const status = JSON.parse((await httpGet(`${admin}/status`)).body) as { instances: Array<{ id: string; healthy: boolean }> };
-    expect(status.instances.map((i) => i.id).sort()).toEqual(['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-2']);
+    expect(status.instances.map((i) => i.id).sort()).toEqual(['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-2', 'greeter-service-v1-1', 'greeter-service-v2-1']);
     expect(status.instances.every((i) => i.healthy)).toBe(true);
     const dump = JSON.parse((await httpGet(`${admin}/config_dump`)).body) as { version: number; rules: Array<{ name: string }> };
     expect(dump.version).toBeGreaterThan(0);

@@ -80,7 +80,7 @@ describe('meshbox up: identity and mTLS', () => {
     expect(cli.output).toMatch(/default\s+Cert Chain\s+ACTIVE\s+true\s+[0-9a-f]+\s+\d{4}-/);
     expect(cli.output).toMatch(/ROOTCA\s+CA\s+ACTIVE\s+true\s+[0-9a-f]+/);
     const json = JSON.parse((await httpGet(`${admin}/certs`)).body) as { secrets: Array<{ proxy: string; identity: string; certChain: string[] }> };
-    expect(json.secrets.map((s) => s.proxy).sort()).toEqual(['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-2', 'istio-ingressgateway']);
+    expect(json.secrets.map((s) => s.proxy).sort()).toEqual(['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-2', 'greeter-service-v1-1', 'greeter-service-v2-1', 'istio-ingressgateway']);
     const leaf = new X509Certificate(json.secrets.find((s) => s.proxy === 'caller-service-v1-1')!.certChain[0]!);
     expect(leaf.subjectAltName).toBe('URI:spiffe://cluster.local/ns/default/sa/caller-service');
     expect(leaf.verify(new X509Certificate(readFileSync(path.join(stateDir, 'ca', 'root-cert.pem'))).publicKey)).toBe(true);

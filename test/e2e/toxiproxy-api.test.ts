@@ -52,7 +52,7 @@ describe('meshbox up --toxiproxy-port', () => {
   it('prints where the API is, and lists the mesh services and versions as proxies', async () => {
     expect(run.output()).toMatch(new RegExp(`toxiproxy http://127\\.0\\.0\\.1:${toxiproxyUrl.split(':').at(-1)}`));
     const all = await new Toxiproxy(toxiproxyUrl).getAll();
-    expect(Object.keys(all)).toEqual(['caller-service', 'caller-service-v1', 'callme-service', 'callme-service-v1', 'callme-service-v2']);
+    expect(Object.keys(all)).toEqual(['caller-service', 'caller-service-v1', 'callme-service', 'callme-service-v1', 'callme-service-v2', 'greeter-service', 'greeter-service-v1', 'greeter-service-v2']);
     expect(all['callme-service']!.listen).toBe('callme-service:8080');
   });
 

@@ -64,7 +64,7 @@ describe('meshbox.yaml hot reload', () => {
     });
     await saveMesh('v2: { replicas: 2, env: { VERSION: v2 } }', 'v2: { replicas: 3, env: { VERSION: v2 } }');
     expect(await applied).toEqual(['scaled Workload default/callme-service-v2 (2 -> 3)']);
-    expect(ids()).toEqual(['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-2', 'callme-service-v2-3']);
+    expect(ids()).toEqual(['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-2', 'callme-service-v2-3', 'greeter-service-v1-1', 'greeter-service-v2-1']);
     for (const [id, pid] of Object.entries(before)) expect(pids()[id], id).toBe(pid);
     const added = sb.registry.get('callme-service-v2-3')!;
     expect(added.healthy).toBe(true);
@@ -83,7 +83,7 @@ describe('meshbox.yaml hot reload', () => {
     const result = await load.stop();
     expect(result.errors, JSON.stringify(result.errorCounts)).toBe(0);
     expect(result.statusCounts).toEqual({ '200': result.completed });
-    expect(ids()).toEqual(['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1']);
+    expect(ids()).toEqual(['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'greeter-service-v1-1', 'greeter-service-v2-1']);
     for (const id of ids()) expect(pids()[id], id).toBe(before[id]);
     // its sidecar listeners are closed with it
     expect(await isPortOpen(gone.sidecar.inbound)).toBe(false);

@@ -124,14 +124,14 @@ describe.skipIf(!hasTmux())('meshbox up in a terminal (tmux)', () => {
     await waitFor(/meshbox/, 15_000);
     await waitFor(/1 Services\s+2 Graph\s+3 Traffic\s+4 Rules\s+5 Logs\s+6 Faults/, 15_000);
     pid = Number(readFileSync(pidFile, 'utf8').trim());
-    const s = await waitFor(/● ready 4\/4/, 60_000);
-    expect(s).toMatch(/meshbox sample-[0-9a-f]{6}\s+● ready 4\/4\s+faults 0\s+load off\s+runtime process\s+seed \d+/);
+    const s = await waitFor(/● ready 6\/6/, 60_000);
+    expect(s).toMatch(/meshbox sample-[0-9a-f]{6}\s+● ready 6\/6\s+faults 0\s+load off\s+runtime process\s+seed \d+/);
     expect(s).toMatch(/rules v\d+ ✓ loaded \d\d:\d\d:\d\d/);
     expect(s).toContain(`ingress http://127.0.0.1:${ingressPort}  admin http://127.0.0.1:${adminPort}`);
-    for (const id of ['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-2']) expect(s).toMatch(new RegExp(`${id}\\s+running ✓`));
+    for (const id of ['caller-service-v1-1', 'callme-service-v1-1', 'callme-service-v2-1', 'callme-service-v2-2', 'greeter-service-v1-1', 'greeter-service-v2-1']) expect(s).toMatch(new RegExp(`${id}\\s+running ✓`));
     expect(s).toContain(`try: curl -H 'Host: caller.example.com' http://127.0.0.1:${ingressPort}/caller/ping`);
     children = descendants(pid);
-    expect(children.length).toBeGreaterThanOrEqual(4);
+    expect(children.length).toBeGreaterThanOrEqual(6);
   }, 90_000);
 
   it('the load key sends traffic through the mesh: rates, the 80/20 split, the tap', async () => {

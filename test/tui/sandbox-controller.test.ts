@@ -123,9 +123,11 @@ describe('the controller of a running sample mesh', () => {
       'callme-service-v1-1 running true',
       'callme-service-v2-1 running true',
       'callme-service-v2-2 running true',
+      'greeter-service-v1-1 running true',
+      'greeter-service-v2-1 running true',
     ]);
     const resources = controller.resources().map((r) => `${r.kind} ${r.name} ${path.basename(r.file)}`);
-    expect(resources).toEqual(expect.arrayContaining(['Gateway caller-gateway caller-service.yaml', 'VirtualService callme-service-route callme-service.yaml', 'DestinationRule callme-service-destination callme-service.yaml']));
+    expect(resources).toEqual(expect.arrayContaining(['Gateway caller-gateway caller-service.yaml', 'VirtualService callme-service-route callme-service.yaml', 'DestinationRule callme-service-destination callme-service.yaml', 'VirtualService greeter-service-route greeter-service.yaml', 'DestinationRule greeter-service-destination greeter-service.yaml']));
     expect(controller.resources().every((r) => r.line > 0 && r.col > 0)).toBe(true);
     expect(controller.snapshotVersion()).toBeGreaterThan(0);
     expect(controller.findings()).toEqual([]);

@@ -45,13 +45,14 @@ describe('meshbox export --k8s', () => {
       apiVersion: 'kustomize.config.k8s.io/v1beta1',
       kind: 'Kustomization',
       namespace: 'default',
-      resources: ['namespace.yaml', 'caller-service.yaml', 'callme-service.yaml', 'istio/caller-service.yaml', 'istio/callme-service.yaml'],
+      resources: ['namespace.yaml', 'caller-service.yaml', 'callme-service.yaml', 'greeter-service.yaml', 'istio/caller-service.yaml', 'istio/callme-service.yaml', 'istio/greeter-service.yaml'],
     });
-    const docs = ['namespace.yaml', 'caller-service.yaml', 'callme-service.yaml'].flatMap((f) => parseAllDocuments(readFileSync(join(out, f), 'utf8')).map((d) => d.toJS() as Record<string, any>));
+    const docs = ['namespace.yaml', 'caller-service.yaml', 'callme-service.yaml', 'greeter-service.yaml'].flatMap((f) => parseAllDocuments(readFileSync(join(out, f), 'utf8')).map((d) => d.toJS() as Record<string, any>));
     expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
       'Namespace/default',
       'ServiceAccount/caller-service', 'Service/caller-service', 'Deployment/caller-service-v1',
       'ServiceAccount/callme-service', 'Service/callme-service', 'Deployment/callme-service-v1', 'Deployment/callme-service-v2',
+      'ServiceAccount/greeter-service', 'Service/greeter-service', 'Deployment/greeter-service-v1', 'Deployment/greeter-service-v2',
     ]);
     expect(docs[0]!.metadata.labels).toEqual({ 'istio-injection': 'enabled' });
     const v2 = docs.find((d) => d.metadata.name === 'callme-service-v2')!;
@@ -76,7 +77,7 @@ describe('meshbox export --k8s', () => {
     // the Istio resources pass meshbox's schemas (modelled on Istio's CRDs) with no error
     const rules = await validatePaths([join(out, 'istio')]);
     expect(rules.findings.filter((f) => f.severity === 'error')).toEqual([]);
-    expect(rules.resources.map((r) => `${r.kind}/${r.metadata.name}`).sort()).toEqual(['DestinationRule/caller-service-destination', 'DestinationRule/callme-service-destination', 'Gateway/caller-gateway', 'VirtualService/caller-service-route', 'VirtualService/callme-service-route']);
+    expect(rules.resources.map((r) => `${r.kind}/${r.metadata.name}`).sort()).toEqual(['DestinationRule/caller-service-destination', 'DestinationRule/callme-service-destination', 'DestinationRule/greeter-service-destination', 'Gateway/caller-gateway', 'VirtualService/caller-service-route', 'VirtualService/callme-service-route', 'VirtualService/greeter-service-route']);
   });
 
   it('round trip: export, then read the export back, gives the same mesh (workloads, labels, env, health, commands, routes)', async () => {
@@ -89,7 +90,7 @@ describe('meshbox export --k8s', () => {
     const rules = await validatePaths(back.mesh!.ruleFiles!, { mesh: back.mesh! });
     const original = await validatePaths([mesh.rulesDir!], { mesh });
     expect(rules.resources.map((r) => JSON.stringify([r.kind, r.metadata.name, r.spec]))).toEqual(original.resources.map((r) => JSON.stringify([r.kind, r.metadata.name, r.spec])));
-    expect(back.serviceAccounts).toEqual({ 'caller-service-v1': 'caller-service', 'callme-service-v1': 'callme-service', 'callme-service-v2': 'callme-service' });
+    expect(back.serviceAccounts).toEqual({ 'caller-service-v1': 'caller-service', 'callme-service-v1': 'callme-service', 'callme-service-v2': 'callme-service', 'greeter-service-v1': 'greeter-service', 'greeter-service-v2': 'greeter-service' });
   });
 
   it('maps an HTTP-only meshbox Fault to an Istio VirtualService fault, leaves out the rest with a note; writes skaffold.yaml for built images', async () => {
