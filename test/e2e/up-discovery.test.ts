@@ -65,8 +65,8 @@ describe('meshbox up finds ./meshbox.yaml', () => {
     const findings = (JSON.parse(status.body) as { findings: Array<{ code: string; message: string; location?: { file: string; line: number; col: number } }> }).findings;
     expect(findings.filter((f) => f.code === 'MB1117')).toEqual([
       expect.objectContaining({
-        message: 'spec.http[0].corsPolicy is recognised but not applied by this meshbox version: no CORS headers are added and preflight requests go to the app',
-        location: { file: path.join(project, 'rules', 'shop.yaml'), line: 25, col: 5 },
+        message: 'spec.http[0].retries.retryRemoteLocalities is recognised but not applied by this meshbox version: meshbox has a single locality',
+        location: { file: path.join(project, 'rules', 'shop.yaml'), line: 26, col: 7 },
       }),
     ]);
   }, 60_000);
