@@ -23,6 +23,8 @@ export interface BenchOptions {
   streaming: boolean;
   /** its body size in MiB */
   streamingMB: number;
+  /** the gRPC unary and TCP rows (grpc.ts, tcp.ts, run as their own processes) */
+  protocols: boolean;
   /** write V8 CPU profiles of the meshbox process (main thread and data-plane worker) here */
   cpuProfDir: string | undefined;
   help: boolean;
@@ -68,6 +70,7 @@ options (or environment variables):
   --no-mtls-off      skip the meshbox phase with mTLS off (the mTLS cost)       MESHBOX_BENCH_MTLS_OFF=0
   --no-streaming     skip the 1 GiB streaming upload (RSS growth)             MESHBOX_BENCH_STREAMING=0
   --streaming-mb N   its body size in MiB (default 1024)                        MESHBOX_BENCH_STREAMING_MB=N
+  --no-protocols     skip the gRPC unary and TCP rows (grpc.ts, tcp.ts)         MESHBOX_BENCH_PROTOCOLS=0
   --no-cold          skip the first seconds after ready (warm-up on and off)    MESHBOX_BENCH_COLD=0
   --no-workers       skip the 1 and 2 data-plane workers rows (unpinned)       MESHBOX_BENCH_WORKERS=0
   --scale X          multiply the measured periods by X (0.1..10)               MESHBOX_BENCH_SCALE=X
@@ -90,6 +93,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = {}): Bench
     mtlsOff: flag(env, 'MESHBOX_BENCH_MTLS_OFF') ?? true,
     streaming: flag(env, 'MESHBOX_BENCH_STREAMING') ?? true,
     streamingMB: 1024,
+    protocols: flag(env, 'MESHBOX_BENCH_PROTOCOLS') ?? true,
     cold: flag(env, 'MESHBOX_BENCH_COLD') ?? true,
     workers: flag(env, 'MESHBOX_BENCH_WORKERS') ?? true,
     scale: 1,
@@ -133,6 +137,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = {}): Bench
         break;
       case '--no-streaming':
         options.streaming = false;
+        break;
+      case '--no-protocols':
+        options.protocols = false;
         break;
       case '--streaming-mb':
         streamingMB = value();

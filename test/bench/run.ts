@@ -11,6 +11,7 @@
  *            cost is the difference; TLS handshakes are counted from meshbox's /clusters)
  *   nginx    the same legs as nginx server blocks (1 worker), when nginx is installed
  *   streaming  one 1 GiB upload through two sidecars: RSS growth of `meshbox up` (streaming.ts)
+ *   grpc, tcp  gRPC unary and TCP through one sidecar, direct and nginx (grpc.ts, tcp.ts; protocols.ts)
  *   cold     (after the phases) a fresh `meshbox up`, an open loop of 300 req/s from the moment
  *            /ready answers: the first seconds, with the data plane's warm-up and without
  *   workers  (after that) the full path's throughput with 1 and with 2 data-plane workers, unpinned
@@ -33,6 +34,7 @@ import { allowedCpus } from './proc-stats.js';
 import { findExecutable, hasTaskset, pin, ProcessSet } from './processes.js';
 import { compare, derive, formatReport, goals, jsonLine, mtlsCost, noiseVerdict, type ScenarioRun } from './report.js';
 import { formatStreaming, runStreaming, type StreamingResult } from './streaming.js';
+import { formatProtocols, runProtocolBenches, type ProtocolRun } from './protocols.js';
 import { checkTarget, httpGet, startDirect, startMeshbox, startNginx, type Placement, type StartContext, type Topology, type TopologyKind } from './topology.js';
 import { measureColdStart } from './cold-start.js';
 import { measureWorkers, type WorkersRow } from './scaling.js';
@@ -171,14 +173,16 @@ async function main(): Promise<number> {
   const kinds: TopologyKind[] = ['direct', 'meshbox', ...(options.mtlsOff ? (['meshbox-no-mtls'] as const) : []), ...(nginx ? (['nginx'] as const) : [])];
   const phases: PhaseRecord[] = [];
   let streaming: StreamingResult | { error: string } | undefined;
+  let protocols: ProtocolRun[] = [];
   const allProbes: ProbeResult[] = [];
   const targetS = (durations.rates.length * (durations.settleMs + durations.measureMs) + durations.measureMs) / 1000;
   const estimateS =
     kinds.reduce((sum, k) => sum + 5 + durations.warmupFirstMs / 1000 + targetS + (k === 'meshbox-no-mtls' ? 0 : durations.warmupNextMs / 1000 + targetS), 0) +
     (options.cold ? 2 * (8 + durations.cold.durationMs / 1000) : 0) +
     (options.workers ? 2 * (8 + durations.warmupNextMs / 1000 + 1 + durations.measureMs / 1000) : 0) +
-    (options.streaming ? 10 + options.streamingMB / 200 : 0);
-  log(`bench: ${options.quick ? 'quick' : 'full'} run, about ${Math.round(estimateS / 10) * 10} s; phases ${[...kinds, ...(options.streaming ? ['streaming'] : [])].join(', ')}; work folder ${dir}`);
+    (options.streaming ? 10 + options.streamingMB / 200 : 0) +
+    (options.protocols ? (options.quick ? 20 : 60) : 0);
+  log(`bench: ${options.quick ? 'quick' : 'full'} run, about ${Math.round(estimateS / 10) * 10} s; phases ${[...kinds, ...(options.streaming ? ['streaming'] : []), ...(options.protocols ? ['grpc', 'tcp'] : [])].join(', ')}; work folder ${dir}`);
 
   try {
     let probe = await probeCores(probeCoresList, durations.probeMs, pinned, started);
@@ -248,6 +252,9 @@ async function main(): Promise<number> {
       probe = await probeCores(probeCoresList, durations.probeMs, pinned, started);
       allProbes.push(probe);
       phase.probes.push(probe);
+    }
+    if (options.protocols && !abort.signal.aborted) {
+      protocols = await runProtocolBenches({ quick: options.quick, nginx: !!nginx, signal: abort.signal, log });
     }
     if (options.streaming && !abort.signal.aborted) {
       log(`bench: phase streaming: ${options.streamingMB} MiB through two sidecars`);
@@ -343,10 +350,12 @@ async function main(): Promise<number> {
   const report = formatReport({ header, headlineRate, rates: durations.rates, notes }, derived, comparisons, g, mtls);
   process.stdout.write(`${report}\n`);
   if (streaming) process.stdout.write(`\n${formatStreaming(streaming)}\n`);
+  if (protocols.length > 0) process.stdout.write(`\n${formatProtocols(protocols)}\n`);
   for (const extra of [formatCold(cold), formatMemory(memory), formatWorkers(workerRows)]) if (extra) process.stdout.write(`\n${extra}\n`);
 
   const failed: Array<{ error?: string }> = [...runs.filter((r) => r.error), ...cold.filter((c) => c.error), ...workerRows.filter((w) => w.error)];
   if (streaming && ('error' in streaming) && streaming.error) failed.push(streaming);
+  failed.push(...protocols.filter((p) => p.error));
   const json = {
     version: 1 as const,
     startedAt,
@@ -367,6 +376,7 @@ async function main(): Promise<number> {
     mtls: mtls ?? null,
     goals: g,
     streaming: streaming ?? null,
+    protocols: protocols.map((p) => ({ name: p.name, ...(p.json ? { result: p.json } : {}), ...(p.table ? { table: p.table } : {}), ...(p.error ? { error: p.error } : {}) })),
     coldStart: cold,
     workers: workerRows,
     memory: memory ?? null,

@@ -4,7 +4,7 @@ import { durationsFor, parseOptions } from '../../bench/options.js';
 
 describe('parseOptions', () => {
   it('defaults to a full run with nginx, pinning and wrk', () => {
-    expect(parseOptions([], {})).toEqual({ quick: false, nginx: true, pin: true, wrk: true, mtlsOff: true, streaming: true, streamingMB: 1024, cold: true, workers: true, scale: 1, cpuProfDir: undefined, help: false });
+    expect(parseOptions([], {})).toEqual({ quick: false, nginx: true, pin: true, wrk: true, mtlsOff: true, streaming: true, streamingMB: 1024, protocols: true, cold: true, workers: true, scale: 1, cpuProfDir: undefined, help: false });
   });
   it('reads flags from argv and the environment, argv last', () => {
     const env = { MESHBOX_BENCH_QUICK: '1', MESHBOX_BENCH_NGINX: '0', MESHBOX_BENCH_SCALE: '2' };
