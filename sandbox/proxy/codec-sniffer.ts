@@ -12,6 +12,7 @@
  * `sniffFirstBytes` is the general part, reusable by other detectors (HTTP vs TCP on an unnamed
  * port): it reads until a classifier decides, the peer goes quiet, or enough bytes arrived.
  */
+import { peek } from './tcp/first-bytes.js';
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { Socket } from 'node:net';
@@ -79,6 +80,7 @@ export interface SniffOptions<V> {
   classify(bytes: Buffer): Classification<V>;
   /** the verdict when the peer sends nothing (or not enough) within `timeoutMs`, or closes */
   fallback: V;
+  /** 0: no timeout (the listener passes its header or idle timeout; both off means wait) */
   timeoutMs: number;
   /** stop reading after this many bytes (the classifier is then asked to decide with `fallback`) */
   maxBytes?: number;
@@ -90,35 +92,19 @@ export interface SniffOptions<V> {
  * takes it next. A peer that goes away before deciding resolves with `fallback`; the caller's
  * codec then sees a closed socket.
  */
-export function sniffFirstBytes<V>(socket: Socket, opts: SniffOptions<V>): Promise<V> {
-  return new Promise((resolve) => {
-    let read: Buffer = Buffer.alloc(0);
-    let done = false;
-    const finish = (verdict: V): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('close', onEnd);
-      socket.pause();
-      if (read.length > 0) socket.unshift(read);
-      resolve(verdict);
-    };
-    const onData = (chunk: Buffer): void => {
-      read = read.length === 0 ? chunk : Buffer.concat([read, chunk]);
+export async function sniffFirstBytes<V>(socket: Socket, opts: SniffOptions<V>): Promise<V> {
+  // the same first-bytes reader as the TCP listener filters (./tcp/first-bytes.ts)
+  const outcome = await peek<V>(
+    socket,
+    (read) => {
       const verdict = opts.classify(read);
-      if (verdict !== 'more') finish(verdict);
-      else if (opts.maxBytes !== undefined && read.length >= opts.maxBytes) finish(opts.fallback);
-    };
-    const onEnd = (): void => finish(opts.fallback);
-    const timer = setTimeout(() => finish(opts.fallback), opts.timeoutMs);
-    timer.unref();
-    socket.on('data', onData);
-    socket.once('end', onEnd);
-    socket.once('close', onEnd);
-    socket.resume();
-  });
+      if (verdict !== 'more') return verdict;
+      return opts.maxBytes !== undefined && read.length >= opts.maxBytes ? opts.fallback : undefined;
+    },
+    { timeoutMs: opts.timeoutMs },
+  );
+  if (outcome.data.length > 0) socket.unshift(outcome.data);
+  return outcome.kind === 'decided' ? outcome.value : opts.fallback;
 }
 
 /** counts of the codecs chosen and of connections the HTTP/2 codec rejected (Envoy's names) */

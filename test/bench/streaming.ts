@@ -21,7 +21,7 @@ import { upload } from '../helpers/streamed-upload.js';
 import { readProcMemory } from './proc-stats.js';
 import { ProcessSet } from './processes.js';
 import { renderTable } from './report.js';
-import { appEnv, httpGet, sumTlsCounters, waitUntil, type StartContext } from './topology.js';
+import { appEnv, httpGet, meshboxUpArgs, sumTlsCounters, waitUntil, type StartContext } from './topology.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const STREAMING_GOAL_MB = 64;
@@ -96,26 +96,7 @@ export async function runStreaming(ctx: StartContext, sizeMB = 1024, log: (line:
   const meshbox = ctx.processes.start({
     name: 'meshbox-up-streaming',
     command: process.execPath,
-    args: [
-      ...(ctx.meshboxNodeArgs ?? []),
-      path.join(ctx.root, 'dist', 'cli', 'main.js'),
-      'up',
-      '--runtime',
-      'process',
-      '--headless',
-      '--no-logs',
-      '--no-access-log',
-      '--config',
-      path.join(dir, 'meshbox.yaml'),
-      '--ingress-port',
-      String(ingressPort),
-      '--admin-port',
-      String(adminPort),
-      '--seed',
-      '1',
-      '--ready-timeout',
-      '60',
-    ],
+    args: meshboxUpArgs(ctx, dir, ingressPort, adminPort),
     env: { ...appEnv(process.env, {}), NO_COLOR: '1' },
     cwd: dir,
     stopSignal: 'SIGINT',

@@ -286,18 +286,9 @@ export interface MeshboxStart {
   label?: string;
 }
 
-export async function startMeshbox(ctx: StartContext, opts: MeshboxStart = {}): Promise<Topology> {
-  const mtls = opts.mtls ?? true;
-  const kind: TopologyKind = mtls ? 'meshbox' : 'meshbox-no-mtls';
-  const dir = path.join(ctx.dir, opts.label ?? kind);
-  mkdirSync(path.join(dir, 'rules'), { recursive: true });
-  const files = meshboxFiles(process.execPath, ctx.root);
-  writeFileSync(path.join(dir, 'meshbox.yaml'), files.meshYaml);
-  writeFileSync(path.join(dir, 'rules', 'bench.yaml'), files.rulesYaml);
-  if (!mtls) writeFileSync(path.join(dir, 'rules', 'mtls-off.yaml'), MTLS_OFF_RULES);
-  const ingressPort = await freePort();
-  const adminPort = await freePort();
-  const args = [
+/** argv of a headless `meshbox up` of `dir/meshbox.yaml` for the bench (the streaming phase uses it too) */
+export function meshboxUpArgs(ctx: Pick<StartContext, 'root' | 'meshboxNodeArgs'>, dir: string, ingressPort: number, adminPort: number): string[] {
+  return [
     ...(ctx.meshboxNodeArgs ?? []),
     path.join(ctx.root, 'dist', 'cli', 'main.js'),
     'up',
@@ -318,8 +309,21 @@ export async function startMeshbox(ctx: StartContext, opts: MeshboxStart = {}): 
     '1',
     '--ready-timeout',
     '60',
-    ...(opts.workers !== undefined ? ['--data-plane-workers', String(opts.workers)] : []),
   ];
+}
+
+export async function startMeshbox(ctx: StartContext, opts: MeshboxStart = {}): Promise<Topology> {
+  const mtls = opts.mtls ?? true;
+  const kind: TopologyKind = mtls ? 'meshbox' : 'meshbox-no-mtls';
+  const dir = path.join(ctx.dir, opts.label ?? kind);
+  mkdirSync(path.join(dir, 'rules'), { recursive: true });
+  const files = meshboxFiles(process.execPath, ctx.root);
+  writeFileSync(path.join(dir, 'meshbox.yaml'), files.meshYaml);
+  writeFileSync(path.join(dir, 'rules', 'bench.yaml'), files.rulesYaml);
+  if (!mtls) writeFileSync(path.join(dir, 'rules', 'mtls-off.yaml'), MTLS_OFF_RULES);
+  const ingressPort = await freePort();
+  const adminPort = await freePort();
+  const args = [...meshboxUpArgs(ctx, dir, ingressPort, adminPort), ...(opts.workers !== undefined ? ['--data-plane-workers', String(opts.workers)] : [])];
   const meshbox = ctx.processes.start({
     name: 'meshbox-up',
     command: process.execPath,
